@@ -1,0 +1,177 @@
+/*
+ * Sets: the registry of logical sets and their members, and the two
+ * set-management algorithms of the paper (Assignment after a join, Reorder
+ * after any change), as pure functions of that registry.
+ *
+ * Every BP holds the same registry (it is part of the replicated state), so
+ * every validator can rerun Assignment and Reorder and obtain the same result.
+ *
+ * Target set size: s(n) = ceil(sqrt(n)).
+ * Assignment(owner, n'): the open set (size < s(n')) of `owner` with the
+ *   smallest size, ties broken by the lowest ID; a fresh set ID of `owner`
+ *   when none is open.
+ * Reorder: for each owner b in increasing order, when b has more sets than
+ *   ceil(n_b / s(n)) + 1, dissolve b's smallest set (ties: the highest ID) and
+ *   move each of its members, in insertion order, to b's smallest open set
+ *   (ties: lowest ID). One dissolution per owner and change is always enough
+ *   and always finds room (spec/protocol.md, "Uniformity").
+ * Under the `global` policy there is a single owner (0) for every set.
+ */
+#ifndef BCKM_SETS_H
+#define BCKM_SETS_H
+
+#include "bckm/common.h"
+
+typedef enum { BCKM_POLICY_OWNED = 1, BCKM_POLICY_GLOBAL = 2 } bckm_policy;
+
+typedef enum { BCKM_OP_JOIN = 1, BCKM_OP_LEAVE = 2, BCKM_OP_EVICT = 3 } bckm_op;
+
+/* One entry of the set table: what Assignment and Reorder look at. */
+struct bckm_set_info {
+    uint32_t id;    /* bckm_id_make(owner, counter), never 0, never reused */
+    uint32_t owner; /* owning BP (owned policy) or 0 (global policy) */
+    uint32_t size;  /* number of members, >= 1 for every set in the table */
+};
+
+/* The content of one network change: the fields of the paper's 57-byte
+ * transaction (Fig. 3). */
+struct bckm_change {
+    uint8_t op;                          /* bckm_op */
+    uint32_t node_id;
+    uint32_t set_id;
+    uint8_t code_hash[BCKM_HASH_BYTES];  /* hash of the node's secret code */
+    uint8_t refresh[BCKM_REFRESH_BYTES]; /* refresh key of this change */
+};
+
+/* ceil(sqrt(n)) for n >= 1; 1 for n = 0. */
+uint32_t bckm_sets_target(uint32_t n);
+
+/*
+ * The open set of `owner` with the smallest size (ties: lowest ID) among
+ * sets[0..count), skipping index `skip` (pass count to skip none); a set is
+ * open when size < cap. Returns 1 and the index in *out, or 0 when none.
+ */
+int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
+                        uint32_t owner, uint32_t cap, uint32_t skip,
+                        uint32_t *out);
+
+/*
+ * Assignment: the set a node joining at `owner` goes to, when the network
+ * will have n_after nodes. *out_id is an existing set's ID, or
+ * bckm_id_make(owner, next_counter) with *out_fresh = 1 when none is open.
+ * Fails with BCKM_ERR_NOMEM when a fresh set is needed but the counter is
+ * exhausted.
+ */
+int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
+                     uint32_t owner, uint32_t n_after, uint32_t next_counter,
+                     uint32_t *out_id, int *out_fresh) BCKM_MUST_CHECK;
+
+/*
+ * Reorder's decision for one owner: returns 1 and the index of the set to
+ * dissolve when `owner` holds more than ceil(n_owner / cap) + 1 sets, else 0.
+ * The victim is the smallest set (ties: the highest ID, the youngest).
+ */
+int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
+                            uint32_t owner, uint32_t n_owner, uint32_t cap,
+                            uint32_t *victim);
+
+/* ---- The registry (BP side; allocates) ---------------------------------- */
+
+struct bckm_sets; /* opaque */
+
+/* A member move made by Reorder. */
+struct bckm_move {
+    uint32_t node_id;
+    uint32_t from_set;
+    uint32_t to_set;
+};
+
+/* What applying one change did to the registry, in the order it happened.
+ * The arrays are owned by the plan: bckm_plan_init before first use,
+ * bckm_plan_free when done; bckm_sets_apply refills them. */
+struct bckm_plan {
+    uint64_t epoch;          /* the key epoch this change opens (1, 2, ...) */
+    uint32_t created_set;    /* set opened by a join, or 0 */
+    uint32_t retired_count;  /* sets removed (emptied or dissolved) */
+    uint32_t *retired;
+    uint32_t changed_count;  /* live sets whose membership changed */
+    uint32_t *changed;
+    uint32_t move_count;
+    struct bckm_move *moves;
+    uint32_t cap_sets_, cap_moves_;
+};
+
+void bckm_plan_init(struct bckm_plan *p);
+void bckm_plan_free(struct bckm_plan *p);
+/* 1 when set_id is in p->changed / p->retired. */
+int bckm_plan_changed(const struct bckm_plan *p, uint32_t set_id);
+int bckm_plan_retired(const struct bckm_plan *p, uint32_t set_id);
+
+int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) BCKM_MUST_CHECK;
+void bckm_sets_free(struct bckm_sets *s);
+/* Deep copy (for state snapshots). */
+int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) BCKM_MUST_CHECK;
+
+bckm_policy bckm_sets_policy(const struct bckm_sets *s);
+uint32_t bckm_sets_nodes(const struct bckm_sets *s);     /* current members */
+uint32_t bckm_sets_count(const struct bckm_sets *s);     /* live sets */
+uint64_t bckm_sets_epoch(const struct bckm_sets *s);     /* changes applied */
+/* The live set table, sorted by ID; valid until the next change. */
+const struct bckm_set_info *bckm_sets_table(const struct bckm_sets *s);
+
+/* The owner a BP's joins go to under this registry's policy. */
+uint32_t bckm_sets_owner_for(const struct bckm_sets *s, uint32_t bp);
+
+/* Members of a set in insertion order (the order that decides which member's
+ * seed derives a pairwise node key). NULL and *count = 0 if unknown. */
+const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id,
+                                  uint32_t *count);
+
+/* Lookups. A departed node is remembered (IDs and code hashes are never
+ * reused) but is not a member. */
+int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id,
+                   uint32_t *set_id, uint32_t *attach_bp) BCKM_MUST_CHECK;
+int bckm_sets_node_by_code(const struct bckm_sets *s,
+                           const uint8_t code_hash[BCKM_HASH_BYTES],
+                           uint32_t *node_id) BCKM_MUST_CHECK;
+int bckm_sets_code_hash(const struct bckm_sets *s, uint32_t node_id,
+                        uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
+/* Next set counter of an owner (what a fresh set ID would use). */
+uint32_t bckm_sets_next_counter(const struct bckm_sets *s, uint32_t owner);
+/* Number of members attached to sets of `owner`. */
+uint32_t bckm_sets_owner_nodes(const struct bckm_sets *s, uint32_t owner);
+/* 1 when node_id was ever used. */
+int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id);
+
+/*
+ * Validation of a change against the registry (the set-management half of
+ * the smart contract), made by the BP `bp`:
+ * join: node ID unused and allocated by bp, code hash unused, set_id equals
+ *   Assignment rerun now for bp's owner;
+ * leave/evict: the node is a member of set_id with that code hash, and under
+ *   the owned policy attached to bp.
+ * Changes nothing.
+ */
+int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
+                    const struct bckm_change *c) BCKM_MUST_CHECK;
+
+/*
+ * Applies a change that bckm_sets_check accepted, then runs Reorder, and
+ * describes what happened in *plan. On error nothing changes.
+ */
+int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
+                    const struct bckm_change *c,
+                    struct bckm_plan *plan) BCKM_MUST_CHECK;
+
+/* Moves a member's attachment to another BP (rejoin after BP failure or
+ * mobility). No key changes: spec/protocol.md, "Rejoin". */
+int bckm_sets_reattach(struct bckm_sets *s, uint32_t node_id, uint32_t bp) BCKM_MUST_CHECK;
+
+/* Deterministic digest of the whole registry (part of the state hash). */
+void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]);
+
+/* Debug/test: verifies every internal invariant; returns BCKM_OK or the
+ * first broken one as BCKM_ERR_CORRUPT. */
+int bckm_sets_audit(const struct bckm_sets *s) BCKM_MUST_CHECK;
+
+#endif

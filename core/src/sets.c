@@ -1,0 +1,551 @@
+/*
+ * Sets: registry, Assignment and Reorder. The pure functions at the top are
+ * what the proof covers (proofs/); the registry below keeps the data they
+ * read and applies their decisions.
+ */
+#include "bckm/sets.h"
+#include "bckm/map.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- pure algorithms ----------------------------------------------------- */
+
+uint32_t bckm_sets_target(uint32_t n) {
+    if (n == 0) return 1;
+    /* Smallest r with r*r >= n; 65536^2 exceeds every uint32_t. */
+    uint32_t lo = 1, hi = 65536;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((uint64_t)mid * mid >= n) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
+
+int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
+                        uint32_t owner, uint32_t cap, uint32_t skip,
+                        uint32_t *out) {
+    int found = 0;
+    uint32_t best = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (i == skip || sets[i].owner != owner || sets[i].size >= cap) continue;
+        if (!found || sets[i].size < sets[best].size ||
+            (sets[i].size == sets[best].size && sets[i].id < sets[best].id)) {
+            best = i;
+            found = 1;
+        }
+    }
+    if (found) *out = best;
+    return found;
+}
+
+int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
+                     uint32_t owner, uint32_t n_after, uint32_t next_counter,
+                     uint32_t *out_id, int *out_fresh) {
+    uint32_t idx;
+    if (owner > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (bckm_sets_pick_open(sets, count, owner, bckm_sets_target(n_after), count, &idx)) {
+        *out_id = sets[idx].id;
+        *out_fresh = 0;
+        return BCKM_OK;
+    }
+    if (next_counter == 0 || next_counter > BCKM_ID_COUNTER_MAX) return BCKM_ERR_NOMEM;
+    *out_id = bckm_id_make(owner, next_counter);
+    *out_fresh = 1;
+    return BCKM_OK;
+}
+
+int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
+                            uint32_t owner, uint32_t n_owner, uint32_t cap,
+                            uint32_t *victim) {
+    uint32_t owned = 0, best = 0;
+    int found = 0;
+    if (cap == 0) return 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (sets[i].owner != owner) continue;
+        owned++;
+        if (!found || sets[i].size < sets[best].size ||
+            (sets[i].size == sets[best].size && sets[i].id > sets[best].id)) {
+            best = i;
+            found = 1;
+        }
+    }
+    uint32_t need = n_owner / cap + (n_owner % cap != 0 ? 1u : 0u);
+    /* owned > need + 1, written so that nothing can overflow. */
+    if (!found || owned <= need || owned - need <= 1) return 0;
+    *victim = best;
+    return 1;
+}
+
+/* ---- plan ------------------------------------------------------------------ */
+
+void bckm_plan_init(struct bckm_plan *p) { memset(p, 0, sizeof *p); }
+
+void bckm_plan_free(struct bckm_plan *p) {
+    free(p->retired); free(p->changed); free(p->moves);
+    bckm_plan_init(p);
+}
+
+static int contains(const uint32_t *a, uint32_t n, uint32_t v) {
+    for (uint32_t i = 0; i < n; i++) if (a[i] == v) return 1;
+    return 0;
+}
+
+int bckm_plan_changed(const struct bckm_plan *p, uint32_t set_id) {
+    return contains(p->changed, p->changed_count, set_id);
+}
+
+int bckm_plan_retired(const struct bckm_plan *p, uint32_t set_id) {
+    return contains(p->retired, p->retired_count, set_id);
+}
+
+static int plan_reserve(struct bckm_plan *p, uint32_t sets, uint32_t moves) {
+    if (sets > p->cap_sets_) {
+        uint32_t *r = realloc(p->retired, (size_t)sets * sizeof *r);
+        if (r == NULL) return BCKM_ERR_NOMEM;
+        p->retired = r;
+        uint32_t *c = realloc(p->changed, (size_t)sets * sizeof *c);
+        if (c == NULL) return BCKM_ERR_NOMEM;
+        p->changed = c;
+        p->cap_sets_ = sets;
+    }
+    if (moves > p->cap_moves_) {
+        struct bckm_move *m = realloc(p->moves, (size_t)moves * sizeof *m);
+        if (m == NULL) return BCKM_ERR_NOMEM;
+        p->moves = m;
+        p->cap_moves_ = moves;
+    }
+    return BCKM_OK;
+}
+
+/* ---- registry -------------------------------------------------------------- */
+
+struct node_rec {
+    uint32_t id;
+    uint32_t set_id;  /* 0 once departed */
+    uint32_t attach;  /* BP the node is attached to */
+    uint8_t member;
+    uint8_t code_hash[BCKM_HASH_BYTES];
+};
+
+struct member_list {
+    uint32_t *ids;
+    uint32_t len, cap;
+};
+
+struct bckm_sets {
+    bckm_policy policy;
+    uint32_t n;                       /* current members */
+    uint64_t epoch;                   /* changes applied */
+    struct bckm_set_info *tab;        /* live sets sorted by ID */
+    struct member_list *mem;          /* parallel to tab */
+    uint32_t count, cap;
+    struct node_rec *nodes;           /* every node ever joined, in join order */
+    uint32_t nodes_len, nodes_cap;
+    struct bckm_map by_id;            /* node ID -> index in nodes */
+    struct bckm_map by_code;          /* code-hash prefix -> index in nodes */
+    uint32_t next_counter[BCKM_MAX_BPS + 1];
+    uint32_t owner_nodes[BCKM_MAX_BPS + 1];
+    uint32_t owner_sets[BCKM_MAX_BPS + 1];
+    uint8_t digest[BCKM_HASH_BYTES];  /* running hash of every applied change */
+};
+
+int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
+    if (out == NULL || (policy != BCKM_POLICY_OWNED && policy != BCKM_POLICY_GLOBAL))
+        return BCKM_ERR_ARG;
+    struct bckm_sets *s = calloc(1, sizeof *s);
+    if (s == NULL) return BCKM_ERR_NOMEM;
+    s->policy = policy;
+    for (uint32_t i = 0; i <= BCKM_MAX_BPS; i++) s->next_counter[i] = 1;
+    bckm_map_init(&s->by_id);
+    bckm_map_init(&s->by_code);
+    *out = s;
+    return BCKM_OK;
+}
+
+void bckm_sets_free(struct bckm_sets *s) {
+    if (s == NULL) return;
+    for (uint32_t i = 0; i < s->count; i++) free(s->mem[i].ids);
+    free(s->tab); free(s->mem); free(s->nodes);
+    bckm_map_free(&s->by_id); bckm_map_free(&s->by_code);
+    free(s);
+}
+
+int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
+    struct bckm_sets *c = calloc(1, sizeof *c);
+    if (c == NULL) return BCKM_ERR_NOMEM;
+    *c = *s;
+    c->tab = NULL; c->mem = NULL; c->nodes = NULL; c->cap = 0; c->nodes_cap = 0;
+    c->count = 0;
+    bckm_map_init(&c->by_id); bckm_map_init(&c->by_code);
+    if (s->cap > 0) {
+        c->tab = malloc((size_t)s->cap * sizeof *c->tab);
+        c->mem = calloc(s->cap, sizeof *c->mem);
+        if (c->tab == NULL || c->mem == NULL) goto fail;
+        c->cap = s->cap;
+        memcpy(c->tab, s->tab, (size_t)s->count * sizeof *c->tab);
+        for (uint32_t i = 0; i < s->count; i++) {
+            c->mem[i].ids = malloc((size_t)(s->mem[i].cap ? s->mem[i].cap : 1) * sizeof(uint32_t));
+            if (c->mem[i].ids == NULL) goto fail;
+            c->count = i + 1;
+            c->mem[i].cap = s->mem[i].cap; c->mem[i].len = s->mem[i].len;
+            memcpy(c->mem[i].ids, s->mem[i].ids, (size_t)s->mem[i].len * sizeof(uint32_t));
+        }
+        c->count = s->count;
+    }
+    if (s->nodes_cap > 0) {
+        c->nodes = malloc((size_t)s->nodes_cap * sizeof *c->nodes);
+        if (c->nodes == NULL) goto fail;
+        c->nodes_cap = s->nodes_cap;
+        memcpy(c->nodes, s->nodes, (size_t)s->nodes_len * sizeof *c->nodes);
+    }
+    if (bckm_map_clone(&s->by_id, &c->by_id) != BCKM_OK) goto fail;
+    if (bckm_map_clone(&s->by_code, &c->by_code) != BCKM_OK) goto fail;
+    *out = c;
+    return BCKM_OK;
+fail:
+    bckm_sets_free(c);
+    return BCKM_ERR_NOMEM;
+}
+
+bckm_policy bckm_sets_policy(const struct bckm_sets *s) { return s->policy; }
+uint32_t bckm_sets_nodes(const struct bckm_sets *s) { return s->n; }
+uint32_t bckm_sets_count(const struct bckm_sets *s) { return s->count; }
+uint64_t bckm_sets_epoch(const struct bckm_sets *s) { return s->epoch; }
+const struct bckm_set_info *bckm_sets_table(const struct bckm_sets *s) { return s->tab; }
+
+uint32_t bckm_sets_owner_for(const struct bckm_sets *s, uint32_t bp) {
+    return s->policy == BCKM_POLICY_OWNED ? bp : 0;
+}
+
+/* Index of a live set, by binary search over the sorted table. */
+static int find_set(const struct bckm_sets *s, uint32_t id, uint32_t *idx) {
+    uint32_t lo = 0, hi = s->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->tab[mid].id < id) lo = mid + 1; else hi = mid;
+    }
+    *idx = lo;
+    return lo < s->count && s->tab[lo].id == id;
+}
+
+const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id, uint32_t *count) {
+    uint32_t i;
+    if (!find_set(s, set_id, &i)) { *count = 0; return NULL; }
+    *count = s->mem[i].len;
+    return s->mem[i].ids;
+}
+
+static const struct node_rec *node_get(const struct bckm_sets *s, uint32_t id) {
+    uint32_t i;
+    if (!bckm_map_get(&s->by_id, id, &i)) return NULL;
+    return &s->nodes[i];
+}
+
+int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id, uint32_t *attach_bp) {
+    const struct node_rec *r = node_get(s, node_id);
+    if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
+    if (set_id) *set_id = r->set_id;
+    if (attach_bp) *attach_bp = r->attach;
+    return BCKM_OK;
+}
+
+static uint64_t code_key(const uint8_t h[BCKM_HASH_BYTES]) {
+    /* A 64-bit prefix indexes the hash; the full hash is compared on every
+     * hit. The low bit is forced so the key is never 0 (the empty slot). */
+    uint64_t k = 0;
+    for (int i = 0; i < 8; i++) k = (k << 8) | h[i];
+    return k | 1u;
+}
+
+int bckm_sets_node_by_code(const struct bckm_sets *s, const uint8_t code_hash[BCKM_HASH_BYTES], uint32_t *node_id) {
+    uint32_t i;
+    if (!bckm_map_get(&s->by_code, code_key(code_hash), &i)) return BCKM_ERR_UNKNOWN;
+    if (memcmp(s->nodes[i].code_hash, code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_UNKNOWN;
+    if (!s->nodes[i].member) return BCKM_ERR_UNKNOWN;
+    *node_id = s->nodes[i].id;
+    return BCKM_OK;
+}
+
+int bckm_sets_code_hash(const struct bckm_sets *s, uint32_t node_id, uint8_t out[BCKM_HASH_BYTES]) {
+    const struct node_rec *r = node_get(s, node_id);
+    if (r == NULL) return BCKM_ERR_UNKNOWN;
+    memcpy(out, r->code_hash, BCKM_HASH_BYTES);
+    return BCKM_OK;
+}
+
+uint32_t bckm_sets_next_counter(const struct bckm_sets *s, uint32_t owner) {
+    return owner <= BCKM_MAX_BPS ? s->next_counter[owner] : 0;
+}
+
+uint32_t bckm_sets_owner_nodes(const struct bckm_sets *s, uint32_t owner) {
+    return owner <= BCKM_MAX_BPS ? s->owner_nodes[owner] : 0;
+}
+
+int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id) {
+    return bckm_map_get(&s->by_id, node_id, NULL);
+}
+
+int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_change *c) {
+    if (s == NULL || c == NULL || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (c->node_id == BCKM_ID_NONE || c->set_id == BCKM_ID_NONE) return BCKM_ERR_ARG;
+    if (c->op == BCKM_OP_JOIN) {
+        if (bckm_id_bp(c->node_id) != bp) return BCKM_ERR_PERM;
+        if (bckm_map_get(&s->by_id, c->node_id, NULL)) return BCKM_ERR_EXISTS;
+        uint32_t i;
+        if (bckm_map_get(&s->by_code, code_key(c->code_hash), &i)) return BCKM_ERR_EXISTS;
+        if (s->n == UINT32_MAX) return BCKM_ERR_NOMEM;
+        uint32_t owner = bckm_sets_owner_for(s, bp), want;
+        int fresh;
+        int e = bckm_sets_assign(s->tab, s->count, owner, s->n + 1, s->next_counter[owner], &want, &fresh);
+        if (e != BCKM_OK) return e;
+        return want == c->set_id ? BCKM_OK : BCKM_ERR_MISMATCH;
+    }
+    if (c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT) {
+        const struct node_rec *r = node_get(s, c->node_id);
+        if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
+        if (r->set_id != c->set_id) return BCKM_ERR_MISMATCH;
+        if (memcmp(r->code_hash, c->code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_MISMATCH;
+        if (r->attach != bp) return BCKM_ERR_PERM;
+        return BCKM_OK;
+    }
+    return BCKM_ERR_ARG;
+}
+
+static int members_push(struct member_list *l, uint32_t id) {
+    if (l->len == l->cap) {
+        uint32_t ncap = l->cap ? l->cap * 2 : 4;
+        uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        l->ids = n; l->cap = ncap;
+    }
+    l->ids[l->len++] = id;
+    return BCKM_OK;
+}
+
+static void members_remove(struct member_list *l, uint32_t id) {
+    for (uint32_t i = 0; i < l->len; i++) {
+        if (l->ids[i] != id) continue;
+        memmove(&l->ids[i], &l->ids[i + 1], (size_t)(l->len - i - 1) * sizeof(uint32_t));
+        l->len--;
+        return;
+    }
+}
+
+static int table_reserve(struct bckm_sets *s, uint32_t want) {
+    if (want <= s->cap) return BCKM_OK;
+    uint32_t ncap = s->cap ? s->cap * 2 : 8;
+    if (ncap < want) ncap = want;
+    struct bckm_set_info *t = realloc(s->tab, (size_t)ncap * sizeof *t);
+    if (t == NULL) return BCKM_ERR_NOMEM;
+    s->tab = t;
+    struct member_list *m = realloc(s->mem, (size_t)ncap * sizeof *m);
+    if (m == NULL) return BCKM_ERR_NOMEM;
+    s->mem = m;
+    s->cap = ncap;
+    return BCKM_OK;
+}
+
+static void table_remove(struct bckm_sets *s, uint32_t idx) {
+    free(s->mem[idx].ids);
+    s->owner_sets[s->tab[idx].owner]--;
+    memmove(&s->tab[idx], &s->tab[idx + 1], (size_t)(s->count - idx - 1) * sizeof *s->tab);
+    memmove(&s->mem[idx], &s->mem[idx + 1], (size_t)(s->count - idx - 1) * sizeof *s->mem);
+    s->count--;
+}
+
+static void plan_add_changed(struct bckm_plan *p, uint32_t id) {
+    if (!contains(p->changed, p->changed_count, id)) p->changed[p->changed_count++] = id;
+}
+
+static void plan_drop_changed(struct bckm_plan *p, uint32_t id) {
+    for (uint32_t i = 0; i < p->changed_count; i++) {
+        if (p->changed[i] != id) continue;
+        p->changed[i] = p->changed[--p->changed_count];
+        return;
+    }
+}
+
+/* Reorder: at most one dissolution per owner (spec: "Uniformity"). */
+static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
+    uint32_t cap = bckm_sets_target(s->n);
+    for (uint32_t owner = 0; owner <= BCKM_MAX_BPS; owner++) {
+        if (s->owner_sets[owner] == 0) continue;
+        uint32_t v;
+        if (!bckm_sets_pick_dissolve(s->tab, s->count, owner, s->owner_nodes[owner], cap, &v))
+            continue;
+        /* Room check first, so a dissolution is all or nothing. The spec
+         * proves the room is always there; this keeps the registry whole
+         * even if that argument were wrong. */
+        uint64_t room = 0;
+        for (uint32_t i = 0; i < s->count; i++)
+            if (i != v && s->tab[i].owner == owner && s->tab[i].size < cap) room += cap - s->tab[i].size;
+        struct member_list *victim = &s->mem[v];
+        if (room < victim->len) continue;
+        int e = plan_reserve(p, p->changed_count + victim->len + 2, p->move_count + victim->len);
+        if (e != BCKM_OK) return e;
+        uint32_t from = s->tab[v].id;
+        for (uint32_t k = 0; k < victim->len; k++) {
+            uint32_t y;
+            if (!bckm_sets_pick_open(s->tab, s->count, owner, cap, v, &y)) return BCKM_ERR_STATE;
+            uint32_t w = victim->ids[k], ni;
+            e = members_push(&s->mem[y], w);
+            if (e != BCKM_OK) return e;
+            s->tab[y].size++;
+            (void)bckm_map_get(&s->by_id, w, &ni);
+            s->nodes[ni].set_id = s->tab[y].id;
+            p->moves[p->move_count++] = (struct bckm_move){ w, from, s->tab[y].id };
+            plan_add_changed(p, s->tab[y].id);
+        }
+        plan_drop_changed(p, from);
+        p->retired[p->retired_count++] = from;
+        table_remove(s, v);
+    }
+    return BCKM_OK;
+}
+
+static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_change *c,
+                          const struct bckm_plan *p) {
+    crypto_generichash_state st;
+    uint8_t b[64];
+    crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES);
+    crypto_generichash_update(&st, s->digest, BCKM_HASH_BYTES);
+    bckm_put_u64(b, p->epoch);
+    bckm_put_u32(b + 8, bp);
+    b[12] = c->op;
+    bckm_put_u32(b + 13, c->node_id);
+    bckm_put_u32(b + 17, c->set_id);
+    crypto_generichash_update(&st, b, 21);
+    crypto_generichash_update(&st, c->code_hash, BCKM_HASH_BYTES);
+    crypto_generichash_update(&st, c->refresh, BCKM_REFRESH_BYTES);
+    for (uint32_t i = 0; i < p->move_count; i++) {
+        bckm_put_u32(b, p->moves[i].node_id);
+        bckm_put_u32(b + 4, p->moves[i].from_set);
+        bckm_put_u32(b + 8, p->moves[i].to_set);
+        crypto_generichash_update(&st, b, 12);
+    }
+    crypto_generichash_final(&st, s->digest, BCKM_HASH_BYTES);
+}
+
+int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_change *c, struct bckm_plan *p) {
+    if (p == NULL) return BCKM_ERR_ARG;
+    int e = bckm_sets_check(s, bp, c);
+    if (e != BCKM_OK) return e;
+    /* Reserve everything that can fail before the first change. */
+    e = plan_reserve(p, 4, 0);
+    if (e != BCKM_OK) return e;
+    p->created_set = 0; p->retired_count = 0; p->changed_count = 0; p->move_count = 0;
+    uint32_t idx;
+    if (c->op == BCKM_OP_JOIN) {
+        uint32_t owner = bckm_sets_owner_for(s, bp);
+        if (table_reserve(s, s->count + 1) != BCKM_OK) return BCKM_ERR_NOMEM;
+        if (s->nodes_len == s->nodes_cap) {
+            uint32_t ncap = s->nodes_cap ? s->nodes_cap * 2 : 64;
+            struct node_rec *n = realloc(s->nodes, (size_t)ncap * sizeof *n);
+            if (n == NULL) return BCKM_ERR_NOMEM;
+            s->nodes = n; s->nodes_cap = ncap;
+        }
+        if (bckm_map_put(&s->by_id, c->node_id, s->nodes_len) != BCKM_OK) return BCKM_ERR_NOMEM;
+        if (bckm_map_put(&s->by_code, code_key(c->code_hash), s->nodes_len) != BCKM_OK) {
+            (void)bckm_map_del(&s->by_id, c->node_id);
+            return BCKM_ERR_NOMEM;
+        }
+        if (!find_set(s, c->set_id, &idx)) {
+            memmove(&s->tab[idx + 1], &s->tab[idx], (size_t)(s->count - idx) * sizeof *s->tab);
+            memmove(&s->mem[idx + 1], &s->mem[idx], (size_t)(s->count - idx) * sizeof *s->mem);
+            s->tab[idx] = (struct bckm_set_info){ c->set_id, owner, 0 };
+            s->mem[idx] = (struct member_list){ NULL, 0, 0 };
+            s->count++;
+            s->owner_sets[owner]++;
+            s->next_counter[owner]++;
+            p->created_set = c->set_id;
+        }
+        if (members_push(&s->mem[idx], c->node_id) != BCKM_OK) return BCKM_ERR_NOMEM;
+        s->tab[idx].size++;
+        struct node_rec *r = &s->nodes[s->nodes_len++];
+        r->id = c->node_id; r->set_id = c->set_id; r->attach = bp; r->member = 1;
+        memcpy(r->code_hash, c->code_hash, BCKM_HASH_BYTES);
+        s->n++;
+        s->owner_nodes[owner]++;
+        plan_add_changed(p, c->set_id);
+    } else {
+        uint32_t ni;
+        (void)bckm_map_get(&s->by_id, c->node_id, &ni);
+        struct node_rec *r = &s->nodes[ni];
+        if (!find_set(s, r->set_id, &idx)) return BCKM_ERR_STATE;
+        uint32_t owner = s->tab[idx].owner;
+        members_remove(&s->mem[idx], c->node_id);
+        s->tab[idx].size--;
+        r->member = 0;
+        s->n--;
+        s->owner_nodes[owner]--;
+        if (s->tab[idx].size == 0) {
+            p->retired[p->retired_count++] = r->set_id;
+            table_remove(s, idx);
+        } else {
+            plan_add_changed(p, r->set_id);
+        }
+    }
+    s->epoch++;
+    p->epoch = s->epoch;
+    e = reorder(s, p);
+    digest_change(s, bp, c, p);
+    return e;
+}
+
+int bckm_sets_reattach(struct bckm_sets *s, uint32_t node_id, uint32_t bp) {
+    uint32_t ni;
+    if (bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (!bckm_map_get(&s->by_id, node_id, &ni) || !s->nodes[ni].member) return BCKM_ERR_UNKNOWN;
+    s->nodes[ni].attach = bp;
+    crypto_generichash_state st;
+    uint8_t b[9];
+    b[0] = 0x10;
+    bckm_put_u32(b + 1, node_id);
+    bckm_put_u32(b + 5, bp);
+    crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES);
+    crypto_generichash_update(&st, s->digest, BCKM_HASH_BYTES);
+    crypto_generichash_update(&st, b, sizeof b);
+    crypto_generichash_final(&st, s->digest, BCKM_HASH_BYTES);
+    return BCKM_OK;
+}
+
+void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]) {
+    memcpy(out, s->digest, BCKM_HASH_BYTES);
+}
+
+int bckm_sets_audit(const struct bckm_sets *s) {
+    uint64_t total = 0;
+    uint32_t per_owner_nodes[BCKM_MAX_BPS + 1] = {0}, per_owner_sets[BCKM_MAX_BPS + 1] = {0};
+    uint8_t *seen = calloc(s->nodes_len ? s->nodes_len : 1, 1);
+    int e = BCKM_ERR_CORRUPT;
+    if (seen == NULL) return BCKM_ERR_NOMEM;
+    for (uint32_t i = 0; i < s->count; i++) {
+        const struct bckm_set_info *t = &s->tab[i];
+        if (i > 0 && s->tab[i - 1].id >= t->id) goto out;         /* sorted, unique */
+        if (t->size == 0 || t->size != s->mem[i].len) goto out;     /* no empty set */
+        if (bckm_id_bp(t->id) != t->owner) goto out;                /* ID names owner */
+        if (s->policy == BCKM_POLICY_GLOBAL && t->owner != 0) goto out;
+        if ((t->id & BCKM_ID_COUNTER_MAX) >= s->next_counter[t->owner]) goto out; /* fresh IDs */
+        per_owner_sets[t->owner]++;
+        per_owner_nodes[t->owner] += t->size;
+        for (uint32_t k = 0; k < s->mem[i].len; k++) {
+            uint32_t ni;
+            if (!bckm_map_get(&s->by_id, s->mem[i].ids[k], &ni)) goto out;
+            if (!s->nodes[ni].member || s->nodes[ni].set_id != t->id) goto out;
+            if (seen[ni]) goto out;                                  /* exactly once */
+            seen[ni] = 1;
+        }
+        total += t->size;
+    }
+    if (total != s->n) goto out;
+    for (uint32_t ni = 0; ni < s->nodes_len; ni++)
+        if (s->nodes[ni].member && !seen[ni]) goto out;             /* nobody lost */
+    for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++)
+        if (per_owner_sets[o] != s->owner_sets[o] || per_owner_nodes[o] != s->owner_nodes[o]) goto out;
+    e = BCKM_OK;
+out:
+    free(seen);
+    return e;
+}
