@@ -1,0 +1,73 @@
+/*
+ * Key derivation: keyed BLAKE2b-256 (libsodium crypto_generichash) with one
+ * label per key kind. The input is always
+ *     "bckm-kdf" (8 bytes) || label (1 byte) || the label's fixed fields,
+ * so inputs of different kinds never collide (the label differs) and inputs
+ * of one kind never collide as long as their fields differ (fixed lengths).
+ * Every update mixes the epoch of the change, which is unique per change, so
+ * no two keys are ever derived from the same input. Layouts: spec/protocol.md.
+ */
+#ifndef BCKM_KDF_H
+#define BCKM_KDF_H
+
+#include "bckm/common.h"
+
+enum {
+    BCKM_KDF_SET_UPDATE = 1,     /* K_S'  = KDF(K_S;  r || S || epoch) */
+    BCKM_KDF_SETPAIR_UPDATE = 2, /* K_ST' = KDF(K_ST; r || min || max || epoch) */
+    BCKM_KDF_PAIR_NODE = 3,      /* K_uv  = KDF(Q_first; first || second) */
+    BCKM_KDF_SET_INIT = 4,       /* K_S   = KDF(D; S) */
+    BCKM_KDF_SETPAIR_INIT = 5,   /* K_ST  = KDF(D or D_ab; min || max) */
+    BCKM_KDF_PAIR_SEED = 6,      /* Q_u   = KDF(D; u) */
+    BCKM_KDF_CODE_HASH = 7,      /* H(code) = BLAKE2b(prefix || code), unkeyed */
+    BCKM_KDF_KEK = 8,            /* K_u from the enrolment key agreement */
+    BCKM_KDF_BP_PAIR = 9,        /* D_ab from the two BPs' X25519 agreement */
+    BCKM_KDF_CONFIRM = 10,       /* enrolment key confirmation tags */
+    BCKM_KDF_DRBG = 11           /* per-call seeds of the deterministic DRBG */
+};
+
+#define BCKM_KDF_PREFIX_BYTES 8u
+#define BCKM_KDF_MAX_FIELDS 128u
+
+/*
+ * The one primitive: out = BLAKE2b-256(key = key[0..32),
+ *   "bckm-kdf" || label || fields[0..flen)).
+ * out may alias key or fields. Returns BCKM_ERR_ARG when flen is too large.
+ */
+int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
+                    const uint8_t *fields, size_t flen,
+                    uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+
+/* Wrappers, one per key kind; every one may update in place (out == key). */
+void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES],
+                         const uint8_t refresh[BCKM_REFRESH_BYTES],
+                         uint32_t set_id, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
+/* The pair is unordered: (a, b) and (b, a) give the same key. */
+void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES],
+                             const uint8_t refresh[BCKM_REFRESH_BYTES],
+                             uint32_t a, uint32_t b, uint64_t epoch,
+                             uint8_t out[BCKM_KEY_BYTES]);
+/* `first` is the member who entered the set first; its seed derives the key. */
+void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first,
+                        uint32_t second, uint8_t out[BCKM_KEY_BYTES]);
+void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id,
+                       uint8_t out[BCKM_KEY_BYTES]);
+void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a,
+                           uint32_t b, uint8_t out[BCKM_KEY_BYTES]);
+void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
+                        uint8_t out[BCKM_KEY_BYTES]);
+/* The on-chain hash of a secret code. */
+void bckm_kdf_code_hash(const uint8_t code[BCKM_CODE_BYTES], uint8_t out[BCKM_HASH_BYTES]);
+
+/* Deterministic random bit generator: a 32-byte key and a counter; each call
+ * derives a fresh ChaCha20 seed, so one seed reproduces a whole run. */
+struct bckm_drbg {
+    uint8_t key[BCKM_KEY_BYTES];
+    uint64_t counter;
+};
+/* seed == NULL draws the key from the operating system. */
+void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]);
+void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len);
+void bckm_drbg_wipe(struct bckm_drbg *d);
+
+#endif

@@ -1,0 +1,103 @@
+#include "bckm/kdf.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static const uint8_t kdf_prefix[BCKM_KDF_PREFIX_BYTES] = { 'b', 'c', 'k', 'm', '-', 'k', 'd', 'f' };
+
+int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
+                    const uint8_t *fields, size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + BCKM_KDF_MAX_FIELDS];
+    uint8_t tmp[BCKM_KEY_BYTES];
+    if (flen > BCKM_KDF_MAX_FIELDS) return BCKM_ERR_ARG;
+    memcpy(in, kdf_prefix, BCKM_KDF_PREFIX_BYTES);
+    in[BCKM_KDF_PREFIX_BYTES] = label;
+    if (flen > 0) memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, fields, flen);
+    /* Through tmp, so out may alias key or fields. */
+    crypto_generichash(tmp, BCKM_KEY_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key, BCKM_KEY_BYTES);
+    memcpy(out, tmp, BCKM_KEY_BYTES);
+    bckm_wipe(tmp, sizeof tmp);
+    bckm_wipe(in, sizeof in);
+    return BCKM_OK;
+}
+
+/* The wrappers pass fixed, small field lengths, so derive cannot fail. */
+static void derive_fixed(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
+                         const uint8_t *fields, size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
+    int e = bckm_kdf_derive(key, label, fields, flen, out);
+    (void)e;
+}
+
+void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t refresh[BCKM_REFRESH_BYTES],
+                         uint32_t set_id, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[BCKM_REFRESH_BYTES + 4 + 8];
+    memcpy(f, refresh, BCKM_REFRESH_BYTES);
+    bckm_put_u32(f + 16, set_id);
+    bckm_put_u64(f + 20, epoch);
+    derive_fixed(key, BCKM_KDF_SET_UPDATE, f, sizeof f, out);
+    bckm_wipe(f, sizeof f);
+}
+
+void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t refresh[BCKM_REFRESH_BYTES],
+                             uint32_t a, uint32_t b, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[BCKM_REFRESH_BYTES + 4 + 4 + 8];
+    memcpy(f, refresh, BCKM_REFRESH_BYTES);
+    bckm_put_u32(f + 16, a < b ? a : b);
+    bckm_put_u32(f + 20, a < b ? b : a);
+    bckm_put_u64(f + 24, epoch);
+    derive_fixed(key, BCKM_KDF_SETPAIR_UPDATE, f, sizeof f, out);
+    bckm_wipe(f, sizeof f);
+}
+
+void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first, uint32_t second,
+                        uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[8];
+    bckm_put_u32(f, first);
+    bckm_put_u32(f + 4, second);
+    derive_fixed(seed, BCKM_KDF_PAIR_NODE, f, sizeof f, out);
+}
+
+void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[4];
+    bckm_put_u32(f, set_id);
+    derive_fixed(domain, BCKM_KDF_SET_INIT, f, sizeof f, out);
+}
+
+void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a, uint32_t b,
+                           uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[8];
+    bckm_put_u32(f, a < b ? a : b);
+    bckm_put_u32(f + 4, a < b ? b : a);
+    derive_fixed(domain, BCKM_KDF_SETPAIR_INIT, f, sizeof f, out);
+}
+
+void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id, uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[4];
+    bckm_put_u32(f, node_id);
+    derive_fixed(domain, BCKM_KDF_PAIR_SEED, f, sizeof f, out);
+}
+
+void bckm_kdf_code_hash(const uint8_t code[BCKM_CODE_BYTES], uint8_t out[BCKM_HASH_BYTES]) {
+    uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + BCKM_CODE_BYTES];
+    memcpy(in, kdf_prefix, BCKM_KDF_PREFIX_BYTES);
+    in[BCKM_KDF_PREFIX_BYTES] = BCKM_KDF_CODE_HASH;
+    memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, code, BCKM_CODE_BYTES);
+    crypto_generichash(out, BCKM_HASH_BYTES, in, sizeof in, NULL, 0);
+    bckm_wipe(in, sizeof in);
+}
+
+void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]) {
+    if (seed != NULL) memcpy(d->key, seed, BCKM_KEY_BYTES);
+    else randombytes_buf(d->key, BCKM_KEY_BYTES);
+    d->counter = 0;
+}
+
+void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len) {
+    uint8_t f[8], s[randombytes_SEEDBYTES];
+    bckm_put_u64(f, d->counter++);
+    derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, s);
+    randombytes_buf_deterministic(out, len, s);
+    bckm_wipe(s, sizeof s);
+}
+
+void bckm_drbg_wipe(struct bckm_drbg *d) { bckm_wipe(d, sizeof *d); }
