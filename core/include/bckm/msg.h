@@ -1,0 +1,103 @@
+/*
+ * Rekey messages: what a BP sends its devices after a change commits.
+ *
+ *   header (44 bytes, the AEAD's associated data)
+ *     0  version   1   = 1
+ *     1  kind      1   1 = update, 2 = bundle
+ *     2  kek type  1   1 = node KEK (recipient is a node), 2 = set KEK (a set)
+ *     3  reserved  1   = 0
+ *     4  recipient 4   node or set ID
+ *     8  epoch     8   the key epoch the message moves the device to
+ *    16  nonce     24  XChaCha20-Poly1305 nonce
+ *    40  body len  4   plaintext length
+ *   ciphertext (body len bytes) || tag (16 bytes)
+ *
+ * Bodies (big-endian, every list sorted by strictly increasing ID):
+ *   update: op 1 | subject node 4 | refresh 16 | changed sets (u16 count, 4 each)
+ *           | retired sets (u16, 4) | joined members (u16, 4) | left members
+ *           (u16, 4) | new set-pair keys (u16, 4 + 32 each)
+ *   bundle: node 4 | set 4 | has code 1 | code 32 | pair seed 32 | set KEK 32
+ *           | set-pair keys (u16, 4 + 32) | pairwise node keys (u16, 4 + 32)
+ * Normative text: spec/protocol.md, "Rekey messages".
+ */
+#ifndef BCKM_MSG_H
+#define BCKM_MSG_H
+
+#include "bckm/common.h"
+
+#define BCKM_MSG_VERSION 1u
+#define BCKM_MSG_HEADER_BYTES 44u
+#define BCKM_MSG_NONCE_BYTES 24u
+#define BCKM_MSG_TAG_BYTES 16u
+#define BCKM_MSG_MAX_LIST 65535u
+#define BCKM_MSG_KEYED_ENTRY_BYTES 36u
+
+enum { BCKM_MSG_UPDATE = 1, BCKM_MSG_BUNDLE = 2 };
+enum { BCKM_KEK_NODE = 1, BCKM_KEK_SET = 2 };
+
+struct bckm_msg_header {
+    uint8_t kind;
+    uint8_t kek_type;
+    uint32_t recipient;
+    uint64_t epoch;
+    uint8_t nonce[BCKM_MSG_NONCE_BYTES];
+    uint32_t body_len;
+};
+
+/* A list inside a decrypted body: n entries of `stride` bytes, IDs first. */
+struct bckm_msg_list {
+    const uint8_t *p;
+    uint32_t n;
+};
+
+struct bckm_update_view {
+    uint8_t op;
+    uint32_t subject;
+    const uint8_t *refresh;          /* 16 bytes */
+    struct bckm_msg_list changed, retired, joined, left; /* 4-byte IDs */
+    struct bckm_msg_list newkeys;    /* (ID, key) entries, 36 bytes */
+};
+
+struct bckm_bundle_view {
+    uint32_t node_id, set_id;
+    uint8_t has_code;
+    const uint8_t *code, *seed, *set_kek; /* 32 bytes each */
+    struct bckm_msg_list setkeys, peers;  /* (ID, key) entries, 36 bytes */
+};
+
+/* Parses and checks a header: version, kind, kek type, reserved byte, and
+ * that len is exactly header + body + tag. */
+int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_header *h) BCKM_MUST_CHECK;
+
+/* Seals body under kek into out (header || ciphertext || tag). */
+int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BYTES],
+                  const uint8_t *body, size_t body_len,
+                  uint8_t *out, size_t out_cap, size_t *out_len) BCKM_MUST_CHECK;
+
+/* Opens a message in place: on success the body is at buf + 44 for
+ * h->body_len bytes. On failure libsodium zeroes the ciphertext region. */
+int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES],
+                  struct bckm_msg_header *h) BCKM_MUST_CHECK;
+
+/* Body parsers: accept only canonical bodies (exact length, sorted lists). */
+int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_view *v) BCKM_MUST_CHECK;
+int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_view *v) BCKM_MUST_CHECK;
+
+/* ID of entry i of a list (stride 4 or 36). */
+static inline uint32_t bckm_msg_list_id(const struct bckm_msg_list *l, uint32_t i, uint32_t stride) {
+    return bckm_get_u32(l->p + (size_t)i * stride);
+}
+
+/* A bounded writer for building bodies. `err` latches the first overflow. */
+struct bckm_writer {
+    uint8_t *buf;
+    size_t cap, len;
+    int err;
+};
+void bckm_writer_init(struct bckm_writer *w, uint8_t *buf, size_t cap);
+void bckm_writer_bytes(struct bckm_writer *w, const uint8_t *p, size_t n);
+void bckm_writer_u8(struct bckm_writer *w, uint8_t v);
+void bckm_writer_u16(struct bckm_writer *w, uint16_t v);
+void bckm_writer_u32(struct bckm_writer *w, uint32_t v);
+
+#endif

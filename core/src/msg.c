@@ -1,0 +1,160 @@
+#include "bckm/msg.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static void header_encode(const struct bckm_msg_header *h, uint8_t out[BCKM_MSG_HEADER_BYTES]) {
+    out[0] = BCKM_MSG_VERSION;
+    out[1] = h->kind;
+    out[2] = h->kek_type;
+    out[3] = 0;
+    bckm_put_u32(out + 4, h->recipient);
+    bckm_put_u64(out + 8, h->epoch);
+    memcpy(out + 16, h->nonce, BCKM_MSG_NONCE_BYTES);
+    bckm_put_u32(out + 40, h->body_len);
+}
+
+int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_header *h) {
+    if (buf == NULL || h == NULL) return BCKM_ERR_ARG;
+    if (len < BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES) return BCKM_ERR_TRUNCATED;
+    if (buf[0] != BCKM_MSG_VERSION) return BCKM_ERR_FORMAT;
+    if (buf[1] != BCKM_MSG_UPDATE && buf[1] != BCKM_MSG_BUNDLE) return BCKM_ERR_FORMAT;
+    if (buf[2] != BCKM_KEK_NODE && buf[2] != BCKM_KEK_SET) return BCKM_ERR_FORMAT;
+    if (buf[3] != 0) return BCKM_ERR_FORMAT;
+    uint32_t body = bckm_get_u32(buf + 40);
+    if (len - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES != body) return BCKM_ERR_FORMAT;
+    h->kind = buf[1];
+    h->kek_type = buf[2];
+    h->recipient = bckm_get_u32(buf + 4);
+    h->epoch = bckm_get_u64(buf + 8);
+    memcpy(h->nonce, buf + 16, BCKM_MSG_NONCE_BYTES);
+    h->body_len = body;
+    if (h->recipient == BCKM_ID_NONE || h->epoch == 0) return BCKM_ERR_FORMAT;
+    return BCKM_OK;
+}
+
+int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BYTES],
+                  const uint8_t *body, size_t body_len,
+                  uint8_t *out, size_t out_cap, size_t *out_len) {
+    if (h == NULL || kek == NULL || out == NULL || out_len == NULL || (body == NULL && body_len > 0))
+        return BCKM_ERR_ARG;
+    if (body_len > UINT32_MAX - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES) return BCKM_ERR_ARG;
+    if (out_cap < BCKM_MSG_HEADER_BYTES || out_cap - BCKM_MSG_HEADER_BYTES < body_len + BCKM_MSG_TAG_BYTES)
+        return BCKM_ERR_NOMEM;
+    struct bckm_msg_header hh = *h;
+    hh.body_len = (uint32_t)body_len;
+    header_encode(&hh, out);
+    unsigned long long clen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + BCKM_MSG_HEADER_BYTES, &clen, body, body_len,
+                                                   out, BCKM_MSG_HEADER_BYTES, NULL, h->nonce, kek) != 0)
+        return BCKM_ERR_CRYPTO;
+    *out_len = BCKM_MSG_HEADER_BYTES + (size_t)clen;
+    return BCKM_OK;
+}
+
+int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msg_header *h) {
+    int e = bckm_msg_header_decode(buf, len, h);
+    if (e != BCKM_OK) return e;
+    unsigned long long mlen = 0;
+    uint8_t *c = buf + BCKM_MSG_HEADER_BYTES;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(c, &mlen, NULL, c, len - BCKM_MSG_HEADER_BYTES,
+                                                   buf, BCKM_MSG_HEADER_BYTES, h->nonce, kek) != 0)
+        return BCKM_ERR_AUTH;
+    return mlen == h->body_len ? BCKM_OK : BCKM_ERR_FORMAT;
+}
+
+/* ---- body parsing --------------------------------------------------------- */
+
+struct reader {
+    const uint8_t *p;
+    size_t left;
+    int err;
+};
+
+static const uint8_t *take(struct reader *r, size_t n) {
+    if (r->err || n > r->left) { r->err = BCKM_ERR_TRUNCATED; return NULL; }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+/* A counted list of entries whose first 4 bytes are strictly increasing,
+ * nonzero IDs (canonical: sorted, no duplicates). */
+static void take_list(struct reader *r, uint32_t stride, struct bckm_msg_list *l) {
+    const uint8_t *c = take(r, 2);
+    if (c == NULL) return;
+    uint32_t n = bckm_get_u16(c);
+    if ((size_t)n * stride > r->left) { r->err = BCKM_ERR_TRUNCATED; return; }
+    const uint8_t *p = take(r, (size_t)n * stride);
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = bckm_get_u32(p + (size_t)i * stride);
+        if (id <= prev) { r->err = BCKM_ERR_FORMAT; return; }
+        prev = id;
+    }
+    l->p = p;
+    l->n = n;
+}
+
+int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_view *v) {
+    struct reader r = { body, len, 0 };
+    if (body == NULL || v == NULL) return BCKM_ERR_ARG;
+    memset(v, 0, sizeof *v);
+    const uint8_t *p = take(&r, 1 + 4 + BCKM_REFRESH_BYTES);
+    if (p == NULL) return r.err;
+    v->op = p[0];
+    v->subject = bckm_get_u32(p + 1);
+    v->refresh = p + 5;
+    take_list(&r, 4, &v->changed);
+    take_list(&r, 4, &v->retired);
+    take_list(&r, 4, &v->joined);
+    take_list(&r, 4, &v->left);
+    take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->newkeys);
+    if (r.err) return r.err;
+    if (r.left != 0) return BCKM_ERR_FORMAT;
+    if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE) return BCKM_ERR_FORMAT;
+    return BCKM_OK;
+}
+
+int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_view *v) {
+    struct reader r = { body, len, 0 };
+    if (body == NULL || v == NULL) return BCKM_ERR_ARG;
+    memset(v, 0, sizeof *v);
+    const uint8_t *p = take(&r, 4 + 4 + 1 + 3 * BCKM_KEY_BYTES);
+    if (p == NULL) return r.err;
+    v->node_id = bckm_get_u32(p);
+    v->set_id = bckm_get_u32(p + 4);
+    v->has_code = p[8];
+    v->code = p + 9;
+    v->seed = p + 9 + BCKM_KEY_BYTES;
+    v->set_kek = p + 9 + 2 * BCKM_KEY_BYTES;
+    take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->setkeys);
+    take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->peers);
+    if (r.err) return r.err;
+    if (r.left != 0) return BCKM_ERR_FORMAT;
+    if (v->node_id == BCKM_ID_NONE || v->set_id == BCKM_ID_NONE || v->has_code > 1) return BCKM_ERR_FORMAT;
+    if (!v->has_code) {
+        /* Canonical: an absent code is all zero. */
+        uint8_t acc = 0;
+        for (uint32_t i = 0; i < BCKM_CODE_BYTES; i++) acc |= v->code[i];
+        if (acc != 0) return BCKM_ERR_FORMAT;
+    }
+    return BCKM_OK;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+void bckm_writer_init(struct bckm_writer *w, uint8_t *buf, size_t cap) {
+    w->buf = buf; w->cap = cap; w->len = 0; w->err = 0;
+}
+
+void bckm_writer_bytes(struct bckm_writer *w, const uint8_t *p, size_t n) {
+    if (w->err || n > w->cap - w->len) { w->err = BCKM_ERR_NOMEM; return; }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+void bckm_writer_u8(struct bckm_writer *w, uint8_t v) { bckm_writer_bytes(w, &v, 1); }
+void bckm_writer_u16(struct bckm_writer *w, uint16_t v) { uint8_t b[2]; bckm_put_u16(b, v); bckm_writer_bytes(w, b, 2); }
+void bckm_writer_u32(struct bckm_writer *w, uint32_t v) { uint8_t b[4]; bckm_put_u32(b, v); bckm_writer_bytes(w, b, 4); }
