@@ -1,0 +1,192 @@
+/*
+ * bckm block: block header, block body (the signed envelopes), block hash,
+ * transaction root and the commit certificate stored beside each block.
+ *
+ * Normative layout: spec/layer2-formats.md. Same rules as tx.h: decoders take
+ * (buf, len), check every count against its maximum and every length
+ * against what remains before reading, accept only canonical encodings and
+ * write their outputs only on success (the envelope array of a body decode
+ * excepted: see there). The codecs use no allocation and no pointer casts;
+ * hashing and signatures (libsodium) live in separate functions.
+ */
+#ifndef BCKM_BLOCK_H
+#define BCKM_BLOCK_H
+
+#include "bckm/common.h"
+#include "bckm/tx.h"
+
+#define BCKM_BLOCK_VERSION 1u
+/* Most envelopes in one block: bounds every body buffer a caller allocates. */
+#define BCKM_BLOCK_MAX_TXS 1024u
+/* version 1 || height 8 || prev hash 32 || proposer 4 || time 8 ||
+ * tx root 32 || state hash 32 || envelope count 4 */
+#define BCKM_BLOCK_HEADER_BYTES 121u
+/* A whole block as the ledger stores it: header || envelopes. */
+#define BCKM_BLOCK_MAX_BYTES (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * BCKM_ENVELOPE_BYTES)
+
+#define BCKM_CERT_VERSION 1u
+/* At most one signature per BP. */
+#define BCKM_CERT_MAX_SIGS BCKM_MAX_BPS
+/* version 1 || height 8 || view 8 || block hash 32 || count 2 */
+#define BCKM_CERT_FIXED_BYTES 51u
+/* BP ID 4 || Ed25519 signature 64 */
+#define BCKM_CERT_ENTRY_BYTES 68u
+#define BCKM_CERT_MAX_BYTES (BCKM_CERT_FIXED_BYTES + BCKM_CERT_MAX_SIGS * BCKM_CERT_ENTRY_BYTES)
+
+/* Domain-separation labels (ASCII, no terminator). Their first six bytes
+ * differ ("bckm-b", "bckm-t", "bckm-c", and "bckm-e" for envelopes), so no
+ * input of one hash or signature can be read as an input of another. */
+#define BCKM_BLOCK_LABEL "bckm-block-v1"
+#define BCKM_BLOCK_LABEL_BYTES 13u
+#define BCKM_TXROOT_LABEL "bckm-txroot-v1"
+#define BCKM_TXROOT_LABEL_BYTES 14u
+#define BCKM_COMMIT_LABEL "bckm-commit-v1"
+#define BCKM_COMMIT_LABEL_BYTES 14u
+
+struct bckm_block_header {
+    uint8_t version;                          /* BCKM_BLOCK_VERSION */
+    uint64_t height;                          /* 1 for the first block */
+    uint8_t prev_hash[BCKM_HASH_BYTES];       /* all zero at height 1 */
+    uint32_t proposer;                        /* BP ID, 1..BCKM_MAX_BPS */
+    uint64_t time;                            /* virtual microseconds */
+    uint8_t tx_root[BCKM_HASH_BYTES];         /* bckm_block_tx_root of the body */
+    uint8_t state_hash[BCKM_HASH_BYTES];      /* replicated state after execution */
+    uint32_t n_txs;                           /* 0..BCKM_BLOCK_MAX_TXS */
+};
+
+struct bckm_cert_sig {
+    uint32_t bp;                              /* signer, 1..BCKM_MAX_BPS */
+    uint8_t sig[BCKM_SIG_BYTES];              /* Ed25519 over the commit message */
+};
+
+/* Commit certificate: 2f+1 commit signatures, sorted by BP ID, no duplicate. */
+struct bckm_cert {
+    uint8_t version;                          /* BCKM_CERT_VERSION */
+    uint64_t height;
+    uint64_t view;                            /* consensus view/round; not signed */
+    uint8_t block_hash[BCKM_HASH_BYTES];
+    uint32_t count;                           /* 1..BCKM_CERT_MAX_SIGS */
+    struct bckm_cert_sig sigs[BCKM_CERT_MAX_SIGS];
+};
+
+/* ---- header ------------------------------------------------------------ */
+
+/* 1 when the decoder accepts these header fields, 0 otherwise. */
+/*@ requires \valid_read(h);
+    assigns \nothing;
+ */
+int bckm_block_header_is_valid(const struct bckm_block_header *h);
+
+/*@ requires \valid_read(h) && \valid(out + (0 .. BCKM_BLOCK_HEADER_BYTES - 1));
+    requires \separated(h, out + (0 .. BCKM_BLOCK_HEADER_BYTES - 1));
+    assigns out[0 .. BCKM_BLOCK_HEADER_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+ */
+int bckm_block_header_encode(const struct bckm_block_header *h,
+                             uint8_t out[BCKM_BLOCK_HEADER_BYTES]) BCKM_MUST_CHECK;
+
+/* Decodes exactly BCKM_BLOCK_HEADER_BYTES bytes. TRUNCATED when short; FORMAT
+ * when long, for an unknown version, height 0, a proposer outside 1..255 or
+ * more than BCKM_BLOCK_MAX_TXS envelopes. out written only on success. */
+/*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
+    requires \valid(out) && \separated(buf + (0 .. len - 1), out);
+    assigns *out;
+    ensures \result != BCKM_OK ==> *out == \old(*out);
+ */
+int bckm_block_header_decode(const uint8_t *buf, size_t len,
+                             struct bckm_block_header *out) BCKM_MUST_CHECK;
+
+/* BLAKE2b-256(BCKM_BLOCK_LABEL || header encoding). */
+int bckm_block_hash(const struct bckm_block_header *h,
+                    uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
+
+/* ---- body -------------------------------------------------------------- */
+
+/* BLAKE2b-256(BCKM_TXROOT_LABEL || u32 n || envelope 0 || ... || envelope n-1),
+ * n <= BCKM_BLOCK_MAX_TXS. */
+int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
+                       uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
+
+/* Writes the n envelopes back to back into out (cap bytes); *out_len gets
+ * n * BCKM_ENVELOPE_BYTES. BCKM_ERR_ARG when n is over the maximum or an
+ * envelope is invalid, BCKM_ERR_NOMEM when cap is too small. */
+/*@ requires n <= BCKM_BLOCK_MAX_TXS;
+    requires n == 0 || \valid_read(envs + (0 .. n - 1));
+    requires cap == 0 || \valid(out + (0 .. cap - 1));
+    requires \valid(out_len);
+    assigns out[0 .. cap - 1], *out_len;
+ */
+int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
+                           uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
+
+/* Decodes hdr->n_txs envelopes from exactly len bytes into envs (room for
+ * cap) and checks them against hdr->tx_root. TRUNCATED when len is short,
+ * FORMAT when long or an envelope is malformed, NOMEM when cap is too small,
+ * MISMATCH when the root differs. On error envs[0 .. cap-1] may have been
+ * overwritten (never beyond cap). */
+int bckm_block_body_decode(const struct bckm_block_header *hdr,
+                           const uint8_t *buf, size_t len,
+                           struct bckm_envelope *envs, uint32_t cap) BCKM_MUST_CHECK;
+
+/* A whole block: header encoding || body encoding. hdr->n_txs must equal n
+ * and hdr->tx_root the root of envs (BCKM_ERR_ARG otherwise). */
+int bckm_block_encode(const struct bckm_block_header *hdr,
+                      const struct bckm_envelope *envs, uint32_t n,
+                      uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
+
+/* Decodes a whole block: header, then the body with its root check. hdr is
+ * written only on success; envs as in bckm_block_body_decode. */
+int bckm_block_decode(const uint8_t *buf, size_t len, struct bckm_block_header *hdr,
+                      struct bckm_envelope *envs, uint32_t cap) BCKM_MUST_CHECK;
+
+/* Fills hdr->n_txs and hdr->tx_root from envs (a convenience for proposers). */
+int bckm_block_seal(struct bckm_block_header *hdr, const struct bckm_envelope *envs,
+                    uint32_t n) BCKM_MUST_CHECK;
+
+/* ---- commit certificate ----------------------------------------------- */
+
+/* Encoded size of a certificate with count signatures (count <= max). */
+size_t bckm_cert_encoded_len(uint32_t count);
+
+/* BCKM_ERR_ARG for an unknown version, height 0, count outside
+ * 1..BCKM_CERT_MAX_SIGS, a BP ID outside 1..255 or signers not strictly
+ * increasing; BCKM_ERR_NOMEM when cap is too small. */
+/*@ requires \valid_read(c) && \valid(out_len);
+    requires cap == 0 || \valid(out + (0 .. cap - 1));
+    assigns out[0 .. cap - 1], *out_len;
+ */
+int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap,
+                     size_t *out_len) BCKM_MUST_CHECK;
+
+/* TRUNCATED when len is shorter than the count says; FORMAT when longer, for
+ * an unknown version, height 0, count 0 or over the maximum, a BP ID outside
+ * 1..255, signers out of order or repeated. out written only on success. */
+/*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
+    requires \valid(out) && \separated(buf + (0 .. len - 1), out);
+    assigns *out;
+    ensures \result != BCKM_OK ==> *out == \old(*out);
+ */
+int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) BCKM_MUST_CHECK;
+
+/* The Ed25519 signature of BP sk on the commit of (height, block_hash):
+ * message BCKM_COMMIT_LABEL || u64 height || block hash. */
+int bckm_commit_sign(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+                     const uint8_t sk[BCKM_SIGN_SK_BYTES],
+                     uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
+
+/* BCKM_OK or BCKM_ERR_AUTH. */
+int bckm_commit_verify(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+                       const uint8_t pk[BCKM_SIGN_PK_BYTES],
+                       const uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
+
+/* Checks a certificate for block_hash: the hash matches (else MISMATCH),
+ * the signers are canonical (else FORMAT), each signer is a BP of the table
+ * (BP ID b has key bp_pk[b-1], b <= n_bps; else UNKNOWN), every signature is
+ * valid (else AUTH) and there are at least 2f+1 distinct signers (else AUTH).
+ * BCKM_ERR_ARG when 2f+1 > n_bps. A certificate never carries a signature
+ * that fails: the consensus engine drops bad commits before building it. */
+int bckm_cert_verify(const struct bckm_cert *c, const uint8_t block_hash[BCKM_HASH_BYTES],
+                     const uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES], uint32_t n_bps,
+                     uint32_t f) BCKM_MUST_CHECK;
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * bckm tx: the 57-byte transaction of the paper (Fig. 3) and the signed
+ * envelope that carries it between blockchain participants (BPs).
+ *
+ * Normative layout: spec/layer2-formats.md. Every decoder takes a byte range
+ * (buf, len), never reads outside it, accepts only canonical encodings
+ * (decode then encode gives back the same bytes) and leaves its output
+ * untouched when it fails. Encoders refuse values that the decoder would
+ * refuse, so nothing this module writes can be rejected on the way back in.
+ *
+ * The codec functions use no allocation, no pointer casts and counted loops
+ * only, so that Frama-C WP can prove them; the contracts sit above each
+ * declaration. The sign/verify functions call libsodium (Ed25519).
+ */
+#ifndef BCKM_TX_H
+#define BCKM_TX_H
+
+#include "bckm/common.h"
+
+/* Operation codes (first byte of a transaction). */
+#define BCKM_TX_OP_JOIN 1u
+#define BCKM_TX_OP_LEAVE 2u
+#define BCKM_TX_OP_EVICT 3u
+
+/* op (1) || node ID (4) || set ID (4) || code hash (32) || refresh key (16) */
+#define BCKM_TX_BYTES 57u
+
+/* Envelope: version (1) || origin BP (4) || sequence (8) || tx (57) || signature (64). */
+#define BCKM_ENVELOPE_VERSION 1u
+#define BCKM_SIG_BYTES 64u           /* Ed25519 signature */
+#define BCKM_SIGN_PK_BYTES 32u       /* Ed25519 public key */
+#define BCKM_SIGN_SK_BYTES 64u       /* Ed25519 secret key, libsodium layout (seed || pk) */
+#define BCKM_ENVELOPE_SIGNED_BYTES 70u   /* the bytes that precede the signature */
+#define BCKM_ENVELOPE_BYTES 134u         /* 70 + 64 */
+
+/* BP identifiers are 1..BCKM_MAX_BPS (common.h); 0 means none. */
+#define BCKM_BP_MIN 1u
+
+/* Domain-separation label signed in front of the envelope bytes (16 ASCII
+ * bytes, no terminator). */
+#define BCKM_ENVELOPE_LABEL "bckm-envelope-v1"
+#define BCKM_ENVELOPE_LABEL_BYTES 16u
+
+struct bckm_tx {
+    uint8_t op;                              /* BCKM_TX_OP_* */
+    uint32_t node_id;                        /* never 0 */
+    uint32_t set_id;                         /* never 0 */
+    uint8_t code_hash[BCKM_HASH_BYTES];      /* BLAKE2b-256 of the node's secret code */
+    uint8_t refresh[BCKM_REFRESH_BYTES];     /* refresh key of this rekeying */
+};
+
+struct bckm_envelope {
+    uint8_t version;                         /* BCKM_ENVELOPE_VERSION */
+    uint32_t bp;                             /* originating BP, 1..BCKM_MAX_BPS */
+    uint64_t seq;                            /* per-BP sequence number */
+    struct bckm_tx tx;
+    uint8_t sig[BCKM_SIG_BYTES];             /* Ed25519 over label || first 70 bytes */
+};
+
+/*@ predicate bckm_tx_valid(struct bckm_tx *t) =
+        (t->op == 1 || t->op == 2 || t->op == 3) &&
+        t->node_id != 0 && t->set_id != 0;
+ */
+
+/* 1 when the fields of tx are ones the decoder accepts, 0 otherwise. */
+/*@ requires \valid_read(tx);
+    assigns \nothing;
+    ensures \result == 1 <==> bckm_tx_valid(tx);
+ */
+int bckm_tx_is_valid(const struct bckm_tx *tx);
+
+/* Writes the 57-byte encoding of tx. BCKM_ERR_ARG when tx is not valid (out
+ * untouched). */
+/*@ requires \valid_read(tx) && \valid(out + (0 .. BCKM_TX_BYTES - 1));
+    requires \separated(tx, out + (0 .. BCKM_TX_BYTES - 1));
+    assigns out[0 .. BCKM_TX_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+    ensures \result == BCKM_OK <==> bckm_tx_valid(tx);
+ */
+int bckm_tx_encode(const struct bckm_tx *tx, uint8_t out[BCKM_TX_BYTES]) BCKM_MUST_CHECK;
+
+/* Decodes exactly BCKM_TX_BYTES bytes. BCKM_ERR_TRUNCATED when len is short,
+ * BCKM_ERR_FORMAT when len is long, the op is unknown or an ID is 0.
+ * out is written only on success. */
+/*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
+    requires \valid(out);
+    requires \separated(buf + (0 .. len - 1), out);
+    assigns *out;
+    ensures \result == BCKM_OK ==> bckm_tx_valid(out);
+    ensures \result != BCKM_OK ==> *out == \old(*out);
+ */
+int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) BCKM_MUST_CHECK;
+
+/* 1 when the envelope's header fields and transaction are ones the decoder
+ * accepts (the signature is not checked), 0 otherwise. */
+/*@ requires \valid_read(env);
+    assigns \nothing;
+ */
+int bckm_envelope_is_valid(const struct bckm_envelope *env);
+
+/* Writes the 134-byte encoding. BCKM_ERR_ARG when a field is out of range. */
+/*@ requires \valid_read(env) && \valid(out + (0 .. BCKM_ENVELOPE_BYTES - 1));
+    requires \separated(env, out + (0 .. BCKM_ENVELOPE_BYTES - 1));
+    assigns out[0 .. BCKM_ENVELOPE_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+ */
+int bckm_envelope_encode(const struct bckm_envelope *env,
+                         uint8_t out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+
+/* Decodes exactly BCKM_ENVELOPE_BYTES bytes (the signature is not checked:
+ * see bckm_envelope_verify). BCKM_ERR_TRUNCATED when short, BCKM_ERR_FORMAT
+ * when long, for an unknown version, a BP ID outside 1..255 or a bad tx.
+ * out is written only on success. */
+/*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
+    requires \valid(out);
+    requires \separated(buf + (0 .. len - 1), out);
+    assigns *out;
+    ensures \result != BCKM_OK ==> *out == \old(*out);
+ */
+int bckm_envelope_decode(const uint8_t *buf, size_t len,
+                         struct bckm_envelope *out) BCKM_MUST_CHECK;
+
+/* Signs env with the BP's Ed25519 secret key (libsodium 64-byte layout) and
+ * stores the signature in env->sig. BCKM_ERR_ARG when a field is out of
+ * range, BCKM_ERR_CRYPTO when libsodium fails. */
+int bckm_envelope_sign(struct bckm_envelope *env,
+                       const uint8_t sk[BCKM_SIGN_SK_BYTES]) BCKM_MUST_CHECK;
+
+/* BCKM_OK when env->sig is a valid signature of env under pk,
+ * BCKM_ERR_AUTH when it is not, BCKM_ERR_ARG when a field is out of range. */
+int bckm_envelope_verify(const struct bckm_envelope *env,
+                         const uint8_t pk[BCKM_SIGN_PK_BYTES]) BCKM_MUST_CHECK;
+
+#endif

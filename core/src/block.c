@@ -1,0 +1,440 @@
+/*
+ * Block header, body, hashes and commit certificates
+ * (spec/layer2-formats.md). Contracts: core/include/bckm/block.h.
+ */
+#include "bckm/block.h"
+
+#include <sodium.h>
+
+/* Byte offsets inside a header. */
+#define HDR_OFF_VERSION 0u
+#define HDR_OFF_HEIGHT 1u
+#define HDR_OFF_PREV 9u
+#define HDR_OFF_PROPOSER 41u
+#define HDR_OFF_TIME 45u
+#define HDR_OFF_ROOT 53u
+#define HDR_OFF_STATE 85u
+#define HDR_OFF_NTXS 117u
+
+/* Byte offsets inside a certificate's fixed part and inside one entry. */
+#define CERT_OFF_VERSION 0u
+#define CERT_OFF_HEIGHT 1u
+#define CERT_OFF_VIEW 9u
+#define CERT_OFF_HASH 17u
+#define CERT_OFF_COUNT 49u
+#define ENTRY_OFF_BP 0u
+#define ENTRY_OFF_SIG 4u
+
+/*@ assigns \nothing; */
+static int bp_in_range(uint32_t bp) {
+    return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS;
+}
+
+/*@ requires \valid(dst + (0 .. n - 1)) && \valid_read(src + (0 .. n - 1));
+    assigns dst[0 .. n - 1];
+ */
+static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n) {
+    size_t i;
+    /*@ loop invariant 0 <= i <= n;
+        loop assigns i, dst[0 .. n - 1];
+        loop variant n - i; */
+    for (i = 0; i < n; i++) dst[i] = src[i];
+}
+
+/*@ requires \valid_read(a + (0 .. n - 1)) && \valid_read(b + (0 .. n - 1));
+    assigns \nothing;
+ */
+static int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
+    size_t i;
+    uint8_t diff = 0;
+    /*@ loop invariant 0 <= i <= n;
+        loop assigns i, diff;
+        loop variant n - i; */
+    for (i = 0; i < n; i++) diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+int bckm_block_header_is_valid(const struct bckm_block_header *h) {
+    return h->version == BCKM_BLOCK_VERSION && h->height != 0 && bp_in_range(h->proposer) &&
+           h->n_txs <= BCKM_BLOCK_MAX_TXS;
+}
+
+int bckm_block_header_encode(const struct bckm_block_header *h,
+                             uint8_t out[BCKM_BLOCK_HEADER_BYTES]) {
+    int ret = BCKM_OK;
+
+    if (h == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (!bckm_block_header_is_valid(h)) { ret = BCKM_ERR_ARG; goto out; }
+    out[HDR_OFF_VERSION] = h->version;
+    bckm_put_u64(out + HDR_OFF_HEIGHT, h->height);
+    copy_bytes(out + HDR_OFF_PREV, h->prev_hash, BCKM_HASH_BYTES);
+    bckm_put_u32(out + HDR_OFF_PROPOSER, h->proposer);
+    bckm_put_u64(out + HDR_OFF_TIME, h->time);
+    copy_bytes(out + HDR_OFF_ROOT, h->tx_root, BCKM_HASH_BYTES);
+    copy_bytes(out + HDR_OFF_STATE, h->state_hash, BCKM_HASH_BYTES);
+    bckm_put_u32(out + HDR_OFF_NTXS, h->n_txs);
+
+out:
+    return ret;
+}
+
+int bckm_block_header_decode(const uint8_t *buf, size_t len, struct bckm_block_header *out) {
+    int ret = BCKM_OK;
+    struct bckm_block_header h;
+
+    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+    if (len > BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
+
+    h.version = buf[HDR_OFF_VERSION];
+    h.height = bckm_get_u64(buf + HDR_OFF_HEIGHT);
+    copy_bytes(h.prev_hash, buf + HDR_OFF_PREV, BCKM_HASH_BYTES);
+    h.proposer = bckm_get_u32(buf + HDR_OFF_PROPOSER);
+    h.time = bckm_get_u64(buf + HDR_OFF_TIME);
+    copy_bytes(h.tx_root, buf + HDR_OFF_ROOT, BCKM_HASH_BYTES);
+    copy_bytes(h.state_hash, buf + HDR_OFF_STATE, BCKM_HASH_BYTES);
+    h.n_txs = bckm_get_u32(buf + HDR_OFF_NTXS);
+    if (!bckm_block_header_is_valid(&h)) { ret = BCKM_ERR_FORMAT; goto out; }
+
+    *out = h;
+
+out:
+    return ret;
+}
+
+int bckm_block_hash(const struct bckm_block_header *h, uint8_t out[BCKM_HASH_BYTES]) {
+    static const uint8_t label[BCKM_BLOCK_LABEL_BYTES] = BCKM_BLOCK_LABEL;
+    uint8_t msg[BCKM_BLOCK_LABEL_BYTES + BCKM_BLOCK_HEADER_BYTES];
+    int ret = BCKM_OK;
+
+    if (h == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    copy_bytes(msg, label, BCKM_BLOCK_LABEL_BYTES);
+    ret = bckm_block_header_encode(h, msg + BCKM_BLOCK_LABEL_BYTES);
+    if (ret != BCKM_OK) goto out;
+    if (crypto_generichash(out, BCKM_HASH_BYTES, msg, sizeof msg, NULL, 0) != 0)
+        ret = BCKM_ERR_CRYPTO;
+
+out:
+    return ret;
+}
+
+/* ---- body -------------------------------------------------------------- */
+
+int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
+                       uint8_t out[BCKM_HASH_BYTES]) {
+    static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
+    crypto_generichash_state st;
+    uint8_t cnt[4];
+    uint8_t enc[BCKM_ENVELOPE_BYTES];
+    int ret = BCKM_OK;
+    uint32_t i;
+
+    if (out == NULL || (n > 0 && envs == NULL)) { ret = BCKM_ERR_ARG; goto out; }
+    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
+    if (crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+    bckm_put_u32(cnt, n);
+    if (crypto_generichash_update(&st, label, sizeof label) != 0 ||
+        crypto_generichash_update(&st, cnt, sizeof cnt) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+    for (i = 0; i < n; i++) {
+        ret = bckm_envelope_encode(&envs[i], enc);
+        if (ret != BCKM_OK) goto out;
+        if (crypto_generichash_update(&st, enc, sizeof enc) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+    }
+    if (crypto_generichash_final(&st, out, BCKM_HASH_BYTES) != 0) ret = BCKM_ERR_CRYPTO;
+
+out:
+    return ret;
+}
+
+int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
+                           uint8_t *out, size_t cap, size_t *out_len) {
+    int ret = BCKM_OK;
+    size_t remain = cap;
+    size_t pos = 0;
+    uint32_t i;
+
+    if (out_len == NULL || (n > 0 && envs == NULL) || (cap > 0 && out == NULL)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
+    /*@ loop invariant 0 <= i <= n && pos == i * BCKM_ENVELOPE_BYTES && remain == cap - pos;
+        loop assigns i, pos, remain, ret, out[0 .. cap - 1];
+        loop variant n - i; */
+    for (i = 0; i < n; i++) {
+        if (remain < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
+        ret = bckm_envelope_encode(&envs[i], out + pos);
+        if (ret != BCKM_OK) goto out;
+        pos += BCKM_ENVELOPE_BYTES;
+        remain -= BCKM_ENVELOPE_BYTES;
+    }
+    *out_len = pos;
+
+out:
+    return ret;
+}
+
+int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *buf, size_t len,
+                           struct bckm_envelope *envs, uint32_t cap) {
+    uint8_t root[BCKM_HASH_BYTES];
+    int ret = BCKM_OK;
+    size_t remain = len;
+    size_t pos = 0;
+    uint32_t i;
+    uint32_t n;
+
+    if (hdr == NULL || (len > 0 && buf == NULL)) { ret = BCKM_ERR_ARG; goto out; }
+    n = hdr->n_txs;
+    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
+    if (n > cap || (n > 0 && envs == NULL)) { ret = BCKM_ERR_NOMEM; goto out; }
+    /*@ loop invariant 0 <= i <= n && pos == i * BCKM_ENVELOPE_BYTES && remain == len - pos;
+        loop assigns i, pos, remain, ret, envs[0 .. n - 1];
+        loop variant n - i; */
+    for (i = 0; i < n; i++) {
+        if (remain < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+        ret = bckm_envelope_decode(buf + pos, BCKM_ENVELOPE_BYTES, &envs[i]);
+        if (ret != BCKM_OK) goto out;
+        pos += BCKM_ENVELOPE_BYTES;
+        remain -= BCKM_ENVELOPE_BYTES;
+    }
+    if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
+    ret = bckm_block_tx_root(envs, n, root);
+    if (ret != BCKM_OK) goto out;
+    if (!same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) ret = BCKM_ERR_MISMATCH;
+
+out:
+    return ret;
+}
+
+int bckm_block_seal(struct bckm_block_header *hdr, const struct bckm_envelope *envs, uint32_t n) {
+    int ret = BCKM_OK;
+
+    if (hdr == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    ret = bckm_block_tx_root(envs, n, hdr->tx_root);
+    if (ret != BCKM_OK) goto out;
+    hdr->n_txs = n;
+
+out:
+    return ret;
+}
+
+int bckm_block_encode(const struct bckm_block_header *hdr, const struct bckm_envelope *envs,
+                      uint32_t n, uint8_t *out, size_t cap, size_t *out_len) {
+    uint8_t root[BCKM_HASH_BYTES];
+    size_t body_len = 0;
+    int ret = BCKM_OK;
+
+    if (hdr == NULL || out_len == NULL || (cap > 0 && out == NULL)) { ret = BCKM_ERR_ARG; goto out; }
+    if (hdr->n_txs != n) { ret = BCKM_ERR_ARG; goto out; }
+    ret = bckm_block_tx_root(envs, n, root);
+    if (ret != BCKM_OK) goto out;
+    if (!same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) { ret = BCKM_ERR_ARG; goto out; }
+    if (cap < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
+    ret = bckm_block_header_encode(hdr, out);
+    if (ret != BCKM_OK) goto out;
+    ret = bckm_block_body_encode(envs, n, out + BCKM_BLOCK_HEADER_BYTES,
+                                 cap - BCKM_BLOCK_HEADER_BYTES, &body_len);
+    if (ret != BCKM_OK) goto out;
+    *out_len = BCKM_BLOCK_HEADER_BYTES + body_len;
+
+out:
+    return ret;
+}
+
+int bckm_block_decode(const uint8_t *buf, size_t len, struct bckm_block_header *hdr,
+                      struct bckm_envelope *envs, uint32_t cap) {
+    struct bckm_block_header h;
+    int ret = BCKM_OK;
+
+    if (buf == NULL || hdr == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+    ret = bckm_block_header_decode(buf, BCKM_BLOCK_HEADER_BYTES, &h);
+    if (ret != BCKM_OK) goto out;
+    ret = bckm_block_body_decode(&h, buf + BCKM_BLOCK_HEADER_BYTES,
+                                 len - BCKM_BLOCK_HEADER_BYTES, envs, cap);
+    if (ret != BCKM_OK) goto out;
+    *hdr = h;
+
+out:
+    return ret;
+}
+
+/* ---- commit certificate ----------------------------------------------- */
+
+size_t bckm_cert_encoded_len(uint32_t count) {
+    if (count > BCKM_CERT_MAX_SIGS) return 0;
+    return BCKM_CERT_FIXED_BYTES + (size_t)count * BCKM_CERT_ENTRY_BYTES;
+}
+
+/* Canonical signer list: count in range, every ID in range, strictly
+ * increasing (which also rules out duplicates). */
+/*@ requires \valid_read(c);
+    assigns \nothing;
+ */
+static int cert_signers_canonical(const struct bckm_cert *c) {
+    uint32_t i;
+    int ok = 1;
+
+    if (c->count == 0 || c->count > BCKM_CERT_MAX_SIGS) return 0;
+    /*@ loop invariant 0 <= i <= c->count;
+        loop assigns i, ok;
+        loop variant c->count - i; */
+    for (i = 0; i < c->count; i++) {
+        if (!bp_in_range(c->sigs[i].bp)) ok = 0;
+        if (i > 0 && c->sigs[i].bp <= c->sigs[i - 1].bp) ok = 0;
+    }
+    return ok;
+}
+
+/*@ requires \valid_read(c);
+    assigns \nothing;
+ */
+static int cert_is_valid(const struct bckm_cert *c) {
+    return c->version == BCKM_CERT_VERSION && c->height != 0 && cert_signers_canonical(c);
+}
+
+int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap, size_t *out_len) {
+    int ret = BCKM_OK;
+    size_t pos;
+    uint32_t i;
+
+    if (c == NULL || out_len == NULL || (cap > 0 && out == NULL)) { ret = BCKM_ERR_ARG; goto out; }
+    if (!cert_is_valid(c)) { ret = BCKM_ERR_ARG; goto out; }
+    if (cap < bckm_cert_encoded_len(c->count)) { ret = BCKM_ERR_NOMEM; goto out; }
+
+    out[CERT_OFF_VERSION] = c->version;
+    bckm_put_u64(out + CERT_OFF_HEIGHT, c->height);
+    bckm_put_u64(out + CERT_OFF_VIEW, c->view);
+    copy_bytes(out + CERT_OFF_HASH, c->block_hash, BCKM_HASH_BYTES);
+    bckm_put_u16(out + CERT_OFF_COUNT, (uint16_t)c->count);
+    pos = BCKM_CERT_FIXED_BYTES;
+    /*@ loop invariant 0 <= i <= c->count;
+        loop invariant pos == BCKM_CERT_FIXED_BYTES + i * BCKM_CERT_ENTRY_BYTES;
+        loop assigns i, pos, out[0 .. cap - 1];
+        loop variant c->count - i; */
+    for (i = 0; i < c->count; i++) {
+        bckm_put_u32(out + pos + ENTRY_OFF_BP, c->sigs[i].bp);
+        copy_bytes(out + pos + ENTRY_OFF_SIG, c->sigs[i].sig, BCKM_SIG_BYTES);
+        pos += BCKM_CERT_ENTRY_BYTES;
+    }
+    *out_len = pos;
+
+out:
+    return ret;
+}
+
+int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
+    /* Built in a local and copied out on success, so that *out is
+     * untouched when the input is rejected. */
+    struct bckm_cert c;
+    int ret = BCKM_OK;
+    size_t remain;
+    size_t pos;
+    uint32_t i;
+
+    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (len < BCKM_CERT_FIXED_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+
+    c.version = buf[CERT_OFF_VERSION];
+    c.height = bckm_get_u64(buf + CERT_OFF_HEIGHT);
+    c.view = bckm_get_u64(buf + CERT_OFF_VIEW);
+    copy_bytes(c.block_hash, buf + CERT_OFF_HASH, BCKM_HASH_BYTES);
+    c.count = bckm_get_u16(buf + CERT_OFF_COUNT);
+    if (c.version != BCKM_CERT_VERSION || c.height == 0) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (c.count == 0 || c.count > BCKM_CERT_MAX_SIGS) { ret = BCKM_ERR_FORMAT; goto out; }
+
+    pos = BCKM_CERT_FIXED_BYTES;
+    remain = len - BCKM_CERT_FIXED_BYTES;
+    /*@ loop invariant 0 <= i <= c.count && remain == len - pos;
+        loop assigns i, pos, remain, ret, c.sigs[0 .. c.count - 1];
+        loop variant c.count - i; */
+    for (i = 0; i < c.count; i++) {
+        if (remain < BCKM_CERT_ENTRY_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+        c.sigs[i].bp = bckm_get_u32(buf + pos + ENTRY_OFF_BP);
+        if (!bp_in_range(c.sigs[i].bp)) { ret = BCKM_ERR_FORMAT; goto out; }
+        if (i > 0 && c.sigs[i].bp <= c.sigs[i - 1].bp) { ret = BCKM_ERR_FORMAT; goto out; }
+        copy_bytes(c.sigs[i].sig, buf + pos + ENTRY_OFF_SIG, BCKM_SIG_BYTES);
+        pos += BCKM_CERT_ENTRY_BYTES;
+        remain -= BCKM_CERT_ENTRY_BYTES;
+    }
+    if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
+    /* Unused entries are zeroed so that two equal certificates compare
+     * equal as structs too. */
+    /*@ loop invariant c.count <= i <= BCKM_CERT_MAX_SIGS;
+        loop assigns i, c.sigs[c.count .. BCKM_CERT_MAX_SIGS - 1];
+        loop variant BCKM_CERT_MAX_SIGS - i; */
+    for (i = c.count; i < BCKM_CERT_MAX_SIGS; i++) {
+        size_t k;
+        c.sigs[i].bp = 0;
+        for (k = 0; k < BCKM_SIG_BYTES; k++) c.sigs[i].sig[k] = 0;
+    }
+
+    *out = c;
+
+out:
+    return ret;
+}
+
+#define COMMIT_MSG_BYTES (BCKM_COMMIT_LABEL_BYTES + 8u + BCKM_HASH_BYTES)
+
+static void commit_message(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+                           uint8_t msg[COMMIT_MSG_BYTES]) {
+    static const uint8_t label[BCKM_COMMIT_LABEL_BYTES] = BCKM_COMMIT_LABEL;
+    copy_bytes(msg, label, BCKM_COMMIT_LABEL_BYTES);
+    bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES, height);
+    copy_bytes(msg + BCKM_COMMIT_LABEL_BYTES + 8u, block_hash, BCKM_HASH_BYTES);
+}
+
+int bckm_commit_sign(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+                     const uint8_t sk[BCKM_SIGN_SK_BYTES], uint8_t sig[BCKM_SIG_BYTES]) {
+    uint8_t msg[COMMIT_MSG_BYTES];
+    int ret = BCKM_OK;
+
+    if (block_hash == NULL || sk == NULL || sig == NULL || height == 0) { ret = BCKM_ERR_ARG; goto out; }
+    commit_message(height, block_hash, msg);
+    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) ret = BCKM_ERR_CRYPTO;
+
+out:
+    return ret;
+}
+
+int bckm_commit_verify(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+                       const uint8_t pk[BCKM_SIGN_PK_BYTES], const uint8_t sig[BCKM_SIG_BYTES]) {
+    uint8_t msg[COMMIT_MSG_BYTES];
+    int ret = BCKM_OK;
+
+    if (block_hash == NULL || pk == NULL || sig == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    commit_message(height, block_hash, msg);
+    if (crypto_sign_verify_detached(sig, msg, sizeof msg, pk) != 0) ret = BCKM_ERR_AUTH;
+
+out:
+    return ret;
+}
+
+int bckm_cert_verify(const struct bckm_cert *c, const uint8_t block_hash[BCKM_HASH_BYTES],
+                     const uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES], uint32_t n_bps, uint32_t f) {
+    int ret = BCKM_OK;
+    uint32_t valid = 0;
+    uint32_t i;
+
+    if (c == NULL || block_hash == NULL || bp_pk == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (n_bps == 0 || n_bps > BCKM_MAX_BPS) { ret = BCKM_ERR_ARG; goto out; }
+    /* 2f+1 <= n_bps, written so that a huge f cannot overflow. */
+    if (f > (n_bps - 1u) / 2u) { ret = BCKM_ERR_ARG; goto out; }
+    if (!cert_is_valid(c)) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (!same_bytes(c->block_hash, block_hash, BCKM_HASH_BYTES)) { ret = BCKM_ERR_MISMATCH; goto out; }
+    for (i = 0; i < c->count; i++) {
+        uint32_t bp = c->sigs[i].bp;
+        if (bp > n_bps) { ret = BCKM_ERR_UNKNOWN; goto out; }
+        ret = bckm_commit_verify(c->height, c->block_hash, bp_pk[bp - 1u], c->sigs[i].sig);
+        if (ret != BCKM_OK) goto out;
+        /* Signers are strictly increasing (cert_is_valid), so each counts once. */
+        valid++;
+    }
+    if (valid < 2u * f + 1u) ret = BCKM_ERR_AUTH;
+
+out:
+    return ret;
+}

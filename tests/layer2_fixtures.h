@@ -1,0 +1,90 @@
+/*
+ * Fixed inputs of the Layer 2 known-answer vectors (spec/vectors/tx.txt,
+ * envelope.txt, block.txt). The generator (tests/gen/gen_vectors_layer2.c)
+ * and the tests build the same values from here; the vector files pin the
+ * bytes, so any change of encoding, label or hash shows up as a mismatch.
+ * Everything is a plain byte pattern or derived from one, so the inputs can be
+ * rebuilt from the description in spec/layer2-formats.md.
+ */
+#ifndef BCKM_TEST_LAYER2_FIXTURES_H
+#define BCKM_TEST_LAYER2_FIXTURES_H
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bckm/block.h"
+#include "bckm/tx.h"
+
+#define FIX_N_BPS 4u
+#define FIX_F 1u
+
+/* BP b (1-based) has the Ed25519 key pair of seed bytes (b * 0x20 + j). */
+static inline void fix_bp_keys(uint32_t bp, uint8_t pk[BCKM_SIGN_PK_BYTES],
+                               uint8_t sk[BCKM_SIGN_SK_BYTES]) {
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    /* Idempotent; every test reaches libsodium through here first. */
+    if (sodium_init() < 0) abort();
+    for (size_t j = 0; j < sizeof seed; j++) seed[j] = (uint8_t)(bp * 0x20u + j);
+    (void)crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+/* Transaction k (0, 1, 2): op k+1, node 0x0100000{7+k}, set 0x01000002,
+ * code hash bytes (0x20*k + j), refresh key bytes (0xF0 - j - k). */
+static inline void fix_tx(unsigned k, struct bckm_tx *tx) {
+    memset(tx, 0, sizeof *tx);
+    tx->op = (uint8_t)(BCKM_TX_OP_JOIN + k);
+    tx->node_id = 0x01000007u + k;
+    tx->set_id = 0x01000002u;
+    for (size_t j = 0; j < BCKM_HASH_BYTES; j++) tx->code_hash[j] = (uint8_t)(0x20u * k + j);
+    for (size_t j = 0; j < BCKM_REFRESH_BYTES; j++) tx->refresh[j] = (uint8_t)(0xF0u - j - k);
+}
+
+/* Envelope k: from BP k+1, sequence 42+k, tx k, signed by that BP. */
+static inline int fix_envelope(unsigned k, struct bckm_envelope *env) {
+    uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
+    memset(env, 0, sizeof *env);
+    env->version = BCKM_ENVELOPE_VERSION;
+    env->bp = 1u + k;
+    env->seq = 42u + k;
+    fix_tx(k, &env->tx);
+    fix_bp_keys(env->bp, pk, sk);
+    return bckm_envelope_sign(env, sk);
+}
+
+/* Block at height 2 proposed by BP 2 at virtual time 1,500,000 us with the
+ * three fixture envelopes; previous hash bytes 0x11, state hash bytes 0x5A ^ j. */
+static inline int fix_block(struct bckm_block_header *h, struct bckm_envelope envs[3]) {
+    int ret = BCKM_OK;
+    memset(h, 0, sizeof *h);
+    h->version = BCKM_BLOCK_VERSION;
+    h->height = 2;
+    memset(h->prev_hash, 0x11, sizeof h->prev_hash);
+    h->proposer = 2;
+    h->time = 1500000u;
+    for (size_t j = 0; j < BCKM_HASH_BYTES; j++) h->state_hash[j] = (uint8_t)(0x5Au ^ j);
+    for (unsigned k = 0; k < 3 && ret == BCKM_OK; k++) ret = fix_envelope(k, &envs[k]);
+    if (ret == BCKM_OK) ret = bckm_block_seal(h, envs, 3);
+    return ret;
+}
+
+/* Certificate of that block, view 3, signed by BPs 1, 2 and 4 (n = 4, f = 1). */
+static inline int fix_cert(const uint8_t block_hash[BCKM_HASH_BYTES], struct bckm_cert *c) {
+    static const uint32_t signers[3] = { 1, 2, 4 };
+    int ret = BCKM_OK;
+    memset(c, 0, sizeof *c);
+    c->version = BCKM_CERT_VERSION;
+    c->height = 2;
+    c->view = 3;
+    memcpy(c->block_hash, block_hash, BCKM_HASH_BYTES);
+    c->count = 3;
+    for (unsigned i = 0; i < 3 && ret == BCKM_OK; i++) {
+        uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
+        c->sigs[i].bp = signers[i];
+        fix_bp_keys(signers[i], pk, sk);
+        ret = bckm_commit_sign(c->height, block_hash, sk, c->sigs[i].sig);
+    }
+    return ret;
+}
+
+#endif
