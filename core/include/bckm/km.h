@@ -1,0 +1,106 @@
+/*
+ * The BP-side key manager (Layer 1 at a gateway).
+ *
+ * It holds the node KEKs of the devices attached to this BP, the set KEKs
+ * and pairwise set keys it is entitled to (placement policy), and derives
+ * pairwise node keys on demand from per-node seeds, so its memory is O(n)
+ * in the number of nodes (no per-pair storage for node pairs).
+ *
+ * A change goes through three steps:
+ *   1. prepare (join/leave/evict): chooses the set (Assignment), allocates
+ *      the node ID, secret code and refresh key, and fills the change (the
+ *      57-byte transaction's fields);
+ *   2. the registry applies it (bckm_sets_apply: validation, Reorder) -- in
+ *      Layer 2, when the block holding it commits;
+ *   3. commit: updates this BP's keys for the new epoch and returns every
+ *      rekey message this BP must send its devices.
+ * Each BP of a cluster runs step 3 for every committed change: the refresh
+ * key is on chain, so every BP rekeys its own devices.
+ */
+#ifndef BCKM_KM_H
+#define BCKM_KM_H
+
+#include "bckm/common.h"
+#include "bckm/sets.h"
+
+struct bckm_km; /* opaque */
+
+struct bckm_km_config {
+    uint32_t bp_id;                      /* 1..255 */
+    bckm_policy policy;
+    /* This BP's domain secret (owned) or the cluster's (global): initial set
+     * keys, initial pairwise set keys between its own sets, pair seeds. */
+    uint8_t domain[BCKM_KEY_BYTES];
+    /* Seed of the DRBG for refresh keys, codes and nonces; NULL: OS random. */
+    const uint8_t *drbg_seed;
+};
+
+/* One produced message: bytes at msgs->buf + off, for the recipient named by
+ * (kek_type, recipient). A set-KEK message goes to every member of the set
+ * attached to this BP except those that receive a bundle in the same epoch. */
+struct bckm_msg_ref {
+    uint8_t kind, kek_type;
+    uint32_t recipient;
+    size_t off, len;
+};
+
+struct bckm_msgs {
+    uint8_t *buf;
+    size_t len, cap;
+    struct bckm_msg_ref *refs;
+    uint32_t n, refs_cap;
+};
+
+void bckm_msgs_init(struct bckm_msgs *m);
+void bckm_msgs_clear(struct bckm_msgs *m);
+void bckm_msgs_free(struct bckm_msgs *m);
+
+int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) BCKM_MUST_CHECK;
+void bckm_km_free(struct bckm_km *km);   /* wipes every key */
+
+/* Owned policy: the secret shared with BP `other`, from the two BPs' static
+ * X25519 keys (bckm_km_bp_secret). Initial pairwise set keys between a set
+ * of this BP and a set of `other` derive from it. */
+int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other, const uint8_t secret[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+/* D_ab = KDF(X25519(sk_a, pk_b); a, b), the same on both sides. */
+int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32], uint32_t them,
+                      uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+
+/* Step 1. kek is the node KEK agreed at enrolment (bckm_enrol_*). */
+int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg,
+                         const uint8_t kek[BCKM_KEY_BYTES], struct bckm_change *out) BCKM_MUST_CHECK;
+int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                          uint8_t op, struct bckm_change *out) BCKM_MUST_CHECK;
+/* Drops a prepared join that will not commit (rejected at execution). */
+void bckm_km_abort(struct bckm_km *km, uint32_t node_id);
+
+/* Step 3. reg is the registry after bckm_sets_apply(origin_bp, c) made plan.
+ * Appends this BP's messages to out. */
+int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
+                   const struct bckm_change *c, const struct bckm_plan *plan,
+                   struct bckm_msgs *out) BCKM_MUST_CHECK;
+
+/* Genesis: installs a prepared join's KEK without messages (the registry
+ * already applied it), then bckm_km_provision gives every attached member its
+ * full bundle at the registry's epoch, with keys initialised from the
+ * domain secrets. */
+int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) BCKM_MUST_CHECK;
+int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) BCKM_MUST_CHECK;
+
+/* Rejoin (BP failure, mobility): attach a node that proved its secret code,
+ * with the KEK agreed anew, and hand it a full bundle at the current epoch. */
+int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                       const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msgs *out) BCKM_MUST_CHECK;
+
+/* Queries for tests, resilience analysis and benchmarks. */
+int bckm_km_knows_set(const struct bckm_km *km, uint32_t set_id);
+int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+/* The pairwise node key of u and v (both in one set this BP owns). */
+int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, uint32_t v,
+                          uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id);
+/* Bytes of heap the key manager holds. */
+size_t bckm_km_bytes(const struct bckm_km *km);
+
+#endif

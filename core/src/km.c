@@ -1,0 +1,624 @@
+#include "bckm/km.h"
+#include "bckm/kdf.h"
+#include "bckm/map.h"
+#include "bckm/msg.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A pool of 32-byte keys indexed by a map, with a free list, so memory
+ * follows the number of live keys. */
+struct keypool {
+    struct bckm_map index;            /* id -> slot */
+    uint8_t (*keys)[BCKM_KEY_BYTES];
+    uint32_t *free_slots;
+    uint32_t used, cap, nfree;
+};
+
+struct pending {
+    uint32_t node_id;
+    uint8_t kek[BCKM_KEY_BYTES];
+    uint8_t code[BCKM_CODE_BYTES];
+};
+
+struct bckm_km {
+    uint32_t bp;
+    bckm_policy policy;
+    uint8_t domain[BCKM_KEY_BYTES];
+    uint8_t peer_secret[BCKM_MAX_BPS + 1][BCKM_KEY_BYTES];
+    uint8_t has_peer[BCKM_MAX_BPS + 1];
+    struct bckm_drbg drbg;
+    uint32_t next_node;
+    struct keypool node_keks;  /* node ID -> K_u */
+    struct keypool set_keks;   /* set ID -> K_S */
+    struct keypool pair_keys;  /* (lo << 32 | hi) -> K_ST */
+    struct pending *pend;
+    uint32_t npend, cap_pend;
+    uint8_t *scratch;          /* message body under construction */
+    size_t scratch_cap;
+};
+
+/* ---- key pool --------------------------------------------------------------- */
+
+static void pool_init(struct keypool *p) { memset(p, 0, sizeof *p); bckm_map_init(&p->index); }
+
+static void pool_free(struct keypool *p) {
+    if (p->keys != NULL) bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
+    free(p->keys); free(p->free_slots);
+    bckm_map_free(&p->index);
+    pool_init(p);
+}
+
+static uint8_t *pool_get(const struct keypool *p, uint64_t id) {
+    uint32_t slot;
+    if (!bckm_map_get(&p->index, id, &slot)) return NULL;
+    return p->keys[slot];
+}
+
+static int pool_put(struct keypool *p, uint64_t id, const uint8_t key[BCKM_KEY_BYTES]) {
+    uint8_t *k = pool_get(p, id);
+    if (k != NULL) { memcpy(k, key, BCKM_KEY_BYTES); return BCKM_OK; }
+    uint32_t slot;
+    if (p->nfree > 0) {
+        slot = p->free_slots[--p->nfree];
+    } else {
+        if (p->used == p->cap) {
+            uint32_t ncap = p->cap ? p->cap * 2 : 64;
+            uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
+            uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
+            if (nk == NULL || nf == NULL) { free(nk); if (nf) p->free_slots = nf; return BCKM_ERR_NOMEM; }
+            p->free_slots = nf;
+            if (p->keys != NULL) {
+                memcpy(nk, p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
+                bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
+                free(p->keys);
+            }
+            p->keys = nk;
+            p->cap = ncap;
+        }
+        slot = p->used++;
+    }
+    if (bckm_map_put(&p->index, id, slot) != BCKM_OK) {
+        p->free_slots[p->nfree++] = slot;
+        return BCKM_ERR_NOMEM;
+    }
+    memcpy(p->keys[slot], key, BCKM_KEY_BYTES);
+    return BCKM_OK;
+}
+
+static void pool_del(struct keypool *p, uint64_t id) {
+    uint32_t slot;
+    if (!bckm_map_get(&p->index, id, &slot)) return;
+    bckm_wipe(p->keys[slot], BCKM_KEY_BYTES);
+    (void)bckm_map_del(&p->index, id);
+    p->free_slots[p->nfree++] = slot;
+}
+
+static size_t pool_bytes(const struct keypool *p) {
+    return bckm_map_bytes(&p->index) + (size_t)p->cap * (BCKM_KEY_BYTES + sizeof(uint32_t));
+}
+
+static uint64_t pair_id(uint32_t a, uint32_t b) {
+    uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    return ((uint64_t)lo << 32) | hi;
+}
+
+/* ---- messages ----------------------------------------------------------------- */
+
+void bckm_msgs_init(struct bckm_msgs *m) { memset(m, 0, sizeof *m); }
+void bckm_msgs_clear(struct bckm_msgs *m) { m->len = 0; m->n = 0; }
+void bckm_msgs_free(struct bckm_msgs *m) { free(m->buf); free(m->refs); bckm_msgs_init(m); }
+
+static int msgs_reserve(struct bckm_msgs *m, size_t bytes) {
+    if (m->n == m->refs_cap) {
+        uint32_t ncap = m->refs_cap ? m->refs_cap * 2 : 64;
+        struct bckm_msg_ref *r = realloc(m->refs, (size_t)ncap * sizeof *r);
+        if (r == NULL) return BCKM_ERR_NOMEM;
+        m->refs = r; m->refs_cap = ncap;
+    }
+    if (m->cap - m->len < bytes) {
+        size_t ncap = m->cap ? m->cap : 4096;
+        while (ncap - m->len < bytes) ncap *= 2;
+        uint8_t *b = realloc(m->buf, ncap);
+        if (b == NULL) return BCKM_ERR_NOMEM;
+        m->buf = b; m->cap = ncap;
+    }
+    return BCKM_OK;
+}
+
+static int scratch_reserve(struct bckm_km *km, size_t bytes) {
+    if (km->scratch_cap >= bytes) return BCKM_OK;
+    size_t ncap = km->scratch_cap ? km->scratch_cap : 4096;
+    while (ncap < bytes) ncap *= 2;
+    uint8_t *b = malloc(ncap);
+    if (b == NULL) return BCKM_ERR_NOMEM;
+    if (km->scratch != NULL) { bckm_wipe(km->scratch, km->scratch_cap); free(km->scratch); }
+    km->scratch = b; km->scratch_cap = ncap;
+    return BCKM_OK;
+}
+
+static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t kek_type, uint32_t recipient,
+                uint64_t epoch, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body, size_t body_len) {
+    size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES;
+    int e = msgs_reserve(out, need);
+    if (e != BCKM_OK) return e;
+    struct bckm_msg_header h;
+    memset(&h, 0, sizeof h);
+    h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
+    bckm_drbg_fill(&km->drbg, h.nonce, sizeof h.nonce);
+    size_t len = 0;
+    e = bckm_msg_seal(&h, kek, body, body_len, out->buf + out->len, out->cap - out->len, &len);
+    if (e != BCKM_OK) return e;
+    out->refs[out->n++] = (struct bckm_msg_ref){ kind, kek_type, recipient, out->len, len };
+    out->len += len;
+    return BCKM_OK;
+}
+
+/* ---- policy --------------------------------------------------------------------- */
+
+static int knows_set(const struct bckm_km *km, uint32_t set) {
+    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(set) == km->bp;
+}
+
+static int knows_pair(const struct bckm_km *km, uint32_t a, uint32_t b) {
+    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(a) == km->bp || bckm_id_bp(b) == km->bp;
+}
+
+/* The secret initial pairwise set keys of (a, b) derive from: this BP's
+ * domain for two of its own sets (or under the global policy), else the
+ * secret shared with the other owner. NULL when it is not known. */
+static const uint8_t *pair_domain(const struct bckm_km *km, uint32_t a, uint32_t b) {
+    if (km->policy == BCKM_POLICY_GLOBAL) return km->domain;
+    uint32_t oa = bckm_id_bp(a), ob = bckm_id_bp(b);
+    if (oa == km->bp && ob == km->bp) return km->domain;
+    uint32_t other = oa == km->bp ? ob : oa;
+    if ((oa != km->bp && ob != km->bp) || !km->has_peer[other]) return NULL;
+    return km->peer_secret[other];
+}
+
+int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32], uint32_t them,
+                      uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t dh[crypto_scalarmult_BYTES], f[8];
+    if (crypto_scalarmult(dh, my_sk, their_pk) != 0) return BCKM_ERR_CRYPTO;
+    bckm_put_u32(f, me < them ? me : them);
+    bckm_put_u32(f + 4, me < them ? them : me);
+    int e = bckm_kdf_derive(dh, BCKM_KDF_BP_PAIR, f, sizeof f, out);
+    bckm_wipe(dh, sizeof dh);
+    return e;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
+    if (out == NULL || cfg == NULL || cfg->bp_id == 0 || cfg->bp_id > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (cfg->policy != BCKM_POLICY_OWNED && cfg->policy != BCKM_POLICY_GLOBAL) return BCKM_ERR_ARG;
+    struct bckm_km *km = calloc(1, sizeof *km);
+    if (km == NULL) return BCKM_ERR_NOMEM;
+    km->bp = cfg->bp_id;
+    km->policy = cfg->policy;
+    memcpy(km->domain, cfg->domain, BCKM_KEY_BYTES);
+    bckm_drbg_init(&km->drbg, cfg->drbg_seed);
+    km->next_node = 1;
+    pool_init(&km->node_keks); pool_init(&km->set_keks); pool_init(&km->pair_keys);
+    *out = km;
+    return BCKM_OK;
+}
+
+void bckm_km_free(struct bckm_km *km) {
+    if (km == NULL) return;
+    pool_free(&km->node_keks); pool_free(&km->set_keks); pool_free(&km->pair_keys);
+    if (km->pend != NULL) bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
+    free(km->pend);
+    if (km->scratch != NULL) bckm_wipe(km->scratch, km->scratch_cap);
+    free(km->scratch);
+    bckm_wipe(km, sizeof *km);
+    free(km);
+}
+
+int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other, const uint8_t secret[BCKM_KEY_BYTES]) {
+    if (other == 0 || other > BCKM_MAX_BPS || other == km->bp) return BCKM_ERR_ARG;
+    memcpy(km->peer_secret[other], secret, BCKM_KEY_BYTES);
+    km->has_peer[other] = 1;
+    return BCKM_OK;
+}
+
+/* ---- step 1 --------------------------------------------------------------------------- */
+
+int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const uint8_t kek[BCKM_KEY_BYTES],
+                         struct bckm_change *out) {
+    if (km == NULL || reg == NULL || kek == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (km->next_node > BCKM_ID_COUNTER_MAX) return BCKM_ERR_NOMEM;
+    uint32_t owner = bckm_sets_owner_for(reg, km->bp), set;
+    int fresh;
+    if (bckm_sets_nodes(reg) == UINT32_MAX) return BCKM_ERR_NOMEM;
+    int e = bckm_sets_assign(bckm_sets_table(reg), bckm_sets_count(reg), owner, bckm_sets_nodes(reg) + 1,
+                             bckm_sets_next_counter(reg, owner), &set, &fresh);
+    if (e != BCKM_OK) return e;
+    if (km->npend == km->cap_pend) {
+        uint32_t ncap = km->cap_pend ? km->cap_pend * 2 : 8;
+        struct pending *np = malloc((size_t)ncap * sizeof *np);
+        if (np == NULL) return BCKM_ERR_NOMEM;
+        if (km->pend != NULL) {
+            memcpy(np, km->pend, (size_t)km->npend * sizeof *np);
+            bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
+            free(km->pend);
+        }
+        km->pend = np; km->cap_pend = ncap;
+    }
+    struct pending *p = &km->pend[km->npend++];
+    p->node_id = bckm_id_make(km->bp, km->next_node++);
+    memcpy(p->kek, kek, BCKM_KEY_BYTES);
+    bckm_drbg_fill(&km->drbg, p->code, BCKM_CODE_BYTES);
+    memset(out, 0, sizeof *out);
+    out->op = BCKM_OP_JOIN;
+    out->node_id = p->node_id;
+    out->set_id = set;
+    bckm_kdf_code_hash(p->code, out->code_hash);
+    bckm_drbg_fill(&km->drbg, out->refresh, BCKM_REFRESH_BYTES);
+    return BCKM_OK;
+}
+
+int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint8_t op,
+                          struct bckm_change *out) {
+    if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (op != BCKM_OP_LEAVE && op != BCKM_OP_EVICT) return BCKM_ERR_ARG;
+    uint32_t set, attach;
+    int e = bckm_sets_node(reg, node_id, &set, &attach);
+    if (e != BCKM_OK) return e;
+    if (attach != km->bp) return BCKM_ERR_PERM;
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    out->node_id = node_id;
+    out->set_id = set;
+    e = bckm_sets_code_hash(reg, node_id, out->code_hash);
+    if (e != BCKM_OK) return e;
+    bckm_drbg_fill(&km->drbg, out->refresh, BCKM_REFRESH_BYTES);
+    return BCKM_OK;
+}
+
+static struct pending *pending_find(struct bckm_km *km, uint32_t node_id) {
+    for (uint32_t i = 0; i < km->npend; i++)
+        if (km->pend[i].node_id == node_id) return &km->pend[i];
+    return NULL;
+}
+
+static void pending_drop(struct bckm_km *km, struct pending *p) {
+    uint32_t i = (uint32_t)(p - km->pend);
+    bckm_wipe(p, sizeof *p);
+    km->pend[i] = km->pend[--km->npend];
+    bckm_wipe(&km->pend[km->npend], sizeof *p);
+}
+
+void bckm_km_abort(struct bckm_km *km, uint32_t node_id) {
+    struct pending *p = pending_find(km, node_id);
+    if (p != NULL) pending_drop(km, p);
+}
+
+/* ---- bundles ------------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Pairwise node key of u and v in set S: the seed of whoever entered S first
+ * derives it. pos_* are positions in S's insertion order. */
+static void node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uint32_t v, uint32_t pos_v,
+                      uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t seed[BCKM_KEY_BYTES];
+    uint32_t first = pos_u < pos_v ? u : v, second = pos_u < pos_v ? v : u;
+    bckm_kdf_pair_seed(km->domain, first, seed);
+    bckm_kdf_pair_node(seed, first, second, out);
+    bckm_wipe(seed, sizeof seed);
+}
+
+static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, const uint8_t *code,
+                       uint64_t epoch, struct bckm_msgs *out) {
+    uint32_t set, attach, count = 0;
+    int e = bckm_sets_node(reg, u, &set, &attach);
+    if (e != BCKM_OK) return e;
+    const uint8_t *kek = pool_get(&km->node_keks, u), *kset = pool_get(&km->set_keks, set);
+    if (kek == NULL || kset == NULL) return BCKM_ERR_STATE;
+    const uint32_t *mem = bckm_sets_members(reg, set, &count);
+    uint32_t m = bckm_sets_count(reg);
+    const struct bckm_set_info *tab = bckm_sets_table(reg);
+    e = scratch_reserve(km, 110 + 4 + ((size_t)m + count) * BCKM_MSG_KEYED_ENTRY_BYTES);
+    if (e != BCKM_OK) return e;
+    struct bckm_writer w;
+    uint8_t seed[BCKM_KEY_BYTES], k[BCKM_KEY_BYTES], zero[BCKM_CODE_BYTES] = {0};
+    bckm_writer_init(&w, km->scratch, km->scratch_cap);
+    bckm_writer_u32(&w, u);
+    bckm_writer_u32(&w, set);
+    bckm_writer_u8(&w, code != NULL);
+    bckm_writer_bytes(&w, code != NULL ? code : zero, BCKM_CODE_BYTES);
+    bckm_kdf_pair_seed(km->domain, u, seed);
+    bckm_writer_bytes(&w, seed, BCKM_KEY_BYTES);
+    bckm_writer_bytes(&w, kset, BCKM_KEY_BYTES);
+    if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) return BCKM_ERR_NOMEM;
+    bckm_writer_u16(&w, (uint16_t)(m - 1));
+    for (uint32_t i = 0; i < m; i++) {             /* the table is sorted by ID */
+        if (tab[i].id == set) continue;
+        const uint8_t *pk = pool_get(&km->pair_keys, pair_id(set, tab[i].id));
+        if (pk == NULL) { e = BCKM_ERR_STATE; goto out; }
+        bckm_writer_u32(&w, tab[i].id);
+        bckm_writer_bytes(&w, pk, BCKM_KEY_BYTES);
+    }
+    /* Pairwise node keys sorted by peer ID. */
+    uint32_t pos_u = 0;
+    for (uint32_t i = 0; i < count; i++) if (mem[i] == u) pos_u = i;
+    uint32_t *ids = malloc((size_t)(count ? count : 1) * 2 * sizeof *ids);
+    if (ids == NULL) { e = BCKM_ERR_NOMEM; goto out; }
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < count; i++) if (mem[i] != u) { ids[2 * np] = mem[i]; ids[2 * np + 1] = i; np++; }
+    qsort(ids, np, 2 * sizeof *ids, cmp_u32);
+    bckm_writer_u16(&w, (uint16_t)np);
+    for (uint32_t i = 0; i < np; i++) {
+        node_pair(km, u, pos_u, ids[2 * i], ids[2 * i + 1], k);
+        bckm_writer_u32(&w, ids[2 * i]);
+        bckm_writer_bytes(&w, k, BCKM_KEY_BYTES);
+    }
+    free(ids);
+    e = w.err ? w.err : emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, kek, km->scratch, w.len);
+out:
+    bckm_wipe(seed, sizeof seed);
+    bckm_wipe(k, sizeof k);
+    bckm_wipe(km->scratch, w.len);
+    return e;
+}
+
+/* ---- step 3 ----------------------------------------------------------------------------- */
+
+static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
+    for (uint32_t i = 0; i < n; i++) if (a[i] == v) return 1;
+    return 0;
+}
+
+/* The update body for the members of set T (or of the departed's set). */
+static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_change *c,
+                        const struct bckm_plan *plan, uint32_t t, uint32_t departed_set,
+                        struct bckm_writer *w) {
+    uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
+    uint8_t k[BCKM_KEY_BYTES];
+    if (tmp == NULL) return BCKM_ERR_NOMEM;
+    bckm_writer_u8(w, c->op);
+    bckm_writer_u32(w, c->node_id);
+    bckm_writer_bytes(w, c->refresh, BCKM_REFRESH_BYTES);
+    /* changed */
+    memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
+    bckm_writer_u16(w, (uint16_t)plan->changed_count);
+    for (uint32_t i = 0; i < plan->changed_count; i++) bckm_writer_u32(w, tmp[i]);
+    /* retired */
+    memcpy(tmp, plan->retired, (size_t)plan->retired_count * sizeof *tmp);
+    qsort(tmp, plan->retired_count, sizeof *tmp, cmp_u32);
+    bckm_writer_u16(w, (uint16_t)plan->retired_count);
+    for (uint32_t i = 0; i < plan->retired_count; i++) bckm_writer_u32(w, tmp[i]);
+    /* joined: the joiner and the movers now in T */
+    uint32_t nj = 0;
+    if (c->op == BCKM_OP_JOIN && c->set_id == t) tmp[nj++] = c->node_id;
+    for (uint32_t i = 0; i < plan->move_count; i++) if (plan->moves[i].to_set == t) tmp[nj++] = plan->moves[i].node_id;
+    qsort(tmp, nj, sizeof *tmp, cmp_u32);
+    bckm_writer_u16(w, (uint16_t)nj);
+    for (uint32_t i = 0; i < nj; i++) bckm_writer_u32(w, tmp[i]);
+    /* left */
+    if (departed_set == t) { bckm_writer_u16(w, 1); bckm_writer_u32(w, c->node_id); }
+    else bckm_writer_u16(w, 0);
+    /* the new set's pairwise key with T, already at this epoch */
+    if (plan->created_set != 0 && plan->created_set != t && knows_pair(km, plan->created_set, t)) {
+        const uint8_t *d = pair_domain(km, plan->created_set, t);
+        if (d == NULL) { free(tmp); return BCKM_ERR_STATE; }
+        bckm_kdf_setpair_init(d, plan->created_set, t, k);
+        bckm_kdf_setpair_update(k, c->refresh, plan->created_set, t, plan->epoch, k);
+        bckm_writer_u16(w, 1);
+        bckm_writer_u32(w, plan->created_set);
+        bckm_writer_bytes(w, k, BCKM_KEY_BYTES);
+        bckm_wipe(k, sizeof k);
+    } else {
+        bckm_writer_u16(w, 0);
+    }
+    free(tmp);
+    (void)reg;
+    return w->err;
+}
+
+int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
+                   const struct bckm_change *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+    if (km == NULL || reg == NULL || c == NULL || plan == NULL || out == NULL) return BCKM_ERR_ARG;
+    const struct bckm_set_info *tab = bckm_sets_table(reg);
+    uint32_t m = bckm_sets_count(reg);
+    uint64_t epoch = plan->epoch;
+    int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
+    uint32_t departed_set = leaving && !bckm_plan_retired(plan, c->set_id) ? c->set_id : 0;
+    int e;
+
+    /* (a) Messages under the keys the devices hold now, before any update. */
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t t = tab[i].id, count;
+        if (!knows_set(km, t) || t == plan->created_set) continue;
+        const uint32_t *mem = bckm_sets_members(reg, t, &count);
+        e = scratch_reserve(km, 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2));
+        if (e != BCKM_OK) return e;
+        struct bckm_writer w;
+        bckm_writer_init(&w, km->scratch, km->scratch_cap);
+        e = write_update(km, reg, c, plan, t, departed_set, &w);
+        if (e != BCKM_OK) return e;
+        if (t == departed_set) {
+            /* The departed node knows K_S: each remaining member gets the
+             * refresh under its own node KEK. */
+            for (uint32_t k = 0; k < count; k++) {
+                const uint8_t *kek = pool_get(&km->node_keks, mem[k]);
+                int moved = 0;
+                for (uint32_t j = 0; j < plan->move_count; j++) if (plan->moves[j].node_id == mem[k]) moved = 1;
+                if (kek == NULL || moved) continue;
+                e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, kek, km->scratch, w.len);
+                if (e != BCKM_OK) return e;
+            }
+        } else {
+            const uint8_t *kt = pool_get(&km->set_keks, t);
+            if (kt == NULL) return BCKM_ERR_STATE;
+            e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, kt, km->scratch, w.len);
+            if (e != BCKM_OK) return e;
+        }
+        bckm_wipe(km->scratch, w.len);
+    }
+
+    /* (b) Retired sets: their keys die. */
+    for (uint32_t i = 0; i < plan->retired_count; i++) {
+        uint32_t x = plan->retired[i];
+        pool_del(&km->set_keks, x);
+        for (uint32_t j = 0; j < m; j++) pool_del(&km->pair_keys, pair_id(x, tab[j].id));
+        for (uint32_t j = 0; j < plan->retired_count; j++) pool_del(&km->pair_keys, pair_id(x, plan->retired[j]));
+    }
+    /* (c) A created set starts from keys derived from the domain secrets. */
+    uint8_t k[BCKM_KEY_BYTES];
+    if (plan->created_set != 0) {
+        uint32_t s = plan->created_set;
+        if (knows_set(km, s)) {
+            bckm_kdf_set_init(km->domain, s, k);
+            if ((e = pool_put(&km->set_keks, s, k)) != BCKM_OK) goto out;
+        }
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t t = tab[j].id;
+            if (t == s || !knows_pair(km, s, t)) continue;
+            const uint8_t *d = pair_domain(km, s, t);
+            if (d == NULL) { e = BCKM_ERR_STATE; goto out; }
+            bckm_kdf_setpair_init(d, s, t, k);
+            if ((e = pool_put(&km->pair_keys, pair_id(s, t), k)) != BCKM_OK) goto out;
+        }
+    }
+    /* (d) Every key of a changed set moves to the new epoch, each once. */
+    for (uint32_t i = 0; i < plan->changed_count; i++) {
+        uint32_t s = plan->changed[i];
+        uint8_t *ks = pool_get(&km->set_keks, s);
+        if (ks != NULL) bckm_kdf_set_update(ks, c->refresh, s, epoch, ks);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t t = tab[j].id;
+            if (t == s) continue;
+            if (in_list(plan->changed, i, t)) continue; /* already done with t's turn */
+            uint8_t *kp = pool_get(&km->pair_keys, pair_id(s, t));
+            if (kp != NULL) bckm_kdf_setpair_update(kp, c->refresh, s, t, epoch, kp);
+        }
+    }
+    /* (e) The departed node's KEK dies; a joiner's KEK is installed. */
+    const uint8_t *code = NULL;
+    struct pending *p = NULL;
+    if (leaving) pool_del(&km->node_keks, c->node_id);
+    if (c->op == BCKM_OP_JOIN && origin_bp == km->bp) {
+        p = pending_find(km, c->node_id);
+        if (p != NULL) {
+            if ((e = pool_put(&km->node_keks, c->node_id, p->kek)) != BCKM_OK) goto out;
+            code = p->code;
+        }
+    }
+    /* (f) Bundles: the joiner, and every mover attached here. */
+    if (code != NULL) {
+        e = emit_bundle(km, reg, c->node_id, code, epoch, out);
+        pending_drop(km, p);
+        if (e != BCKM_OK) goto out;
+    }
+    for (uint32_t i = 0; i < plan->move_count; i++) {
+        if (pool_get(&km->node_keks, plan->moves[i].node_id) == NULL) continue;
+        if ((e = emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, out)) != BCKM_OK) goto out;
+    }
+    e = BCKM_OK;
+out:
+    bckm_wipe(k, sizeof k);
+    return e;
+}
+
+/* ---- genesis and rejoin ------------------------------------------------------------------ */
+
+int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) {
+    struct pending *p = pending_find(km, node_id);
+    if (p == NULL) return BCKM_ERR_UNKNOWN;
+    int e = pool_put(&km->node_keks, node_id, p->kek);
+    /* The code leaves the BP only inside the genesis bundle; keep it until then. */
+    return e;
+}
+
+int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) {
+    const struct bckm_set_info *tab = bckm_sets_table(reg);
+    uint32_t m = bckm_sets_count(reg);
+    uint8_t k[BCKM_KEY_BYTES];
+    int e = BCKM_OK;
+    for (uint32_t i = 0; i < m && e == BCKM_OK; i++) {
+        uint32_t s = tab[i].id;
+        if (knows_set(km, s)) {
+            bckm_kdf_set_init(km->domain, s, k);
+            e = pool_put(&km->set_keks, s, k);
+        }
+        for (uint32_t j = i + 1; j < m && e == BCKM_OK; j++) {
+            uint32_t t = tab[j].id;
+            if (!knows_pair(km, s, t)) continue;
+            const uint8_t *d = pair_domain(km, s, t);
+            if (d == NULL) { e = BCKM_ERR_STATE; break; }
+            bckm_kdf_setpair_init(d, s, t, k);
+            e = pool_put(&km->pair_keys, pair_id(s, t), k);
+        }
+    }
+    bckm_wipe(k, sizeof k);
+    if (e != BCKM_OK) return e;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t count;
+        const uint32_t *mem = bckm_sets_members(reg, tab[i].id, &count);
+        for (uint32_t j = 0; j < count; j++) {
+            if (pool_get(&km->node_keks, mem[j]) == NULL) continue;
+            struct pending *p = pending_find(km, mem[j]);
+            e = emit_bundle(km, reg, mem[j], p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out);
+            if (p != NULL) pending_drop(km, p);
+            if (e != BCKM_OK) return e;
+        }
+    }
+    return BCKM_OK;
+}
+
+int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                       const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msgs *out) {
+    uint32_t set, attach;
+    int e = bckm_sets_node(reg, node_id, &set, &attach);
+    if (e != BCKM_OK) return e;
+    if (!knows_set(km, set)) return BCKM_ERR_PERM;
+    if ((e = pool_put(&km->node_keks, node_id, kek)) != BCKM_OK) return e;
+    return emit_bundle(km, reg, node_id, NULL, bckm_sets_epoch(reg), out);
+}
+
+/* ---- queries ------------------------------------------------------------------------------- */
+
+int bckm_km_knows_set(const struct bckm_km *km, uint32_t set_id) {
+    return pool_get(&km->set_keks, set_id) != NULL;
+}
+
+int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) {
+    const uint8_t *k = pool_get(&km->set_keks, set_id);
+    if (k == NULL) return BCKM_ERR_UNKNOWN;
+    memcpy(out, k, BCKM_KEY_BYTES);
+    return BCKM_OK;
+}
+
+int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b, uint8_t out[BCKM_KEY_BYTES]) {
+    const uint8_t *k = pool_get(&km->pair_keys, pair_id(a, b));
+    if (k == NULL) return BCKM_ERR_UNKNOWN;
+    memcpy(out, k, BCKM_KEY_BYTES);
+    return BCKM_OK;
+}
+
+int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, uint32_t v,
+                          uint8_t out[BCKM_KEY_BYTES]) {
+    uint32_t su, sv, a, count, pu = UINT32_MAX, pv = UINT32_MAX;
+    if (bckm_sets_node(reg, u, &su, &a) != BCKM_OK || bckm_sets_node(reg, v, &sv, &a) != BCKM_OK) return BCKM_ERR_UNKNOWN;
+    if (su != sv || u == v || !knows_set(km, su)) return BCKM_ERR_ARG;
+    const uint32_t *mem = bckm_sets_members(reg, su, &count);
+    for (uint32_t i = 0; i < count; i++) { if (mem[i] == u) pu = i; if (mem[i] == v) pv = i; }
+    node_pair(km, u, pu, v, pv, out);
+    return BCKM_OK;
+}
+
+int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id) {
+    return pool_get(&km->node_keks, node_id) != NULL;
+}
+
+size_t bckm_km_bytes(const struct bckm_km *km) {
+    return sizeof *km + pool_bytes(&km->node_keks) + pool_bytes(&km->set_keks) + pool_bytes(&km->pair_keys)
+           + (size_t)km->cap_pend * sizeof(struct pending) + km->scratch_cap;
+}
