@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Builds the seed corpora fuzz/corpus/<harness>/ from the known-answer
+vectors in spec/vectors/*.txt ("name = hex" lines).
+
+Each vector whose name matches a harness's pattern below becomes one seed file
+"v-<vector file>-<name>" holding its bytes. Harnesses whose input is a
+harness-specific framing rather than one wire object (the rekey record
+sequence) get "g-" seeds built here from the same layouts. Files of other
+names in the corpus directories (hand-written seeds, minimised finds) are left
+alone; stale "v-" and "g-" files are replaced. Run it after the vectors or the
+layouts change:
+
+    fuzz/scripts/extract-seeds.py            # from the repository root or anywhere
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VECTORS = os.path.join(ROOT, "spec", "vectors")
+CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+
+# harness -> (vector file stem regex, vector name regex). A vector may feed
+# several harnesses (a block header is also a truncated block).
+ROUTES = [
+    ("tx", r"tx", r"tx_.*"),
+    ("envelope", r"envelope", r"envelope_\d+"),
+    ("block", r"block", r"block|header"),
+    ("cert", r"block", r"cert"),
+]
+
+LINE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*([0-9a-fA-F]*)\s*$")
+
+
+def read_vectors():
+    out = []
+    for fname in sorted(os.listdir(VECTORS)):
+        if not fname.endswith(".txt"):
+            continue
+        stem = fname[:-4]
+        with open(os.path.join(VECTORS, fname)) as f:
+            for line in f:
+                m = LINE.match(line)
+                if m and len(m.group(2)) % 2 == 0:
+                    out.append((stem, m.group(1), bytes.fromhex(m.group(2))))
+    return out
+
+
+def u16(v):
+    return v.to_bytes(2, "big")
+
+
+def u32(v):
+    return v.to_bytes(4, "big")
+
+
+# The rekey harness's network (fuzz/rekey.c): A, B in S; C in T.
+RK_A, RK_B, RK_C, RK_S, RK_T = 0x01000011, 0x01000012, 0x01000021, 0x01000001, 0x01000002
+
+
+def rk_record(mode, payload):
+    return bytes([mode]) + u16(len(payload)) + payload
+
+
+def rk_sealed(kind, kek_type, rsel, delta, ksel, body, nonce0=0):
+    """Sealed-mode payload: header choices, then the plaintext body."""
+    return bytes([kind, kek_type, rsel, delta & 0xFF, ksel, nonce0]) + body
+
+
+def rk_ids(ids):
+    return u16(len(ids)) + b"".join(u32(i) for i in ids)
+
+
+def rk_keyed(entries):
+    return u16(len(entries)) + b"".join(u32(i) + k for i, k in entries)
+
+
+def rk_update(op, subject, changed=(), retired=(), joined=(), left=(), newkeys=()):
+    return (bytes([op]) + u32(subject) + bytes(range(0x40, 0x50)) + rk_ids(changed)
+            + rk_ids(retired) + rk_ids(joined) + rk_ids(left) + rk_keyed(newkeys))
+
+
+def rk_bundle(node, set_id, has_code=1, setkeys=(), peers=()):
+    code = bytes(range(1, 33)) if has_code else bytes(32)
+    return (u32(node) + u32(set_id) + bytes([has_code]) + code + bytes(range(0x60, 0x80))
+            + bytes(range(0x80, 0xA0)) + rk_keyed(setkeys) + rk_keyed(peers))
+
+
+def rekey_seeds():
+    key = bytes(range(0xC0, 0xE0))
+    up = rk_update(2, 0x01000099, changed=[RK_S])
+    join = rk_update(1, 0x01000013, changed=[RK_S], joined=[0x01000013])
+    leave = rk_update(2, RK_B, changed=[RK_S], left=[RK_B])
+    retire = rk_update(2, 0x01000098, changed=[RK_S], retired=[RK_T],
+                       newkeys=[(0x01000003, key)])
+    other = rk_update(1, 0x01000031, changed=[RK_T])
+    bundle = rk_bundle(RK_A, 0x01000004, setkeys=[(RK_S, key), (RK_T, key)],
+                       peers=[(0x01000041, key)])
+    # A header that parses but whose tag cannot verify (outsider's forgery).
+    forged = (bytes([1, 1, 2, 0]) + u32(RK_S) + (2).to_bytes(8, "big") + bytes(24) + u32(0)
+              + bytes(16))
+    return {
+        "update-set": rk_record(1, rk_sealed(1, 2, 1, 0, 0, up)),
+        "update-join": rk_record(1, rk_sealed(1, 2, 1, 0, 0, join)),
+        "update-leave": rk_record(1, rk_sealed(1, 2, 1, 0, 0, leave)),
+        "update-retire": rk_record(1, rk_sealed(1, 2, 1, 0, 0, retire)),
+        "update-other-set": rk_record(1, rk_sealed(1, 2, 1, 0, 0, other)),
+        "update-node-kek": rk_record(1, rk_sealed(1, 1, 0, 0, 0, up)),
+        "bundle-rejoin": rk_record(1, rk_sealed(2, 1, 0, 0, 0, bundle)),
+        "update-then-replay": rk_record(1, rk_sealed(1, 2, 1, 0, 0, up)) + rk_record(2, b""),
+        "two-updates": rk_record(1, rk_sealed(1, 2, 1, 0, 0, up))
+                       + rk_record(1, rk_sealed(1, 2, 1, 0, 0, join, 1)),
+        "wrong-key": rk_record(1, rk_sealed(1, 2, 1, 0, 1, up)),
+        "future-epoch": rk_record(1, rk_sealed(1, 2, 1, 1, 0, up)),
+        "past-epoch": rk_record(1, rk_sealed(1, 2, 1, -1, 0, up)),
+        "forged-raw": rk_record(0, forged),
+    }
+
+
+GENERATED = {
+    "rekey": rekey_seeds,
+}
+
+
+def main():
+    vectors = read_vectors()
+    written = {}
+    for harness in sorted(set([r[0] for r in ROUTES]) | set(GENERATED)):
+        d = os.path.join(CORPUS, harness)
+        os.makedirs(d, exist_ok=True)
+        for old in os.listdir(d):
+            if old.startswith("v-") or old.startswith("g-"):
+                os.remove(os.path.join(d, old))
+    for harness, make in GENERATED.items():
+        for name, data in make().items():
+            with open(os.path.join(CORPUS, harness, "g-" + name), "wb") as f:
+                f.write(data)
+            written[harness] = written.get(harness, 0) + 1
+    for harness, stem_re, name_re in ROUTES:
+        d = os.path.join(CORPUS, harness)
+        for stem, name, data in vectors:
+            if re.fullmatch(stem_re, stem) and re.fullmatch(name_re, name):
+                with open(os.path.join(d, "v-%s-%s" % (stem, name)), "wb") as f:
+                    f.write(data)
+                written[harness] = written.get(harness, 0) + 1
+    for harness in sorted(set([r[0] for r in ROUTES]) | set(GENERATED)):
+        n = written.get(harness, 0)
+        print("%s: %d seeds" % (harness, n))
+        if n == 0:
+            print("extract-seeds: no vector for harness %s" % harness, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
