@@ -1,0 +1,55 @@
+/*
+ * A Layer 1 test world: p BPs (each a key manager over one shared registry,
+ * standing in for the replicated state) and a real device key store for
+ * every node, with message delivery as the spec defines it. Shared by the
+ * property test and the rejoin tests.
+ */
+#ifndef BCKM_TEST_L1WORLD_H
+#define BCKM_TEST_L1WORLD_H
+
+#include "bckm/device.h"
+#include "bckm/kdf.h"
+#include "bckm/km.h"
+#include "bckm/map.h"
+#include "bckm/msg.h"
+#include "bckm/sets.h"
+
+struct l1dev {
+    uint32_t node_id;
+    struct bckm_device *dev;
+    int live;
+};
+
+struct l1world {
+    uint32_t p;
+    bckm_policy policy;
+    struct bckm_sets *reg;
+    struct bckm_km *km[BCKM_MAX_BPS + 1];
+    struct bckm_drbg rng;
+    struct l1dev *devs;
+    uint32_t ndevs, cap_devs;
+    struct bckm_map dev_of;          /* node ID -> index in devs */
+    uint32_t cap_peers, cap_sets;
+    uint32_t n_peak;
+    struct bckm_msgs out[BCKM_MAX_BPS + 1]; /* last epoch's messages per BP */
+    struct bckm_plan plan;
+    struct bckm_change last;
+    uint32_t last_bp;
+    int hold;                        /* 1: commit without delivering */
+};
+
+int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed);
+void l1_free(struct l1world *w);
+/* Builds a genesis network of n nodes spread over the BPs. */
+int l1_genesis(struct l1world *w, uint32_t n);
+/* One change at BP bp; delivers every message; returns BCKM_OK or an error. */
+int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out);
+int l1_leave(struct l1world *w, uint32_t node, uint8_t op);
+/* Delivers the last change's messages (after a commit made with hold = 1). */
+void l1_deliver_all(struct l1world *w);
+uint32_t l1_rand(struct l1world *w, uint32_t bound);
+struct bckm_device *l1_device(struct l1world *w, uint32_t node);
+/* Delivery failures seen so far (messages a live device rejected). */
+extern uint32_t l1_delivery_errors;
+
+#endif
