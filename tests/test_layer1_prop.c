@@ -178,6 +178,8 @@ static uint32_t random_member(struct l1world *w) {
 }
 
 static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t census_every, uint64_t seed) {
+    /* Long runs shrink the network far enough that Reorder must move nodes. */
+    int expect_reorder = ops >= 10 * n0 / 2;
     struct l1world w;
     REQUIRE(l1_init(&w, p, pol, n0 + ops + 64, seed) == 0);
     l1_delivery_errors = 0;
@@ -217,7 +219,7 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
     CHECK_EQ(bs_leaks, 0);
     CHECK_EQ(l1_delivery_errors, 0);
     /* The shrinking phase must have driven Reorder, or the test proves little. */
-    if (ops >= 300) CHECK(moves > 0);
+    if (expect_reorder) CHECK(moves > 0);
     printf("  p=%u policy=%s n0=%u ops=%u -> n=%u sets=%u epoch=%llu reorder moves=%u\n", p, pol == BCKM_POLICY_OWNED ? "owned" : "global",
            n0, ops, bckm_sets_nodes(w.reg), bckm_sets_count(w.reg), (unsigned long long)bckm_sets_epoch(w.reg), moves);
     for (uint32_t b = 0; b <= p; b++) bckm_msgs_free(&before[b]);
