@@ -72,7 +72,8 @@ struct reader {
 };
 
 static const uint8_t *take(struct reader *r, size_t n) {
-    if (r->err || n > r->left) { r->err = BCKM_ERR_TRUNCATED; return NULL; }
+    if (r->err) return NULL;  /* keep the first error */
+    if (n > r->left) { r->err = BCKM_ERR_TRUNCATED; return NULL; }
     const uint8_t *p = r->p;
     r->p += n;
     r->left -= n;
@@ -85,8 +86,8 @@ static void take_list(struct reader *r, uint32_t stride, struct bckm_msg_list *l
     const uint8_t *c = take(r, 2);
     if (c == NULL) return;
     uint32_t n = bckm_get_u16(c);
-    if ((size_t)n * stride > r->left) { r->err = BCKM_ERR_TRUNCATED; return; }
     const uint8_t *p = take(r, (size_t)n * stride);
+    if (p == NULL) return;
     uint32_t prev = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t id = bckm_get_u32(p + (size_t)i * stride);
