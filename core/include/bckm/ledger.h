@@ -1,0 +1,125 @@
+/*
+ * bckm ledger: the committed blocks of one BP, each with its commit
+ * certificate, and the indexes the protocol reads (transactions by node ID,
+ * by secret-code hash, and in commit order).
+ *
+ * One interface, two backends:
+ *   - memory: for the simulator (fast, gone when closed);
+ *   - LMDB: durable. An append is one LMDB write transaction (block,
+ *     certificate and every index entry) and is on disk when it returns, so
+ *     after a crash at any instant the store holds exactly a prefix of the
+ *     appended blocks, including every append that returned BCKM_OK.
+ *
+ * Every append is validated before anything changes: the block decodes
+ * (canonically, with its transaction root), its height is the next one, its
+ * previous hash is the hash of the current tip (all zero for height 1), the
+ * certificate decodes, names this height and block hash, and verifies against
+ * the BP key table with at least 2f+1 signers. A rejected append changes
+ * nothing. Opening an LMDB store re-runs the same checks on every stored
+ * block and checks the indexes against the blocks; any failure is
+ * BCKM_ERR_CORRUPT and the store is left as it is (never truncated).
+ *
+ * The envelopes' own signatures are not checked here: the contract checked
+ * them before the block was proposed, and the certificate now vouches for the
+ * block as a whole (its hash covers the transaction root).
+ *
+ * A handle is not thread-safe, and one process at a time may open an LMDB
+ * store (the check at open assumes no other writer).
+ *
+ * Storage layout: spec/layer2-formats.md, section 7.
+ */
+#ifndef BCKM_LEDGER_H
+#define BCKM_LEDGER_H
+
+#include "bckm/block.h"
+#include "bckm/common.h"
+#include "bckm/tx.h"
+
+/* Status byte stored with each transaction: what execution made of it. */
+#define BCKM_LEDGER_TX_EXECUTED 0u   /* applied to the replicated state */
+/* Any other value: the contract rejected it at execution (the code is the
+ * caller's; e.g. the negated bckm_err). */
+
+/* Default LMDB map size (the largest the store may grow; the file is sparse). */
+#define BCKM_LEDGER_DEFAULT_MAP_BYTES (1ull << 30)
+
+struct bckm_ledger_config {
+    const uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES];  /* BP b's Ed25519 key is bp_pk[b-1] */
+    uint32_t n_bps;                              /* 1..BCKM_MAX_BPS */
+    uint32_t f;                                  /* certificates need 2f+1 signers; 2f+1 <= n_bps */
+    uint64_t map_bytes;                          /* LMDB only; 0: BCKM_LEDGER_DEFAULT_MAP_BYTES */
+};
+
+/* Position of a transaction: block height (from 1) and index in the block. */
+struct bckm_ledger_pos {
+    uint64_t height;
+    uint32_t index;
+};
+
+/* The position {0, 0} comes before every transaction. */
+#define BCKM_LEDGER_POS_START ((struct bckm_ledger_pos){ 0u, 0u })
+
+struct bckm_ledger_entry {
+    struct bckm_ledger_pos pos;
+    uint8_t status;                  /* BCKM_LEDGER_TX_EXECUTED or a rejection code */
+    struct bckm_envelope env;        /* as committed */
+};
+
+typedef struct bckm_ledger bckm_ledger;
+
+/* A new, empty in-memory ledger. cfg is copied. */
+int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **out) BCKM_MUST_CHECK;
+
+/* Opens (creating the directory and the store when missing) the LMDB ledger
+ * in directory dir and verifies it. BCKM_ERR_CORRUPT when the store fails
+ * verification (bad chain, bad certificate, index disagreeing with the
+ * blocks, unknown format), BCKM_ERR_IO when LMDB or the file system fails. */
+int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
+                          bckm_ledger **out) BCKM_MUST_CHECK;
+
+/* Releases the handle (NULL is allowed). */
+void bckm_ledger_close(bckm_ledger *l);
+
+/* Height of the last block; 0 when empty. */
+uint64_t bckm_ledger_height(const bckm_ledger *l);
+
+/* Hash of the last block (all zero when empty): the next block's prev_hash. */
+int bckm_ledger_tip_hash(const bckm_ledger *l, uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
+
+/* Appends the block at height bckm_ledger_height() + 1. block/cert are the
+ * encodings of spec/layer2-formats.md; status holds one byte per envelope
+ * (NULL: all BCKM_LEDGER_TX_EXECUTED). Errors: those of the decoders,
+ * BCKM_ERR_STATE for a wrong height, BCKM_ERR_MISMATCH for a wrong previous
+ * hash or a certificate of another height or block, the errors of
+ * bckm_cert_verify, BCKM_ERR_IO / BCKM_ERR_NOMEM from storage. Nothing
+ * changes unless BCKM_OK is returned. */
+int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len,
+                       const uint8_t *cert, size_t cert_len, const uint8_t *status) BCKM_MUST_CHECK;
+
+/* Copies the encoded block (or certificate) at height into out. *len gets
+ * its size, also when BCKM_ERR_NOMEM says cap is too small. BCKM_ERR_ARG
+ * for a height outside 1..height. */
+int bckm_ledger_get_block(bckm_ledger *l, uint64_t height, uint8_t *out, size_t cap,
+                          size_t *len) BCKM_MUST_CHECK;
+int bckm_ledger_get_cert(bckm_ledger *l, uint64_t height, uint8_t *out, size_t cap,
+                         size_t *len) BCKM_MUST_CHECK;
+
+/* Queries. Each returns in *n up to cap entries strictly after position
+ * `after`, in commit order; page by passing the last position returned.
+ * *n < cap means there are no more. */
+
+/* Transactions whose node ID is node_id (join, leave, evict of that node). */
+int bckm_ledger_find_node(bckm_ledger *l, uint32_t node_id, struct bckm_ledger_pos after,
+                          struct bckm_ledger_entry *out, size_t cap, size_t *n) BCKM_MUST_CHECK;
+
+/* Transactions carrying this secret-code hash (rejoin, mobility). */
+int bckm_ledger_find_code(bckm_ledger *l, const uint8_t code_hash[BCKM_HASH_BYTES],
+                          struct bckm_ledger_pos after, struct bckm_ledger_entry *out,
+                          size_t cap, size_t *n) BCKM_MUST_CHECK;
+
+/* All transactions committed after `after` (the refresh keys a sleeping
+ * node missed are in them). */
+int bckm_ledger_txs_after(bckm_ledger *l, struct bckm_ledger_pos after,
+                          struct bckm_ledger_entry *out, size_t cap, size_t *n) BCKM_MUST_CHECK;
+
+#endif
