@@ -127,7 +127,7 @@ int l1_genesis(struct l1world *w, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         uint32_t bp = 1 + (i % w->p);
         uint8_t kek[32];
-        struct bckm_change c;
+        struct bckm_tx c;
         bckm_drbg_fill(&w->rng, kek, 32);
         int e = bckm_km_prepare_join(w->km[bp], w->reg, kek, &c);
         if (e == BCKM_OK) e = bckm_sets_apply(w->reg, bp, &c, &w->plan);
@@ -149,7 +149,7 @@ void l1_deliver_all(struct l1world *w) {
     for (uint32_t bp = 1; bp <= w->p; bp++) deliver(w, bp, &w->out[bp]);
 }
 
-static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_change *c) {
+static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *c) {
     int e = bckm_sets_apply(w->reg, origin, c, &w->plan);
     if (e != BCKM_OK) return e;
     w->last = *c;
@@ -166,7 +166,7 @@ static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_chan
 
 int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out) {
     uint8_t kek[32];
-    struct bckm_change c;
+    struct bckm_tx c;
     bckm_drbg_fill(&w->rng, kek, 32);
     int e = bckm_km_prepare_join(w->km[bp], w->reg, kek, &c);
     if (e != BCKM_OK) return e;
@@ -177,7 +177,7 @@ int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out) {
 
 int l1_leave(struct l1world *w, uint32_t node, uint8_t op) {
     uint32_t set, attach, i;
-    struct bckm_change c;
+    struct bckm_tx c;
     int e = bckm_sets_node(w->reg, node, &set, &attach);
     if (e != BCKM_OK) return e;
     e = bckm_km_prepare_leave(w->km[attach], w->reg, node, op, &c);

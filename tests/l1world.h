@@ -33,7 +33,7 @@ struct l1world {
     uint32_t n_peak;
     struct bckm_msgs out[BCKM_MAX_BPS + 1]; /* last epoch's messages per BP */
     struct bckm_plan plan;
-    struct bckm_change last;
+    struct bckm_tx last;
     uint32_t last_bp;
     int hold;                        /* 1: commit without delivering */
 };

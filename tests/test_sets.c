@@ -41,8 +41,8 @@ static void assignment_rules(void) {
     CHECK_EQ(bckm_sets_pick_dissolve(u, 3, 0, 5, 3, &v), 0);
 }
 
-static struct bckm_change join_change(struct bckm_sets *s, uint32_t bp, uint32_t counter) {
-    struct bckm_change c;
+static struct bckm_tx join_change(struct bckm_sets *s, uint32_t bp, uint32_t counter) {
+    struct bckm_tx c;
     memset(&c, 0, sizeof c);
     uint8_t code[32] = {0};
     bckm_put_u32(code, bp); bckm_put_u32(code + 4, counter);
@@ -62,7 +62,7 @@ static void contract_checks(void) {
     bckm_plan_init(&p);
     REQUIRE(bckm_sets_new(&s, BCKM_POLICY_OWNED) == BCKM_OK);
     for (uint32_t i = 1; i <= 10; i++) {
-        struct bckm_change c = join_change(s, 1, i);
+        struct bckm_tx c = join_change(s, 1, i);
         CHECK_EQ(bckm_sets_apply(s, 1, &c, &p), BCKM_OK);
     }
     CHECK_EQ(bckm_sets_nodes(s), 10);
@@ -70,12 +70,12 @@ static void contract_checks(void) {
     uint8_t before[32], after[32];
     bckm_sets_digest(s, before);
     /* join: wrong set, reused ID, reused code hash, ID of another BP */
-    struct bckm_change c = join_change(s, 1, 11);
-    struct bckm_change bad = c; bad.set_id ^= 1;
+    struct bckm_tx c = join_change(s, 1, 11);
+    struct bckm_tx bad = c; bad.set_id ^= 1;
     CHECK_EQ(bckm_sets_apply(s, 1, &bad, &p), BCKM_ERR_MISMATCH);
     bad = c; bad.node_id = bckm_id_make(1, 3);
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_EXISTS);
-    struct bckm_change first = join_change(s, 1, 1);
+    struct bckm_tx first = join_change(s, 1, 1);
     bad = c; memcpy(bad.code_hash, first.code_hash, 32);
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_EXISTS);
     CHECK_EQ(bckm_sets_check(s, 2, &c), BCKM_ERR_PERM);
@@ -84,7 +84,7 @@ static void contract_checks(void) {
     /* leave: unknown node, wrong set, wrong hash, wrong BP */
     uint32_t set, at;
     REQUIRE(bckm_sets_node(s, bckm_id_make(1, 4), &set, &at) == BCKM_OK);
-    struct bckm_change l;
+    struct bckm_tx l;
     memset(&l, 0, sizeof l);
     l.op = BCKM_OP_LEAVE; l.node_id = bckm_id_make(1, 4); l.set_id = set;
     CHECK_EQ(bckm_sets_code_hash(s, l.node_id, l.code_hash), BCKM_OK);
@@ -117,14 +117,14 @@ static void reorder_keeps_members(void) {
     REQUIRE(bckm_sets_new(&s, BCKM_POLICY_GLOBAL) == BCKM_OK);
     uint32_t ids[400], n = 0, moved = 0, over = 0, seen_max = 0;
     for (uint32_t i = 1; i <= 400; i++) {
-        struct bckm_change c = join_change(s, 1, i);
+        struct bckm_tx c = join_change(s, 1, i);
         REQUIRE(bckm_sets_apply(s, 1, &c, &p) == BCKM_OK);
         ids[n++] = c.node_id;
     }
     uint32_t retired_ids[4096], nret = 0, reused = 0;
     for (uint32_t k = 0; k < 390; k++) {
         uint32_t pick = (k * 7919u) % n, set, at;
-        struct bckm_change l;
+        struct bckm_tx l;
         memset(&l, 0, sizeof l);
         l.op = BCKM_OP_LEAVE; l.node_id = ids[pick];
         REQUIRE(bckm_sets_node(s, l.node_id, &set, &at) == BCKM_OK);
@@ -140,7 +140,7 @@ static void reorder_keeps_members(void) {
         if (bckm_sets_count(s) > seen_max) seen_max = bckm_sets_count(s);
         /* join one back now and then: a fresh set must never reuse a retired ID */
         if (k % 5 == 0) {
-            struct bckm_change c = join_change(s, 1, 1000 + k);
+            struct bckm_tx c = join_change(s, 1, 1000 + k);
             REQUIRE(bckm_sets_apply(s, 1, &c, &p) == BCKM_OK);
             ids[n++] = c.node_id;
             for (uint32_t i = 0; i < nret; i++) if (p.created_set == retired_ids[i]) reused++;
@@ -159,7 +159,7 @@ static void clone_is_deep_and_equal(void) {
     bckm_plan_init(&p);
     REQUIRE(bckm_sets_new(&s, BCKM_POLICY_OWNED) == BCKM_OK);
     for (uint32_t i = 1; i <= 30; i++) {
-        struct bckm_change ch = join_change(s, 1 + i % 2, i);
+        struct bckm_tx ch = join_change(s, 1 + i % 2, i);
         REQUIRE(bckm_sets_apply(s, 1 + i % 2, &ch, &p) == BCKM_OK);
     }
     REQUIRE(bckm_sets_clone(s, &c) == BCKM_OK);
@@ -167,7 +167,7 @@ static void clone_is_deep_and_equal(void) {
     bckm_sets_digest(s, a); bckm_sets_digest(c, b);
     CHECK_MEM(a, b, 32);
     CHECK_EQ(bckm_sets_audit(c), BCKM_OK);
-    struct bckm_change ch = join_change(c, 1, 100);
+    struct bckm_tx ch = join_change(c, 1, 100);
     CHECK_EQ(bckm_sets_apply(c, 1, &ch, &p), BCKM_OK);
     CHECK_EQ(bckm_sets_nodes(s), 30);
     CHECK_EQ(bckm_sets_nodes(c), 31);

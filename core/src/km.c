@@ -226,7 +226,7 @@ int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other, const uint8_t se
 /* ---- step 1 --------------------------------------------------------------------------- */
 
 int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const uint8_t kek[BCKM_KEY_BYTES],
-                         struct bckm_change *out) {
+                         struct bckm_tx *out) {
     if (km == NULL || reg == NULL || kek == NULL || out == NULL) return BCKM_ERR_ARG;
     if (km->next_node > BCKM_ID_COUNTER_MAX) return BCKM_ERR_NOMEM;
     uint32_t owner = bckm_sets_owner_for(reg, km->bp), set;
@@ -260,7 +260,7 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
 }
 
 int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint8_t op,
-                          struct bckm_change *out) {
+                          struct bckm_tx *out) {
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     if (op != BCKM_OP_LEAVE && op != BCKM_OP_EVICT) return BCKM_ERR_ARG;
     uint32_t set, attach;
@@ -375,7 +375,7 @@ static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
 }
 
 /* The update body for the members of set T (or of the departed's set). */
-static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_change *c,
+static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_tx *c,
                         const struct bckm_plan *plan, uint32_t t, uint32_t departed_set,
                         struct bckm_writer *w) {
     uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
@@ -423,7 +423,7 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
 }
 
 int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
-                   const struct bckm_change *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+                   const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || c == NULL || plan == NULL || out == NULL) return BCKM_ERR_ARG;
     const struct bckm_set_info *tab = bckm_sets_table(reg);
     uint32_t m = bckm_sets_count(reg);

@@ -287,7 +287,7 @@ int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id) {
     return bckm_map_get(&s->by_id, node_id, NULL);
 }
 
-int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_change *c) {
+int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c) {
     if (s == NULL || c == NULL || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     if (c->node_id == BCKM_ID_NONE || c->set_id == BCKM_ID_NONE) return BCKM_ERR_ARG;
     if (c->op == BCKM_OP_JOIN) {
@@ -405,7 +405,7 @@ static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
     return BCKM_OK;
 }
 
-static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_change *c,
+static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
                           const struct bckm_plan *p) {
     crypto_generichash_state st;
     uint8_t b[64];
@@ -428,7 +428,7 @@ static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_ch
     crypto_generichash_final(&st, s->digest, BCKM_HASH_BYTES);
 }
 
-int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_change *c, struct bckm_plan *p) {
+int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, struct bckm_plan *p) {
     if (p == NULL) return BCKM_ERR_ARG;
     int e = bckm_sets_check(s, bp, c);
     if (e != BCKM_OK) return e;

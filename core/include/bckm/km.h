@@ -68,16 +68,16 @@ int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_
 
 /* Step 1. kek is the node KEK agreed at enrolment (bckm_enrol_*). */
 int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg,
-                         const uint8_t kek[BCKM_KEY_BYTES], struct bckm_change *out) BCKM_MUST_CHECK;
+                         const uint8_t kek[BCKM_KEY_BYTES], struct bckm_tx *out) BCKM_MUST_CHECK;
 int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
-                          uint8_t op, struct bckm_change *out) BCKM_MUST_CHECK;
+                          uint8_t op, struct bckm_tx *out) BCKM_MUST_CHECK;
 /* Drops a prepared join that will not commit (rejected at execution). */
 void bckm_km_abort(struct bckm_km *km, uint32_t node_id);
 
 /* Step 3. reg is the registry after bckm_sets_apply(origin_bp, c) made plan.
  * Appends this BP's messages to out. */
 int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
-                   const struct bckm_change *c, const struct bckm_plan *plan,
+                   const struct bckm_tx *c, const struct bckm_plan *plan,
                    struct bckm_msgs *out) BCKM_MUST_CHECK;
 
 /* Genesis: installs a prepared join's KEK without messages (the registry

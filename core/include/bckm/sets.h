@@ -21,10 +21,12 @@
 #define BCKM_SETS_H
 
 #include "bckm/common.h"
+#include "bckm/tx.h"
 
 typedef enum { BCKM_POLICY_OWNED = 1, BCKM_POLICY_GLOBAL = 2 } bckm_policy;
 
-typedef enum { BCKM_OP_JOIN = 1, BCKM_OP_LEAVE = 2, BCKM_OP_EVICT = 3 } bckm_op;
+/* Operations: the transaction codes of tx.h. */
+typedef enum { BCKM_OP_JOIN = BCKM_TX_OP_JOIN, BCKM_OP_LEAVE = BCKM_TX_OP_LEAVE, BCKM_OP_EVICT = BCKM_TX_OP_EVICT } bckm_op;
 
 /* One entry of the set table: what Assignment and Reorder look at. */
 struct bckm_set_info {
@@ -33,15 +35,8 @@ struct bckm_set_info {
     uint32_t size;  /* number of members, >= 1 for every set in the table */
 };
 
-/* The content of one network change: the fields of the paper's 57-byte
- * transaction (Fig. 3). */
-struct bckm_change {
-    uint8_t op;                          /* bckm_op */
-    uint32_t node_id;
-    uint32_t set_id;
-    uint8_t code_hash[BCKM_HASH_BYTES];  /* hash of the node's secret code */
-    uint8_t refresh[BCKM_REFRESH_BYTES]; /* refresh key of this change */
-};
+/* A network change is the paper's 57-byte transaction (Fig. 3): struct
+ * bckm_tx of tx.h (op, node ID, set ID, code hash, refresh key). */
 
 /* ceil(sqrt(n)) for n >= 1; 1 for n = 0. */
 uint32_t bckm_sets_target(uint32_t n);
@@ -153,14 +148,14 @@ int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id);
  * Changes nothing.
  */
 int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
-                    const struct bckm_change *c) BCKM_MUST_CHECK;
+                    const struct bckm_tx *c) BCKM_MUST_CHECK;
 
 /*
  * Applies a change that bckm_sets_check accepted, then runs Reorder, and
  * describes what happened in *plan. On error nothing changes.
  */
 int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
-                    const struct bckm_change *c,
+                    const struct bckm_tx *c,
                     struct bckm_plan *plan) BCKM_MUST_CHECK;
 
 /* Moves a member's attachment to another BP (rejoin after BP failure or
