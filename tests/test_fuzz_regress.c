@@ -27,6 +27,8 @@
 #include "../fuzz/block.c"
 #include "../fuzz/cert.c"
 #include "../fuzz/rekey.c"
+#include "../fuzz/pbft.c"
+#include "../fuzz/faults.c"
 
 typedef int (*fuzz_regress_fn)(const uint8_t *data, size_t size);
 
@@ -91,6 +93,9 @@ FUZZ_REGRESS_CASE(envelope)
 FUZZ_REGRESS_CASE(block)
 FUZZ_REGRESS_CASE(cert)
 FUZZ_REGRESS_CASE(rekey)
+FUZZ_REGRESS_CASE(pbft)
+FUZZ_REGRESS_CASE(faults)
 
 CHECK_CASES(CASE(test_fuzz_tx), CASE(test_fuzz_envelope), CASE(test_fuzz_block),
-            CASE(test_fuzz_cert), CASE(test_fuzz_rekey))
+            CASE(test_fuzz_cert), CASE(test_fuzz_rekey), CASE(test_fuzz_pbft),
+            CASE(test_fuzz_faults))

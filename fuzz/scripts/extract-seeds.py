@@ -117,8 +117,74 @@ def rekey_seeds():
     }
 
 
+def pb_preprepare(frm, view, seq, txs=(b"\x01\x02\x03\x04",)):
+    body = bytes([1, frm, view, seq, 0, 0, len(txs)])
+    for tx in txs:
+        body += bytes([len(tx) - 1]) + tx
+    return body + bytes([0, 0, 0])       # count as built, digest kept, signature ok
+
+
+def pb_vote(code, frm, view, seq, sel=0):
+    return bytes([code, frm, view, seq, 0, sel, 0])
+
+
+def pb_tick(dt, pending=False):
+    return bytes([0x10 if pending else 0, dt])
+
+
+def pb_viewchange(frm, view):
+    return bytes([5, frm, view, 0, 0, 0, 0])   # committed 0, no prepared cert, sig ok
+
+
+def pbft_seeds():
+    normal = (pb_preprepare(0, 0, 1) + pb_vote(2, 2, 0, 1) + pb_vote(2, 3, 0, 1)
+              + pb_vote(3, 0, 0, 1) + pb_vote(3, 2, 0, 1) + pb_tick(5))
+    second = (pb_preprepare(0, 0, 2, (b"\x09\x08",)) + pb_vote(2, 2, 0, 2) + pb_vote(2, 3, 0, 2)
+              + pb_vote(3, 0, 0, 2) + pb_vote(3, 3, 0, 2)
+              + bytes([4, 0, 0, 2, 0, 1, 0]) + bytes([4, 2, 0, 2, 0, 1, 0]))
+    vc = pb_tick(120, True) + pb_tick(120, True) + pb_viewchange(2, 1) + pb_viewchange(3, 1)
+    newview = (pb_tick(120, True) + pb_tick(120, True) + pb_viewchange(3, 1)
+               + bytes([6, 3, 1, 0, 0, 2, 0, 1, 0, 0]))
+    blocks = bytes([7, 2, 1, 0, 0, 3, 1, 1, 0, 0, 0, 0, 0, 3, 0, 0, 2, 0, 0, 3, 0, 0])
+    fetch = bytes([7, 2, 0, 0, 1, 4, 0])
+    return {
+        "normal-open": b"\x01" + normal,
+        "normal-safety": b"\x00" + normal,
+        "two-blocks-checkpoint": b"\x01" + normal + second,
+        "view-change-open": b"\x01" + vc,
+        "view-change-safety": b"\x00" + vc,
+        "new-view-safety": b"\x00" + newview,
+        "blocks": b"\x01" + blocks,
+        "fetch": b"\x01" + normal + fetch,
+    }
+
+
+def faults_seeds():
+    """The --faults syntax of sim-cluster/include/sim/net.h, valid and not."""
+    specs = {
+        "none": "none",
+        "empty": "",
+        "loss": "loss=1/100",
+        "all-ratios": "loss=1/100,dup=1/200,reorder=1/50,partition=1/1000,crash=1/5000",
+        "byz-mixed": "byz=mixed,byzn=2",
+        "byz-equivocate": "loss=3/1000,byz=equivocate",
+        "byzn-zero": "byzn=0",
+        "max-den": "crash=1000000000/1000000000",
+        "bad-over": "loss=2/1",
+        "bad-den0": "dup=0/0",
+        "bad-repeat": "loss=1/2,loss=1/3",
+        "bad-unknown": "jitter=1/2",
+        "bad-empty-item": "loss=1/2,,dup=1/3",
+        "bad-byzn-alone": "byzn=3",
+        "bad-big": "reorder=1/10000000000",
+    }
+    return {k: v.encode() for k, v in specs.items()}
+
+
 GENERATED = {
     "rekey": rekey_seeds,
+    "pbft": pbft_seeds,
+    "faults": faults_seeds,
 }
 
 
