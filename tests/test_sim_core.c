@@ -194,7 +194,7 @@ static void test_mempool(void) {
     bckm_sim_mempool_update(&m, &a, &b);
     CHECK_EQ(m.len, 0);
     CHECK_EQ(m.rechecked_out, 1);
-    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 20), BCKM_MP_SEEN);
+    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 20), BCKM_KV_REJ_DUPLICATE);
     free(b.data);
     bckm_sim_mempool_free(&m);
     a.ops->destroy(a.self);

@@ -46,13 +46,16 @@ int bckm_sim_mempool_add(bckm_sim_mempool *m, const bckm_sim_app *app, const uin
                          size_t len, uint64_t now_us) {
     uint64_t h = bckm_sim_tx_hash(tx, len);
     if (seen(m, h)) {
-        /* Seen recently; still in the pool, or rejected, or committed. */
-        return BCKM_MP_SEEN;
+        /* Seen recently. Still pooled: nothing to do. Otherwise it left
+         * (committed, or dropped by a recheck), so CheckTx gives the client
+         * a real answer instead of a silent "seen". */
+        for (size_t i = 0; i < m->len; i++)
+            if (m->e[i].hash == h) return BCKM_MP_SEEN;
     }
     if (m->len >= m->capacity) return BCKM_MP_FULL;
     int rc = app->ops->check_tx(app->self, tx, len);
     if (rc != BCKM_SIM_TX_OK) return rc;
-    remember(m, h);
+    if (!seen(m, h)) remember(m, h);
     if (m->len == m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
         bckm_sim_mp_entry *n = realloc(m->e, ncap * sizeof *n);

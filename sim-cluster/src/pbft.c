@@ -712,6 +712,11 @@ void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t
     r->now_us = now_us;
     if (m == NULL || m->from >= r->cfg.n || m->from == r->cfg.id) return;
     if (m->type == BCKM_PBFT_BLOCKS) { on_blocks(r, m); return; }
+    if (m->type == BCKM_PBFT_STATUS) {
+        if (m->hint > r->hint[m->from]) r->hint[m->from] = m->hint;
+        maybe_fetch(r, 0);
+        return;
+    }
     if (m->type == BCKM_PBFT_FETCH) {
         if (m->seq >= 1 && m->seq <= r->committed) {
             bckm_pbft_action a = { BCKM_PBFT_ACT_FETCH_REPLY, m->from, m->seq, NULL, NULL, NULL };
@@ -754,6 +759,7 @@ void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t
 }
 
 static void retransmit(bckm_pbft_replica *r) {
+    emit(r, bckm_pbft_msg_new(BCKM_PBFT_STATUS, r->cfg.id), UINT32_MAX);
     if (r->d.in_vc) {
         if (r->vcs[r->cfg.id] != NULL) emit(r, bckm_pbft_msg_ref(r->vcs[r->cfg.id]), UINT32_MAX);
         return;

@@ -26,6 +26,8 @@
  *    for c+1). The new primary waits for q of them and sends NEW-VIEW with
  *    them; with s = the highest certified c among them, the block prepared
  *    at s+1 in the highest view (if any) is re-proposed at s+1.
+ *  - every retransmit period a replica also broadcasts STATUS (its committed
+ *    height, unsigned: only a hint of whom to ask for blocks).
  *  - state transfer: a replica that learns that f+1 peers are ahead asks one
  *    for blocks (FETCH); BLOCKS carries blocks with their certificates,
  *    which the replica checks before committing them.
@@ -46,7 +48,8 @@ enum {
     BCKM_PBFT_VIEWCHANGE = 5,
     BCKM_PBFT_NEWVIEW = 6,
     BCKM_PBFT_FETCH = 7,
-    BCKM_PBFT_BLOCKS = 8
+    BCKM_PBFT_BLOCKS = 8,
+    BCKM_PBFT_STATUS = 9     /* unsigned heartbeat: the sender's committed height */
 };
 
 #define BCKM_PBFT_WINDOW 4u      /* heights c+1 .. c+WINDOW are buffered */

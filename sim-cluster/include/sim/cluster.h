@@ -1,0 +1,92 @@
+/*
+ * The deterministic in-process cluster: p BPs, each with a mempool, a PBFT
+ * replica (sim/pbft.h), an application instance (sim/app.h) and a ledger,
+ * joined by a simulated network with seeded faults, on one single-threaded
+ * event loop with a virtual clock. Clients submit requests to BPs in one of
+ * three modes; an adversary drives up to the chosen number of Byzantine BPs;
+ * the checker (sim/checker.h) runs after every event.
+ *
+ * A run has two phases (TigerBeetle style): faults on for fault_us, then
+ * every crashed BP restarts, partitions heal and the network stops losing
+ * messages (Byzantine BPs stay Byzantine); the run must then finish every
+ * request within liveness_us, or it reports a liveness failure.
+ */
+#ifndef BCKM_SIM_CLUSTER_H
+#define BCKM_SIM_CLUSTER_H
+
+#include "sim/app.h"
+#include "sim/net.h"
+#include "sim/block.h"
+
+enum { BCKM_SIM_ASYNC = 0, BCKM_SIM_SYNC = 1, BCKM_SIM_COMMIT = 2 };
+enum { BCKM_SIM_COST_MODEL = 0, BCKM_SIM_COST_MEASURED = 1 };
+enum { BCKM_SIM_OK = 0, BCKM_SIM_SAFETY = 1, BCKM_SIM_LIVENESS = 2 };
+
+/* Scheduled faults for directed tests (on top of the seeded ones). */
+enum { BCKM_SIM_PLAN_CRASH = 1, BCKM_SIM_PLAN_ISOLATE = 2 };
+typedef struct {
+    int kind;
+    uint32_t bp;
+    uint64_t start_us, end_us;  /* crash at start, restart at end; isolate in between */
+} bckm_sim_plan;
+
+#define BCKM_SIM_PLAN_MAX 8u
+
+typedef struct {
+    uint32_t bps;
+    uint64_t seed;
+    const bckm_sim_profile *profile;
+    bckm_sim_faults faults;
+    int byz_kind[BCKM_SIM_MAX_BPS];  /* per BP: BCKM_BYZ_*; filled from faults when all 0 */
+    uint32_t requests;
+    uint64_t request_gap_us;    /* mean gap between request arrivals */
+    int mode;
+    int cost;
+    uint32_t mempool_cap;
+    uint32_t block_max_txs;
+    uint32_t checkpoint_interval;
+    uint32_t keys;              /* key space of the test application (conflicts) */
+    uint64_t fault_us;          /* length of the faulty phase */
+    uint64_t liveness_us;       /* budget after healing */
+    uint32_t plan_len;
+    bckm_sim_plan plan[BCKM_SIM_PLAN_MAX];
+} bckm_sim_params;
+
+typedef struct {
+    double mean_us;
+    uint64_t p50_us, p99_us;
+} bckm_sim_timing;
+
+typedef struct {
+    int outcome;                /* BCKM_SIM_OK, _SAFETY or _LIVENESS */
+    char violation[256];
+    uint8_t trace_hash[32];
+    uint64_t end_us;
+    uint64_t events, messages, dropped;
+    uint32_t byzantine;
+    uint64_t requests, committed, sync_accepted, sync_missed_first_try, lost;
+    uint64_t exec_rejected, check_rejected, retries;
+    double error_rate;
+    bckm_sim_timing t_k, t_e, t_a, t_r;
+    uint64_t min_height, max_height;
+    uint64_t view_changes, fetches, restarts, partitions, crashes;
+    uint64_t bp_height[BCKM_SIM_MAX_BPS];
+    uint64_t bp_fetches[BCKM_SIM_MAX_BPS];
+    uint64_t bp_restored_from[BCKM_SIM_MAX_BPS]; /* snapshot height used at the last restart */
+} bckm_sim_result;
+
+/* Defaults for a small run on the named profile. */
+void bckm_sim_params_default(bckm_sim_params *p);
+
+/* Runs one simulation with the kv test application. Returns a bckm_err for
+ * setup errors; the run's outcome is in res->outcome. */
+int bckm_sim_run(const bckm_sim_params *p, bckm_sim_result *res);
+
+/* Swarm: draws every setting of a run from the seed (faults, Byzantine
+ * behaviours, sizes); bps and byzantine override when nonzero / >= 0. */
+void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_params *p);
+
+/* Writes the run as one JSON object (no trailing newline). */
+void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap);
+
+#endif

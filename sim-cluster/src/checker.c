@@ -1,0 +1,260 @@
+#include "sim/checker.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bckm/common.h"
+#include "sim/mempool.h"
+
+static void violation(bckm_sim_checker *ck, const char *fmt, ...) {
+    if (ck->violated) return;
+    ck->violated = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ck->msg, sizeof ck->msg, fmt, ap);
+    va_end(ap);
+}
+
+int bckm_sim_checker_init(bckm_sim_checker *ck, uint32_t n, const uint8_t (*pk)[32],
+                          bckm_sim_app ref) {
+    if (ck == NULL || n == 0 || n > BCKM_SIM_MAX_BPS || ref.self == NULL) return BCKM_ERR_ARG;
+    memset(ck, 0, sizeof *ck);
+    ck->n = n;
+    ck->q = 2 * ((n - 1) / 3) + 1;
+    memcpy(ck->pk, pk, (size_t)n * 32);
+    ck->ref = ref;
+    bckm_u64set_init(&ck->submitted);
+    bckm_u64set_init(&ck->executed_ok);
+    bckm_u64set_init(&ck->sigs_ok);
+    return BCKM_OK;
+}
+
+void bckm_sim_checker_free(bckm_sim_checker *ck) {
+    for (uint64_t i = 0; i < ck->canon_len; i++) {
+        free(ck->canon_results[i]);
+        bckm_sim_block_free(ck->canon_block[i]);
+    }
+    free(ck->canon_digest);
+    free(ck->canon_state);
+    free(ck->canon_results);
+    free(ck->canon_block);
+    free(ck->replies);
+    bckm_u64set_free(&ck->submitted);
+    bckm_u64set_free(&ck->executed_ok);
+    bckm_u64set_free(&ck->sigs_ok);
+    if (ck->ref.self) ck->ref.ops->destroy(ck->ref.self);
+    memset(ck, 0, sizeof *ck);
+}
+
+void bckm_sim_checker_submitted(bckm_sim_checker *ck, const uint8_t *tx, size_t len) {
+    (void)bckm_u64set_add(&ck->submitted, bckm_sim_tx_hash(tx, len));
+}
+
+void bckm_sim_checker_reply(bckm_sim_checker *ck, uint32_t bp, const uint8_t *tx, size_t len,
+                            uint64_t height) {
+    if (ck->nreplies == ck->replies_cap) {
+        size_t ncap = ck->replies_cap ? ck->replies_cap * 2 : 64;
+        bckm_sim_reply *r = realloc(ck->replies, ncap * sizeof *r);
+        if (r == NULL) abort();
+        ck->replies = r;
+        ck->replies_cap = ncap;
+    }
+    ck->replies[ck->nreplies++] = (bckm_sim_reply){ bp, bckm_sim_tx_hash(tx, len), height };
+}
+
+/* COMMIT statement as signed by a replica: the checker rebuilds the bytes
+ * from the wire layout in spec/cluster.md rather than calling the replica. */
+static int commit_sig_ok(bckm_sim_checker *ck, uint32_t signer, uint64_t view, uint64_t height,
+                         const uint8_t digest[32], const uint8_t sig[64]) {
+    uint8_t m[69];
+    memcpy(m, "bckm-sim-pbft-v1", 16);
+    m[16] = 3; /* COMMIT */
+    bckm_put_u64(m + 17, view);
+    bckm_put_u64(m + 25, height);
+    memcpy(m + 33, digest, 32);
+    bckm_put_u32(m + 65, signer);
+    /* Each distinct (signer, statement, signature) is verified once. */
+    uint8_t key[8];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof key);
+    crypto_generichash_update(&st, m, sizeof m);
+    crypto_generichash_update(&st, sig, 64);
+    crypto_generichash_final(&st, key, sizeof key);
+    uint64_t k = bckm_get_u64(key);
+    if (bckm_u64set_has(&ck->sigs_ok, k)) return 1;
+    ck->sigs_checked++;
+    if (crypto_sign_verify_detached(sig, m, sizeof m, ck->pk[signer]) != 0) return 0;
+    (void)bckm_u64set_add(&ck->sigs_ok, k);
+    return 1;
+}
+
+static void digest_of(const bckm_sim_block *b, uint8_t out[32]) {
+    /* Same layout as the spec: domain | height | prev | proposer | ntx | len | data. */
+    uint8_t hdr[17 + 8 + 32 + 4 + 4 + 4];
+    memcpy(hdr, "bckm-sim-block-v1", 17);
+    bckm_put_u64(hdr + 17, b->height);
+    memcpy(hdr + 25, b->prev, 32);
+    bckm_put_u32(hdr + 57, b->proposer);
+    bckm_put_u32(hdr + 61, b->ntx);
+    bckm_put_u32(hdr + 65, b->data_len);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, hdr, sizeof hdr);
+    if (b->data_len) crypto_generichash_update(&st, b->data, b->data_len);
+    crypto_generichash_final(&st, out, 32);
+}
+
+/* Re-executes the next block of the agreed chain on the reference app. */
+static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_entry *e) {
+    if (ck->canon_len == ck->canon_cap) {
+        uint64_t ncap = ck->canon_cap ? ck->canon_cap * 2 : 64;
+        void *a = realloc(ck->canon_digest, ncap * 32), *b = realloc(ck->canon_state, ncap * 32);
+        if (a) ck->canon_digest = a;
+        if (b) ck->canon_state = b;
+        void *c = realloc(ck->canon_results, ncap * sizeof *ck->canon_results);
+        if (c) ck->canon_results = c;
+        void *d = realloc(ck->canon_block, ncap * sizeof *ck->canon_block);
+        if (d) ck->canon_block = d;
+        if (!a || !b || !c || !d) abort();
+        ck->canon_cap = ncap;
+    }
+    const bckm_sim_block *b = e->block;
+    uint64_t h = b->height;
+    uint8_t *res = calloc(b->ntx ? b->ntx : 1, 1);
+    if (res == NULL) abort();
+    const bckm_sim_app *app = &ck->ref;
+    app->ops->begin_block(app->self, h);
+    uint32_t off = 0, i = 0;
+    const uint8_t *tx;
+    size_t len;
+    int rc;
+    while ((rc = bckm_sim_block_next_tx(b, &off, &tx, &len)) == 1) {
+        uint64_t th = bckm_sim_tx_hash(tx, len);
+        if (!bckm_u64set_has(&ck->submitted, th))
+            violation(ck, "height %llu (BP %u): tx %u was never submitted by a client",
+                      (unsigned long long)h, bp, i);
+        int r = app->ops->deliver_tx(app->self, tx, len);
+        res[i] = (uint8_t)(r < 0 ? 255 : (r > 254 ? 254 : r));
+        if (r == BCKM_SIM_TX_OK) {
+            uint64_t id = app->ops->tx_id(app->self, tx, len);
+            if (bckm_u64set_add(&ck->executed_ok, id) == 0)
+                violation(ck, "height %llu: tx id %llu executed twice", (unsigned long long)h,
+                          (unsigned long long)id);
+        }
+        if (res[i] != e->results[i])
+            violation(ck, "height %llu (BP %u): tx %u result %u, reference says %u",
+                      (unsigned long long)h, bp, i, e->results[i], res[i]);
+        i++;
+    }
+    if (rc < 0 || i != b->ntx)
+        violation(ck, "height %llu (BP %u): malformed tx list", (unsigned long long)h, bp);
+    uint8_t state[32];
+    app->ops->commit(app->self, state);
+    if (memcmp(state, e->state_hash, 32) != 0)
+        violation(ck, "height %llu (BP %u): state hash differs from the reference execution",
+                  (unsigned long long)h, bp);
+    uint64_t k = ck->canon_len++;
+    memcpy(ck->canon_digest[k], e->digest, 32);
+    memcpy(ck->canon_state[k], state, 32);
+    ck->canon_results[k] = res;
+    ck->canon_block[k] = bckm_sim_block_dup(b);
+    if (ck->canon_block[k] == NULL) abort();
+}
+
+static void check_entry(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_ledger *l, uint64_t h) {
+    const bckm_sim_entry *e = bckm_sim_ledger_get(l, h);
+    if (e == NULL || e->block == NULL) {
+        violation(ck, "BP %u: ledger has no entry at height %llu", bp, (unsigned long long)h);
+        return;
+    }
+    const bckm_sim_block *b = e->block;
+    uint8_t d[32];
+    digest_of(b, d);
+    if (b->height != h || memcmp(d, e->digest, 32) != 0) {
+        violation(ck, "BP %u: entry %llu has a wrong height or digest", bp, (unsigned long long)h);
+        return;
+    }
+    const bckm_sim_entry *prev = h > 1 ? bckm_sim_ledger_get(l, h - 1) : NULL;
+    uint8_t zero[32] = { 0 };
+    if (memcmp(b->prev, prev ? prev->digest : zero, 32) != 0) {
+        violation(ck, "BP %u: hash chain broken at height %llu", bp, (unsigned long long)h);
+        return;
+    }
+    uint8_t seen[BCKM_SIM_MAX_BPS] = { 0 };
+    uint32_t good = 0;
+    for (uint32_t i = 0; i < e->cert.count && i < BCKM_SIM_MAX_BPS; i++) {
+        uint32_t s = e->cert.signer[i];
+        if (s >= ck->n || seen[s]) continue;
+        if (!commit_sig_ok(ck, s, e->cert.view, h, e->digest, e->cert.sig[i])) continue;
+        seen[s] = 1;
+        good++;
+    }
+    if (good < ck->q) {
+        violation(ck, "BP %u: height %llu has %u valid certificate signatures, need %u", bp,
+                  (unsigned long long)h, good, ck->q);
+        return;
+    }
+    if (h <= ck->canon_len) {
+        if (memcmp(ck->canon_digest[h - 1], e->digest, 32) != 0) {
+            violation(ck, "fork: honest BP %u committed a different block at height %llu", bp,
+                      (unsigned long long)h);
+            return;
+        }
+        if (memcmp(ck->canon_state[h - 1], e->state_hash, 32) != 0)
+            violation(ck, "BP %u: state hash at height %llu differs from the other BPs", bp,
+                      (unsigned long long)h);
+        if (memcmp(ck->canon_results[h - 1], e->results, b->ntx) != 0)
+            violation(ck, "BP %u: tx results at height %llu differ from the other BPs", bp,
+                      (unsigned long long)h);
+    } else if (h == ck->canon_len + 1) {
+        extend_canon(ck, bp, e);
+    } else {
+        violation(ck, "checker: BP %u skipped to height %llu", bp, (unsigned long long)h);
+    }
+    ck->blocks_checked++;
+}
+
+static void check_replies(bckm_sim_checker *ck) {
+    size_t w = 0;
+    for (size_t i = 0; i < ck->nreplies; i++) {
+        bckm_sim_reply r = ck->replies[i];
+        if (r.height == 0 || r.height > ck->canon_len) {
+            if (r.height == 0) violation(ck, "BP %u replied success at height 0", r.bp);
+            ck->replies[w++] = r;
+            continue;
+        }
+        const bckm_sim_block *b = ck->canon_block[r.height - 1];
+        uint32_t off = 0, k = 0;
+        const uint8_t *tx;
+        size_t len;
+        int found = 0;
+        while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
+            if (bckm_sim_tx_hash(tx, len) == r.tx_hash && ck->canon_results[r.height - 1][k] == 0)
+                found = 1;
+            k++;
+        }
+        if (!found)
+            violation(ck, "BP %u replied commit success for a tx not executed at height %llu",
+                      r.bp, (unsigned long long)r.height);
+        ck->replies_checked++;
+    }
+    ck->nreplies = w;
+}
+
+int bckm_sim_checker_step(bckm_sim_checker *ck, const bckm_sim_ledger *const *ledgers,
+                          const uint8_t *honest) {
+    if (ck->violated) return 1;
+    for (uint32_t bp = 0; bp < ck->n && !ck->violated; bp++) {
+        if (!honest[bp]) continue;
+        const bckm_sim_ledger *l = ledgers[bp];
+        while (ck->checked[bp] < bckm_sim_ledger_height(l) && !ck->violated) {
+            check_entry(ck, bp, l, ck->checked[bp] + 1);
+            ck->checked[bp]++;
+        }
+    }
+    if (!ck->violated) check_replies(ck);
+    return ck->violated;
+}

@@ -1,0 +1,1143 @@
+#include "sim/cluster.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bckm/common.h"
+#include "sim/checker.h"
+#include "sim/evq.h"
+#include "sim/kvapp.h"
+#include "sim/ledger.h"
+#include "sim/mempool.h"
+#include "sim/pbft.h"
+#include "sim/rng.h"
+
+/* ---- model costs (virtual microseconds charged to a BP's CPU) ----------- */
+#define COST_EVENT 2u       /* any handler: dispatch and bookkeeping */
+#define COST_VERIFY 45u     /* one Ed25519 verification */
+#define COST_SEND 8u        /* one message out (signing amortised, encoding) */
+#define COST_CHECKTX 12u    /* CheckTx of one tx (decode, tag check, lookup) */
+#define COST_CLIENT 30u     /* building and signing a client tx */
+#define COST_BLOCK 20u      /* begin/commit of a block, ledger append */
+#define COST_DELIVER 8u     /* one deliver_tx */
+#define COST_SNAPSHOT 50u   /* a checkpoint snapshot */
+
+enum { NET_PBFT = 1, NET_TX = 2 };
+
+typedef struct {
+    int kind;
+    uint32_t from, to;
+    bckm_pbft_msg *pbft;
+    uint8_t *tx;
+    size_t len;
+} net_msg;
+
+enum {
+    EV_NET = 1, EV_TICK, EV_CLIENT, EV_FAULT, EV_RESTART, EV_HEAL, EV_DEADLINE,
+    EV_PLAN_START, EV_PLAN_END, EV_PHASE_END
+};
+
+typedef struct {
+    uint64_t seq;
+    uint8_t *buf;
+    size_t len;
+} snap_t;
+
+typedef struct {
+    int up;
+    int byz;
+    int live;                  /* replica and app exist */
+    bckm_pbft_replica rep;
+    bckm_sim_app app;
+    bckm_sim_mempool mp;
+    bckm_sim_ledger ledger;
+    bckm_pbft_durable durable;
+    int has_durable;
+    snap_t stable;             /* durable snapshot at the last stable checkpoint */
+    snap_t pending[4];         /* snapshots of checkpoints not yet stable (volatile) */
+    uint64_t busy_until;
+    uint64_t last_commit_us;
+    int isolated;
+    int side;
+    uint64_t fetches_before;   /* fetch counts of replicas lost in crashes */
+} bp_t;
+
+typedef struct {
+    uint32_t attempt;
+    uint32_t bp;
+    int fresh;
+    uint8_t tx[BCKM_KV_TX_BYTES];
+    uint64_t arrive_us, admit_us;
+    uint64_t gen;              /* which deadline is current */
+    int first_decided, first_accepted, counted_missed;
+    int done, accepted_ever;
+    uint64_t t_e, t_a, t_r;
+} req_t;
+
+typedef struct {
+    uint64_t view, seq;
+    uint8_t a[32], b[32];
+    bckm_pbft_msg *ppb;
+    bckm_pbft_msg *votes_b[BCKM_SIM_MAX_BPS][2];
+} equiv_t;
+
+typedef struct {
+    uint32_t from, to;
+    net_msg *m;
+} out_t;
+
+typedef struct {
+    bckm_sim_params p;
+    bckm_sim_result *res;
+    uint32_t n, f;
+    bp_t *bp;
+    uint8_t pk[BCKM_SIM_MAX_BPS][32];
+    uint8_t sk[BCKM_SIM_MAX_BPS][64];
+    uint8_t client_key[32];
+    bckm_sim_evq q;
+    bckm_sim_rng net_rng, fault_rng, client_rng, adv_rng;
+    bckm_sim_checker ck;
+    crypto_generichash_state trace;
+    int faults_on, partition_on;
+    uint64_t fault_end;
+    req_t *req;
+    uint64_t done;
+    bckm_u64set sig_memo;
+    out_t *out;
+    size_t nout, out_cap;
+    uint64_t cost;
+    uint32_t cur;
+    equiv_t *eq;
+    size_t neq, eq_cap;
+    uint8_t honest[BCKM_SIM_MAX_BPS];
+    int stop;
+    uint64_t *samples[4];
+} cluster_t;
+
+static uint64_t cpu_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void trace_u64s(cluster_t *c, uint64_t a, uint64_t b, uint64_t d, uint64_t e) {
+    uint8_t buf[32];
+    bckm_put_u64(buf, a);
+    bckm_put_u64(buf + 8, b);
+    bckm_put_u64(buf + 16, d);
+    bckm_put_u64(buf + 24, e);
+    crypto_generichash_update(&c->trace, buf, sizeof buf);
+}
+
+/* ---- ports given to the replicas ---------------------------------------- */
+
+static int port_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen,
+                       const uint8_t sig[64]) {
+    cluster_t *c = ctx;
+    c->cost += COST_VERIFY;
+    /* Verification is a pure function, so in the reproducible cost model a
+     * result is memoised across BPs (each BP is still charged for it). The
+     * measured mode really verifies every time. */
+    if (c->p.cost == BCKM_SIM_COST_MEASURED)
+        return crypto_sign_verify_detached(sig, m, mlen, pk) == 0;
+    uint8_t key[8];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof key);
+    crypto_generichash_update(&st, pk, 32);
+    crypto_generichash_update(&st, m, mlen);
+    crypto_generichash_update(&st, sig, 64);
+    crypto_generichash_final(&st, key, sizeof key);
+    uint64_t k = bckm_get_u64(key);
+    if (bckm_u64set_has(&c->sig_memo, k)) return 1;
+    if (crypto_sign_verify_detached(sig, m, mlen, pk) != 0) return 0;
+    (void)bckm_u64set_add(&c->sig_memo, k);
+    return 1;
+}
+
+static int port_validate(void *ctx, const bckm_sim_block *b) {
+    cluster_t *c = ctx;
+    bp_t *me = &c->bp[c->cur];
+    if (b->ntx > c->p.block_max_txs) return 1;
+    uint32_t off = 0;
+    const uint8_t *tx;
+    size_t len;
+    int rc;
+    while ((rc = bckm_sim_block_next_tx(b, &off, &tx, &len)) == 1) {
+        c->cost += COST_CHECKTX;
+        if (me->app.ops->verify_tx(me->app.self, tx, len) != BCKM_SIM_TX_OK) return 1;
+    }
+    return rc < 0;
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+static void net_free(net_msg *m) {
+    if (m == NULL) return;
+    bckm_pbft_msg_unref(m->pbft);
+    free(m->tx);
+    free(m);
+}
+
+static void queue_out(cluster_t *c, uint32_t from, uint32_t to, net_msg *m) {
+    if (c->nout == c->out_cap) {
+        size_t ncap = c->out_cap ? c->out_cap * 2 : 64;
+        out_t *o = realloc(c->out, ncap * sizeof *o);
+        if (o == NULL) abort();
+        c->out = o;
+        c->out_cap = ncap;
+    }
+    m->from = from;
+    m->to = to;
+    c->out[c->nout++] = (out_t){ from, to, m };
+    c->cost += COST_SEND;
+}
+
+static void send_pbft_raw(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *pm) {
+    net_msg *m = calloc(1, sizeof *m);
+    if (m == NULL) abort();
+    m->kind = NET_PBFT;
+    m->pbft = pm; /* takes the reference */
+    queue_out(c, from, to, m);
+}
+
+static int separated(const cluster_t *c, uint32_t a, uint32_t b) {
+    if (c->bp[a].isolated || c->bp[b].isolated) return 1;
+    return c->partition_on && c->bp[a].side != c->bp[b].side;
+}
+
+/* Sends what the last handler produced, leaving at `depart`. */
+static void flush_out(cluster_t *c, uint64_t depart) {
+    const bckm_sim_profile *pr = c->p.profile;
+    for (size_t i = 0; i < c->nout; i++) {
+        net_msg *m = c->out[i].m;
+        uint32_t from = c->out[i].from, to = c->out[i].to;
+        c->res->messages++;
+        if (from == to || separated(c, from, to) ||
+            (c->faults_on && bckm_sim_rng_chance(&c->net_rng, c->p.faults.loss.num, c->p.faults.loss.den))) {
+            c->res->dropped++;
+            net_free(m);
+            continue;
+        }
+        int copies = 1;
+        if (c->faults_on && bckm_sim_rng_chance(&c->net_rng, c->p.faults.dup.num, c->p.faults.dup.den))
+            copies = 2;
+        for (int k = 0; k < copies; k++) {
+            net_msg *mm = m;
+            if (k == 1) {
+                mm = calloc(1, sizeof *mm);
+                if (mm == NULL) abort();
+                *mm = *m;
+                mm->pbft = bckm_pbft_msg_ref(m->pbft);
+                if (m->tx) {
+                    mm->tx = malloc(m->len);
+                    if (mm->tx == NULL) abort();
+                    memcpy(mm->tx, m->tx, m->len);
+                }
+            }
+            uint64_t delay = pr->one_way_us + bckm_sim_rng_below(&c->net_rng, pr->jitter_us + 1);
+            if (c->faults_on &&
+                bckm_sim_rng_chance(&c->net_rng, c->p.faults.reorder.num, c->p.faults.reorder.den))
+                delay += bckm_sim_rng_below(&c->net_rng, pr->reorder_max_us + 1);
+            if (bckm_sim_evq_push(&c->q, depart + delay, EV_NET, to, 0, mm) != BCKM_OK) abort();
+        }
+    }
+    c->nout = 0;
+}
+
+/* ---- adversary ------------------------------------------------------------ */
+
+static int honest_group(const cluster_t *c, uint32_t j) {
+    /* Honest BPs alternate between the two sides of an equivocation. */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < j; i++)
+        if (!c->bp[i].byz) k++;
+    return c->bp[j].byz ? 0 : (int)(k % 2);
+}
+
+static equiv_t *equiv_find(cluster_t *c, uint64_t view, uint64_t seq) {
+    for (size_t i = 0; i < c->neq; i++)
+        if (c->eq[i].view == view && c->eq[i].seq == seq) return &c->eq[i];
+    return NULL;
+}
+
+static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
+    if (c->neq == c->eq_cap) {
+        size_t ncap = c->eq_cap ? c->eq_cap * 2 : 16;
+        equiv_t *e = realloc(c->eq, ncap * sizeof *e);
+        if (e == NULL) abort();
+        c->eq = e;
+        c->eq_cap = ncap;
+    }
+    equiv_t *e = &c->eq[c->neq++];
+    memset(e, 0, sizeof *e);
+    e->view = pp->view;
+    e->seq = pp->seq;
+    memcpy(e->a, pp->digest, 32);
+    /* The twin block differs only in a field every replica hashes. */
+    bckm_pbft_msg *b = bckm_pbft_msg_new(BCKM_PBFT_PREPREPARE, pp->from);
+    b->view = pp->view;
+    b->seq = pp->seq;
+    b->block = bckm_sim_block_dup(pp->block);
+    if (b->block == NULL) abort();
+    b->block->proposer ^= 0x80000000u;
+    bckm_sim_block_digest(b->block, b->digest);
+    bckm_pbft_msg_sign(b, c->sk[pp->from]);
+    memcpy(e->b, b->digest, 32);
+    e->ppb = b;
+    return e;
+}
+
+static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
+    int kind = c->p.byz_kind[from];
+    if (kind == BCKM_BYZ_SILENT) {
+        bckm_pbft_msg_unref(m);
+        return;
+    }
+    if (kind == BCKM_BYZ_FORGE && m->type >= BCKM_PBFT_PREPARE && m->type <= BCKM_PBFT_CHECKPOINT &&
+        bckm_sim_rng_chance(&c->adv_rng, 1, 2)) {
+        /* Claim to be another BP, or alter what was signed. */
+        bckm_pbft_msg *x = bckm_pbft_msg_new(m->type, m->from);
+        x->view = m->view;
+        x->seq = m->seq;
+        memcpy(x->digest, m->digest, 32);
+        memcpy(x->sig, m->sig, BCKM_SIM_SIG_BYTES);
+        if (bckm_sim_rng_chance(&c->adv_rng, 1, 2))
+            x->from = (uint32_t)((from + 1 + bckm_sim_rng_below(&c->adv_rng, c->n - 1)) % c->n);
+        else
+            x->digest[bckm_sim_rng_below(&c->adv_rng, 32)] ^= 1;
+        x->hint = m->hint + bckm_sim_rng_below(&c->adv_rng, 4);
+        send_pbft_raw(c, from, to, x);
+    }
+    if (kind == BCKM_BYZ_EQUIVOCATE && !c->bp[to].byz && honest_group(c, to) == 1) {
+        equiv_t *e = NULL;
+        if (m->type == BCKM_PBFT_PREPREPARE && m->from == from && m->block != NULL) {
+            e = equiv_find(c, m->view, m->seq);
+            if (e == NULL) e = equiv_start(c, m);
+            if (memcmp(e->a, m->digest, 32) == 0) {
+                bckm_pbft_msg_unref(m);
+                send_pbft_raw(c, from, to, bckm_pbft_msg_ref(e->ppb));
+                return;
+            }
+        } else if ((m->type == BCKM_PBFT_PREPARE || m->type == BCKM_PBFT_COMMIT) &&
+                   (e = equiv_find(c, m->view, m->seq)) != NULL && memcmp(e->a, m->digest, 32) == 0) {
+            int t = m->type == BCKM_PBFT_COMMIT;
+            if (e->votes_b[from][t] == NULL) {
+                bckm_pbft_msg *x = bckm_pbft_msg_new(m->type, from);
+                x->view = m->view;
+                x->seq = m->seq;
+                memcpy(x->digest, e->b, 32);
+                bckm_pbft_msg_sign(x, c->sk[from]);
+                e->votes_b[from][t] = x;
+            }
+            e->votes_b[from][t]->hint = m->hint;
+            bckm_pbft_msg_unref(m);
+            send_pbft_raw(c, from, to, bckm_pbft_msg_ref(e->votes_b[from][t]));
+            return;
+        }
+    }
+    send_pbft_raw(c, from, to, m);
+}
+
+static void send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
+    if (c->bp[from].byz) send_from_byz(c, from, to, m);
+    else send_pbft_raw(c, from, to, m);
+}
+
+/* ---- execution and clients ---------------------------------------------- */
+
+static void req_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
+    req_t *q = &c->req[r];
+    if (q->done || q->attempt >= 250) return;
+    q->attempt++;
+    q->fresh = 1;
+    q->gen++;
+    c->res->retries++;
+    if (bckm_sim_evq_push(&c->q, when, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+}
+
+static void req_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now) {
+    req_t *q = &c->req[r];
+    if (q->done) return;
+    q->done = 1;
+    c->done++;
+    q->t_a = now > q->admit_us ? now - q->admit_us : 0;
+    if (c->p.mode == BCKM_SIM_COMMIT) q->t_r = now - q->arrive_us;
+    else if (c->p.mode == BCKM_SIM_SYNC) q->t_r = q->t_e;
+    else q->t_r = 0;
+    if (c->p.mode == BCKM_SIM_COMMIT && c->honest[bp] && height > 0)
+        bckm_sim_checker_reply(&c->ck, bp, q->tx, sizeof q->tx, height);
+}
+
+static void snap_free(snap_t *s) {
+    free(s->buf);
+    memset(s, 0, sizeof *s);
+}
+
+static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *cert, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    bckm_sim_app *app = &me->app;
+    uint8_t *results = calloc(b->ntx ? b->ntx : 1, 1);
+    if (results == NULL) abort();
+    app->ops->begin_block(app->self, b->height);
+    uint32_t off = 0, k = 0;
+    const uint8_t *tx;
+    size_t len;
+    while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
+        int rc = app->ops->deliver_tx(app->self, tx, len);
+        results[k++] = (uint8_t)(rc < 0 ? 255 : (rc > 254 ? 254 : rc));
+        c->cost += COST_DELIVER;
+    }
+    uint8_t state[32], digest[32];
+    app->ops->commit(app->self, state);
+    bckm_sim_block_digest(b, digest);
+    c->cost += COST_BLOCK;
+    if (bckm_sim_ledger_append(&me->ledger, b, cert, digest, state, results, now) != BCKM_OK) abort();
+    free(cert);
+    me->last_commit_us = now;
+    trace_u64s(c, 0xC0 + i, b->height, bckm_get_u64(digest), bckm_get_u64(state));
+    bckm_sim_mempool_update(&me->mp, app, b);
+    /* Replies to the clients waiting at this BP. */
+    off = 0;
+    k = 0;
+    while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
+        uint64_t id = app->ops->tx_id(app->self, tx, len);
+        uint64_t r = (id >> 8);
+        if (r >= 1 && r <= c->p.requests && len == BCKM_KV_TX_BYTES) {
+            req_t *q = &c->req[r - 1];
+            if (!q->done && q->bp == i && memcmp(q->tx, tx, len) == 0) {
+                if (results[k] == BCKM_SIM_TX_OK) req_done(c, (uint32_t)(r - 1), i, b->height, now);
+                else if (results[k] == BCKM_KV_REJ_CONFLICT) {
+                    c->res->exec_rejected++;
+                    req_retry_fresh(c, (uint32_t)(r - 1), i, now + c->p.profile->tick_us);
+                }
+            }
+        }
+        k++;
+    }
+    if (c->p.checkpoint_interval && b->height % c->p.checkpoint_interval == 0) {
+        snap_t *s = &me->pending[(b->height / c->p.checkpoint_interval) % 4];
+        snap_free(s);
+        if (app->ops->snapshot(app->self, &s->buf, &s->len) == BCKM_OK) s->seq = b->height;
+        c->cost += COST_SNAPSHOT;
+    }
+    bckm_pbft_executed(&me->rep, b->height, state);
+}
+
+static void fetch_reply(cluster_t *c, uint32_t i, uint32_t to, uint64_t from_h) {
+    bp_t *me = &c->bp[i];
+    bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_BLOCKS, i);
+    for (uint64_t h = from_h; h <= bckm_sim_ledger_height(&me->ledger) && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
+        const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
+        m->blocks[m->nblocks] = bckm_sim_block_dup(e->block);
+        m->certs[m->nblocks] = malloc(sizeof(bckm_sim_cert));
+        if (m->blocks[m->nblocks] == NULL || m->certs[m->nblocks] == NULL) abort();
+        *m->certs[m->nblocks] = e->cert;
+        m->nblocks++;
+    }
+    m->hint = bckm_sim_ledger_height(&me->ledger);
+    send_pbft(c, i, to, m);
+}
+
+static void drain(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    bckm_pbft_action a;
+    while (bckm_pbft_pop(&me->rep, &a)) {
+        switch (a.kind) {
+        case BCKM_PBFT_ACT_SEND:
+            send_pbft(c, i, a.to, a.msg);
+            break;
+        case BCKM_PBFT_ACT_BROADCAST:
+            for (uint32_t j = 0; j < c->n; j++)
+                if (j != i) send_pbft(c, i, j, bckm_pbft_msg_ref(a.msg));
+            bckm_pbft_msg_unref(a.msg);
+            break;
+        case BCKM_PBFT_ACT_COMMIT:
+            execute(c, i, a.block, a.cert, now);
+            break;
+        case BCKM_PBFT_ACT_FETCH_REPLY:
+            fetch_reply(c, i, a.to, a.seq);
+            break;
+        case BCKM_PBFT_ACT_STABLE: {
+            snap_t *s = &me->pending[(a.seq / (c->p.checkpoint_interval ? c->p.checkpoint_interval : 1)) % 4];
+            if (s->seq == a.seq && s->buf != NULL) {
+                /* The stable checkpoint's snapshot becomes the durable one;
+                 * the older one (and the log below it) is dropped. */
+                snap_free(&me->stable);
+                me->stable = *s;
+                memset(s, 0, sizeof *s);
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static void maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    int kind = c->p.byz_kind[i];
+    if (!me->up || kind == BCKM_BYZ_SILENT || me->mp.len == 0) return;
+    uint64_t h;
+    uint8_t prev[32];
+    if (!bckm_pbft_can_propose(&me->rep, &h, prev)) return;
+    if (me->mp.len < c->p.block_max_txs && now - me->last_commit_us < c->p.profile->block_interval_us)
+        return;
+    bckm_sim_block b = { h, { 0 }, i, 0, 0, NULL };
+    memcpy(b.prev, prev, 32);
+    if (kind == BCKM_BYZ_INVALID) {
+        /* A tx nobody submitted: its client tag cannot verify. */
+        uint8_t junk[BCKM_KV_TX_BYTES];
+        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (uint8_t)bckm_sim_rng_next(&c->adv_rng);
+        bckm_put_u32(junk + 8, 0);
+        (void)bckm_sim_block_add_tx(&b, junk, sizeof junk);
+        (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
+    } else if (kind != BCKM_BYZ_CENSOR) {
+        (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs, &b);
+    }
+    (void)bckm_pbft_propose(&me->rep, &b, now);
+    free(b.data);
+    drain(c, i, now);
+}
+
+static void gossip_tx(cluster_t *c, uint32_t i, const uint8_t *tx, size_t len) {
+    if (c->p.byz_kind[i] == BCKM_BYZ_SILENT) return;
+    for (uint32_t j = 0; j < c->n; j++) {
+        if (j == i) continue;
+        net_msg *m = calloc(1, sizeof *m);
+        if (m == NULL) abort();
+        m->kind = NET_TX;
+        m->tx = malloc(len);
+        if (m->tx == NULL) abort();
+        memcpy(m->tx, tx, len);
+        m->len = len;
+        queue_out(c, i, j, m);
+    }
+}
+
+static void schedule_deadline(cluster_t *c, uint32_t r, uint64_t now) {
+    req_t *q = &c->req[r];
+    q->gen++;
+    /* arg = generation << 32 | request: only the latest deadline counts. */
+    if (bckm_sim_evq_push(&c->q, now + c->p.profile->deadline_us, EV_DEADLINE, q->bp,
+                          (q->gen << 32) | r, NULL) != BCKM_OK)
+        abort();
+}
+
+static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
+    req_t *q = &c->req[r];
+    bp_t *me = &c->bp[bp];
+    q->bp = bp;
+    if (c->p.byz_kind[bp] == BCKM_BYZ_SILENT) {
+        /* Swallowed: the client only learns at its deadline. */
+        if (q->arrive_us == 0) q->arrive_us = now;
+        schedule_deadline(c, r, now);
+        return;
+    }
+    if (q->arrive_us == 0) q->arrive_us = now;
+    if (q->fresh) {
+        /* The client reads the key's version at this BP, then writes. */
+        uint32_t key = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->p.keys);
+        uint64_t id = ((uint64_t)(r + 1) << 8) | (q->attempt & 0xFF);
+        bckm_kv_make_tx(q->tx, c->client_key, id, key, bckm_kv_version(&me->app, key),
+                        bckm_sim_rng_next(&c->client_rng));
+        bckm_sim_checker_submitted(&c->ck, q->tx, sizeof q->tx);
+        q->fresh = 0;
+        c->cost += COST_CLIENT;
+    }
+    c->cost += COST_CHECKTX;
+    int rc = bckm_sim_mempool_add(&me->mp, &me->app, q->tx, sizeof q->tx, now);
+    int accepted = rc == BCKM_SIM_TX_OK || rc == BCKM_MP_SEEN;
+    if (!q->first_decided) {
+        q->first_decided = 1;
+        q->first_accepted = rc == BCKM_SIM_TX_OK;
+        if (q->first_accepted) c->res->sync_accepted++;
+    }
+    if (rc == BCKM_KV_REJ_DUPLICATE) {
+        /* Already executed: the earlier submission committed. */
+        req_done(c, r, bp, 0, now);
+        return;
+    }
+    if (accepted) {
+        if (!q->accepted_ever) {
+            q->accepted_ever = 1;
+            q->admit_us = now + c->cost;
+            q->t_e = q->admit_us - q->arrive_us;
+        }
+        if (rc == BCKM_SIM_TX_OK) gossip_tx(c, bp, q->tx, sizeof q->tx);
+        schedule_deadline(c, r, now);
+        maybe_propose(c, bp, now);
+    } else {
+        c->res->check_rejected++;
+        req_retry_fresh(c, r, bp, now + c->p.profile->tick_us * 2);
+    }
+}
+
+/* ---- crash and restart -------------------------------------------------- */
+
+static void bp_start(cluster_t *c, uint32_t i, uint64_t now);
+
+static void bp_crash(cluster_t *c, uint32_t i) {
+    bp_t *me = &c->bp[i];
+    if (!me->up) return;
+    me->up = 0;
+    c->res->crashes++;
+    if (me->has_durable) bckm_pbft_durable_free(&me->durable);
+    if (bckm_pbft_durable_copy(&me->durable, &me->rep.d) != BCKM_OK) abort();
+    me->has_durable = 1;
+    me->fetches_before += me->rep.fetches;
+    c->res->view_changes += me->rep.view_changes;
+    bckm_pbft_free(&me->rep);
+    me->app.ops->destroy(me->app.self);
+    me->app.self = NULL;
+    bckm_sim_mempool_free(&me->mp);
+    for (int k = 0; k < 4; k++) snap_free(&me->pending[k]);
+    me->live = 0;
+}
+
+static void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    if (me->up) return;
+    c->res->restarts++;
+    bp_start(c, i, now);
+}
+
+static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    me->app = bckm_kv_new(c->p.keys, c->client_key);
+    if (me->app.self == NULL) abort();
+    uint64_t from = 0;
+    if (me->stable.buf != NULL) {
+        if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK)
+            from = me->stable.seq;
+        else
+            snprintf(c->res->violation, sizeof c->res->violation, "BP %u: snapshot does not restore", i);
+    }
+    c->res->bp_restored_from[i] = from;
+    /* Replay the durable ledger above the snapshot; every state hash must
+     * come out as recorded. */
+    for (uint64_t h = from + 1; h <= bckm_sim_ledger_height(&me->ledger); h++) {
+        const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
+        me->app.ops->begin_block(me->app.self, h);
+        uint32_t off = 0;
+        const uint8_t *tx;
+        size_t len;
+        while (bckm_sim_block_next_tx(e->block, &off, &tx, &len) == 1)
+            (void)me->app.ops->deliver_tx(me->app.self, tx, len);
+        uint8_t st[32];
+        me->app.ops->commit(me->app.self, st);
+        if (memcmp(st, e->state_hash, 32) != 0 && c->res->outcome == BCKM_SIM_OK) {
+            c->res->outcome = BCKM_SIM_SAFETY;
+            snprintf(c->res->violation, sizeof c->res->violation,
+                     "BP %u: replay after restart diverges at height %" PRIu64, i, h);
+        }
+    }
+    bckm_sim_mempool_init(&me->mp, c->p.mempool_cap, 4096);
+    bckm_pbft_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n = c->n;
+    cfg.id = i;
+    memcpy(cfg.sk, c->sk[i], 64);
+    memcpy(cfg.pk, c->pk, sizeof c->pk);
+    cfg.vc_timeout_us = c->p.profile->vc_timeout_us;
+    cfg.retransmit_us = c->p.profile->retransmit_us;
+    cfg.fetch_delay_us = c->p.profile->fetch_delay_us;
+    cfg.checkpoint_interval = c->p.checkpoint_interval;
+    cfg.verify = port_verify;
+    cfg.validate = port_validate;
+    cfg.ctx = c;
+    uint64_t h = bckm_sim_ledger_height(&me->ledger);
+    const bckm_sim_entry *top = bckm_sim_ledger_get(&me->ledger, h);
+    c->cur = i;
+    if (bckm_pbft_init(&me->rep, &cfg, h, top ? top->digest : NULL, top ? &top->cert : NULL,
+                       me->has_durable ? &me->durable : NULL, now) != BCKM_OK)
+        abort();
+    bckm_wipe(cfg.sk, sizeof cfg.sk);
+    me->live = 1;
+    me->up = 1;
+    me->busy_until = now;
+    me->last_commit_us = top ? now : 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static int bp_event(int kind) { return kind == EV_NET || kind == EV_TICK || kind == EV_CLIENT; }
+
+static void handle(cluster_t *c, const bckm_sim_event *ev) {
+    uint64_t now = ev->time_us;
+    uint32_t i = ev->target;
+    trace_u64s(c, now, (uint64_t)ev->kind, i, ev->arg);
+    if (bp_event(ev->kind)) {
+        bp_t *me = &c->bp[i];
+        if (!me->up) {
+            if (ev->kind == EV_NET) net_free(ev->ptr);
+            if (ev->kind == EV_TICK &&
+                bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK)
+                abort();
+            if (ev->kind == EV_CLIENT) {
+                /* Connection refused: the client tries the next BP at once. */
+                uint32_t nb = (i + 1) % c->n;
+                if (bckm_sim_evq_push(&c->q, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg, NULL) != BCKM_OK)
+                    abort();
+            }
+            return;
+        }
+        if (me->busy_until > now) {
+            /* The BP's CPU is busy: the event waits in its queue. */
+            if (bckm_sim_evq_push(&c->q, me->busy_until, ev->kind, i, ev->arg, ev->ptr) != BCKM_OK) abort();
+            return;
+        }
+        c->cost = COST_EVENT;
+        c->cur = i;
+        uint64_t t0 = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns() : 0;
+        switch (ev->kind) {
+        case EV_NET: {
+            net_msg *m = ev->ptr;
+            if (m->kind == NET_PBFT) {
+                bckm_pbft_on_message(&me->rep, m->pbft, now);
+                drain(c, i, now);
+            } else {
+                c->cost += COST_CHECKTX;
+                (void)bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now);
+            }
+            net_free(m);
+            maybe_propose(c, i, now);
+            break;
+        }
+        case EV_TICK: {
+            uint64_t oldest = bckm_sim_mempool_oldest(&me->mp);
+            uint64_t starve = c->p.profile->vc_timeout_us * 4 + c->p.profile->block_interval_us * 2;
+            int starved = oldest != UINT64_MAX && now - oldest > starve;
+            bckm_pbft_on_tick(&me->rep, now, me->mp.len > 0, starved);
+            drain(c, i, now);
+            maybe_propose(c, i, now);
+            c->cost = 1;
+            if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+            break;
+        }
+        case EV_CLIENT:
+            on_client(c, i, (uint32_t)ev->arg, now);
+            break;
+        default:
+            break;
+        }
+        uint64_t cost = c->cost;
+        if (c->p.cost == BCKM_SIM_COST_MEASURED) cost = (cpu_now_ns() - t0 + 999) / 1000;
+        me->busy_until = now + cost;
+        flush_out(c, now + cost);
+        return;
+    }
+    switch (ev->kind) {
+    case EV_FAULT: {
+        if (!c->faults_on) break;
+        const bckm_sim_faults *f = &c->p.faults;
+        uint64_t vt = c->p.profile->vc_timeout_us;
+        if (!c->partition_on && bckm_sim_rng_chance(&c->fault_rng, f->partition.num, f->partition.den)) {
+            uint32_t ones = 0;
+            for (uint32_t k = 0; k < c->n; k++) {
+                c->bp[k].side = (int)bckm_sim_rng_below(&c->fault_rng, 2);
+                ones += (uint32_t)c->bp[k].side;
+            }
+            if (ones == 0 || ones == c->n) {
+                uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
+                c->bp[k].side ^= 1;
+            }
+            c->partition_on = 1;
+            c->res->partitions++;
+            uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
+            if (bckm_sim_evq_push(&c->q, now + d, EV_HEAL, 0, 0, NULL) != BCKM_OK) abort();
+        }
+        if (bckm_sim_rng_chance(&c->fault_rng, f->crash.num, f->crash.den)) {
+            uint32_t down = 0;
+            for (uint32_t k = 0; k < c->n; k++) down += !c->bp[k].up;
+            uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
+            if (down < (c->f ? c->f : 1) && c->bp[k].up) {
+                bp_crash(c, k);
+                uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
+                if (bckm_sim_evq_push(&c->q, now + d, EV_RESTART, k, 0, NULL) != BCKM_OK) abort();
+            }
+        }
+        if (now + c->p.profile->tick_us < c->fault_end &&
+            bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_FAULT, 0, 0, NULL) != BCKM_OK)
+            abort();
+        break;
+    }
+    case EV_HEAL:
+        c->partition_on = 0;
+        break;
+    case EV_RESTART:
+        bp_restart(c, i, now);
+        break;
+    case EV_PLAN_START: {
+        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
+        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp);
+        else c->bp[pl->bp].isolated = 1;
+        break;
+    }
+    case EV_PLAN_END: {
+        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
+        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_restart(c, pl->bp, now);
+        else c->bp[pl->bp].isolated = 0;
+        break;
+    }
+    case EV_PHASE_END:
+        c->faults_on = 0;
+        c->partition_on = 0;
+        for (uint32_t k = 0; k < c->n; k++) bp_restart(c, k, now);
+        break;
+    case EV_DEADLINE: {
+        uint32_t r = (uint32_t)(ev->arg & 0xFFFFFFFFu);
+        req_t *q = &c->req[r];
+        if (q->done || (ev->arg >> 32) != q->gen) break;
+        if (q->first_accepted && !q->counted_missed) {
+            q->counted_missed = 1;
+            c->res->sync_missed_first_try++;
+        }
+        /* Retry path: the same tx to the next BP; a duplicate check there
+         * tells the client if it had committed after all. */
+        uint32_t nb = (q->bp + 1) % c->n;
+        q->gen++;
+        if (bckm_sim_evq_push(&c->q, now, EV_CLIENT, nb, r, NULL) != BCKM_OK) abort();
+        c->res->retries++;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void timing_of(uint64_t *v, size_t n, bckm_sim_timing *t) {
+    memset(t, 0, sizeof *t);
+    if (n == 0) return;
+    qsort(v, n, sizeof *v, cmp_u64);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += (double)v[i];
+    t->mean_us = sum / (double)n;
+    t->p50_us = v[(n - 1) / 2];
+    t->p99_us = v[(n * 99 + 99) / 100 - 1 < n ? (n * 99 + 99) / 100 - 1 : n - 1];
+}
+
+/* All work is done and every honest BP that is up holds the same height. */
+static int settled(const cluster_t *c) {
+    if (c->done < c->p.requests) return 0;
+    uint64_t h = UINT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!c->honest[i]) continue;
+        if (!c->bp[i].up) return 0;
+        uint64_t hi = bckm_sim_ledger_height(&c->bp[i].ledger);
+        if (h == UINT64_MAX) h = hi;
+        else if (hi != h) return 0;
+    }
+    return 1;
+}
+
+void bckm_sim_params_default(bckm_sim_params *p) {
+    memset(p, 0, sizeof *p);
+    p->bps = 4;
+    p->seed = 1;
+    p->profile = bckm_sim_profile_find("lan");
+    p->faults.byz_count = -1;
+    p->requests = 50;
+    p->request_gap_us = 2000;
+    p->mode = BCKM_SIM_COMMIT;
+    p->cost = BCKM_SIM_COST_MODEL;
+    p->mempool_cap = 256;
+    p->block_max_txs = 16;
+    p->checkpoint_interval = 4;
+    p->keys = 16;
+    p->fault_us = 0;
+    p->liveness_us = 20000000;
+}
+
+int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
+    if (params == NULL || res == NULL || params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
+        params->profile == NULL || params->keys == 0 || params->keys > BCKM_KV_KEYS_MAX ||
+        params->block_max_txs == 0 || params->mempool_cap == 0 || params->plan_len > BCKM_SIM_PLAN_MAX ||
+        params->requests > 0x00FFFFFFu)
+        return BCKM_ERR_ARG;
+    if (sodium_init() < 0) return BCKM_ERR_CRYPTO;
+    memset(res, 0, sizeof *res);
+    cluster_t *c = calloc(1, sizeof *c);
+    if (c == NULL) return BCKM_ERR_NOMEM;
+    c->p = *params;
+    c->res = res;
+    c->n = params->bps;
+    c->f = bckm_pbft_f(c->n);
+    c->bp = calloc(c->n, sizeof *c->bp);
+    c->req = calloc(params->requests ? params->requests : 1, sizeof *c->req);
+    if (c->bp == NULL || c->req == NULL) { free(c->bp); free(c->req); free(c); return BCKM_ERR_NOMEM; }
+    uint64_t seed = params->seed;
+    bckm_sim_rng_seed(&c->net_rng, bckm_sim_seed_derive(seed, "network"));
+    bckm_sim_rng_seed(&c->fault_rng, bckm_sim_seed_derive(seed, "faults"));
+    bckm_sim_rng_seed(&c->client_rng, bckm_sim_seed_derive(seed, "clients"));
+    bckm_sim_rng_seed(&c->adv_rng, bckm_sim_seed_derive(seed, "adversary"));
+    bckm_sim_rng keys_rng;
+    bckm_sim_rng_seed(&keys_rng, bckm_sim_seed_derive(seed, "keys"));
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint8_t s[32];
+        for (int k = 0; k < 4; k++) bckm_put_u64(s + 8 * k, bckm_sim_rng_next(&keys_rng));
+        crypto_sign_seed_keypair(c->pk[i], c->sk[i], s);
+        bckm_wipe(s, sizeof s);
+    }
+    for (int k = 0; k < 4; k++) bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
+    /* Byzantine BPs: explicit per-BP kinds win; otherwise byz_count (default
+     * f) BPs drawn from the seed get the spec's kind. */
+    int any = 0;
+    for (uint32_t i = 0; i < c->n; i++) any |= params->byz_kind[i] != 0;
+    if (!any && params->faults.byz_kind != BCKM_BYZ_HONEST) {
+        bckm_sim_rng br;
+        bckm_sim_rng_seed(&br, bckm_sim_seed_derive(seed, "byzantine"));
+        uint32_t k = params->faults.byz_count < 0 ? c->f : (uint32_t)params->faults.byz_count;
+        if (k > c->n) k = c->n;
+        uint32_t ids[BCKM_SIM_MAX_BPS];
+        for (uint32_t i = 0; i < c->n; i++) ids[i] = i;
+        for (uint32_t i = c->n - 1; i > 0; i--) {
+            uint32_t j = (uint32_t)bckm_sim_rng_below(&br, i + 1);
+            uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
+        }
+        for (uint32_t i = 0; i < k; i++) {
+            int kind = params->faults.byz_kind;
+            if (kind == BCKM_BYZ_MIXED) kind = 1 + (int)bckm_sim_rng_below(&br, 5);
+            c->p.byz_kind[ids[i]] = kind;
+        }
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        c->bp[i].byz = c->p.byz_kind[i] != BCKM_BYZ_HONEST;
+        c->honest[i] = !c->bp[i].byz;
+        res->byzantine += (uint32_t)c->bp[i].byz;
+    }
+    bckm_sim_evq_init(&c->q);
+    bckm_u64set_init(&c->sig_memo);
+    crypto_generichash_init(&c->trace, (const uint8_t *)"bckm-sim-trace", 14, 32);
+    bckm_sim_app ref = bckm_kv_new(c->p.keys, c->client_key);
+    if (ref.self == NULL || bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref) != BCKM_OK)
+        abort();
+    for (uint32_t i = 0; i < c->n; i++) {
+        bckm_sim_ledger_init(&c->bp[i].ledger);
+        bp_start(c, i, 0);
+        /* stagger the ticks so BPs do not all fire at the same instant */
+        uint64_t off = bckm_sim_rng_below(&c->net_rng, c->p.profile->tick_us);
+        if (bckm_sim_evq_push(&c->q, off, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+    }
+    for (uint32_t r = 0; r < c->p.requests; r++) {
+        c->req[r].fresh = 1;
+        uint64_t at = (uint64_t)r * c->p.request_gap_us +
+                      bckm_sim_rng_below(&c->client_rng, c->p.request_gap_us + 1);
+        uint32_t bp = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->n);
+        if (bckm_sim_evq_push(&c->q, at, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+    }
+    c->fault_end = c->p.fault_us;
+    c->faults_on = c->p.fault_us > 0;
+    if (c->faults_on && bckm_sim_evq_push(&c->q, 0, EV_FAULT, 0, 0, NULL) != BCKM_OK) abort();
+    if (bckm_sim_evq_push(&c->q, c->fault_end, EV_PHASE_END, 0, 0, NULL) != BCKM_OK) abort();
+    uint64_t last_plan = 0;
+    for (uint32_t k = 0; k < c->p.plan_len; k++) {
+        const bckm_sim_plan *pl = &c->p.plan[k];
+        if (pl->bp >= c->n || pl->end_us < pl->start_us) abort();
+        if (bckm_sim_evq_push(&c->q, pl->start_us, EV_PLAN_START, pl->bp, k, NULL) != BCKM_OK) abort();
+        if (bckm_sim_evq_push(&c->q, pl->end_us, EV_PLAN_END, pl->bp, k, NULL) != BCKM_OK) abort();
+        if (pl->end_us > last_plan) last_plan = pl->end_us;
+    }
+    uint64_t heal_at = c->fault_end > last_plan ? c->fault_end : last_plan;
+    uint64_t deadline = heal_at + c->p.liveness_us;
+    const bckm_sim_ledger *ledgers[BCKM_SIM_MAX_BPS];
+    for (uint32_t i = 0; i < c->n; i++) ledgers[i] = &c->bp[i].ledger;
+    bckm_sim_event ev;
+    while (bckm_sim_evq_pop(&c->q, &ev)) {
+        res->events++;
+        if (ev.time_us > deadline) {
+            res->outcome = BCKM_SIM_LIVENESS;
+            snprintf(res->violation, sizeof res->violation,
+                     "liveness: %" PRIu64 " of %u requests unfinished %" PRIu64 " us after faults healed",
+                     (uint64_t)c->p.requests - c->done, c->p.requests, c->p.liveness_us);
+            break;
+        }
+        handle(c, &ev);
+        if (res->outcome != BCKM_SIM_OK) break;
+        if (bckm_sim_checker_step(&c->ck, ledgers, c->honest)) {
+            res->outcome = BCKM_SIM_SAFETY;
+            snprintf(res->violation, sizeof res->violation, "%s", c->ck.msg);
+            break;
+        }
+        if (ev.time_us >= heal_at && !c->faults_on && settled(c)) break;
+    }
+    res->end_us = c->q.now_us;
+    if (getenv("BCKM_SIM_DEBUG") != NULL) {
+        for (uint32_t r = 0; r < c->p.requests; r++) {
+            req_t *q = &c->req[r];
+            if (!q->done)
+                fprintf(stderr, "req %u: bp %u attempt %u fresh %d accepted_ever %d gen %" PRIu64 "\n",
+                        r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
+        }
+        for (uint32_t i = 0; i < c->n; i++)
+            fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu\n", i,
+                    c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
+                    c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
+                    c->bp[i].live ? c->bp[i].mp.len : 0);
+    }
+    /* Requests whose tx was admitted but never finished are lost; there
+     * must be none after the liveness phase. */
+    size_t ns = 0;
+    for (int k = 0; k < 4; k++) c->samples[k] = calloc(c->p.requests ? c->p.requests : 1, sizeof(uint64_t));
+    for (uint32_t r = 0; r < c->p.requests; r++) {
+        req_t *q = &c->req[r];
+        if (q->done) {
+            res->committed++;
+            c->samples[0][ns] = 0;
+            c->samples[1][ns] = q->t_e;
+            c->samples[2][ns] = q->t_a;
+            c->samples[3][ns] = q->t_r;
+            ns++;
+        } else {
+            res->lost++;
+        }
+    }
+    res->requests = c->p.requests;
+    timing_of(c->samples[0], ns, &res->t_k);
+    timing_of(c->samples[1], ns, &res->t_e);
+    timing_of(c->samples[2], ns, &res->t_a);
+    timing_of(c->samples[3], ns, &res->t_r);
+    for (int k = 0; k < 4; k++) free(c->samples[k]);
+    res->error_rate = res->sync_accepted ? (double)res->sync_missed_first_try / (double)res->sync_accepted : 0.0;
+    res->min_height = UINT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        bp_t *me = &c->bp[i];
+        uint64_t h = bckm_sim_ledger_height(&me->ledger);
+        res->bp_height[i] = h;
+        res->bp_fetches[i] = me->fetches_before + (me->live ? me->rep.fetches : 0);
+        res->fetches += res->bp_fetches[i];
+        if (me->live) res->view_changes += me->rep.view_changes;
+        if (c->honest[i]) {
+            if (h < res->min_height) res->min_height = h;
+            if (h > res->max_height) res->max_height = h;
+        }
+    }
+    if (res->min_height == UINT64_MAX) res->min_height = 0;
+    crypto_generichash_final(&c->trace, res->trace_hash, 32);
+    /* teardown */
+    while (bckm_sim_evq_pop(&c->q, &ev))
+        if (ev.kind == EV_NET) net_free(ev.ptr);
+    for (size_t i = 0; i < c->nout; i++) net_free(c->out[i].m);
+    free(c->out);
+    for (size_t i = 0; i < c->neq; i++) {
+        bckm_pbft_msg_unref(c->eq[i].ppb);
+        for (uint32_t j = 0; j < BCKM_SIM_MAX_BPS; j++)
+            for (int t = 0; t < 2; t++) bckm_pbft_msg_unref(c->eq[i].votes_b[j][t]);
+    }
+    free(c->eq);
+    for (uint32_t i = 0; i < c->n; i++) {
+        bp_t *me = &c->bp[i];
+        if (me->live) {
+            bckm_pbft_free(&me->rep);
+            me->app.ops->destroy(me->app.self);
+            bckm_sim_mempool_free(&me->mp);
+        }
+        if (me->has_durable) bckm_pbft_durable_free(&me->durable);
+        snap_free(&me->stable);
+        for (int k = 0; k < 4; k++) snap_free(&me->pending[k]);
+        bckm_sim_ledger_free(&me->ledger);
+    }
+    bckm_sim_checker_free(&c->ck);
+    bckm_u64set_free(&c->sig_memo);
+    bckm_sim_evq_free(&c->q);
+    bckm_wipe(c->sk, sizeof c->sk);
+    free(c->bp);
+    free(c->req);
+    free(c);
+    return BCKM_OK;
+}
+
+void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_params *p) {
+    bckm_sim_params_default(p);
+    bckm_sim_rng r;
+    bckm_sim_rng_seed(&r, bckm_sim_seed_derive(seed, "swarm"));
+    static const uint32_t sizes[] = { 4, 4, 5, 7 };
+    p->seed = seed;
+    p->bps = bps ? bps : sizes[bckm_sim_rng_below(&r, 4)];
+    uint32_t f = bckm_pbft_f(p->bps);
+    uint32_t k = byzantine >= 0 ? (uint32_t)byzantine : (uint32_t)bckm_sim_rng_below(&r, f + 1);
+    if (k > p->bps) k = p->bps;
+    static const bckm_sim_ratio loss[] = { { 0, 1 }, { 1, 200 }, { 1, 50 }, { 1, 20 } };
+    static const bckm_sim_ratio dup[] = { { 0, 1 }, { 1, 100 }, { 1, 20 } };
+    static const bckm_sim_ratio reorder[] = { { 0, 1 }, { 1, 20 }, { 1, 5 } };
+    static const bckm_sim_ratio part[] = { { 0, 1 }, { 1, 500 }, { 1, 200 } };
+    static const bckm_sim_ratio crash[] = { { 0, 1 }, { 1, 1000 }, { 1, 300 } };
+    p->faults.loss = loss[bckm_sim_rng_below(&r, 4)];
+    p->faults.dup = dup[bckm_sim_rng_below(&r, 3)];
+    p->faults.reorder = reorder[bckm_sim_rng_below(&r, 3)];
+    p->faults.partition = part[bckm_sim_rng_below(&r, 3)];
+    p->faults.crash = crash[bckm_sim_rng_below(&r, 3)];
+    p->requests = 20 + (uint32_t)bckm_sim_rng_below(&r, 30);
+    p->request_gap_us = 500 + bckm_sim_rng_below(&r, 3000);
+    p->keys = 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
+    p->block_max_txs = 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
+    p->mempool_cap = 16 + (uint32_t)bckm_sim_rng_below(&r, 240);
+    p->checkpoint_interval = 2 + (uint32_t)bckm_sim_rng_below(&r, 7);
+    p->fault_us = 50000 + bckm_sim_rng_below(&r, 250000);
+    p->mode = (int)bckm_sim_rng_below(&r, 3);
+    if (k > f) {
+        /* More than f Byzantine BPs: they all equivocate together and hold
+         * the first views' primaries, the attack PBFT cannot survive. */
+        for (uint32_t i = 0; i < k; i++) p->byz_kind[i] = BCKM_BYZ_EQUIVOCATE;
+        p->faults.byz_kind = BCKM_BYZ_EQUIVOCATE;
+    } else {
+        uint32_t ids[BCKM_SIM_MAX_BPS];
+        for (uint32_t i = 0; i < p->bps; i++) ids[i] = i;
+        for (uint32_t i = p->bps - 1; i > 0; i--) {
+            uint32_t j = (uint32_t)bckm_sim_rng_below(&r, i + 1);
+            uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
+        }
+        for (uint32_t i = 0; i < k; i++) p->byz_kind[ids[i]] = 1 + (int)bckm_sim_rng_below(&r, 5);
+        p->faults.byz_kind = k ? BCKM_BYZ_MIXED : BCKM_BYZ_HONEST;
+    }
+    p->faults.byz_count = (int)k;
+}
+
+static void hex32(const uint8_t *b, char *out) {
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static const char *mode_name(int m) {
+    return m == BCKM_SIM_ASYNC ? "async" : m == BCKM_SIM_SYNC ? "sync" : "commit";
+}
+
+void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap) {
+    char th[65];
+    hex32(r->trace_hash, th);
+    char safety[300], liveness[300];
+    /* The violation text holds no quotes or backslashes (it is ours). */
+    snprintf(safety, sizeof safety, "%s", r->outcome == BCKM_SIM_SAFETY ? r->violation : "ok");
+    snprintf(liveness, sizeof liveness, "%s", r->outcome == BCKM_SIM_LIVENESS ? r->violation : "ok");
+    const bckm_sim_timing *t[4] = { &r->t_k, &r->t_e, &r->t_a, &r->t_r };
+    const char *tn[4] = { "t_k", "t_e", "t_a", "t_r" };
+    size_t o = 0;
+#define OUT(...) do { int w_ = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__); \
+    if (w_ > 0) o += (size_t)w_; } while (0)
+    OUT("{\"bps\":%u,\"nodes\":0,\"requests\":%" PRIu64 ",\"mode\":\"%s\",\"profile\":\"%s\","
+        "\"cost\":\"%s\",\"byzantine\":%u,\"committed\":%" PRIu64 ",\"sync_accepted\":%" PRIu64
+        ",\"sync_missed_first_try\":%" PRIu64 ",\"error_rate\":%.6f,\"lost\":%" PRIu64
+        ",\"exec_rejected\":%" PRIu64 ",\"check_rejected\":%" PRIu64 ",\"retries\":%" PRIu64,
+        p->bps, r->requests, mode_name(p->mode), p->profile->name,
+        p->cost == BCKM_SIM_COST_MODEL ? "model" : "measured", r->byzantine, r->committed,
+        r->sync_accepted, r->sync_missed_first_try, r->error_rate, r->lost, r->exec_rejected,
+        r->check_rejected, r->retries);
+    for (int k = 0; k < 4; k++)
+        OUT(",\"%s\":{\"mean_us\":%.1f,\"p50_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 "}", tn[k],
+            t[k]->mean_us, t[k]->p50_us, t[k]->p99_us);
+    OUT(",\"height\":%" PRIu64 ",\"view_changes\":%" PRIu64 ",\"fetches\":%" PRIu64
+        ",\"restarts\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"dropped\":%" PRIu64
+        ",\"end_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
+        ",\"trace_hash\":\"%s\"}",
+        r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
+        safety, liveness, p->seed, th);
+#undef OUT
+}

@@ -1,0 +1,235 @@
+/*
+ * bckm-sim: runs the deterministic PBFT cluster.
+ *   bckm-sim run   [flags]   one run; prints a summary or one JSON object
+ *   bckm-sim check [flags]   swarm testing over a range of seeds
+ * Exit codes: 0 success; 1 a safety or liveness violation (for check: or no
+ * violation when --expect-violation); 2 bad usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bckm/common.h"
+#include "sim/cluster.h"
+#include "sim/net.h"
+
+static void usage_main(FILE *o) {
+    fprintf(o,
+            "usage: bckm-sim <command> [flags]\n"
+            "commands:\n"
+            "  run     one simulated run of the PBFT cluster (see bckm-sim run --help)\n"
+            "  check   swarm testing over a range of seeds (see bckm-sim check --help)\n");
+}
+
+static void usage_run(FILE *o) {
+    fprintf(o,
+            "usage: bckm-sim run [--bps P] [--requests R] [--mode async|sync|commit]\n"
+            "                    [--profile lan|wan|tendermint] [--faults SPEC] [--seed S]\n"
+            "                    [--cost model|measured] [--json]\n"
+            "                    [--block-txs N] [--keys N] [--fault-ms MS] [--gap-us US]\n"
+            "  --bps P         number of BPs, 1..64 (default 4)\n"
+            "  --requests R    client requests to serve (default 50)\n"
+            "  --mode M        reply after admission (async), CheckTx (sync) or commit (default commit)\n"
+            "  --profile NAME  network delays and timeouts (default lan)\n"
+            "  --faults SPEC   e.g. loss=1/100,dup=1/200,reorder=1/50,partition=1/1000,crash=1/5000,\n"
+            "                  byz=silent|equivocate|censor|invalid|forge|mixed,byzn=K (default none)\n"
+            "  --seed S        64-bit seed (default 1)\n"
+            "  --cost C        model: fixed handler costs, bit-for-bit reproducible (default);\n"
+            "                  measured: real CPU time charged to each BP\n"
+            "  --json          print one JSON object\n"
+            "  --block-txs N   most txs per block (default 16)\n"
+            "  --keys N        key space of the test application, 1..4096 (default 16)\n"
+            "  --fault-ms MS   length of the faulty phase (default 300 when --faults is given)\n"
+            "  --gap-us US     mean gap between request arrivals (default 2000)\n"
+            "Not available yet (they need the key-management contract): --nodes, --policy, --devices.\n"
+            "Exit: 0 ok, 1 safety or liveness violation, 2 bad usage.\n");
+}
+
+static void usage_check(FILE *o) {
+    fprintf(o,
+            "usage: bckm-sim check --seeds A-B [--bps P] [--byzantine K] [--expect-violation] [--verbose]\n"
+            "  Each seed draws its own settings: cluster size (unless --bps), fault rates,\n"
+            "  request load, reply mode, and K Byzantine BPs (default: 0..f drawn) with\n"
+            "  behaviours drawn from silent, equivocate, censor, invalid, forge. With K > f the\n"
+            "  Byzantine BPs all equivocate together.\n"
+            "  --expect-violation  succeed only if some seed shows a violation\n"
+            "Exit: 0 as expected, 1 a violation (or none with --expect-violation), 2 bad usage.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') return -1;
+    *out = v;
+    return 0;
+}
+
+static int bad(const char *cmd, const char *msg, const char *arg) {
+    fprintf(stderr, "bckm-sim %s: %s%s%s%s\n", cmd, msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "try 'bckm-sim %s --help'\n", cmd);
+    return 2;
+}
+
+static int cmd_run(int argc, char **argv) {
+    bckm_sim_params p;
+    bckm_sim_params_default(&p);
+    int json = 0, have_faults = 0;
+    uint64_t fault_ms = 300;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage_run(stdout); return 0; }
+        if (strcmp(a, "--json") == 0) { json = 1; continue; }
+        if (strcmp(a, "--nodes") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--devices") == 0)
+            return bad("run", "flag not available until the key-management contract is wired in:", a);
+        if (strncmp(a, "--", 2) != 0) return bad("run", "unexpected argument", a);
+        if (i + 1 >= argc) return bad("run", "missing value for", a);
+        const char *v = argv[++i];
+        uint64_t x;
+        if (strcmp(a, "--bps") == 0) {
+            if (parse_u64(v, &x) || x < 1 || x > BCKM_SIM_MAX_BPS) return bad("run", "--bps wants 1..64, got", v);
+            p.bps = (uint32_t)x;
+        } else if (strcmp(a, "--requests") == 0) {
+            if (parse_u64(v, &x) || x > 1000000) return bad("run", "--requests wants 0..1000000, got", v);
+            p.requests = (uint32_t)x;
+        } else if (strcmp(a, "--mode") == 0) {
+            if (strcmp(v, "async") == 0) p.mode = BCKM_SIM_ASYNC;
+            else if (strcmp(v, "sync") == 0) p.mode = BCKM_SIM_SYNC;
+            else if (strcmp(v, "commit") == 0) p.mode = BCKM_SIM_COMMIT;
+            else return bad("run", "--mode wants async, sync or commit, got", v);
+        } else if (strcmp(a, "--profile") == 0) {
+            p.profile = bckm_sim_profile_find(v);
+            if (p.profile == NULL) return bad("run", "--profile wants lan, wan or tendermint, got", v);
+        } else if (strcmp(a, "--faults") == 0) {
+            char err[128];
+            if (bckm_sim_faults_parse(v, &p.faults, err, sizeof err) != BCKM_OK)
+                return bad("run", err, NULL);
+            have_faults = 1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (parse_u64(v, &x)) return bad("run", "--seed wants an unsigned 64-bit integer, got", v);
+            p.seed = x;
+        } else if (strcmp(a, "--cost") == 0) {
+            if (strcmp(v, "model") == 0) p.cost = BCKM_SIM_COST_MODEL;
+            else if (strcmp(v, "measured") == 0) p.cost = BCKM_SIM_COST_MEASURED;
+            else return bad("run", "--cost wants model or measured, got", v);
+        } else if (strcmp(a, "--block-txs") == 0) {
+            if (parse_u64(v, &x) || x < 1 || x > 4096) return bad("run", "--block-txs wants 1..4096, got", v);
+            p.block_max_txs = (uint32_t)x;
+        } else if (strcmp(a, "--keys") == 0) {
+            if (parse_u64(v, &x) || x < 1 || x > 4096) return bad("run", "--keys wants 1..4096, got", v);
+            p.keys = (uint32_t)x;
+        } else if (strcmp(a, "--fault-ms") == 0) {
+            if (parse_u64(v, &x) || x > 3600000) return bad("run", "--fault-ms wants 0..3600000, got", v);
+            fault_ms = x;
+        } else if (strcmp(a, "--gap-us") == 0) {
+            if (parse_u64(v, &x) || x > 60000000) return bad("run", "--gap-us wants 0..60000000, got", v);
+            p.request_gap_us = x;
+        } else {
+            return bad("run", "unknown flag", a);
+        }
+    }
+    if (p.faults.byz_count > 0 && (uint32_t)p.faults.byz_count > p.bps)
+        return bad("run", "byzn is larger than --bps", NULL);
+    p.fault_us = have_faults ? fault_ms * 1000 : 0;
+    if (p.mempool_cap < p.block_max_txs) p.mempool_cap = p.block_max_txs * 4;
+    bckm_sim_result r;
+    int rc = bckm_sim_run(&p, &r);
+    if (rc != BCKM_OK) {
+        fprintf(stderr, "bckm-sim run: setup failed: %s\n", bckm_strerror(rc));
+        return 2;
+    }
+    if (json) {
+        static char buf[4096];
+        bckm_sim_result_json(&p, &r, buf, sizeof buf);
+        printf("%s\n", buf);
+    } else {
+        printf("seed %" PRIu64 ": %u BPs (%u Byzantine), profile %s, %" PRIu64 " requests, %" PRIu64
+               " committed, %" PRIu64 " lost, height %" PRIu64 ", %" PRIu64 " view changes, "
+               "%" PRIu64 " fetches, %" PRIu64 " restarts, end %.3f s\n",
+               p.seed, p.bps, r.byzantine, p.profile->name, r.requests, r.committed, r.lost,
+               r.max_height, r.view_changes, r.fetches, r.restarts, (double)r.end_us / 1e6);
+        printf("t_e mean %.0f us, t_a mean %.0f us p99 %" PRIu64 " us, t_r mean %.0f us; error rate %.4f\n",
+               r.t_e.mean_us, r.t_a.mean_us, r.t_a.p99_us, r.t_r.mean_us, r.error_rate);
+        if (r.outcome != BCKM_SIM_OK) printf("VIOLATION: %s\n", r.violation);
+        else printf("safety ok, liveness ok\n");
+    }
+    return r.outcome == BCKM_SIM_OK ? 0 : 1;
+}
+
+static int cmd_check(int argc, char **argv) {
+    uint64_t a = 0, b = 0, bps = 0, byz = 0;
+    int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i];
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) { usage_check(stdout); return 0; }
+        if (strcmp(f, "--expect-violation") == 0) { expect = 1; continue; }
+        if (strcmp(f, "--verbose") == 0) { verbose = 1; continue; }
+        if (strncmp(f, "--", 2) != 0) return bad("check", "unexpected argument", f);
+        if (i + 1 >= argc) return bad("check", "missing value for", f);
+        const char *v = argv[++i];
+        if (strcmp(f, "--seeds") == 0) {
+            const char *dash = strchr(v, '-');
+            char lo[32];
+            if (dash == NULL || (size_t)(dash - v) >= sizeof lo) return bad("check", "--seeds wants A-B, got", v);
+            memcpy(lo, v, (size_t)(dash - v));
+            lo[dash - v] = '\0';
+            if (parse_u64(lo, &a) || parse_u64(dash + 1, &b) || b < a)
+                return bad("check", "--seeds wants A-B with A <= B, got", v);
+            have_seeds = 1;
+        } else if (strcmp(f, "--bps") == 0) {
+            if (parse_u64(v, &bps) || bps < 1 || bps > BCKM_SIM_MAX_BPS) return bad("check", "--bps wants 1..64, got", v);
+        } else if (strcmp(f, "--byzantine") == 0) {
+            if (parse_u64(v, &byz) || byz > BCKM_SIM_MAX_BPS) return bad("check", "--byzantine wants 0..64, got", v);
+            have_byz = 1;
+        } else {
+            return bad("check", "unknown flag", f);
+        }
+    }
+    if (!have_seeds) return bad("check", "--seeds A-B is required", NULL);
+    if (bps && have_byz && byz > bps) return bad("check", "--byzantine is larger than --bps", NULL);
+    uint64_t runs = 0, violations = 0;
+    for (uint64_t s = a;; s++) {
+        bckm_sim_params p;
+        bckm_sim_swarm_params(s, (uint32_t)bps, have_byz ? (int)byz : -1, &p);
+        bckm_sim_result r;
+        if (bckm_sim_run(&p, &r) != BCKM_OK) {
+            fprintf(stderr, "bckm-sim check: seed %" PRIu64 ": setup failed\n", s);
+            return 2;
+        }
+        runs++;
+        if (verbose)
+            printf("seed %" PRIu64 ": bps %u byz %u height %" PRIu64 " vc %" PRIu64 " fetch %" PRIu64
+                   " restarts %" PRIu64 " %s\n", s, p.bps, r.byzantine, r.max_height, r.view_changes,
+                   r.fetches, r.restarts, r.outcome == BCKM_SIM_OK ? "ok" : r.violation);
+        if (r.outcome != BCKM_SIM_OK) {
+            violations++;
+            printf("seed %" PRIu64 ": %s violation: %s\n", s,
+                   r.outcome == BCKM_SIM_SAFETY ? "safety" : "liveness", r.violation);
+            printf("  replay: build/bin/bckm-sim check --seeds %" PRIu64 "-%" PRIu64, s, s);
+            if (bps) printf(" --bps %" PRIu64, bps);
+            if (have_byz) printf(" --byzantine %" PRIu64, byz);
+            printf(" --verbose\n");
+        }
+        if (s == b) break;
+    }
+    printf("%" PRIu64 " seeds run, %" PRIu64 " with a violation\n", runs, violations);
+    if (expect) return violations > 0 ? 0 : 1;
+    return violations > 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage_main(stderr); return 2; }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (bckm_init() != BCKM_OK) { fprintf(stderr, "bckm-sim: libsodium failed to start\n"); return 2; }
+    if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "check") == 0) return cmd_check(argc - 2, argv + 2);
+    fprintf(stderr, "bckm-sim: unknown command '%s'\n", argv[1]);
+    usage_main(stderr);
+    return 2;
+}
