@@ -29,6 +29,7 @@
 #include "../fuzz/rekey.c"
 #include "../fuzz/pbft.c"
 #include "../fuzz/faults.c"
+#include "../fuzz/ledger.c"
 
 typedef int (*fuzz_regress_fn)(const uint8_t *data, size_t size);
 
@@ -95,7 +96,8 @@ FUZZ_REGRESS_CASE(cert)
 FUZZ_REGRESS_CASE(rekey)
 FUZZ_REGRESS_CASE(pbft)
 FUZZ_REGRESS_CASE(faults)
+FUZZ_REGRESS_CASE(ledger)
 
 CHECK_CASES(CASE(test_fuzz_tx), CASE(test_fuzz_envelope), CASE(test_fuzz_block),
             CASE(test_fuzz_cert), CASE(test_fuzz_rekey), CASE(test_fuzz_pbft),
-            CASE(test_fuzz_faults))
+            CASE(test_fuzz_faults), CASE(test_fuzz_ledger))

@@ -181,7 +181,53 @@ def faults_seeds():
     return {k: v.encode() for k, v in specs.items()}
 
 
+def ledger_seeds():
+    """Mode byte then mode data (fuzz/ledger.c); golden blocks are chosen by
+    index, since their signatures are made by the harness."""
+    def golden(index, flips=(), short=False):
+        sel = 1 | (index << 1) | (len(flips) << 3) | (0x20 if short else 0)
+        return bytes([sel]) + b"".join(u16(off) + bytes([x]) for off, x in flips)
+
+    def edit_put(db, key, value):
+        return bytes([0, db, len(key)]) + key + u16(len(value)) + value
+
+    def edit_del(db, key):
+        return bytes([1, db, len(key)]) + key
+
+    def edit_flip(db, key, off, x):
+        return bytes([2, db, len(key)]) + key + u16(off) + bytes([x])
+
+    h = lambda n: n.to_bytes(8, "big")
+    pos = lambda height, i: h(height) + u32(i)
+    return {
+        "raw-empty": b"\x00",
+        "raw-junk": b"\x00" + bytes(range(256)) * 16,
+        "patched-none": b"\x01",
+        "patched-meta": b"\x01" + u32(16) + b"\x01" + u32(4096 + 16) + b"\x80",
+        "patched-deep": b"\x01" + u32(3 * 4096 + 100) + b"\x04",
+        "edited-none": b"\x02",
+        "edited-drop-tip": b"\x02" + edit_del(1, h(2)) + edit_del(2, h(2)) + edit_del(3, pos(2, 0))
+                           + edit_del(4, u32(0x01000102)) + edit_del(5, bytes([0x42] * 32)),
+        "edited-drop-cert": b"\x02" + edit_del(2, h(2)),
+        "edited-flip-block": b"\x02" + edit_flip(1, h(1), 200, 1),
+        "edited-flip-status": b"\x02" + edit_flip(3, pos(1, 1), 0, 7),
+        "edited-flip-cert-view": b"\x02" + edit_flip(2, h(2), 10, 1),
+        "edited-extra-tx": b"\x02" + edit_put(3, pos(9, 0), bytes(135)),
+        "edited-format": b"\x02" + edit_put(0, b"format", b"bckm-ledger-v2"),
+        "edited-no-format": b"\x02" + edit_del(0, b"format"),
+        "append-next": b"\x03" + golden(1) + golden(1),
+        "append-next-status": b"\x03" + golden(1) + golden(1) + b"\x05",
+        "append-replay": b"\x03" + golden(0) + golden(0),
+        "append-skip": b"\x03" + golden(2) + golden(2),
+        "append-wrong-cert": b"\x03" + golden(1) + golden(2),
+        "append-flipped": b"\x03" + golden(1, [(130, 1)]) + golden(1),
+        "append-short": b"\x03" + golden(1, short=True) + golden(1),
+        "append-raw": b"\x03\x00" + u16(3) + b"abc" + b"\x00" + u16(0),
+    }
+
+
 GENERATED = {
+    "ledger": ledger_seeds,
     "rekey": rekey_seeds,
     "pbft": pbft_seeds,
     "faults": faults_seeds,

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../.."
 : "${FUZZ_DIR:=build/fuzz}"
 : "${FUZZ_NAMES:=}"
 fail=0
+scratch_root=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && scratch_root=/dev/shm
+export TMPDIR="$(mktemp -d "$scratch_root/bckm-fuzz-replay.XXXXXX")"
+trap 'rm -rf "$TMPDIR"' EXIT
 for name in $FUZZ_NAMES; do
   bin="$FUZZ_DIR/repro/$name"
   args=()

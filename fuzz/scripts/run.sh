@@ -28,6 +28,14 @@ export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 
 if [ -z "$FUZZ_NAMES" ]; then echo "run.sh: no harnesses" >&2; exit 1; fi
 
+# Harnesses that need files (the ledger) make them under TMPDIR; afl-fuzz
+# ends its targets with SIGKILL, so their own clean-up never runs: give them
+# one scratch directory (in memory when /dev/shm exists) and remove it here.
+scratch_root=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && scratch_root=/dev/shm
+export TMPDIR="$(mktemp -d "$scratch_root/bckm-fuzz-run.XXXXXX")"
+trap 'rm -rf "$TMPDIR"' EXIT
+
 fuzz_one() {
   local name="$1"
   local out="$FUZZ_DIR/out/$name" in="$FUZZ_DIR/in/$name"
