@@ -79,7 +79,7 @@ static int add_device(struct l1world *w, uint32_t node, const uint8_t kek[32]) {
     void *mem = malloc(bytes);
     struct bckm_device *d;
     if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, &d) != BCKM_OK) return -1;
-    w->devs[w->ndevs] = (struct l1dev){ node, d, 1 };
+    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bckm_id_bp(node) };
     if (bckm_map_put(&w->dev_of, node, w->ndevs) != BCKM_OK) return -1;
     w->ndevs++;
     return 0;
@@ -88,6 +88,11 @@ static int add_device(struct l1world *w, uint32_t node, const uint8_t kek[32]) {
 /* Delivers one BP's messages: node-KEK messages to their node, set-KEK
  * messages to every member of the set attached to that BP, except nodes that
  * get a bundle in the same batch. */
+uint32_t l1_index(struct l1world *w, uint32_t node) {
+    uint32_t i;
+    return bckm_map_get(&w->dev_of, node, &i) ? i : UINT32_MAX;
+}
+
 static int deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) {
     uint8_t *copy = NULL;
     size_t copy_cap = 0;
@@ -102,13 +107,10 @@ static int deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) {
         if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(w->reg, r->recipient, &nrec);
         if (copy_cap < r->len) { free(copy); copy_cap = r->len; copy = malloc(copy_cap); }
         for (uint32_t k = 0; k < nrec; k++) {
-            uint32_t set, attach;
-            if (r->kek_type == BCKM_KEK_SET) {
-                if (bckm_map_get(&bundled, rec[k], NULL)) continue;
-                if (bckm_sets_node(w->reg, rec[k], &set, &attach) != BCKM_OK || attach != bp) continue;
-            }
-            struct bckm_device *d = l1_device(w, rec[k]);
-            if (d == NULL) continue;
+            uint32_t di = l1_index(w, rec[k]);
+            if (di == UINT32_MAX || w->devs[di].asleep || w->devs[di].bp != bp) continue;
+            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
+            struct bckm_device *d = w->devs[di].dev;
             memcpy(copy, m->buf + r->off, r->len);
             int e = bckm_device_apply(d, copy, r->len);
             if (e != BCKM_OK) {
@@ -145,8 +147,10 @@ int l1_genesis(struct l1world *w, uint32_t n) {
     return BCKM_OK;
 }
 
+void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) { deliver(w, bp, m); }
+
 void l1_deliver_all(struct l1world *w) {
-    for (uint32_t bp = 1; bp <= w->p; bp++) deliver(w, bp, &w->out[bp]);
+    for (uint32_t bp = 1; bp <= w->p; bp++) if (!w->dead[bp]) deliver(w, bp, &w->out[bp]);
 }
 
 static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *c) {
@@ -156,6 +160,7 @@ static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *
     w->last_bp = origin;
     for (uint32_t bp = 1; bp <= w->p; bp++) {
         bckm_msgs_clear(&w->out[bp]);
+        if (w->dead[bp]) continue;
         e = bckm_km_commit(w->km[bp], w->reg, origin, c, &w->plan, &w->out[bp]);
         if (e != BCKM_OK) return e;
     }
@@ -176,13 +181,145 @@ int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out) {
 }
 
 int l1_leave(struct l1world *w, uint32_t node, uint8_t op) {
-    uint32_t set, attach, i;
+    uint32_t i = l1_index(w, node);
     struct bckm_tx c;
-    int e = bckm_sets_node(w->reg, node, &set, &attach);
+    if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
+    uint32_t bp = w->devs[i].bp;     /* the BP that serves the node takes its leave */
+    int e = bckm_km_prepare_leave(w->km[bp], w->reg, node, op, &c);
     if (e != BCKM_OK) return e;
-    e = bckm_km_prepare_leave(w->km[attach], w->reg, node, op, &c);
-    if (e != BCKM_OK) return e;
-    e = commit_all(w, attach, &c);
-    if (e == BCKM_OK && bckm_map_get(&w->dev_of, node, &i)) w->devs[i].live = 0;
+    e = commit_all(w, bp, &c);
+    if (e == BCKM_OK) w->devs[i].live = 0;
     return e;
 }
+
+/* ---- invariant checks ---------------------------------------------------- */
+
+enum { K_KEK = 1, K_SEED, K_SETKEK, K_PAIRNODE, K_SETPAIR };
+
+struct entry {
+    uint8_t key[32];
+    uint32_t holder, a, b;
+    uint8_t kind, live;
+};
+
+static int cmp_entry(const void *x, const void *y) {
+    return memcmp(((const struct entry *)x)->key, ((const struct entry *)y)->key, 32);
+}
+
+static uint32_t set_size(struct l1world *w, uint32_t set) {
+    uint32_t n;
+    (void)bckm_sets_members(w->reg, set, &n);
+    return n;
+}
+
+/* The sharing rule: every key value is held by exactly the nodes the paper
+ * gives it to, and no departed node holds a key a member still uses. */
+uint32_t l1_census(struct l1world *w) {
+    size_t cap = 1024, n = 0;
+    struct entry *e = malloc(cap * sizeof *e);
+    for (uint32_t i = 0; i < w->ndevs; i++) {
+        const struct bckm_device *d = w->devs[i].dev;
+        if (d->node_id == 0) continue;
+        size_t need = n + 4 + d->n_peers + d->n_sets;
+        if (need > cap) { while (need > cap) cap *= 2; e = realloc(e, cap * sizeof *e); }
+        uint8_t live = (uint8_t)w->devs[i].live;
+        uint32_t u = d->node_id;
+        e[n] = (struct entry){ {0}, u, u, 0, K_KEK, live }; memcpy(e[n++].key, d->kek, 32);
+        e[n] = (struct entry){ {0}, u, u, 0, K_SEED, live }; memcpy(e[n++].key, d->seed, 32);
+        e[n] = (struct entry){ {0}, u, d->set_id, 0, K_SETKEK, live }; memcpy(e[n++].key, d->set_kek, 32);
+        for (uint32_t k = 0; k < d->n_peers; k++) {
+            uint32_t v = d->keys[k].id;
+            e[n] = (struct entry){ {0}, u, u < v ? u : v, u < v ? v : u, K_PAIRNODE, live };
+            memcpy(e[n++].key, d->keys[k].key, 32);
+        }
+        for (uint32_t k = 0; k < d->n_sets; k++) {
+            uint32_t t = d->keys[d->cap_peers + k].id, s = d->set_id;
+            e[n] = (struct entry){ {0}, u, s < t ? s : t, s < t ? t : s, K_SETPAIR, live };
+            memcpy(e[n++].key, d->keys[d->cap_peers + k].key, 32);
+        }
+    }
+    qsort(e, n, sizeof *e, cmp_entry);
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1, live = e[i].live;
+        int same = 1;
+        while (j < n && memcmp(e[j].key, e[i].key, 32) == 0) {
+            if (e[j].kind != e[i].kind || e[j].a != e[i].a || e[j].b != e[i].b) same = 0;
+            live += e[j].live;
+            j++;
+        }
+        size_t holders = j - i;
+        if (live == 0) { i = j; continue; }          /* only departed nodes: dead key */
+        if (!same || live != holders) bad++;           /* shared across kinds, or with a departed node */
+        else {
+            size_t want = 0;
+            switch (e[i].kind) {
+            case K_KEK: case K_SEED: want = 1; break;
+            case K_PAIRNODE: want = 2; break;
+            case K_SETKEK: want = set_size(w, e[i].a); break;
+            case K_SETPAIR: want = set_size(w, e[i].a) + set_size(w, e[i].b); break;
+            }
+            if (holders != want) bad++;
+            for (size_t k = i; k < j; k++) {
+                uint32_t set, at;
+                if (bckm_sets_node(w->reg, e[k].holder, &set, &at) != BCKM_OK) { bad++; continue; }
+                if (e[k].kind == K_SETKEK && set != e[k].a) bad++;
+                if (e[k].kind == K_SETPAIR && set != e[k].a && set != e[k].b) bad++;
+                if (e[k].kind == K_PAIRNODE && e[k].holder != e[k].a && e[k].holder != e[k].b) bad++;
+            }
+        }
+        i = j;
+    }
+    if (bad) fprintf(stderr, "census: %u key groups break the sharing rule\n", bad);
+    free(e);
+    return bad;
+}
+
+static uint32_t violated(int ok, const char *what) {
+    if (!ok) fprintf(stderr, "l1_check: violated: %s\n", what);
+    return !ok;
+}
+
+/* Per-operation invariants. */
+uint32_t l1_check(struct l1world *w, uint32_t pairs) {
+    uint32_t fails = 0;
+    fails += violated(bckm_sets_audit(w->reg) == BCKM_OK, "bckm_sets_audit(w->reg) == BCKM_OK");
+    uint32_t n = bckm_sets_nodes(w->reg), m = bckm_sets_count(w->reg), s = bckm_sets_target(n);
+    const struct bckm_set_info *tab = bckm_sets_table(w->reg);
+    uint32_t cap = bckm_sets_target(w->n_peak), over = 0, per_owner[BCKM_MAX_BPS + 1] = {0};
+    for (uint32_t i = 0; i < m; i++) { if (tab[i].size > cap) over++; per_owner[tab[i].owner]++; }
+    fails += violated(over == 0, "over == 0");
+    for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++) {
+        if (per_owner[o] == 0) continue;
+        uint32_t nb = bckm_sets_owner_nodes(w->reg, o);
+        fails += violated(per_owner[o] <= nb / s + (nb % s != 0) + 1, "per_owner[o] <= nb / s + (nb % s != 0) + 1");
+    }
+    uint32_t stale = 0, wrong_count = 0, wrong_set = 0;
+    uint32_t *live = malloc((size_t)(w->ndevs + 1) * sizeof *live), nl = 0;
+    for (uint32_t i = 0; i < w->ndevs; i++) {
+        if (!w->devs[i].live) continue;
+        const struct bckm_device *d = w->devs[i].dev;
+        uint32_t set, at;
+        live[nl++] = w->devs[i].node_id;
+        if (d->epoch != bckm_sets_epoch(w->reg)) stale++;
+        if (bckm_sets_node(w->reg, d->node_id, &set, &at) != BCKM_OK || set != d->set_id) { wrong_set++; continue; }
+        if (bckm_device_key_count(d) != set_size(w, set) + m) wrong_count++;
+    }
+    fails += violated(nl == n, "nl == n");
+    fails += violated(stale == 0, "stale == 0");
+    fails += violated(wrong_set == 0, "wrong_set == 0");
+    fails += violated(wrong_count == 0, "wrong_count == 0");
+    uint32_t disagree = 0;
+    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
+        uint32_t u = live[l1_rand(w, nl)], v = live[l1_rand(w, nl)];
+        if (u == v) continue;
+        struct bckm_device *du = l1_device(w, u), *dv = l1_device(w, v);
+        uint8_t ku[32], kv[32];
+        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
+            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) disagree++;
+    }
+    fails += violated(disagree == 0, "disagree == 0");
+    free(live);
+    return fails;
+}
+

@@ -17,7 +17,9 @@
 struct l1dev {
     uint32_t node_id;
     struct bckm_device *dev;
-    int live;
+    int live;       /* a current member */
+    int asleep;     /* radio off: receives nothing */
+    uint32_t bp;    /* the BP serving it (joined at, or adopted by) */
 };
 
 struct l1world {
@@ -36,6 +38,7 @@ struct l1world {
     struct bckm_tx last;
     uint32_t last_bp;
     int hold;                        /* 1: commit without delivering */
+    uint8_t dead[BCKM_MAX_BPS + 1];  /* failed BPs: commit and deliver nothing */
 };
 
 int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed);
@@ -49,6 +52,17 @@ int l1_leave(struct l1world *w, uint32_t node, uint8_t op);
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);
 struct bckm_device *l1_device(struct l1world *w, uint32_t node);
+/* Index of a node's device in w->devs, or UINT32_MAX. */
+uint32_t l1_index(struct l1world *w, uint32_t node);
+/* Delivers a batch of messages produced by BP bp. */
+void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m);
+/* Checks the invariants of spec/protocol.md sections 2, 5 and 7 over every
+ * live device and `pairs` random links; returns the number of violations
+ * (printed). */
+uint32_t l1_check(struct l1world *w, uint32_t pairs);
+/* The sharing rule, by a census of every key every device holds; returns
+ * the number of key groups that break it. */
+uint32_t l1_census(struct l1world *w);
 /* Delivery failures seen so far (messages a live device rejected). */
 extern uint32_t l1_delivery_errors;
 

@@ -5,7 +5,7 @@
 #include <sodium.h>
 
 #include "bckm/contract.h"
-#include "bckm/kdf.h"
+#include "bckm/rejoin.h"
 
 static struct bckm_bp_table bps;
 static uint8_t sk[4][64];
@@ -35,7 +35,7 @@ static struct bckm_tx join_tx(const struct bckm_state *st, uint32_t bp, uint32_t
     uint8_t code[32] = {0};
     memset(&t, 0, sizeof t);
     bckm_put_u32(code, bp); bckm_put_u32(code + 4, counter);
-    bckm_kdf_code_hash(code, t.code_hash);
+    bckm_code_commit(code, t.code_hash);
     t.op = BCKM_OP_JOIN;
     t.node_id = bckm_id_make(bp, counter);
     const struct bckm_sets *r = bckm_state_registry(st);
@@ -133,8 +133,8 @@ static void rule_table(void) {
     bad = l; bad.node_id = bckm_id_make(1, 99);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_UNKNOWN, "leave of a node that never joined");
-    e = env_for(2, seq2 + 1, &l, sk[2]);
-    expect(st, &e, BCKM_ERR_PERM, "leave originated by a BP the node is not attached to");
+    e = env_for(3, 1, &l, rogue_sk);
+    expect(st, &e, BCKM_ERR_AUTH, "leave signed by a key that is not its origin's");
     e = env_for(1, ++seq1, &l, sk[1]);
     expect(st, &e, BCKM_OK, "leave accepted");
     e = env_for(1, seq1 + 1, &l, sk[1]);

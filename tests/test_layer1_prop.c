@@ -11,128 +11,6 @@
 
 #include "bckm/msg.h"
 
-enum { K_KEK = 1, K_SEED, K_SETKEK, K_PAIRNODE, K_SETPAIR };
-
-struct entry {
-    uint8_t key[32];
-    uint32_t holder, a, b;
-    uint8_t kind, live;
-};
-
-static int cmp_entry(const void *x, const void *y) {
-    return memcmp(((const struct entry *)x)->key, ((const struct entry *)y)->key, 32);
-}
-
-static uint32_t set_size(struct l1world *w, uint32_t set) {
-    uint32_t n;
-    (void)bckm_sets_members(w->reg, set, &n);
-    return n;
-}
-
-/* The sharing rule: every key value is held by exactly the nodes the paper
- * gives it to, and no departed node holds a key a member still uses. */
-static void census(struct l1world *w) {
-    size_t cap = 1024, n = 0;
-    struct entry *e = malloc(cap * sizeof *e);
-    for (uint32_t i = 0; i < w->ndevs; i++) {
-        const struct bckm_device *d = w->devs[i].dev;
-        if (d->node_id == 0) continue;
-        size_t need = n + 4 + d->n_peers + d->n_sets;
-        if (need > cap) { while (need > cap) cap *= 2; e = realloc(e, cap * sizeof *e); }
-        uint8_t live = (uint8_t)w->devs[i].live;
-        uint32_t u = d->node_id;
-        e[n] = (struct entry){ {0}, u, u, 0, K_KEK, live }; memcpy(e[n++].key, d->kek, 32);
-        e[n] = (struct entry){ {0}, u, u, 0, K_SEED, live }; memcpy(e[n++].key, d->seed, 32);
-        e[n] = (struct entry){ {0}, u, d->set_id, 0, K_SETKEK, live }; memcpy(e[n++].key, d->set_kek, 32);
-        for (uint32_t k = 0; k < d->n_peers; k++) {
-            uint32_t v = d->keys[k].id;
-            e[n] = (struct entry){ {0}, u, u < v ? u : v, u < v ? v : u, K_PAIRNODE, live };
-            memcpy(e[n++].key, d->keys[k].key, 32);
-        }
-        for (uint32_t k = 0; k < d->n_sets; k++) {
-            uint32_t t = d->keys[d->cap_peers + k].id, s = d->set_id;
-            e[n] = (struct entry){ {0}, u, s < t ? s : t, s < t ? t : s, K_SETPAIR, live };
-            memcpy(e[n++].key, d->keys[d->cap_peers + k].key, 32);
-        }
-    }
-    qsort(e, n, sizeof *e, cmp_entry);
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1, live = e[i].live;
-        int same = 1;
-        while (j < n && memcmp(e[j].key, e[i].key, 32) == 0) {
-            if (e[j].kind != e[i].kind || e[j].a != e[i].a || e[j].b != e[i].b) same = 0;
-            live += e[j].live;
-            j++;
-        }
-        size_t holders = j - i;
-        if (live == 0) { i = j; continue; }          /* only departed nodes: dead key */
-        if (!same || live != holders) bad++;           /* shared across kinds, or with a departed node */
-        else {
-            size_t want = 0;
-            switch (e[i].kind) {
-            case K_KEK: case K_SEED: want = 1; break;
-            case K_PAIRNODE: want = 2; break;
-            case K_SETKEK: want = set_size(w, e[i].a); break;
-            case K_SETPAIR: want = set_size(w, e[i].a) + set_size(w, e[i].b); break;
-            }
-            if (holders != want) bad++;
-            for (size_t k = i; k < j; k++) {
-                uint32_t set, at;
-                if (bckm_sets_node(w->reg, e[k].holder, &set, &at) != BCKM_OK) { bad++; continue; }
-                if (e[k].kind == K_SETKEK && set != e[k].a) bad++;
-                if (e[k].kind == K_SETPAIR && set != e[k].a && set != e[k].b) bad++;
-                if (e[k].kind == K_PAIRNODE && e[k].holder != e[k].a && e[k].holder != e[k].b) bad++;
-            }
-        }
-        i = j;
-    }
-    if (bad) fprintf(stderr, "census: %u key groups break the sharing rule\n", bad);
-    CHECK_EQ(bad, 0);
-    free(e);
-}
-
-/* Per-operation invariants; returns the number of failures found. */
-static void check_world(struct l1world *w, uint32_t pairs) {
-    CHECK_EQ(bckm_sets_audit(w->reg), BCKM_OK);
-    uint32_t n = bckm_sets_nodes(w->reg), m = bckm_sets_count(w->reg), s = bckm_sets_target(n);
-    const struct bckm_set_info *tab = bckm_sets_table(w->reg);
-    uint32_t cap = bckm_sets_target(w->n_peak), over = 0, per_owner[BCKM_MAX_BPS + 1] = {0};
-    for (uint32_t i = 0; i < m; i++) { if (tab[i].size > cap) over++; per_owner[tab[i].owner]++; }
-    CHECK_EQ(over, 0);
-    for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++) {
-        if (per_owner[o] == 0) continue;
-        uint32_t nb = bckm_sets_owner_nodes(w->reg, o);
-        CHECK(per_owner[o] <= nb / s + (nb % s != 0) + 1);
-    }
-    uint32_t stale = 0, wrong_count = 0, wrong_set = 0;
-    uint32_t *live = malloc((size_t)(w->ndevs + 1) * sizeof *live), nl = 0;
-    for (uint32_t i = 0; i < w->ndevs; i++) {
-        if (!w->devs[i].live) continue;
-        const struct bckm_device *d = w->devs[i].dev;
-        uint32_t set, at;
-        live[nl++] = w->devs[i].node_id;
-        if (d->epoch != bckm_sets_epoch(w->reg)) stale++;
-        if (bckm_sets_node(w->reg, d->node_id, &set, &at) != BCKM_OK || set != d->set_id) { wrong_set++; continue; }
-        if (bckm_device_key_count(d) != set_size(w, set) + m) wrong_count++;
-    }
-    CHECK_EQ(nl, n);
-    CHECK_EQ(stale, 0);
-    CHECK_EQ(wrong_set, 0);
-    CHECK_EQ(wrong_count, 0);
-    uint32_t disagree = 0;
-    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
-        uint32_t u = live[l1_rand(w, nl)], v = live[l1_rand(w, nl)];
-        if (u == v) continue;
-        struct bckm_device *du = l1_device(w, u), *dv = l1_device(w, v);
-        uint8_t ku[32], kv[32];
-        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
-            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) disagree++;
-    }
-    CHECK_EQ(disagree, 0);
-    free(live);
-}
-
 /* How many of the last epoch's messages the key holder d can open with any
  * key it holds. */
 static uint32_t openable(struct l1world *w, const struct bckm_device *d, struct bckm_msgs *msgs, uint32_t p) {
@@ -184,8 +62,8 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
     REQUIRE(l1_init(&w, p, pol, n0 + ops + 64, seed) == 0);
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, n0) == BCKM_OK);
-    check_world(&w, 64);
-    census(&w);
+    CHECK_EQ(l1_check(&w, 64), 0);
+    CHECK_EQ(l1_census(&w), 0);
     struct bckm_msgs before[BCKM_MAX_BPS + 1];
     for (uint32_t b = 0; b <= p; b++) bckm_msgs_init(&before[b]);
     uint32_t fs_leaks = 0, bs_leaks = 0, failures = 0, moves = 0, dissolved = 0;
@@ -210,10 +88,10 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
         moves += w.plan.move_count;
         for (uint32_t i = 0; i < w.plan.retired_count; i++)
             if (w.plan.move_count > 0) dissolved++;
-        check_world(&w, 16);
-        if (census_every && op % census_every == census_every - 1) census(&w);
+        CHECK_EQ(l1_check(&w, 16), 0);
+        if (census_every && op % census_every == census_every - 1) CHECK_EQ(l1_census(&w), 0);
     }
-    census(&w);
+    CHECK_EQ(l1_census(&w), 0);
     CHECK_EQ(failures, 0);
     CHECK_EQ(fs_leaks, 0);
     CHECK_EQ(bs_leaks, 0);
@@ -313,7 +191,7 @@ static void tamper_and_replay(void) {
     CHECK_EQ(unchanged, trials);
     CHECK_EQ(applied, 0);
     CHECK(replayed > 0);
-    check_world(&w, 32);
+    CHECK_EQ(l1_check(&w, 32), 0);
     l1_free(&w);
 }
 

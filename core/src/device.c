@@ -165,6 +165,7 @@ static void bundle_apply(struct bckm_device *d, const struct bckm_bundle_view *v
     }
     d->n_peers = v->peers.n;
     d->epoch = epoch;
+    d->resync = 0;
 }
 
 int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
@@ -184,7 +185,9 @@ int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
     if (h.kind == BCKM_MSG_UPDATE && d->node_id == BCKM_ID_NONE) return BCKM_ERR_STATE;
     if (h.kind == BCKM_MSG_BUNDLE && h.kek_type != BCKM_KEK_NODE) return BCKM_ERR_FORMAT;
     /* Exactly the next epoch; a joiner takes the epoch its bundle names. */
-    if (d->node_id != BCKM_ID_NONE && h.epoch != d->epoch + 1) return BCKM_ERR_REPLAY;
+    if (d->node_id != BCKM_ID_NONE && h.epoch != d->epoch + 1 &&
+        !(d->resync && h.kind == BCKM_MSG_BUNDLE && h.epoch >= d->epoch))
+        return BCKM_ERR_REPLAY;
     e = bckm_msg_open(msg, len, kek, &h);
     if (e != BCKM_OK) return e;
     const uint8_t *body = msg + BCKM_MSG_HEADER_BYTES;
@@ -224,6 +227,47 @@ uint32_t bckm_device_key_count(const struct bckm_device *d) {
 
 void bckm_device_set_kek(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES]) {
     memcpy(d->kek, kek, BCKM_KEY_BYTES);
+    d->resync = 1;
+}
+
+void bckm_device_begin_resync(struct bckm_device *d) { d->resync = 1; }
+
+int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
+                       size_t *out_len) {
+    if (d == NULL || nonce == NULL || out == NULL || out_len == NULL || d->node_id == BCKM_ID_NONE)
+        return BCKM_ERR_ARG;
+    size_t body_len = 4 + 4 + 1 + 3 * BCKM_KEY_BYTES + 4 + ((size_t)d->n_sets + d->n_peers) * BCKM_MSG_KEYED_ENTRY_BYTES;
+    if (cap < BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES || cap - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES < body_len)
+        return BCKM_ERR_NOMEM;
+    /* Build the body in the output buffer's ciphertext area, then seal in place. */
+    uint8_t *body = out + BCKM_MSG_HEADER_BYTES;
+    struct bckm_writer w;
+    static const uint8_t zero[BCKM_CODE_BYTES] = {0};
+    bckm_writer_init(&w, body, body_len);
+    bckm_writer_u32(&w, d->node_id);
+    bckm_writer_u32(&w, d->set_id);
+    bckm_writer_u8(&w, 0);                 /* the code never leaves the device */
+    bckm_writer_bytes(&w, zero, BCKM_CODE_BYTES);
+    bckm_writer_bytes(&w, d->seed, BCKM_KEY_BYTES);
+    bckm_writer_bytes(&w, d->set_kek, BCKM_KEY_BYTES);
+    bckm_writer_u16(&w, (uint16_t)d->n_sets);
+    for (uint32_t i = 0; i < d->n_sets; i++) {
+        bckm_writer_u32(&w, d->keys[d->cap_peers + i].id);
+        bckm_writer_bytes(&w, d->keys[d->cap_peers + i].key, BCKM_KEY_BYTES);
+    }
+    bckm_writer_u16(&w, (uint16_t)d->n_peers);
+    for (uint32_t i = 0; i < d->n_peers; i++) {
+        bckm_writer_u32(&w, d->keys[i].id);
+        bckm_writer_bytes(&w, d->keys[i].key, BCKM_KEY_BYTES);
+    }
+    if (w.err) return w.err;
+    struct bckm_msg_header h;
+    memset(&h, 0, sizeof h);
+    h.kind = BCKM_MSG_BUNDLE; h.kek_type = BCKM_KEK_NODE; h.recipient = d->node_id;
+    h.epoch = d->epoch; memcpy(h.nonce, nonce, 24);
+    /* bckm_msg_seal reads the body before writing the ciphertext over it
+     * (libsodium allows in-place encryption). */
+    return bckm_msg_seal(&h, d->kek, body, w.len, out, cap, out_len);
 }
 
 void bckm_device_wipe(struct bckm_device *d) {

@@ -77,15 +77,6 @@ void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id, 
     derive_fixed(domain, BCKM_KDF_PAIR_SEED, f, sizeof f, out);
 }
 
-void bckm_kdf_code_hash(const uint8_t code[BCKM_CODE_BYTES], uint8_t out[BCKM_HASH_BYTES]) {
-    uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + BCKM_CODE_BYTES];
-    memcpy(in, kdf_prefix, BCKM_KDF_PREFIX_BYTES);
-    in[BCKM_KDF_PREFIX_BYTES] = BCKM_KDF_CODE_HASH;
-    memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, code, BCKM_CODE_BYTES);
-    crypto_generichash(out, BCKM_HASH_BYTES, in, sizeof in, NULL, 0);
-    bckm_wipe(in, sizeof in);
-}
-
 void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]) {
     if (seed != NULL) memcpy(d->key, seed, BCKM_KEY_BYTES);
     else randombytes_buf(d->key, BCKM_KEY_BYTES);

@@ -2,6 +2,7 @@
 #include "bckm/kdf.h"
 #include "bckm/map.h"
 #include "bckm/msg.h"
+#include "bckm/rejoin.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -22,6 +23,13 @@ struct pending {
     uint8_t code[BCKM_CODE_BYTES];
 };
 
+/* One committed change, kept so missed epochs can be replayed. */
+struct log_entry {
+    uint64_t epoch;            /* 0: empty slot */
+    struct bckm_tx tx;
+    struct bckm_plan plan;     /* own copies of the arrays */
+};
+
 struct bckm_km {
     uint32_t bp;
     bckm_policy policy;
@@ -37,6 +45,9 @@ struct bckm_km {
     uint32_t npend, cap_pend;
     uint8_t *scratch;          /* message body under construction */
     size_t scratch_cap;
+    struct bckm_map adopted;   /* sets adopted from a failed BP -> 1 */
+    struct keypool seeds;      /* pair seeds handed over by adopted nodes */
+    struct log_entry log[BCKM_KM_LOG_EPOCHS];
 };
 
 /* ---- key pool --------------------------------------------------------------- */
@@ -158,11 +169,11 @@ static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t
 /* ---- policy --------------------------------------------------------------------- */
 
 static int knows_set(const struct bckm_km *km, uint32_t set) {
-    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(set) == km->bp;
+    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(set) == km->bp || bckm_map_get(&km->adopted, set, NULL);
 }
 
 static int knows_pair(const struct bckm_km *km, uint32_t a, uint32_t b) {
-    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(a) == km->bp || bckm_id_bp(b) == km->bp;
+    return knows_set(km, a) || knows_set(km, b);
 }
 
 /* The secret initial pairwise set keys of (a, b) derive from: this BP's
@@ -172,6 +183,8 @@ static const uint8_t *pair_domain(const struct bckm_km *km, uint32_t a, uint32_t
     if (km->policy == BCKM_POLICY_GLOBAL) return km->domain;
     uint32_t oa = bckm_id_bp(a), ob = bckm_id_bp(b);
     if (oa == km->bp && ob == km->bp) return km->domain;
+    /* A set adopted from a failed BP keeps its owner's ID; its pairs with
+     * this BP's sets derive from the secret this BP shares with that owner. */
     uint32_t other = oa == km->bp ? ob : oa;
     if ((oa != km->bp && ob != km->bp) || !km->has_peer[other]) return NULL;
     return km->peer_secret[other];
@@ -201,6 +214,8 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
     bckm_drbg_init(&km->drbg, cfg->drbg_seed);
     km->next_node = 1;
     pool_init(&km->node_keks); pool_init(&km->set_keks); pool_init(&km->pair_keys);
+    pool_init(&km->seeds);
+    bckm_map_init(&km->adopted);
     *out = km;
     return BCKM_OK;
 }
@@ -208,6 +223,9 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
 void bckm_km_free(struct bckm_km *km) {
     if (km == NULL) return;
     pool_free(&km->node_keks); pool_free(&km->set_keks); pool_free(&km->pair_keys);
+    pool_free(&km->seeds);
+    bckm_map_free(&km->adopted);
+    for (uint32_t i = 0; i < BCKM_KM_LOG_EPOCHS; i++) bckm_plan_free(&km->log[i].plan);
     if (km->pend != NULL) bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
     free(km->pend);
     if (km->scratch != NULL) bckm_wipe(km->scratch, km->scratch_cap);
@@ -254,7 +272,7 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
     out->op = BCKM_OP_JOIN;
     out->node_id = p->node_id;
     out->set_id = set;
-    bckm_kdf_code_hash(p->code, out->code_hash);
+    bckm_code_commit(p->code, out->code_hash);
     bckm_drbg_fill(&km->drbg, out->refresh, BCKM_REFRESH_BYTES);
     return BCKM_OK;
 }
@@ -266,7 +284,8 @@ int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint3
     uint32_t set, attach;
     int e = bckm_sets_node(reg, node_id, &set, &attach);
     if (e != BCKM_OK) return e;
-    if (attach != km->bp) return BCKM_ERR_PERM;
+    (void)attach;
+    if (pool_get(&km->node_keks, node_id) == NULL) return BCKM_ERR_PERM; /* not served here */
     memset(out, 0, sizeof *out);
     out->op = op;
     out->node_id = node_id;
@@ -304,11 +323,18 @@ static int cmp_u32(const void *a, const void *b) {
 
 /* Pairwise node key of u and v in set S: the seed of whoever entered S first
  * derives it. pos_* are positions in S's insertion order. */
+/* A node's pair seed: handed over by the node (adopted), else derived. */
+static void seed_of(const struct bckm_km *km, uint32_t node, uint8_t out[BCKM_KEY_BYTES]) {
+    const uint8_t *s = pool_get(&km->seeds, node);
+    if (s != NULL) memcpy(out, s, BCKM_KEY_BYTES);
+    else bckm_kdf_pair_seed(km->domain, node, out);
+}
+
 static void node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uint32_t v, uint32_t pos_v,
                       uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t seed[BCKM_KEY_BYTES];
     uint32_t first = pos_u < pos_v ? u : v, second = pos_u < pos_v ? v : u;
-    bckm_kdf_pair_seed(km->domain, first, seed);
+    seed_of(km, first, seed);
     bckm_kdf_pair_node(seed, first, second, out);
     bckm_wipe(seed, sizeof seed);
 }
@@ -332,15 +358,21 @@ static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
     bckm_writer_u32(&w, set);
     bckm_writer_u8(&w, code != NULL);
     bckm_writer_bytes(&w, code != NULL ? code : zero, BCKM_CODE_BYTES);
-    bckm_kdf_pair_seed(km->domain, u, seed);
+    seed_of(km, u, seed);
     bckm_writer_bytes(&w, seed, BCKM_KEY_BYTES);
     bckm_writer_bytes(&w, kset, BCKM_KEY_BYTES);
     if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) return BCKM_ERR_NOMEM;
-    bckm_writer_u16(&w, (uint16_t)(m - 1));
+    uint32_t held = 0;
+    for (uint32_t i = 0; i < m; i++)
+        if (tab[i].id != set && pool_get(&km->pair_keys, pair_id(set, tab[i].id)) != NULL) held++;
+    /* Every pair is held except, after an adoption, pairs with sets a third
+     * BP created later (spec 10.4): those are left out, not invented. */
+    if (held != m - 1 && !bckm_map_get(&km->adopted, set, NULL)) { e = BCKM_ERR_STATE; goto out; }
+    bckm_writer_u16(&w, (uint16_t)held);
     for (uint32_t i = 0; i < m; i++) {             /* the table is sorted by ID */
         if (tab[i].id == set) continue;
         const uint8_t *pk = pool_get(&km->pair_keys, pair_id(set, tab[i].id));
-        if (pk == NULL) { e = BCKM_ERR_STATE; goto out; }
+        if (pk == NULL) continue;
         bckm_writer_u32(&w, tab[i].id);
         bckm_writer_bytes(&w, pk, BCKM_KEY_BYTES);
     }
@@ -365,6 +397,44 @@ out:
     bckm_wipe(k, sizeof k);
     bckm_wipe(km->scratch, w.len);
     return e;
+}
+
+/* ---- log ------------------------------------------------------------------------------- */
+
+static int copy_u32s(uint32_t **dst, const uint32_t *src, uint32_t n) {
+    uint32_t *d = realloc(*dst, (size_t)(n ? n : 1) * sizeof *d);
+    if (d == NULL) return BCKM_ERR_NOMEM;
+    memcpy(d, src, (size_t)n * sizeof *d);
+    *dst = d;
+    return BCKM_OK;
+}
+
+static int log_change(struct bckm_km *km, const struct bckm_tx *c, const struct bckm_plan *plan) {
+    struct log_entry *l = &km->log[plan->epoch % BCKM_KM_LOG_EPOCHS];
+    struct bckm_plan *p = &l->plan;
+    l->epoch = 0;
+    if (copy_u32s(&p->retired, plan->retired, plan->retired_count) != BCKM_OK ||
+        copy_u32s(&p->changed, plan->changed, plan->changed_count) != BCKM_OK)
+        return BCKM_ERR_NOMEM;
+    struct bckm_move *mv = realloc(p->moves, (size_t)(plan->move_count ? plan->move_count : 1) * sizeof *mv);
+    if (mv == NULL) return BCKM_ERR_NOMEM;
+    memcpy(mv, plan->moves, (size_t)plan->move_count * sizeof *mv);
+    p->moves = mv;
+    p->epoch = plan->epoch; p->created_set = plan->created_set;
+    p->retired_count = plan->retired_count; p->changed_count = plan->changed_count; p->move_count = plan->move_count;
+    l->tx = *c;
+    l->epoch = plan->epoch;
+    return BCKM_OK;
+}
+
+static const struct log_entry *log_get(const struct bckm_km *km, uint64_t epoch) {
+    const struct log_entry *l = &km->log[epoch % BCKM_KM_LOG_EPOCHS];
+    return l->epoch == epoch ? l : NULL;
+}
+
+static int moved_in(const struct bckm_plan *p, uint32_t node) {
+    for (uint32_t i = 0; i < p->move_count; i++) if (p->moves[i].node_id == node) return 1;
+    return 0;
 }
 
 /* ---- step 3 ----------------------------------------------------------------------------- */
@@ -405,9 +475,8 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     if (departed_set == t) { bckm_writer_u16(w, 1); bckm_writer_u32(w, c->node_id); }
     else bckm_writer_u16(w, 0);
     /* the new set's pairwise key with T, already at this epoch */
-    if (plan->created_set != 0 && plan->created_set != t && knows_pair(km, plan->created_set, t)) {
-        const uint8_t *d = pair_domain(km, plan->created_set, t);
-        if (d == NULL) { free(tmp); return BCKM_ERR_STATE; }
+    const uint8_t *d = plan->created_set != 0 && plan->created_set != t ? pair_domain(km, plan->created_set, t) : NULL;
+    if (d != NULL) {
         bckm_kdf_setpair_init(d, plan->created_set, t, k);
         bckm_kdf_setpair_update(k, c->refresh, plan->created_set, t, plan->epoch, k);
         bckm_writer_u16(w, 1);
@@ -482,7 +551,7 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
             uint32_t t = tab[j].id;
             if (t == s || !knows_pair(km, s, t)) continue;
             const uint8_t *d = pair_domain(km, s, t);
-            if (d == NULL) { e = BCKM_ERR_STATE; goto out; }
+            if (d == NULL) continue;   /* adopted set and a third BP's new set */
             bckm_kdf_setpair_init(d, s, t, k);
             if ((e = pool_put(&km->pair_keys, pair_id(s, t), k)) != BCKM_OK) goto out;
         }
@@ -511,7 +580,9 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
             code = p->code;
         }
     }
-    /* (f) Bundles: the joiner, and every mover attached here. */
+    /* (f) Log the change for catch-up of sleeping or adopted nodes. */
+    if ((e = log_change(km, c, plan)) != BCKM_OK) goto out;
+    /* (g) Bundles: the joiner, and every mover attached here. */
     if (code != NULL) {
         e = emit_bundle(km, reg, c->node_id, code, epoch, out);
         pending_drop(km, p);
@@ -621,4 +692,115 @@ int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id) {
 size_t bckm_km_bytes(const struct bckm_km *km) {
     return sizeof *km + pool_bytes(&km->node_keks) + pool_bytes(&km->set_keks) + pool_bytes(&km->pair_keys)
            + (size_t)km->cap_pend * sizeof(struct pending) + km->scratch_cap;
+}
+
+/* ---- sleeping nodes and adoption ------------------------------------------------------------ */
+
+static int departed_set_of(const struct bckm_tx *c, const struct bckm_plan *p) {
+    int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
+    return leaving && !bckm_plan_retired(p, c->set_id) ? (int)1 : 0;
+}
+
+int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
+                     struct bckm_msgs *out) {
+    uint32_t set, attach;
+    if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
+    const uint8_t *kek = pool_get(&km->node_keks, node_id);
+    if (kek == NULL) return BCKM_ERR_UNKNOWN;
+    int e = bckm_sets_node(reg, node_id, &set, &attach);
+    if (e != BCKM_OK) return e;
+    uint64_t cur = bckm_sets_epoch(reg);
+    if (last_epoch > cur) return BCKM_ERR_ARG;
+    if (last_epoch == cur) return BCKM_OK;
+    int replay = cur - last_epoch <= BCKM_KM_LOG_EPOCHS;
+    for (uint64_t ep = last_epoch + 1; replay && ep <= cur; ep++) {
+        const struct log_entry *l = log_get(km, ep);
+        if (l == NULL || moved_in(&l->plan, node_id) || l->plan.created_set == set) replay = 0;
+    }
+    if (!replay) return emit_bundle(km, reg, node_id, NULL, cur, out);
+    for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
+        const struct log_entry *l = log_get(km, ep);
+        uint32_t departed = departed_set_of(&l->tx, &l->plan) ? l->tx.set_id : 0;
+        e = scratch_reserve(km, 128 + 4 * ((size_t)l->plan.changed_count + l->plan.retired_count + l->plan.move_count + 2));
+        if (e != BCKM_OK) return e;
+        struct bckm_writer w;
+        bckm_writer_init(&w, km->scratch, km->scratch_cap);
+        e = write_update(km, reg, &l->tx, &l->plan, set, departed, &w);
+        if (e == BCKM_OK) e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, node_id, ep, kek, km->scratch, w.len);
+        bckm_wipe(km->scratch, w.len);
+        if (e != BCKM_OK) return e;
+    }
+    return BCKM_OK;
+}
+
+int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                            const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
+                            struct bckm_msgs *out) {
+    uint32_t set, attach;
+    struct bckm_msg_header h;
+    struct bckm_bundle_view v;
+    if (km == NULL || reg == NULL || kek == NULL || msg == NULL || out == NULL) return BCKM_ERR_ARG;
+    int e = bckm_sets_node(reg, node_id, &set, &attach);
+    if (e != BCKM_OK) return e;
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf == NULL) return BCKM_ERR_NOMEM;
+    memcpy(buf, msg, len);
+    e = bckm_msg_open(buf, len, kek, &h);
+    if (e == BCKM_OK && (h.kind != BCKM_MSG_BUNDLE || h.recipient != node_id)) e = BCKM_ERR_FORMAT;
+    if (e == BCKM_OK) e = bckm_msg_parse_bundle(buf + BCKM_MSG_HEADER_BYTES, h.body_len, &v);
+    if (e == BCKM_OK && (v.node_id != node_id || v.set_id != set)) e = BCKM_ERR_MISMATCH;
+    uint64_t cur = bckm_sets_epoch(reg);
+    if (e == BCKM_OK && (h.epoch > cur || cur - h.epoch > BCKM_KM_LOG_EPOCHS)) e = BCKM_ERR_STATE;
+    /* Roll the handed keys forward exactly as the device would. */
+    uint32_t n = v.setkeys.n;
+    struct { uint32_t id; uint8_t key[BCKM_KEY_BYTES]; uint8_t live; } *pk = NULL;
+    uint8_t ks[BCKM_KEY_BYTES];
+    if (e == BCKM_OK) {
+        pk = calloc(n + 1 + cur - h.epoch, sizeof *pk);
+        if (pk == NULL) e = BCKM_ERR_NOMEM;
+    }
+    if (e == BCKM_OK) {
+        memcpy(ks, v.set_kek, BCKM_KEY_BYTES);
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *ent = v.setkeys.p + (size_t)i * BCKM_MSG_KEYED_ENTRY_BYTES;
+            pk[i].id = bckm_get_u32(ent);
+            memcpy(pk[i].key, ent + 4, BCKM_KEY_BYTES);
+            pk[i].live = 1;
+        }
+    }
+    for (uint64_t ep = h.epoch + 1; e == BCKM_OK && ep <= cur; ep++) {
+        const struct log_entry *l = log_get(km, ep);
+        if (l == NULL || moved_in(&l->plan, node_id) || bckm_plan_retired(&l->plan, set)) { e = BCKM_ERR_STATE; break; }
+        int own = bckm_plan_changed(&l->plan, set);
+        for (uint32_t i = 0; i < n; i++) {
+            if (!pk[i].live) continue;
+            if (bckm_plan_retired(&l->plan, pk[i].id)) { pk[i].live = 0; continue; }
+            if (own || bckm_plan_changed(&l->plan, pk[i].id))
+                bckm_kdf_setpair_update(pk[i].key, l->tx.refresh, set, pk[i].id, ep, pk[i].key);
+        }
+        const uint8_t *d = l->plan.created_set != 0 ? pair_domain(km, l->plan.created_set, set) : NULL;
+        if (d != NULL) {
+            pk[n].id = l->plan.created_set;
+            bckm_kdf_setpair_init(d, pk[n].id, set, pk[n].key);
+            bckm_kdf_setpair_update(pk[n].key, l->tx.refresh, pk[n].id, set, ep, pk[n].key);
+            pk[n].live = 1;
+            n++;
+        }
+        if (own) bckm_kdf_set_update(ks, l->tx.refresh, set, ep, ks);
+    }
+    if (e == BCKM_OK) {
+        /* Adopt: from now on this BP holds the set's keys and rekeys it. */
+        e = bckm_map_put(&km->adopted, set, 1);
+        if (e == BCKM_OK) e = pool_put(&km->set_keks, set, ks);
+        for (uint32_t i = 0; i < n && e == BCKM_OK; i++)
+            if (pk[i].live) e = pool_put(&km->pair_keys, pair_id(set, pk[i].id), pk[i].key);
+        if (e == BCKM_OK) e = pool_put(&km->seeds, node_id, v.seed);
+        if (e == BCKM_OK) e = pool_put(&km->node_keks, node_id, kek);
+        if (e == BCKM_OK) e = bckm_km_catch_up(km, reg, node_id, h.epoch, out);
+    }
+    if (pk != NULL) { bckm_wipe(pk, (n + 1) * sizeof *pk); free(pk); }
+    bckm_wipe(ks, sizeof ks);
+    bckm_wipe(buf, len);
+    free(buf);
+    return e;
 }

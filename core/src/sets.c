@@ -307,7 +307,9 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
         if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
         if (r->set_id != c->set_id) return BCKM_ERR_MISMATCH;
         if (memcmp(r->code_hash, c->code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_MISMATCH;
-        if (r->attach != bp) return BCKM_ERR_PERM;
+        /* Any BP of the cluster may originate it (the paper's rule): after a
+         * rejoin the node is served by a BP other than the one it joined at,
+         * and rejoin adds nothing to the chain (spec 10.4). */
         return BCKM_OK;
     }
     return BCKM_ERR_ARG;
@@ -492,23 +494,6 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
     e = reorder(s, p);
     digest_change(s, bp, c, p);
     return e;
-}
-
-int bckm_sets_reattach(struct bckm_sets *s, uint32_t node_id, uint32_t bp) {
-    uint32_t ni;
-    if (bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
-    if (!bckm_map_get(&s->by_id, node_id, &ni) || !s->nodes[ni].member) return BCKM_ERR_UNKNOWN;
-    s->nodes[ni].attach = bp;
-    crypto_generichash_state st;
-    uint8_t b[9];
-    b[0] = 0x10;
-    bckm_put_u32(b + 1, node_id);
-    bckm_put_u32(b + 5, bp);
-    crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES);
-    crypto_generichash_update(&st, s->digest, BCKM_HASH_BYTES);
-    crypto_generichash_update(&st, b, sizeof b);
-    crypto_generichash_final(&st, s->digest, BCKM_HASH_BYTES);
-    return BCKM_OK;
 }
 
 void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]) {

@@ -27,6 +27,7 @@ struct bckm_device {
     uint32_t set_id;
     uint64_t epoch;              /* last epoch applied; 0 before joining */
     uint8_t has_code;
+    uint8_t resync;              /* 1 while catching up after sleep or rejoin */
     uint8_t kek[BCKM_KEY_BYTES];
     uint8_t set_kek[BCKM_KEY_BYTES];
     uint8_t seed[BCKM_KEY_BYTES];
@@ -72,8 +73,21 @@ int bckm_device_key_for(const struct bckm_device *d, uint32_t peer, uint32_t pee
 /* Number of keys held: K_u, K_S, pairwise node keys, pairwise set keys. */
 uint32_t bckm_device_key_count(const struct bckm_device *d);
 
-/* Sets the node KEK after a rejoin with another BP (spec: "Rejoin"). */
+/* Rejoin with another BP (spec 10.4): installs the KEK agreed by the rejoin
+ * handshake and enters resync mode. */
 void bckm_device_set_kek(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES]);
+
+/* Wake-up after sleeping (spec 10.5): enters resync mode; the device then
+ * tells its BP its last epoch (d->epoch). In resync mode the device also
+ * accepts one bundle at its own epoch or later (a BP that cannot replay the
+ * missed epochs sends the current state); any accepted bundle ends it. */
+void bckm_device_begin_resync(struct bckm_device *d);
+
+/* Handover (owned policy, spec 10.4): the device's own key state as a
+ * bundle sealed under its (new) node KEK, for an adopting BP that did not
+ * hold its set's keys. nonce: 24 fresh bytes. */
+int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
+                       size_t *out_len) BCKM_MUST_CHECK;
 
 void bckm_device_wipe(struct bckm_device *d);
 

@@ -19,7 +19,7 @@ enum {
     BCKM_KDF_SET_INIT = 4,       /* K_S   = KDF(D; S) */
     BCKM_KDF_SETPAIR_INIT = 5,   /* K_ST  = KDF(D or D_ab; min || max) */
     BCKM_KDF_PAIR_SEED = 6,      /* Q_u   = KDF(D; u) */
-    BCKM_KDF_CODE_HASH = 7,      /* H(code) = BLAKE2b(prefix || code), unkeyed */
+    /* 7 is reserved: the code commitment is an Ed25519 key (rejoin.h) */
     BCKM_KDF_KEK = 8,            /* K_u from the enrolment key agreement */
     BCKM_KDF_BP_PAIR = 9,        /* D_ab from the two BPs' X25519 agreement */
     BCKM_KDF_CONFIRM = 10,       /* enrolment key confirmation tags */
@@ -56,8 +56,6 @@ void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a,
                            uint32_t b, uint8_t out[BCKM_KEY_BYTES]);
 void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
                         uint8_t out[BCKM_KEY_BYTES]);
-/* The on-chain hash of a secret code. */
-void bckm_kdf_code_hash(const uint8_t code[BCKM_CODE_BYTES], uint8_t out[BCKM_HASH_BYTES]);
 
 /* Deterministic random bit generator: a 32-byte key and a counter; each call
  * derives a fresh ChaCha20 seed, so one seed reproduces a whole run. */

@@ -92,6 +92,30 @@ int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bc
 int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
                        const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msgs *out) BCKM_MUST_CHECK;
 
+/*
+ * Sleeping node (spec 10.5): the node woke up at epoch last_epoch. When this
+ * BP's log still holds every missed epoch and Reorder did not move the node,
+ * it replays them: one update per missed epoch, sealed under the node's KEK
+ * (the paper's "missed refresh keys"); otherwise it sends one bundle with the
+ * current keys. The node KEK must be known (attached or adopted).
+ */
+int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
+                     struct bckm_msgs *out) BCKM_MUST_CHECK;
+
+/*
+ * Owned-policy adoption (spec 10.4): the orphan handed over its key state
+ * (bckm_device_export, sealed under kek, the KEK of the rejoin handshake).
+ * The BP rolls the handed keys forward through its log to the current epoch,
+ * adopts the node's set (it can rekey it from then on), installs the KEK and
+ * sends the node the updates it missed.
+ */
+int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                            const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
+                            struct bckm_msgs *out) BCKM_MUST_CHECK;
+
+/* Epochs the key manager's log keeps for catch-up. */
+#define BCKM_KM_LOG_EPOCHS 1024u
+
 /* Queries for tests, resilience analysis and benchmarks. */
 int bckm_km_knows_set(const struct bckm_km *km, uint32_t set_id);
 int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;

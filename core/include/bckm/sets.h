@@ -122,7 +122,7 @@ uint32_t bckm_sets_owner_for(const struct bckm_sets *s, uint32_t bp);
 const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id,
                                   uint32_t *count);
 
-/* Lookups. A departed node is remembered (IDs and code hashes are never
+/* Lookups. attach_bp is the BP that took the node's join. A departed node is remembered (IDs and code hashes are never
  * reused) but is not a member. */
 int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id,
                    uint32_t *set_id, uint32_t *attach_bp) BCKM_MUST_CHECK;
@@ -143,8 +143,7 @@ int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id);
  * the smart contract), made by the BP `bp`:
  * join: node ID unused and allocated by bp, code hash unused, set_id equals
  *   Assignment rerun now for bp's owner;
- * leave/evict: the node is a member of set_id with that code hash, and under
- *   the owned policy attached to bp.
+ * leave/evict: the node is a member of set_id with that code hash.
  * Changes nothing.
  */
 int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
@@ -157,10 +156,6 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
 int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
                     const struct bckm_tx *c,
                     struct bckm_plan *plan) BCKM_MUST_CHECK;
-
-/* Moves a member's attachment to another BP (rejoin after BP failure or
- * mobility). No key changes: spec/protocol.md, "Rejoin". */
-int bckm_sets_reattach(struct bckm_sets *s, uint32_t node_id, uint32_t bp) BCKM_MUST_CHECK;
 
 /* Deterministic digest of the whole registry (part of the state hash). */
 void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]);
