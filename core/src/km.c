@@ -43,6 +43,7 @@ struct bckm_km {
     struct keypool pair_keys;  /* (lo << 32 | hi) -> K_ST */
     struct pending *pend;
     uint32_t npend, cap_pend;
+    struct bckm_map pend_index;  /* node ID -> index in pend */
     uint8_t *scratch;          /* message body under construction */
     size_t scratch_cap;
     struct bckm_map adopted;   /* sets adopted from a failed BP -> 1 */
@@ -216,6 +217,7 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
     pool_init(&km->node_keks); pool_init(&km->set_keks); pool_init(&km->pair_keys);
     pool_init(&km->seeds);
     bckm_map_init(&km->adopted);
+    bckm_map_init(&km->pend_index);
     *out = km;
     return BCKM_OK;
 }
@@ -225,6 +227,7 @@ void bckm_km_free(struct bckm_km *km) {
     pool_free(&km->node_keks); pool_free(&km->set_keks); pool_free(&km->pair_keys);
     pool_free(&km->seeds);
     bckm_map_free(&km->adopted);
+    bckm_map_free(&km->pend_index);
     for (uint32_t i = 0; i < BCKM_KM_LOG_EPOCHS; i++) bckm_plan_free(&km->log[i].plan);
     if (km->pend != NULL) bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
     free(km->pend);
@@ -264,8 +267,11 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
         }
         km->pend = np; km->cap_pend = ncap;
     }
+    uint32_t node = bckm_id_make(km->bp, km->next_node);
+    if (bckm_map_put(&km->pend_index, node, km->npend) != BCKM_OK) return BCKM_ERR_NOMEM;
+    km->next_node++;
     struct pending *p = &km->pend[km->npend++];
-    p->node_id = bckm_id_make(km->bp, km->next_node++);
+    p->node_id = node;
     memcpy(p->kek, kek, BCKM_KEY_BYTES);
     bckm_drbg_fill(&km->drbg, p->code, BCKM_CODE_BYTES);
     memset(out, 0, sizeof *out);
@@ -297,15 +303,21 @@ int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint3
 }
 
 static struct pending *pending_find(struct bckm_km *km, uint32_t node_id) {
-    for (uint32_t i = 0; i < km->npend; i++)
-        if (km->pend[i].node_id == node_id) return &km->pend[i];
-    return NULL;
+    uint32_t i;
+    return bckm_map_get(&km->pend_index, node_id, &i) ? &km->pend[i] : NULL;
 }
 
 static void pending_drop(struct bckm_km *km, struct pending *p) {
     uint32_t i = (uint32_t)(p - km->pend);
+    (void)bckm_map_del(&km->pend_index, p->node_id);
     bckm_wipe(p, sizeof *p);
-    km->pend[i] = km->pend[--km->npend];
+    km->npend--;
+    if (i != km->npend) {
+        km->pend[i] = km->pend[km->npend];
+        /* The key exists, so the put only replaces a value and cannot fail. */
+        int e = bckm_map_put(&km->pend_index, km->pend[i].node_id, i);
+        (void)e;
+    }
     bckm_wipe(&km->pend[km->npend], sizeof *p);
 }
 
@@ -629,7 +641,7 @@ int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bc
         }
     }
     bckm_wipe(k, sizeof k);
-    if (e != BCKM_OK) return e;
+    if (e != BCKM_OK || out == NULL) return e;
     for (uint32_t i = 0; i < m; i++) {
         uint32_t count;
         const uint32_t *mem = bckm_sets_members(reg, tab[i].id, &count);
@@ -642,6 +654,23 @@ int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bc
         }
     }
     return BCKM_OK;
+}
+
+int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, struct bckm_msgs *out) {
+    if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
+    struct pending *p = pending_find(km, node_id);
+    int e = emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out);
+    if (p != NULL && e == BCKM_OK) pending_drop(km, p);
+    return e;
+}
+
+void bckm_km_forget_codes(struct bckm_km *km) {
+    for (uint32_t i = 0; i < km->npend; i++) {
+        /* Only codes of nodes already adopted at genesis; open joins stay. */
+        if (pool_get(&km->node_keks, km->pend[i].node_id) == NULL) continue;
+        pending_drop(km, &km->pend[i]);
+        i--;
+    }
 }
 
 int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,

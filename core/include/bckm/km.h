@@ -86,6 +86,13 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
  * domain secrets. */
 int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) BCKM_MUST_CHECK;
 int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) BCKM_MUST_CHECK;
+/* Large genesis: bckm_km_provision with out == NULL initialises the keys
+ * only; bckm_km_bundle_for then hands one node its bundle (with its code
+ * while the BP still has it), and bckm_km_forget_codes wipes the codes of
+ * every genesis node that got no bundle. */
+int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                       struct bckm_msgs *out) BCKM_MUST_CHECK;
+void bckm_km_forget_codes(struct bckm_km *km);
 
 /* Rejoin (BP failure, mobility): attach a node that proved its secret code,
  * with the KEK agreed anew, and hand it a full bundle at the current epoch. */
