@@ -1,0 +1,454 @@
+#include "sim/keynet.h"
+
+#include "bckm/kdf.h"
+#include "bckm/map.h"
+#include "bckm/msg.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the application ------------------------------------------------------- */
+
+struct kapp {
+    struct keynet *kn;
+    struct bckm_state *st;
+    uint64_t height;
+    uint8_t *log;          /* every envelope applied since genesis, in order */
+    size_t log_n, log_cap; /* in envelopes */
+};
+
+struct nodelist {
+    uint32_t *ids;
+    uint32_t n, cap;
+};
+
+struct keynet {
+    struct keynet_params p;
+    struct bckm_bp_table bps;
+    uint8_t sign_sk[BCKM_MAX_BPS + 1][BCKM_SIGN_SK_BYTES];
+    uint64_t next_seq[BCKM_MAX_BPS + 1];
+    struct bckm_km *km[BCKM_MAX_BPS + 1];
+    struct bckm_state *genesis;
+    /* Each key manager follows the chain through its own copy of the state,
+     * so a replica restored by state transfer never makes it skip a change. */
+    struct bckm_state *view[BCKM_MAX_BPS + 1];
+    size_t view_n[BCKM_MAX_BPS + 1];
+    struct bckm_plan plan;
+    struct bckm_msgs msgs;
+    struct bckm_drbg rng;
+    struct bckm_map dev_of;           /* node ID -> index in devs */
+    struct bckm_device **devs;
+    uint32_t ndevs, cap_devs;
+    uint32_t cap_peers, cap_sets;
+    struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
+    struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
+    uint64_t messages, message_bytes, device_errors;
+};
+
+static uint32_t rnd(struct keynet *kn, uint32_t bound) {
+    uint8_t b[4];
+    bckm_drbg_fill(&kn->rng, b, 4);
+    return bound ? bckm_get_u32(b) % bound : 0;
+}
+
+static int list_push(struct nodelist *l, uint32_t id) {
+    if (l->n == l->cap) {
+        uint32_t ncap = l->cap ? l->cap * 2 : 64;
+        uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        l->ids = n; l->cap = ncap;
+    }
+    l->ids[l->n++] = id;
+    return BCKM_OK;
+}
+
+static void list_remove(struct nodelist *l, uint32_t id) {
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id) { l->ids[i] = l->ids[--l->n]; return; }
+}
+
+static struct kapp *self_of(const bckm_sim_app *a) { return (struct kapp *)a->self; }
+
+static int app_check(void *self, const uint8_t *tx, size_t len) {
+    struct kapp *a = self;
+    int e = bckm_contract_check_bytes(a->st, tx, len);
+    return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
+}
+
+static int app_verify(void *self, const uint8_t *tx, size_t len) {
+    struct kapp *a = self;
+    struct bckm_envelope env;
+    int e = bckm_envelope_decode(tx, len, &env);
+    if (e == BCKM_OK && (env.bp > BCKM_MAX_BPS || !a->kn->bps.has[env.bp])) e = BCKM_ERR_PERM;
+    if (e == BCKM_OK) e = bckm_envelope_verify(&env, a->kn->bps.pk[env.bp]);
+    return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
+}
+
+static void app_begin(void *self, uint64_t height) { (void)self; (void)height; }
+
+static int log_append(struct kapp *a, const uint8_t *tx) {
+    if (a->log_n == a->log_cap) {
+        size_t ncap = a->log_cap ? a->log_cap * 2 : 256;
+        uint8_t *n = realloc(a->log, ncap * BCKM_ENVELOPE_BYTES);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        a->log = n; a->log_cap = ncap;
+    }
+    memcpy(a->log + a->log_n * BCKM_ENVELOPE_BYTES, tx, BCKM_ENVELOPE_BYTES);
+    a->log_n++;
+    return BCKM_OK;
+}
+
+static int app_deliver(void *self, const uint8_t *tx, size_t len) {
+    struct kapp *a = self;
+    struct bckm_envelope env;
+    int e = bckm_envelope_decode(tx, len, &env);
+    if (e == BCKM_OK) e = bckm_contract_apply(a->st, &env, &a->kn->plan);
+    if (e == BCKM_OK) e = log_append(a, tx);
+    return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
+}
+
+static void app_commit(void *self, uint8_t hash[32]) {
+    struct kapp *a = self;
+    a->height++;
+    bckm_state_hash(a->st, hash);
+}
+
+static int replay(struct kapp *a, const uint8_t *envs, size_t n) {
+    struct bckm_state *st;
+    int e = bckm_state_clone(a->kn->genesis, &st);
+    if (e != BCKM_OK) return e;
+    for (size_t i = 0; i < n && e == BCKM_OK; i++) {
+        struct bckm_envelope env;
+        e = bckm_envelope_decode(envs + i * BCKM_ENVELOPE_BYTES, BCKM_ENVELOPE_BYTES, &env);
+        if (e == BCKM_OK) e = bckm_contract_apply(st, &env, &a->kn->plan);
+    }
+    if (e != BCKM_OK) { bckm_state_free(st); return e; }
+    bckm_state_free(a->st);
+    a->st = st;
+    return BCKM_OK;
+}
+
+/* Snapshot: height || count || the envelopes since genesis; restoring
+ * replays them on the genesis state (deterministic, verified by the
+ * contract again). */
+static int app_snapshot(void *self, uint8_t **out, size_t *out_len) {
+    struct kapp *a = self;
+    size_t len = 16 + a->log_n * BCKM_ENVELOPE_BYTES;
+    uint8_t *b = malloc(len);
+    if (b == NULL) return BCKM_ERR_NOMEM;
+    bckm_put_u64(b, a->height);
+    bckm_put_u64(b + 8, a->log_n);
+    memcpy(b + 16, a->log, a->log_n * BCKM_ENVELOPE_BYTES);
+    *out = b;
+    *out_len = len;
+    return BCKM_OK;
+}
+
+static int app_restore(void *self, const uint8_t *buf, size_t len) {
+    struct kapp *a = self;
+    if (buf == NULL || len < 16) return BCKM_ERR_TRUNCATED;
+    uint64_t h = bckm_get_u64(buf), n = bckm_get_u64(buf + 8);
+    if (n > (len - 16) / BCKM_ENVELOPE_BYTES || len - 16 != n * BCKM_ENVELOPE_BYTES) return BCKM_ERR_FORMAT;
+    int e = replay(a, buf + 16, (size_t)n);
+    if (e != BCKM_OK) return e;
+    a->log_n = 0;
+    for (uint64_t i = 0; i < n && e == BCKM_OK; i++) e = log_append(a, buf + 16 + i * BCKM_ENVELOPE_BYTES);
+    if (e == BCKM_OK) a->height = h;
+    return e;
+}
+
+static uint64_t app_height(void *self) { return ((struct kapp *)self)->height; }
+
+static uint64_t app_tx_id(void *self, const uint8_t *tx, size_t len) {
+    uint8_t h[8];
+    (void)self;
+    crypto_generichash(h, sizeof h, tx, len, NULL, 0);
+    return bckm_get_u64(h);
+}
+
+static void app_destroy(void *self) {
+    struct kapp *a = self;
+    if (a == NULL) return;
+    bckm_state_free(a->st);
+    free(a->log);
+    free(a);
+}
+
+static const bckm_sim_app_ops kapp_ops = {
+    app_check, app_verify, app_begin, app_deliver, app_commit,
+    app_snapshot, app_restore, app_height, app_tx_id, app_destroy
+};
+
+bckm_sim_app keynet_app(struct keynet *kn) {
+    bckm_sim_app out = { &kapp_ops, NULL };
+    struct kapp *a = calloc(1, sizeof *a);
+    if (a == NULL) return out;
+    a->kn = kn;
+    if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) { free(a); return out; }
+    out.self = a;
+    return out;
+}
+
+const struct bckm_sets *keynet_registry(const bckm_sim_app *app) {
+    return bckm_state_registry(self_of(app)->st);
+}
+
+/* ---- devices ---------------------------------------------------------------- */
+
+static int sampled(struct keynet *kn) {
+    if (kn->p.devices == UINT32_MAX) return 1;
+    if (kn->p.devices == 0 || kn->p.nodes == 0) return 0;
+    return rnd(kn, kn->p.nodes) < kn->p.devices;
+}
+
+static int add_device(struct keynet *kn, uint32_t node, const uint8_t kek[32]) {
+    if (kn->ndevs == kn->cap_devs) {
+        uint32_t ncap = kn->cap_devs ? kn->cap_devs * 2 : 64;
+        struct bckm_device **n = realloc(kn->devs, (size_t)ncap * sizeof *n);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        kn->devs = n; kn->cap_devs = ncap;
+    }
+    size_t bytes = BCKM_DEVICE_BYTES(kn->cap_peers, kn->cap_sets);
+    void *mem = malloc(bytes);
+    struct bckm_device *d;
+    if (mem == NULL) return BCKM_ERR_NOMEM;
+    int e = bckm_device_init(mem, bytes, kn->cap_peers, kn->cap_sets, kek, &d);
+    if (e == BCKM_OK) e = bckm_map_put(&kn->dev_of, node, kn->ndevs);
+    if (e != BCKM_OK) { free(mem); return e; }
+    kn->devs[kn->ndevs++] = d;
+    return BCKM_OK;
+}
+
+static struct bckm_device *device_of(const struct keynet *kn, uint32_t node) {
+    uint32_t i;
+    return bckm_map_get(&kn->dev_of, node, &i) ? kn->devs[i] : NULL;
+}
+
+/* Delivers BP bp's messages to the simulated devices it serves (a node is
+ * served by the BP whose ID its node ID carries). */
+static void deliver(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, struct bckm_msgs *m) {
+    uint8_t *copy = NULL;
+    size_t cap = 0;
+    struct bckm_map bundled;
+    bckm_map_init(&bundled);
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->refs[i].kind == BCKM_MSG_BUNDLE && bckm_map_put(&bundled, m->refs[i].recipient, 1) != BCKM_OK)
+            kn->device_errors++;
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct bckm_msg_ref *r = &m->refs[i];
+        uint32_t nrec = 1, one = r->recipient;
+        const uint32_t *rec = &one;
+        kn->messages++;
+        kn->message_bytes += r->len;
+        if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(reg, r->recipient, &nrec);
+        if (cap < r->len) {
+            uint8_t *c = realloc(copy, r->len);
+            if (c == NULL) { kn->device_errors++; continue; }
+            copy = c; cap = r->len;
+        }
+        for (uint32_t k = 0; k < nrec; k++) {
+            if (bckm_id_bp(rec[k]) != bp) continue;
+            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
+            struct bckm_device *d = device_of(kn, rec[k]);
+            if (d == NULL) continue;
+            memcpy(copy, m->buf + r->off, r->len);
+            if (bckm_device_apply(d, copy, r->len) != BCKM_OK) kn->device_errors++;
+        }
+    }
+    free(copy);
+    bckm_map_free(&bundled);
+}
+
+/* ---- genesis ------------------------------------------------------------------ */
+
+int keynet_new(struct keynet **out, const struct keynet_params *p) {
+    if (out == NULL || p == NULL || p->bps == 0 || p->bps > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    struct keynet *kn = calloc(1, sizeof *kn);
+    if (kn == NULL) return BCKM_ERR_NOMEM;
+    kn->p = *p;
+    uint8_t seed[32] = {0}, cluster[32], x_sk[BCKM_MAX_BPS + 1][32], x_pk[BCKM_MAX_BPS + 1][32];
+    bckm_put_u64(seed, p->seed);
+    seed[8] = 'K';
+    bckm_drbg_init(&kn->rng, seed);
+    bckm_map_init(&kn->dev_of);
+    bckm_map_init(&kn->leaving);
+    bckm_plan_init(&kn->plan);
+    bckm_msgs_init(&kn->msgs);
+    bckm_device_caps(p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1, p->bps, &kn->cap_peers, &kn->cap_sets);
+    bckm_drbg_fill(&kn->rng, cluster, 32);
+    int e = BCKM_OK;
+    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
+        uint8_t s[32], dseed[32];
+        bckm_drbg_fill(&kn->rng, s, 32);
+        crypto_sign_seed_keypair(kn->bps.pk[b], kn->sign_sk[b], s);
+        kn->bps.has[b] = 1;
+        struct bckm_km_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.bp_id = b;
+        cfg.policy = p->policy;
+        if (p->policy == BCKM_POLICY_GLOBAL) memcpy(cfg.domain, cluster, 32);
+        else bckm_drbg_fill(&kn->rng, cfg.domain, 32);
+        bckm_drbg_fill(&kn->rng, dseed, 32);
+        cfg.drbg_seed = dseed;
+        e = bckm_km_new(&kn->km[b], &cfg);
+        bckm_drbg_fill(&kn->rng, x_sk[b], 32);
+        crypto_scalarmult_base(x_pk[b], x_sk[b]);
+    }
+    for (uint32_t a = 1; a <= p->bps && e == BCKM_OK; a++)
+        for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
+            uint8_t sec[32];
+            if (a == b) continue;
+            e = bckm_km_bp_secret(x_sk[a], a, x_pk[b], b, sec);
+            if (e == BCKM_OK) e = bckm_km_set_peer_secret(kn->km[a], b, sec);
+        }
+    if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->bps);
+    /* The genesis network: n nodes provisioned directly, spread over the BPs. */
+    for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {
+        uint32_t b = 1 + i % p->bps;
+        uint8_t kek[32];
+        struct bckm_tx tx;
+        bckm_drbg_fill(&kn->rng, kek, 32);
+        e = bckm_km_prepare_join(kn->km[b], bckm_state_registry(kn->genesis), kek, &tx);
+        if (e == BCKM_OK) e = bckm_contract_genesis(kn->genesis, b, &tx, &kn->plan);
+        if (e == BCKM_OK) e = bckm_km_adopt(kn->km[b], tx.node_id);
+        if (e == BCKM_OK) e = list_push(&kn->live[b], tx.node_id);
+        if (e == BCKM_OK && sampled(kn)) e = add_device(kn, tx.node_id, kek);
+    }
+    const struct bckm_sets *reg = kn->genesis ? bckm_state_registry(kn->genesis) : NULL;
+    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
+        e = bckm_km_provision(kn->km[b], reg, NULL);
+        bckm_msgs_clear(&kn->msgs);
+        for (uint32_t k = 0; k < kn->live[b].n && e == BCKM_OK; k++)
+            if (device_of(kn, kn->live[b].ids[k]) != NULL) e = bckm_km_bundle_for(kn->km[b], reg, kn->live[b].ids[k], &kn->msgs);
+        if (e == BCKM_OK) deliver(kn, b, reg, &kn->msgs);
+        bckm_km_forget_codes(kn->km[b]);
+        if (e == BCKM_OK) e = bckm_state_clone(kn->genesis, &kn->view[b]);
+    }
+    bckm_wipe(x_sk, sizeof x_sk);
+    if (e != BCKM_OK) { keynet_free(kn); return e; }
+    *out = kn;
+    return BCKM_OK;
+}
+
+void keynet_free(struct keynet *kn) {
+    if (kn == NULL) return;
+    for (uint32_t b = 0; b <= BCKM_MAX_BPS; b++) {
+        bckm_km_free(kn->km[b]);
+        bckm_state_free(kn->view[b]);
+        free(kn->live[b].ids);
+    }
+    bckm_state_free(kn->genesis);
+    for (uint32_t i = 0; i < kn->ndevs; i++) free(kn->devs[i]);
+    free(kn->devs);
+    bckm_map_free(&kn->dev_of);
+    bckm_map_free(&kn->leaving);
+    bckm_plan_free(&kn->plan);
+    bckm_msgs_free(&kn->msgs);
+    bckm_wipe(kn->sign_sk, sizeof kn->sign_sk);
+    free(kn);
+}
+
+/* ---- the request path ------------------------------------------------------------ */
+
+int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+    if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+    const struct bckm_sets *reg = keynet_registry(view);
+    struct bckm_envelope env;
+    memset(&env, 0, sizeof env);
+    int e;
+    if (op == BCKM_OP_JOIN) {
+        uint8_t kek[32];
+        bckm_drbg_fill(&kn->rng, kek, 32);
+        e = bckm_km_prepare_join(kn->km[bp], reg, kek, &env.tx);
+        if (e == BCKM_OK && device_of(kn, env.tx.node_id) == NULL && sampled(kn)) e = add_device(kn, env.tx.node_id, kek);
+    } else {
+        struct nodelist *l = &kn->live[bp];
+        uint32_t pick = 0;
+        e = BCKM_ERR_UNKNOWN;
+        for (uint32_t tries = 0; tries < 16 && l->n > 0; tries++) {
+            pick = l->ids[rnd(kn, l->n)];
+            uint32_t set, at;
+            if (!bckm_map_get(&kn->leaving, pick, NULL) && bckm_sets_node(reg, pick, &set, &at) == BCKM_OK) {
+                e = BCKM_OK;
+                break;
+            }
+        }
+        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->km[bp], reg, pick, op, &env.tx);
+        if (e == BCKM_OK) e = bckm_map_put(&kn->leaving, pick, 1);
+    }
+    if (e != BCKM_OK) return e;
+    env.version = BCKM_ENVELOPE_VERSION;
+    env.bp = bp;
+    env.seq = ++kn->next_seq[bp];
+    e = bckm_envelope_sign(&env, kn->sign_sk[bp]);
+    if (e == BCKM_OK) e = bckm_envelope_encode(&env, env_out);
+    return e;
+}
+
+void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
+    struct bckm_envelope env;
+    if (bckm_envelope_decode(env_bytes, BCKM_ENVELOPE_BYTES, &env) != BCKM_OK) return;
+    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->km[bp], env.tx.node_id);
+    else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
+}
+
+int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+    if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+    const struct kapp *a = self_of(app);
+    int e = BCKM_OK;
+    /* Follow the chain this replica committed, change by change. */
+    while (kn->view_n[bp] < a->log_n && e == BCKM_OK) {
+        struct bckm_envelope env;
+        e = bckm_envelope_decode(a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES, BCKM_ENVELOPE_BYTES, &env);
+        if (e == BCKM_OK) e = bckm_contract_apply(kn->view[bp], &env, &kn->plan);
+        if (e != BCKM_OK) break;
+        const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
+        bckm_msgs_clear(&kn->msgs);
+        e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
+        if (e == BCKM_OK) deliver(kn, bp, reg, &kn->msgs);
+        if (e == BCKM_OK && bckm_id_bp(env.tx.node_id) == bp) {
+            /* Bookkeeping of who the serving BP may pick for a leave. */
+            if (env.tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env.tx.node_id);
+            else { list_remove(&kn->live[bp], env.tx.node_id); (void)bckm_map_del(&kn->leaving, env.tx.node_id); }
+        }
+        kn->view_n[bp]++;
+    }
+    return e;
+}
+
+uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
+    const struct bckm_sets *reg = keynet_registry(app);
+    uint32_t bad = 0, m = bckm_sets_count(reg), nl = 0;
+    uint32_t *live = malloc((size_t)(kn->ndevs + 1) * sizeof *live);
+    if (live == NULL) return 1;
+    for (uint32_t i = 0; i < kn->ndevs; i++) {
+        struct bckm_device *d = kn->devs[i];
+        uint32_t set, at, count;
+        if (d->node_id == 0 || bckm_sets_node(reg, d->node_id, &set, &at) != BCKM_OK) continue;
+        live[nl++] = d->node_id;
+        if (d->epoch != bckm_sets_epoch(reg) || d->set_id != set) { bad++; continue; }
+        (void)bckm_sets_members(reg, set, &count);
+        if (bckm_device_key_count(d) != count + m) bad++;
+    }
+    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
+        uint32_t u = live[rnd(kn, nl)], v = live[rnd(kn, nl)];
+        if (u == v) continue;
+        struct bckm_device *du = device_of(kn, u), *dv = device_of(kn, v);
+        uint8_t ku[32], kv[32];
+        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
+            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) bad++;
+    }
+    free(live);
+    return bad + (uint32_t)kn->device_errors;
+}
+
+void keynet_stats(const struct keynet *kn, struct keynet_stats *st) {
+    memset(st, 0, sizeof *st);
+    st->messages = kn->messages;
+    st->message_bytes = kn->message_bytes;
+    st->device_errors = kn->device_errors;
+    st->devices = kn->ndevs;
+    for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->km[b]);
+}
