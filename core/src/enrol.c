@@ -14,15 +14,6 @@ static void transcript(uint32_t serial, uint32_t bp, const uint8_t ed[32], const
     crypto_generichash(out, 32, t, sizeof t, NULL, 0);
 }
 
-static int derive_kek(const uint8_t psk[32], const uint8_t rx[32], const uint8_t tx[32], const uint8_t th[32],
-                      uint8_t kek[32]) {
-    uint8_t f[96];
-    memcpy(f, rx, 32); memcpy(f + 32, tx, 32); memcpy(f + 64, th, 32);
-    int e = bckm_kdf_derive(psk, BCKM_KDF_KEK, f, sizeof f, kek);
-    bckm_wipe(f, sizeof f);
-    return e;
-}
-
 static int tag(const uint8_t kek[32], uint8_t who, const uint8_t th[32], uint8_t out[32]) {
     uint8_t f[33];
     f[0] = who;
@@ -58,7 +49,7 @@ int bckm_enrol_bp_reply(struct bckm_enrol_bp *st, uint32_t bp_id, const uint8_t 
     st->bp_id = bp_id;
     st->serial = bckm_get_u32(hello);
     transcript(st->serial, bp_id, hello + 4, pk, th);
-    if ((e = derive_kek(psk, rx, tx, th, st->kek)) != BCKM_OK) goto out;
+    if ((e = bckm_kdf_session_kek(psk, rx, tx, th, st->kek)) != BCKM_OK) goto out;
     memcpy(out, pk, 32);
     if ((e = tag(st->kek, 'B', th, out + 32)) != BCKM_OK) goto out;
     if ((e = tag(st->kek, 'D', th, st->expect_tag)) != BCKM_OK) goto out;
@@ -77,7 +68,7 @@ int bckm_enrol_device_finish(struct bckm_enrol_device *st, uint32_t bp_id,
     if (crypto_kx_client_session_keys(rx, tx, st->pk, st->sk, reply) != 0) { e = BCKM_ERR_CRYPTO; goto out; }
     transcript(st->serial, bp_id, st->pk, reply, th);
     /* The client's rx is the server's tx: pass them in the server's order. */
-    if ((e = derive_kek(st->psk, tx, rx, th, kek)) != BCKM_OK) goto out;
+    if ((e = bckm_kdf_session_kek(st->psk, tx, rx, th, kek)) != BCKM_OK) goto out;
     if ((e = tag(kek, 'B', th, want)) != BCKM_OK) goto out;
     if (!bckm_ct_equal(want, reply + 32, 32)) { e = BCKM_ERR_AUTH; goto out; }
     if ((e = tag(kek, 'D', th, out)) != BCKM_OK) goto out;

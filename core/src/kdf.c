@@ -77,6 +77,17 @@ void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id, 
     derive_fixed(domain, BCKM_KDF_PAIR_SEED, f, sizeof f, out);
 }
 
+int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
+                         const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) {
+    uint8_t f[96];
+    memcpy(f, rx, 32);
+    memcpy(f + 32, tx, 32);
+    memcpy(f + 64, th, 32);
+    int e = bckm_kdf_derive(key, BCKM_KDF_KEK, f, sizeof f, out);
+    bckm_wipe(f, sizeof f);
+    return e;
+}
+
 void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]) {
     if (seed != NULL) memcpy(d->key, seed, BCKM_KEY_BYTES);
     else randombytes_buf(d->key, BCKM_KEY_BYTES);

@@ -23,14 +23,6 @@ static void transcript(uint32_t node, uint32_t bp, const uint8_t eu[32], const u
     memcpy(out + 86, nonce, 32);
 }
 
-static int derive(const uint8_t rx[32], const uint8_t tx[32], const uint8_t th[32], uint8_t kek[32]) {
-    uint8_t f[96];
-    memcpy(f, rx, 32); memcpy(f + 32, tx, 32); memcpy(f + 64, th, 32);
-    int e = bckm_kdf_derive(rx, BCKM_KDF_KEK, f, sizeof f, kek);
-    bckm_wipe(f, sizeof f);
-    return e;
-}
-
 int bckm_rejoin_node_hello(struct bckm_rejoin_node *st, uint32_t node_id, const uint8_t *seed32,
                            uint8_t out[BCKM_REJOIN_HELLO_BYTES]) {
     if (st == NULL || out == NULL || node_id == BCKM_ID_NONE) return BCKM_ERR_ARG;
@@ -62,7 +54,7 @@ int bckm_rejoin_bp_challenge(struct bckm_rejoin_bp *st, uint32_t bp_id, const ui
     memcpy(out, pk, 32);
     transcript(st->node_id, bp_id, hello + 4, pk, out + 32, st->transcript);
     crypto_generichash(th, 32, st->transcript, sizeof st->transcript, NULL, 0);
-    if ((e = derive(rx, tx, th, st->kek)) != BCKM_OK) goto out;
+    if ((e = bckm_kdf_session_kek(rx, rx, tx, th, st->kek)) != BCKM_OK) goto out;
     st->bp_id = bp_id;
     st->waiting = 1;
 out:
@@ -82,7 +74,7 @@ int bckm_rejoin_node_prove(struct bckm_rejoin_node *st, uint32_t bp_id, const ui
     if (crypto_sign_detached(out, NULL, t, sizeof t, ssk) != 0) goto out;
     crypto_generichash(th, 32, t, sizeof t, NULL, 0);
     /* The client's rx is the server's tx: pass them in the server's order. */
-    e = derive(tx, rx, th, st->kek);
+    e = bckm_kdf_session_kek(tx, tx, rx, th, st->kek);
 out:
     bckm_wipe(ssk, sizeof ssk); bckm_wipe(rx, sizeof rx); bckm_wipe(tx, sizeof tx);
     bckm_wipe(st->sk, sizeof st->sk);

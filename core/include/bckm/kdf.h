@@ -57,6 +57,12 @@ void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a,
 void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
                         uint8_t out[BCKM_KEY_BYTES]);
 
+/* A node KEK from a key agreement: KDF(key; KEK label, rx || tx || th),
+ * where (rx, tx) are the crypto_kx session keys seen from the BP and th the
+ * transcript hash. Enrolment keys it with the PSK, rejoin with rx. */
+int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
+                         const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+
 /* Deterministic random bit generator: a 32-byte key and a counter; each call
  * derives a fresh ChaCha20 seed, so one seed reproduces a whole run. */
 struct bckm_drbg {
