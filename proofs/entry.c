@@ -9,6 +9,7 @@
 #include "__fc_builtin.h"
 
 #include "bckm/common.h"
+#include "bckm/sets.h"
 
 /* Unknown bytes in a buffer (byte by byte: no pointer casts). */
 /*@ requires \valid(buf + (0 .. len - 1));
@@ -51,12 +52,35 @@ static void entry_helpers(void) {
     (void)bckm_get_u32(b);
     bckm_put_u64(b, v64);
     (void)bckm_get_u64(b);
+    (void)bckm_id_bp(bckm_id_make(Frama_C_unsigned_int_interval(0u, BCKM_MAX_BPS), v32));
+}
+
+/* A set table of unknown content and length (up to 8 sets). */
+/*@ assigns Frama_C_entropy_source; */
+static void entry_sets(void) {
+    struct bckm_set_info sets[8];
+    uint32_t count = Frama_C_unsigned_int_interval(0u, 8u);
+    uint32_t idx, id;
+    int fresh, e;
+    /*@ loop invariant 0 <= i <= 8;
+        loop assigns i, sets[0 .. 7], Frama_C_entropy_source;
+        loop variant 8 - i; */
+    for (uint32_t i = 0; i < 8; i++) {
+        sets[i].id = any_u32();
+        sets[i].owner = any_u32();
+        sets[i].size = any_u32();
+    }
+    (void)bckm_sets_target(any_u32());
+    (void)bckm_sets_pick_open(sets, count, any_u32(), any_u32(), any_u32(), &idx);
+    e = bckm_sets_assign(sets, count, any_u32(), any_u32(), any_u32(), &id, &fresh);
+    (void)e;
 }
 
 /*@ assigns Frama_C_entropy_source; */
 int main(void) {
     entry_common();
     entry_helpers();
+    entry_sets();
     return 0;
 }
 #endif

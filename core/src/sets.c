@@ -16,6 +16,11 @@ uint32_t bckm_sets_target(uint32_t n) {
     if (n == 0) return 1;
     /* Smallest r with r*r >= n; 65536^2 exceeds every uint32_t. */
     uint32_t lo = 1, hi = 65536;
+    /*@ loop invariant 1 <= lo <= hi <= 65536;
+        loop invariant (integer)hi * hi >= n;
+        loop invariant ((integer)lo - 1) * (lo - 1) < n;
+        loop assigns lo, hi;
+        loop variant hi - lo; */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if ((uint64_t)mid * mid >= n) hi = mid; else lo = mid + 1;
@@ -28,6 +33,16 @@ int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
                         uint32_t *out) {
     int found = 0;
     uint32_t best = 0;
+    /*@ loop invariant 0 <= i <= count;
+        loop invariant found == 0 || found == 1;
+        loop invariant found == 0 ==>
+          \forall integer j; 0 <= j < i ==> !bckm_open(sets, j, owner, cap, skip);
+        loop invariant found == 1 ==>
+          0 <= best < i && bckm_open(sets, best, owner, cap, skip) &&
+          \forall integer j; 0 <= j < i && bckm_open(sets, j, owner, cap, skip) ==>
+            bckm_before(sets, best, j);
+        loop assigns i, best, found;
+        loop variant count - i; */
     for (uint32_t i = 0; i < count; i++) {
         if (i == skip || sets[i].owner != owner || sets[i].size >= cap) continue;
         if (!found || sets[i].size < sets[best].size ||

@@ -55,9 +55,16 @@ const char *bckm_strerror(int err);
 #define BCKM_ID_COUNTER_MAX 0x00FFFFFFu
 #define BCKM_MAX_BPS 255u
 
+/*@ requires bp <= BCKM_MAX_BPS;
+    assigns \nothing;
+    ensures \result == ((bp << 24) | (counter & BCKM_ID_COUNTER_MAX));
+ */
 static inline uint32_t bckm_id_make(uint32_t bp, uint32_t counter) {
     return (bp << BCKM_ID_BP_SHIFT) | (counter & BCKM_ID_COUNTER_MAX);
 }
+/*@ assigns \nothing;
+    ensures \result == id >> 24;
+ */
 static inline uint32_t bckm_id_bp(uint32_t id) { return id >> BCKM_ID_BP_SHIFT; }
 
 /* Wipes a secret; used on every path that drops one (a wrapper so the

@@ -38,13 +38,52 @@ struct bckm_set_info {
 /* A network change is the paper's 57-byte transaction (Fig. 3): struct
  * bckm_tx of tx.h (op, node ID, set ID, code hash, refresh key). */
 
+/*@ // r is the target set size for n nodes: ceil(sqrt(n)), and 1 for n = 0.
+    predicate bckm_is_target(integer n, integer r) =
+        (n == 0 && r == 1) ||
+        (n > 0 && 1 <= r && r * r >= n && (r - 1) * (r - 1) < n);
+
+    // There is one target per n, so a contract may name it by any witness.
+    lemma bckm_target_unique:
+      \forall integer n, r, q;
+        0 <= n && bckm_is_target(n, r) && bckm_is_target(n, q) ==> r == q;
+
+    // Set i is open for owner: not skipped, owned by owner, below cap.
+    predicate bckm_open{L}(struct bckm_set_info *sets, integer i,
+                           integer owner, integer cap, integer skip) =
+        i != skip && sets[i].owner == owner && sets[i].size < cap;
+
+    // Set i comes no later than set j in Assignment's order: smaller size
+    // first, then lower ID.
+    predicate bckm_before{L}(struct bckm_set_info *sets, integer i, integer j) =
+        sets[i].size < sets[j].size ||
+        (sets[i].size == sets[j].size && sets[i].id <= sets[j].id);
+ */
+
 /* ceil(sqrt(n)) for n >= 1; 1 for n = 0. */
+/*@ assigns \nothing;
+    ensures 1 <= \result <= 65536;
+    ensures bckm_is_target(n, \result);
+ */
 uint32_t bckm_sets_target(uint32_t n);
 
 /*
  * The open set of `owner` with the smallest size (ties: lowest ID) among
  * sets[0..count), skipping index `skip` (pass count to skip none); a set is
  * open when size < cap. Returns 1 and the index in *out, or 0 when none.
+ */
+/*@ requires count > 0 ==> \valid_read(sets + (0 .. count - 1));
+    requires \valid(out);
+    requires \separated(out, sets + (0 .. count - 1));
+    assigns *out;
+    ensures \result == 0 || \result == 1;
+    ensures \result == 1 <==>
+      (\exists integer i; 0 <= i < count && bckm_open(sets, i, owner, cap, skip));
+    ensures \result == 1 ==>
+      0 <= *out < count && bckm_open(sets, *out, owner, cap, skip) &&
+      \forall integer j; 0 <= j < count && bckm_open(sets, j, owner, cap, skip) ==>
+        bckm_before(sets, *out, j);
+    ensures \result == 0 ==> *out == \old(*out);
  */
 int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
                         uint32_t owner, uint32_t cap, uint32_t skip,
@@ -56,6 +95,38 @@ int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
  * bckm_id_make(owner, next_counter) with *out_fresh = 1 when none is open.
  * Fails with BCKM_ERR_NOMEM when a fresh set is needed but the counter is
  * exhausted.
+ */
+/*@ requires count > 0 ==> \valid_read(sets + (0 .. count - 1));
+    requires \valid(out_id) && \valid(out_fresh);
+    requires \separated(out_id, out_fresh, sets + (0 .. count - 1));
+    assigns *out_id, *out_fresh;
+    behavior bad_owner:
+      assumes owner > BCKM_MAX_BPS;
+      assigns \nothing;
+      ensures \result == BCKM_ERR_ARG;
+    behavior existing:
+      assumes owner <= BCKM_MAX_BPS;
+      assumes \forall integer r; bckm_is_target(n_after, r) ==>
+                \exists integer i; 0 <= i < count && bckm_open(sets, i, owner, r, count);
+      ensures \result == BCKM_OK && *out_fresh == 0;
+      ensures \exists integer i, r; 0 <= i < count && *out_id == sets[i].id &&
+                bckm_is_target(n_after, r) && bckm_open(sets, i, owner, r, count) &&
+                \forall integer j; 0 <= j < count && bckm_open(sets, j, owner, r, count) ==>
+                  bckm_before(sets, i, j);
+    behavior fresh:
+      assumes owner <= BCKM_MAX_BPS;
+      assumes \forall integer r, i; bckm_is_target(n_after, r) && 0 <= i < count ==>
+                !bckm_open(sets, i, owner, r, count);
+      assumes 1 <= next_counter <= BCKM_ID_COUNTER_MAX;
+      ensures \result == BCKM_OK && *out_fresh == 1;
+      ensures *out_id == ((owner << 24) | (next_counter & BCKM_ID_COUNTER_MAX));
+    behavior exhausted:
+      assumes owner <= BCKM_MAX_BPS;
+      assumes \forall integer r, i; bckm_is_target(n_after, r) && 0 <= i < count ==>
+                !bckm_open(sets, i, owner, r, count);
+      assumes next_counter == 0 || next_counter > BCKM_ID_COUNTER_MAX;
+      assigns \nothing;
+      ensures \result == BCKM_ERR_NOMEM;
  */
 int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
                      uint32_t owner, uint32_t n_after, uint32_t next_counter,
