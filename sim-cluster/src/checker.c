@@ -23,7 +23,9 @@ int bckm_sim_checker_init(bckm_sim_checker *ck, uint32_t n, const uint8_t (*pk)[
     if (ck == NULL || n == 0 || n > BCKM_SIM_MAX_BPS || ref.self == NULL) return BCKM_ERR_ARG;
     memset(ck, 0, sizeof *ck);
     ck->n = n;
-    ck->q = 2 * ((n - 1) / 3) + 1;
+    /* Two quorums must share f+1 BPs (one of them correct) whatever n is:
+     * q = floor((n+f)/2)+1, which is 2f+1 when n = 3f+1. */
+    ck->q = (n + (n - 1) / 3) / 2 + 1;
     memcpy(ck->pk, pk, (size_t)n * 32);
     ck->ref = ref;
     bckm_u64set_init(&ck->submitted);

@@ -979,10 +979,10 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
                         r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
         }
         for (uint32_t i = 0; i < c->n; i++)
-            fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu\n", i,
+            fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
                     c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
                     c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
-                    c->bp[i].live ? c->bp[i].mp.len : 0);
+                    c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
     }
     /* Requests whose tx was admitted but never finished are lost; there
      * must be none after the liveness phase. */
@@ -1064,7 +1064,8 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
     p->seed = seed;
     p->bps = bps ? bps : sizes[bckm_sim_rng_below(&r, 4)];
     uint32_t f = bckm_pbft_f(p->bps);
-    uint32_t k = byzantine >= 0 ? (uint32_t)byzantine : (uint32_t)bckm_sim_rng_below(&r, f + 1);
+    uint32_t k = byzantine >= 0 ? (uint32_t)byzantine
+               : byzantine == BCKM_SIM_SWARM_F ? f : (uint32_t)bckm_sim_rng_below(&r, f + 1);
     if (k > p->bps) k = p->bps;
     static const bckm_sim_ratio loss[] = { { 0, 1 }, { 1, 200 }, { 1, 50 }, { 1, 20 } };
     static const bckm_sim_ratio dup[] = { { 0, 1 }, { 1, 100 }, { 1, 20 } };

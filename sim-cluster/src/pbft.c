@@ -604,17 +604,15 @@ static void on_newview(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
 
 /* ---- state transfer ---------------------------------------------------- */
 
-/* The (f+1)-th highest height claimed by other replicas: at least one
- * correct replica has reached it, so fetching up to it can succeed. */
+/* The highest height another replica claims. A lie costs at most one
+ * useless FETCH per fetch delay (blocks come with certificates), while a
+ * stricter rule (f+1 claims) would strand a replica whose only peer ahead is
+ * the one correct replica that committed the last block. */
 static uint64_t robust_hint(const bckm_pbft_replica *r) {
-    uint64_t top[BCKM_SIM_MAX_BPS];
-    uint32_t k = 0;
+    uint64_t top = 0;
     for (uint32_t i = 0; i < r->cfg.n; i++)
-        if (i != r->cfg.id) top[k++] = r->hint[i];
-    for (uint32_t i = 0; i < k; i++)
-        for (uint32_t j = i + 1; j < k; j++)
-            if (top[j] > top[i]) { uint64_t t = top[i]; top[i] = top[j]; top[j] = t; }
-    return r->f < k ? top[r->f] : 0;
+        if (i != r->cfg.id && r->hint[i] > top) top = r->hint[i];
+    return top;
 }
 
 static void maybe_fetch(bckm_pbft_replica *r, int urgent) {
@@ -623,7 +621,8 @@ static void maybe_fetch(bckm_pbft_replica *r, int urgent) {
     if (!urgent && h == r->committed + 1 && r->now_us - r->last_progress_us < r->cfg.fetch_delay_us)
         return;
     if (r->last_fetch_us != 0 && r->now_us - r->last_fetch_us < r->cfg.fetch_delay_us) return;
-    /* Ask the replicas that claim to be ahead in turn. */
+    /* Ask each replica that claims to be ahead in turn, so a liar or a
+     * silent one delays catching up by one fetch delay at most. */
     for (uint32_t k = 0; k < r->cfg.n; k++) {
         uint32_t i = (r->fetch_rr + k) % r->cfg.n;
         if (i == r->cfg.id || r->hint[i] <= r->committed) continue;
@@ -668,7 +667,7 @@ int bckm_pbft_init(bckm_pbft_replica *r, const bckm_pbft_config *cfg, uint64_t c
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->f = bckm_pbft_f(cfg->n);
-    r->q = 2 * r->f + 1;
+    r->q = bckm_pbft_quorum(cfg->n);
     r->committed = committed;
     if (last_digest) memcpy(r->last_digest, last_digest, 32);
     if (last_cert) r->last_cert = *last_cert;
@@ -789,9 +788,20 @@ static void retransmit(bckm_pbft_replica *r) {
 void bckm_pbft_on_tick(bckm_pbft_replica *r, uint64_t now_us, int has_pending, int starved) {
     r->now_us = now_us;
     uint64_t timeout = r->cfg.vc_timeout_us;
-    for (uint32_t i = 1; i < r->vc_attempts && i < 8; i++) timeout *= 2;
+    for (uint32_t i = 1; i < r->vc_attempts && i < 5; i++) timeout *= 2;
     if (r->d.in_vc) {
-        if (now_us - r->vc_start_us >= timeout) start_view_change(r, r->d.view + 1);
+        /* As in PBFT, the timer towards view v+1 runs only once q replicas
+         * asked for v (or later: asking for a later view gave up on this one
+         * too). A replica cut off from the others waits instead of racing
+         * alone through views it would have to be talked down from. */
+        uint32_t asking = 0;
+        for (uint32_t i = 0; i < r->cfg.n; i++)
+            if (r->vcs[i] != NULL && r->vcs[i]->view >= r->d.view) asking++;
+        if (asking < r->q) {
+            r->vc_start_us = now_us;
+        } else if (now_us - r->vc_start_us >= timeout) {
+            start_view_change(r, r->d.view + 1);
+        }
     } else {
         int waiting = has_pending || r->slot[0].have_pp;
         if (!waiting) {

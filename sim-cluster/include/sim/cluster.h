@@ -83,7 +83,9 @@ void bckm_sim_params_default(bckm_sim_params *p);
 int bckm_sim_run(const bckm_sim_params *p, bckm_sim_result *res);
 
 /* Swarm: draws every setting of a run from the seed (faults, Byzantine
- * behaviours, sizes); bps and byzantine override when nonzero / >= 0. */
+ * behaviours, sizes); bps overrides when nonzero; byzantine >= 0 fixes the
+ * number of Byzantine BPs, -1 draws it from 0..f, BCKM_SIM_SWARM_F uses f. */
+#define BCKM_SIM_SWARM_F (-2)
 void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_params *p);
 
 /* Writes the run as one JSON object (no trailing newline). */

@@ -7,7 +7,8 @@
  * ports in the config so the host can memoise or swap them.
  *
  * Protocol summary (spec/cluster.md has the full text):
- *  - n replicas, f = floor((n-1)/3), quorum q = 2f+1; primary of view v is
+ *  - n replicas, f = floor((n-1)/3), quorum q = floor((n+f)/2)+1 (= 2f+1
+ *    when n = 3f+1, larger otherwise, see bckm_pbft_quorum); primary of view v is
  *    v mod n; the sequence number of a block is its height.
  *  - normal case: PRE-PREPARE(v,s,D,block) from the primary; each replica
  *    that accepts it (height s = its committed height + 1, prev digest =
@@ -206,6 +207,10 @@ int bckm_pbft_durable_copy(bckm_pbft_durable *dst, const bckm_pbft_durable *src)
 void bckm_pbft_durable_free(bckm_pbft_durable *d);
 
 static inline uint32_t bckm_pbft_f(uint32_t n) { return n ? (n - 1) / 3 : 0; }
+/* Quorum: any two quorums intersect in at least f+1 replicas, so in a
+ * correct one. 2f+1 when n = 3f+1; for n = 5 it is 4, not 2f+1 = 3 (with 3,
+ * two quorums of 5 could share a single, Byzantine, replica). */
+static inline uint32_t bckm_pbft_quorum(uint32_t n) { return (n + bckm_pbft_f(n)) / 2 + 1; }
 static inline uint32_t bckm_pbft_primary(uint64_t view, uint32_t n) { return (uint32_t)(view % n); }
 
 /* Inputs. */
