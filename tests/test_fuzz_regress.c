@@ -30,6 +30,7 @@
 #include "../fuzz/pbft.c"
 #include "../fuzz/faults.c"
 #include "../fuzz/ledger.c"
+#include "../fuzz/contract.c"
 
 typedef int (*fuzz_regress_fn)(const uint8_t *data, size_t size);
 
@@ -97,7 +98,8 @@ FUZZ_REGRESS_CASE(rekey)
 FUZZ_REGRESS_CASE(pbft)
 FUZZ_REGRESS_CASE(faults)
 FUZZ_REGRESS_CASE(ledger)
+FUZZ_REGRESS_CASE(contract)
 
 CHECK_CASES(CASE(test_fuzz_tx), CASE(test_fuzz_envelope), CASE(test_fuzz_block),
             CASE(test_fuzz_cert), CASE(test_fuzz_rekey), CASE(test_fuzz_pbft),
-            CASE(test_fuzz_faults), CASE(test_fuzz_ledger))
+            CASE(test_fuzz_faults), CASE(test_fuzz_ledger), CASE(test_fuzz_contract))

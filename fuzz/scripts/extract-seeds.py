@@ -226,7 +226,31 @@ def ledger_seeds():
     }
 
 
+def contract_seeds():
+    """Policy byte, then (op code, BP byte, op bytes) steps (fuzz/contract.c)."""
+    join = lambda bp, flags=0, extra=b"": bytes([0 | flags, bp]) + extra
+    leave = lambda bp, k, evict=False: bytes([1 | (4 if evict else 0), bp, k])
+    replay = bytes([3, 0])
+    raw = lambda bp, op, node, set_id: bytes([2, bp, op]) + u32(node) + u32(set_id) + bytes(4)
+    grow = b"".join(join(i % 3) for i in range(9))
+    return {
+        "owned-joins": b"\x00" + grow,
+        "global-joins": b"\x01" + grow,
+        "owned-join-leave": b"\x00" + grow + leave(0, 2) + leave(1, 0, True) + leave(2, 5),
+        "global-join-leave": b"\x01" + grow + leave(1, 4) + leave(0, 1) + leave(2, 3, True),
+        "replay": b"\x00" + join(0) + replay,
+        "stale-seq": b"\x00" + join(0) + join(0, 0x08),
+        "seq-gap": b"\x00" + join(0, 0x10) + join(0),
+        "wrong-key": b"\x00" + join(1, 0x20),
+        "rogue-bp": b"\x00" + join(0, 0xC0, b"\x07"),
+        "tampered": b"\x00" + join(0, 0x40, b"\x03"),
+        "wrong-set": b"\x00" + join(0, 0x80),
+        "raw-fields": b"\x00" + grow + raw(0, 2, 0x01000001, 0x01000001) + raw(1, 9, 0, 0),
+    }
+
+
 GENERATED = {
+    "contract": contract_seeds,
     "ledger": ledger_seeds,
     "rekey": rekey_seeds,
     "pbft": pbft_seeds,
