@@ -1,14 +1,16 @@
 /*
  * Harness: PBFT messages fed to one replica (sim-cluster/src/pbft.c).
  *
- * The replica under test is replica 1 of n = 4 (f = 1, quorum 3). There is
+ * The replica under test is replica 1 of n = 4 (f = 1, quorum 3) or of n = 5
+ * (f = 1, quorum 4, bckm_pbft_quorum). There is
  * no wire format between replicas (messages are shared structs), so the
  * input is a script of operations that build messages field by field, as a
  * Byzantine peer could, and deliver them, interleaved with clock ticks:
- *   byte 0: bit 0 = mode (0: safety, 1: open), then operations
+ *   byte 0: bit 0 = mode (0: safety, 1: open), bit 1 = five replicas; then
+ *   operations
  *   op % 8: 0 tick | 1 PRE-PREPARE | 2 PREPARE | 3 COMMIT | 4 CHECKPOINT |
  *           5 VIEW-CHANGE | 6 NEW-VIEW (from earlier VIEW-CHANGEs, the
- *           replica's own included) | 7 FETCH or BLOCKS
+ *           replica's own included) | 7 FETCH, BLOCKS or STATUS
  * Fields come from the input: sender (any ID, out of range too), view,
  * sequence, which digest (the last block built, the replica's last digest,
  * raw bytes), certificates with chosen signers, and the first signature byte
@@ -33,14 +35,15 @@
 #include "bckm/common.h"
 #include "sim/pbft.h"
 
-#define FUZZ_PB_N 4u
+#define FUZZ_PB_MAX_N 5u
 #define FUZZ_PB_ME 1u
 #define FUZZ_PB_BYZ 3u
 #define FUZZ_PB_POOL 16
 #define FUZZ_PB_MAX_OPS 64
 
-static uint8_t fuzz_pb_pk[FUZZ_PB_N][32];
-static uint8_t fuzz_pb_sk[FUZZ_PB_N][64];
+static uint8_t fuzz_pb_pk[FUZZ_PB_MAX_N][32];
+static uint8_t fuzz_pb_sk[FUZZ_PB_MAX_N][64];
+static uint32_t fuzz_pb_n;                    /* 4 or 5 replicas, f = 1 either way */
 static int fuzz_pb_open;                      /* open mode: all peers forgeable */
 static bckm_pbft_replica fuzz_pb_r;
 static bckm_pbft_msg *fuzz_pb_pool[FUZZ_PB_POOL];  /* recent messages, both ways */
@@ -73,7 +76,7 @@ static void fuzz_pb_setup(void) {
     static int ready;
     if (ready) return;
     FUZZ_CHECK(bckm_init() == BCKM_OK);
-    for (uint32_t i = 0; i < FUZZ_PB_N; i++) {
+    for (uint32_t i = 0; i < FUZZ_PB_MAX_N; i++) {
         uint8_t seed[crypto_sign_SEEDBYTES];
         memset(seed, (int)(0x61 + i), sizeof seed);
         FUZZ_CHECK(crypto_sign_seed_keypair(fuzz_pb_pk[i], fuzz_pb_sk[i], seed) == 0);
@@ -145,7 +148,7 @@ static bckm_sim_cert *fuzz_pb_cert(fuzz_pb_in *in) {
     c->view = fuzz_pb_u8(in);
     c->count = fuzz_pb_u8(in) % 6u;
     for (uint32_t i = 0; i < c->count; i++) {
-        c->signer[i] = fuzz_pb_u8(in) % (FUZZ_PB_N + 2u);
+        c->signer[i] = fuzz_pb_u8(in) % (fuzz_pb_n + 2u);
         c->sig[i][0] = (uint8_t)fuzz_pb_u8(in);
     }
     return c;
@@ -156,9 +159,12 @@ static bckm_pbft_msg *fuzz_pb_message(fuzz_pb_in *in, uint32_t kind) {
     static const uint8_t types[8] = { 0, BCKM_PBFT_PREPREPARE, BCKM_PBFT_PREPARE, BCKM_PBFT_COMMIT,
                                       BCKM_PBFT_CHECKPOINT, BCKM_PBFT_VIEWCHANGE,
                                       BCKM_PBFT_NEWVIEW, BCKM_PBFT_FETCH };
-    uint32_t from = fuzz_pb_u8(in) % (FUZZ_PB_N + 1u);
+    uint32_t from = fuzz_pb_u8(in) % (fuzz_pb_n + 1u);
     uint8_t type = types[kind];
-    if (kind == 7 && (fuzz_pb_u8(in) & 1u)) type = BCKM_PBFT_BLOCKS;
+    if (kind == 7) {
+        uint32_t sub = fuzz_pb_u8(in) % 3u;
+        type = sub == 0 ? BCKM_PBFT_FETCH : sub == 1 ? BCKM_PBFT_BLOCKS : BCKM_PBFT_STATUS;
+    }
     bckm_pbft_msg *m = bckm_pbft_msg_new(type, from);
     m->view = fuzz_pb_u8(in) % 8u;
     m->seq = fuzz_pb_u8(in) % 8u;
@@ -185,7 +191,7 @@ static bckm_pbft_msg *fuzz_pb_message(fuzz_pb_in *in, uint32_t kind) {
             bckm_sim_block_digest(p->block, p->digest);
             p->count = fuzz_pb_u8(in) % 5u;
             for (uint32_t i = 0; i < p->count; i++) {
-                p->votes[i].from = fuzz_pb_u8(in) % (FUZZ_PB_N + 1u);
+                p->votes[i].from = fuzz_pb_u8(in) % (fuzz_pb_n + 1u);
                 p->votes[i].sig[0] = (uint8_t)fuzz_pb_u8(in);
             }
             m->prepared = p;
@@ -266,14 +272,16 @@ static void fuzz_pb_drain(uint64_t *committed) {
 static int fuzz_pbft(const uint8_t *data, size_t size) {
     fuzz_pb_setup();
     fuzz_pb_in in = { data, size };
-    fuzz_pb_open = (int)(fuzz_pb_u8(&in) & 1u);
+    uint32_t mode = fuzz_pb_u8(&in);
+    fuzz_pb_open = (int)(mode & 1u);
+    fuzz_pb_n = (mode & 2u) ? 5u : 4u;
 
     bckm_pbft_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.n = FUZZ_PB_N;
+    cfg.n = fuzz_pb_n;
     cfg.id = FUZZ_PB_ME;
     memcpy(cfg.sk, fuzz_pb_sk[FUZZ_PB_ME], sizeof cfg.sk);
-    for (uint32_t i = 0; i < FUZZ_PB_N; i++) memcpy(cfg.pk[i], fuzz_pb_pk[i], 32);
+    for (uint32_t i = 0; i < fuzz_pb_n; i++) memcpy(cfg.pk[i], fuzz_pb_pk[i], 32);
     cfg.vc_timeout_us = 1000000;
     cfg.retransmit_us = 200000;
     cfg.fetch_delay_us = 100000;

@@ -156,6 +156,9 @@ def pbft_seeds():
         "new-view-safety": b"\x00" + newview,
         "blocks": b"\x01" + blocks,
         "fetch": b"\x01" + normal + fetch,
+        "status": b"\x01" + bytes([7, 2, 0, 0, 5, 2, 0]) + bytes([7, 3, 0, 0, 5, 2, 0]) + pb_tick(30),
+        "five-normal-open": b"\x03" + normal + pb_vote(2, 4, 0, 1) + pb_vote(3, 3, 0, 1),
+        "five-normal-safety": b"\x02" + normal + pb_vote(2, 4, 0, 1) + pb_vote(3, 3, 0, 1),
     }
 
 
