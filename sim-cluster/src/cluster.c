@@ -614,8 +614,12 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
     if (me->stable.buf != NULL) {
         if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK)
             from = me->stable.seq;
-        else
+        else if (c->res->outcome == BCKM_SIM_OK) {
+            /* The durable snapshot was written by this BP: failing to read
+             * it back is corruption, not a fault the design tolerates. */
+            c->res->outcome = BCKM_SIM_SAFETY;
             snprintf(c->res->violation, sizeof c->res->violation, "BP %u: snapshot does not restore", i);
+        }
     }
     c->res->bp_restored_from[i] = from;
     /* Replay the durable ledger above the snapshot; every state hash must
@@ -1085,6 +1089,12 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
     p->checkpoint_interval = 2 + (uint32_t)bckm_sim_rng_below(&r, 7);
     p->fault_us = 50000 + bckm_sim_rng_below(&r, 250000);
     p->mode = (int)bckm_sim_rng_below(&r, 3);
+    /* Mostly lan (cheap in events); wan and tendermint for their timers. */
+    uint64_t prof = bckm_sim_rng_below(&r, 8);
+    p->profile = bckm_sim_profile_find(prof == 6 ? "wan" : prof == 7 ? "tendermint" : "lan");
+    p->request_gap_us += p->profile->one_way_us;
+    p->fault_us = p->fault_us * (p->profile->vc_timeout_us / 50000);
+    p->liveness_us = 400 * p->profile->vc_timeout_us;
     if (k > f) {
         /* More than f Byzantine BPs: they all equivocate together and hold
          * the first views' primaries, the attack PBFT cannot survive. */

@@ -58,6 +58,8 @@ static void usage_check(FILE *o) {
             "Exit: 0 as expected, 1 a violation (or none with --expect-violation), 2 bad usage.\n");
 }
 
+static const char *prog = "bckm-sim";
+
 static int parse_u64(const char *s, uint64_t *out) {
     if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
     errno = 0;
@@ -208,7 +210,7 @@ static int cmd_check(int argc, char **argv) {
             violations++;
             printf("seed %" PRIu64 ": %s violation: %s\n", s,
                    r.outcome == BCKM_SIM_SAFETY ? "safety" : "liveness", r.violation);
-            printf("  replay: build/bin/bckm-sim check --seeds %" PRIu64 "-%" PRIu64, s, s);
+            printf("  replay: %s check --seeds %" PRIu64 "-%" PRIu64, prog, s, s);
             if (bps) printf(" --bps %" PRIu64, bps);
             if (have_byz) printf(" --byzantine %" PRIu64, byz);
             printf(" --verbose\n");
@@ -221,6 +223,7 @@ static int cmd_check(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 0 && argv[0] != NULL) prog = argv[0];
     if (argc < 2) { usage_main(stderr); return 2; }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage_main(stdout);
