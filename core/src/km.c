@@ -416,7 +416,7 @@ out:
 static int copy_u32s(uint32_t **dst, const uint32_t *src, uint32_t n) {
     uint32_t *d = realloc(*dst, (size_t)(n ? n : 1) * sizeof *d);
     if (d == NULL) return BCKM_ERR_NOMEM;
-    memcpy(d, src, (size_t)n * sizeof *d);
+    if (n > 0) memcpy(d, src, (size_t)n * sizeof *d);
     *dst = d;
     return BCKM_OK;
 }
@@ -430,7 +430,7 @@ static int log_change(struct bckm_km *km, const struct bckm_tx *c, const struct 
         return BCKM_ERR_NOMEM;
     struct bckm_move *mv = realloc(p->moves, (size_t)(plan->move_count ? plan->move_count : 1) * sizeof *mv);
     if (mv == NULL) return BCKM_ERR_NOMEM;
-    memcpy(mv, plan->moves, (size_t)plan->move_count * sizeof *mv);
+    if (plan->move_count > 0) memcpy(mv, plan->moves, (size_t)plan->move_count * sizeof *mv);
     p->moves = mv;
     p->epoch = plan->epoch; p->created_set = plan->created_set;
     p->retired_count = plan->retired_count; p->changed_count = plan->changed_count; p->move_count = plan->move_count;
@@ -467,12 +467,12 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     bckm_writer_u32(w, c->node_id);
     bckm_writer_bytes(w, c->refresh, BCKM_REFRESH_BYTES);
     /* changed */
-    memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
     qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)plan->changed_count);
     for (uint32_t i = 0; i < plan->changed_count; i++) bckm_writer_u32(w, tmp[i]);
     /* retired */
-    memcpy(tmp, plan->retired, (size_t)plan->retired_count * sizeof *tmp);
+    if (plan->retired_count > 0) memcpy(tmp, plan->retired, (size_t)plan->retired_count * sizeof *tmp);
     qsort(tmp, plan->retired_count, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)plan->retired_count);
     for (uint32_t i = 0; i < plan->retired_count; i++) bckm_writer_u32(w, tmp[i]);
