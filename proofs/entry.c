@@ -10,6 +10,7 @@
 
 #include "bckm/common.h"
 #include "bckm/sets.h"
+#include "bckm/kdf.h"
 
 /* Unknown bytes in a buffer (byte by byte: no pointer casts). */
 /*@ requires \valid(buf + (0 .. len - 1));
@@ -76,11 +77,42 @@ static void entry_sets(void) {
     (void)e;
 }
 
+/* Every key derivation, in place and out of place, with unknown keys. */
+/*@ assigns Frama_C_entropy_source; */
+static void entry_kdf(void) {
+    uint8_t key[BCKM_KEY_BYTES], out[BCKM_KEY_BYTES], r[BCKM_REFRESH_BYTES];
+    uint8_t fields[BCKM_KDF_MAX_FIELDS + 1], x[32], y[32], z[32], buf[64];
+    size_t flen = Frama_C_unsigned_long_interval(0u, BCKM_KDF_MAX_FIELDS + 1u);
+    uint64_t epoch = ((uint64_t)any_u32() << 32) | any_u32();
+    struct bckm_drbg d;
+    int e;
+    unknown_bytes(key, sizeof key);
+    unknown_bytes(r, sizeof r);
+    unknown_bytes(fields, sizeof fields);
+    unknown_bytes(x, sizeof x);
+    unknown_bytes(y, sizeof y);
+    unknown_bytes(z, sizeof z);
+    e = bckm_kdf_derive(key, (uint8_t)Frama_C_unsigned_char_interval(0, 255), fields, flen, out);
+    bckm_kdf_set_update(key, r, any_u32(), epoch, out);
+    bckm_kdf_set_update(key, r, any_u32(), epoch, key);
+    bckm_kdf_setpair_update(key, r, any_u32(), any_u32(), epoch, key);
+    bckm_kdf_pair_node(key, any_u32(), any_u32(), out);
+    bckm_kdf_set_init(key, any_u32(), out);
+    bckm_kdf_setpair_init(key, any_u32(), any_u32(), out);
+    bckm_kdf_pair_seed(key, any_u32(), out);
+    e = bckm_kdf_session_kek(key, x, y, z, out);
+    (void)e;
+    bckm_drbg_init(&d, key);
+    bckm_drbg_init(&d, NULL);
+    bckm_drbg_fill(&d, buf, Frama_C_unsigned_long_interval(0u, sizeof buf));
+}
+
 /*@ assigns Frama_C_entropy_source; */
 int main(void) {
     entry_common();
     entry_helpers();
     entry_sets();
+    entry_kdf();
     return 0;
 }
 #endif

@@ -14,6 +14,7 @@ int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
     in[BCKM_KDF_PREFIX_BYTES] = label;
     if (flen > 0) memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, fields, flen);
     /* Through tmp, so out may alias key or fields. */
+    /*@ assert domain_separation: in[BCKM_KDF_PREFIX_BYTES] == label; */
     crypto_generichash(tmp, BCKM_KEY_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key, BCKM_KEY_BYTES);
     memcpy(out, tmp, BCKM_KEY_BYTES);
     bckm_wipe(tmp, sizeof tmp);
@@ -22,6 +23,11 @@ int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
 }
 
 /* The wrappers pass fixed, small field lengths, so derive cannot fail. */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires 0 < flen <= BCKM_KDF_MAX_FIELDS && \valid_read(fields + (0 .. flen - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 static void derive_fixed(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
                          const uint8_t *fields, size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
     int e = bckm_kdf_derive(key, label, fields, flen, out);

@@ -34,32 +34,79 @@ enum {
  *   "bckm-kdf" || label || fields[0..flen)).
  * out may alias key or fields. Returns BCKM_ERR_ARG when flen is too large.
  */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires flen <= BCKM_KDF_MAX_FIELDS && flen > 0 ==> \valid_read(fields + (0 .. flen - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+    behavior too_long:
+      assumes flen > BCKM_KDF_MAX_FIELDS;
+      assigns \nothing;
+      ensures \result == BCKM_ERR_ARG;
+    behavior derived:
+      assumes flen <= BCKM_KDF_MAX_FIELDS;
+      assigns out[0 .. BCKM_KEY_BYTES - 1];
+      ensures \result == BCKM_OK;
+    complete behaviors;
+    disjoint behaviors;
+ */
 int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
                     const uint8_t *fields, size_t flen,
                     uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
 /* Wrappers, one per key kind; every one may update in place (out == key). */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid_read(refresh + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES],
                          const uint8_t refresh[BCKM_REFRESH_BYTES],
                          uint32_t set_id, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
 /* The pair is unordered: (a, b) and (b, a) give the same key. */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid_read(refresh + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES],
                              const uint8_t refresh[BCKM_REFRESH_BYTES],
                              uint32_t a, uint32_t b, uint64_t epoch,
                              uint8_t out[BCKM_KEY_BYTES]);
 /* `first` is the member who entered the set first; its seed derives the key. */
+/*@ requires \valid_read(seed + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first,
                         uint32_t second, uint8_t out[BCKM_KEY_BYTES]);
+/*@ requires \valid_read(domain + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id,
                        uint8_t out[BCKM_KEY_BYTES]);
+/*@ requires \valid_read(domain + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a,
                            uint32_t b, uint8_t out[BCKM_KEY_BYTES]);
+/*@ requires \valid_read(domain + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
 void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
                         uint8_t out[BCKM_KEY_BYTES]);
 
 /* A node KEK from a key agreement: KDF(key; KEK label, rx || tx || th),
  * where (rx, tx) are the crypto_kx session keys seen from the BP and th the
  * transcript hash. Enrolment keys it with the PSK, rejoin with rx. */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires \valid_read(rx + (0 .. 31)) && \valid_read(tx + (0 .. 31)) && \valid_read(th + (0 .. 31));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+    ensures \result == BCKM_OK;
+ */
 int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
                          const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
@@ -70,7 +117,20 @@ struct bckm_drbg {
     uint64_t counter;
 };
 /* seed == NULL draws the key from the operating system. */
+/*@ requires \valid(d);
+    requires seed == \null || \valid_read(seed + (0 .. BCKM_KEY_BYTES - 1));
+    requires seed == \null || \separated(d, seed + (0 .. BCKM_KEY_BYTES - 1));
+    assigns *d;
+    ensures d->counter == 0;
+ */
 void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]);
+/*@ requires \valid(d);
+    requires d->counter < 18446744073709551615;
+    requires len > 0 ==> \valid(out + (0 .. len - 1));
+    requires len > 0 ==> \separated(d, out + (0 .. len - 1));
+    assigns d->counter, out[0 .. len - 1];
+    ensures d->counter == \old(d->counter) + 1;
+ */
 void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len);
 void bckm_drbg_wipe(struct bckm_drbg *d);
 
