@@ -566,6 +566,71 @@ static void lmdb_open_errors(void) {
     rm_store(tmpdir);
 }
 
+/* Random damage to LMDB's own pages (as a disk fault would do): the open
+ * never crashes the process (the probe child takes the risk), says OK,
+ * CORRUPT or IO, and when it says OK the ledger is a verified prefix of the
+ * chain that still takes the next block or refuses it with an error. */
+static void lmdb_damaged_pages_never_crash(void) {
+    static uint8_t pristine[1u << 20], damaged[1u << 20];
+    REQUIRE(chain_ready(60));
+    struct bckm_ledger_config cfg = chain_config(&ch.keys);
+    bckm_ledger *l = NULL;
+    char path[128];
+    uint64_t rng = 0x70616765ull;
+    int trials = check_small() ? 40 : 300, opened = 0, refused = 0, bad = 0;
+    REQUIRE(fresh_dir());
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
+    for (uint64_t h = 1; h <= 10; h++) REQUIRE(chain_append(l, &ch, h) == BCKM_OK);
+    bckm_ledger_close(l);
+    snprintf(path, sizeof path, "%s/data.mdb", tmpdir);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f != NULL);
+    size_t len = fread(pristine, 1, sizeof pristine, f);
+    fclose(f);
+    REQUIRE(len > 4096 && len < sizeof pristine);
+    for (int t = 0; t < trials; t++) {
+        memcpy(damaged, pristine, len);
+        int patches = 1 + (int)(rng % 4);
+        for (int i = 0; i < patches; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t off = (size_t)(rng >> 33) % len;
+            damaged[off] ^= (uint8_t)(1u + (rng >> 8) % 255u);
+        }
+        char lock[128];
+        snprintf(lock, sizeof lock, "%s/lock.mdb", tmpdir);
+        unlink(lock);
+        f = fopen(path, "wb");
+        REQUIRE(f != NULL);
+        REQUIRE(fwrite(damaged, 1, len, f) == len);
+        fclose(f);
+        l = NULL;
+        int r = bckm_ledger_open_lmdb(tmpdir, &cfg, &l);
+        if (r == BCKM_OK) {
+            opened++;
+            uint64_t h = bckm_ledger_height(l);
+            uint8_t buf[CHAIN_BLOCK_CAP];
+            size_t bl;
+            if (h > 10) bad++;
+            for (uint64_t i = 1; i <= h && i <= 10; i++)
+                if (bckm_ledger_get_block(l, i, buf, sizeof buf, &bl) != BCKM_OK || bl != ch.blk_len[i - 1] ||
+                    memcmp(buf, ch.blk[i - 1], bl) != 0) bad++;
+            if (h < 60) (void)chain_append(l, &ch, h + 1);
+            bckm_ledger_close(l);
+        } else if (r == BCKM_ERR_CORRUPT || r == BCKM_ERR_IO) {
+            refused++;
+            if (l != NULL) bad++;
+        } else {
+            fprintf(stderr, "trial %d: open returned %d\n", t, r);
+            bad++;
+        }
+    }
+    printf("damaged stores: %d opened, %d refused\n", opened, refused);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(opened + refused, trials);
+    CHECK(refused > 0);
+    rm_store(tmpdir);
+}
+
 static void cleanup(void) {
     chain_free(&ch);
     CHECK(ch.len == 0);
@@ -574,4 +639,4 @@ static void cleanup(void) {
 CHECK_CASES(CASE(empty_ledger), CASE(append_and_read), CASE(append_rejects_bad_input),
             CASE(genesis_needs_zero_parent), CASE(queries_match_blocks), CASE(lmdb_reopen_persists),
             CASE(lmdb_tampered_store_is_corrupt), CASE(lmdb_wrong_keys_is_corrupt),
-            CASE(lmdb_open_errors), CASE(cleanup))
+            CASE(lmdb_open_errors), CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))

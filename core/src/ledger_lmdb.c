@@ -15,14 +15,31 @@
  * B-trees and double meta page mean that a crash leaves either the previous
  * committed state or the new one, never a mix. Opening re-verifies the
  * whole chain and the indexes (ledger.h).
+ *
+ * LMDB trusts its own pages: a damaged B-tree or free-list page can crash
+ * the process inside liblmdb, during the open or at the next write, before
+ * any check of ours runs. So unless the caller opts out
+ * (BCKM_LEDGER_TRUST_FILE), an existing store is first probed in a child
+ * process (probe_body): it verifies the original read-only, rebuilds it
+ * block by block into a fresh store and verifies that to the same height.
+ * A child that crashes or fails means BCKM_ERR_CORRUPT (or its error) and
+ * the original is never mapped by this process; on success the copy
+ * replaces the original (swap_in) and is opened for real.
  */
 #include "ledger_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "bckm-ledger-v1"
@@ -320,10 +337,251 @@ out:
     return ret;
 }
 
+/* ---- probe in a child process ------------------------------------------ */
+
+#define PROBE_PREFIX ".probe-"
+/* The child exits with PROBE_EXIT_BASE - err (100..114), so that no other
+ * exit status (a sanitizer's 1, a handler's) can pass for a result. */
+#define PROBE_EXIT_BASE 100
+
+/* Removes dir/name and the LMDB files in it (a probe directory). */
+static void rm_probe_dir(const char *path) {
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s/data.mdb", path) < (int)sizeof p) unlink(p);
+    if (snprintf(p, sizeof p, "%s/lock.mdb", path) < (int)sizeof p) unlink(p);
+    rmdir(path);
+}
+
+/* Probe directories left by a process that died while probing. */
+static void rm_stale_probes(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4096];
+    if (d == NULL) return;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, PROBE_PREFIX, sizeof PROBE_PREFIX - 1u) != 0) continue;
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) rm_probe_dir(p);
+    }
+    closedir(d);
+}
+
+static int lm_env_open(struct lm *s, const char *dir, uint64_t map_bytes, unsigned flags) {
+    int rc;
+    if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) { s->env = NULL; return map_err(rc); }
+    if ((rc = mdb_env_set_maxdbs(s->env, 8)) != MDB_SUCCESS ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)(map_bytes != 0 ? map_bytes
+                                                   : BCKM_LEDGER_DEFAULT_MAP_BYTES))) != MDB_SUCCESS)
+        return map_err(rc);
+    /* flags 0: every commit is synced to disk before it returns. */
+    if ((rc = mdb_env_open(s->env, dir, flags, 0600)) != MDB_SUCCESS) return map_err(rc);
+    return BCKM_OK;
+}
+
+/* Opens the six databases of an existing store in a read-only environment.
+ * *empty is set when the store has none yet (a crash before the first
+ * commit of lm_init_dbs). */
+static int lm_open_dbs_ro(struct lm *s, int *empty) {
+    static const char *const names[6] = { "meta", "blocks", "certs", "txs", "by_node", "by_code" };
+    MDB_dbi *dbis[6] = { &s->meta, &s->blocks, &s->certs, &s->txs, &s->by_node, &s->by_code };
+    MDB_txn *txn = NULL;
+    int rc;
+
+    *empty = 0;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) return map_err(rc);
+    for (int i = 0; i < 6; i++) {
+        unsigned fl = i >= 4 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
+        rc = mdb_dbi_open(txn, names[i], fl, dbis[i]);
+        if (rc == MDB_NOTFOUND && i == 0) { *empty = 1; mdb_txn_abort(txn); return BCKM_OK; }
+        if (rc != MDB_SUCCESS) { mdb_txn_abort(txn); return rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc); }
+    }
+    /* The same format rule as lm_init_dbs: a marker, and the right one,
+     * on any store that has blocks. */
+    {
+        MDB_val k = val(FORMAT_KEY, sizeof FORMAT_KEY - 1u), v;
+        MDB_stat st;
+        rc = mdb_get(txn, s->meta, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) { mdb_txn_abort(txn); return map_err(rc); }
+            if (st.ms_entries != 0) { mdb_txn_abort(txn); return BCKM_ERR_CORRUPT; }
+        } else if (rc != MDB_SUCCESS) {
+            mdb_txn_abort(txn);
+            return map_err(rc);
+        } else if (v.mv_size != sizeof FORMAT_VALUE - 1u || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
+            mdb_txn_abort(txn);
+            return BCKM_ERR_CORRUPT;
+        }
+    }
+    /* Committing a read-only transaction keeps the handles for later ones. */
+    return map_err(mdb_txn_commit(txn));
+}
+
+/* A ledger handle with an LMDB backend but no environment yet. */
+static int lm_handle(const struct bckm_ledger_config *cfg, bckm_ledger **out) {
+    bckm_ledger *l = NULL;
+    struct lm *s;
+    int ret = bckm_ledger_handle_new(cfg, &l);
+    if (ret != BCKM_OK) return ret;
+    s = calloc(1, sizeof *s);
+    if (s == NULL) { bckm_ledger_handle_free(l); return BCKM_ERR_NOMEM; }
+    l->impl = s;
+    l->ops = &lm_ops;
+    *out = l;
+    return BCKM_OK;
+}
+
+/* Copies blocks 1..height of the verified store `from` into the empty store
+ * `to` through the ordinary append path (lm_put), so every LMDB structure of
+ * `to` is built afresh and only the ledger's own, verified content crosses. */
+static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
+    static uint8_t status[BCKM_BLOCK_MAX_TXS];
+    struct lm *so = from->impl;
+    struct bckm_block_header h;
+    MDB_txn *txn = NULL;
+    uint8_t hkey[8], pos[LEDGER_POS_BYTES];
+    MDB_val k, v, cv, sv;
+    int rc, ret = BCKM_OK;
+
+    if ((rc = mdb_txn_begin(so->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS) return map_err(rc);
+    for (uint64_t ht = 1; ht <= height && ret == BCKM_OK; ht++) {
+        struct ledger_put p;
+        bckm_put_u64(hkey, ht);
+        k = val(hkey, sizeof hkey);
+        if ((rc = mdb_get(txn, so->blocks, &k, &v)) != MDB_SUCCESS ||
+            (rc = mdb_get(txn, so->certs, &k, &cv)) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
+        ret = bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs, BCKM_BLOCK_MAX_TXS);
+        if (ret != BCKM_OK) { ret = BCKM_ERR_CORRUPT; break; }
+        for (uint32_t i = 0; i < h.n_txs; i++) {
+            struct bckm_ledger_pos ps = { ht, i };
+            bckm_ledger_pos_encode(ps, pos);
+            k = val(pos, sizeof pos);
+            if (mdb_get(txn, so->txs, &k, &sv) != MDB_SUCCESS || sv.mv_size != LEDGER_REC_BYTES) {
+                ret = BCKM_ERR_CORRUPT;
+                break;
+            }
+            status[i] = ((const uint8_t *)sv.mv_data)[0];
+        }
+        if (ret != BCKM_OK) break;
+        p.height = ht;
+        p.block = v.mv_data;
+        p.block_len = v.mv_size;
+        p.cert = cv.mv_data;
+        p.cert_len = cv.mv_size;
+        p.envs = from->envs;
+        p.n = h.n_txs;
+        p.status = status;
+        ret = lm_put(to, &p);
+    }
+    mdb_txn_abort(txn);
+    if (ret == BCKM_OK) ret = map_err(mdb_env_sync(((struct lm *)to->impl)->env, 1));
+    return ret;
+}
+
+/* What the child runs; returns a bckm_err. Never writes to the original:
+ *   1. open the original read-only and verify it (height H);
+ *   2. rebuild it into the private directory `copy` through the ordinary
+ *      append path: the new file's B-trees, free list and database records
+ *      are all made afresh by LMDB, so no damage in LMDB's own pages of the
+ *      original (which our checks cannot see, and which can crash a later
+ *      write) is carried over;
+ *   3. open the rebuilt store and verify it to the same height H.
+ * The parent then puts the rebuilt file in place of the original. */
+static int probe_body(const char *dir, const char *copy, const struct bckm_ledger_config *cfg) {
+    bckm_ledger *lo = NULL, *lc = NULL;
+    uint64_t height0 = 0;
+    int ret, empty = 0;
+
+    if ((ret = lm_handle(cfg, &lo)) != BCKM_OK) return ret;
+    if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) { bckm_ledger_close(lo); return ret; }
+    ret = lm_env_open(lo->impl, dir, cfg->map_bytes, MDB_RDONLY);
+    if (ret == BCKM_OK) ret = lm_open_dbs_ro(lo->impl, &empty);
+    if (ret == BCKM_OK && !empty) ret = lm_verify(lo);
+    height0 = lo->height;
+    if (ret == BCKM_OK) ret = lm_env_open(lc->impl, copy, cfg->map_bytes, MDB_NOSYNC);
+    if (ret == BCKM_OK) ret = lm_init_dbs(lc->impl);
+    if (ret == BCKM_OK) ret = rebuild(lo, lc, height0);
+    bckm_ledger_close(lo);
+    bckm_ledger_close(lc);
+    lc = NULL;
+    if (ret != BCKM_OK) return ret;
+
+    if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) return ret;
+    ret = lm_env_open(lc->impl, copy, cfg->map_bytes, 0);
+    if (ret == BCKM_OK) ret = lm_init_dbs(lc->impl);
+    if (ret == BCKM_OK) ret = lm_verify(lc);
+    if (ret == BCKM_OK && lc->height != height0) ret = BCKM_ERR_CORRUPT;
+    bckm_ledger_close(lc);
+    return ret;
+}
+
+/* Syncs a file or directory by path. */
+static int sync_path(const char *path, int dir) {
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    int ok;
+    if (fd < 0) return BCKM_ERR_IO;
+    ok = fsync(fd) == 0;
+    close(fd);
+    return ok ? BCKM_OK : BCKM_ERR_IO;
+}
+
+/* Puts the rebuilt store in place of the original: synced first, then one
+ * rename, so a crash leaves either file, both complete and verified. The
+ * old lock file goes too: it describes the old file, and LMDB recreates it. */
+static int swap_in(const char *dir, const char *copy) {
+    char from[4096], to[4096], lock[4096];
+    if (snprintf(from, sizeof from, "%s/data.mdb", copy) >= (int)sizeof from ||
+        snprintf(to, sizeof to, "%s/data.mdb", dir) >= (int)sizeof to ||
+        snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= (int)sizeof lock) return BCKM_ERR_ARG;
+    if (sync_path(from, 0) != BCKM_OK) return BCKM_ERR_IO;
+    if (unlink(lock) != 0 && errno != ENOENT) return BCKM_ERR_IO;
+    if (rename(from, to) != 0) return BCKM_ERR_IO;
+    return sync_path(dir, 1);
+}
+
+/* Runs probe_body in a child on an existing store. */
+static int lm_probe(const char *dir, const struct bckm_ledger_config *cfg) {
+    char path[4096], copy[4096];
+    struct stat st;
+    pid_t pid;
+    int status = 0, ret;
+
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path) return BCKM_ERR_ARG;
+    if (stat(path, &st) != 0) return errno == ENOENT ? BCKM_OK : BCKM_ERR_IO;  /* nothing yet */
+    rm_stale_probes(dir);
+    if (snprintf(copy, sizeof copy, "%s/" PROBE_PREFIX "XXXXXX", dir) >= (int)sizeof copy) return BCKM_ERR_ARG;
+    if (mkdtemp(copy) == NULL) return BCKM_ERR_IO;
+    fflush(NULL);  /* nothing buffered is written twice */
+    pid = fork();
+    if (pid < 0) { rm_probe_dir(copy); return BCKM_ERR_IO; }
+    if (pid == 0) {
+        static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+        /* Dies with its parent, so no probe outlives the open it serves. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(PROBE_EXIT_BASE - BCKM_ERR_IO);
+        /* A crash must show as a signal, not go through handlers the
+         * parent installed (a sanitizer's, a test harness's). */
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) (void)signal(fatal[i], SIG_DFL);
+        _exit(PROBE_EXIT_BASE - probe_body(dir, copy, cfg));
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) { rm_probe_dir(copy); return BCKM_ERR_IO; }
+    }
+    /* Killed by a signal (liblmdb crashed on the file) or ended in any way
+     * other than our own exit codes: the file is not to be trusted. */
+    if (!WIFEXITED(status)) ret = BCKM_ERR_CORRUPT;
+    else {
+        ret = PROBE_EXIT_BASE - WEXITSTATUS(status);
+        if (ret < BCKM_ERR_CORRUPT || ret > BCKM_OK) ret = BCKM_ERR_CORRUPT;
+    }
+    if (ret == BCKM_OK) ret = swap_in(dir, copy);
+    rm_probe_dir(copy);
+    return ret;
+}
+
 int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg, bckm_ledger **out) {
     bckm_ledger *l = NULL;
     struct lm *s = NULL;
-    int rc, ret, dead = 0;
+    int ret, dead = 0;
 
     if (dir == NULL || out == NULL || cfg == NULL) return BCKM_ERR_ARG;
     ret = bckm_ledger_handle_new(cfg, &l);
@@ -333,15 +591,12 @@ int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
     l->impl = s;
     l->ops = &lm_ops;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) { ret = BCKM_ERR_IO; goto fail; }
-    if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
-    if ((rc = mdb_env_set_maxdbs(s->env, 8)) != MDB_SUCCESS ||
-        (rc = mdb_env_set_mapsize(s->env, (size_t)(cfg->map_bytes != 0 ? cfg->map_bytes
-                                                   : BCKM_LEDGER_DEFAULT_MAP_BYTES))) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto fail;
+    if (!(cfg->flags & BCKM_LEDGER_TRUST_FILE)) {
+        ret = lm_probe(dir, cfg);
+        if (ret != BCKM_OK) goto fail;
     }
-    /* Default flags: every commit is synced to disk before it returns. */
-    if ((rc = mdb_env_open(s->env, dir, 0, 0600)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
+    ret = lm_env_open(s, dir, cfg->map_bytes, 0);
+    if (ret != BCKM_OK) goto fail;
     /* Reader slots left by a process that died are freed. */
     (void)mdb_reader_check(s->env, &dead);
     ret = lm_init_dbs(s);

@@ -48,7 +48,13 @@ struct bckm_ledger_config {
     uint32_t n_bps;                              /* 1..BCKM_MAX_BPS */
     uint32_t f;                                  /* certificates need 2f+1 signers; 2f+1 <= n_bps */
     uint64_t map_bytes;                          /* LMDB only; 0: BCKM_LEDGER_DEFAULT_MAP_BYTES */
+    uint32_t flags;                              /* BCKM_LEDGER_* below; 0 for the defaults */
 };
+
+/* LMDB only: skip the probe of an existing store in a child process (see
+ * bckm_ledger_open_lmdb). Faster open; a damaged file can then crash the
+ * process inside liblmdb. */
+#define BCKM_LEDGER_TRUST_FILE 1u
 
 /* Position of a transaction: block height (from 1) and index in the block. */
 struct bckm_ledger_pos {
@@ -73,7 +79,20 @@ int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **
 /* Opens (creating the directory and the store when missing) the LMDB ledger
  * in directory dir and verifies it. BCKM_ERR_CORRUPT when the store fails
  * verification (bad chain, bad certificate, index disagreeing with the
- * blocks, unknown format), BCKM_ERR_IO when LMDB or the file system fails. */
+ * blocks, unknown format), BCKM_ERR_IO when LMDB or the file system fails.
+ *
+ * liblmdb does not check its own pages and can crash on a damaged file,
+ * during the open or at a later write (a damaged free list). So, unless
+ * cfg->flags has BCKM_LEDGER_TRUST_FILE, an existing store is first checked
+ * by a child process (fork): it verifies the store read-only, then rebuilds
+ * it block by block into a fresh LMDB file (so no LMDB page, free list or
+ * database record of the old file is carried over) and verifies that to the
+ * same height. If the child crashes or fails, the result is
+ * BCKM_ERR_CORRUPT (or the child's error) and this process never maps the
+ * file; otherwise the rebuilt file replaces the original (fsync, then one
+ * rename) and is opened. The ledger's content is unchanged. This costs a
+ * rewrite and two more verifications per open, and uses fork(): call it
+ * before starting threads. */
 int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
                           bckm_ledger **out) BCKM_MUST_CHECK;
 
