@@ -114,6 +114,8 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     requires n == 0 || \valid_read(envs + (0 .. n - 1));
     requires cap == 0 || \valid(out + (0 .. cap - 1));
     requires \valid(out_len);
+    requires n == 0 || cap == 0 || \separated(envs + (0 .. n - 1), out + (0 .. cap - 1));
+    requires cap == 0 || \separated(out_len, out + (0 .. cap - 1));
     assigns out[0 .. cap - 1], *out_len;
  */
 int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
@@ -153,6 +155,7 @@ size_t bckm_cert_encoded_len(uint32_t count);
  * increasing; BCKM_ERR_NOMEM when cap is too small. */
 /*@ requires \valid_read(c) && \valid(out_len);
     requires cap == 0 || \valid(out + (0 .. cap - 1));
+    requires cap == 0 || \separated(c, out_len, out + (0 .. cap - 1));
     assigns out[0 .. cap - 1], *out_len;
  */
 int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap,
