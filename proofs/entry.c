@@ -11,6 +11,7 @@
 #include "bckm/common.h"
 #include "bckm/sets.h"
 #include "bckm/kdf.h"
+#include "bckm/tx.h"
 
 /* Unknown bytes in a buffer (byte by byte: no pointer casts). */
 /*@ requires \valid(buf + (0 .. len - 1));
@@ -107,12 +108,36 @@ static void entry_kdf(void) {
     bckm_drbg_fill(&d, buf, Frama_C_unsigned_long_interval(0u, sizeof buf));
 }
 
+/* The transaction and envelope codecs on unknown bytes of unknown length,
+ * and the encoders on whatever the decoders produced. */
+/*@ assigns Frama_C_entropy_source; */
+static void entry_tx(void) {
+    uint8_t buf[BCKM_ENVELOPE_BYTES + 1], out[BCKM_ENVELOPE_BYTES];
+    size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
+    struct bckm_tx t;
+    struct bckm_envelope env;
+    int e;
+    unknown_bytes(buf, sizeof buf);
+    e = bckm_tx_decode(buf, len, &t);
+    if (e == BCKM_OK) {
+        (void)bckm_tx_is_valid(&t);
+        e = bckm_tx_encode(&t, out);
+    }
+    e = bckm_envelope_decode(buf, len, &env);
+    if (e == BCKM_OK) {
+        (void)bckm_envelope_is_valid(&env);
+        e = bckm_envelope_encode(&env, out);
+    }
+    (void)e;
+}
+
 /*@ assigns Frama_C_entropy_source; */
 int main(void) {
     entry_common();
     entry_helpers();
     entry_sets();
     entry_kdf();
+    entry_tx();
     return 0;
 }
 #endif
