@@ -61,6 +61,7 @@ typedef struct {
     snap_t pending[4];         /* snapshots of checkpoints not yet stable (volatile) */
     uint64_t busy_until;
     uint64_t last_commit_us;
+    uint64_t last_regossip_us;
     int isolated;
     int side;
     uint64_t fetches_before;   /* fetch counts of replicas lost in crashes */
@@ -485,7 +486,10 @@ static void maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     uint64_t h;
     uint8_t prev[32];
     if (!bckm_pbft_can_propose(&me->rep, &h, prev)) return;
-    if (me->mp.len < c->p.block_max_txs && now - me->last_commit_us < c->p.profile->block_interval_us)
+    /* A censor's blocks are empty, so "full" never applies to them: it
+     * proposes at the block interval (spamming faster gains it nothing). */
+    if ((me->mp.len < c->p.block_max_txs || kind == BCKM_BYZ_CENSOR) &&
+        now - me->last_commit_us < c->p.profile->block_interval_us)
         return;
     bckm_sim_block b = { h, { 0 }, i, 0, 0, NULL };
     memcpy(b.prev, prev, 32);
@@ -568,7 +572,9 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
             q->admit_us = now + c->cost;
             q->t_e = q->admit_us - q->arrive_us;
         }
-        if (rc == BCKM_SIM_TX_OK) gossip_tx(c, bp, q->tx, sizeof q->tx);
+        /* A client coming back with a pooled tx means it is not getting
+         * through: gossip it again. */
+        gossip_tx(c, bp, q->tx, sizeof q->tx);
         schedule_deadline(c, r, now);
         maybe_propose(c, bp, now);
     } else {
@@ -716,6 +722,14 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
             uint64_t oldest = bckm_sim_mempool_oldest(&me->mp);
             uint64_t starve = c->p.profile->vc_timeout_us * 4 + c->p.profile->block_interval_us * 2;
             int starved = oldest != UINT64_MAX && now - oldest > starve;
+            /* Txs that wait long get gossiped again (a lost gossip would
+             * otherwise leave a tx known to one BP only). */
+            uint64_t vt = c->p.profile->vc_timeout_us;
+            if (oldest != UINT64_MAX && now - oldest > vt && now - me->last_regossip_us > vt) {
+                me->last_regossip_us = now;
+                for (size_t k = 0; k < me->mp.len && k < 16; k++)
+                    gossip_tx(c, i, me->mp.e[k].tx, me->mp.e[k].len);
+            }
             bckm_pbft_on_tick(&me->rep, now, me->mp.len > 0, starved);
             drain(c, i, now);
             maybe_propose(c, i, now);
