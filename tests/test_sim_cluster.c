@@ -174,6 +174,48 @@ static void test_profiles_and_modes(void) {
     CHECK(strstr(json, "\"safety\":\"ok\"") != NULL);
 }
 
+static void test_liveness_failure_reported(void) {
+    /* Two silent BPs of four leave no quorum: nothing can commit, and the
+     * run must say so rather than pass. */
+    bckm_sim_params p;
+    bckm_sim_result r;
+    bckm_sim_params_default(&p);
+    p.requests = 5;
+    p.liveness_us = 2000000;
+    p.byz_kind[0] = BCKM_BYZ_SILENT;
+    p.byz_kind[1] = BCKM_BYZ_SILENT;
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    CHECK_EQ(r.outcome, BCKM_SIM_LIVENESS);
+    CHECK(strstr(r.violation, "liveness") != NULL);
+    CHECK_EQ(r.max_height, 0);
+    /* One silent BP of four is tolerated. */
+    p.byz_kind[1] = BCKM_BYZ_HONEST;
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    CHECK_EQ(r.outcome, BCKM_SIM_OK);
+    CHECK_EQ(r.committed, 5);
+}
+
+static void test_many_bps(void) {
+    /* 32 BPs (f = 10) with f mixed Byzantine BPs and a lossy, partitioned,
+     * crashing network; 10 BPs in the sanitizer build. */
+    bckm_sim_params p;
+    bckm_sim_result r;
+    bckm_sim_params_default(&p);
+    p.bps = check_small() ? 10 : 32;
+    p.requests = check_small() ? 40 : 150;
+    p.request_gap_us = 1000;
+    char err[128];
+    REQUIRE(bckm_sim_faults_parse("loss=1/100,dup=1/100,reorder=1/20,partition=1/1000,crash=1/1000,byz=mixed",
+                                  &p.faults, err, sizeof err) == BCKM_OK);
+    p.fault_us = 200000;
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    CHECK_EQ(r.outcome, BCKM_SIM_OK);
+    if (r.outcome != BCKM_SIM_OK) fprintf(stderr, "%s\n", r.violation);
+    CHECK_EQ(r.byzantine, (p.bps - 1) / 3);
+    CHECK_EQ(r.lost, 0);
+    CHECK_EQ(r.min_height, r.max_height);
+}
+
 /* ---- the checker on hand-made ledgers ------------------------------------ */
 
 typedef struct {
@@ -317,4 +359,5 @@ static void test_command_line(void) {
 
 CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_equivocators_fork),
             CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
-            CASE(test_profiles_and_modes), CASE(test_checker_catches), CASE(test_command_line))
+            CASE(test_profiles_and_modes), CASE(test_liveness_failure_reported), CASE(test_many_bps),
+            CASE(test_checker_catches), CASE(test_command_line))
