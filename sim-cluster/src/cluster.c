@@ -577,6 +577,13 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         gossip_tx(c, bp, q->tx, sizeof q->tx);
         schedule_deadline(c, r, now);
         maybe_propose(c, bp, now);
+    } else if (rc == BCKM_MP_FULL) {
+        /* Not the tx's fault: the same tx, later, at the next BP. */
+        c->res->check_rejected++;
+        c->res->retries++;
+        q->gen++;
+        uint64_t wait = c->p.profile->deadline_us / 8;
+        if (bckm_sim_evq_push(&c->q, now + wait, EV_CLIENT, (bp + 1) % c->n, r, NULL) != BCKM_OK) abort();
     } else {
         c->res->check_rejected++;
         req_retry_fresh(c, r, bp, now + c->p.profile->tick_us * 2);
