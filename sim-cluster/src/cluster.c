@@ -313,6 +313,12 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
         x->hint = m->hint + bckm_sim_rng_below(&c->adv_rng, 4);
         send_pbft_raw(c, from, to, x);
     }
+    if (kind == BCKM_BYZ_FORGE && m->type == BCKM_PBFT_BLOCKS && m->nblocks > 0 &&
+        bckm_sim_rng_chance(&c->adv_rng, 1, 2)) {
+        /* State transfer from a liar: a certificate signature is altered,
+         * which the fetching replica must notice. */
+        m->certs[0]->sig[0][bckm_sim_rng_below(&c->adv_rng, 64)] ^= 0x10;
+    }
     if (kind == BCKM_BYZ_EQUIVOCATE && !c->bp[to].byz && honest_group(c, to) == 1) {
         equiv_t *e = NULL;
         if (m->type == BCKM_PBFT_PREPREPARE && m->from == from && m->block != NULL) {
