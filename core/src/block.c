@@ -332,8 +332,9 @@ out:
 
 int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
     /* Built in a local and copied out on success, so that *out is
-     * untouched when the input is rejected. */
-    struct bckm_cert c;
+     * untouched when the input is rejected. Zeroed first, so that unused
+     * entries are zero and two equal certificates compare equal as structs. */
+    struct bckm_cert c = { 0 };
     int ret = BCKM_OK;
     size_t remain;
     size_t pos;
@@ -352,7 +353,9 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
 
     pos = BCKM_CERT_FIXED_BYTES;
     remain = len - BCKM_CERT_FIXED_BYTES;
-    /*@ loop invariant 0 <= i <= c.count && remain == len - pos;
+    /*@ loop invariant 0 <= i <= c.count;
+        loop invariant pos == BCKM_CERT_FIXED_BYTES + i * BCKM_CERT_ENTRY_BYTES;
+        loop invariant pos <= len && remain == len - pos;
         loop assigns i, pos, remain, ret, c.sigs[0 .. c.count - 1];
         loop variant c.count - i; */
     for (i = 0; i < c.count; i++) {
@@ -365,16 +368,6 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
         remain -= BCKM_CERT_ENTRY_BYTES;
     }
     if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
-    /* Unused entries are zeroed so that two equal certificates compare
-     * equal as structs too. */
-    /*@ loop invariant c.count <= i <= BCKM_CERT_MAX_SIGS;
-        loop assigns i, c.sigs[c.count .. BCKM_CERT_MAX_SIGS - 1];
-        loop variant BCKM_CERT_MAX_SIGS - i; */
-    for (i = c.count; i < BCKM_CERT_MAX_SIGS; i++) {
-        size_t k;
-        c.sigs[i].bp = 0;
-        for (k = 0; k < BCKM_SIG_BYTES; k++) c.sigs[i].sig[k] = 0;
-    }
 
     *out = c;
 
