@@ -65,8 +65,8 @@ static int run_case(struct bckm_res_params *p, struct bckm_res_result *r, struct
     return e;
 }
 
-static const uint32_t sizes_full[][2] = { {2, 1}, {10, 1}, {10, 3}, {37, 4}, {64, 1}, {100, 4}, {50, 7} };
-static const uint32_t sizes_small[][2] = { {2, 1}, {10, 3}, {37, 4} };
+static const uint32_t sizes_full[][2] = { {2, 1}, {10, 1}, {10, 3}, {37, 4}, {64, 1}, {100, 4}, {50, 7}, {40, 31} };
+static const uint32_t sizes_small[][2] = { {2, 1}, {10, 3}, {37, 4}, {40, 31} };
 
 static void for_each_network(void (*fn)(uint32_t n, uint32_t p, bckm_policy pol, uint64_t seed)) {
     int small = check_small();

@@ -307,10 +307,13 @@ static int pick_order(struct bckm_res_world *w, uint32_t *order, uint32_t total)
             const uint32_t *mem = bckm_sets_members(w->reg, tab[i].id, &count);
             for (uint32_t x = 1; x < count; x++) order[k++] = mem[x];
         }
-        for (uint32_t i = 0; i < m; i++) {
-            const uint32_t *mem = bckm_sets_members(w->reg, tab[i].id, &count);
-            if (count > 0) order[k++] = mem[0];
-        }
+        /* Then the oldest members, singleton sets first: at most one set may
+         * keep all of its members free, so every singleton but one must go. */
+        for (int pass = 0; pass < 2; pass++)
+            for (uint32_t i = 0; i < m; i++) {
+                const uint32_t *mem = bckm_sets_members(w->reg, tab[i].id, &count);
+                if (count > 0 && (count == 1) == (pass == 0)) order[k++] = mem[0];
+            }
         if (k != total) return BCKM_ERR_STATE;
         return BCKM_OK;
     } else {

@@ -26,7 +26,7 @@
 enum { BCKM_RES_CAPTURE_NODE = 1, BCKM_RES_CAPTURE_BP = 2 };
 /* random: K distinct members drawn from the seed; cover: the order that
  * reaches every link soonest (all members but the oldest of each set, then
- * the oldest ones; BPs 1, 2, ...), used to check Props. 2 and 4. */
+ * the oldest ones, singleton sets first; BPs 1, 2, ...), used to check Props. 2 and 4. */
 enum { BCKM_RES_PICK_RANDOM = 1, BCKM_RES_PICK_COVER = 2 };
 
 /* Largest network the command builds: genesis bundles of one BP are held in
