@@ -113,11 +113,14 @@ static void entry_kdf(void) {
 /*@ assigns Frama_C_entropy_source; */
 static void entry_tx(void) {
     uint8_t buf[BCKM_ENVELOPE_BYTES + 1], out[BCKM_ENVELOPE_BYTES];
+    uint8_t sk[BCKM_SIGN_SK_BYTES], pk[BCKM_SIGN_PK_BYTES];
     size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
     struct bckm_tx t;
     struct bckm_envelope env;
     int e;
     unknown_bytes(buf, sizeof buf);
+    unknown_bytes(sk, sizeof sk);
+    unknown_bytes(pk, sizeof pk);
     e = bckm_tx_decode(buf, len, &t);
     if (e == BCKM_OK) {
         (void)bckm_tx_is_valid(&t);
@@ -127,7 +130,11 @@ static void entry_tx(void) {
     if (e == BCKM_OK) {
         (void)bckm_envelope_is_valid(&env);
         e = bckm_envelope_encode(&env, out);
+        e = bckm_envelope_sign(&env, sk);
+        e = bckm_envelope_verify(&env, pk);
     }
+    e = bckm_envelope_sign(NULL, sk);
+    e = bckm_envelope_verify(&env, NULL);
     (void)e;
 }
 

@@ -27,7 +27,7 @@ def parse_targets(path):
         line = line.split("#", 1)[0].split()
         if len(line) >= 3:
             for fn in line[2:]:
-                covered[fn] = (line[0], line[1])
+                covered[(line[0], fn)] = line[1]
     return covered
 
 
@@ -67,7 +67,7 @@ def main():
     rows = []
     total = proved = 0
     missing = []
-    groups = sorted({g for g, _ in covered.values()})
+    groups = sorted({g for g, _ in covered})
     for g in groups:
         jpath = os.path.join(out_dir, g + ".json")
         if not os.path.exists(jpath):
@@ -97,15 +97,16 @@ def main():
                 secs += times.get(goal, 0.0)
             total += n
             proved += ok
-            where = covered.get(fn, (g, "?"))[1]
+            where = covered.get((g, fn), "?")
             rows.append((g, where, fn, ok, n, ", ".join(sorted(provers)) or "-", secs, unproved))
         # A listed function that produced no goal at all is a mistake in
         # proofs/targets (misspelt or removed): count it as a failure.
-        for fn, (fg, where) in covered.items():
+        for (fg, fn), where in covered.items():
             if fg == g and fn not in funcs:
                 rows.append((g, where, fn, 0, 1, "-", 0.0, ["(no goals: not found?)"]))
                 total += 1
-    not_covered = [(f, fn) for f, fn in core_functions() if fn not in covered]
+    covered_at = {(where, fn) for (_, fn), where in covered.items()}
+    not_covered = [(f, fn) for f, fn in core_functions() if (f, fn) not in covered_at]
 
     with open(report, "w") as f:
         f.write("# Proof report\n\n")

@@ -181,10 +181,18 @@ out:
 /* The signed message: label || the 70 bytes before the signature. */
 #define ENV_MSG_BYTES (BCKM_ENVELOPE_LABEL_BYTES + BCKM_ENVELOPE_SIGNED_BYTES)
 
+/*@ requires \valid_read(env) && \valid(msg + (0 .. ENV_MSG_BYTES - 1));
+    requires \separated(env, msg + (0 .. ENV_MSG_BYTES - 1));
+    assigns msg[0 .. ENV_MSG_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+ */
 static int envelope_message(const struct bckm_envelope *env, uint8_t msg[ENV_MSG_BYTES]) {
     static const uint8_t label[BCKM_ENVELOPE_LABEL_BYTES] = BCKM_ENVELOPE_LABEL;
     size_t i;
 
+    /*@ loop invariant 0 <= i <= BCKM_ENVELOPE_LABEL_BYTES;
+        loop assigns i, msg[0 .. BCKM_ENVELOPE_LABEL_BYTES - 1];
+        loop variant BCKM_ENVELOPE_LABEL_BYTES - i; */
     for (i = 0; i < BCKM_ENVELOPE_LABEL_BYTES; i++) msg[i] = label[i];
     return envelope_encode_signed(env, msg + BCKM_ENVELOPE_LABEL_BYTES);
 }

@@ -130,11 +130,23 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len,
 /* Signs env with the BP's Ed25519 secret key (libsodium 64-byte layout) and
  * stores the signature in env->sig. BCKM_ERR_ARG when a field is out of
  * range, BCKM_ERR_CRYPTO when libsodium fails. */
+/*@ requires env == \null || \valid(env);
+    requires sk == \null || \valid_read(sk + (0 .. BCKM_SIGN_SK_BYTES - 1));
+    requires env != \null && sk != \null ==>
+               \separated(env, sk + (0 .. BCKM_SIGN_SK_BYTES - 1));
+    assigns env->sig[0 .. BCKM_SIG_BYTES - 1];
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG || \result == BCKM_ERR_CRYPTO;
+ */
 int bckm_envelope_sign(struct bckm_envelope *env,
                        const uint8_t sk[BCKM_SIGN_SK_BYTES]) BCKM_MUST_CHECK;
 
 /* BCKM_OK when env->sig is a valid signature of env under pk,
  * BCKM_ERR_AUTH when it is not, BCKM_ERR_ARG when a field is out of range. */
+/*@ requires env == \null || \valid_read(env);
+    requires pk == \null || \valid_read(pk + (0 .. BCKM_SIGN_PK_BYTES - 1));
+    assigns \nothing;
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG || \result == BCKM_ERR_AUTH;
+ */
 int bckm_envelope_verify(const struct bckm_envelope *env,
                          const uint8_t pk[BCKM_SIGN_PK_BYTES]) BCKM_MUST_CHECK;
 
