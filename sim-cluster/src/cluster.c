@@ -8,8 +8,10 @@
 #include <time.h>
 
 #include "bckm/common.h"
+#include "bckm/map.h"
 #include "sim/checker.h"
 #include "sim/evq.h"
+#include "sim/keynet.h"
 #include "sim/kvapp.h"
 #include "sim/ledger.h"
 #include "sim/mempool.h"
@@ -25,6 +27,10 @@
 #define COST_BLOCK 20u      /* begin/commit of a block, ledger append */
 #define COST_DELIVER 8u     /* one deliver_tx */
 #define COST_SNAPSHOT 50u   /* a checkpoint snapshot */
+/* the key-management app */
+#define COST_KM_PREPARE 40u /* Layer 1: key manager prepares a join or leave */
+#define COST_KM_COMMIT 60u  /* Layer 1: key manager's work for one committed change */
+#define COST_SEAL 25u       /* envelope: sequence number, Ed25519 signature, encoding */
 
 enum { NET_PBFT = 1, NET_TX = 2 };
 
@@ -71,12 +77,17 @@ typedef struct {
     uint32_t attempt;
     uint32_t bp;
     int fresh;
-    uint8_t tx[BCKM_KV_TX_BYTES];
+    uint8_t tx[BCKM_SIM_REQ_TX_MAX];
+    size_t tx_len;
+    uint32_t origin;           /* BP whose key manager prepared the tx (key app) */
+    uint8_t op;                /* key app: join, leave or evict */
+    uint64_t exec_mask;        /* BPs at which the current tx executed successfully */
     uint64_t arrive_us, admit_us;
     uint64_t gen;              /* which deadline is current */
     int first_decided, first_accepted, counted_missed;
     int done, accepted_ever;
-    uint64_t t_e, t_a, t_r;
+    uint64_t t_k_prep, t_k_commit, t_e, t_a;
+    int commit_seen;           /* the origin's key manager handled the tx */
 } req_t;
 
 typedef struct {
@@ -91,7 +102,29 @@ typedef struct {
     net_msg *m;
 } out_t;
 
+struct cluster;
+
+/*
+ * The workload: what the cluster replicates and how clients make requests.
+ * The consensus engine only sees the app (sim/app.h); these hooks are the
+ * request path around it.
+ */
 typedef struct {
+    const char *name;
+    size_t tx_len;             /* a junk tx of this size (the invalid proposer) */
+    int (*init)(struct cluster *c);
+    bckm_sim_app (*new_app)(struct cluster *c);
+    /* A fresh tx for request r at BP bp: fills q->tx, q->tx_len, q->origin. */
+    int (*make_tx)(struct cluster *c, uint32_t bp, uint32_t r);
+    /* After BP bp executed a block (or was restored): follow the chain. */
+    void (*executed)(struct cluster *c, uint32_t bp);
+    /* A tx of ours was rejected for good: release what it held. */
+    void (*rejected)(struct cluster *c, const uint8_t *tx, size_t len);
+    void (*finish)(struct cluster *c);
+    void (*fini)(struct cluster *c);
+} workload_ops;
+
+typedef struct cluster {
     bckm_sim_params p;
     bckm_sim_result *res;
     uint32_t n, f;
@@ -117,12 +150,24 @@ typedef struct {
     uint8_t honest[BCKM_SIM_MAX_BPS];
     int stop;
     uint64_t *samples[4];
+    const workload_ops *wl;
+    struct bckm_map txmap;      /* tx id -> request */
+    uint64_t t0_ns, excl_ns;    /* measured mode: start of the handler, time not the BP's */
+    struct keynet *kn;
 } cluster_t;
 
 static uint64_t cpu_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time the current handler has used so far, in virtual microseconds. */
+static uint64_t elapsed_us(const cluster_t *c) {
+    if (c->p.cost != BCKM_SIM_COST_MEASURED) return c->cost;
+    uint64_t ns = cpu_now_ns() - c->t0_ns;
+    ns = ns > c->excl_ns ? ns - c->excl_ns : 0;
+    return (ns + 999) / 1000;
 }
 
 static void trace_u64s(cluster_t *c, uint64_t a, uint64_t b, uint64_t d, uint64_t e) {
@@ -372,11 +417,8 @@ static void req_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uin
     q->done = 1;
     c->done++;
     q->t_a = now > q->admit_us ? now - q->admit_us : 0;
-    if (c->p.mode == BCKM_SIM_COMMIT) q->t_r = now - q->arrive_us;
-    else if (c->p.mode == BCKM_SIM_SYNC) q->t_r = q->t_e;
-    else q->t_r = 0;
     if (c->p.mode == BCKM_SIM_COMMIT && c->honest[bp] && height > 0)
-        bckm_sim_checker_reply(&c->ck, bp, q->tx, sizeof q->tx, height);
+        bckm_sim_checker_reply(&c->ck, bp, q->tx, q->tx_len, height);
 }
 
 static void snap_free(snap_t *s) {
@@ -407,19 +449,27 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
     me->last_commit_us = now;
     trace_u64s(c, 0xC0 + i, b->height, bckm_get_u64(digest), bckm_get_u64(state));
     bckm_sim_mempool_update(&me->mp, app, b);
+    /* The key managers follow what this BP committed. */
+    c->wl->executed(c, i);
     /* Replies to the clients waiting at this BP. */
     off = 0;
     k = 0;
     while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
         uint64_t id = app->ops->tx_id(app->self, tx, len);
-        uint64_t r = (id >> 8);
-        if (r >= 1 && r <= c->p.requests && len == BCKM_KV_TX_BYTES) {
-            req_t *q = &c->req[r - 1];
-            if (!q->done && q->bp == i && memcmp(q->tx, tx, len) == 0) {
-                if (results[k] == BCKM_SIM_TX_OK) req_done(c, (uint32_t)(r - 1), i, b->height, now);
-                else if (results[k] == BCKM_KV_REJ_CONFLICT) {
-                    c->res->exec_rejected++;
-                    req_retry_fresh(c, (uint32_t)(r - 1), i, now + c->p.profile->tick_us);
+        uint32_t r;
+        if (bckm_map_get(&c->txmap, id, &r) && r < c->p.requests) {
+            req_t *q = &c->req[r];
+            if (len == q->tx_len && memcmp(q->tx, tx, len) == 0) {
+                int mine = results[k] == BCKM_SIM_TX_OK;
+                if (mine) q->exec_mask |= 1ull << i;
+                if (!q->done && q->bp == i) {
+                    if (mine) req_done(c, r, i, b->height, now);
+                    else if (!(q->exec_mask >> i & 1)) {
+                        /* Rejected on the agreed chain: it can never commit. */
+                        c->res->exec_rejected++;
+                        c->wl->rejected(c, q->tx, q->tx_len);
+                        req_retry_fresh(c, r, i, now + c->p.profile->tick_us);
+                    }
                 }
             }
         }
@@ -501,10 +551,10 @@ static void maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     memcpy(b.prev, prev, 32);
     if (kind == BCKM_BYZ_INVALID) {
         /* A tx nobody submitted: its client tag cannot verify. */
-        uint8_t junk[BCKM_KV_TX_BYTES];
-        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (uint8_t)bckm_sim_rng_next(&c->adv_rng);
+        uint8_t junk[BCKM_SIM_REQ_TX_MAX];
+        for (size_t k = 0; k < c->wl->tx_len; k++) junk[k] = (uint8_t)bckm_sim_rng_next(&c->adv_rng);
         bckm_put_u32(junk + 8, 0);
-        (void)bckm_sim_block_add_tx(&b, junk, sizeof junk);
+        (void)bckm_sim_block_add_tx(&b, junk, c->wl->tx_len);
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
     } else if (kind != BCKM_BYZ_CENSOR) {
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs, &b);
@@ -550,24 +600,29 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
     }
     if (q->arrive_us == 0) q->arrive_us = now;
     if (q->fresh) {
-        /* The client reads the key's version at this BP, then writes. */
-        uint32_t key = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->p.keys);
-        uint64_t id = ((uint64_t)(r + 1) << 8) | (q->attempt & 0xFF);
-        bckm_kv_make_tx(q->tx, c->client_key, id, key, bckm_kv_version(&me->app, key),
-                        bckm_sim_rng_next(&c->client_rng));
-        bckm_sim_checker_submitted(&c->ck, q->tx, sizeof q->tx);
+        if (c->wl->make_tx(c, bp, r) != BCKM_OK) {
+            /* The BP could not build a request (its key manager is out of
+             * room or of members to remove): the client tries later. */
+            c->res->keynet_failures++;
+            req_retry_fresh(c, r, (bp + 1) % c->n, now + c->p.profile->tick_us * 2);
+            return;
+        }
+        q->exec_mask = 0;
+        q->commit_seen = 0;
+        q->t_k_commit = 0;
+        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) abort();
+        bckm_sim_checker_submitted(&c->ck, q->tx, q->tx_len);
         q->fresh = 0;
-        c->cost += COST_CLIENT;
     }
     c->cost += COST_CHECKTX;
-    int rc = bckm_sim_mempool_add(&me->mp, &me->app, q->tx, sizeof q->tx, now);
+    int rc = bckm_sim_mempool_add(&me->mp, &me->app, q->tx, q->tx_len, now);
     int accepted = rc == BCKM_SIM_TX_OK || rc == BCKM_MP_SEEN;
     if (!q->first_decided) {
         q->first_decided = 1;
         q->first_accepted = rc == BCKM_SIM_TX_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
-    if (rc == BCKM_KV_REJ_DUPLICATE) {
+    if (!accepted && ((c->p.app == BCKM_SIM_APP_KV && rc == BCKM_KV_REJ_DUPLICATE) || (q->exec_mask >> bp & 1))) {
         /* Already executed: the earlier submission committed. */
         req_done(c, r, bp, 0, now);
         return;
@@ -575,12 +630,14 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
     if (accepted) {
         if (!q->accepted_ever) {
             q->accepted_ever = 1;
-            q->admit_us = now + c->cost;
-            q->t_e = q->admit_us - q->arrive_us;
+            q->admit_us = now + elapsed_us(c);
+            /* T_e: from arrival to admission, less the Layer 1 part. */
+            uint64_t e = q->admit_us - q->arrive_us;
+            q->t_e = e > q->t_k_prep ? e - q->t_k_prep : 0;
         }
         /* A client coming back with a pooled tx means it is not getting
          * through: gossip it again. */
-        gossip_tx(c, bp, q->tx, sizeof q->tx);
+        gossip_tx(c, bp, q->tx, q->tx_len);
         schedule_deadline(c, r, now);
         maybe_propose(c, bp, now);
     } else if (rc == BCKM_MP_FULL) {
@@ -590,11 +647,186 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->gen++;
         uint64_t wait = c->p.profile->deadline_us / 8;
         if (bckm_sim_evq_push(&c->q, now + wait, EV_CLIENT, (bp + 1) % c->n, r, NULL) != BCKM_OK) abort();
+    } else if (c->p.app == BCKM_SIM_APP_KEYS && q->origin != bp && q->origin < c->n) {
+        /* Only the BP that prepared it knows a refusal is final (another
+         * BP may just lag behind the state it was prepared against): the
+         * client takes it back there. */
+        c->res->check_rejected++;
+        c->res->retries++;
+        q->gen++;
+        if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r, NULL) != BCKM_OK)
+            abort();
     } else {
         c->res->check_rejected++;
+        c->wl->rejected(c, q->tx, q->tx_len);
         req_retry_fresh(c, r, bp, now + c->p.profile->tick_us * 2);
     }
 }
+
+/* ---- workloads ------------------------------------------------------------ */
+
+static void fail(cluster_t *c, const char *msg, uint32_t bp, int e) {
+    if (c->res->outcome != BCKM_SIM_OK) return;
+    c->res->outcome = BCKM_SIM_SAFETY;
+    snprintf(c->res->violation, sizeof c->res->violation, "%s (BP %u: %s)", msg, bp, bckm_strerror(e));
+}
+
+/* The test key-value store: a client reads the key's version at the BP it
+ * talks to, then writes (sim/kvapp.h). */
+static int kv_init(cluster_t *c) { (void)c; return BCKM_OK; }
+static bckm_sim_app kv_new_app(cluster_t *c) { return bckm_kv_new(c->p.keys, c->client_key); }
+
+static int kv_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
+    req_t *q = &c->req[r];
+    uint32_t key = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->p.keys);
+    uint64_t id = ((uint64_t)(r + 1) << 8) | (q->attempt & 0xFF);
+    bckm_kv_make_tx(q->tx, c->client_key, id, key, bckm_kv_version(&c->bp[bp].app, key),
+                    bckm_sim_rng_next(&c->client_rng));
+    q->tx_len = BCKM_KV_TX_BYTES;
+    q->origin = UINT32_MAX;
+    c->cost += COST_CLIENT;
+    return BCKM_OK;
+}
+
+static void kv_executed(cluster_t *c, uint32_t bp) { (void)c; (void)bp; }
+static void kv_rejected(cluster_t *c, const uint8_t *tx, size_t len) { (void)c; (void)tx; (void)len; }
+static void kv_finish(cluster_t *c) { (void)c; }
+static void kv_fini(cluster_t *c) { (void)c; }
+
+static const workload_ops kv_workload = {
+    "kv", BCKM_KV_TX_BYTES, kv_init, kv_new_app, kv_make_tx, kv_executed, kv_rejected, kv_finish, kv_fini
+};
+
+/* The key-management contract (sim/keynet.h). Cluster BP i is keynet BP
+ * i + 1 (BP IDs start at 1 in node IDs). */
+static int keys_init(cluster_t *c) {
+    struct keynet_params kp;
+    memset(&kp, 0, sizeof kp);
+    kp.bps = c->n;
+    kp.nodes = c->p.nodes;
+    kp.policy = c->p.policy == BCKM_POLICY_GLOBAL ? BCKM_POLICY_GLOBAL : BCKM_POLICY_OWNED;
+    kp.seed = bckm_sim_seed_derive(c->p.seed, "keynet");
+    kp.devices = c->p.devices;
+    /* Fresh retries of joins take new IDs: leave room for them. */
+    kp.max_nodes = c->p.nodes + 2 * c->p.requests + 64;
+    return keynet_new(&c->kn, &kp);
+}
+
+static bckm_sim_app keys_new_app(cluster_t *c) { return keynet_app(c->kn); }
+
+static uint64_t took_us(const cluster_t *c, uint64_t t0, uint64_t model) {
+    return c->p.cost == BCKM_SIM_COST_MEASURED ? (cpu_now_ns() - t0 + 999) / 1000 : model;
+}
+
+static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
+    req_t *q = &c->req[r];
+    bp_t *me = &c->bp[bp];
+    int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
+    uint32_t roll = (uint32_t)bckm_sim_rng_below(&c->client_rng, 100);
+    uint8_t op = roll < c->p.join_pct ? BCKM_OP_JOIN
+               : roll < c->p.join_pct + c->p.leave_pct ? BCKM_OP_LEAVE : BCKM_OP_EVICT;
+    struct bckm_envelope env;
+    /* Layer 1 (T_k): the key manager prepares against the BP's committed
+     * state. A leave or evict with no member to remove at this BP is a join. */
+    uint64_t t0 = measured ? cpu_now_ns() : 0;
+    int e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+    if (e == BCKM_ERR_UNKNOWN && op != BCKM_OP_JOIN) {
+        op = BCKM_OP_JOIN;
+        e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+    }
+    uint64_t prep = took_us(c, t0, COST_KM_PREPARE);
+    c->cost += COST_KM_PREPARE;
+    if (e != BCKM_OK) return e;
+    /* Transaction generation (part of T_e): sequence number and signature. */
+    e = keynet_seal(c->kn, bp + 1, &env, q->tx);
+    c->cost += COST_SEAL;
+    if (e != BCKM_OK) return e;
+    q->tx_len = BCKM_ENVELOPE_BYTES;
+    q->origin = bp;
+    q->op = op;
+    q->t_k_prep = prep;
+    return BCKM_OK;
+}
+
+static void keys_executed(cluster_t *c, uint32_t i) {
+    bp_t *me = &c->bp[i];
+    int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
+    for (;;) {
+        uint8_t raw[BCKM_ENVELOPE_BYTES];
+        int stepped = 0;
+        uint64_t t0 = measured ? cpu_now_ns() : 0;
+        int e = keynet_follow(c->kn, i + 1, &me->app, &stepped, raw);
+        if (e != BCKM_OK) {
+            c->res->keynet_failures++;
+            fail(c, "key manager cannot follow the committed chain", i, e);
+            return;
+        }
+        if (!stepped) return;
+        uint64_t work = took_us(c, t0, COST_KM_COMMIT);
+        c->cost += COST_KM_COMMIT;
+        /* Devices apply their messages on their own CPUs, not the BP's. */
+        uint64_t t1 = measured ? cpu_now_ns() : 0;
+        keynet_release(c->kn, i + 1);
+        if (measured) c->excl_ns += cpu_now_ns() - t1;
+        /* The commit work for a request at the BP that prepared it is the
+         * rest of that request's Layer 1 time. */
+        struct bckm_envelope env;
+        uint32_t r;
+        if (bckm_envelope_decode(raw, sizeof raw, &env) != BCKM_OK || env.bp != i + 1) continue;
+        if (!bckm_map_get(&c->txmap, me->app.ops->tx_id(me->app.self, raw, sizeof raw), &r) || r >= c->p.requests)
+            continue;
+        req_t *q = &c->req[r];
+        if (q->tx_len == sizeof raw && memcmp(q->tx, raw, sizeof raw) == 0 && !q->commit_seen) {
+            q->commit_seen = 1;
+            q->t_k_commit = work;
+        }
+    }
+}
+
+static void keys_rejected(cluster_t *c, const uint8_t *tx, size_t len) {
+    struct bckm_envelope env;
+    if (len != BCKM_ENVELOPE_BYTES || bckm_envelope_decode(tx, len, &env) != BCKM_OK) return;
+    keynet_abandon(c->kn, env.bp, tx);
+}
+
+/* After the run settled: every honest BP's key manager is up to date and
+ * every simulated device it serves is at the current epoch, holds the right
+ * number of keys and agrees with its peers. */
+static void keys_finish(cluster_t *c) {
+    uint8_t mask[256] = { 0 };
+    uint32_t ref = UINT32_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!c->honest[i] || !c->bp[i].live) continue;
+        keys_executed(c, i);
+        mask[i + 1] = 1;
+        if (ref == UINT32_MAX) ref = i;
+    }
+    struct keynet_stats st;
+    keynet_stats(c->kn, &st);
+    c->res->devices = st.devices;
+    c->res->rekey_messages = st.messages;
+    c->res->rekey_bytes = st.message_bytes;
+    if (ref == UINT32_MAX || c->res->outcome != BCKM_SIM_OK) return;
+    const bckm_sim_app *app = &c->bp[ref].app;
+    c->res->members = bckm_sets_nodes(keynet_registry(app));
+    uint32_t bad = keynet_check_devices_of(c->kn, app, 256, mask);
+    c->res->device_violations = bad;
+    if (bad != 0) {
+        c->res->outcome = BCKM_SIM_SAFETY;
+        snprintf(c->res->violation, sizeof c->res->violation,
+                 "devices: %u violations (epoch, key count or pairwise keys disagree)", bad);
+    }
+}
+
+static void keys_fini(cluster_t *c) {
+    keynet_free(c->kn);
+    c->kn = NULL;
+}
+
+static const workload_ops keys_workload = {
+    "keys", BCKM_ENVELOPE_BYTES, keys_init, keys_new_app, keys_make_tx, keys_executed, keys_rejected,
+    keys_finish, keys_fini
+};
 
 /* ---- crash and restart -------------------------------------------------- */
 
@@ -627,7 +859,7 @@ static void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
 
 static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
-    me->app = bckm_kv_new(c->p.keys, c->client_key);
+    me->app = c->wl->new_app(c);
     if (me->app.self == NULL) abort();
     uint64_t from = 0;
     if (me->stable.buf != NULL) {
@@ -659,6 +891,9 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
                      "BP %u: replay after restart diverges at height %" PRIu64, i, h);
         }
     }
+    /* The key manager (which survived the crash) catches up with the
+     * replayed chain. */
+    c->wl->executed(c, i);
     bckm_sim_mempool_init(&me->mp, c->p.mempool_cap, 4096);
     bckm_pbft_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -716,7 +951,8 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         }
         c->cost = COST_EVENT;
         c->cur = i;
-        uint64_t t0 = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns() : 0;
+        c->excl_ns = 0;
+        c->t0_ns = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns() : 0;
         switch (ev->kind) {
         case EV_NET: {
             net_msg *m = ev->ptr;
@@ -756,8 +992,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         default:
             break;
         }
-        uint64_t cost = c->cost;
-        if (c->p.cost == BCKM_SIM_COST_MEASURED) cost = (cpu_now_ns() - t0 + 999) / 1000;
+        uint64_t cost = elapsed_us(c);
         me->busy_until = now + cost;
         flush_out(c, now + cost);
         return;
@@ -887,14 +1122,26 @@ void bckm_sim_params_default(bckm_sim_params *p) {
     p->keys = 16;
     p->fault_us = 0;
     p->liveness_us = 20000000;
+    p->app = BCKM_SIM_APP_KV;
+    p->nodes = 0;
+    p->policy = BCKM_POLICY_OWNED;
+    p->devices = BCKM_SIM_DEVICES_ALL;
+    p->join_pct = 50;
+    p->leave_pct = 25;
 }
 
 int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     if (params == NULL || res == NULL || params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
-        params->profile == NULL || params->keys == 0 || params->keys > BCKM_KV_KEYS_MAX ||
-        params->block_max_txs == 0 || params->mempool_cap == 0 || params->plan_len > BCKM_SIM_PLAN_MAX ||
-        params->requests > 0x00FFFFFFu)
+        params->profile == NULL || params->block_max_txs == 0 || params->mempool_cap == 0 ||
+        params->plan_len > BCKM_SIM_PLAN_MAX || params->requests > 0x00FFFFFFu)
         return BCKM_ERR_ARG;
+    if (params->app == BCKM_SIM_APP_KV && (params->keys == 0 || params->keys > BCKM_KV_KEYS_MAX))
+        return BCKM_ERR_ARG;
+    if (params->app == BCKM_SIM_APP_KEYS &&
+        (params->nodes > 50000000u || params->join_pct + params->leave_pct > 100 ||
+         (params->policy != BCKM_POLICY_OWNED && params->policy != BCKM_POLICY_GLOBAL)))
+        return BCKM_ERR_ARG;
+    if (params->app != BCKM_SIM_APP_KV && params->app != BCKM_SIM_APP_KEYS) return BCKM_ERR_ARG;
     if (sodium_init() < 0) return BCKM_ERR_CRYPTO;
     memset(res, 0, sizeof *res);
     cluster_t *c = calloc(1, sizeof *c);
@@ -949,7 +1196,17 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     bckm_sim_evq_init(&c->q);
     bckm_u64set_init(&c->sig_memo);
     crypto_generichash_init(&c->trace, (const uint8_t *)"bckm-sim-trace", 14, 32);
-    bckm_sim_app ref = bckm_kv_new(c->p.keys, c->client_key);
+    bckm_map_init(&c->txmap);
+    c->wl = c->p.app == BCKM_SIM_APP_KEYS ? &keys_workload : &kv_workload;
+    int we = c->wl->init(c);
+    if (we != BCKM_OK) {
+        bckm_map_free(&c->txmap);
+        bckm_u64set_free(&c->sig_memo);
+        bckm_sim_evq_free(&c->q);
+        free(c->bp); free(c->req); free(c);
+        return we;
+    }
+    bckm_sim_app ref = c->wl->new_app(c);
     if (ref.self == NULL || bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref) != BCKM_OK)
         abort();
     for (uint32_t i = 0; i < c->n; i++) {
@@ -1002,6 +1259,9 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         if (ev.time_us >= heal_at && !c->faults_on && settled(c)) break;
     }
     res->end_us = c->q.now_us;
+    /* End-of-run checks of the application (after liveness): for the key
+     * app, the devices. */
+    if (res->outcome == BCKM_SIM_OK) c->wl->finish(c);
     if (getenv("BCKM_SIM_DEBUG") != NULL) {
         for (uint32_t r = 0; r < c->p.requests; r++) {
             req_t *q = &c->req[r];
@@ -1023,11 +1283,18 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         req_t *q = &c->req[r];
         if (q->done) {
             res->committed++;
-            c->samples[0][ns] = 0;
+            uint64_t tk = q->t_k_prep + q->t_k_commit;
+            c->samples[0][ns] = tk;
             c->samples[1][ns] = q->t_e;
             c->samples[2][ns] = q->t_a;
-            c->samples[3][ns] = q->t_r;
+            c->samples[3][ns] = c->p.mode == BCKM_SIM_COMMIT ? tk + q->t_e + q->t_a
+                              : c->p.mode == BCKM_SIM_SYNC ? tk + q->t_e : tk;
             ns++;
+            if (c->p.app == BCKM_SIM_APP_KEYS) {
+                if (q->op == BCKM_OP_JOIN) res->joins++;
+                else if (q->op == BCKM_OP_LEAVE) res->leaves++;
+                else res->evicts++;
+            }
         } else {
             res->lost++;
         }
@@ -1078,6 +1345,8 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         bckm_sim_ledger_free(&me->ledger);
     }
     bckm_sim_checker_free(&c->ck);
+    c->wl->fini(c);
+    bckm_map_free(&c->txmap);
     bckm_u64set_free(&c->sig_memo);
     bckm_sim_evq_free(&c->q);
     bckm_wipe(c->sk, sizeof c->sk);
@@ -1140,6 +1409,20 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
     p->faults.byz_count = (int)k;
 }
 
+void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int app, bckm_sim_params *p) {
+    bckm_sim_swarm_params(seed, bps, byzantine, p);
+    if (app != BCKM_SIM_APP_KEYS) return;
+    /* Its own stream, so the kv swarm's draws stay as they were. */
+    bckm_sim_rng r;
+    bckm_sim_rng_seed(&r, bckm_sim_seed_derive(seed, "swarm-keys"));
+    p->app = BCKM_SIM_APP_KEYS;
+    p->nodes = 8 + (uint32_t)bckm_sim_rng_below(&r, 120);
+    p->policy = bckm_sim_rng_chance(&r, 1, 2) ? BCKM_POLICY_GLOBAL : BCKM_POLICY_OWNED;
+    p->devices = bckm_sim_rng_chance(&r, 1, 4) ? BCKM_SIM_DEVICES_ALL : 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
+    p->join_pct = 30 + (uint32_t)bckm_sim_rng_below(&r, 50);
+    p->leave_pct = (100 - p->join_pct) / 2;
+}
+
 static void hex32(const uint8_t *b, char *out) {
     for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
@@ -1160,11 +1443,11 @@ void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, ch
     size_t o = 0;
 #define OUT(...) do { int w_ = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__); \
     if (w_ > 0) o += (size_t)w_; } while (0)
-    OUT("{\"bps\":%u,\"nodes\":0,\"requests\":%" PRIu64 ",\"mode\":\"%s\",\"profile\":\"%s\","
+    OUT("{\"bps\":%u,\"nodes\":%u,\"requests\":%" PRIu64 ",\"mode\":\"%s\",\"profile\":\"%s\","
         "\"cost\":\"%s\",\"byzantine\":%u,\"committed\":%" PRIu64 ",\"sync_accepted\":%" PRIu64
         ",\"sync_missed_first_try\":%" PRIu64 ",\"error_rate\":%.6f,\"lost\":%" PRIu64
         ",\"exec_rejected\":%" PRIu64 ",\"check_rejected\":%" PRIu64 ",\"retries\":%" PRIu64,
-        p->bps, r->requests, mode_name(p->mode), p->profile->name,
+        p->bps, p->app == BCKM_SIM_APP_KEYS ? p->nodes : 0, r->requests, mode_name(p->mode), p->profile->name,
         p->cost == BCKM_SIM_COST_MODEL ? "model" : "measured", r->byzantine, r->committed,
         r->sync_accepted, r->sync_missed_first_try, r->error_rate, r->lost, r->exec_rejected,
         r->check_rejected, r->retries);
@@ -1177,5 +1460,13 @@ void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, ch
         ",\"trace_hash\":\"%s\"}",
         r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
         safety, liveness, p->seed, th);
+    if (p->app == BCKM_SIM_APP_KEYS) {
+        o = o > 0 && o <= cap ? o - 1 : o; /* reopen the object */
+        OUT(",\"app\":\"keys\",\"policy\":\"%s\",\"members\":%" PRIu64 ",\"joins\":%" PRIu64
+            ",\"leaves\":%" PRIu64 ",\"evicts\":%" PRIu64 ",\"devices\":%" PRIu64
+            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64 ",\"rekey_bytes\":%" PRIu64 "}",
+            p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned", r->members, r->joins, r->leaves,
+            r->evicts, r->devices, r->device_violations, r->rekey_messages, r->rekey_bytes);
+    }
 #undef OUT
 }

@@ -44,6 +44,7 @@ struct keynet {
     struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
     struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
     uint64_t messages, message_bytes, device_errors;
+    uint32_t pending_bp;              /* whose messages sit in msgs (0: none) */
 };
 
 static uint32_t rnd(struct keynet *kn, uint32_t bound) {
@@ -351,18 +352,18 @@ void keynet_free(struct keynet *kn) {
 
 /* ---- the request path ------------------------------------------------------------ */
 
-int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
-                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+                   struct bckm_envelope *env) {
+    if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     const struct bckm_sets *reg = keynet_registry(view);
-    struct bckm_envelope env;
-    memset(&env, 0, sizeof env);
+    memset(env, 0, sizeof *env);
     int e;
     if (op == BCKM_OP_JOIN) {
         uint8_t kek[32];
         bckm_drbg_fill(&kn->rng, kek, 32);
-        e = bckm_km_prepare_join(kn->km[bp], reg, kek, &env.tx);
-        if (e == BCKM_OK && device_of(kn, env.tx.node_id) == NULL && sampled(kn)) e = add_device(kn, env.tx.node_id, kek);
+        e = bckm_km_prepare_join(kn->km[bp], reg, kek, &env->tx);
+        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = add_device(kn, env->tx.node_id, kek);
+        bckm_wipe(kek, sizeof kek);
     } else {
         struct nodelist *l = &kn->live[bp];
         uint32_t pick = 0;
@@ -375,15 +376,28 @@ int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
                 break;
             }
         }
-        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->km[bp], reg, pick, op, &env.tx);
+        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->km[bp], reg, pick, op, &env->tx);
         if (e == BCKM_OK) e = bckm_map_put(&kn->leaving, pick, 1);
     }
-    if (e != BCKM_OK) return e;
-    env.version = BCKM_ENVELOPE_VERSION;
-    env.bp = bp;
-    env.seq = ++kn->next_seq[bp];
-    e = bckm_envelope_sign(&env, kn->sign_sk[bp]);
-    if (e == BCKM_OK) e = bckm_envelope_encode(&env, env_out);
+    return e;
+}
+
+int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
+                uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+    if (kn == NULL || env == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+    env->version = BCKM_ENVELOPE_VERSION;
+    env->bp = bp;
+    env->seq = ++kn->next_seq[bp];
+    int e = bckm_envelope_sign(env, kn->sign_sk[bp]);
+    if (e == BCKM_OK) e = bckm_envelope_encode(env, env_out);
+    return e;
+}
+
+int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+    struct bckm_envelope env;
+    int e = keynet_prepare(kn, view, bp, op, &env);
+    if (e == BCKM_OK) e = keynet_seal(kn, bp, &env, env_out);
     return e;
 }
 
@@ -394,31 +408,63 @@ void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM
     else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
-int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
-    if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *stepped,
+                  uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+    if (kn == NULL || app == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     const struct kapp *a = self_of(app);
-    int e = BCKM_OK;
-    /* Follow the chain this replica committed, change by change. */
-    while (kn->view_n[bp] < a->log_n && e == BCKM_OK) {
-        struct bckm_envelope env;
-        e = bckm_envelope_decode(a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES, BCKM_ENVELOPE_BYTES, &env);
-        if (e == BCKM_OK) e = bckm_contract_apply(kn->view[bp], &env, &kn->plan);
-        if (e != BCKM_OK) break;
-        const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-        bckm_msgs_clear(&kn->msgs);
-        e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
-        if (e == BCKM_OK) deliver(kn, bp, reg, &kn->msgs);
-        if (e == BCKM_OK && bckm_id_bp(env.tx.node_id) == bp) {
-            /* Bookkeeping of who the serving BP may pick for a leave. */
-            if (env.tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env.tx.node_id);
-            else { list_remove(&kn->live[bp], env.tx.node_id); (void)bckm_map_del(&kn->leaving, env.tx.node_id); }
-        }
-        kn->view_n[bp]++;
+    *stepped = 0;
+    bckm_msgs_clear(&kn->msgs);
+    kn->pending_bp = 0;
+    /* Follow the chain this replica committed, one change at a time. */
+    if (kn->view_n[bp] >= a->log_n) return BCKM_OK;
+    const uint8_t *raw = a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES;
+    struct bckm_envelope env;
+    int e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
+    if (e == BCKM_OK) e = bckm_contract_apply(kn->view[bp], &env, &kn->plan);
+    if (e != BCKM_OK) return e;
+    const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
+    e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
+    if (e != BCKM_OK) return e;
+    kn->pending_bp = bp;
+    if (bckm_id_bp(env.tx.node_id) == bp) {
+        /* Bookkeeping of who the serving BP may pick for a leave. */
+        if (env.tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env.tx.node_id);
+        else { list_remove(&kn->live[bp], env.tx.node_id); (void)bckm_map_del(&kn->leaving, env.tx.node_id); }
+    }
+    kn->view_n[bp]++;
+    *stepped = 1;
+    if (env_out != NULL) memcpy(env_out, raw, BCKM_ENVELOPE_BYTES);
+    return e;
+}
+
+void keynet_release(struct keynet *kn, uint32_t bp) {
+    if (kn == NULL || bp == 0 || kn->pending_bp != bp) return;
+    deliver(kn, bp, bckm_state_registry(kn->view[bp]), &kn->msgs);
+    bckm_msgs_clear(&kn->msgs);
+    kn->pending_bp = 0;
+}
+
+int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+    int stepped = 1, e = BCKM_OK;
+    while (stepped && e == BCKM_OK) {
+        e = keynet_follow(kn, bp, app, &stepped, NULL);
+        if (e == BCKM_OK) keynet_release(kn, bp);
     }
     return e;
 }
 
+uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+    if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return 0;
+    size_t n = self_of(app)->log_n;
+    return n > kn->view_n[bp] ? (uint32_t)(n - kn->view_n[bp]) : 0;
+}
+
 uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
+    return keynet_check_devices_of(kn, app, pairs, NULL);
+}
+
+uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
+                                 const uint8_t *bps) {
     const struct bckm_sets *reg = keynet_registry(app);
     uint32_t bad = 0, m = bckm_sets_count(reg), nl = 0;
     uint32_t *live = malloc((size_t)(kn->ndevs + 1) * sizeof *live);
@@ -427,6 +473,7 @@ uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32
         struct bckm_device *d = kn->devs[i];
         uint32_t set, at, count;
         if (d->node_id == 0 || bckm_sets_node(reg, d->node_id, &set, &at) != BCKM_OK) continue;
+        if (bps != NULL && !bps[bckm_id_bp(d->node_id)]) continue;
         live[nl++] = d->node_id;
         if (d->epoch != bckm_sets_epoch(reg) || d->set_id != set) { bad++; continue; }
         (void)bckm_sets_members(reg, set, &count);

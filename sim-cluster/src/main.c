@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bckm/common.h"
+#include "bckm/sets.h"
 #include "sim/cluster.h"
 #include "sim/net.h"
 
@@ -28,7 +29,8 @@ static void usage_run(FILE *o) {
             "usage: bckm-sim run [--bps P] [--requests R] [--mode async|sync|commit]\n"
             "                    [--profile lan|wan|tendermint] [--faults SPEC] [--seed S]\n"
             "                    [--cost model|measured] [--json]\n"
-            "                    [--block-txs N] [--keys N] [--fault-ms MS] [--gap-us US]\n"
+            "                    [--nodes N] [--policy owned|global] [--devices all|K|none]\n"
+            "                    [--app kv|keys] [--block-txs N] [--keys N] [--fault-ms MS] [--gap-us US]\n"
             "  --bps P         number of BPs, 1..64 (default 4)\n"
             "  --requests R    client requests to serve (default 50)\n"
             "  --mode M        reply after admission (async), CheckTx (sync) or commit (default commit)\n"
@@ -39,21 +41,33 @@ static void usage_run(FILE *o) {
             "  --cost C        model: fixed handler costs, bit-for-bit reproducible (default);\n"
             "                  measured: real CPU time charged to each BP\n"
             "  --json          print one JSON object\n"
+            "  --nodes N       replicate the key-management contract from a genesis network of N\n"
+            "                  nodes (0..50000000) spread over the BPs, each BP's key manager\n"
+            "                  serving its own; requests are a seeded mix of join/leave/evict\n"
+            "  --policy P      key-management policy: owned (default) or global\n"
+            "  --devices D     devices simulated with the real device key store: all, a seeded\n"
+            "                  sample of about K, or none (default: all up to 1024 nodes, else 256);\n"
+            "                  at the end each one of an honest BP must be at the current epoch\n"
+            "                  and agree with its peers\n"
+            "  --app A         keys (default when --nodes is given) or kv (the test key-value store)\n"
             "  --block-txs N   most txs per block (default 16)\n"
-            "  --keys N        key space of the test application, 1..4096 (default 16)\n"
+            "  --keys N        key space of the kv test application, 1..4096 (default 16)\n"
             "  --fault-ms MS   length of the faulty phase (default 300 when --faults is given)\n"
             "  --gap-us US     mean gap between request arrivals (default 2000)\n"
-            "Not available yet (they need the key-management contract): --nodes, --policy, --devices.\n"
             "Exit: 0 ok, 1 safety or liveness violation, 2 bad usage.\n");
 }
 
 static void usage_check(FILE *o) {
     fprintf(o,
-            "usage: bckm-sim check --seeds A-B [--bps P] [--byzantine K] [--expect-violation] [--verbose]\n"
+            "usage: bckm-sim check --seeds A-B [--bps P] [--byzantine K] [--app kv|keys]\n"
+            "                      [--expect-violation] [--verbose]\n"
             "  Each seed draws its own settings: cluster size (unless --bps), fault rates,\n"
             "  request load, reply mode, and K Byzantine BPs (default: 0..f drawn) with\n"
             "  behaviours drawn from silent, equivocate, censor, invalid, forge. With K > f the\n"
             "  Byzantine BPs all equivocate together.\n"
+            "  --app A             kv: the test key-value store (default); keys: the key-management\n"
+            "                      contract, each seed drawing a small genesis (8..127 nodes), the\n"
+            "                      policy and a device sample, devices checked at the end\n"
             "  --expect-violation  succeed only if some seed shows a violation\n"
             "Exit: 0 as expected, 1 a violation (or none with --expect-violation), 2 bad usage.\n");
 }
@@ -79,14 +93,12 @@ static int bad(const char *cmd, const char *msg, const char *arg) {
 static int cmd_run(int argc, char **argv) {
     bckm_sim_params p;
     bckm_sim_params_default(&p);
-    int json = 0, have_faults = 0;
+    int json = 0, have_faults = 0, have_nodes = 0, have_app = 0, have_devices = 0, key_flags = 0;
     uint64_t fault_ms = 300;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage_run(stdout); return 0; }
         if (strcmp(a, "--json") == 0) { json = 1; continue; }
-        if (strcmp(a, "--nodes") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--devices") == 0)
-            return bad("run", "flag not available until the key-management contract is wired in:", a);
         if (strncmp(a, "--", 2) != 0) return bad("run", "unexpected argument", a);
         if (i + 1 >= argc) return bad("run", "missing value for", a);
         const char *v = argv[++i];
@@ -117,6 +129,27 @@ static int cmd_run(int argc, char **argv) {
             if (strcmp(v, "model") == 0) p.cost = BCKM_SIM_COST_MODEL;
             else if (strcmp(v, "measured") == 0) p.cost = BCKM_SIM_COST_MEASURED;
             else return bad("run", "--cost wants model or measured, got", v);
+        } else if (strcmp(a, "--nodes") == 0) {
+            if (parse_u64(v, &x) || x > 50000000) return bad("run", "--nodes wants 0..50000000, got", v);
+            p.nodes = (uint32_t)x;
+            have_nodes = 1;
+        } else if (strcmp(a, "--policy") == 0) {
+            if (strcmp(v, "owned") == 0) p.policy = BCKM_POLICY_OWNED;
+            else if (strcmp(v, "global") == 0) p.policy = BCKM_POLICY_GLOBAL;
+            else return bad("run", "--policy wants owned or global, got", v);
+            key_flags = 1;
+        } else if (strcmp(a, "--devices") == 0) {
+            if (strcmp(v, "all") == 0) p.devices = BCKM_SIM_DEVICES_ALL;
+            else if (strcmp(v, "none") == 0) p.devices = 0;
+            else if (parse_u64(v, &x) || x > 50000000) return bad("run", "--devices wants all, none or a count 0..50000000, got", v);
+            else p.devices = (uint32_t)x;
+            have_devices = 1;
+            key_flags = 1;
+        } else if (strcmp(a, "--app") == 0) {
+            if (strcmp(v, "kv") == 0) p.app = BCKM_SIM_APP_KV;
+            else if (strcmp(v, "keys") == 0) p.app = BCKM_SIM_APP_KEYS;
+            else return bad("run", "--app wants kv or keys, got", v);
+            have_app = 1;
         } else if (strcmp(a, "--block-txs") == 0) {
             if (parse_u64(v, &x) || x < 1 || x > 4096) return bad("run", "--block-txs wants 1..4096, got", v);
             p.block_max_txs = (uint32_t)x;
@@ -135,6 +168,11 @@ static int cmd_run(int argc, char **argv) {
     }
     if (p.faults.byz_count > 0 && (uint32_t)p.faults.byz_count > p.bps)
         return bad("run", "byzn is larger than --bps", NULL);
+    if (!have_app && have_nodes) p.app = BCKM_SIM_APP_KEYS;
+    if (p.app == BCKM_SIM_APP_KV && (have_nodes || key_flags))
+        return bad("run", "--nodes, --policy and --devices need the key app (not --app kv)", NULL);
+    if (p.app == BCKM_SIM_APP_KEYS && !have_nodes) p.nodes = 64;
+    if (p.app == BCKM_SIM_APP_KEYS && !have_devices) p.devices = p.nodes <= 1024 ? BCKM_SIM_DEVICES_ALL : 256;
     p.fault_us = have_faults ? fault_ms * 1000 : 0;
     if (p.mempool_cap < p.block_max_txs) p.mempool_cap = p.block_max_txs * 4;
     bckm_sim_result r;
@@ -155,6 +193,12 @@ static int cmd_run(int argc, char **argv) {
                r.max_height, r.view_changes, r.fetches, r.restarts, (double)r.end_us / 1e6);
         printf("t_e mean %.0f us, t_a mean %.0f us p99 %" PRIu64 " us, t_r mean %.0f us; error rate %.4f\n",
                r.t_e.mean_us, r.t_a.mean_us, r.t_a.p99_us, r.t_r.mean_us, r.error_rate);
+        if (p.app == BCKM_SIM_APP_KEYS)
+            printf("t_k mean %.0f us p99 %" PRIu64 " us; %u genesis nodes, %" PRIu64 " members at the end (%" PRIu64
+                   " joins, %" PRIu64 " leaves, %" PRIu64 " evicts), %" PRIu64 " devices simulated, %" PRIu64
+                   " rekey messages\n",
+                   r.t_k.mean_us, r.t_k.p99_us, p.nodes, r.members, r.joins, r.leaves, r.evicts, r.devices,
+                   r.rekey_messages);
         if (r.outcome != BCKM_SIM_OK) printf("VIOLATION: %s\n", r.violation);
         else printf("safety ok, liveness ok\n");
     }
@@ -163,7 +207,7 @@ static int cmd_run(int argc, char **argv) {
 
 static int cmd_check(int argc, char **argv) {
     uint64_t a = 0, b = 0, bps = 0, byz = 0;
-    int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0;
+    int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0, app = BCKM_SIM_APP_KV;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
         if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) { usage_check(stdout); return 0; }
@@ -183,6 +227,10 @@ static int cmd_check(int argc, char **argv) {
             have_seeds = 1;
         } else if (strcmp(f, "--bps") == 0) {
             if (parse_u64(v, &bps) || bps < 1 || bps > BCKM_SIM_MAX_BPS) return bad("check", "--bps wants 1..64, got", v);
+        } else if (strcmp(f, "--app") == 0) {
+            if (strcmp(v, "kv") == 0) app = BCKM_SIM_APP_KV;
+            else if (strcmp(v, "keys") == 0) app = BCKM_SIM_APP_KEYS;
+            else return bad("check", "--app wants kv or keys, got", v);
         } else if (strcmp(f, "--byzantine") == 0) {
             if (parse_u64(v, &byz) || byz > BCKM_SIM_MAX_BPS) return bad("check", "--byzantine wants 0..64, got", v);
             have_byz = 1;
@@ -195,7 +243,7 @@ static int cmd_check(int argc, char **argv) {
     uint64_t runs = 0, violations = 0;
     for (uint64_t s = a;; s++) {
         bckm_sim_params p;
-        bckm_sim_swarm_params(s, (uint32_t)bps, have_byz ? (int)byz : -1, &p);
+        bckm_sim_swarm_params_app(s, (uint32_t)bps, have_byz ? (int)byz : -1, app, &p);
         bckm_sim_result r;
         if (bckm_sim_run(&p, &r) != BCKM_OK) {
             fprintf(stderr, "bckm-sim check: seed %" PRIu64 ": setup failed\n", s);
@@ -213,6 +261,7 @@ static int cmd_check(int argc, char **argv) {
             printf("  replay: %s check --seeds %" PRIu64 "-%" PRIu64, prog, s, s);
             if (bps) printf(" --bps %" PRIu64, bps);
             if (have_byz) printf(" --byzantine %" PRIu64, byz);
+            if (app == BCKM_SIM_APP_KEYS) printf(" --app keys");
             printf(" --verbose\n");
         }
         if (s == b) break;

@@ -22,6 +22,14 @@ enum { BCKM_SIM_ASYNC = 0, BCKM_SIM_SYNC = 1, BCKM_SIM_COMMIT = 2 };
 enum { BCKM_SIM_COST_MODEL = 0, BCKM_SIM_COST_MEASURED = 1 };
 enum { BCKM_SIM_OK = 0, BCKM_SIM_SAFETY = 1, BCKM_SIM_LIVENESS = 2 };
 
+/* The replicated application (the workload): the test key-value store, or
+ * the key-management contract with its genesis network, key managers and
+ * simulated devices (sim/keynet.h). */
+enum { BCKM_SIM_APP_KV = 0, BCKM_SIM_APP_KEYS = 1 };
+#define BCKM_SIM_DEVICES_ALL 0xFFFFFFFFu
+/* Largest tx a workload builds (the key app's envelope is 134 bytes). */
+#define BCKM_SIM_REQ_TX_MAX 160u
+
 /* Scheduled faults for directed tests (on top of the seeded ones). */
 enum { BCKM_SIM_PLAN_CRASH = 1, BCKM_SIM_PLAN_ISOLATE = 2 };
 typedef struct {
@@ -46,6 +54,11 @@ typedef struct {
     uint32_t block_max_txs;
     uint32_t checkpoint_interval;
     uint32_t keys;              /* key space of the test application (conflicts) */
+    int app;                    /* BCKM_SIM_APP_KV (default) or BCKM_SIM_APP_KEYS */
+    uint32_t nodes;             /* key app: genesis network size */
+    int policy;                 /* key app: 1 owned, 2 global (bckm_policy) */
+    uint32_t devices;           /* key app: simulated devices, a sample of about K, or ALL */
+    uint32_t join_pct, leave_pct; /* key app: request mix in percent (rest: evict) */
     uint64_t fault_us;          /* length of the faulty phase */
     uint64_t liveness_us;       /* budget after healing */
     uint32_t plan_len;
@@ -73,12 +86,18 @@ typedef struct {
     uint64_t bp_height[BCKM_SIM_MAX_BPS];
     uint64_t bp_fetches[BCKM_SIM_MAX_BPS];
     uint64_t bp_restored_from[BCKM_SIM_MAX_BPS]; /* snapshot height used at the last restart */
+    /* key app */
+    uint64_t joins, leaves, evicts;        /* committed requests by kind */
+    uint64_t members;                      /* network size at the end */
+    uint64_t devices, devices_checked, device_violations;
+    uint64_t rekey_messages, rekey_bytes;  /* all BPs' key managers, to sampled devices */
+    uint64_t keynet_failures;
 } bckm_sim_result;
 
 /* Defaults for a small run on the named profile. */
 void bckm_sim_params_default(bckm_sim_params *p);
 
-/* Runs one simulation with the kv test application. Returns a bckm_err for
+/* Runs one simulation with the application p->app selects. Returns a bckm_err for
  * setup errors; the run's outcome is in res->outcome. */
 int bckm_sim_run(const bckm_sim_params *p, bckm_sim_result *res);
 
@@ -87,6 +106,9 @@ int bckm_sim_run(const bckm_sim_params *p, bckm_sim_result *res);
  * number of Byzantine BPs, -1 draws it from 0..f, BCKM_SIM_SWARM_F uses f. */
 #define BCKM_SIM_SWARM_F (-2)
 void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_params *p);
+/* The same with the key-management app: a small genesis and a small device
+ * sample drawn from the seed, so a swarm of hundreds of seeds stays fast. */
+void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int app, bckm_sim_params *p);
 
 /* Writes the run as one JSON object (no trailing newline). */
 void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap);

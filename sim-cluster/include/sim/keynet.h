@@ -4,9 +4,9 @@
  * manager and Ed25519 key, and a sample of real device key stores.
  *
  * The consensus engine sees only the application; the request path calls
- * keynet_request (Layer 1 work and the signed envelope at the receiving BP)
- * and, for every committed envelope, keynet_committed at every BP (that BP's
- * key manager rekeys its own devices). Nothing here knows about PBFT.
+ * keynet_prepare (Layer 1 work at the receiving BP) and keynet_seal (the
+ * signed envelope) and, after every executed block, keynet_follow and
+ * keynet_release at that BP (its key manager rekeys its own devices). Nothing here knows about PBFT.
  */
 #ifndef BCKM_SIM_KEYNET_H
 #define BCKM_SIM_KEYNET_H
@@ -36,29 +36,53 @@ void keynet_free(struct keynet *kn);
 bckm_sim_app keynet_app(struct keynet *kn);
 
 /*
- * A request at BP bp: op is join, leave or evict (leave/evict pick a random
- * current member served by bp, or fail with BCKM_ERR_UNKNOWN). The BP's
- * Layer 1 work is done against the registry of `view` (the BP's committed
- * state). Writes the signed envelope; *seq_out is its sequence number.
+ * A request at BP bp, in two parts so the cluster can time them apart.
+ * keynet_prepare is the BP's Layer 1 work: op is join, leave or evict
+ * (leave/evict pick a random current member served by bp, or fail with
+ * BCKM_ERR_UNKNOWN), done against the registry of `view` (the BP's committed
+ * state); it fills env->tx. keynet_seal gives the envelope the BP's next
+ * sequence number, signs it and encodes it (transaction generation).
+ * keynet_request does both.
  */
+int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+                   struct bckm_envelope *env) BCKM_MUST_CHECK;
+int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
+                uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
 int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
-/* The envelope was rejected at execution (it will never commit): the BP
- * drops its pending join and may retry with a fresh request. */
+/* The envelope was rejected (it will never commit): its BP drops its pending
+ * join, or forgets the pending leave, and may retry with a fresh request. */
 void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env[BCKM_ENVELOPE_BYTES]);
 
 /*
- * An envelope committed at BP bp's application `app` (called right after its
- * deliver_tx succeeded, with that app's registry): BP bp's key manager
- * updates its keys and its sampled devices receive their messages. Each BP's
- * key manager must see every committed change exactly once, in chain order.
+ * After BP bp's application `app` executed envelopes: BP bp's key manager
+ * follows that chain and its sampled devices receive their messages. Each
+ * BP's key manager sees every committed change exactly once, in chain order,
+ * through its own copy of the state, so a replica restored by state transfer
+ * never makes it skip or repeat one.
+ *
+ * keynet_follow is one step of that, the key manager's own work only: it
+ * handles the next change not yet seen (*stepped = 1, its envelope copied to
+ * env_out when not NULL) or finds none (*stepped = 0), and leaves the rekey
+ * messages pending; keynet_release hands them to BP bp's sampled devices
+ * (device work, not the BP's) and must come before the next step.
+ * keynet_committed runs both until BP bp is up to date.
  */
+int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *stepped,
+                  uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+void keynet_release(struct keynet *kn, uint32_t bp);
 int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) BCKM_MUST_CHECK;
+/* Changes `app` executed that BP bp's key manager has not followed yet. */
+uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app);
 
 /* Device invariants over the sample (agreement on `pairs` random links of
  * current members that are simulated, epoch equal to the registry's, key
  * count |S| + m); returns the number of violations. */
 uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs);
+/* The same over the devices served by the BPs with bps[id] != 0 (bps has 256
+ * entries, indexed by BP ID; NULL: every BP). */
+uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
+                                 const uint8_t *bps);
 
 /* Counters for reports. */
 struct keynet_stats {
