@@ -340,7 +340,10 @@ static void test_command_line(void) {
     static const char *const bad[] = {
         "run --bps 0", "run --bps 65", "run --bps x", "run --mode fast", "run --profile moon",
         "run --faults loss=2/1", "run --cost cheap", "run --seed -1", "run --requests",
-        "run --frobnicate 1", "run --nodes 100", "check", "check --seeds 5-1", "check --seeds x",
+        "run --frobnicate 1", "run --nodes x", "run --nodes -5", "run --nodes 50000001",
+        "run --nodes 10 --policy shared", "run --nodes 10 --devices some", "run --devices",
+        "run --app kv --nodes 10", "run --app kv --policy owned", "run --app ledger",
+        "check --seeds 1-2 --app x", "check", "check --seeds 5-1", "check --seeds x",
         "check --seeds 1-2 --bps 4 --byzantine 9", "check --seeds 1-2 --wat", "bogus",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -351,6 +354,9 @@ static void test_command_line(void) {
     CHECK_EQ(run_cmd("run --help"), 0);
     CHECK_EQ(run_cmd("check --help"), 0);
     CHECK_EQ(run_cmd("run --requests 10 --json"), 0);
+    CHECK_EQ(run_cmd("run --nodes 50 --requests 10 --policy global --devices 8 --json"), 0);
+    CHECK_EQ(run_cmd("run --nodes 50 --requests 10 --devices none --mode sync --cost measured"), 0);
+    CHECK_EQ(run_cmd("check --seeds 1-2 --app keys"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3 --bps 4 --byzantine 2 --expect-violation"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3 --bps 4 --byzantine 2"), 1);

@@ -169,8 +169,10 @@ static int cmd_run(int argc, char **argv) {
     if (p.faults.byz_count > 0 && (uint32_t)p.faults.byz_count > p.bps)
         return bad("run", "byzn is larger than --bps", NULL);
     if (!have_app && have_nodes) p.app = BCKM_SIM_APP_KEYS;
-    if (p.app == BCKM_SIM_APP_KV && (have_nodes || key_flags))
-        return bad("run", "--nodes, --policy and --devices need the key app (not --app kv)", NULL);
+    if (p.app == BCKM_SIM_APP_KV && have_app && (have_nodes || key_flags))
+        return bad("run", "--nodes, --policy and --devices belong to the key app, not --app kv", NULL);
+    if (p.app == BCKM_SIM_APP_KV && key_flags)
+        return bad("run", "--policy and --devices need --nodes N (or --app keys)", NULL);
     if (p.app == BCKM_SIM_APP_KEYS && !have_nodes) p.nodes = 64;
     if (p.app == BCKM_SIM_APP_KEYS && !have_devices) p.devices = p.nodes <= 1024 ? BCKM_SIM_DEVICES_ALL : 256;
     p.fault_us = have_faults ? fault_ms * 1000 : 0;
