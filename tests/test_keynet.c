@@ -2,6 +2,8 @@
  * sequential orderer (no PBFT): requests at random BPs, every BP executes
  * every envelope in the same order, key managers rekey their own devices.
  * Checks device agreement, identical state hashes, snapshots. */
+#include <string.h>
+
 #include "check.h"
 
 #include "sim/keynet.h"
@@ -61,10 +63,53 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
     keynet_free(kn);
 }
 
+/* A BP whose key manager follows a change but never releases its messages
+ * leaves its devices behind: the device check sees it, and only for that
+ * BP's devices. Also: follow reports each change once and nothing after. */
+static void withheld_messages_caught(void) {
+    struct keynet *kn;
+    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200 };
+    REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
+    bckm_sim_app app[4];
+    for (uint32_t b = 1; b <= 3; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
+    uint8_t env[BCKM_ENVELOPE_BYTES], seen[BCKM_ENVELOPE_BYTES];
+    struct bckm_envelope e;
+    REQUIRE(keynet_prepare(kn, &app[2], 2, BCKM_OP_JOIN, &e) == BCKM_OK);
+    REQUIRE(keynet_seal(kn, 2, &e, env) == BCKM_OK);
+    CHECK_EQ(e.bp, 2);
+    CHECK_EQ(e.seq, 1);
+    for (uint32_t b = 1; b <= 3; b++) {
+        uint8_t h[32];
+        app[b].ops->begin_block(app[b].self, 1);
+        CHECK_EQ(app[b].ops->deliver_tx(app[b].self, env, sizeof env), BCKM_SIM_TX_OK);
+        app[b].ops->commit(app[b].self, h);
+        CHECK_EQ(keynet_pending(kn, b, &app[b]), 1);
+        int stepped = 0;
+        memset(seen, 0, sizeof seen);
+        CHECK_EQ(keynet_follow(kn, b, &app[b], &stepped, seen), BCKM_OK);
+        CHECK_EQ(stepped, 1);
+        CHECK_MEM(seen, env, sizeof env);
+        if (b != 2) keynet_release(kn, b);
+        CHECK_EQ(keynet_follow(kn, b, &app[b], &stepped, NULL), BCKM_OK);
+        CHECK_EQ(stepped, 0);
+        CHECK_EQ(keynet_pending(kn, b, &app[b]), 0);
+    }
+    uint8_t all[256], not2[256];
+    memset(all, 1, sizeof all);
+    memset(not2, 1, sizeof not2);
+    not2[2] = 0;
+    CHECK(keynet_check_devices_of(kn, &app[1], 200, all) > 0);
+    CHECK(keynet_check_devices(kn, &app[1], 200) > 0);
+    CHECK_EQ(keynet_check_devices_of(kn, &app[1], 200, not2), 0);
+    for (uint32_t b = 1; b <= 3; b++) app[b].ops->destroy(app[b].self);
+    keynet_free(kn);
+}
+
 static void owned_four_bps_all_devices(void) { run(4, BCKM_POLICY_OWNED, 200, check_small() ? 60 : 300, UINT32_MAX); }
 static void global_three_bps_all_devices(void) { run(3, BCKM_POLICY_GLOBAL, 150, check_small() ? 60 : 300, UINT32_MAX); }
 static void sampled_devices_large_genesis(void) {
     run(8, BCKM_POLICY_OWNED, check_small() ? 2000 : 20000, 40, 200);
 }
 
-CHECK_CASES(CASE(owned_four_bps_all_devices), CASE(global_three_bps_all_devices), CASE(sampled_devices_large_genesis))
+CHECK_CASES(CASE(owned_four_bps_all_devices), CASE(global_three_bps_all_devices), CASE(sampled_devices_large_genesis),
+            CASE(withheld_messages_caught))
