@@ -170,6 +170,23 @@ static void test_timing_split(void) {
     }
 }
 
+/* A BP whose key manager keeps its rekey messages leaves its devices behind:
+ * the end-of-run device check reports it (and only then). */
+static void test_device_check_catches(void) {
+    bckm_sim_params p;
+    bckm_sim_result r;
+    key_params(&p, 71, 60);
+    p.requests = 20;
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    check_keys_run(&p, &r);
+    p.withhold_rekeys = 2;
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    CHECK_EQ(r.outcome, BCKM_SIM_SAFETY);
+    CHECK(r.device_violations > 0);
+    CHECK(strncmp(r.violation, "devices:", 8) == 0);
+    CHECK_EQ(r.lost, 0); /* consensus itself was fine */
+}
+
 static void test_scale_genesis(void) {
     bckm_sim_params p;
     bckm_sim_result r;
@@ -187,4 +204,4 @@ static void test_scale_genesis(void) {
 
 CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_fork_caught),
             CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
-            CASE(test_timing_split), CASE(test_scale_genesis))
+            CASE(test_timing_split), CASE(test_device_check_catches), CASE(test_scale_genesis))

@@ -766,7 +766,7 @@ static void keys_executed(cluster_t *c, uint32_t i) {
         c->cost += COST_KM_COMMIT;
         /* Devices apply their messages on their own CPUs, not the BP's. */
         uint64_t t1 = measured ? cpu_now_ns() : 0;
-        keynet_release(c->kn, i + 1);
+        if (c->p.withhold_rekeys != i + 1) keynet_release(c->kn, i + 1);
         if (measured) c->excl_ns += cpu_now_ns() - t1;
         /* The commit work for a request at the BP that prepared it is the
          * rest of that request's Layer 1 time. */

@@ -59,6 +59,8 @@ typedef struct {
     int policy;                 /* key app: 1 owned, 2 global (bckm_policy) */
     uint32_t devices;           /* key app: simulated devices, a sample of about K, or ALL */
     uint32_t join_pct, leave_pct; /* key app: request mix in percent (rest: evict) */
+    uint32_t withhold_rekeys;   /* tests: 1 + the BP whose key manager never releases its
+                                 * rekey messages (0: none); the device check must catch it */
     uint64_t fault_us;          /* length of the faulty phase */
     uint64_t liveness_us;       /* budget after healing */
     uint32_t plan_len;
