@@ -1,8 +1,9 @@
 /*
  * The replicated application as the cluster sees it: an ABCI-like interface,
- * so the consensus engine never depends on what it replicates. The key
- * manager's contract plugs in through the same table later; the simulator's
- * own test application (a versioned key-value store, sim/kvapp.h) uses it now.
+ * so the consensus engine never depends on what it replicates. Two
+ * applications implement it: the key-management contract (sim/keynet.h) and
+ * the simulator's own test application, a versioned key-value store
+ * (sim/kvapp.h); bckm_sim_params.app chooses.
  *
  * Call order on every replica, for every committed block, in chain order:
  *   begin_block(height); deliver_tx(tx) for each tx in block order;
