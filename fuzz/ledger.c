@@ -8,9 +8,9 @@
  * the input picks a mode (% 4):
  *   0  raw: the rest of the input is data.mdb;
  *   1  patched: the template with (u32 offset, xor byte) patches applied
- *      (only with FUZZ_LEDGER_PAGES=1 in the environment: liblmdb trusts its
- *      own pages and crashes on some of these files, see fuzz/README.md,
- *      "Known limits"; otherwise the input is ignored);
+ *      to LMDB's own pages (FUZZ_LEDGER_NO_PAGES=1 skips this mode; the
+ *      ledger checks an existing store in a child process, so liblmdb's
+ *      trust in its pages no longer crashes the caller);
  *   2  edited: the template with LMDB-level edits (u8 op, u8 database,
  *      u8 key length, key, u16 value length, value): put, delete, or flip one
  *      byte of a stored value, in any of the ledger's six databases;
@@ -338,7 +338,7 @@ static int fuzz_ledger(const uint8_t *data, size_t size) {
         fuzz_lg_write_file(fuzz_lg_data, data, size);
     } else if (mode == 1) {
         static int pages = -1;
-        if (pages < 0) pages = getenv("FUZZ_LEDGER_PAGES") != NULL;
+        if (pages < 0) pages = getenv("FUZZ_LEDGER_NO_PAGES") == NULL;
         if (!pages) return 0;
         static uint8_t *file;
         if (file == NULL) file = malloc(fuzz_lg_template_len);

@@ -120,10 +120,10 @@ mkdir -p "$(dirname "$FUZZ_REPORT")"
   echo "- $(afl-fuzz -h 2>&1 | grep -m1 -o 'afl-fuzz++[0-9.a-z]*' || echo afl-fuzz), $(${AFL_CC:-afl-clang-fast} --version 2>/dev/null | grep -m1 -i 'clang version' || true)"
   echo "- ${FUZZ_SECONDS} s per harness, ${FUZZ_JOBS} at a time on $(nproc) core(s), afl-fuzz -s ${FUZZ_SEED}, hang timeout ${FUZZ_TIMEOUT_MS} ms"
   echo "- Target: ASan+UBSan persistent build, CMPLOG build alongside (-c); dictionaries from fuzz/dict/"
-  if [ -n "${FUZZ_LEDGER_PAGES:-}" ]; then
-    echo "- Ledger harness: page-corruption mode on (FUZZ_LEDGER_PAGES set)"
+  if [ -n "${FUZZ_LEDGER_NO_PAGES:-}" ]; then
+    echo "- Ledger harness: page-corruption mode off (FUZZ_LEDGER_NO_PAGES set)"
   else
-    echo "- Ledger harness: page-corruption mode off; liblmdb crashes on damaged pages (fuzz/README.md, \"Known limits\"; inputs in fuzz/known/ledger/)"
+    echo "- Ledger harness: page-corruption mode on"
   fi
   echo
   echo "| harness | run time (s) | execs | execs/s | corpus | edges found / map (afl-fuzz) | edges, final corpus (afl-showmap, plain build) | stability | crashes | hangs |"
