@@ -37,15 +37,21 @@ def run_json(cmd, timeout):
     except OSError as e:
         return None, str(e), time.monotonic() - t0
     wall = time.monotonic() - t0
-    if cp.returncode != 0:
-        return None, "exit %d: %s" % (cp.returncode, cp.stderr.strip()[-400:]), wall
+    # A run that reports a violation (bckm-sim exits 1) still prints its
+    # JSON: keep it, with the exit code, so the report shows the violation.
     lines = [l for l in cp.stdout.splitlines() if l.strip().startswith("{")]
+    exit_note = "" if cp.returncode == 0 else "exit %d: %s" % (cp.returncode, cp.stderr.strip()[-400:])
     if not lines:
-        return None, "no JSON on stdout", wall
+        return None, exit_note or "no JSON on stdout", wall
     try:
-        return json.loads(lines[-1]), "", wall
+        obj = json.loads(lines[-1])
     except ValueError as e:
         return None, "bad JSON: %s" % e, wall
+    if cp.returncode not in (0, 1):
+        return None, exit_note, wall
+    if cp.returncode == 1:
+        obj["_exit"] = 1
+    return obj, "", wall
 
 
 def append(path, obj):
@@ -679,6 +685,7 @@ def report_response(mode, raw, outdir, mi):
     bad = [r for r in rs if "error" in r]
     if bad:
         s += "**%d run(s) failed**, e.g. `%s`: %s\n\n" % (len(bad), bad[0]["cmd"], bad[0]["error"])
+    lost_runs = []
     for prof in ("lan", "tendermint"):
         rows = []
         plot = []
@@ -692,13 +699,15 @@ def report_response(mode, raw, outdir, mi):
                 base[r["mode"]] = tr
             rows.append([r["mode"], p, fmt(lat(res, "t_k")), fmt(lat(res, "t_e")), fmt(lat(res, "t_a")), fmt(tr),
                          fmt(lat(res, "t_r", "p50_us")), fmt(lat(res, "t_r", "p99_us")), res.get("lost"),
-                         res.get("safety"), res.get("seed")])
+                         res.get("safety"), res.get("liveness", "?"), res.get("seed")])
+            if res.get("lost"):
+                lost_runs.append((prof, r["mode"], p, res.get("lost"), res.get("liveness")))
             plot.append((r["mode"], p, lat(res, "t_k") or 0, lat(res, "t_e") or 0, lat(res, "t_a") or 0, tr or 0))
         if not rows:
             continue
         s += "## Profile `%s`\n\n" % prof
         s += table(["mode", "p", "T_k mean µs", "T_e mean µs", "T_a mean µs", "T_r mean µs", "T_r p50", "T_r p99",
-                    "lost", "safety", "seed"], rows) + "\n"
+                    "lost", "safety", "liveness", "seed"], rows) + "\n"
         for mname in ("sync", "commit"):
             pts = [(x[1], x[2], x[3], x[4], x[5]) for x in plot if x[0] == mname]
             svg = gnuplot(outdir, "response-%s-%s" % (prof, mname), (
@@ -715,9 +724,19 @@ def report_response(mode, raw, outdir, mi):
             c16 = [x for x in plot if x[0] == "commit" and x[1] == 16]
             if c16:
                 bound = 3 * 200 + (lat_crypto_us(raw) or 0)
+                r16 = [r for r in rs if r["profile"] == "lan" and r["mode"] == "commit" and "result" in r
+                       and r["result"].get("bps") == 16][0]["result"]
+                p50 = lat(r16, "t_r", "p50_us") or 0
                 s += ("**Target: `commit` at p = 16 within 2x of three one-way delays (3 x 200 µs) plus the crypto on "
-                      "its critical path (%s µs):** measured %s µs, %s.\n\n") % (
-                    fmt(bound), fmt(c16[0][5]), "met" if c16[0][5] <= 2 * bound else "missed by %.1fx" % (c16[0][5] / (2 * bound)))
+                      "its critical path (%s µs):** missed: mean %s µs (%.1fx the bound), median %s µs (%.1fx). "
+                      "The median request waits for the next proposal (the `lan` profile lets a block follow a commit "
+                      "after at least 5,000 µs) and then a full PBFT round; the mean is raised by requests whose "
+                      "first try misses its 200 ms deadline and is retried (the p99 column).\n\n") % (
+                    fmt(bound), fmt(c16[0][5]), c16[0][5] / bound, fmt(p50), p50 / bound)
+    if lost_runs:
+        s += ("**Target: `lost` is 0 in every run:** missed in %d run(s): %s. The simulator reports these as liveness "
+              "violations (exit 1).\n\n") % (len(lost_runs), "; ".join(
+                  "%s %s p = %d: %d lost (%s)" % x for x in lost_runs))
     return s
 
 
@@ -748,16 +767,16 @@ def report_error(mode, raw, outdir, mi):
     lost_total = 0
     for r in sorted(rs, key=lambda r: (r["policy"], r["fault_profile"], r.get("result", {}).get("bps", 0))):
         if "error" in r:
-            rows.append([r["policy"], r["fault_profile"], "", "FAILED: " + r["error"][:80], "", "", "", "", ""])
+            rows.append([r["policy"], r["fault_profile"], "", "FAILED: " + r["error"][:80], "", "", "", "", "", ""])
             continue
         res = r["result"]
         lost_total += res.get("lost", 0) or 0
         extra = {k: v for k, v in res.items() if any(w in k for w in ("cause", "retr", "reject", "view_change", "restart"))}
         rows.append([r["policy"], r["fault_profile"], res.get("bps"), fmt(res.get("error_rate"), 4),
                      res.get("sync_accepted"), res.get("sync_missed_first_try"), res.get("lost"), res.get("safety"),
-                     json.dumps(extra, sort_keys=True) if extra else ""])
+                     res.get("liveness", "?"), json.dumps(extra, sort_keys=True) if extra else ""])
     s += table(["policy", "faults", "p", "error rate", "sync accepted", "missed first try", "lost", "safety",
-                "causes and retries (as reported)"], rows) + "\n"
+                "liveness", "causes and retries (as reported)"], rows) + "\n"
     s += "**Target: `lost` is 0 in every run:** %s (total lost %d).\n" % ("met" if lost_total == 0 else "missed", lost_total)
     return s
 
