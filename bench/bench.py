@@ -608,9 +608,10 @@ def report_resilience(mode, raw, outdir, mi):
                              pr["policy"], pr["sets"], m, claim, at, below, verdict])
         s += table(["proposition", "n", "p", "policy", "sets m", "smallest full capture", "paper claims",
                     "rate at that size", "rate one below", "verdict"], rows) + "\n"
-        s += ("Prop. 2 says capturing the whole network needs every member; the counting shows n - m suffice "
-              "(one member per set may stay free: each of its links is protected by a key one of its captured "
-              "peers or captured other-set members hold). The claim is off by the number of sets, about sqrt(n). "
+        s += ("Prop. 2 says capturing the whole network needs every member; the counting shows n - m suffice, plus "
+              "one for each singleton set beyond the first (one member per set may stay free: each of its links is "
+              "protected by a key one of its captured peers or captured other-set members hold; two free singleton "
+              "sets would leave their own link free). The claim is off by about the number of sets, sqrt(n). "
               "Prop. 4 holds under `owned` (every BP is needed); under `global` a single BP is enough, as above.\n\n")
 
     # ---- storage
