@@ -107,8 +107,8 @@ struct World {
         }
         must(bckm_km_provision(km, reg, bundles ? &genesis : &msgs), "provision");
         if (!bundles) {
-            // The pending joins are scanned linearly; this order always finds
-            // the one wanted first (a drop moves the last entry to the front).
+            // Install every KEK and drop the genesis codes (the key manager
+            // gives the pending array's memory back as it empties).
             for (uint32_t k = 0; k < nodes; k++) {
                 uint32_t id = ids[k == 0 ? 0 : nodes - k];
                 must(bckm_km_adopt(km, id), "adopt");

@@ -307,6 +307,28 @@ static struct pending *pending_find(struct bckm_km *km, uint32_t node_id) {
     return bckm_map_get(&km->pend_index, node_id, &i) ? &km->pend[i] : NULL;
 }
 
+/* Gives memory back once most pending joins are gone (a genesis of n nodes
+ * leaves n entries behind), so the BP stays O(current pending) there. A
+ * failed allocation just keeps the larger arrays. */
+static void pending_compact(struct bckm_km *km) {
+    if (km->cap_pend <= 16 || (uint64_t)km->npend * 4 >= km->cap_pend) return;
+    uint32_t ncap = km->cap_pend / 2;
+    struct pending *np = malloc((size_t)ncap * sizeof *np);
+    struct bckm_map idx;
+    bckm_map_init(&idx);
+    if (np == NULL) return;
+    for (uint32_t i = 0; i < km->npend; i++) {
+        if (bckm_map_put(&idx, km->pend[i].node_id, i) != BCKM_OK) { bckm_map_free(&idx); free(np); return; }
+    }
+    memcpy(np, km->pend, (size_t)km->npend * sizeof *np);
+    bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
+    free(km->pend);
+    km->pend = np;
+    km->cap_pend = ncap;
+    bckm_map_free(&km->pend_index);
+    km->pend_index = idx;
+}
+
 static void pending_drop(struct bckm_km *km, struct pending *p) {
     uint32_t i = (uint32_t)(p - km->pend);
     (void)bckm_map_del(&km->pend_index, p->node_id);
@@ -319,6 +341,7 @@ static void pending_drop(struct bckm_km *km, struct pending *p) {
         (void)e;
     }
     bckm_wipe(&km->pend[km->npend], sizeof *p);
+    pending_compact(km);
 }
 
 void bckm_km_abort(struct bckm_km *km, uint32_t node_id) {
@@ -665,11 +688,12 @@ int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
 }
 
 void bckm_km_forget_codes(struct bckm_km *km) {
-    for (uint32_t i = 0; i < km->npend; i++) {
-        /* Only codes of nodes already adopted at genesis; open joins stay. */
-        if (pool_get(&km->node_keks, km->pend[i].node_id) == NULL) continue;
+    /* Only codes of nodes already adopted at genesis; open joins stay.
+     * pending_drop may move or shrink the array, so look each one up anew. */
+    uint32_t i = 0;
+    while (i < km->npend) {
+        if (pool_get(&km->node_keks, km->pend[i].node_id) == NULL) { i++; continue; }
         pending_drop(km, &km->pend[i]);
-        i--;
     }
 }
 
