@@ -13,6 +13,7 @@
 
 #include "bckm/common.h"
 #include "bckm/sets.h"
+#include "sim/resilience.h"
 #include "sim/cluster.h"
 #include "sim/net.h"
 
@@ -21,7 +22,8 @@ static void usage_main(FILE *o) {
             "usage: bckm-sim <command> [flags]\n"
             "commands:\n"
             "  run     one simulated run of the PBFT cluster (see bckm-sim run --help)\n"
-            "  check   swarm testing over a range of seeds (see bckm-sim check --help)\n");
+            "  check   swarm testing over a range of seeds (see bckm-sim check --help)\n"
+            "  resilience  links deciphered by captured nodes or BPs (see bckm-sim resilience --help)\n");
 }
 
 static void usage_run(FILE *o) {
@@ -283,6 +285,7 @@ int main(int argc, char **argv) {
     if (bckm_init() != BCKM_OK) { fprintf(stderr, "bckm-sim: libsodium failed to start\n"); return 2; }
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "check") == 0) return cmd_check(argc - 2, argv + 2);
+    if (strcmp(argv[1], "resilience") == 0) return bckm_resilience_main(argc - 1, argv + 1);
     fprintf(stderr, "bckm-sim: unknown command '%s'\n", argv[1]);
     usage_main(stderr);
     return 2;
