@@ -12,6 +12,7 @@
 #include "bckm/sets.h"
 #include "bckm/kdf.h"
 #include "bckm/tx.h"
+#include "bckm/block.h"
 
 /* Unknown bytes in a buffer (byte by byte: no pointer casts). */
 /*@ requires \valid(buf + (0 .. len - 1));
@@ -138,6 +139,23 @@ static void entry_tx(void) {
     (void)e;
 }
 
+/* The block header codec on unknown bytes of unknown length (proven in
+ * group "block", see proofs/targets). */
+/*@ assigns Frama_C_entropy_source; */
+static void entry_block(void) {
+    uint8_t buf[BCKM_BLOCK_HEADER_BYTES + 1], out[BCKM_BLOCK_HEADER_BYTES];
+    size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
+    struct bckm_block_header h;
+    int e;
+    unknown_bytes(buf, sizeof buf);
+    e = bckm_block_header_decode(buf, len, &h);
+    if (e == BCKM_OK) {
+        (void)bckm_block_header_is_valid(&h);
+        e = bckm_block_header_encode(&h, out);
+    }
+    (void)e;
+}
+
 /*@ assigns Frama_C_entropy_source; */
 int main(void) {
     entry_common();
@@ -145,6 +163,7 @@ int main(void) {
     entry_sets();
     entry_kdf();
     entry_tx();
+    entry_block();
     return 0;
 }
 #endif
