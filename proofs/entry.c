@@ -146,6 +146,9 @@ static void entry_block(void) {
     uint8_t buf[BCKM_BLOCK_HEADER_BYTES + 1], out[BCKM_BLOCK_HEADER_BYTES];
     size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
     struct bckm_block_header h;
+    struct bckm_envelope envs[2];
+    uint8_t body[2 * BCKM_ENVELOPE_BYTES + 1];
+    size_t body_len;
     int e;
     unknown_bytes(buf, sizeof buf);
     e = bckm_block_header_decode(buf, len, &h);
@@ -153,6 +156,8 @@ static void entry_block(void) {
         (void)bckm_block_header_is_valid(&h);
         e = bckm_block_header_encode(&h, out);
     }
+    e = bckm_block_body_encode(envs, Frama_C_unsigned_int_interval(0u, 2u), body,
+                               Frama_C_unsigned_long_interval(0u, sizeof body), &body_len);
     (void)e;
 }
 
