@@ -446,35 +446,24 @@ def report_micro(mode, raw, outdir, mi):
         b = idx.get("BpMemory/%d/iterations:1" % n)
         if not b:
             continue
-        # The pending-join array: genesis prepares every node, so it grows by
-        # doubling from 8 entries of 68 bytes to cover n and is never shrunk.
-        cap = 8
-        while cap < n:
-            cap *= 2
-        pend = cap * 68.0
-        mem_rows.append([fmt(n), fmt(b["km_bytes_per_node"]), fmt(pend / n), fmt((b["km_bytes"] - pend) / n),
-                         fmt(b["registry_bytes"] / n), fmt(b["heap_bytes_per_node"])])
+        mem_rows.append([fmt(n), fmt(b["km_bytes_per_node"]), fmt(b["registry_bytes"] / n),
+                         fmt(b["heap_bytes_per_node"])])
         mem_plot.append((n, b["km_bytes_per_node"], b["registry_bytes"] / n, b["heap_bytes_per_node"]))
-        findings[("mem", n)] = (b["heap_bytes_per_node"], (b["heap_bytes"] - pend) / n)
+        findings[("mem", n)] = (b["heap_bytes_per_node"],)
     if mem_rows:
         s += "## BP memory against n\n\n"
         s += ("bckm_km_bytes (the key manager's own count of its heap) and the allocator's view (mallinfo2 "
               "in-use bytes before and after the genesis; registry = allocator delta minus the key manager). "
-              "The pending-join column is computed, not measured: genesis prepares every node before "
-              "provisioning, so the key manager's pending array doubles up to n entries of 68 bytes and keeps "
-              "that capacity.\n\n")
-        s += table(["n", "key manager B/node", "of which pending-join capacity", "key manager without it",
-                    "registry B/node", "total B/node"], mem_rows) + "\n"
+              "Small n are dominated by fixed costs (the key manager's log and tables).\n\n")
+        s += table(["n", "key manager B/node", "registry B/node", "total B/node"], mem_rows) + "\n"
         m6 = findings.get(("mem", 1000000))
         if m6:
             s += "**Target: BP memory at most 256 bytes per node at n = 1,000,000:** %s: %s B/node in total" % (
                 "met" if m6[0] <= 256 else "missed", fmt(m6[0]))
             if m6[0] > 256:
-                s += (" (%.0f%% over). Without the pending-join capacity left by genesis it would be %s B/node "
-                      "(%s). The registry keeps per node an index entry, a code-hash index entry and its "
-                      "place in its set's member list; the key manager a KEK slot, a free-list slot and a "
-                      "hash-map entry per node.") % ((m6[0] / 256 - 1) * 100, fmt(m6[1]),
-                                                       "within the target" if m6[1] <= 256 else "still over")
+                s += " (%.0f%% over)" % ((m6[0] / 256 - 1) * 100)
+            s += (". The registry keeps per node an index entry, a code-hash index entry and its place in its "
+                  "set's member list; the key manager a KEK slot, a free-list slot and a hash-map entry per node.")
             s += "\n\n"
         svg = gnuplot(outdir, "memory-vs-n", (
             "set logscale x\nset xlabel 'n (nodes)'\nset ylabel 'bytes per node'\nset title 'BP memory per node'\n"
