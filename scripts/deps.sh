@@ -11,9 +11,9 @@ group="${1:-all}"
 
 pkgs_build=(build-essential pkg-config libsodium-dev liblmdb-dev)
 pkgs_test=(clang libclang-rt-14-dev)
-pkgs_prove=(frama-c-base why3 z3 cvc4)
-pkgs_fuzz=(afl++ clang llvm)
-pkgs_bench=(libbenchmark-dev g++ gnuplot-nox)
+pkgs_prove=(frama-c-base why3 z3 cvc4 python3)
+pkgs_fuzz=(afl++ clang llvm python3)
+pkgs_bench=(libbenchmark-dev g++ gnuplot-nox python3)
 
 case "$group" in
   test)  want=("${pkgs_build[@]}" "${pkgs_test[@]}") ;;
