@@ -25,6 +25,7 @@
 
 extern "C" {
 #include "bckm/block.h"
+#include "bckm/contract.h"
 #include "bckm/device.h"
 #include "bckm/kdf.h"
 #include "bckm/km.h"
@@ -613,6 +614,105 @@ void BM_CertVerify(benchmark::State &st) {
     st.counters["sigs"] = fx.cert.count;
 }
 
+
+// ---- the smart contract and block execution --------------------------------------
+
+// A replicated state holding a genesis of n nodes at BP 1, and that BP's
+// key manager and Ed25519 key to make valid envelopes.
+struct ContractWorld {
+    bckm_bp_table bps;
+    uint8_t sk[64];
+    bckm_state *st = nullptr;
+    bckm_km *km = nullptr;
+    bckm_plan plan;
+    uint64_t seq = 0;
+
+    explicit ContractWorld(uint32_t n) {
+        std::memset(&bps, 0, sizeof bps);
+        uint8_t seed[32] = {7};
+        crypto_sign_seed_keypair(bps.pk[1], sk, seed);
+        bps.has[1] = 1;
+        bckm_plan_init(&plan);
+        must(bckm_state_new(&st, BCKM_POLICY_OWNED, &bps), "state_new");
+        bckm_km_config cfg;
+        std::memset(&cfg, 0, sizeof cfg);
+        cfg.bp_id = 1;
+        cfg.policy = BCKM_POLICY_OWNED;
+        cfg.drbg_seed = seed;
+        must(bckm_km_new(&km, &cfg), "km_new");
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t kek[32] = {1};
+            bckm_tx t;
+            must(bckm_km_prepare_join(km, bckm_state_registry(st), kek, &t), "prepare_join");
+            must(bckm_contract_genesis(st, 1, &t, &plan), "genesis");
+            bckm_km_abort(km, t.node_id);
+        }
+    }
+    ~ContractWorld() { bckm_state_free(st); bckm_km_free(km); bckm_plan_free(&plan); }
+
+    // A signed join valid against state `on`.
+    bckm_envelope join_on(const bckm_state *on) {
+        bckm_envelope e;
+        uint8_t kek[32] = {2};
+        std::memset(&e, 0, sizeof e);
+        must(bckm_km_prepare_join(km, bckm_state_registry(on), kek, &e.tx), "prepare_join");
+        bckm_km_abort(km, e.tx.node_id);
+        e.version = BCKM_ENVELOPE_VERSION;
+        e.bp = 1;
+        e.seq = ++seq;
+        must(bckm_envelope_sign(&e, sk), "sign");
+        return e;
+    }
+};
+
+// The contract's check of one join envelope (signature, freshness, Assignment
+// rerun) against a state of 10,000 nodes.
+void BM_ContractCheck(benchmark::State &st) {
+    ContractWorld w(10000);
+    bckm_envelope e = w.join_on(w.st);
+    for (auto _ : st) must(bckm_contract_check(w.st, &e), "check");
+}
+
+// Check and apply of one join (registry change, Reorder, state digest).
+void BM_ContractApply(benchmark::State &st) {
+    ContractWorld w(10000);
+    for (auto _ : st) {
+        bckm_envelope e = w.join_on(w.st);
+        double t0 = cpu_now();
+        must(bckm_contract_apply(w.st, &e, &w.plan), "apply");
+        st.SetIterationTime(cpu_now() - t0);
+    }
+}
+
+// Execution of a block of k join envelopes (decode, check, apply each, state
+// hash) on a state of 10,000 nodes; envelopes are prepared untimed on a copy.
+void BM_BlockExecute(benchmark::State &st) {
+    ContractWorld w(10000);
+    uint32_t k = (uint32_t)st.range(0);
+    std::vector<uint8_t> wire((size_t)k * BCKM_ENVELOPE_BYTES);
+    for (auto _ : st) {
+        bckm_state *tmp;
+        must(bckm_state_clone(w.st, &tmp), "clone");
+        for (uint32_t i = 0; i < k; i++) {
+            bckm_envelope e = w.join_on(tmp);
+            must(bckm_contract_apply(tmp, &e, &w.plan), "apply");
+            must(bckm_envelope_encode(&e, &wire[(size_t)i * BCKM_ENVELOPE_BYTES]), "encode");
+        }
+        bckm_state_free(tmp);
+        uint8_t h[32];
+        double t0 = cpu_now();
+        for (uint32_t i = 0; i < k; i++) {
+            bckm_envelope e;
+            must(bckm_envelope_decode(&wire[(size_t)i * BCKM_ENVELOPE_BYTES], BCKM_ENVELOPE_BYTES, &e), "decode");
+            must(bckm_contract_apply(w.st, &e, &w.plan), "apply");
+        }
+        bckm_state_hash(w.st, h);
+        st.SetIterationTime(cpu_now() - t0);
+        benchmark::DoNotOptimize(h);
+    }
+    st.counters["txs"] = k;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -652,6 +752,9 @@ int main(int argc, char **argv) {
     benchmark::RegisterBenchmark("CertEncode", BM_CertEncode)->Arg(4)->Arg(16)->Arg(31);
     benchmark::RegisterBenchmark("CertDecode", BM_CertDecode)->Arg(4)->Arg(16)->Arg(31);
     benchmark::RegisterBenchmark("CertVerify", BM_CertVerify)->Arg(4)->Arg(16)->Arg(31);
+    benchmark::RegisterBenchmark("ContractCheck", BM_ContractCheck);
+    benchmark::RegisterBenchmark("ContractApply", BM_ContractApply)->UseManualTime();
+    benchmark::RegisterBenchmark("BlockExecute", BM_BlockExecute)->Arg(1)->Arg(16)->Arg(256)->UseManualTime();
     for (uint32_t n : {100u, 10000u})
         if (n <= max_n) {
             benchmark::RegisterBenchmark("DeviceApplyUpdate", BM_DeviceApplyUpdate)->Arg(n)->UseManualTime();
