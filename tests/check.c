@@ -24,6 +24,13 @@ int check_run(const char *suite, const check_case *cases, size_t n) {
     return failed == 0 ? 0 : 1;
 }
 
+unsigned char *check_exact_copy(const unsigned char *buf, size_t len) {
+    unsigned char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL) { fprintf(stderr, "check_exact_copy: out of memory\n"); exit(2); }
+    if (len > 0) memcpy(copy, buf, len);
+    return copy;
+}
+
 static int hexval(int c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

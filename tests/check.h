@@ -35,6 +35,11 @@ int check_run(const char *suite, const check_case *cases, size_t n);
 /* 1 when BCKM_TEST_SCALE=small (sanitizer runs): tests shrink their sizes. */
 int check_small(void);
 
+/* A heap copy of buf[0..len) in a block of exactly len bytes (1 when len is
+ * 0), so ASan catches a decoder reading past the end; free it after use.
+ * Exits on allocation failure. */
+unsigned char *check_exact_copy(const unsigned char *buf, size_t len);
+
 /* Reads a hex test vector file "name = hex" lines; returns length or -1. */
 long check_vector(const char *path, const char *name, unsigned char *out, size_t cap);
 

@@ -100,27 +100,21 @@ static void random_cert(struct bckm_cert *c) {
 /* Runs a decoder on an exact-size heap copy so ASan sees any overread. */
 static int block_decode_exact(const uint8_t *buf, size_t len, struct bckm_block_header *h,
                               struct bckm_envelope *envs, uint32_t cap) {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) return BCKM_ERR_NOMEM;
-    if (len > 0) memcpy(copy, buf, len);
+    uint8_t *copy = check_exact_copy(buf, len);
     int r = bckm_block_decode(copy, len, h, envs, cap);
     free(copy);
     return r;
 }
 
 static int cert_decode_exact(const uint8_t *buf, size_t len, struct bckm_cert *c) {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) return BCKM_ERR_NOMEM;
-    if (len > 0) memcpy(copy, buf, len);
+    uint8_t *copy = check_exact_copy(buf, len);
     int r = bckm_cert_decode(copy, len, c);
     free(copy);
     return r;
 }
 
 static int header_decode_exact(const uint8_t *buf, size_t len, struct bckm_block_header *h) {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) return BCKM_ERR_NOMEM;
-    if (len > 0) memcpy(copy, buf, len);
+    uint8_t *copy = check_exact_copy(buf, len);
     int r = bckm_block_header_decode(copy, len, h);
     free(copy);
     return r;

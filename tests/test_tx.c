@@ -56,18 +56,14 @@ static void random_envelope(struct bckm_envelope *env) {
 /* Decodes a copy of buf[0..len) held in a buffer of exactly len bytes, so
  * that ASan catches any read past the end. */
 static int decode_tx_exact(const uint8_t *buf, size_t len, struct bckm_tx *out) {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) return BCKM_ERR_NOMEM;
-    if (len > 0) memcpy(copy, buf, len);
+    uint8_t *copy = check_exact_copy(buf, len);
     int r = bckm_tx_decode(copy, len, out);
     free(copy);
     return r;
 }
 
 static int decode_env_exact(const uint8_t *buf, size_t len, struct bckm_envelope *out) {
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) return BCKM_ERR_NOMEM;
-    if (len > 0) memcpy(copy, buf, len);
+    uint8_t *copy = check_exact_copy(buf, len);
     int r = bckm_envelope_decode(copy, len, out);
     free(copy);
     return r;

@@ -472,6 +472,14 @@ static int moved_in(const struct bckm_plan *p, uint32_t node) {
     return 0;
 }
 
+/* The set a leave or evict left behind, when it is still live (its
+ * remaining members are rekeyed one by one under their node KEKs); 0 for
+ * joins and when the departure emptied the set. */
+static uint32_t departed_set(const struct bckm_tx *c, const struct bckm_plan *p) {
+    int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
+    return leaving && !bckm_plan_retired(p, c->set_id) ? c->set_id : 0;
+}
+
 /* ---- step 3 ----------------------------------------------------------------------------- */
 
 static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
@@ -481,7 +489,7 @@ static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
 
 /* The update body for the members of set T (or of the departed's set). */
 static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_tx *c,
-                        const struct bckm_plan *plan, uint32_t t, uint32_t departed_set,
+                        const struct bckm_plan *plan, uint32_t t, uint32_t departed,
                         struct bckm_writer *w) {
     uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
     uint8_t k[BCKM_KEY_BYTES];
@@ -507,7 +515,7 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     bckm_writer_u16(w, (uint16_t)nj);
     for (uint32_t i = 0; i < nj; i++) bckm_writer_u32(w, tmp[i]);
     /* left */
-    if (departed_set == t) { bckm_writer_u16(w, 1); bckm_writer_u32(w, c->node_id); }
+    if (departed == t) { bckm_writer_u16(w, 1); bckm_writer_u32(w, c->node_id); }
     else bckm_writer_u16(w, 0);
     /* the new set's pairwise key with T, already at this epoch */
     const uint8_t *d = plan->created_set != 0 && plan->created_set != t ? pair_domain(km, plan->created_set, t) : NULL;
@@ -533,7 +541,7 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     uint32_t m = bckm_sets_count(reg);
     uint64_t epoch = plan->epoch;
     int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
-    uint32_t departed_set = leaving && !bckm_plan_retired(plan, c->set_id) ? c->set_id : 0;
+    uint32_t departed = departed_set(c, plan);
     int e;
 
     /* (a) Messages under the keys the devices hold now, before any update. */
@@ -545,9 +553,9 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
         if (e != BCKM_OK) return e;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
-        e = write_update(km, reg, c, plan, t, departed_set, &w);
+        e = write_update(km, reg, c, plan, t, departed, &w);
         if (e != BCKM_OK) return e;
-        if (t == departed_set) {
+        if (t == departed) {
             /* The departed node knows K_S: each remaining member gets the
              * refresh under its own node KEK. */
             for (uint32_t k = 0; k < count; k++) {
@@ -749,11 +757,6 @@ size_t bckm_km_bytes(const struct bckm_km *km) {
 
 /* ---- sleeping nodes and adoption ------------------------------------------------------------ */
 
-static int departed_set_of(const struct bckm_tx *c, const struct bckm_plan *p) {
-    int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
-    return leaving && !bckm_plan_retired(p, c->set_id) ? (int)1 : 0;
-}
-
 int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
                      struct bckm_msgs *out) {
     uint32_t set, attach;
@@ -773,7 +776,7 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
     if (!replay) return emit_bundle(km, reg, node_id, NULL, cur, out);
     for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
         const struct log_entry *l = log_get(km, ep);
-        uint32_t departed = departed_set_of(&l->tx, &l->plan) ? l->tx.set_id : 0;
+        uint32_t departed = departed_set(&l->tx, &l->plan);
         e = scratch_reserve(km, 128 + 4 * ((size_t)l->plan.changed_count + l->plan.retired_count + l->plan.move_count + 2));
         if (e != BCKM_OK) return e;
         struct bckm_writer w;
