@@ -44,15 +44,26 @@ uint64_t bckm_state_seq(const struct bckm_state *st, uint32_t bp) {
     return bp <= BCKM_MAX_BPS ? st->seq[bp] : 0;
 }
 
-int bckm_contract_check(const struct bckm_state *st, const struct bckm_envelope *env) {
+int bckm_contract_verify(const struct bckm_state *st, const struct bckm_envelope *env) {
+    if (st == NULL || env == NULL) return BCKM_ERR_ARG;
+    if (env->bp == 0 || env->bp > BCKM_MAX_BPS || !st->bps.has[env->bp]) return BCKM_ERR_PERM;
+    return bckm_envelope_verify(env, st->bps.pk[env->bp]);
+}
+
+/* Every rule but the signature. */
+static int check_rules(const struct bckm_state *st, const struct bckm_envelope *env) {
     if (st == NULL || env == NULL) return BCKM_ERR_ARG;
     if (env->bp == 0 || env->bp > BCKM_MAX_BPS || !st->bps.has[env->bp]) return BCKM_ERR_PERM;
     /* Fresh: above the origin's last committed number, so no envelope can
      * execute twice (replay) even if gossip delivers it again. */
     if (env->seq <= st->seq[env->bp]) return BCKM_ERR_REPLAY;
-    int e = bckm_envelope_verify(env, st->bps.pk[env->bp]);
-    if (e != BCKM_OK) return e;
     return bckm_sets_check(st->reg, env->bp, &env->tx);
+}
+
+int bckm_contract_check(const struct bckm_state *st, const struct bckm_envelope *env) {
+    int e = check_rules(st, env);
+    if (e != BCKM_OK) return e;
+    return bckm_envelope_verify(env, st->bps.pk[env->bp]);
 }
 
 int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, size_t len) {
@@ -62,13 +73,22 @@ int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, s
     return bckm_contract_check(st, &env);
 }
 
-int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
-    int e = bckm_contract_check(st, env);
-    if (e != BCKM_OK) return e;
-    e = bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
+static int execute(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
+    int e = bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
     if (e != BCKM_OK) return e;
     st->seq[env->bp] = env->seq;
     return BCKM_OK;
+}
+
+int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
+    int e = bckm_contract_check(st, env);
+    return e == BCKM_OK ? execute(st, env, plan) : e;
+}
+
+int bckm_contract_apply_verified(struct bckm_state *st, const struct bckm_envelope *env,
+                                 struct bckm_plan *plan) {
+    int e = check_rules(st, env);
+    return e == BCKM_OK ? execute(st, env, plan) : e;
 }
 
 int bckm_contract_genesis(struct bckm_state *st, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan) {

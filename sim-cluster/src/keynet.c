@@ -3,6 +3,7 @@
 #include "bckm/kdf.h"
 #include "bckm/map.h"
 #include "bckm/msg.h"
+#include "sim/sigcache.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -13,10 +14,22 @@
 struct kapp {
     struct keynet *kn;
     struct bckm_state *st;
+    /* The check state (ABCI's "check state"): the committed state plus every
+     * tx check_tx accepted since the last commit, in admission order. It is
+     * what the mempool admits against and what the BP prepares requests
+     * against, so two requests prepared at one BP between two blocks do not
+     * both claim the same Assignment answer. Rebuilt from `st` on the first
+     * check after a commit; the mempool's recheck then re-admits what it still
+     * holds, in order. NULL when stale. */
+    struct bckm_state *check;
+    bckm_sim_sigcache verified; /* envelopes whose signature this replica checked */
     uint64_t height;
     uint8_t *log;          /* every envelope applied since genesis, in order */
     size_t log_n, log_cap; /* in envelopes */
 };
+
+/* Envelopes a replica remembers as verified: several full mempools' worth. */
+#define KAPP_SIGCACHE 8192u
 
 struct nodelist {
     uint32_t *ids;
@@ -71,22 +84,47 @@ static void list_remove(struct nodelist *l, uint32_t id) {
 
 static struct kapp *self_of(const bckm_sim_app *a) { return (struct kapp *)a->self; }
 
+static void check_state_drop(struct kapp *a) {
+    bckm_state_free(a->check);
+    a->check = NULL;
+}
+
+/* The check state, rebuilt from the committed state when stale; NULL when
+ * memory runs out. */
+static struct bckm_state *check_state(struct kapp *a) {
+    if (a->check == NULL && bckm_state_clone(a->st, &a->check) != BCKM_OK) a->check = NULL;
+    return a->check;
+}
+
+/* Decodes and verifies the signature once per replica (sim/sigcache.h). */
+static int decode_verified(struct kapp *a, const uint8_t *tx, size_t len, struct bckm_envelope *env) {
+    int e = bckm_envelope_decode(tx, len, env);
+    if (e != BCKM_OK || bckm_sim_sigcache_has(&a->verified, tx, len)) return e;
+    e = bckm_contract_verify(a->st, env);
+    if (e == BCKM_OK) bckm_sim_sigcache_add(&a->verified, tx, len);
+    return e;
+}
+
 static int app_check(void *self, const uint8_t *tx, size_t len) {
     struct kapp *a = self;
-    int e = bckm_contract_check_bytes(a->st, tx, len);
+    struct bckm_state *cs = check_state(a);
+    struct bckm_envelope env;
+    int e = cs == NULL ? BCKM_ERR_NOMEM : decode_verified(a, tx, len, &env);
+    /* Applying checks the rules first and changes nothing when they fail. */
+    if (e == BCKM_OK) e = bckm_contract_apply_verified(cs, &env, &a->kn->plan);
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
 static int app_verify(void *self, const uint8_t *tx, size_t len) {
-    struct kapp *a = self;
     struct bckm_envelope env;
-    int e = bckm_envelope_decode(tx, len, &env);
-    if (e == BCKM_OK && (env.bp > BCKM_MAX_BPS || !a->kn->bps.has[env.bp])) e = BCKM_ERR_PERM;
-    if (e == BCKM_OK) e = bckm_envelope_verify(&env, a->kn->bps.pk[env.bp]);
+    int e = decode_verified(self, tx, len, &env);
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
-static void app_begin(void *self, uint64_t height) { (void)self; (void)height; }
+static void app_begin(void *self, uint64_t height) {
+    (void)height;
+    check_state_drop(self);
+}
 
 static int log_append(struct kapp *a, const uint8_t *tx) {
     if (a->log_n == a->log_cap) {
@@ -103,8 +141,8 @@ static int log_append(struct kapp *a, const uint8_t *tx) {
 static int app_deliver(void *self, const uint8_t *tx, size_t len) {
     struct kapp *a = self;
     struct bckm_envelope env;
-    int e = bckm_envelope_decode(tx, len, &env);
-    if (e == BCKM_OK) e = bckm_contract_apply(a->st, &env, &a->kn->plan);
+    int e = decode_verified(a, tx, len, &env);
+    if (e == BCKM_OK) e = bckm_contract_apply_verified(a->st, &env, &a->kn->plan);
     if (e == BCKM_OK) e = log_append(a, tx);
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
@@ -112,6 +150,7 @@ static int app_deliver(void *self, const uint8_t *tx, size_t len) {
 static void app_commit(void *self, uint8_t hash[32]) {
     struct kapp *a = self;
     a->height++;
+    check_state_drop(a);
     bckm_state_hash(a->st, hash);
 }
 
@@ -127,6 +166,7 @@ static int replay(struct kapp *a, const uint8_t *envs, size_t n) {
     if (e != BCKM_OK) { bckm_state_free(st); return e; }
     bckm_state_free(a->st);
     a->st = st;
+    check_state_drop(a);
     return BCKM_OK;
 }
 
@@ -172,6 +212,8 @@ static void app_destroy(void *self) {
     struct kapp *a = self;
     if (a == NULL) return;
     bckm_state_free(a->st);
+    bckm_state_free(a->check);
+    bckm_sim_sigcache_free(&a->verified);
     free(a->log);
     free(a);
 }
@@ -186,13 +228,25 @@ bckm_sim_app keynet_app(struct keynet *kn) {
     struct kapp *a = calloc(1, sizeof *a);
     if (a == NULL) return out;
     a->kn = kn;
-    if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) { free(a); return out; }
+    if (bckm_sim_sigcache_init(&a->verified, KAPP_SIGCACHE) != BCKM_OK) { free(a); return out; }
+    if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) {
+        bckm_sim_sigcache_free(&a->verified);
+        free(a);
+        return out;
+    }
     out.self = a;
     return out;
 }
 
 const struct bckm_sets *keynet_registry(const bckm_sim_app *app) {
     return bckm_state_registry(self_of(app)->st);
+}
+
+/* The registry of the app's check state (committed plus admitted); NULL
+ * when it cannot be built. */
+static const struct bckm_sets *check_registry(const bckm_sim_app *app) {
+    struct bckm_state *cs = check_state(self_of(app));
+    return cs == NULL ? NULL : bckm_state_registry(cs);
 }
 
 /* ---- devices ---------------------------------------------------------------- */
@@ -355,7 +409,8 @@ void keynet_free(struct keynet *kn) {
 int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    struct bckm_envelope *env) {
     if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
-    const struct bckm_sets *reg = keynet_registry(view);
+    const struct bckm_sets *reg = check_registry(view);
+    if (reg == NULL) return BCKM_ERR_NOMEM;
     memset(env, 0, sizeof *env);
     int e;
     if (op == BCKM_OP_JOIN) {
@@ -420,7 +475,9 @@ int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *
     const uint8_t *raw = a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES;
     struct bckm_envelope env;
     int e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
-    if (e == BCKM_OK) e = bckm_contract_apply(kn->view[bp], &env, &kn->plan);
+    /* The log holds only envelopes this replica executed, each verified by
+     * it at execution (or earlier): not verified a second time here. */
+    if (e == BCKM_OK) e = bckm_contract_apply_verified(kn->view[bp], &env, &kn->plan);
     if (e != BCKM_OK) return e;
     const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
     e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);

@@ -48,6 +48,24 @@ int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, s
 int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env,
                         struct bckm_plan *plan) BCKM_MUST_CHECK;
 
+/*
+ * The signature alone: env->bp is a BP of the cluster and env is signed by
+ * it. Changes nothing.
+ */
+int bckm_contract_verify(const struct bckm_state *st, const struct bckm_envelope *env) BCKM_MUST_CHECK;
+
+/*
+ * apply for an envelope whose signature the caller itself has already
+ * checked with bckm_contract_verify (or bckm_contract_check) against a
+ * state with the same BP table: every rule of check except the signature,
+ * then execute. A replica uses it so that it verifies each envelope once,
+ * not once at admission, once in the proposal and once at execution. Never
+ * call it on bytes whose signature this process has not verified: a forged
+ * envelope would execute.
+ */
+int bckm_contract_apply_verified(struct bckm_state *st, const struct bckm_envelope *env,
+                                 struct bckm_plan *plan) BCKM_MUST_CHECK;
+
 /* Genesis: a change applied without envelope (the provisioned network),
  * as if committed by BP `bp`. */
 int bckm_contract_genesis(struct bckm_state *st, uint32_t bp, const struct bckm_tx *tx,

@@ -8,8 +8,12 @@
  * Call order on every replica, for every committed block, in chain order:
  *   begin_block(height); deliver_tx(tx) for each tx in block order;
  *   commit(state_hash) -> the 32-byte hash of the state after the block.
- * check_tx runs against the last committed state (mempool admission and the
- * recheck after each block); verify_tx is stateless (format and client
+ * check_tx runs at mempool admission and in the recheck after each block. An
+ * application may check against the last committed state alone (the kv test
+ * app) or keep a check state, as ABCI applications do: the committed state
+ * plus every tx check_tx accepted since, in admission order, reset at each
+ * commit and rebuilt by the recheck (the key-management app, so a BP's
+ * requests prepared between two blocks see each other). verify_tx is stateless (format and client
  * authentication) and is what a replica runs on a proposal before voting.
  * A tx valid at check_tx may be rejected by deliver_tx (a conflicting tx was
  * ordered first); the rejection is recorded in the block's results.
@@ -25,7 +29,7 @@
 #define BCKM_SIM_TX_OK 0
 
 typedef struct {
-    /* Mempool admission against the committed state: 0 or a rejection code. */
+    /* Mempool admission (see above): 0 or a rejection code. */
     int (*check_tx)(void *app, const uint8_t *tx, size_t len);
     /* Stateless validity (format, client authentication): 0 or a code. */
     int (*verify_tx)(void *app, const uint8_t *tx, size_t len);

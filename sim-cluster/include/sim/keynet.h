@@ -39,8 +39,9 @@ bckm_sim_app keynet_app(struct keynet *kn);
  * A request at BP bp, in two parts so the cluster can time them apart.
  * keynet_prepare is the BP's Layer 1 work: op is join, leave or evict
  * (leave/evict pick a random current member served by bp, or fail with
- * BCKM_ERR_UNKNOWN), done against the registry of `view` (the BP's committed
- * state); it fills env->tx. keynet_seal gives the envelope the BP's next
+ * BCKM_ERR_UNKNOWN), done against the registry of `view`'s check state (the
+ * BP's committed state plus the txs its mempool admitted since, see
+ * sim/app.h); it fills env->tx. keynet_seal gives the envelope the BP's next
  * sequence number, signs it and encodes it (transaction generation).
  * keynet_request does both.
  */
