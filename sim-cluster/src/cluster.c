@@ -1018,6 +1018,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         }
         uint64_t cost = elapsed_us(c);
         me->busy_until = now + cost;
+        c->res->bp_cpu_us += cost;
         flush_out(c, now + cost);
         return;
     }
@@ -1480,9 +1481,9 @@ void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, ch
             t[k]->mean_us, t[k]->p50_us, t[k]->p99_us);
     OUT(",\"height\":%" PRIu64 ",\"view_changes\":%" PRIu64 ",\"fetches\":%" PRIu64
         ",\"restarts\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"dropped\":%" PRIu64
-        ",\"end_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
+        ",\"end_us\":%" PRIu64 ",\"bp_cpu_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
         ",\"trace_hash\":\"%s\"}",
-        r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
+        r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us, r->bp_cpu_us,
         safety, liveness, p->seed, th);
     if (p->app == BCKM_SIM_APP_KEYS) {
         o = o > 0 && o <= cap ? o - 1 : o; /* reopen the object */

@@ -52,7 +52,8 @@ static void usage_run(FILE *o) {
             "                  at the end each one of an honest BP must be at the current epoch\n"
             "                  and agree with its peers\n"
             "  --app A         keys (default when --nodes is given) or kv (the test key-value store)\n"
-            "  --block-txs N   most txs per block (default 16)\n"
+            "  --block-txs N   most txs per block (default 16); each BP's mempool holds at\n"
+            "                  least four blocks' worth (default 256)\n"
             "  --keys N        key space of the kv test application, 1..4096 (default 16)\n"
             "  --fault-ms MS   length of the faulty phase (default 300 when --faults is given)\n"
             "  --gap-us US     mean gap between request arrivals (default 2000)\n"
@@ -178,7 +179,8 @@ static int cmd_run(int argc, char **argv) {
     if (p.app == BCKM_SIM_APP_KEYS && !have_nodes) p.nodes = 64;
     if (p.app == BCKM_SIM_APP_KEYS && !have_devices) p.devices = p.nodes <= 1024 ? BCKM_SIM_DEVICES_ALL : 256;
     p.fault_us = have_faults ? fault_ms * 1000 : 0;
-    if (p.mempool_cap < p.block_max_txs) p.mempool_cap = p.block_max_txs * 4;
+    /* The pool holds four blocks' worth, so a full block never empties it. */
+    if (p.mempool_cap < p.block_max_txs * 4) p.mempool_cap = p.block_max_txs * 4;
     bckm_sim_result r;
     int rc = bckm_sim_run(&p, &r);
     if (rc != BCKM_OK) {

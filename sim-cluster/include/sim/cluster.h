@@ -77,6 +77,7 @@ typedef struct {
     char violation[256];
     uint8_t trace_hash[32];
     uint64_t end_us;
+    uint64_t bp_cpu_us;         /* virtual CPU time charged to all BPs together */
     uint64_t events, messages, dropped;
     uint32_t byzantine;
     uint64_t requests, committed, sync_accepted, sync_missed_first_try, lost;
