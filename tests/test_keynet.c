@@ -105,6 +105,63 @@ static void withheld_messages_caught(void) {
     keynet_free(kn);
 }
 
+/* Executes one block of envelopes at every given app; returns how many were
+ * refused. */
+static uint32_t block(bckm_sim_app *apps, uint32_t napps, uint64_t h, uint8_t (*envs)[BCKM_ENVELOPE_BYTES],
+                      uint32_t n) {
+    uint32_t refused = 0;
+    for (uint32_t k = 0; k < napps; k++) {
+        uint8_t hash[32];
+        apps[k].ops->begin_block(apps[k].self, h);
+        for (uint32_t i = 0; i < n; i++)
+            if (apps[k].ops->deliver_tx(apps[k].self, envs[i], BCKM_ENVELOPE_BYTES) != BCKM_SIM_TX_OK) refused++;
+        apps[k].ops->commit(apps[k].self, hash);
+    }
+    return refused;
+}
+
+/* A prepared and admitted request at BP b of app `a`. */
+static void admit(struct keynet *kn, bckm_sim_app *a, uint32_t b, uint8_t env[BCKM_ENVELOPE_BYTES]) {
+    REQUIRE(keynet_request(kn, a, b, BCKM_OP_JOIN, env) == BCKM_OK);
+    CHECK_EQ(a->ops->check_tx(a->self, env, BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+}
+
+/* The check state across blocks: kept when a block executes a prefix of
+ * what it admitted (the recheck then confirms the rest), rebuilt otherwise;
+ * either way every request prepared against it executes. */
+static void check_state_follows_blocks(void) {
+    struct keynet *kn;
+    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200 };
+    REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
+    bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };  /* BP 1's replica, BP 2's */
+    REQUIRE(app[0].self != NULL && app[1].self != NULL);
+    uint8_t e[10][BCKM_ENVELOPE_BYTES];
+    for (int i = 0; i < 4; i++) admit(kn, &app[0], 1, e[i]);
+    /* A prefix: kept; the recheck confirms the two left, in order. */
+    CHECK_EQ(block(app, 2, 1, e, 2), 0);
+    CHECK_EQ(app[0].ops->check_tx(app[0].self, e[2], BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+    CHECK_EQ(app[0].ops->check_tx(app[0].self, e[3], BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+    admit(kn, &app[0], 1, e[4]);
+    CHECK_EQ(block(app, 2, 2, e + 2, 3), 0);
+    /* A block led by another BP's envelope: rebuilt, and still right. */
+    admit(kn, &app[1], 2, e[5]);
+    admit(kn, &app[0], 1, e[6]);
+    admit(kn, &app[0], 1, e[7]);
+    CHECK_EQ(block(app, 2, 3, e + 5, 2), 0);
+    CHECK_EQ(app[0].ops->check_tx(app[0].self, e[7], BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+    admit(kn, &app[0], 1, e[8]);
+    /* An envelope already executed is refused by the recheck (replay). */
+    CHECK(app[0].ops->check_tx(app[0].self, e[6], BCKM_ENVELOPE_BYTES) != BCKM_SIM_TX_OK);
+    CHECK_EQ(block(app, 2, 4, e + 7, 2), 0);
+    uint8_t h0[32], h1[32];
+    app[0].ops->commit(app[0].self, h0);
+    app[1].ops->commit(app[1].self, h1);
+    CHECK_MEM(h0, h1, 32);
+    CHECK_EQ(bckm_sets_nodes(keynet_registry(&app[0])), 50 + 9);
+    for (int k = 0; k < 2; k++) app[k].ops->destroy(app[k].self);
+    keynet_free(kn);
+}
+
 static void owned_four_bps_all_devices(void) { run(4, BCKM_POLICY_OWNED, 200, check_small() ? 60 : 300, UINT32_MAX); }
 static void global_three_bps_all_devices(void) { run(3, BCKM_POLICY_GLOBAL, 150, check_small() ? 60 : 300, UINT32_MAX); }
 static void sampled_devices_large_genesis(void) {
@@ -112,4 +169,4 @@ static void sampled_devices_large_genesis(void) {
 }
 
 CHECK_CASES(CASE(owned_four_bps_all_devices), CASE(global_three_bps_all_devices), CASE(sampled_devices_large_genesis),
-            CASE(withheld_messages_caught))
+            CASE(withheld_messages_caught), CASE(check_state_follows_blocks))
