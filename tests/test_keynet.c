@@ -10,7 +10,7 @@
 
 static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests, uint32_t devices) {
     struct keynet *kn;
-    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16 };
+    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[BCKM_MAX_BPS + 1];
     for (uint32_t b = 1; b <= bps; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
@@ -68,7 +68,7 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
  * BP's devices. Also: follow reports each change once and nothing after. */
 static void withheld_messages_caught(void) {
     struct keynet *kn;
-    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200 };
+    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[4];
     for (uint32_t b = 1; b <= 3; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
@@ -131,7 +131,7 @@ static void admit(struct keynet *kn, bckm_sim_app *a, uint32_t b, uint8_t env[BC
  * either way every request prepared against it executes. */
 static void check_state_follows_blocks(void) {
     struct keynet *kn;
-    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200 };
+    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };  /* BP 1's replica, BP 2's */
     REQUIRE(app[0].self != NULL && app[1].self != NULL);
@@ -162,6 +162,35 @@ static void check_state_follows_blocks(void) {
     keynet_free(kn);
 }
 
+/* A replica takes another's verification only for the very same bytes: an
+ * envelope with one bit changed is verified, and refused, at every replica. */
+static void shared_verification_exact(void) {
+    struct keynet *kn;
+    struct keynet_params p = { 2, 20, BCKM_POLICY_OWNED, 5, 0, 100, 1000 };
+    REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
+    bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };
+    REQUIRE(app[0].self != NULL && app[1].self != NULL);
+    uint8_t env[BCKM_ENVELOPE_BYTES], bad[BCKM_ENVELOPE_BYTES];
+    REQUIRE(keynet_request(kn, &app[0], 1, BCKM_OP_JOIN, env) == BCKM_OK);
+    (void)keynet_take_charge_ns(kn);
+    CHECK_EQ(app[0].ops->verify_tx(app[0].self, env, sizeof env), BCKM_SIM_TX_OK);
+    CHECK_EQ(keynet_take_charge_ns(kn), 0);      /* really verified */
+    CHECK_EQ(app[1].ops->verify_tx(app[1].self, env, sizeof env), BCKM_SIM_TX_OK);
+    CHECK_EQ(keynet_take_charge_ns(kn), 1000);   /* shared, charged */
+    CHECK_EQ(app[1].ops->verify_tx(app[1].self, env, sizeof env), BCKM_SIM_TX_OK);
+    CHECK_EQ(keynet_take_charge_ns(kn), 0);      /* its own cache: free */
+    for (size_t i = 0; i < sizeof env; i += 17) {
+        memcpy(bad, env, sizeof env);
+        bad[i] ^= 0x01;
+        for (int k = 0; k < 2; k++) {
+            CHECK(app[k].ops->verify_tx(app[k].self, bad, sizeof bad) != BCKM_SIM_TX_OK);
+            CHECK(app[k].ops->check_tx(app[k].self, bad, sizeof bad) != BCKM_SIM_TX_OK);
+        }
+    }
+    for (int k = 0; k < 2; k++) app[k].ops->destroy(app[k].self);
+    keynet_free(kn);
+}
+
 static void owned_four_bps_all_devices(void) { run(4, BCKM_POLICY_OWNED, 200, check_small() ? 60 : 300, UINT32_MAX); }
 static void global_three_bps_all_devices(void) { run(3, BCKM_POLICY_GLOBAL, 150, check_small() ? 60 : 300, UINT32_MAX); }
 static void sampled_devices_large_genesis(void) {
@@ -169,4 +198,5 @@ static void sampled_devices_large_genesis(void) {
 }
 
 CHECK_CASES(CASE(owned_four_bps_all_devices), CASE(global_three_bps_all_devices), CASE(sampled_devices_large_genesis),
-            CASE(withheld_messages_caught), CASE(check_state_follows_blocks))
+            CASE(withheld_messages_caught), CASE(check_state_follows_blocks),
+            CASE(shared_verification_exact))

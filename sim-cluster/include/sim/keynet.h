@@ -26,6 +26,10 @@ struct keynet_params {
     uint64_t seed;
     uint32_t devices;      /* simulated device stores: UINT32_MAX = all */
     uint32_t max_nodes;    /* device capacity bound (>= nodes + requests) */
+    /* CPU time to charge a replica for an envelope signature another replica
+     * already verified (the result is shared, the cost is not; see
+     * keynet_take_charge_ns). 0: charge nothing. */
+    uint64_t verify_charge_ns;
 };
 
 int keynet_new(struct keynet **out, const struct keynet_params *p);
@@ -73,6 +77,11 @@ int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *
                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
 void keynet_release(struct keynet *kn, uint32_t bp);
 int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) BCKM_MUST_CHECK;
+/* The CPU time charged since the last call for verifications a replica
+ * did not redo (each replica still verifies every envelope once, as a real
+ * BP must; the simulator shares the result and charges the cost). */
+uint64_t keynet_take_charge_ns(struct keynet *kn);
+
 /* Changes `app` executed that BP bp's key manager has not followed yet. */
 uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app);
 
