@@ -33,6 +33,7 @@ static void usage_run(FILE *o) {
             "                    [--cost model|measured] [--json]\n"
             "                    [--nodes N] [--policy owned|global] [--devices all|K|none]\n"
             "                    [--app kv|keys] [--block-txs N] [--keys N] [--fault-ms MS] [--gap-us US]\n"
+            "                    [--join-pct J]\n"
             "  --bps P         number of BPs, 1..64 (default 4)\n"
             "  --requests R    client requests to serve (default 50)\n"
             "  --mode M        reply after admission (async), CheckTx (sync) or commit (default commit)\n"
@@ -57,6 +58,8 @@ static void usage_run(FILE *o) {
             "  --keys N        key space of the kv test application, 1..4096 (default 16)\n"
             "  --fault-ms MS   length of the faulty phase (default 300 when --faults is given)\n"
             "  --gap-us US     mean gap between request arrivals (default 2000)\n"
+            "  --join-pct J    key app: J%% of requests are joins, the rest half leaves, half\n"
+            "                  evictions (default 50)\n"
             "Exit: 0 ok, 1 safety or liveness violation, 2 bad usage.\n");
 }
 
@@ -165,6 +168,11 @@ static int cmd_run(int argc, char **argv) {
         } else if (strcmp(a, "--gap-us") == 0) {
             if (parse_u64(v, &x) || x > 60000000) return bad("run", "--gap-us wants 0..60000000, got", v);
             p.request_gap_us = x;
+        } else if (strcmp(a, "--join-pct") == 0) {
+            if (parse_u64(v, &x) || x > 100) return bad("run", "--join-pct wants 0..100, got", v);
+            p.join_pct = (uint32_t)x;
+            p.leave_pct = (100 - p.join_pct) / 2;
+            key_flags++;
         } else {
             return bad("run", "unknown flag", a);
         }
@@ -175,7 +183,7 @@ static int cmd_run(int argc, char **argv) {
     if (p.app == BCKM_SIM_APP_KV && have_app && (have_nodes || key_flags))
         return bad("run", "--nodes, --policy and --devices belong to the key app, not --app kv", NULL);
     if (p.app == BCKM_SIM_APP_KV && key_flags)
-        return bad("run", "--policy and --devices need --nodes N (or --app keys)", NULL);
+        return bad("run", "--policy, --devices and --join-pct need --nodes N (or --app keys)", NULL);
     if (p.app == BCKM_SIM_APP_KEYS && !have_nodes) p.nodes = 64;
     if (p.app == BCKM_SIM_APP_KEYS && !have_devices) p.devices = p.nodes <= 1024 ? BCKM_SIM_DEVICES_ALL : 256;
     p.fault_us = have_faults ? fault_ms * 1000 : 0;
