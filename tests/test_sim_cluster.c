@@ -345,6 +345,7 @@ static void test_command_line(void) {
         "run --app kv --nodes 10", "run --app kv --policy owned", "run --app ledger",
         "check --seeds 1-2 --app x", "check", "check --seeds 5-1", "check --seeds x",
         "check --seeds 1-2 --bps 4 --byzantine 9", "check --seeds 1-2 --wat", "bogus",
+        "run --nodes 10 --join-pct 101", "run --nodes 10 --join-pct x", "run --join-pct 50",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = run_cmd(bad[i]);
@@ -356,6 +357,7 @@ static void test_command_line(void) {
     CHECK_EQ(run_cmd("run --requests 10 --json"), 0);
     CHECK_EQ(run_cmd("run --nodes 50 --requests 10 --policy global --devices 8 --json"), 0);
     CHECK_EQ(run_cmd("run --nodes 50 --requests 10 --devices none --mode sync --cost measured"), 0);
+    CHECK_EQ(run_cmd("run --nodes 50 --requests 10 --join-pct 100 --gap-us 20 --block-txs 64"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-2 --app keys"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3 --bps 4 --byzantine 2 --expect-violation"), 0);
