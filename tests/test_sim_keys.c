@@ -225,6 +225,12 @@ static void test_check_state_no_conflicts(void) {
         CHECK_EQ(r.exec_rejected, 0);
         CHECK_EQ(r.check_rejected, 0);
         CHECK_EQ(r.retries, 0);
+        /* The throughput window and the CPU account. */
+        CHECK(r.first_arrival_us > 0);
+        CHECK(r.first_arrival_us < r.commit90_us);
+        CHECK(r.commit90_us <= r.last_commit_us);
+        CHECK(r.last_commit_us <= r.end_us);
+        CHECK(r.bp_cpu_us > 0);
     }
 }
 

@@ -78,6 +78,9 @@ typedef struct {
     uint8_t trace_hash[32];
     uint64_t end_us;
     uint64_t bp_cpu_us;         /* virtual CPU time charged to all BPs together */
+    uint64_t first_arrival_us;  /* the first request's arrival */
+    uint64_t last_commit_us;    /* the last execution of a request's tx at any BP */
+    uint64_t commit90_us;       /* when 90% of the requests had executed at some BP */
     uint64_t events, messages, dropped;
     uint32_t byzantine;
     uint64_t requests, committed, sync_accepted, sync_missed_first_try, lost;
