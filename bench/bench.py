@@ -732,12 +732,19 @@ def report_response(mode, raw, outdir, mi):
                 r16 = [r for r in rs if r["profile"] == "lan" and r["mode"] == "commit" and "result" in r
                        and r["result"].get("bps") == 16][0]["result"]
                 p50 = lat(r16, "t_r", "p50_us") or 0
+                ratio = c16[0][5] / bound
                 s += ("**Target: `commit` at p = 16 within 2x of three one-way delays (3 x 200 µs) plus the crypto on "
-                      "its critical path (%s µs):** missed: mean %s µs (%.1fx the bound), median %s µs (%.1fx). "
-                      "The median request waits for the next proposal (the `lan` profile lets a block follow a commit "
-                      "after at least 5,000 µs) and then a full PBFT round; the mean is raised by requests whose "
-                      "first try misses its 200 ms deadline and is retried (the p99 column).\n\n") % (
-                    fmt(bound), fmt(c16[0][5]), c16[0][5] / bound, fmt(p50), p50 / bound)
+                      "its critical path (%s µs: the envelope's sign and verify, the pre-prepare's sign and verify, "
+                      "and for each of the prepare and commit rounds one sign and a quorum of 11 verifies):** %s: "
+                      "mean %s µs (%.1fx the bound), median %s µs (%.1fx).") % (
+                    fmt(bound), "met" if ratio <= 2 else "missed", fmt(c16[0][5]), ratio, fmt(p50), p50 / bound)
+                if ratio > 2:
+                    s += (" Where the rest goes: T_k (the key manager's work, before the envelope exists) is on the "
+                          "path too; a request waits for the next proposal (the `lan` profile lets a block follow a "
+                          "commit after at least 5,000 µs; proposing at once halves nothing here, it mostly adds "
+                          "blocks: measured, T_a went from 5.4 to 4.7 ms at 2.8 times the blocks); and each BP's CPU "
+                          "is busy with the other blocks' quorum verifications, so messages queue behind it.")
+                s += "\n\n"
     if lost_runs:
         s += ("**Target: `lost` is 0 in every run:** missed in %d run(s): %s. The simulator reports these as liveness "
               "violations (exit 1).\n\n") % (len(lost_runs), "; ".join(
@@ -746,13 +753,15 @@ def report_response(mode, raw, outdir, mi):
 
 
 def lat_crypto_us(raw):
-    """Crypto on a commit's critical path: one envelope sign and verify, the
-    commit signature and 2f+1 verifies of p = 16 (f = 5), from the micro run."""
+    """Crypto on a commit's critical path at p = 16 (f = 5, quorum 11), from
+    the micro run: the envelope's sign and verify; the pre-prepare's sign and
+    verify; the prepare and commit rounds, each one sign and a quorum of
+    verifies at every replica (CertVerify/16 times 11 verifies)."""
     try:
         with open(os.path.join(raw, "microbench.json")) as f:
             idx = bench_index(json.load(f))
-        return (ns(idx["EnvelopeSign"]) + ns(idx["EnvelopeVerify"]) + ns(idx["Ed25519Sign"]) +
-                ns(idx["CertVerify/16"])) / 1000.0
+        return (ns(idx["EnvelopeSign"]) + ns(idx["EnvelopeVerify"]) + 3 * ns(idx["Ed25519Sign"]) +
+                ns(idx["Ed25519Verify"]) + 2 * ns(idx["CertVerify/16"])) / 1000.0
     except (OSError, KeyError, ValueError):
         return None
 
