@@ -93,36 +93,38 @@ uint32_t l1_index(struct l1world *w, uint32_t node) {
     return bckm_map_get(&w->dev_of, node, &i) ? i : UINT32_MAX;
 }
 
-static int deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) {
-    uint8_t *copy = NULL;
-    size_t copy_cap = 0;
-    struct bckm_map bundled;
-    bckm_map_init(&bundled);
-    for (uint32_t i = 0; i < m->n; i++)
-        if (m->refs[i].kind == BCKM_MSG_BUNDLE && bckm_map_put(&bundled, m->refs[i].recipient, 1) != BCKM_OK) return -1;
-    for (uint32_t i = 0; i < m->n; i++) {
-        const struct bckm_msg_ref *r = &m->refs[i];
-        uint32_t nrec = 1, single = r->recipient;
-        const uint32_t *rec = &single;
-        if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(w->reg, r->recipient, &nrec);
-        if (copy_cap < r->len) { free(copy); copy_cap = r->len; copy = malloc(copy_cap); }
-        for (uint32_t k = 0; k < nrec; k++) {
-            uint32_t di = l1_index(w, rec[k]);
-            if (di == UINT32_MAX || w->devs[di].asleep || w->devs[di].bp != bp) continue;
-            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
-            struct bckm_device *d = w->devs[di].dev;
-            memcpy(copy, m->buf + r->off, r->len);
-            int e = bckm_device_apply(d, copy, r->len);
-            if (e != BCKM_OK) {
-                l1_delivery_errors++;
-                fprintf(stderr, "delivery to %u (kind %u kek %u recip %u) failed: %s\n", rec[k], r->kind,
-                        r->kek_type, r->recipient, bckm_strerror(e));
-            }
-        }
+struct delivery {
+    struct l1world *w;
+    uint32_t bp;
+    uint8_t *copy;
+    size_t cap;
+};
+
+/* Devices asleep or served by another BP do not receive BP bp's batch. */
+static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
+    struct delivery *dl = ctx;
+    struct l1world *w = dl->w;
+    uint32_t di = l1_index(w, node);
+    if (di == UINT32_MAX || w->devs[di].asleep || w->devs[di].bp != dl->bp) return BCKM_OK;
+    if (dl->cap < len) {
+        uint8_t *c = realloc(dl->copy, len);
+        if (c == NULL) return BCKM_ERR_NOMEM;
+        dl->copy = c; dl->cap = len;
     }
-    free(copy);
-    bckm_map_free(&bundled);
-    return 0;
+    memcpy(dl->copy, msg, len);  /* applied in place */
+    int e = bckm_device_apply(w->devs[di].dev, dl->copy, len);
+    if (e != BCKM_OK) {
+        l1_delivery_errors++;
+        fprintf(stderr, "delivery to %u (%zu bytes) failed: %s\n", node, len, bckm_strerror(e));
+    }
+    return BCKM_OK;
+}
+
+static int deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) {
+    struct delivery dl = { w, bp, NULL, 0 };
+    int e = bckm_msgs_route(m, w->reg, deliver_one, &dl);
+    free(dl.copy);
+    return e == BCKM_OK ? 0 : -1;
 }
 
 int l1_genesis(struct l1world *w, uint32_t n) {

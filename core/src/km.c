@@ -122,6 +122,30 @@ void bckm_msgs_init(struct bckm_msgs *m) { memset(m, 0, sizeof *m); }
 void bckm_msgs_clear(struct bckm_msgs *m) { m->len = 0; m->n = 0; }
 void bckm_msgs_free(struct bckm_msgs *m) { free(m->buf); free(m->refs); bckm_msgs_init(m); }
 
+int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
+                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len), void *ctx) {
+    if (m == NULL || reg == NULL || deliver == NULL) return BCKM_ERR_ARG;
+    /* A node that gets a bundle in this batch gets its whole new state from
+     * it; the batch's set messages (to its new set) are not for it. */
+    struct bckm_map bundled;
+    bckm_map_init(&bundled);
+    int e = BCKM_OK;
+    for (uint32_t i = 0; i < m->n && e == BCKM_OK; i++)
+        if (m->refs[i].kind == BCKM_MSG_BUNDLE) e = bckm_map_put(&bundled, m->refs[i].recipient, 1);
+    for (uint32_t i = 0; i < m->n && e == BCKM_OK; i++) {
+        const struct bckm_msg_ref *r = &m->refs[i];
+        uint32_t nrec = 1, one = r->recipient;
+        const uint32_t *rec = &one;
+        if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(reg, r->recipient, &nrec);
+        for (uint32_t k = 0; k < nrec && e == BCKM_OK; k++) {
+            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
+            e = deliver(ctx, rec[k], m->buf + r->off, r->len);
+        }
+    }
+    bckm_map_free(&bundled);
+    return e;
+}
+
 static int msgs_reserve(struct bckm_msgs *m, size_t bytes) {
     if (m->n == m->refs_cap) {
         uint32_t ncap = m->refs_cap ? m->refs_cap * 2 : 64;

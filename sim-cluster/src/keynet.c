@@ -338,39 +338,39 @@ static struct bckm_device *device_of(const struct keynet *kn, uint32_t node) {
     return bckm_map_get(&kn->dev_of, node, &i) ? kn->devs[i] : NULL;
 }
 
-/* Delivers BP bp's messages to the simulated devices it serves (a node is
- * served by the BP whose ID its node ID carries). */
-static void deliver(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    uint8_t *copy = NULL;
-    size_t cap = 0;
-    struct bckm_map bundled;
-    bckm_map_init(&bundled);
-    for (uint32_t i = 0; i < m->n; i++)
-        if (m->refs[i].kind == BCKM_MSG_BUNDLE && bckm_map_put(&bundled, m->refs[i].recipient, 1) != BCKM_OK)
-            kn->device_errors++;
-    for (uint32_t i = 0; i < m->n; i++) {
-        const struct bckm_msg_ref *r = &m->refs[i];
-        uint32_t nrec = 1, one = r->recipient;
-        const uint32_t *rec = &one;
-        kn->messages++;
-        kn->message_bytes += r->len;
-        if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(reg, r->recipient, &nrec);
-        if (cap < r->len) {
-            uint8_t *c = realloc(copy, r->len);
-            if (c == NULL) { kn->device_errors++; continue; }
-            copy = c; cap = r->len;
-        }
-        for (uint32_t k = 0; k < nrec; k++) {
-            if (bckm_id_bp(rec[k]) != bp) continue;
-            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
-            struct bckm_device *d = device_of(kn, rec[k]);
-            if (d == NULL) continue;
-            memcpy(copy, m->buf + r->off, r->len);
-            if (bckm_device_apply(d, copy, r->len) != BCKM_OK) kn->device_errors++;
-        }
+/* Delivery to the simulated devices BP bp serves (a node is served by the
+ * BP whose ID its node ID carries); who gets what is bckm_msgs_route's. */
+struct delivery {
+    struct keynet *kn;
+    uint32_t bp;
+    uint8_t *copy;
+    size_t cap;
+};
+
+static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
+    struct delivery *dl = ctx;
+    struct keynet *kn = dl->kn;
+    if (bckm_id_bp(node) != dl->bp) return BCKM_OK;
+    struct bckm_device *d = device_of(kn, node);
+    if (d == NULL) return BCKM_OK;
+    if (dl->cap < len) {
+        uint8_t *c = realloc(dl->copy, len);
+        if (c == NULL) { kn->device_errors++; return BCKM_OK; }
+        dl->copy = c; dl->cap = len;
     }
-    free(copy);
-    bckm_map_free(&bundled);
+    memcpy(dl->copy, msg, len);  /* applied in place */
+    if (bckm_device_apply(d, dl->copy, len) != BCKM_OK) kn->device_errors++;
+    return BCKM_OK;
+}
+
+static void deliver(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, struct bckm_msgs *m) {
+    struct delivery dl = { kn, bp, NULL, 0 };
+    for (uint32_t i = 0; i < m->n; i++) {
+        kn->messages++;
+        kn->message_bytes += m->refs[i].len;
+    }
+    if (bckm_msgs_route(m, reg, deliver_one, &dl) != BCKM_OK) kn->device_errors++;
+    free(dl.copy);
 }
 
 /* ---- genesis ------------------------------------------------------------------ */

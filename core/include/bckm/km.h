@@ -55,6 +55,19 @@ void bckm_msgs_init(struct bckm_msgs *m);
 void bckm_msgs_clear(struct bckm_msgs *m);
 void bckm_msgs_free(struct bckm_msgs *m);
 
+/*
+ * Who applies what: calls deliver(ctx, node, msg, len) for every node and
+ * message of the batch m that node must apply, in the batch's order. A
+ * message under a set KEK goes to every current member of that set in reg,
+ * except the nodes that receive a bundle in the same batch (the bundle
+ * carries their whole new state); any other message goes to its recipient.
+ * The callback decides whether it simulates that node (and copies msg
+ * before applying it in place). Stops at the first nonzero return of
+ * deliver and returns it; BCKM_ERR_NOMEM, BCKM_ERR_ARG.
+ */
+int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
+                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len), void *ctx);
+
 int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) BCKM_MUST_CHECK;
 void bckm_km_free(struct bckm_km *km);   /* wipes every key */
 
