@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "bckm/common.h"
-#include "sim/ledger.h"
 
 void bckm_sim_block_digest(const bckm_sim_block *b, uint8_t out[32]) {
     uint8_t hdr[17 + 8 + 32 + 4 + 4 + 4];
@@ -74,41 +73,4 @@ void bckm_sim_signed_bytes(uint8_t out[BCKM_SIM_SIGNED_BYTES], uint8_t type, uin
     bckm_put_u64(out + 25, seq);
     memcpy(out + 33, digest, 32);
     bckm_put_u32(out + 65, sender);
-}
-
-void bckm_sim_ledger_init(bckm_sim_ledger *l) { memset(l, 0, sizeof *l); }
-
-void bckm_sim_ledger_free(bckm_sim_ledger *l) {
-    for (uint64_t i = 0; i < l->len; i++) {
-        bckm_sim_block_free(l->e[i].block);
-        free(l->e[i].results);
-    }
-    free(l->e);
-    memset(l, 0, sizeof *l);
-}
-
-int bckm_sim_ledger_append(bckm_sim_ledger *l, bckm_sim_block *block, const bckm_sim_cert *cert,
-                           const uint8_t digest[32], const uint8_t state_hash[32],
-                           uint8_t *results, uint64_t commit_us) {
-    if (block == NULL || block->height != l->len + 1) return BCKM_ERR_STATE;
-    if (l->len == l->cap) {
-        uint64_t ncap = l->cap ? l->cap * 2 : 64;
-        bckm_sim_entry *n = realloc(l->e, (size_t)ncap * sizeof *n);
-        if (n == NULL) return BCKM_ERR_NOMEM;
-        l->e = n;
-        l->cap = ncap;
-    }
-    bckm_sim_entry *e = &l->e[l->len++];
-    e->block = block;
-    e->cert = *cert;
-    memcpy(e->digest, digest, 32);
-    memcpy(e->state_hash, state_hash, 32);
-    e->results = results;
-    e->commit_us = commit_us;
-    return BCKM_OK;
-}
-
-const bckm_sim_entry *bckm_sim_ledger_get(const bckm_sim_ledger *l, uint64_t h) {
-    if (h == 0 || h > l->len) return NULL;
-    return &l->e[h - 1];
 }

@@ -1,10 +1,12 @@
 #include "sim/cluster.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bckm/common.h"
@@ -61,6 +63,7 @@ typedef struct {
     bckm_sim_app app;
     bckm_sim_mempool mp;
     bckm_sim_ledger ledger;
+    uint64_t stored_height;    /* lmdb: ledger height when the store was closed at a crash */
     bckm_pbft_durable durable;
     int has_durable;
     snap_t stable;             /* durable snapshot at the last stable checkpoint */
@@ -482,8 +485,19 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
     app->ops->commit(app->self, state);
     bckm_sim_block_digest(b, digest);
     c->cost += COST_BLOCK;
-    if (bckm_sim_ledger_append(&me->ledger, b, cert, digest, state, results, now) != BCKM_OK) abort();
+    uint64_t height = b->height;
+    int le = bckm_sim_ledger_append(&me->ledger, b, cert, digest, state, results, now);
     free(cert);
+    if (le != BCKM_OK) {
+        /* The store refused the entry (disk full, I/O error): the run
+         * cannot go on with a BP that lost a committed block. */
+        if (c->res->outcome == BCKM_SIM_OK) {
+            c->res->outcome = BCKM_SIM_SAFETY;
+            snprintf(c->res->violation, sizeof c->res->violation, "BP %u: ledger store refused height %" PRIu64 ": %s",
+                     i, height, bckm_strerror(le));
+        }
+        return;
+    }
     me->last_commit_us = now;
     trace_u64s(c, 0xC0 + i, b->height, bckm_get_u64(digest), bckm_get_u64(state));
     bckm_sim_mempool_update(&me->mp, app, b);
@@ -874,7 +888,36 @@ static const workload_ops keys_workload = {
 
 /* ---- crash and restart -------------------------------------------------- */
 
-static void bp_start(cluster_t *c, uint32_t i, uint64_t now);
+static void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);
+
+/* BP i's LMDB store: ledger_dir/bp-<i>. */
+static int ledger_path(const cluster_t *c, uint32_t i, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/bp-%u", c->p.ledger_dir, i);
+    return n < 0 || (size_t)n >= cap ? BCKM_ERR_ARG : BCKM_OK;
+}
+
+/* Reopens a crashed BP's store and reads its ledger back. A store that is
+ * damaged, or holds less than the BP had committed before the crash, stops
+ * the run: the design assumes durable storage, so this is not a fault it
+ * tolerates. */
+static int ledger_reopen(cluster_t *c, uint32_t i) {
+    bp_t *me = &c->bp[i];
+    char path[4096], err[320];
+    int e = ledger_path(c, i, path, sizeof path);
+    if (e == BCKM_OK) e = bckm_sim_ledger_open(&me->ledger, path, c->n, 0, err, sizeof err);
+    else snprintf(err, sizeof err, "ledger directory name too long");
+    if (e == BCKM_OK && bckm_sim_ledger_height(&me->ledger) < me->stored_height) {
+        snprintf(err, sizeof err, "ledger store %.120s: holds %" PRIu64 " entries, %" PRIu64 " were committed",
+                 path, bckm_sim_ledger_height(&me->ledger), me->stored_height);
+        bckm_sim_ledger_free(&me->ledger);
+        e = BCKM_ERR_CORRUPT;
+    }
+    if (e != BCKM_OK && c->res->outcome == BCKM_SIM_OK) {
+        c->res->outcome = BCKM_SIM_SAFETY;
+        snprintf(c->res->violation, sizeof c->res->violation, "BP %u restart: %.200s", i, err);
+    }
+    return e;
+}
 
 static void bp_crash(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
@@ -891,6 +934,12 @@ static void bp_crash(cluster_t *c, uint32_t i) {
     me->app.self = NULL;
     bckm_sim_mempool_free(&me->mp);
     for (int k = 0; k < 4; k++) snap_free(&me->pending[k]);
+    /* With a store the process loses its memory: what comes back at the
+     * restart is what the store holds. */
+    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB) {
+        me->stored_height = bckm_sim_ledger_height(&me->ledger);
+        bckm_sim_ledger_close(&me->ledger);
+    }
     me->live = 0;
 }
 
@@ -898,15 +947,33 @@ static void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (me->up) return;
     c->res->restarts++;
-    bp_start(c, i, now);
+    bp_start(c, i, now, 1);
 }
 
-static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
+/*
+ * Brings BP i up: restores its stable snapshot, replays its ledger above it
+ * and lets its key manager catch up, then starts its replica. At a restart
+ * that work is charged to the BP's CPU (measured: the CPU time it took;
+ * model: a snapshot restore, and per replayed block and tx the same costs
+ * as executing it), so the BP is busy for that long before it handles
+ * anything else. The model charges the same for both ledger backends: the
+ * memory ledger stands for the disk.
+ */
+static void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bp_t *me = &c->bp[i];
+    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK)
+        return;
+    int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
+    uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns, saved_t0 = c->t0_ns;
+    c->cost = 0;
+    c->excl_ns = 0;
+    c->add_ns = 0;
+    c->t0_ns = measured ? cpu_now_ns() : 0;
     me->app = c->wl->new_app(c);
     if (me->app.self == NULL) abort();
     uint64_t from = 0;
     if (me->stable.buf != NULL) {
+        c->cost += COST_SNAPSHOT;
         if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK)
             from = me->stable.seq;
         else if (c->res->outcome == BCKM_SIM_OK) {
@@ -925,10 +992,13 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
         uint32_t off = 0;
         const uint8_t *tx;
         size_t len;
-        while (bckm_sim_block_next_tx(e->block, &off, &tx, &len) == 1)
+        while (bckm_sim_block_next_tx(e->block, &off, &tx, &len) == 1) {
             (void)me->app.ops->deliver_tx(me->app.self, tx, len);
+            c->cost += COST_DELIVER;
+        }
         uint8_t st[32];
         me->app.ops->commit(me->app.self, st);
+        c->cost += COST_BLOCK;
         if (memcmp(st, e->state_hash, 32) != 0 && c->res->outcome == BCKM_SIM_OK) {
             c->res->outcome = BCKM_SIM_SAFETY;
             snprintf(c->res->violation, sizeof c->res->violation,
@@ -938,6 +1008,11 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
     /* The key manager (which survived the crash) catches up with the
      * replayed chain. */
     c->wl->executed(c, i);
+    uint64_t cost = restart ? elapsed_us(c) : 0;
+    c->cost = saved_cost;
+    c->excl_ns = saved_excl;
+    c->add_ns = saved_add;
+    c->t0_ns = saved_t0;
     bckm_sim_mempool_init(&me->mp, c->p.mempool_cap, 4096);
     bckm_pbft_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -961,7 +1036,8 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now) {
     bckm_wipe(cfg.sk, sizeof cfg.sk);
     me->live = 1;
     me->up = 1;
-    me->busy_until = now;
+    me->busy_until = now + cost;
+    c->res->bp_cpu_us += cost;
     me->last_commit_us = top ? now : 0;
 }
 
@@ -1176,6 +1252,29 @@ void bckm_sim_params_default(bckm_sim_params *p) {
     p->leave_pct = 25;
 }
 
+/* Every BP's ledger, empty; with lmdb each opens its store, which must hold
+ * no entry (a run never continues another run's chain). */
+static int ledgers_open(cluster_t *c) {
+    for (uint32_t i = 0; i < c->n; i++) bckm_sim_ledger_init(&c->bp[i].ledger);
+    if (c->p.ledger != BCKM_SIM_LEDGER_LMDB) return BCKM_OK;
+    if (mkdir(c->p.ledger_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(c->res->violation, sizeof c->res->violation, "ledger directory %s: %s", c->p.ledger_dir,
+                 strerror(errno));
+        return BCKM_ERR_IO;
+    }
+    for (uint32_t i = 0; i < c->n; i++) {
+        char path[4096];
+        int e = ledger_path(c, i, path, sizeof path);
+        if (e != BCKM_OK) {
+            snprintf(c->res->violation, sizeof c->res->violation, "ledger directory name too long");
+            return e;
+        }
+        e = bckm_sim_ledger_open(&c->bp[i].ledger, path, c->n, 1, c->res->violation, sizeof c->res->violation);
+        if (e != BCKM_OK) return e;
+    }
+    return BCKM_OK;
+}
+
 int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     if (params == NULL || res == NULL || params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
         params->profile == NULL || params->block_max_txs == 0 || params->mempool_cap == 0 ||
@@ -1188,6 +1287,9 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
          (params->policy != BCKM_POLICY_OWNED && params->policy != BCKM_POLICY_GLOBAL)))
         return BCKM_ERR_ARG;
     if (params->app != BCKM_SIM_APP_KV && params->app != BCKM_SIM_APP_KEYS) return BCKM_ERR_ARG;
+    if (params->ledger != BCKM_SIM_LEDGER_MEM &&
+        (params->ledger != BCKM_SIM_LEDGER_LMDB || params->ledger_dir == NULL || params->ledger_dir[0] == '\0'))
+        return BCKM_ERR_ARG;
     if (sodium_init() < 0) return BCKM_ERR_CRYPTO;
     memset(res, 0, sizeof *res);
     cluster_t *c = calloc(1, sizeof *c);
@@ -1245,8 +1347,12 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     bckm_map_init(&c->txmap);
     c->wl = c->p.app == BCKM_SIM_APP_KEYS ? &keys_workload : &kv_workload;
     if (c->p.cost == BCKM_SIM_COST_MEASURED) c->verify_cal_ns = verify_cost_ns();
-    int we = c->wl->init(c);
+    int we = ledgers_open(c);
+    if (we == BCKM_OK) {
+        we = c->wl->init(c);
+    }
     if (we != BCKM_OK) {
+        for (uint32_t i = 0; i < c->n; i++) bckm_sim_ledger_free(&c->bp[i].ledger);
         bckm_map_free(&c->txmap);
         bckm_u64set_free(&c->sig_memo);
         bckm_sim_evq_free(&c->q);
@@ -1257,8 +1363,7 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     if (ref.self == NULL || bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref) != BCKM_OK)
         abort();
     for (uint32_t i = 0; i < c->n; i++) {
-        bckm_sim_ledger_init(&c->bp[i].ledger);
-        bp_start(c, i, 0);
+        bp_start(c, i, 0, 0);
         /* stagger the ticks so BPs do not all fire at the same instant */
         uint64_t off = bckm_sim_rng_below(&c->net_rng, c->p.profile->tick_us);
         if (bckm_sim_evq_push(&c->q, off, EV_TICK, i, 0, NULL) != BCKM_OK) abort();

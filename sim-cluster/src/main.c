@@ -33,7 +33,7 @@ static void usage_run(FILE *o) {
             "                    [--cost model|measured] [--json]\n"
             "                    [--nodes N] [--policy owned|global] [--devices all|K|none]\n"
             "                    [--app kv|keys] [--block-txs N] [--keys N] [--fault-ms MS] [--gap-us US]\n"
-            "                    [--join-pct J]\n"
+            "                    [--join-pct J] [--ledger mem|lmdb:DIR]\n"
             "  --bps P         number of BPs, 1..64 (default 4)\n"
             "  --requests R    client requests to serve (default 50)\n"
             "  --mode M        reply after admission (async), CheckTx (sync) or commit (default commit)\n"
@@ -60,7 +60,13 @@ static void usage_run(FILE *o) {
             "  --gap-us US     mean gap between request arrivals (default 2000)\n"
             "  --join-pct J    key app: J%% of requests are joins, the rest half leaves, half\n"
             "                  evictions (default 50)\n"
-            "Exit: 0 ok, 1 safety or liveness violation, 2 bad usage.\n");
+            "  --ledger L      where each BP keeps its ledger: mem (default; it survives a\n"
+            "                  crash as if on disk) or lmdb:DIR (BP i in an LMDB store under\n"
+            "                  DIR/bp-<i>, each append committed to it; a crash drops the BP's\n"
+            "                  memory and the restart reads the store back, verified). DIR is\n"
+            "                  created when missing; a store already holding entries is refused\n"
+            "Exit: 0 ok, 1 safety or liveness violation (or a damaged ledger store at a\n"
+            "restart), 2 bad usage or a ledger directory that cannot be used.\n");
 }
 
 static void usage_check(FILE *o) {
@@ -173,6 +179,15 @@ static int cmd_run(int argc, char **argv) {
             p.join_pct = (uint32_t)x;
             p.leave_pct = (100 - p.join_pct) / 2;
             key_flags++;
+        } else if (strcmp(a, "--ledger") == 0) {
+            if (strcmp(v, "mem") == 0) {
+                p.ledger = BCKM_SIM_LEDGER_MEM;
+            } else if (strncmp(v, "lmdb:", 5) == 0 && v[5] != '\0') {
+                p.ledger = BCKM_SIM_LEDGER_LMDB;
+                p.ledger_dir = v + 5;
+            } else {
+                return bad("run", "--ledger wants mem or lmdb:DIR, got", v);
+            }
         } else {
             return bad("run", "unknown flag", a);
         }
@@ -192,7 +207,8 @@ static int cmd_run(int argc, char **argv) {
     bckm_sim_result r;
     int rc = bckm_sim_run(&p, &r);
     if (rc != BCKM_OK) {
-        fprintf(stderr, "bckm-sim run: setup failed: %s\n", bckm_strerror(rc));
+        if (r.violation[0] != '\0') fprintf(stderr, "bckm-sim run: %s\n", r.violation);
+        else fprintf(stderr, "bckm-sim run: setup failed: %s\n", bckm_strerror(rc));
         return 2;
     }
     if (json) {

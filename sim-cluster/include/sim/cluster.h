@@ -17,6 +17,7 @@
 #include "sim/app.h"
 #include "sim/net.h"
 #include "sim/block.h"
+#include "sim/ledger.h"
 
 enum { BCKM_SIM_ASYNC = 0, BCKM_SIM_SYNC = 1, BCKM_SIM_COMMIT = 2 };
 enum { BCKM_SIM_COST_MODEL = 0, BCKM_SIM_COST_MEASURED = 1 };
@@ -61,6 +62,9 @@ typedef struct {
     uint32_t join_pct, leave_pct; /* key app: request mix in percent (rest: evict) */
     uint32_t withhold_rekeys;   /* tests: 1 + the BP whose key manager never releases its
                                  * rekey messages (0: none); the device check must catch it */
+    int ledger;                 /* BCKM_SIM_LEDGER_MEM (default) or _LMDB (sim/ledger.h) */
+    const char *ledger_dir;     /* lmdb: BP i's store is ledger_dir/bp-<i>; each must be
+                                 * missing or empty at the start of a run */
     uint64_t fault_us;          /* length of the faulty phase */
     uint64_t liveness_us;       /* budget after healing */
     uint32_t plan_len;
@@ -104,7 +108,8 @@ typedef struct {
 void bckm_sim_params_default(bckm_sim_params *p);
 
 /* Runs one simulation with the application p->app selects. Returns a bckm_err for
- * setup errors; the run's outcome is in res->outcome. */
+ * setup errors (res->violation then says why when it can, e.g. a ledger store
+ * that is not empty); the run's outcome is in res->outcome. */
 int bckm_sim_run(const bckm_sim_params *p, bckm_sim_result *res);
 
 /* Swarm: draws every setting of a run from the seed (faults, Byzantine
