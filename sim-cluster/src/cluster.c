@@ -1038,6 +1038,7 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     me->up = 1;
     me->busy_until = now + cost;
     c->res->bp_cpu_us += cost;
+    c->res->restart_cpu_us += cost;
     me->last_commit_us = top ? now : 0;
 }
 

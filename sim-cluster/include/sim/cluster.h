@@ -82,6 +82,8 @@ typedef struct {
     uint8_t trace_hash[32];
     uint64_t end_us;
     uint64_t bp_cpu_us;         /* virtual CPU time charged to all BPs together */
+    uint64_t restart_cpu_us;    /* of which restarts: snapshot restore, ledger replay and
+                                 * the key manager's catch-up */
     uint64_t first_arrival_us;  /* the first request's arrival */
     uint64_t last_commit_us;    /* the last execution of a request's tx at any BP */
     uint64_t commit90_us;       /* when 90% of the requests had executed at some BP */
