@@ -961,14 +961,19 @@ static void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
  */
 static void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bp_t *me = &c->bp[i];
-    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK)
-        return;
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
     uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns, saved_t0 = c->t0_ns;
     c->cost = 0;
     c->excl_ns = 0;
     c->add_ns = 0;
     c->t0_ns = measured ? cpu_now_ns() : 0;
+    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK) {
+        c->cost = saved_cost;
+        c->excl_ns = saved_excl;
+        c->add_ns = saved_add;
+        c->t0_ns = saved_t0;
+        return;
+    }
     me->app = c->wl->new_app(c);
     if (me->app.self == NULL) abort();
     uint64_t from = 0;
