@@ -107,6 +107,24 @@ static void entry_kdf(void) {
     bckm_drbg_init(&d, key);
     bckm_drbg_init(&d, NULL);
     bckm_drbg_fill(&d, buf, Frama_C_unsigned_long_interval(0u, sizeof buf));
+    bckm_drbg_wipe(&d);
+    bckm_drbg_wipe(NULL);
+}
+
+/* decode(encode(x)) == x for transactions: proven from the two contracts
+ * alone (and lemma bckm_tx_roundtrip), for every valid x. */
+/*@ requires \valid_read(x) && \valid(y) && \separated(x, y);
+    requires bckm_tx_fields_ok(x->op, x->node_id, x->set_id);
+    assigns *y;
+    ensures \result == BCKM_OK && bckm_tx_same{Post, Pre}(y, (struct bckm_tx *)x);
+ */
+static int roundtrip_tx(const struct bckm_tx *x, struct bckm_tx *y) {
+    uint8_t b[BCKM_TX_BYTES];
+    int e = bckm_tx_encode(x, b);
+    //@ assert e == BCKM_OK;
+    e = bckm_tx_decode(b, sizeof b, y);
+    //@ assert e == BCKM_OK && bckm_tx_same{Here, Pre}(y, (struct bckm_tx *)x);
+    return e;
 }
 
 /* The transaction and envelope codecs on unknown bytes of unknown length,
@@ -134,6 +152,13 @@ static void entry_tx(void) {
         e = bckm_envelope_sign(&env, sk);
         e = bckm_envelope_verify(&env, pk);
     }
+    /* The round trip of an unknown valid transaction. */
+    t.op = (uint8_t)Frama_C_unsigned_char_interval(BCKM_TX_OP_JOIN, BCKM_TX_OP_EVICT);
+    t.node_id = Frama_C_unsigned_int_interval(1u, 0xFFFFFFFFu);
+    t.set_id = Frama_C_unsigned_int_interval(1u, 0xFFFFFFFFu);
+    unknown_bytes(t.code_hash, sizeof t.code_hash);
+    unknown_bytes(t.refresh, sizeof t.refresh);
+    e = roundtrip_tx(&t, &env.tx);
     e = bckm_envelope_sign(NULL, sk);
     e = bckm_envelope_verify(&env, NULL);
     (void)e;
@@ -149,6 +174,9 @@ static void entry_block(void) {
     struct bckm_envelope envs[2];
     uint8_t body[2 * BCKM_ENVELOPE_BYTES + 1];
     size_t body_len;
+    struct bckm_cert c;
+    uint8_t cert_buf[BCKM_CERT_MAX_BYTES];
+    size_t cert_len;
     int e;
     unknown_bytes(buf, sizeof buf);
     e = bckm_block_header_decode(buf, len, &h);
@@ -158,6 +186,15 @@ static void entry_block(void) {
     }
     e = bckm_block_body_encode(envs, Frama_C_unsigned_int_interval(0u, 2u), body,
                                Frama_C_unsigned_long_interval(0u, sizeof body), &body_len);
+    /* The certificate encoder on a certificate with unknown fields (the
+     * signer entries as they happen to be) and a buffer of unknown size. */
+    c.version = (uint8_t)Frama_C_unsigned_char_interval(0, 255);
+    c.height = ((uint64_t)any_u32() << 32) | any_u32();
+    c.view = ((uint64_t)any_u32() << 32) | any_u32();
+    c.count = any_u32();
+    (void)bckm_cert_encoded_len(any_u32());
+    e = bckm_cert_encode(&c, cert_buf, Frama_C_unsigned_long_interval(0u, sizeof cert_buf),
+                         &cert_len);
     (void)e;
 }
 

@@ -22,11 +22,9 @@ mkdir -p "$OUT" reports
 # except that <sodium.h> is the contract header proofs/libsodium.h.
 CPP="-std=c11 -D_POSIX_C_SOURCE=200809L -Iproofs/include -Icore/include"
 
-# Runtime-error guards: every RTE alarm Frama-C knows for integers.
+# Runtime-error guards: every RTE alarm Frama-C knows for integers, in every
+# group.
 RTE_ALL="-warn-signed-overflow -warn-signed-downcast -warn-unsigned-overflow -warn-unsigned-downcast"
-# The common.h helpers truncate on purpose ((uint8_t)(v >> 16)): proven with
-# every other alarm on; see proofs/README.md.
-RTE_HELPERS="-warn-signed-overflow -warn-signed-downcast -warn-unsigned-overflow -no-warn-unsigned-downcast"
 
 # Strategies WP may apply when a prover alone fails: rewrite constant shifts
 # into multiplication/division, bound bitwise results, compare bit by bit.
@@ -37,9 +35,12 @@ groups=$(grep -v '^\s*#' proofs/targets | awk 'NF {print $1}' | sort -u)
 for g in $groups; do
   files=$(grep -v '^\s*#' proofs/targets | awk -v g="$g" '$1 == g && $2 ~ /\.c$/ && $2 != "proofs/entry.c" {print $2}')
   fcts=$(grep -v '^\s*#' proofs/targets | awk -v g="$g" '$1 == g {for (i = 3; i <= NF; i++) print $i}' | paste -sd, -)
+  # Group "lemmas" names ACSL lemmas, not functions: WP proves them as goals
+  # of their own (-wp-prop), since -wp-fct leaves lemmas out, while every
+  # other proof may use them as hypotheses.
   case "$g" in
-    helpers) rte="$RTE_HELPERS" ;;
-    *) rte="$RTE_ALL" ;;
+    lemmas) select="-wp-prop" ;;
+    *) select="-wp-fct" ;;
   esac
   # proofs/entry.c is parsed in every group: it holds main() (proven in the
   # core group) and, for the helpers group, the one copy of common.h.
@@ -47,8 +48,8 @@ for g in $groups; do
   start=$(date +%s)
   # shellcheck disable=SC2086
   "$FRAMAC" $files proofs/entry.c \
-      -cpp-extra-args="$CPP" $rte \
-      -wp -wp-rte -wp-model Typed+cast -wp-fct "$fcts" \
+      -cpp-extra-args="$CPP" $RTE_ALL \
+      -wp -wp-rte -wp-model Typed+cast $select "$fcts" \
       -wp-prover z3,cvc4 -wp-timeout "$TIMEOUT" -wp-par "$JOBS" \
       -wp-auto "$AUTO" \
       -wp-session "proofs/session/$g" -wp-cache cleanup -wp-cache-env \

@@ -75,7 +75,12 @@ def main():
             continue
         data = json.load(open(jpath))
         times = goal_times(os.path.join(out_dir, g + ".log"))
-        funcs = data.get("wp:functions", {})
+        funcs = dict(data.get("wp:functions", {}))
+        # Lemmas (group "lemmas") are reported under their own name.
+        for ax in data.get("wp:axiomatics", {}).values():
+            for goal, res in ax.items():
+                if goal.startswith("lemma_"):
+                    funcs[goal[len("lemma_"):]] = {goal: res}
         for fn, goals in sorted(funcs.items()):
             n = ok = 0
             provers = set()

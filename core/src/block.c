@@ -277,6 +277,7 @@ size_t bckm_cert_encoded_len(uint32_t count) {
  * increasing (which also rules out duplicates). */
 /*@ requires \valid_read(c);
     assigns \nothing;
+    ensures \result != 0 ==> 1 <= c->count <= BCKM_CERT_MAX_SIGS;
  */
 static int cert_signers_canonical(const struct bckm_cert *c) {
     uint32_t i;
@@ -295,6 +296,7 @@ static int cert_signers_canonical(const struct bckm_cert *c) {
 
 /*@ requires \valid_read(c);
     assigns \nothing;
+    ensures \result != 0 ==> 1 <= c->count <= BCKM_CERT_MAX_SIGS;
  */
 static int cert_is_valid(const struct bckm_cert *c) {
     return c->version == BCKM_CERT_VERSION && c->height != 0 && cert_signers_canonical(c);
@@ -317,6 +319,8 @@ int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap, size_t
     pos = BCKM_CERT_FIXED_BYTES;
     /*@ loop invariant 0 <= i <= c->count;
         loop invariant pos == BCKM_CERT_FIXED_BYTES + i * BCKM_CERT_ENTRY_BYTES;
+        loop invariant 1 <= c->count <= BCKM_CERT_MAX_SIGS;
+        loop invariant BCKM_CERT_FIXED_BYTES + c->count * BCKM_CERT_ENTRY_BYTES <= cap;
         loop assigns i, pos, out[0 .. cap - 1];
         loop variant c->count - i; */
     for (i = 0; i < c->count; i++) {

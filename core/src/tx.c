@@ -55,10 +55,20 @@ int bckm_tx_encode(const struct bckm_tx *tx, uint8_t out[BCKM_TX_BYTES]) {
     bckm_put_u32(out + TX_OFF_NODE, tx->node_id);
     bckm_put_u32(out + TX_OFF_SET, tx->set_id);
     /*@ loop invariant 0 <= i <= BCKM_HASH_BYTES;
+        loop invariant out[0] == \at(tx->op, Pre) &&
+                       bckm_be32(out[1], out[2], out[3], out[4]) == \at(tx->node_id, Pre) &&
+                       bckm_be32(out[5], out[6], out[7], out[8]) == \at(tx->set_id, Pre);
+        loop invariant \forall integer k; 0 <= k < i ==> out[TX_OFF_CODE + k] == \at(tx->code_hash[k], Pre);
         loop assigns i, out[TX_OFF_CODE .. TX_OFF_CODE + BCKM_HASH_BYTES - 1];
         loop variant BCKM_HASH_BYTES - i; */
     for (i = 0; i < BCKM_HASH_BYTES; i++) out[TX_OFF_CODE + i] = tx->code_hash[i];
     /*@ loop invariant 0 <= i <= BCKM_REFRESH_BYTES;
+        loop invariant out[0] == \at(tx->op, Pre) &&
+                       bckm_be32(out[1], out[2], out[3], out[4]) == \at(tx->node_id, Pre) &&
+                       bckm_be32(out[5], out[6], out[7], out[8]) == \at(tx->set_id, Pre);
+        loop invariant \forall integer k; 0 <= k < BCKM_HASH_BYTES ==>
+                         out[TX_OFF_CODE + k] == \at(tx->code_hash[k], Pre);
+        loop invariant \forall integer k; 0 <= k < i ==> out[TX_OFF_REFRESH + k] == \at(tx->refresh[k], Pre);
         loop assigns i, out[TX_OFF_REFRESH .. TX_OFF_REFRESH + BCKM_REFRESH_BYTES - 1];
         loop variant BCKM_REFRESH_BYTES - i; */
     for (i = 0; i < BCKM_REFRESH_BYTES; i++) out[TX_OFF_REFRESH + i] = tx->refresh[i];
@@ -80,10 +90,12 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) {
     t.node_id = bckm_get_u32(buf + TX_OFF_NODE);
     t.set_id = bckm_get_u32(buf + TX_OFF_SET);
     /*@ loop invariant 0 <= i <= BCKM_HASH_BYTES;
+        loop invariant \forall integer k; 0 <= k < i ==> t.code_hash[k] == buf[TX_OFF_CODE + k];
         loop assigns i, t.code_hash[0 .. BCKM_HASH_BYTES - 1];
         loop variant BCKM_HASH_BYTES - i; */
     for (i = 0; i < BCKM_HASH_BYTES; i++) t.code_hash[i] = buf[TX_OFF_CODE + i];
     /*@ loop invariant 0 <= i <= BCKM_REFRESH_BYTES;
+        loop invariant \forall integer k; 0 <= k < i ==> t.refresh[k] == buf[TX_OFF_REFRESH + k];
         loop assigns i, t.refresh[0 .. BCKM_REFRESH_BYTES - 1];
         loop variant BCKM_REFRESH_BYTES - i; */
     for (i = 0; i < BCKM_REFRESH_BYTES; i++) t.refresh[i] = buf[TX_OFF_REFRESH + i];
@@ -98,11 +110,14 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) {
     out->set_id = t.set_id;
     /*@ loop invariant 0 <= i <= BCKM_HASH_BYTES;
         loop invariant out->op == t.op && out->node_id == t.node_id && out->set_id == t.set_id;
+        loop invariant \forall integer k; 0 <= k < i ==> out->code_hash[k] == t.code_hash[k];
         loop assigns i, out->code_hash[0 .. BCKM_HASH_BYTES - 1];
         loop variant BCKM_HASH_BYTES - i; */
     for (i = 0; i < BCKM_HASH_BYTES; i++) out->code_hash[i] = t.code_hash[i];
     /*@ loop invariant 0 <= i <= BCKM_REFRESH_BYTES;
         loop invariant out->op == t.op && out->node_id == t.node_id && out->set_id == t.set_id;
+        loop invariant \forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->code_hash[k] == t.code_hash[k];
+        loop invariant \forall integer k; 0 <= k < i ==> out->refresh[k] == t.refresh[k];
         loop assigns i, out->refresh[0 .. BCKM_REFRESH_BYTES - 1];
         loop variant BCKM_REFRESH_BYTES - i; */
     for (i = 0; i < BCKM_REFRESH_BYTES; i++) out->refresh[i] = t.refresh[i];
@@ -121,6 +136,8 @@ int bckm_envelope_is_valid(const struct bckm_envelope *env) {
     requires \separated(env, out + (0 .. BCKM_ENVELOPE_SIGNED_BYTES - 1));
     assigns out[0 .. BCKM_ENVELOPE_SIGNED_BYTES - 1];
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+    ensures \result == BCKM_OK <==> bckm_envelope_fields_ok((struct bckm_envelope *)env);
+    ensures \result == BCKM_OK ==> bckm_envelope_encodes_signed{Pre, Post}((struct bckm_envelope *)env, out);
  */
 static int envelope_encode_signed(const struct bckm_envelope *env, uint8_t *out) {
     int ret = BCKM_OK;
@@ -143,6 +160,8 @@ int bckm_envelope_encode(const struct bckm_envelope *env, uint8_t out[BCKM_ENVEL
     ret = envelope_encode_signed(env, out);
     if (ret != BCKM_OK) goto out;
     /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
+        loop invariant bckm_envelope_encodes_signed{Pre, Here}((struct bckm_envelope *)env, out);
+        loop invariant \forall integer k; 0 <= k < i ==> out[ENV_OFF_SIG + k] == \at(env->sig[k], Pre);
         loop assigns i, out[ENV_OFF_SIG .. ENV_OFF_SIG + BCKM_SIG_BYTES - 1];
         loop variant BCKM_SIG_BYTES - i; */
     for (i = 0; i < BCKM_SIG_BYTES; i++) out[ENV_OFF_SIG + i] = env->sig[i];
@@ -168,6 +187,7 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *o
     ret = bckm_tx_decode(buf + ENV_OFF_TX, BCKM_TX_BYTES, &e.tx);
     if (ret != BCKM_OK) goto out;
     /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
+        loop invariant \forall integer k; 0 <= k < i ==> e.sig[k] == buf[ENV_OFF_SIG + k];
         loop assigns i, e.sig[0 .. BCKM_SIG_BYTES - 1];
         loop variant BCKM_SIG_BYTES - i; */
     for (i = 0; i < BCKM_SIG_BYTES; i++) e.sig[i] = buf[ENV_OFF_SIG + i];

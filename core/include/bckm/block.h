@@ -147,7 +147,13 @@ int bckm_block_seal(struct bckm_block_header *hdr, const struct bckm_envelope *e
 
 /* ---- commit certificate ----------------------------------------------- */
 
-/* Encoded size of a certificate with count signatures (count <= max). */
+/* Encoded size of a certificate with count signatures (count <= max); 0
+ * when count is over the maximum. */
+/*@ assigns \nothing;
+    ensures count <= BCKM_CERT_MAX_SIGS ==>
+              \result == BCKM_CERT_FIXED_BYTES + count * BCKM_CERT_ENTRY_BYTES;
+    ensures count > BCKM_CERT_MAX_SIGS ==> \result == 0;
+ */
 size_t bckm_cert_encoded_len(uint32_t count);
 
 /* BCKM_ERR_ARG for an unknown version, height 0, count outside
@@ -156,7 +162,12 @@ size_t bckm_cert_encoded_len(uint32_t count);
 /*@ requires \valid_read(c) && \valid(out_len);
     requires cap == 0 || \valid(out + (0 .. cap - 1));
     requires cap == 0 || \separated(c, out_len, out + (0 .. cap - 1));
+    requires \separated(c, out_len);
     assigns out[0 .. cap - 1], *out_len;
+    ensures \result == BCKM_OK || \result == BCKM_ERR_ARG || \result == BCKM_ERR_NOMEM;
+    ensures \result == BCKM_OK ==>
+              *out_len == BCKM_CERT_FIXED_BYTES + c->count * BCKM_CERT_ENTRY_BYTES &&
+              *out_len <= cap;
  */
 int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap,
                      size_t *out_len) BCKM_MUST_CHECK;

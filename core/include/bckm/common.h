@@ -89,49 +89,77 @@ int bckm_ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
  */
 int bckm_init(void) BCKM_MUST_CHECK;
 
-/* Big-endian helpers used by every codec. */
+/* Big-endian helpers used by every codec.
+ *
+ * Their contracts are arithmetic: bckm_be16/32/64 give the value of 2, 4 or
+ * 8 bytes read big-endian, each put_ ensures that the bytes it wrote read
+ * back as v and each get_ returns that value, so get(put(v)) == v follows
+ * from the two contracts and codecs can state round trips field by field.
+ * The encoders reduce each byte with `% 256u` before the narrowing cast (for
+ * an unsigned value the same as `& 0xFFu`, and the same bytes as a plain
+ * truncation): every cast is then lossless, so the proof needs no exception
+ * for unsigned downcasts, and division and remainder by constants are what
+ * the provers reason about best. The decoders add disjoint shifted bytes,
+ * which is the same as or-ing them. */
+/*@ logic integer bckm_be16(integer b0, integer b1) = b0 * 256 + b1;
+    logic integer bckm_be32(integer b0, integer b1, integer b2, integer b3) =
+        ((b0 * 256 + b1) * 256 + b2) * 256 + b3;
+    logic integer bckm_be64(integer b0, integer b1, integer b2, integer b3,
+                            integer b4, integer b5, integer b6, integer b7) =
+        bckm_be32(b0, b1, b2, b3) * 4294967296 + bckm_be32(b4, b5, b6, b7);
+ */
 /*@ requires \valid(p + (0 .. 3));
     assigns p[0 .. 3];
-    ensures p[0] == ((v >> 24) & 0xFF) && p[1] == ((v >> 16) & 0xFF) &&
-            p[2] == ((v >> 8) & 0xFF) && p[3] == (v & 0xFF);
+    ensures p[0] == v / 16777216 % 256 && p[1] == v / 65536 % 256 &&
+            p[2] == v / 256 % 256 && p[3] == v % 256;
+    ensures bckm_be32(p[0], p[1], p[2], p[3]) == v;
  */
 static inline void bckm_put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);  p[3] = (uint8_t)v;
+    p[0] = (uint8_t)((v >> 24) % 256u); p[1] = (uint8_t)((v >> 16) % 256u);
+    p[2] = (uint8_t)((v >> 8) % 256u);  p[3] = (uint8_t)(v % 256u);
 }
 /*@ requires \valid_read(p + (0 .. 3));
     assigns \nothing;
-    ensures \result == ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]);
+    ensures \result == bckm_be32(p[0], p[1], p[2], p[3]);
  */
 static inline uint32_t bckm_get_u32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+    return ((uint32_t)p[0] << 24) + ((uint32_t)p[1] << 16) +
+           ((uint32_t)p[2] << 8) + (uint32_t)p[3];
 }
 /*@ requires \valid(p + (0 .. 7));
     assigns p[0 .. 7];
+    ensures bckm_be64(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]) == v;
  */
 static inline void bckm_put_u64(uint8_t *p, uint64_t v) {
-    bckm_put_u32(p, (uint32_t)(v >> 32)); bckm_put_u32(p + 4, (uint32_t)v);
+    /* The two halves by division and remainder (for an unsigned value the
+     * same as v >> 32 and the low 32 bits): what the proof relates to the
+     * arithmetic post-condition. */
+    uint32_t hi = (uint32_t)(v / 4294967296u), lo = (uint32_t)(v % 4294967296u);
+    bckm_put_u32(p, hi);
+    bckm_put_u32(p + 4, lo);
+    /*@ assert bckm_be32(p[0], p[1], p[2], p[3]) == hi; */
 }
 /*@ requires \valid_read(p + (0 .. 7));
     assigns \nothing;
+    ensures \result == bckm_be64(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
  */
 static inline uint64_t bckm_get_u64(const uint8_t *p) {
-    return ((uint64_t)bckm_get_u32(p) << 32) | (uint64_t)bckm_get_u32(p + 4);
+    return ((uint64_t)bckm_get_u32(p) << 32) + (uint64_t)bckm_get_u32(p + 4);
 }
 /*@ requires \valid(p + (0 .. 1));
     assigns p[0 .. 1];
-    ensures p[0] == ((v >> 8) & 0xFF) && p[1] == (v & 0xFF);
+    ensures p[0] == v / 256 && p[1] == v % 256;
+    ensures bckm_be16(p[0], p[1]) == v;
  */
 static inline void bckm_put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v;
+    p[0] = (uint8_t)((v >> 8) % 256u); p[1] = (uint8_t)(v % 256u);
 }
 /*@ requires \valid_read(p + (0 .. 1));
     assigns \nothing;
-    ensures \result == (uint16_t)((p[0] << 8) | p[1]);
+    ensures \result == bckm_be16(p[0], p[1]);
  */
 static inline uint16_t bckm_get_u16(const uint8_t *p) {
-    return (uint16_t)(((uint16_t)p[0] << 8) | (uint16_t)p[1]);
+    return (uint16_t)(((uint32_t)p[0] << 8) + (uint32_t)p[1]);
 }
 
 #endif

@@ -132,6 +132,12 @@ void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]);
     ensures d->counter == \old(d->counter) + 1;
  */
 void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len);
+/* Zeroes the key and the counter; NULL is a no-op. */
+/*@ requires d == \null || \valid(d);
+    assigns d->key[0 .. BCKM_KEY_BYTES - 1], d->counter;
+    ensures d != \null ==> d->counter == 0 &&
+              (\forall integer i; 0 <= i < BCKM_KEY_BYTES ==> d->key[i] == 0);
+ */
 void bckm_drbg_wipe(struct bckm_drbg *d);
 
 #endif

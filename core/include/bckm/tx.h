@@ -63,6 +63,65 @@ struct bckm_envelope {
         (op == 1 || op == 2 || op == 3) && node_id != 0 && set_id != 0;
  */
 
+/* The encoding as a relation between a value (read at label V) and 57
+ * bytes (read at label B): b holds t when every field of t reads back from
+ * its offset (IDs big-endian). Encoder and decoder both state their result
+ * with it, the value and the bytes each read where the other is not yet or
+ * no longer written, so decode(encode(x)) == x (lemma bckm_tx_roundtrip) and
+ * the decoder's result is a function of the bytes. */
+/*@ predicate bckm_tx_encodes{V, B}(struct bckm_tx *t, uint8_t *b) =
+        \at(b[0], B) == \at(t->op, V) &&
+        bckm_be32(\at(b[1], B), \at(b[2], B), \at(b[3], B), \at(b[4], B)) == \at(t->node_id, V) &&
+        bckm_be32(\at(b[5], B), \at(b[6], B), \at(b[7], B), \at(b[8], B)) == \at(t->set_id, V) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(b[9 + i], B) == \at(t->code_hash[i], V)) &&
+        (\forall integer i; 0 <= i < BCKM_REFRESH_BYTES ==>
+            \at(b[41 + i], B) == \at(t->refresh[i], V));
+
+    predicate bckm_tx_same{X, Y}(struct bckm_tx *x, struct bckm_tx *y) =
+        \at(x->op, X) == \at(y->op, Y) && \at(x->node_id, X) == \at(y->node_id, Y) &&
+        \at(x->set_id, X) == \at(y->set_id, Y) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(x->code_hash[i], X) == \at(y->code_hash[i], Y)) &&
+        (\forall integer i; 0 <= i < BCKM_REFRESH_BYTES ==>
+            \at(x->refresh[i], X) == \at(y->refresh[i], Y));
+
+    // Two values held by the same bytes are the same value.
+    lemma bckm_tx_roundtrip{X, Y, B}:
+        \forall struct bckm_tx *x, *y, uint8_t *b;
+            bckm_tx_encodes{X, B}(x, b) && bckm_tx_encodes{Y, B}(y, b) ==>
+            bckm_tx_same{X, Y}(x, y);
+ */
+
+/* The same for envelopes: the fields the decoder accepts, the 70 signed
+ * bytes and the whole 134 bytes. (The envelope encoder states its result
+ * with these; the decoder does not yet.) */
+/*@ predicate bckm_envelope_fields_ok{L}(struct bckm_envelope *e) =
+        e->version == BCKM_ENVELOPE_VERSION && 1 <= e->bp <= BCKM_MAX_BPS &&
+        bckm_tx_fields_ok(e->tx.op, e->tx.node_id, e->tx.set_id);
+
+    predicate bckm_envelope_encodes_signed{V, B}(struct bckm_envelope *e, uint8_t *b) =
+        \at(b[0], B) == \at(e->version, V) &&
+        bckm_be32(\at(b[1], B), \at(b[2], B), \at(b[3], B), \at(b[4], B)) == \at(e->bp, V) &&
+        bckm_be64(\at(b[5], B), \at(b[6], B), \at(b[7], B), \at(b[8], B),
+                  \at(b[9], B), \at(b[10], B), \at(b[11], B), \at(b[12], B)) == \at(e->seq, V) &&
+        bckm_tx_encodes{V, B}(\at(&e->tx, V), b + 13);
+
+    predicate bckm_envelope_encodes{V, B}(struct bckm_envelope *e, uint8_t *b) =
+        bckm_envelope_encodes_signed{V, B}(e, b) &&
+        (\forall integer i; 0 <= i < BCKM_SIG_BYTES ==> \at(b[70 + i], B) == \at(e->sig[i], V));
+
+    predicate bckm_envelope_same{X, Y}(struct bckm_envelope *x, struct bckm_envelope *y) =
+        \at(x->version, X) == \at(y->version, Y) && \at(x->bp, X) == \at(y->bp, Y) &&
+        \at(x->seq, X) == \at(y->seq, Y) && bckm_tx_same{X, Y}(\at(&x->tx, X), \at(&y->tx, Y)) &&
+        (\forall integer i; 0 <= i < BCKM_SIG_BYTES ==> \at(x->sig[i], X) == \at(y->sig[i], Y));
+
+    lemma bckm_envelope_roundtrip{X, Y, B}:
+        \forall struct bckm_envelope *x, *y, uint8_t *b;
+            bckm_envelope_encodes{X, B}(x, b) && bckm_envelope_encodes{Y, B}(y, b) ==>
+            bckm_envelope_same{X, Y}(x, y);
+ */
+
 /* 1 when the fields of tx are ones the decoder accepts, 0 otherwise. */
 /*@ requires \valid_read(tx);
     assigns \nothing;
@@ -78,20 +137,23 @@ int bckm_tx_is_valid(const struct bckm_tx *tx);
     assigns out[0 .. BCKM_TX_BYTES - 1];
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
     ensures \result == BCKM_OK <==> bckm_tx_fields_ok(tx->op, tx->node_id, tx->set_id);
+    ensures \result == BCKM_OK ==> bckm_tx_encodes{Pre, Post}((struct bckm_tx *)tx, out);
  */
 int bckm_tx_encode(const struct bckm_tx *tx, uint8_t out[BCKM_TX_BYTES]) BCKM_MUST_CHECK;
 
-/* (The IDs being nonzero on success is not stated in ACSL yet: after Qed
- * rewrites `bckm_get_u32(p) != 0` into "some byte is nonzero", the provers
- * need a bit-level lemma about bckm_get_u32 to close it.)
- * Decodes exactly BCKM_TX_BYTES bytes. BCKM_ERR_TRUNCATED when len is short,
+/* Decodes exactly BCKM_TX_BYTES bytes. BCKM_ERR_TRUNCATED when len is short,
  * BCKM_ERR_FORMAT when len is long, the op is unknown or an ID is 0.
  * out is written only on success. */
 /*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
     requires \valid(out);
     requires \separated(buf + (0 .. len - 1), out);
     assigns *out;
-    ensures \result == BCKM_OK ==> (out->op == 1 || out->op == 2 || out->op == 3);
+    ensures \result == BCKM_OK ==> bckm_tx_fields_ok(out->op, out->node_id, out->set_id);
+    ensures \result == BCKM_OK ==> bckm_tx_encodes{Post, Pre}(out, (uint8_t *)buf);
+    ensures len == BCKM_TX_BYTES ==>
+              (\result == BCKM_OK <==>
+               bckm_tx_fields_ok(buf[0], bckm_be32(buf[1], buf[2], buf[3], buf[4]),
+                                 bckm_be32(buf[5], buf[6], buf[7], buf[8])));
     ensures \result != BCKM_ERR_ARG ==> \result == BCKM_OK || \result == BCKM_ERR_TRUNCATED ||
                                        \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
@@ -102,6 +164,8 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) BCKM_MUS
  * accepts (the signature is not checked), 0 otherwise. */
 /*@ requires \valid_read(env);
     assigns \nothing;
+    ensures \result == 1 <==> bckm_envelope_fields_ok((struct bckm_envelope *)env);
+    ensures \result == 0 || \result == 1;
  */
 int bckm_envelope_is_valid(const struct bckm_envelope *env);
 
@@ -110,6 +174,8 @@ int bckm_envelope_is_valid(const struct bckm_envelope *env);
     requires \separated(env, out + (0 .. BCKM_ENVELOPE_BYTES - 1));
     assigns out[0 .. BCKM_ENVELOPE_BYTES - 1];
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+    ensures \result == BCKM_OK <==> bckm_envelope_fields_ok((struct bckm_envelope *)env);
+    ensures \result == BCKM_OK ==> bckm_envelope_encodes{Pre, Post}((struct bckm_envelope *)env, out);
  */
 int bckm_envelope_encode(const struct bckm_envelope *env,
                          uint8_t out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
