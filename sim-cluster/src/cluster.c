@@ -46,7 +46,7 @@ typedef struct {
 
 enum {
     EV_NET = 1, EV_TICK, EV_CLIENT, EV_FAULT, EV_RESTART, EV_HEAL, EV_DEADLINE,
-    EV_PLAN_START, EV_PLAN_END, EV_PHASE_END
+    EV_PLAN_START, EV_PLAN_END, EV_PHASE_END, EV_WAKE
 };
 
 typedef struct {
@@ -54,6 +54,13 @@ typedef struct {
     uint8_t *buf;
     size_t len;
 } snap_t;
+
+/* An event that reached a busy BP and waits for its CPU. */
+typedef struct {
+    int kind;
+    uint64_t arg;
+    void *ptr;
+} held_t;
 
 typedef struct {
     int up;
@@ -69,6 +76,11 @@ typedef struct {
     snap_t stable;             /* durable snapshot at the last stable checkpoint */
     snap_t pending[4];         /* snapshots of checkpoints not yet stable (volatile) */
     uint64_t busy_until;
+    /* Events that arrived while the CPU was busy, in arrival order (a ring),
+     * and whether an EV_WAKE is scheduled to serve the first of them. */
+    held_t *held;
+    size_t held_head, held_len, held_cap;
+    int wake_pending;
     uint64_t last_commit_us;
     uint64_t last_regossip_us;
     int isolated;
@@ -919,10 +931,20 @@ static int ledger_reopen(cluster_t *c, uint32_t i) {
     return e;
 }
 
-static void bp_crash(cluster_t *c, uint32_t i) {
+static void bp_handle(cluster_t *c, const bckm_sim_event *ev);
+static held_t unhold(bp_t *me);
+
+static void bp_crash(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (!me->up) return;
     me->up = 0;
+    /* What waited for the CPU dies with the process: each waiting event is
+     * what it would be at a down BP (a message dropped, a client refused). */
+    while (me->held_len > 0) {
+        held_t h = unhold(me);
+        bckm_sim_event e = { now, 0, h.kind, i, h.arg, h.ptr };
+        bp_handle(c, &e);
+    }
     c->res->crashes++;
     if (me->has_durable) bckm_pbft_durable_free(&me->durable);
     if (bckm_pbft_durable_copy(&me->durable, &me->rep.d) != BCKM_OK) abort();
@@ -1051,11 +1073,11 @@ static void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
 
 static int bp_event(int kind) { return kind == EV_NET || kind == EV_TICK || kind == EV_CLIENT; }
 
-static void handle(cluster_t *c, const bckm_sim_event *ev) {
+/* One event on BP i's CPU, which is free (or the BP is down). */
+static void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
     uint64_t now = ev->time_us;
     uint32_t i = ev->target;
-    trace_u64s(c, now, (uint64_t)ev->kind, i, ev->arg);
-    if (bp_event(ev->kind)) {
+    {
         bp_t *me = &c->bp[i];
         if (!me->up) {
             if (ev->kind == EV_NET) net_free(ev->ptr);
@@ -1068,11 +1090,6 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
                 if (bckm_sim_evq_push(&c->q, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg, NULL) != BCKM_OK)
                     abort();
             }
-            return;
-        }
-        if (me->busy_until > now) {
-            /* The BP's CPU is busy: the event waits in its queue. */
-            if (bckm_sim_evq_push(&c->q, me->busy_until, ev->kind, i, ev->arg, ev->ptr) != BCKM_OK) abort();
             return;
         }
         c->cost = COST_EVENT;
@@ -1123,6 +1140,80 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         me->busy_until = now + cost;
         c->res->bp_cpu_us += cost;
         flush_out(c, now + cost);
+    }
+}
+
+static void schedule_wake(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    if (me->wake_pending) return;
+    uint64_t at = me->busy_until > now ? me->busy_until : now;
+    if (bckm_sim_evq_push(&c->q, at, EV_WAKE, i, 0, NULL) != BCKM_OK) abort();
+    me->wake_pending = 1;
+}
+
+/* An event for a busy BP waits in that BP's own FIFO queue, and a single
+ * EV_WAKE at the end of the busy period serves the first of them. (Putting
+ * every waiting event back into the global queue at busy_until, as a busy
+ * BP's whole backlog would be, costs a pop and a push per waiting event per
+ * handled event: quadratic in the backlog of a saturated BP.) */
+static void hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    if (me->held_len == me->held_cap) {
+        size_t ncap = me->held_cap ? me->held_cap * 2 : 64;
+        held_t *h = malloc(ncap * sizeof *h);
+        if (h == NULL) abort();
+        for (size_t k = 0; k < me->held_len; k++) h[k] = me->held[(me->held_head + k) % me->held_cap];
+        free(me->held);
+        me->held = h;
+        me->held_cap = ncap;
+        me->held_head = 0;
+    }
+    me->held[(me->held_head + me->held_len) % me->held_cap] = (held_t){ ev->kind, ev->arg, ev->ptr };
+    me->held_len++;
+    schedule_wake(c, i, now);
+}
+
+static held_t unhold(bp_t *me) {
+    held_t h = me->held[me->held_head];
+    me->held_head = (me->held_head + 1) % me->held_cap;
+    me->held_len--;
+    return h;
+}
+
+/* BP i's CPU became free: run the first waiting event. A BP that went down
+ * meanwhile gets each waiting event the way a down BP gets any event. */
+static void wake(cluster_t *c, uint32_t i, uint64_t now) {
+    bp_t *me = &c->bp[i];
+    me->wake_pending = 0;
+    while (me->held_len > 0) {
+        if (me->up && me->busy_until > now) {
+            schedule_wake(c, i, now);
+            return;
+        }
+        int was_up = me->up;
+        held_t h = unhold(me);
+        bckm_sim_event e = { now, 0, h.kind, i, h.arg, h.ptr };
+        bp_handle(c, &e);
+        if (was_up) {
+            if (me->held_len > 0) schedule_wake(c, i, now);
+            return;
+        }
+    }
+}
+
+static void handle(cluster_t *c, const bckm_sim_event *ev) {
+    uint64_t now = ev->time_us;
+    uint32_t i = ev->target;
+    trace_u64s(c, now, (uint64_t)ev->kind, i, ev->arg);
+    if (ev->kind == EV_WAKE) {
+        wake(c, i, now);
+        return;
+    }
+    if (bp_event(ev->kind)) {
+        bp_t *me = &c->bp[i];
+        /* The BP's CPU is busy, or others wait before this event. */
+        if (me->up && (me->busy_until > now || me->held_len > 0)) hold(c, i, ev, now);
+        else bp_handle(c, ev);
         return;
     }
     switch (ev->kind) {
@@ -1150,7 +1241,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
             for (uint32_t k = 0; k < c->n; k++) down += !c->bp[k].up;
             uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
             if (down < (c->f ? c->f : 1) && c->bp[k].up) {
-                bp_crash(c, k);
+                bp_crash(c, k, now);
                 uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
                 if (bckm_sim_evq_push(&c->q, now + d, EV_RESTART, k, 0, NULL) != BCKM_OK) abort();
             }
@@ -1168,7 +1259,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         break;
     case EV_PLAN_START: {
         const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp);
+        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp, now);
         else c->bp[pl->bp].isolated = 1;
         break;
     }
@@ -1506,6 +1597,11 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
             me->app.ops->destroy(me->app.self);
             bckm_sim_mempool_free(&me->mp);
         }
+        while (me->held_len > 0) {
+            held_t h = unhold(me);
+            if (h.kind == EV_NET) net_free(h.ptr);
+        }
+        free(me->held);
         if (me->has_durable) bckm_pbft_durable_free(&me->durable);
         snap_free(&me->stable);
         for (int k = 0; k < 4; k++) snap_free(&me->pending[k]);
