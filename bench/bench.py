@@ -22,6 +22,7 @@ import time
 P_LIST_FULL = [1, 4, 7, 10, 13, 16, 22, 31]
 P_LIST_QUICK = [1, 4, 16]
 TPUT_GAPS_US = [100, 250]
+TPUT_N_ALT = [1000, 100000]   # p = 4 throughput at these network sizes too
 
 
 def log(msg):
@@ -217,6 +218,13 @@ def sim(mode, binary, out):
         for gap in TPUT_GAPS_US:
             runs.append(("throughput", p, nodes, 200 if quick else 2000, "async", "owned", "lan", "none",
                          "measured", 5, ["--gap-us", str(gap), "--block-txs", "128", "--join-pct", "100"]))
+    # Throughput at p = 4 against the network size: the part of each BP's
+    # work per join that grows with sqrt(n) against the part that does not.
+    if not quick:
+        for n_alt in TPUT_N_ALT:
+            for gap in TPUT_GAPS_US:
+                runs.append(("throughput_n", 4, n_alt, 2000, "async", "owned", "lan", "none", "measured", 5,
+                             ["--gap-us", str(gap), "--block-txs", "128", "--join-pct", "100"]))
     # The simulator's own speed: 10,000 requests at p = 16 from a genesis of
     # 10,000 nodes, in both cost modes.
     if not quick:
@@ -231,7 +239,7 @@ def sim(mode, binary, out):
             cmd += ["--nodes", str(n), "--policy", pol]
         cmd += ["--requests", str(r), "--mode", m, "--profile", prof, "--faults", fspec[fname], "--seed", str(seed),
                 "--cost", cost, "--json"]
-        if kind == "throughput":
+        if kind in ("throughput", "throughput_n"):
             cmd += extra if "--join-pct" in help_text else sat
         # A run that takes longer than this is itself a finding (the speed target is one minute).
         obj, err, wall = run_json(cmd, 300)
@@ -795,13 +803,30 @@ def report_error(mode, raw, outdir, mi):
     return s
 
 
+def tput_point(res):
+    """(committed per virtual second, CPU per join per BP in us, CPU ceiling per
+    second, last execution in ms after the first arrival) of one throughput run."""
+    p = res.get("bps") or 1
+    if res.get("commit90_us") and res["commit90_us"] > res.get("first_arrival_us", 0):
+        vt = res["commit90_us"] - res.get("first_arrival_us", 0)
+        tput = 0.9 * res["committed"] / (vt / 1e6)
+    else:
+        vt = res.get("end_us") or 0
+        tput = res["committed"] / (vt / 1e6) if vt else 0
+    tail = (res["last_commit_us"] - res.get("first_arrival_us", 0)) / 1e3 if res.get("last_commit_us") else None
+    cpu = res.get("bp_cpu_us")
+    per = cpu / res["committed"] / p if cpu and res["committed"] else None
+    ceil = p * 1e6 / (cpu / res["committed"]) if cpu and res["committed"] else None
+    return tput, per, ceil, tail
+
+
 def report_throughput(mode, raw, outdir, mi):
     recs, why = sim_records(raw)
     s = header("Throughput against the number of BPs", mi, mode,
                "python3 bench/bench.py sim %s $(BUILD)/bin/bckm-sim reports/raw/sim.jsonl" % mode)
     if why is not None or not recs:
         return not_available(s, why or "no runs recorded")
-    s += contract_note([r for r in recs if r["kind"] in ("throughput", "speed")])
+    s += contract_note([r for r in recs if r["kind"] in ("throughput", "throughput_n", "speed")])
     s += ("Throughput runs submit joins only (`--join-pct 100`, up to 128 per block) at two offered rates, "
           "one every 100 us and one every 250 us on average, from a genesis of the network size below; the better "
           "of the two is the cluster's throughput at that p. Committed per virtual second = 90% of the requests / "
@@ -827,16 +852,7 @@ def report_throughput(mode, raw, outdir, mi):
         parts = r["cmd"].split()
         if "--gap-us" in parts:
             gap = parts[parts.index("--gap-us") + 1]
-        if res.get("commit90_us") and res["commit90_us"] > res.get("first_arrival_us", 0):
-            vt = res["commit90_us"] - res.get("first_arrival_us", 0)
-            tput = 0.9 * res["committed"] / (vt / 1e6)
-        else:
-            vt = res.get("end_us") or 0
-            tput = res["committed"] / (vt / 1e6) if vt else 0
-        tail = (res["last_commit_us"] - res.get("first_arrival_us", 0)) / 1e3 if res.get("last_commit_us") else None
-        cpu = res.get("bp_cpu_us")
-        per = cpu / res["committed"] / p if cpu and res["committed"] else None
-        ceil = p * 1e6 / (cpu / res["committed"]) if cpu and res["committed"] else None
+        tput, per, ceil, tail = tput_point(res)
         rows.append([p, gap, res.get("committed"), fmt(tput), fmt(per) if per else "n/a", fmt(ceil) if ceil else "n/a",
                      res.get("view_changes"), res.get("check_rejected"), res.get("lost"),
                      fmt(tail) if tail is not None else "n/a"])
@@ -870,6 +886,29 @@ def report_throughput(mode, raw, outdir, mi):
                   "busy primary misses the view-change timeout) and to clients retrying at full mempools, which "
                   "is why the measured rate is below the ceiling.") % (fmt(per), fmt(ceil), fmt(1e6 / 10000))
         s += "\n\n"
+    by_n = {}
+    for r in [r for r in recs if r["kind"] in ("throughput", "throughput_n") and "result" in r]:
+        res = r["result"]
+        if res.get("bps") != 4:
+            continue
+        tp, per, ceil, _ = tput_point(res)
+        n = res.get("nodes")
+        if n not in by_n or tp > by_n[n][0]:
+            by_n[n] = (tp, per, ceil, res)
+    if len(by_n) > 1:
+        s += ("Throughput at p = 4 against the genesis network size n (joins only, the better of the two offered "
+              "rates for each n). The key manager's work per join grows with sqrt(n) (one rekey message per set "
+              "and one pair-key update per pair of sets the BP knows); the Ed25519 verification every BP makes of "
+              "every envelope, the signing at the receiving BP and the consensus messages do not:\n\n")
+        s += table(["n", "sets about sqrt(n)", "committed per virtual second", "CPU per join per BP us",
+                    "CPU ceiling per second", "lost"],
+                   [[fmt(n), fmt(int(math.ceil(math.sqrt(n)))), fmt(v[0]), fmt(v[1]) if v[1] else "n/a",
+                     fmt(v[2]) if v[2] else "n/a", v[3].get("lost")] for n, v in sorted(by_n.items())]) + "\n"
+        lo = min(by_n)
+        if by_n[lo][1]:
+            s += ("At the smallest n here (%s) each BP spends %s us of CPU per join, %s the 100 us per join per BP "
+                  "that 10,000 per second allows; the CPU ceiling at p = 4 is %s joins per second there.\n\n") % (
+                fmt(lo), fmt(by_n[lo][1]), "above" if by_n[lo][1] > 100 else "within", fmt(by_n[lo][2]))
     for r in [r for r in recs if r["kind"] == "speed"]:
         cost = r.get("cost", "?")
         if "result" in r:
