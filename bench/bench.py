@@ -748,10 +748,10 @@ def report_response(mode, raw, outdir, mi):
                     fmt(bound), "met" if ratio <= 2 else "missed", fmt(c16[0][5]), ratio, fmt(p50), p50 / bound)
                 if ratio > 2:
                     s += (" Where the rest goes: T_k (the key manager's work, before the envelope exists) is on the "
-                          "path too; a request waits for the next proposal (the `lan` profile lets a block follow a "
-                          "commit after at least 5,000 µs; proposing at once halves nothing here, it mostly adds "
-                          "blocks: measured, T_a went from 5.4 to 4.7 ms at 2.8 times the blocks); and each BP's CPU "
-                          "is busy with the other blocks' quorum verifications, so messages queue behind it.")
+                          "path too; a request that arrives while a block is in consensus waits for it to commit "
+                          "before the next proposal can carry it (the `lan` profile's block interval, 1 ms, is the "
+                          "least time from a commit to the next proposal); and each BP's CPU is busy with every "
+                          "round's signature verifications, so messages queue behind it.")
                 s += "\n\n"
     if lost_runs:
         s += ("**Target: `lost` is 0 in every run:** missed in %d run(s): %s. The simulator reports these as liveness "

@@ -30,9 +30,12 @@ typedef struct {
     uint64_t now;
 } bus;
 
+static unsigned verifies; /* signature checks asked of the port */
+
 static int verify_port(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen,
                        const uint8_t sig[64]) {
     (void)ctx;
+    verifies++;
     return crypto_sign_verify_detached(sig, m, mlen, pk) == 0;
 }
 
@@ -286,5 +289,65 @@ static void test_view_change_keeps_prepared_block(void) {
     bus_free(&b);
 }
 
-CHECK_CASES(CASE(test_normal_case_and_certificates), CASE(test_forged_and_equivocating_preprepare),
+/* A vote that can change nothing is dropped before its signature is checked;
+ * one that can still matter is checked, and refused when forged. */
+static bckm_pbft_msg *vote(const bus *b, uint8_t type, uint32_t from, uint64_t seq, const uint8_t d[32]) {
+    bckm_pbft_msg *m = bckm_pbft_msg_new(type, from);
+    m->view = 0;
+    m->seq = seq;
+    memcpy(m->digest, d, 32);
+    bckm_pbft_msg_sign(m, b->sk[from]);
+    return m;
+}
+
+static void test_useless_votes_unverified(void) {
+    REQUIRE(sodium_init() >= 0);
+    bus b;
+    bus_init(&b);
+    bckm_sim_block blk;
+    make_block(&blk, &b, 0, 1);
+    REQUIRE(bckm_pbft_propose(&b.r[0], &blk, b.now) == BCKM_OK);
+    free(blk.data);
+    pump(&b);
+    REQUIRE(b.height[1] == 1);
+    uint64_t rej = b.r[1].rejected_msgs;
+    /* Height 1 is committed at replica 1: a late COMMIT or PREPARE for it,
+     * even a forged one, is dropped without a signature check. */
+    uint8_t types[2] = { BCKM_PBFT_PREPARE, BCKM_PBFT_COMMIT };
+    for (int t = 0; t < 2; t++) {
+        bckm_pbft_msg *m = vote(&b, types[t], 3, 1, b.digests[1][1]);
+        m->sig[3] ^= 1;
+        unsigned before = verifies;
+        bckm_pbft_on_message(&b.r[1], m, b.now);
+        CHECK_EQ(verifies, before);
+        CHECK_EQ(b.r[1].rejected_msgs, rej);
+        CHECK_EQ(b.height[1], 1);
+        bckm_pbft_msg_unref(m);
+    }
+    /* A vote for the next height can still count: it is checked, and a
+     * forged one is refused. */
+    uint8_t d2[32];
+    memset(d2, 0x5a, sizeof d2);
+    bckm_pbft_msg *m = vote(&b, BCKM_PBFT_PREPARE, 3, 2, d2);
+    m->sig[3] ^= 1;
+    unsigned before = verifies;
+    bckm_pbft_on_message(&b.r[1], m, b.now);
+    CHECK_EQ(verifies, before + 1);
+    CHECK_EQ(b.r[1].rejected_msgs, rej + 1);
+    bckm_pbft_msg_unref(m);
+    /* A genuine one is checked once and kept; the same sender's second vote
+     * for that slot is not checked again. */
+    m = vote(&b, BCKM_PBFT_PREPARE, 3, 2, d2);
+    before = verifies;
+    bckm_pbft_on_message(&b.r[1], m, b.now);
+    CHECK_EQ(verifies, before + 1);
+    CHECK_EQ(b.r[1].slot[0].phave[3], 1);
+    bckm_pbft_on_message(&b.r[1], m, b.now);
+    CHECK_EQ(verifies, before + 1);
+    CHECK_EQ(b.r[1].rejected_msgs, rej + 1);
+    bckm_pbft_msg_unref(m);
+    bus_free(&b);
+}
+
+CHECK_CASES(CASE(test_normal_case_and_certificates), CASE(test_useless_votes_unverified), CASE(test_forged_and_equivocating_preprepare),
             CASE(test_view_change_keeps_prepared_block))

@@ -10,7 +10,7 @@
  * consensus timeouts (timeout_commit 1 s between blocks, timeout_propose
  * 3 s before the round moves on). */
 static const bckm_sim_profile profiles[] = {
-    { "lan", 200, 50, 2000, 5000, 50000, 20000, 10000, 1000, 200000 },
+    { "lan", 200, 50, 2000, 1000, 50000, 20000, 10000, 1000, 200000 },
     { "wan", 40000, 10000, 80000, 100000, 1000000, 300000, 200000, 10000, 4000000 },
     { "tendermint", 1000, 200, 5000, 1000000, 3000000, 1000000, 500000, 10000, 10000000 },
 };

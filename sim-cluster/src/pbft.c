@@ -345,6 +345,22 @@ static void adopt_nv_pp(bckm_pbft_replica *r) {
     bckm_pbft_msg_unref(pp);
 }
 
+/* A PREPARE or COMMIT that can change nothing here is dropped before its
+ * signature is verified: its height is already committed, or its sender's
+ * vote for that slot is already in, or (a PREPARE) the slot has its prepared
+ * quorum. PBFT needs a quorum, not every vote, so at p = 3f + 1 up to f
+ * votes of each round go unverified. Votes for later heights are still
+ * verified: their hints tell a lagging replica to fetch. */
+static int vote_useless(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
+    if (m->type != BCKM_PBFT_PREPARE && m->type != BCKM_PBFT_COMMIT) return 0;
+    if (m->from >= r->cfg.n) return 0;
+    if (m->seq <= r->committed) return 1;
+    if (m->view != r->d.view || r->d.in_vc || m->seq > r->committed + BCKM_PBFT_WINDOW) return 0;
+    const bckm_pbft_slot *s = &r->slot[m->seq - r->committed - 1];
+    if (m->type == BCKM_PBFT_PREPARE) return s->phave[m->from] || s->prepared;
+    return s->chave[m->from];
+}
+
 static void on_vote(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
     if (m->seq <= r->committed || m->seq > r->committed + BCKM_PBFT_WINDOW) return;
     bckm_pbft_slot *s = &r->slot[m->seq - r->committed - 1];
@@ -724,6 +740,7 @@ void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t
         return;
     }
     if (m->type < BCKM_PBFT_PREPREPARE || m->type > BCKM_PBFT_NEWVIEW) return;
+    if (vote_useless(r, m)) return;
     /* VIEW-CHANGE and NEW-VIEW carry nested proofs and check their own
      * signature last; everything else is checked here first. */
     if (m->type != BCKM_PBFT_VIEWCHANGE && m->type != BCKM_PBFT_NEWVIEW && !msg_sig_ok(r, m)) {
