@@ -127,6 +127,23 @@ static int roundtrip_tx(const struct bckm_tx *x, struct bckm_tx *y) {
     return e;
 }
 
+/* decode(encode(x)) == x for envelopes, the same way (lemma
+ * bckm_envelope_roundtrip), for every x with valid fields and any signature
+ * bytes. */
+/*@ requires \valid_read(x) && \valid(y) && \separated(x, y);
+    requires bckm_envelope_fields_ok((struct bckm_envelope *)x);
+    assigns *y;
+    ensures \result == BCKM_OK && bckm_envelope_same{Post, Pre}(y, (struct bckm_envelope *)x);
+ */
+static int roundtrip_envelope(const struct bckm_envelope *x, struct bckm_envelope *y) {
+    uint8_t b[BCKM_ENVELOPE_BYTES];
+    int e = bckm_envelope_encode(x, b);
+    //@ assert e == BCKM_OK;
+    e = bckm_envelope_decode(b, sizeof b, y);
+    //@ assert e == BCKM_OK && bckm_envelope_same{Here, Pre}(y, (struct bckm_envelope *)x);
+    return e;
+}
+
 /* The transaction and envelope codecs on unknown bytes of unknown length,
  * and the encoders on whatever the decoders produced. */
 /*@ assigns Frama_C_entropy_source; */
@@ -159,6 +176,21 @@ static void entry_tx(void) {
     unknown_bytes(t.code_hash, sizeof t.code_hash);
     unknown_bytes(t.refresh, sizeof t.refresh);
     e = roundtrip_tx(&t, &env.tx);
+    /* The round trip of an envelope of unknown fields, whenever they are
+     * valid. */
+    {
+        struct bckm_envelope x;
+        unknown_bytes(x.tx.code_hash, sizeof x.tx.code_hash);
+        unknown_bytes(x.tx.refresh, sizeof x.tx.refresh);
+        unknown_bytes(x.sig, sizeof x.sig);
+        x.version = (uint8_t)Frama_C_unsigned_char_interval(0, 255);
+        x.bp = any_u32();
+        x.seq = any_u32();
+        x.tx.op = (uint8_t)Frama_C_unsigned_char_interval(0, 255);
+        x.tx.node_id = any_u32();
+        x.tx.set_id = any_u32();
+        if (bckm_envelope_is_valid(&x)) e = roundtrip_envelope(&x, &env);
+    }
     e = bckm_envelope_sign(NULL, sk);
     e = bckm_envelope_verify(&env, NULL);
     (void)e;

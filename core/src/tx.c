@@ -4,7 +4,7 @@
  *
  * Shape of every codec here: arguments checked first, one exit label, the
  * length compared with the fixed size before any byte is read, results built
- * in a local and copied out only on success.
+ * in locals and written to the output only on success.
  */
 #include "bckm/tx.h"
 
@@ -172,27 +172,43 @@ out:
 
 int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *out) {
     int ret = BCKM_OK;
-    struct bckm_envelope e;
+    uint8_t version;
+    uint32_t bp;
+    uint64_t seq;
+    uint8_t sig[BCKM_SIG_BYTES];
     size_t i;
 
     if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
     if (len < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
     if (len > BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
 
-    e.version = buf[ENV_OFF_VERSION];
-    if (e.version != BCKM_ENVELOPE_VERSION) { ret = BCKM_ERR_FORMAT; goto out; }
-    e.bp = bckm_get_u32(buf + ENV_OFF_BP);
-    if (!bp_in_range(e.bp)) { ret = BCKM_ERR_FORMAT; goto out; }
-    e.seq = bckm_get_u64(buf + ENV_OFF_SEQ);
-    ret = bckm_tx_decode(buf + ENV_OFF_TX, BCKM_TX_BYTES, &e.tx);
-    if (ret != BCKM_OK) goto out;
+    version = buf[ENV_OFF_VERSION];
+    if (version != BCKM_ENVELOPE_VERSION) { ret = BCKM_ERR_FORMAT; goto out; }
+    bp = bckm_get_u32(buf + ENV_OFF_BP);
+    if (!bp_in_range(bp)) { ret = BCKM_ERR_FORMAT; goto out; }
+    seq = bckm_get_u64(buf + ENV_OFF_SEQ);
     /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
-        loop invariant \forall integer k; 0 <= k < i ==> e.sig[k] == buf[ENV_OFF_SIG + k];
-        loop assigns i, e.sig[0 .. BCKM_SIG_BYTES - 1];
+        loop invariant \forall integer k; 0 <= k < i ==> sig[k] == buf[ENV_OFF_SIG + k];
+        loop assigns i, sig[0 .. BCKM_SIG_BYTES - 1];
         loop variant BCKM_SIG_BYTES - i; */
-    for (i = 0; i < BCKM_SIG_BYTES; i++) e.sig[i] = buf[ENV_OFF_SIG + i];
-
-    *out = e;
+    for (i = 0; i < BCKM_SIG_BYTES; i++) sig[i] = buf[ENV_OFF_SIG + i];
+    /* Every byte is read before out is written. The transaction goes
+     * straight into out->tx: bckm_tx_decode leaves it untouched when it
+     * fails, and nothing after it can fail, so out is still written only on
+     * success. Then the other fields, from the locals. */
+    ret = bckm_tx_decode(buf + ENV_OFF_TX, BCKM_TX_BYTES, &out->tx);
+    if (ret != BCKM_OK) goto out;
+    out->version = version;
+    out->bp = bp;
+    out->seq = seq;
+    /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
+        loop invariant out->version == version && out->bp == bp && out->seq == seq;
+        loop invariant bckm_tx_encodes{Here, Pre}(&out->tx, (uint8_t *)buf + ENV_OFF_TX);
+        loop invariant bckm_tx_fields_ok(out->tx.op, out->tx.node_id, out->tx.set_id);
+        loop invariant \forall integer k; 0 <= k < i ==> out->sig[k] == sig[k];
+        loop assigns i, out->sig[0 .. BCKM_SIG_BYTES - 1];
+        loop variant BCKM_SIG_BYTES - i; */
+    for (i = 0; i < BCKM_SIG_BYTES; i++) out->sig[i] = sig[i];
 
 out:
     return ret;

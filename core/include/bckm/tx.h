@@ -94,8 +94,8 @@ struct bckm_envelope {
  */
 
 /* The same for envelopes: the fields the decoder accepts, the 70 signed
- * bytes and the whole 134 bytes. (The envelope encoder states its result
- * with these; the decoder does not yet.) */
+ * bytes and the whole 134 bytes. Encoder and decoder state their results
+ * with these, so decode(encode(x)) == x (lemma bckm_envelope_roundtrip). */
 /*@ predicate bckm_envelope_fields_ok{L}(struct bckm_envelope *e) =
         e->version == BCKM_ENVELOPE_VERSION && 1 <= e->bp <= BCKM_MAX_BPS &&
         bckm_tx_fields_ok(e->tx.op, e->tx.node_id, e->tx.set_id);
@@ -188,6 +188,16 @@ int bckm_envelope_encode(const struct bckm_envelope *env,
     requires \valid(out);
     requires \separated(buf + (0 .. len - 1), out);
     assigns *out;
+    ensures \result == BCKM_OK ==> bckm_envelope_fields_ok(out);
+    ensures \result == BCKM_OK ==> bckm_envelope_encodes{Post, Pre}(out, (uint8_t *)buf);
+    // With the two above: for 134 bytes, success exactly on these bytes.
+    ensures len == BCKM_ENVELOPE_BYTES && buf[0] == BCKM_ENVELOPE_VERSION &&
+            1 <= bckm_be32(buf[1], buf[2], buf[3], buf[4]) <= BCKM_MAX_BPS &&
+            bckm_tx_fields_ok(buf[13], bckm_be32(buf[14], buf[15], buf[16], buf[17]),
+                              bckm_be32(buf[18], buf[19], buf[20], buf[21])) ==>
+              \result == BCKM_OK;
+    ensures \result != BCKM_ERR_ARG ==> \result == BCKM_OK || \result == BCKM_ERR_TRUNCATED ||
+                                       \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
  */
 int bckm_envelope_decode(const uint8_t *buf, size_t len,
