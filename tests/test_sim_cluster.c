@@ -316,6 +316,45 @@ static void test_checker_catches(void) {
     }
 }
 
+/* The record of signatures libsodium accepted spares the checker a second
+ * verification of each certificate signature in it, and nothing else: a
+ * signature not in the record is verified, and a bad one still caught. */
+static void test_checker_accepted_record(void) {
+    REQUIRE(sodium_init() >= 0);
+    keys_t k;
+    make_keys(&k);
+    const uint8_t honest[4] = { 1, 1, 1, 1 };
+    for (int with_record = 0; with_record < 2; with_record++) {
+        bckm_sim_checker ck;
+        REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t (*)[32])k.pk, bckm_kv_new(8, k.client)) == BCKM_OK);
+        bckm_u64set acc;
+        bckm_u64set_init(&acc);
+        if (with_record) bckm_sim_checker_accepted(&ck, &acc);
+        bckm_sim_ledger l;
+        bckm_sim_app app = bckm_kv_new(8, k.client);
+        const bckm_sim_ledger *lp[4] = { &l, &l, &l, &l };
+        bckm_sim_ledger_init(&l);
+        append_block(&l, &app, &k, 3, 1, 2, &ck, 1);
+        /* The record holds two of block 1's three signatures. */
+        const bckm_sim_entry *e = bckm_sim_ledger_get(&l, 1);
+        for (uint32_t s = 0; s < 2; s++) {
+            uint8_t m[BCKM_SIM_SIGNED_BYTES];
+            bckm_sim_signed_bytes(m, 3, e->cert.view, 1, e->digest, e->cert.signer[s]);
+            (void)bckm_u64set_add(&acc, bckm_sim_accepted_key(k.pk[e->cert.signer[s]], m, sizeof m, e->cert.sig[s]));
+        }
+        CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 0);
+        CHECK_EQ(ck.sigs_checked, with_record ? 1 : 3);
+        /* Block 2 with a signature not in the record and broken. */
+        append_block(&l, &app, &k, 3, 10, 1, &ck, 1);
+        l.e[1].cert.sig[2][7] ^= 1;
+        CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 1);
+        bckm_sim_ledger_free(&l);
+        app.ops->destroy(app.self);
+        bckm_sim_checker_free(&ck);
+        bckm_u64set_free(&acc);
+    }
+}
+
 /* ---- the command line ----------------------------------------------------- */
 
 static int run_cmd(const char *args) {
@@ -368,4 +407,4 @@ static void test_command_line(void) {
 CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_equivocators_fork),
             CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
             CASE(test_profiles_and_modes), CASE(test_liveness_failure_reported), CASE(test_many_bps),
-            CASE(test_checker_catches), CASE(test_command_line))
+            CASE(test_checker_catches), CASE(test_checker_accepted_record), CASE(test_command_line))

@@ -43,6 +43,7 @@ typedef struct {
     bckm_sim_block **canon_block;
     uint64_t checked[BCKM_SIM_MAX_BPS];
     bckm_u64set submitted, executed_ok, sigs_ok;
+    const bckm_u64set *accepted; /* see bckm_sim_checker_accepted(), or NULL */
     bckm_sim_reply *replies;
     size_t nreplies, replies_cap;
     uint64_t blocks_checked, sigs_checked, replies_checked;
@@ -53,6 +54,16 @@ typedef struct {
 int bckm_sim_checker_init(bckm_sim_checker *ck, uint32_t n, const uint8_t (*pk)[32],
                           bckm_sim_app ref);
 void bckm_sim_checker_free(bckm_sim_checker *ck);
+/* The key under which a record of accepted signatures holds (pk, m, sig):
+ * the first 8 bytes of BLAKE2b-64 of pk || m || sig, big-endian. */
+uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t mlen, const uint8_t sig[64]);
+/* Gives the checker the run's record of signatures that libsodium accepted
+ * (keys from bckm_sim_accepted_key; only ever valid signatures in it). The
+ * checker still rebuilds every signed statement from its own copy of the
+ * keys and the spec; a certificate signature whose (pk, statement, sig) is
+ * in the record counts as verified, any other is verified here. NULL: verify
+ * everything here. */
+void bckm_sim_checker_accepted(bckm_sim_checker *ck, const bckm_u64set *accepted);
 void bckm_sim_checker_submitted(bckm_sim_checker *ck, const uint8_t *tx, size_t len);
 /* An honest BP told a client that tx committed successfully at height. */
 void bckm_sim_checker_reply(bckm_sim_checker *ck, uint32_t bp, const uint8_t *tx, size_t len,
