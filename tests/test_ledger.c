@@ -566,6 +566,47 @@ static void lmdb_open_errors(void) {
     rm_store(tmpdir);
 }
 
+/* A process killed while LMDB creates a store can leave data.mdb with no
+ * bytes at all (created, its first two meta pages not yet written): that
+ * file holds nothing, so the open treats it as a new store and goes on. A
+ * file with some bytes but no valid meta page is refused and left alone. */
+static void lmdb_empty_file_is_new_store(void) {
+    REQUIRE(chain_ready(60));
+    struct bckm_ledger_config cfg = chain_config(&ch.keys);
+    bckm_ledger *l = NULL;
+    char path[96];
+    struct stat st;
+    REQUIRE(fresh_dir());
+    snprintf(path, sizeof path, "%s/data.mdb", tmpdir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &cfg, &l), BCKM_OK);
+    REQUIRE(l != NULL);
+    CHECK_EQ(bckm_ledger_height(l), 0);
+    CHECK_EQ(chain_append(l, &ch, 1), BCKM_OK);
+    bckm_ledger_close(l);
+    l = NULL;
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &cfg, &l), BCKM_OK);
+    REQUIRE(l != NULL);
+    CHECK_EQ(bckm_ledger_height(l), 1);
+    bckm_ledger_close(l);
+    rm_store(tmpdir);
+    /* 100 bytes: a torn header, not an empty file */
+    REQUIRE(fresh_dir());
+    snprintf(path, sizeof path, "%s/data.mdb", tmpdir);
+    f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    for (int i = 0; i < 100; i++) fputc(0, f);
+    fclose(f);
+    l = NULL;
+    int r = bckm_ledger_open_lmdb(tmpdir, &cfg, &l);
+    CHECK(r == BCKM_ERR_CORRUPT || r == BCKM_ERR_IO);
+    CHECK(l == NULL);
+    CHECK(stat(path, &st) == 0 && st.st_size == 100);
+    rm_store(tmpdir);
+}
+
 /* Random damage to LMDB's own pages (as a disk fault would do): the open
  * never crashes the process (the probe child takes the risk), says OK,
  * CORRUPT or IO, and when it says OK the ledger is a verified prefix of the
@@ -639,4 +680,5 @@ static void cleanup(void) {
 CHECK_CASES(CASE(empty_ledger), CASE(append_and_read), CASE(append_rejects_bad_input),
             CASE(genesis_needs_zero_parent), CASE(queries_match_blocks), CASE(lmdb_reopen_persists),
             CASE(lmdb_tampered_store_is_corrupt), CASE(lmdb_wrong_keys_is_corrupt),
-            CASE(lmdb_open_errors), CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))
+            CASE(lmdb_open_errors), CASE(lmdb_empty_file_is_new_store),
+            CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))

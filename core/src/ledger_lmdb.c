@@ -547,6 +547,11 @@ static int lm_probe(const char *dir, const struct bckm_ledger_config *cfg) {
 
     if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path) return BCKM_ERR_ARG;
     if (stat(path, &st) != 0) return errno == ENOENT ? BCKM_OK : BCKM_ERR_IO;  /* nothing yet */
+    /* No bytes at all: a process died after LMDB created the file and
+     * before it wrote the meta pages. Nothing was ever committed to it (a
+     * commit needs them), and a read-write open initialises such a file as
+     * LMDB does a new one; a read-only probe cannot, so it is skipped. */
+    if (S_ISREG(st.st_mode) && st.st_size == 0) return BCKM_OK;
     rm_stale_probes(dir);
     if (snprintf(copy, sizeof copy, "%s/" PROBE_PREFIX "XXXXXX", dir) >= (int)sizeof copy) return BCKM_ERR_ARG;
     if (mkdtemp(copy) == NULL) return BCKM_ERR_IO;
