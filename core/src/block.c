@@ -25,17 +25,23 @@
 #define ENTRY_OFF_BP 0u
 #define ENTRY_OFF_SIG 4u
 
-/*@ assigns \nothing; */
+/*@ assigns \nothing;
+    ensures \result == 1 <==> (1 <= bp && bp <= 255);
+    ensures \result == 0 || \result == 1;
+ */
 static int bp_in_range(uint32_t bp) {
     return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS;
 }
 
 /*@ requires \valid(dst + (0 .. n - 1)) && \valid_read(src + (0 .. n - 1));
+    requires \separated(dst + (0 .. n - 1), src + (0 .. n - 1));
     assigns dst[0 .. n - 1];
+    ensures \forall integer k; 0 <= k < n ==> dst[k] == \old(src[k]);
  */
 static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n) {
     size_t i;
     /*@ loop invariant 0 <= i <= n;
+        loop invariant \forall integer k; 0 <= k < i ==> dst[k] == \at(src[k], Pre);
         loop assigns i, dst[0 .. n - 1];
         loop variant n - i; */
     for (i = 0; i < n; i++) dst[i] = src[i];
@@ -72,13 +78,41 @@ int bckm_block_header_encode(const struct bckm_block_header *h,
 
     if (h == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
     if (!bckm_block_header_is_valid(h)) { ret = BCKM_ERR_ARG; goto out; }
+    /* Each assertion adds the field just written to those before it. */
     out[HDR_OFF_VERSION] = h->version;
     bckm_put_u64(out + HDR_OFF_HEIGHT, h->height);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre); */
     copy_bytes(out + HDR_OFF_PREV, h->prev_hash, BCKM_HASH_BYTES);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_PREV + k] == \at(h->prev_hash[k], Pre)); */
     bckm_put_u32(out + HDR_OFF_PROPOSER, h->proposer);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_PREV + k] == \at(h->prev_hash[k], Pre)) &&
+               bckm_be32(out[41], out[42], out[43], out[44]) == \at(h->proposer, Pre); */
     bckm_put_u64(out + HDR_OFF_TIME, h->time);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_PREV + k] == \at(h->prev_hash[k], Pre)) &&
+               bckm_be32(out[41], out[42], out[43], out[44]) == \at(h->proposer, Pre) &&
+               bckm_be64(out[45], out[46], out[47], out[48], out[49], out[50], out[51], out[52]) == \at(h->time, Pre); */
     copy_bytes(out + HDR_OFF_ROOT, h->tx_root, BCKM_HASH_BYTES);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_PREV + k] == \at(h->prev_hash[k], Pre)) &&
+               bckm_be32(out[41], out[42], out[43], out[44]) == \at(h->proposer, Pre) &&
+               bckm_be64(out[45], out[46], out[47], out[48], out[49], out[50], out[51], out[52]) == \at(h->time, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_ROOT + k] == \at(h->tx_root[k], Pre)); */
     copy_bytes(out + HDR_OFF_STATE, h->state_hash, BCKM_HASH_BYTES);
+    /*@ assert out[0] == \at(h->version, Pre) &&
+               bckm_be64(out[1], out[2], out[3], out[4], out[5], out[6], out[7], out[8]) == \at(h->height, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_PREV + k] == \at(h->prev_hash[k], Pre)) &&
+               bckm_be32(out[41], out[42], out[43], out[44]) == \at(h->proposer, Pre) &&
+               bckm_be64(out[45], out[46], out[47], out[48], out[49], out[50], out[51], out[52]) == \at(h->time, Pre) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_ROOT + k] == \at(h->tx_root[k], Pre)) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out[HDR_OFF_STATE + k] == \at(h->state_hash[k], Pre)); */
     bckm_put_u32(out + HDR_OFF_NTXS, h->n_txs);
 
 out:
@@ -87,23 +121,45 @@ out:
 
 int bckm_block_header_decode(const uint8_t *buf, size_t len, struct bckm_block_header *out) {
     int ret = BCKM_OK;
-    struct bckm_block_header h;
+    uint8_t version;
+    uint64_t height;
+    uint32_t proposer;
+    uint64_t time;
+    uint32_t n_txs;
 
     if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
     if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
     if (len > BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
 
-    h.version = buf[HDR_OFF_VERSION];
-    h.height = bckm_get_u64(buf + HDR_OFF_HEIGHT);
-    copy_bytes(h.prev_hash, buf + HDR_OFF_PREV, BCKM_HASH_BYTES);
-    h.proposer = bckm_get_u32(buf + HDR_OFF_PROPOSER);
-    h.time = bckm_get_u64(buf + HDR_OFF_TIME);
-    copy_bytes(h.tx_root, buf + HDR_OFF_ROOT, BCKM_HASH_BYTES);
-    copy_bytes(h.state_hash, buf + HDR_OFF_STATE, BCKM_HASH_BYTES);
-    h.n_txs = bckm_get_u32(buf + HDR_OFF_NTXS);
-    if (!bckm_block_header_is_valid(&h)) { ret = BCKM_ERR_FORMAT; goto out; }
+    /* The scalar fields go into locals and are checked first (the checks of
+     * bckm_block_header_is_valid); then every field goes straight from buf
+     * into out. Nothing after the checks can fail, so out is written only
+     * on success. */
+    version = buf[HDR_OFF_VERSION];
+    height = bckm_get_u64(buf + HDR_OFF_HEIGHT);
+    proposer = bckm_get_u32(buf + HDR_OFF_PROPOSER);
+    time = bckm_get_u64(buf + HDR_OFF_TIME);
+    n_txs = bckm_get_u32(buf + HDR_OFF_NTXS);
+    if (version != BCKM_BLOCK_VERSION || height == 0 || !bp_in_range(proposer) ||
+        n_txs > BCKM_BLOCK_MAX_TXS) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
-    *out = h;
+    copy_bytes(out->prev_hash, buf + HDR_OFF_PREV, BCKM_HASH_BYTES);
+    /*@ assert (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->prev_hash[k] == \at(buf[HDR_OFF_PREV + k], Pre)); */
+    copy_bytes(out->tx_root, buf + HDR_OFF_ROOT, BCKM_HASH_BYTES);
+    /*@ assert (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->prev_hash[k] == \at(buf[HDR_OFF_PREV + k], Pre)) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->tx_root[k] == \at(buf[HDR_OFF_ROOT + k], Pre)); */
+    copy_bytes(out->state_hash, buf + HDR_OFF_STATE, BCKM_HASH_BYTES);
+    /*@ assert (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->prev_hash[k] == \at(buf[HDR_OFF_PREV + k], Pre)) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->tx_root[k] == \at(buf[HDR_OFF_ROOT + k], Pre)) &&
+               (\forall integer k; 0 <= k < BCKM_HASH_BYTES ==> out->state_hash[k] == \at(buf[HDR_OFF_STATE + k], Pre)); */
+    out->version = version;
+    out->height = height;
+    out->proposer = proposer;
+    out->time = time;
+    out->n_txs = n_txs;
 
 out:
     return ret;

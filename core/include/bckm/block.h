@@ -71,16 +71,64 @@ struct bckm_cert {
 
 /* ---- header ------------------------------------------------------------ */
 
+/* The header fields the decoder accepts, and the encoding as a relation
+ * between a header (read at label V) and 121 bytes (read at label B), as
+ * bckm_tx_encodes in tx.h: encoder and decoder both state their result with
+ * it, so decode(encode(h)) == h (lemma bckm_block_header_roundtrip). */
+/*@ predicate bckm_block_header_fields_ok{L}(struct bckm_block_header *h) =
+        h->version == BCKM_BLOCK_VERSION && h->height != 0 &&
+        1 <= h->proposer <= BCKM_MAX_BPS && h->n_txs <= BCKM_BLOCK_MAX_TXS;
+
+    predicate bckm_block_header_encodes{V, B}(struct bckm_block_header *h, uint8_t *b) =
+        \at(b[0], B) == \at(h->version, V) &&
+        bckm_be64(\at(b[1], B), \at(b[2], B), \at(b[3], B), \at(b[4], B),
+                  \at(b[5], B), \at(b[6], B), \at(b[7], B), \at(b[8], B)) == \at(h->height, V) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(b[9 + i], B) == \at(h->prev_hash[i], V)) &&
+        bckm_be32(\at(b[41], B), \at(b[42], B), \at(b[43], B), \at(b[44], B)) == \at(h->proposer, V) &&
+        bckm_be64(\at(b[45], B), \at(b[46], B), \at(b[47], B), \at(b[48], B),
+                  \at(b[49], B), \at(b[50], B), \at(b[51], B), \at(b[52], B)) == \at(h->time, V) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(b[53 + i], B) == \at(h->tx_root[i], V)) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(b[85 + i], B) == \at(h->state_hash[i], V)) &&
+        bckm_be32(\at(b[117], B), \at(b[118], B), \at(b[119], B), \at(b[120], B)) == \at(h->n_txs, V);
+
+    predicate bckm_block_header_same{X, Y}(struct bckm_block_header *x, struct bckm_block_header *y) =
+        \at(x->version, X) == \at(y->version, Y) && \at(x->height, X) == \at(y->height, Y) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(x->prev_hash[i], X) == \at(y->prev_hash[i], Y)) &&
+        \at(x->proposer, X) == \at(y->proposer, Y) && \at(x->time, X) == \at(y->time, Y) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(x->tx_root[i], X) == \at(y->tx_root[i], Y)) &&
+        (\forall integer i; 0 <= i < BCKM_HASH_BYTES ==>
+            \at(x->state_hash[i], X) == \at(y->state_hash[i], Y)) &&
+        \at(x->n_txs, X) == \at(y->n_txs, Y);
+
+    // Two headers held by the same bytes are the same header.
+    lemma bckm_block_header_roundtrip{X, Y, B}:
+        \forall struct bckm_block_header *x, *y, uint8_t *b;
+            bckm_block_header_encodes{X, B}(x, b) && bckm_block_header_encodes{Y, B}(y, b) ==>
+            bckm_block_header_same{X, Y}(x, y);
+ */
+
 /* 1 when the decoder accepts these header fields, 0 otherwise. */
 /*@ requires \valid_read(h);
     assigns \nothing;
+    ensures \result == 1 <==> bckm_block_header_fields_ok((struct bckm_block_header *)h);
+    ensures \result == 0 || \result == 1;
  */
 int bckm_block_header_is_valid(const struct bckm_block_header *h);
 
+/* Writes the 121-byte encoding of h. BCKM_ERR_ARG when a field is out of
+ * range. */
 /*@ requires \valid_read(h) && \valid(out + (0 .. BCKM_BLOCK_HEADER_BYTES - 1));
     requires \separated(h, out + (0 .. BCKM_BLOCK_HEADER_BYTES - 1));
     assigns out[0 .. BCKM_BLOCK_HEADER_BYTES - 1];
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG;
+    ensures \result == BCKM_OK <==> bckm_block_header_fields_ok((struct bckm_block_header *)h);
+    ensures \result == BCKM_OK ==>
+              bckm_block_header_encodes{Pre, Post}((struct bckm_block_header *)h, out);
  */
 int bckm_block_header_encode(const struct bckm_block_header *h,
                              uint8_t out[BCKM_BLOCK_HEADER_BYTES]) BCKM_MUST_CHECK;
@@ -91,6 +139,17 @@ int bckm_block_header_encode(const struct bckm_block_header *h,
 /*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
     requires \valid(out) && \separated(buf + (0 .. len - 1), out);
     assigns *out;
+    ensures \result == BCKM_OK ==> bckm_block_header_fields_ok(out);
+    ensures \result == BCKM_OK ==> bckm_block_header_encodes{Post, Pre}(out, (uint8_t *)buf);
+    // With the two above: for 121 bytes, success exactly on these bytes.
+    ensures len == BCKM_BLOCK_HEADER_BYTES ==>
+              (\result == BCKM_OK <==>
+               \old(buf[0] == BCKM_BLOCK_VERSION &&
+                    bckm_be64(buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8]) != 0 &&
+                    1 <= bckm_be32(buf[41], buf[42], buf[43], buf[44]) <= BCKM_MAX_BPS &&
+                    bckm_be32(buf[117], buf[118], buf[119], buf[120]) <= BCKM_BLOCK_MAX_TXS));
+    ensures \result != BCKM_ERR_ARG ==> \result == BCKM_OK || \result == BCKM_ERR_TRUNCATED ||
+                                       \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
  */
 int bckm_block_header_decode(const uint8_t *buf, size_t len,
