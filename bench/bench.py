@@ -958,6 +958,9 @@ def report(mode, raw, outdir):
         idx += "- [%s](%s): %s\n" % (name, name, t)
         for l in first[:4]:
             idx += "  - %s\n" % l
+    idx += ("\nNot written by `make bench` (each says how it was made and how to redo it): "
+            "[sim-profile.md](sim-profile.md), where the simulator's time goes (a callgrind profile); "
+            "[proofs.md](proofs.md), written by `make prove`; [fuzz.md](fuzz.md), written by `make fuzz`.\n")
     idx += "\nRaw data: [raw/](raw/) (Google Benchmark JSON, one JSON line per sweep run, plot data and gnuplot scripts).\n"
     with open(os.path.join(outdir, "README.md"), "w") as f:
         f.write(idx)
