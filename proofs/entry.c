@@ -75,6 +75,7 @@ static void entry_sets(void) {
     }
     (void)bckm_sets_target(any_u32());
     (void)bckm_sets_pick_open(sets, count, any_u32(), any_u32(), any_u32(), &idx);
+    (void)bckm_sets_pick_dissolve(sets, count, any_u32(), any_u32(), any_u32(), &idx);
     e = bckm_sets_assign(sets, count, any_u32(), any_u32(), any_u32(), &id, &fresh);
     (void)e;
 }

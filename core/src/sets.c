@@ -77,6 +77,17 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     uint32_t owned = 0, best = 0;
     int found = 0;
     if (cap == 0) return 0;
+    /*@ loop invariant 0 <= i <= count;
+        loop invariant 0 <= owned <= i && owned == bckm_owned(sets, i, owner);
+        loop invariant found == 0 || found == 1;
+        loop invariant found == 0 ==>
+          owned == 0 && \forall integer j; 0 <= j < i ==> sets[j].owner != owner;
+        loop invariant found == 1 ==>
+          0 <= best < i && sets[best].owner == owner &&
+          \forall integer j; 0 <= j < i && sets[j].owner == owner ==>
+            bckm_dissolve_before(sets, best, j);
+        loop assigns i, owned, best, found;
+        loop variant count - i; */
     for (uint32_t i = 0; i < count; i++) {
         if (sets[i].owner != owner) continue;
         owned++;

@@ -132,10 +132,41 @@ int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
                      uint32_t owner, uint32_t n_after, uint32_t next_counter,
                      uint32_t *out_id, int *out_fresh) BCKM_MUST_CHECK;
 
+/*@ // The number of sets of owner among sets[0 .. n).
+    logic integer bckm_owned{L}(struct bckm_set_info *sets, integer n, integer owner) =
+        n <= 0 ? 0 :
+        bckm_owned(sets, n - 1, owner) + (sets[n - 1].owner == owner ? 1 : 0);
+
+    // ceil(n / cap) for n >= 0 and cap > 0.
+    logic integer bckm_ceil_div(integer n, integer cap) =
+        n / cap + (n % cap != 0 ? 1 : 0);
+
+    // Set i comes no later than set j in Reorder's order: smaller size
+    // first, then higher ID (the youngest set).
+    predicate bckm_dissolve_before{L}(struct bckm_set_info *sets, integer i, integer j) =
+        sets[i].size < sets[j].size ||
+        (sets[i].size == sets[j].size && sets[i].id >= sets[j].id);
+ */
+
 /*
  * Reorder's decision for one owner: returns 1 and the index of the set to
  * dissolve when `owner` holds more than ceil(n_owner / cap) + 1 sets, else 0.
  * The victim is the smallest set (ties: the highest ID, the youngest).
+ */
+/*@ requires count > 0 ==> \valid_read(sets + (0 .. count - 1));
+    requires \valid(victim);
+    requires \separated(victim, sets + (0 .. count - 1));
+    assigns *victim;
+    ensures \result == 0 || \result == 1;
+    // The count is taken in the pre-state (sets is not written: the same
+    // value), so that no goal has to carry it across the write to *victim.
+    ensures \result == 1 <==>
+      (cap != 0 && \old(bckm_owned(sets, count, owner)) > bckm_ceil_div(n_owner, cap) + 1);
+    ensures \result == 1 ==>
+      0 <= *victim < count && sets[*victim].owner == owner &&
+      \forall integer j; 0 <= j < count && sets[j].owner == owner ==>
+        bckm_dissolve_before(sets, *victim, j);
+    ensures \result == 0 ==> *victim == \old(*victim);
  */
 int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
                             uint32_t owner, uint32_t n_owner, uint32_t cap,
