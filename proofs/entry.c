@@ -260,6 +260,9 @@ static void entry_block(void) {
     (void)bckm_cert_encoded_len(any_u32());
     e = bckm_cert_encode(&c, cert_buf, Frama_C_unsigned_long_interval(0u, sizeof cert_buf),
                          &cert_len);
+    /* The certificate decoder on unknown bytes of unknown length. */
+    unknown_bytes(cert_buf, sizeof cert_buf);
+    e = bckm_cert_decode(cert_buf, Frama_C_unsigned_long_interval(0u, sizeof cert_buf), &c);
     (void)e;
 }
 

@@ -47,6 +47,19 @@ static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n) {
     for (i = 0; i < n; i++) dst[i] = src[i];
 }
 
+/*@ requires \valid(dst + (0 .. n - 1));
+    assigns dst[0 .. n - 1];
+    ensures \forall integer k; 0 <= k < n ==> dst[k] == 0;
+ */
+static void zero_bytes(uint8_t *dst, size_t n) {
+    size_t i;
+    /*@ loop invariant 0 <= i <= n;
+        loop invariant \forall integer k; 0 <= k < i ==> dst[k] == 0;
+        loop assigns i, dst[0 .. n - 1];
+        loop variant n - i; */
+    for (i = 0; i < n; i++) dst[i] = 0;
+}
+
 /*@ requires \valid_read(a + (0 .. n - 1)) && \valid_read(b + (0 .. n - 1));
     assigns \nothing;
  */
@@ -391,11 +404,13 @@ out:
 }
 
 int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
-    /* Built in a local and copied out on success, so that *out is
-     * untouched when the input is rejected. Zeroed first, so that unused
-     * entries are zero and two equal certificates compare equal as structs. */
-    struct bckm_cert c = { 0 };
     int ret = BCKM_OK;
+    uint8_t version;
+    uint64_t height;
+    uint64_t view;
+    uint32_t count;
+    uint32_t bp;
+    uint32_t prev = 0;
     size_t remain;
     size_t pos;
     uint32_t i;
@@ -403,33 +418,56 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
     if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
     if (len < BCKM_CERT_FIXED_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
 
-    c.version = buf[CERT_OFF_VERSION];
-    c.height = bckm_get_u64(buf + CERT_OFF_HEIGHT);
-    c.view = bckm_get_u64(buf + CERT_OFF_VIEW);
-    copy_bytes(c.block_hash, buf + CERT_OFF_HASH, BCKM_HASH_BYTES);
-    c.count = bckm_get_u16(buf + CERT_OFF_COUNT);
-    if (c.version != BCKM_CERT_VERSION || c.height == 0) { ret = BCKM_ERR_FORMAT; goto out; }
-    if (c.count == 0 || c.count > BCKM_CERT_MAX_SIGS) { ret = BCKM_ERR_FORMAT; goto out; }
+    /* Every field and entry is read and checked before out is written, so
+     * that *out is untouched when the input is rejected. */
+    version = buf[CERT_OFF_VERSION];
+    height = bckm_get_u64(buf + CERT_OFF_HEIGHT);
+    view = bckm_get_u64(buf + CERT_OFF_VIEW);
+    count = bckm_get_u16(buf + CERT_OFF_COUNT);
+    if (version != BCKM_CERT_VERSION || height == 0) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (count == 0 || count > BCKM_CERT_MAX_SIGS) { ret = BCKM_ERR_FORMAT; goto out; }
 
     pos = BCKM_CERT_FIXED_BYTES;
     remain = len - BCKM_CERT_FIXED_BYTES;
-    /*@ loop invariant 0 <= i <= c.count;
+    /*@ loop invariant 0 <= i <= count;
         loop invariant pos == BCKM_CERT_FIXED_BYTES + i * BCKM_CERT_ENTRY_BYTES;
         loop invariant pos <= len && remain == len - pos;
-        loop assigns i, pos, remain, ret, c.sigs[0 .. c.count - 1];
-        loop variant c.count - i; */
-    for (i = 0; i < c.count; i++) {
+        loop assigns i, pos, remain, bp, prev;
+        loop variant count - i; */
+    for (i = 0; i < count; i++) {
         if (remain < BCKM_CERT_ENTRY_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
-        c.sigs[i].bp = bckm_get_u32(buf + pos + ENTRY_OFF_BP);
-        if (!bp_in_range(c.sigs[i].bp)) { ret = BCKM_ERR_FORMAT; goto out; }
-        if (i > 0 && c.sigs[i].bp <= c.sigs[i - 1].bp) { ret = BCKM_ERR_FORMAT; goto out; }
-        copy_bytes(c.sigs[i].sig, buf + pos + ENTRY_OFF_SIG, BCKM_SIG_BYTES);
+        bp = bckm_get_u32(buf + pos + ENTRY_OFF_BP);
+        if (!bp_in_range(bp)) { ret = BCKM_ERR_FORMAT; goto out; }
+        if (i > 0 && bp <= prev) { ret = BCKM_ERR_FORMAT; goto out; }
+        prev = bp;
         pos += BCKM_CERT_ENTRY_BYTES;
         remain -= BCKM_CERT_ENTRY_BYTES;
     }
     if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
 
-    *out = c;
+    /* Accepted: the fields, the count entries, and zero in every unused
+     * entry (so that two equal certificates compare equal field by field,
+     * as with the former zeroed local copied out as a whole). */
+    //@ assert len == BCKM_CERT_FIXED_BYTES + count * BCKM_CERT_ENTRY_BYTES;
+    out->version = version;
+    out->height = height;
+    out->view = view;
+    copy_bytes(out->block_hash, buf + CERT_OFF_HASH, BCKM_HASH_BYTES);
+    out->count = count;
+    /*@ loop invariant 0 <= i <= BCKM_CERT_MAX_SIGS;
+        loop invariant out->count == count;
+        loop assigns i, pos, out->sigs[0 .. BCKM_CERT_MAX_SIGS - 1];
+        loop variant BCKM_CERT_MAX_SIGS - i; */
+    for (i = 0; i < BCKM_CERT_MAX_SIGS; i++) {
+        if (i < count) {
+            pos = BCKM_CERT_FIXED_BYTES + (size_t)i * BCKM_CERT_ENTRY_BYTES;
+            out->sigs[i].bp = bckm_get_u32(buf + pos + ENTRY_OFF_BP);
+            copy_bytes(out->sigs[i].sig, buf + pos + ENTRY_OFF_SIG, BCKM_SIG_BYTES);
+        } else {
+            out->sigs[i].bp = 0;
+            zero_bytes(out->sigs[i].sig, BCKM_SIG_BYTES);
+        }
+    }
 
 out:
     return ret;

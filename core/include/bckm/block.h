@@ -237,6 +237,9 @@ int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap,
 /*@ requires len == 0 || \valid_read(buf + (0 .. len - 1));
     requires \valid(out) && \separated(buf + (0 .. len - 1), out);
     assigns *out;
+    ensures \result == BCKM_OK ==> 1 <= out->count <= BCKM_CERT_MAX_SIGS;
+    ensures \result != BCKM_ERR_ARG ==> \result == BCKM_OK || \result == BCKM_ERR_TRUNCATED ||
+                                       \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
  */
 int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) BCKM_MUST_CHECK;
