@@ -904,9 +904,10 @@ def report_throughput(mode, raw, outdir, mi):
               "and one pair-key update per pair of sets the BP knows); the Ed25519 verification every BP makes of "
               "every envelope, the signing at the receiving BP and the consensus messages do not:\n\n")
         s += table(["n", "sets about sqrt(n)", "committed per virtual second", "CPU per join per BP us",
-                    "CPU ceiling per second", "lost"],
+                    "CPU ceiling per second", "lost", "safety"],
                    [[fmt(n), fmt(int(math.ceil(math.sqrt(n)))), fmt(v[0]), fmt(v[1]) if v[1] else "n/a",
-                     fmt(v[2]) if v[2] else "n/a", v[3].get("lost")] for n, v in sorted(by_n.items())]) + "\n"
+                     fmt(v[2]) if v[2] else "n/a", v[3].get("lost"), v[3].get("safety")]
+                    for n, v in sorted(by_n.items())]) + "\n"
         lo = min(by_n)
         if by_n[lo][1]:
             s += ("At the smallest n here (%s) each BP spends %s us of CPU per join, %s the 100 us per join per BP "
@@ -922,6 +923,13 @@ def report_throughput(mode, raw, outdir, mi):
         else:
             s += ("**Target: 10,000 requests at p = 16 in under a minute of wall time (`--cost %s`):** missed: the "
                   "run did not finish (%s; wall %.0f s).\n\n") % (cost, r.get("error", "?"), r["wall_s"])
+    bad = [r for r in recs if "result" in r and
+           (r["result"].get("safety", "ok") != "ok" or r["result"].get("liveness", "ok") != "ok")]
+    s += "**Safety and liveness over every cluster run of this benchmark (%d runs):** %s\n\n" % (
+        len(recs), "no violation." if not bad else "%d run(s) reported a violation: %s." % (
+            len(bad), "; ".join("%s p = %s n = %s seed %s: safety `%s`, liveness `%s` (`bckm-sim %s`)" % (
+                r["kind"], r["result"].get("bps"), r["result"].get("nodes"), r["result"].get("seed"),
+                r["result"].get("safety"), r["result"].get("liveness"), r.get("cmd", "?")) for r in bad)))
     s += "Where the simulator's time goes: [sim-profile.md](sim-profile.md).\n"
     return s
 
