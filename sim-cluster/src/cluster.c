@@ -726,8 +726,14 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r, NULL) != BCKM_OK)
             abort();
     } else {
+        /* Final for this client: it takes a fresh request. But the refused
+         * envelope may still sit in other BPs' mempools (gossiped while it
+         * was valid here) and commit on the chain before whatever made it
+         * invalid in this BP's check state; so the key manager keeps its
+         * pending join (the joiner's KEK and code) rather than abandoning
+         * it, or such a joiner would be on the chain with no keys. Only a
+         * rejection on the agreed chain abandons it (execute). */
         c->res->check_rejected++;
-        c->wl->rejected(c, q->tx, q->tx_len);
         req_retry_fresh(c, r, bp, now + c->p.profile->tick_us * 2);
     }
 }
