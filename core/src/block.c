@@ -80,9 +80,21 @@ static int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
 
 /* ---- header ------------------------------------------------------------ */
 
+/* The header's field rules, on the values themselves: the one copy that
+ * bckm_block_header_is_valid and the decoder (which checks the fields in
+ * locals before it writes anything) both use. */
+/*@ assigns \nothing;
+    ensures \result == 1 <==> (version == BCKM_BLOCK_VERSION && height != 0 &&
+                               1 <= proposer <= BCKM_MAX_BPS && n_txs <= BCKM_BLOCK_MAX_TXS);
+    ensures \result == 0 || \result == 1;
+ */
+static int header_fields_ok(uint8_t version, uint64_t height, uint32_t proposer, uint32_t n_txs) {
+    return version == BCKM_BLOCK_VERSION && height != 0 && bp_in_range(proposer) &&
+           n_txs <= BCKM_BLOCK_MAX_TXS;
+}
+
 int bckm_block_header_is_valid(const struct bckm_block_header *h) {
-    return h->version == BCKM_BLOCK_VERSION && h->height != 0 && bp_in_range(h->proposer) &&
-           h->n_txs <= BCKM_BLOCK_MAX_TXS;
+    return header_fields_ok(h->version, h->height, h->proposer, h->n_txs);
 }
 
 int bckm_block_header_encode(const struct bckm_block_header *h,
@@ -144,8 +156,8 @@ int bckm_block_header_decode(const uint8_t *buf, size_t len, struct bckm_block_h
     if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
     if (len > BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
 
-    /* The scalar fields go into locals and are checked first (the checks of
-     * bckm_block_header_is_valid); then every field goes straight from buf
+    /* The scalar fields go into locals and are checked first
+     * (header_fields_ok); then every field goes straight from buf
      * into out. Nothing after the checks can fail, so out is written only
      * on success. */
     version = buf[HDR_OFF_VERSION];
@@ -153,8 +165,7 @@ int bckm_block_header_decode(const uint8_t *buf, size_t len, struct bckm_block_h
     proposer = bckm_get_u32(buf + HDR_OFF_PROPOSER);
     time = bckm_get_u64(buf + HDR_OFF_TIME);
     n_txs = bckm_get_u32(buf + HDR_OFF_NTXS);
-    if (version != BCKM_BLOCK_VERSION || height == 0 || !bp_in_range(proposer) ||
-        n_txs > BCKM_BLOCK_MAX_TXS) {
+    if (!header_fields_ok(version, height, proposer, n_txs)) {
         ret = BCKM_ERR_FORMAT;
         goto out;
     }

@@ -174,7 +174,6 @@ typedef struct cluster {
      * counting: one clock read per handler rather than two (reading the
      * thread's CPU clock is a system call, a sixth of a measured run). */
     uint64_t cpu_mark, cpu_last;
-    int remark;
     uint64_t add_ns;            /* measured mode: work charged but not redone (memoised) */
     uint64_t verify_cal_ns;     /* measured mode: CPU time of one Ed25519 verification here */
     struct keynet *kn;
@@ -1223,7 +1222,6 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         wake(c, i, now);
         return;
     }
-    if (!bp_event(ev->kind)) c->remark = 1;
     if (bp_event(ev->kind)) {
         bp_t *me = &c->bp[i];
         /* The BP's CPU is busy, or others wait before this event. */
@@ -1530,10 +1528,9 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         /* Work outside the BPs' handlers (the checker re-executing a block,
          * faults, restarts) is nobody's CPU: the next handler counts from
          * here. */
-        if (measured_run && (c->remark || c->ck.blocks_checked + c->ck.replies_checked != checked)) {
+        if (measured_run && ((ev.kind != EV_WAKE && !bp_event(ev.kind)) ||
+                             c->ck.blocks_checked + c->ck.replies_checked != checked))
             c->cpu_mark = cpu_now_ns();
-            c->remark = 0;
-        }
         if (ev.time_us >= heal_at && !c->faults_on && settled(c)) break;
     }
     res->end_us = c->q.now_us;
