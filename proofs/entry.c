@@ -78,6 +78,12 @@ static void entry_sets(void) {
     (void)bckm_sets_pick_dissolve(sets, count, any_u32(), any_u32(), any_u32(), &idx);
     e = bckm_sets_assign(sets, count, any_u32(), any_u32(), any_u32(), &id, &fresh);
     (void)e;
+    if (count > 0) {
+        uint32_t dest[4];
+        uint32_t m = Frama_C_unsigned_int_interval(0u, 4u);
+        uint32_t victim = Frama_C_unsigned_int_interval(0u, count - 1);
+        (void)bckm_sets_plan_moves(sets, count, any_u32(), any_u32(), victim, dest, m);
+    }
 }
 
 /* Every key derivation, in place and out of place, with unknown keys. */

@@ -41,6 +41,44 @@ static void assignment_rules(void) {
     CHECK_EQ(bckm_sets_pick_dissolve(u, 3, 0, 5, 3, &v), 0);
 }
 
+/* Reorder's move plan: members go one by one to the smallest open set of
+ * the victim's owner, sizes follow the moves, and a plan with no room
+ * leaves every size as it was. */
+static void move_plan_rules(void) {
+    /* cap 3; owner 1 has sets at indices 0 (victim), 1, 2, 4; owner 2 at 3. */
+    struct bckm_set_info t[5] = { { 0x01000005, 1, 3 }, { 0x01000002, 1, 2 }, { 0x01000001, 1, 1 },
+                                  { 0x02000001, 2, 0 }, { 0x01000003, 1, 1 } };
+    uint32_t dest[3] = { 99, 99, 99 };
+    CHECK_EQ(bckm_sets_plan_moves(t, 5, 1, 3, 0, dest, 3), 1);
+    /* Sizes at indices 1, 2, 4 are 2, 1, 1: the first member goes to index
+     * 2 (size 1, the lower ID), the second to index 4 (now the only set of
+     * size 1), the third to index 2 again (all at size 2: ID 1 is lowest). */
+    CHECK_EQ(dest[0], 2);
+    CHECK_EQ(dest[1], 4);
+    CHECK_EQ(dest[2], 2);
+    CHECK_EQ(t[0].size, 3);  /* the victim keeps its size: the caller removes it */
+    CHECK_EQ(t[1].size, 2);
+    CHECK_EQ(t[2].size, 3);
+    CHECK_EQ(t[3].size, 0);  /* another owner's set is never a destination */
+    CHECK_EQ(t[4].size, 2);
+    /* No room for the fourth member: every size is as before the call. */
+    struct bckm_set_info u[3] = { { 0x01000003, 1, 4 }, { 0x01000001, 1, 2 }, { 0x01000002, 1, 1 } };
+    struct bckm_set_info before[3];
+    memcpy(before, u, sizeof u);
+    uint32_t d4[4];
+    CHECK_EQ(bckm_sets_plan_moves(u, 3, 1, 3, 0, d4, 4), 0);
+    CHECK_MEM(u, before, sizeof u);
+    /* Exactly enough room: all three fit and both sets end at cap. */
+    CHECK_EQ(bckm_sets_plan_moves(u, 3, 1, 3, 0, d4, 3), 1);
+    CHECK_EQ(u[1].size, 3);
+    CHECK_EQ(u[2].size, 3);
+    CHECK_EQ(d4[0], 2); CHECK_EQ(d4[1], 1); CHECK_EQ(d4[2], 2);
+    /* Nothing to move: success, nothing written. */
+    memcpy(u, before, sizeof u);
+    CHECK_EQ(bckm_sets_plan_moves(u, 3, 1, 3, 0, d4, 0), 1);
+    CHECK_MEM(u, before, sizeof u);
+}
+
 static struct bckm_tx join_change(struct bckm_sets *s, uint32_t bp, uint32_t counter) {
     struct bckm_tx c;
     memset(&c, 0, sizeof c);
@@ -178,5 +216,5 @@ static void clone_is_deep_and_equal(void) {
     bckm_plan_free(&p);
 }
 
-CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(contract_checks), CASE(reorder_keeps_members),
+CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(move_plan_rules), CASE(contract_checks), CASE(reorder_keeps_members),
             CASE(clone_is_deep_and_equal))

@@ -104,6 +104,113 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     return 1;
 }
 
+/* One move of a plan: member k goes to set y. Its own function so that
+ * the proof that the earlier moves are unchanged stays small. */
+/*@ requires k < m && y < count;
+    requires \valid(sets + (0 .. count - 1)) && \valid(dest + (0 .. m - 1));
+    requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
+    requires sets[y].size < cap;
+    assigns dest[k], sets[y].size;
+    ensures dest[k] == y;
+    ensures sets[y].size == \old(sets[y].size) + 1;
+    ensures \forall integer j, i; 0 <= j <= k ==>
+      bckm_moved_to(dest, j, i) == \old(bckm_moved_to(dest, j, i));
+    ensures \forall integer i;
+      bckm_moved_to(dest, k + 1, i) == \old(bckm_moved_to(dest, k, i)) + (y == i ? 1 : 0);
+ */
+static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t cap,
+                        uint32_t *dest, uint32_t m, uint32_t k, uint32_t y) {
+    (void)count; (void)cap; (void)m;
+    dest[k] = y;
+    sets[y].size++;
+    /* The moves before k read as they did before the two writes: a loop
+     * that only carries the proof from each prefix to the next (the
+     * provers do no induction by themselves). */
+    /*@ ghost
+      /@ loop invariant 0 <= g <= k;
+         loop invariant \forall integer j, i; 0 <= j <= g ==>
+           bckm_moved_to(dest, j, i) == \at(bckm_moved_to(dest, j, i), Pre);
+         loop assigns g;
+         loop variant k - g; @/
+      for (uint32_t g = 0; g < k; g++) ;
+    */
+}
+
+int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
+                         uint32_t owner, uint32_t cap, uint32_t victim,
+                         uint32_t *dest, uint32_t m) {
+    uint32_t y = 0;
+    /*@ loop invariant k_range: 0 <= k <= m;
+        loop invariant dests: \forall integer j; 0 <= j < k ==>
+          0 <= dest[j] < count && dest[j] != victim && sets[dest[j]].owner == owner;
+        loop invariant sizes: \forall integer i; 0 <= i < count ==>
+          sets[i].size == \at(sets[i].size, Pre) + bckm_moved_to(dest, k, i);
+        loop invariant nonneg: \forall integer j, i; 0 <= j <= k ==> bckm_moved_to(dest, j, i) >= 0;
+        loop invariant capped: \forall integer i; 0 <= i < count &&
+          bckm_moved_to(dest, k, i) > 0 ==> sets[i].size <= cap;
+        loop invariant was_open: \forall integer j; 0 <= j < k ==>
+          bckm_size_after{Here, Pre}(sets, dest, j, dest[j]) < cap;
+        loop invariant was_first: \forall integer j, q; 0 <= j < k && 0 <= q < count && q != victim &&
+            sets[q].owner == owner && bckm_size_after{Here, Pre}(sets, dest, j, q) < cap ==>
+          bckm_size_after{Here, Pre}(sets, dest, j, dest[j]) <
+            bckm_size_after{Here, Pre}(sets, dest, j, q) ||
+          (bckm_size_after{Here, Pre}(sets, dest, j, dest[j]) ==
+             bckm_size_after{Here, Pre}(sets, dest, j, q) &&
+           sets[dest[j]].id <= sets[q].id);
+        loop assigns k, y, sets[0 .. count - 1].size, dest[0 .. m - 1];
+        loop variant m - k; */
+    for (uint32_t k = 0; k < m; k++) {
+      Head: __attribute__((unused));
+        if (!bckm_sets_pick_open(sets, count, owner, cap, victim, &y)) {
+            /* No room: take back the moves made so far, newest first. */
+            /*@ loop invariant u_range: 0 <= u <= k;
+                loop invariant undone: \forall integer i; 0 <= i < count ==>
+                  sets[i].size == \at(sets[i].size, Pre) + bckm_moved_to{Head}(dest, u, i);
+                loop invariant \forall integer j, i; 0 <= j <= u ==>
+                  bckm_moved_to{Head}(dest, j, i) >= 0;
+                loop assigns u, sets[0 .. count - 1].size;
+                loop variant u; */
+            for (uint32_t u = k; u > 0; u--) {
+                /*@ assert \forall integer j; 0 <= j < u ==> dest[j] == \at(dest[j], Head); */
+                /*@ assert \forall integer i; bckm_moved_to{Head}(dest, u, i) ==
+                      bckm_moved_to{Head}(dest, u - 1, i) + (dest[u - 1] == i ? 1 : 0); */
+                sets[dest[u - 1]].size--;
+            }
+            return 0;
+        }
+        /*@ assert picked: y != victim && sets[y].owner == owner && sets[y].size < cap &&
+              \forall integer q; 0 <= q < count && q != victim && sets[q].owner == owner &&
+                sets[q].size < cap ==>
+                sets[y].size < sets[q].size ||
+                (sets[y].size == sets[q].size && sets[y].id <= sets[q].id); */
+        /*@ assert at_call: \forall integer i; 0 <= i < count ==>
+              sets[i].size == bckm_size_after{Head, Pre}(sets, dest, k, i); */
+        record_move(sets, count, cap, dest, m, k, y);
+        /*@ assert sizes_now: \forall integer i; 0 <= i < count ==>
+              sets[i].size == \at(sets[i].size, Head) + (i == y ? 1 : 0); */
+        /*@ assert earlier_same: \forall integer j, i; 0 <= j <= k ==>
+              bckm_size_after{Here, Pre}(sets, dest, j, i) ==
+              bckm_size_after{Head, Pre}(sets, dest, j, i); */
+        /*@ assert earlier_dests: \forall integer j; 0 <= j < k ==>
+              dest[j] == \at(dest[j], Head) && sets[dest[j]].id == \at(sets[dest[j]].id, Head); */
+        /*@ assert dests_now: \forall integer j; 0 <= j <= k ==>
+              0 <= dest[j] < count && dest[j] != victim && sets[dest[j]].owner == owner; */
+        /*@ assert after_move: \forall integer i; 0 <= i < count ==>
+              bckm_size_after{Here, Pre}(sets, dest, k, i) == bckm_size_after{Head, Pre}(sets, dest, k, i); */
+        /*@ assert moved_next: \forall integer i;
+              bckm_moved_to(dest, k + 1, i) == bckm_moved_to{Head}(dest, k, i) + (y == i ? 1 : 0); */
+        /*@ assert sizes_next: \forall integer i; 0 <= i < count ==>
+              sets[i].size == \at(sets[i].size, Pre) + bckm_moved_to(dest, k + 1, i); */
+        /*@ assert y_open: bckm_size_after{Here, Pre}(sets, dest, k, y) < cap; */
+        /*@ assert y_first: \forall integer q; 0 <= q < count && q != victim &&
+              sets[q].owner == owner && bckm_size_after{Here, Pre}(sets, dest, k, q) < cap ==>
+              bckm_size_after{Here, Pre}(sets, dest, k, y) < bckm_size_after{Here, Pre}(sets, dest, k, q) ||
+              (bckm_size_after{Here, Pre}(sets, dest, k, y) == bckm_size_after{Here, Pre}(sets, dest, k, q) &&
+               sets[y].id <= sets[q].id); */
+    }
+    return 1;
+}
+
 /* ---- plan ------------------------------------------------------------------ */
 
 void bckm_plan_init(struct bckm_plan *p) { memset(p, 0, sizeof *p); }
@@ -175,6 +282,8 @@ struct bckm_sets {
     uint32_t owner_nodes[BCKM_MAX_BPS + 1];
     uint32_t owner_sets[BCKM_MAX_BPS + 1];
     uint8_t digest[BCKM_HASH_BYTES];  /* running hash of every applied change */
+    uint32_t *dest;                   /* Reorder's scratch: each moved member's new set */
+    uint32_t dest_cap;
 };
 
 int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
@@ -193,7 +302,7 @@ int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
 void bckm_sets_free(struct bckm_sets *s) {
     if (s == NULL) return;
     for (uint32_t i = 0; i < s->count; i++) free(s->mem[i].ids);
-    free(s->tab); free(s->mem); free(s->nodes);
+    free(s->tab); free(s->mem); free(s->nodes); free(s->dest);
     bckm_map_free(&s->by_id); bckm_map_free(&s->by_code);
     free(s);
 }
@@ -203,6 +312,7 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
     if (c == NULL) return BCKM_ERR_NOMEM;
     *c = *s;
     c->tab = NULL; c->mem = NULL; c->nodes = NULL; c->cap = 0; c->nodes_cap = 0;
+    c->dest = NULL; c->dest_cap = 0;
     c->count = 0;
     bckm_map_init(&c->by_id); bckm_map_init(&c->by_code);
     if (s->cap > 0) {
@@ -352,6 +462,16 @@ static int members_push(struct member_list *l, uint32_t id) {
     return BCKM_OK;
 }
 
+/* Room for `want` members, so that the pushes after it cannot fail. */
+static int members_reserve(struct member_list *l, uint32_t want) {
+    if (want <= l->cap) return BCKM_OK;
+    uint32_t ncap = l->cap > want / 2 ? l->cap * 2 : want;
+    uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
+    if (n == NULL) return BCKM_ERR_NOMEM;
+    l->ids = n; l->cap = ncap;
+    return BCKM_OK;
+}
+
 static void members_remove(struct member_list *l, uint32_t id) {
     for (uint32_t i = 0; i < l->len; i++) {
         if (l->ids[i] != id) continue;
@@ -395,7 +515,21 @@ static void plan_drop_changed(struct bckm_plan *p, uint32_t id) {
     }
 }
 
-/* Reorder: at most one dissolution per owner (spec: "Uniformity"). */
+static int dest_reserve(struct bckm_sets *s, uint32_t want) {
+    if (want <= s->dest_cap) return BCKM_OK;
+    uint32_t *d = realloc(s->dest, (size_t)want * sizeof *d);
+    if (d == NULL) return BCKM_ERR_NOMEM;
+    s->dest = d; s->dest_cap = want;
+    return BCKM_OK;
+}
+
+/*
+ * Reorder: at most one dissolution per owner (spec: "Uniformity"). The
+ * decisions are the proven pure functions: bckm_sets_pick_dissolve chooses
+ * the set, bckm_sets_plan_moves chooses every member's new set and updates
+ * the sizes. What is left here is carrying the plan into the member lists
+ * and node records, after everything that can fail has been reserved.
+ */
 static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
     uint32_t cap = bckm_sets_target(s->n);
     for (uint32_t owner = 0; owner <= BCKM_MAX_BPS; owner++) {
@@ -403,24 +537,28 @@ static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
         uint32_t v;
         if (!bckm_sets_pick_dissolve(s->tab, s->count, owner, s->owner_nodes[owner], cap, &v))
             continue;
-        /* Room check first, so a dissolution is all or nothing. The spec
-         * proves the room is always there; this keeps the registry whole
-         * even if that argument were wrong. */
-        uint64_t room = 0;
-        for (uint32_t i = 0; i < s->count; i++)
-            if (i != v && s->tab[i].owner == owner && s->tab[i].size < cap) room += cap - s->tab[i].size;
-        struct member_list *victim = &s->mem[v];
-        if (room < victim->len) continue;
-        int e = plan_reserve(p, p->changed_count + victim->len + 2, p->move_count + victim->len);
+        uint32_t m = s->mem[v].len;
+        int e = plan_reserve(p, p->changed_count + m + 2, p->move_count + m);
+        if (e == BCKM_OK) e = dest_reserve(s, m);
         if (e != BCKM_OK) return e;
+        /* No room (the spec proves there always is): the sizes are as they
+         * were, and the set stays. */
+        if (!bckm_sets_plan_moves(s->tab, s->count, owner, cap, v, s->dest, m)) continue;
+        /* Every receiving list grows to its new size first, so that
+         * carrying the plan out cannot stop halfway. */
+        for (uint32_t i = 0; i < s->count; i++) {
+            if (i == v || s->tab[i].owner != owner) continue;
+            if (members_reserve(&s->mem[i], s->tab[i].size) != BCKM_OK) {
+                for (uint32_t k = 0; k < m; k++) s->tab[s->dest[k]].size--;
+                return BCKM_ERR_NOMEM;
+            }
+        }
+        const struct member_list *victim = &s->mem[v];
         uint32_t from = s->tab[v].id;
-        for (uint32_t k = 0; k < victim->len; k++) {
-            uint32_t y;
-            if (!bckm_sets_pick_open(s->tab, s->count, owner, cap, v, &y)) return BCKM_ERR_STATE;
-            uint32_t w = victim->ids[k], ni;
-            e = members_push(&s->mem[y], w);
-            if (e != BCKM_OK) return e;
-            s->tab[y].size++;
+        for (uint32_t k = 0; k < m; k++) {
+            uint32_t w = victim->ids[k], y = s->dest[k], ni;
+            struct member_list *to = &s->mem[y];
+            to->ids[to->len++] = w;
             (void)bckm_map_get(&s->by_id, w, &ni);
             s->nodes[ni].set_id = s->tab[y].id;
             p->moves[p->move_count++] = (struct bckm_move){ w, from, s->tab[y].id };

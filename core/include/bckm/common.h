@@ -51,21 +51,26 @@ const char *bckm_strerror(int err);
 
 /* Identifiers: 0 means "none"; the top byte is the allocating BP. */
 #define BCKM_ID_NONE 0u
-#define BCKM_ID_BP_SHIFT 24u
 #define BCKM_ID_COUNTER_MAX 0x00FFFFFFu
 #define BCKM_MAX_BPS 255u
 
+/* bp in the top byte, the counter's low 24 bits below it; written as
+ * arithmetic (the same value as bp << 24 | (counter & 0xFFFFFF)) because
+ * the provers relate sums and remainders to the set IDs' contracts, not
+ * bitwise ors. */
 /*@ requires bp <= BCKM_MAX_BPS;
     assigns \nothing;
-    ensures \result == ((bp << 24) | (counter & BCKM_ID_COUNTER_MAX));
+    ensures \result == bp * 16777216 + counter % 16777216;
  */
 static inline uint32_t bckm_id_make(uint32_t bp, uint32_t counter) {
-    return (bp << BCKM_ID_BP_SHIFT) | (counter & BCKM_ID_COUNTER_MAX);
+    return bp * (BCKM_ID_COUNTER_MAX + 1u) + counter % (BCKM_ID_COUNTER_MAX + 1u);
 }
+/* The allocating BP: the top byte (id >> 24, written as a division for the
+ * same reason). */
 /*@ assigns \nothing;
-    ensures \result == id >> 24;
+    ensures \result == id / 16777216;
  */
-static inline uint32_t bckm_id_bp(uint32_t id) { return id >> BCKM_ID_BP_SHIFT; }
+static inline uint32_t bckm_id_bp(uint32_t id) { return id / (BCKM_ID_COUNTER_MAX + 1u); }
 
 /* Wipes a secret; used on every path that drops one (a wrapper so the
  * proofs have one contract for it). */

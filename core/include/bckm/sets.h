@@ -119,7 +119,12 @@ int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
                 !bckm_open(sets, i, owner, r, count);
       assumes 1 <= next_counter <= BCKM_ID_COUNTER_MAX;
       ensures \result == BCKM_OK && *out_fresh == 1;
-      ensures *out_id == ((owner << 24) | (next_counter & BCKM_ID_COUNTER_MAX));
+      ensures *out_id == owner * 16777216 + next_counter;
+      // Never an ID in use: when every set ID of owner has a counter below
+      // next_counter (the registry's invariant), the fresh ID is none of them.
+      ensures (\forall integer i; 0 <= i < count ==>
+                 sets[i].id / 16777216 != owner || sets[i].id % 16777216 < next_counter) ==>
+              \forall integer i; 0 <= i < count ==> sets[i].id != *out_id;
     behavior exhausted:
       assumes owner <= BCKM_MAX_BPS;
       assumes \forall integer r, i; bckm_is_target(n_after, r) && 0 <= i < count ==>
@@ -171,6 +176,62 @@ int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
 int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
                             uint32_t owner, uint32_t n_owner, uint32_t cap,
                             uint32_t *victim);
+
+/*@ // How many of the first k moves of a plan go to set i.
+    logic integer bckm_moved_to{L}(uint32_t *dest, integer k, integer i) =
+        k <= 0 ? 0 : bckm_moved_to(dest, k - 1, i) + (dest[k - 1] == i ? 1 : 0);
+
+    // The size of set i after the first k moves of a plan, the sizes before
+    // it being those of label B.
+    logic integer bckm_size_after{L, B}(struct bckm_set_info *sets,
+                                        uint32_t *dest, integer k, integer i) =
+        \at(sets[i].size, B) + bckm_moved_to{L}(dest, k, i);
+ */
+
+/*
+ * Reorder's moves out of the set being dissolved, sets[victim]: its m
+ * members, in order, each go to the smallest open set of the same owner at
+ * that moment (Assignment's order, bckm_sets_pick_open skipping the
+ * victim), and that set's size grows by one. On success returns 1, dest[k]
+ * is the index of member k's new set, and every size is its old value plus
+ * the members it received; the victim's size, every ID and every owner are
+ * unchanged (the caller removes the victim). Returns 0 when some member
+ * finds no open set, with every size as it was (spec/protocol.md 2.3 shows
+ * the room is always there; this keeps a dissolution all or nothing even if
+ * that argument were wrong). Writes nothing but the sizes and dest[0 .. m).
+ */
+/*@ requires victim < count;
+    requires \valid(sets + (0 .. count - 1));
+    requires m > 0 ==> \valid(dest + (0 .. m - 1));
+    requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
+    assigns sets[0 .. count - 1].size, dest[0 .. m - 1];
+    ensures \result == 0 || \result == 1;
+    // Every member has one new set: another set of the same owner.
+    ensures \result == 1 ==> \forall integer k; 0 <= k < m ==>
+      0 <= dest[k] < count && dest[k] != victim && sets[dest[k]].owner == owner;
+    // Sizes account for the moves exactly; so the victim keeps its size.
+    ensures \result == 1 ==> \forall integer i; 0 <= i < count ==>
+      sets[i].size == \old(sets[i].size) + bckm_moved_to(dest, m, i);
+    // Move k went to a set that was open after the moves before it, and
+    // that came first in Assignment's order among the open sets then.
+    ensures \result == 1 ==> \forall integer k; 0 <= k < m ==>
+      bckm_size_after{Here, Pre}(sets, dest, k, dest[k]) < cap &&
+      \forall integer j; 0 <= j < count && j != victim && sets[j].owner == owner &&
+          bckm_size_after{Here, Pre}(sets, dest, k, j) < cap ==>
+        bckm_size_after{Here, Pre}(sets, dest, k, dest[k]) <
+          bckm_size_after{Here, Pre}(sets, dest, k, j) ||
+        (bckm_size_after{Here, Pre}(sets, dest, k, dest[k]) ==
+           bckm_size_after{Here, Pre}(sets, dest, k, j) &&
+         sets[dest[k]].id <= sets[j].id);
+    // So no set that received a member ends above cap.
+    ensures \result == 1 ==> \forall integer i; 0 <= i < count &&
+      bckm_moved_to(dest, m, i) > 0 ==> sets[i].size <= cap;
+    ensures \result == 0 ==> \forall integer i; 0 <= i < count ==>
+      sets[i].size == \old(sets[i].size);
+ */
+int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
+                         uint32_t owner, uint32_t cap, uint32_t victim,
+                         uint32_t *dest, uint32_t m);
 
 /* ---- The registry (BP side; allocates) ---------------------------------- */
 
