@@ -79,6 +79,48 @@ static void move_plan_rules(void) {
     CHECK_MEM(u, before, sizeof u);
 }
 
+/* Spec 2.3's room argument, checked on random tables (the proof is
+ * bckm_room_suffices in sets.c): whenever Reorder's decision dissolves a set
+ * of an owner whose member count is the sum of its set sizes, the plan for
+ * that set's members succeeds. A seeded xorshift keeps the run repeatable. */
+static void dissolution_always_has_room(void) {
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    uint32_t dissolved = 0, failed = 0;
+    for (uint32_t round = 0; round < 20000; round++) {
+        struct bckm_set_info t[12];
+        uint32_t dest[64];
+        uint32_t count = 0, n_owner = 0;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint32_t cap = 1 + (uint32_t)(x % 8), sets = 1 + (uint32_t)((x >> 8) % 12);
+        for (uint32_t i = 0; i < sets; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            uint32_t owner = (x >> 20) % 3 == 0 ? 2 : 1;
+            uint32_t size = 1 + (uint32_t)(x % ((x >> 40) % 4 == 0 ? 2 * cap : (cap + 1) / 2));
+            t[count++] = (struct bckm_set_info){ 0x01000000u + i + 1, owner, size };
+            if (owner == 1) n_owner += size;
+        }
+        uint32_t v, room = 0;
+        if (!bckm_sets_pick_dissolve(t, count, 1, n_owner, cap, &v)) continue;
+        dissolved++;
+        for (uint32_t i = 0; i < count; i++)
+            if (i != v && t[i].owner == 1 && t[i].size < cap) room += cap - t[i].size;
+        if (room <= t[v].size) failed++;
+        /* The plan succeeds exactly up to the room: m = room fits, one more
+         * does not (and leaves the table as it was). */
+        struct bckm_set_info before[12];
+        memcpy(before, t, sizeof t);
+        if (room + 1 <= 64) {
+            if (bckm_sets_plan_moves(t, count, 1, cap, v, dest, room + 1) != 0) failed++;
+            if (memcmp(before, t, sizeof t) != 0) failed++;
+        }
+        if (room <= 64 && bckm_sets_plan_moves(t, count, 1, cap, v, dest, room) != 1) failed++;
+        memcpy(t, before, sizeof t);
+        if (bckm_sets_plan_moves(t, count, 1, cap, v, dest, t[v].size) != 1) failed++;
+    }
+    CHECK(dissolved > 1000);  /* the generator does reach the case */
+    CHECK_EQ(failed, 0);
+}
+
 static struct bckm_tx join_change(struct bckm_sets *s, uint32_t bp, uint32_t counter) {
     struct bckm_tx c;
     memset(&c, 0, sizeof c);
@@ -216,5 +258,5 @@ static void clone_is_deep_and_equal(void) {
     bckm_plan_free(&p);
 }
 
-CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(move_plan_rules), CASE(contract_checks), CASE(reorder_keeps_members),
+CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(move_plan_rules), CASE(dissolution_always_has_room), CASE(contract_checks), CASE(reorder_keeps_members),
             CASE(clone_is_deep_and_equal))

@@ -109,8 +109,10 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
 /*@ requires k < m && y < count;
     requires \valid(sets + (0 .. count - 1)) && \valid(dest + (0 .. m - 1));
     requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
-    requires sets[y].size < cap;
+    requires bckm_open(sets, y, owner, cap, victim);
     assigns dest[k], sets[y].size;
+    ensures bckm_room(sets, count, owner, cap, victim) ==
+      \old(bckm_room(sets, count, owner, cap, victim)) - 1;
     ensures dest[k] == y;
     ensures sets[y].size == \old(sets[y].size) + 1;
     ensures \forall integer j, i; 0 <= j <= k ==>
@@ -118,9 +120,10 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     ensures \forall integer i;
       bckm_moved_to(dest, k + 1, i) == \old(bckm_moved_to(dest, k, i)) + (y == i ? 1 : 0);
  */
-static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t cap,
+static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                        uint32_t cap, uint32_t victim,
                         uint32_t *dest, uint32_t m, uint32_t k, uint32_t y) {
-    (void)count; (void)cap; (void)m;
+    (void)count; (void)owner; (void)cap; (void)victim; (void)m;
     dest[k] = y;
     sets[y].size++;
     /* The moves before k read as they did before the two writes: a loop
@@ -134,6 +137,46 @@ static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t cap
          loop variant k - g; @/
       for (uint32_t g = 0; g < k; g++) ;
     */
+    /* The same for the free room, set by set: only set y's share changed,
+     * by one (it was open; cap - size falls by one, and is 0 when full). */
+    /*@ ghost
+      /@ loop invariant 0 <= i <= count;
+         loop invariant bckm_room(sets, i, owner, cap, victim) ==
+           bckm_room{Pre}(sets, i, owner, cap, victim) - (y < i ? 1 : 0);
+         loop assigns i;
+         loop variant count - i; @/
+      for (uint32_t i = 0; i < count; i++) ;
+    */
+}
+
+/* Takes back the first k moves of a plan, newest first. */
+/*@ requires k <= m;
+    requires \valid(sets + (0 .. count - 1));
+    requires m > 0 ==> \valid(dest + (0 .. m - 1));
+    requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
+    requires \forall integer j; 0 <= j < k ==> 0 <= dest[j] < count;
+    requires \forall integer j, i; 0 <= j <= k ==> bckm_moved_to(dest, j, i) >= 0;
+    requires \forall integer i; 0 <= i < count ==> sets[i].size >= bckm_moved_to(dest, k, i);
+    assigns sets[0 .. count - 1].size;
+    ensures \forall integer i; 0 <= i < count ==>
+      sets[i].size == \old(sets[i].size) - \old(bckm_moved_to(dest, k, i));
+ */
+static void undo_moves(struct bckm_set_info *sets, uint32_t count,
+                       const uint32_t *dest, uint32_t m, uint32_t k) {
+    (void)count; (void)m;
+    /*@ loop invariant 0 <= u <= k;
+        loop invariant \forall integer j; 0 <= j < k ==> dest[j] == \at(dest[j], Pre);
+        loop invariant \forall integer i; 0 <= i < count ==>
+          sets[i].size == \at(sets[i].size, Pre) - bckm_moved_to{Pre}(dest, k, i) +
+                          bckm_moved_to{Pre}(dest, u, i);
+        loop assigns u, sets[0 .. count - 1].size;
+        loop variant u; */
+    for (uint32_t u = k; u > 0; u--) {
+        /*@ assert \forall integer i; bckm_moved_to{Pre}(dest, u, i) ==
+              bckm_moved_to{Pre}(dest, u - 1, i) + (dest[u - 1] == i ? 1 : 0); */
+        /*@ assert sets[dest[u - 1]].size >= 1; */
+        sets[dest[u - 1]].size--;
+    }
 }
 
 int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
@@ -148,6 +191,8 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
         loop invariant nonneg: \forall integer j, i; 0 <= j <= k ==> bckm_moved_to(dest, j, i) >= 0;
         loop invariant capped: \forall integer i; 0 <= i < count &&
           bckm_moved_to(dest, k, i) > 0 ==> sets[i].size <= cap;
+        loop invariant room: bckm_room(sets, count, owner, cap, victim) ==
+          \at(bckm_room(sets, count, owner, cap, victim), Pre) - k;
         loop invariant was_open: \forall integer j; 0 <= j < k ==>
           bckm_size_after{Here, Pre}(sets, dest, j, dest[j]) < cap;
         loop invariant was_first: \forall integer j, q; 0 <= j < k && 0 <= q < count && q != victim &&
@@ -162,20 +207,17 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
     for (uint32_t k = 0; k < m; k++) {
       Head: __attribute__((unused));
         if (!bckm_sets_pick_open(sets, count, owner, cap, victim, &y)) {
-            /* No room: take back the moves made so far, newest first. */
-            /*@ loop invariant u_range: 0 <= u <= k;
-                loop invariant undone: \forall integer i; 0 <= i < count ==>
-                  sets[i].size == \at(sets[i].size, Pre) + bckm_moved_to{Head}(dest, u, i);
-                loop invariant \forall integer j, i; 0 <= j <= u ==>
-                  bckm_moved_to{Head}(dest, j, i) >= 0;
-                loop assigns u, sets[0 .. count - 1].size;
-                loop variant u; */
-            for (uint32_t u = k; u > 0; u--) {
-                /*@ assert \forall integer j; 0 <= j < u ==> dest[j] == \at(dest[j], Head); */
-                /*@ assert \forall integer i; bckm_moved_to{Head}(dest, u, i) ==
-                      bckm_moved_to{Head}(dest, u - 1, i) + (dest[u - 1] == i ? 1 : 0); */
-                sets[dest[u - 1]].size--;
-            }
+            /* No open set left, so no room left: the room at the start was
+             * the k moves made (a ghost loop sums the empty shares). */
+            /*@ ghost
+              /@ loop invariant 0 <= i <= count;
+                 loop invariant bckm_room(sets, i, owner, cap, victim) == 0;
+                 loop assigns i;
+                 loop variant count - i; @/
+              for (uint32_t i = 0; i < count; i++) ;
+            */
+            /*@ assert no_room: \at(bckm_room(sets, count, owner, cap, victim), Pre) == k; */
+            undo_moves(sets, count, dest, m, k);
             return 0;
         }
         /*@ assert picked: y != victim && sets[y].owner == owner && sets[y].size < cap &&
@@ -185,7 +227,7 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
                 (sets[y].size == sets[q].size && sets[y].id <= sets[q].id); */
         /*@ assert at_call: \forall integer i; 0 <= i < count ==>
               sets[i].size == bckm_size_after{Head, Pre}(sets, dest, k, i); */
-        record_move(sets, count, cap, dest, m, k, y);
+        record_move(sets, count, owner, cap, victim, dest, m, k, y);
         /*@ assert sizes_now: \forall integer i; 0 <= i < count ==>
               sets[i].size == \at(sets[i].size, Head) + (i == y ? 1 : 0); */
         /*@ assert earlier_same: \forall integer j, i; 0 <= j <= k ==>
@@ -208,8 +250,116 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
               (bckm_size_after{Here, Pre}(sets, dest, k, y) == bckm_size_after{Here, Pre}(sets, dest, k, q) &&
                sets[y].id <= sets[q].id); */
     }
+    /* The room left is not negative (a ghost loop sums the shares), so the
+     * room at the start was at least the m moves. */
+    /*@ ghost
+      /@ loop invariant 0 <= i <= count;
+         loop invariant bckm_room(sets, i, owner, cap, victim) >= 0;
+         loop assigns i;
+         loop variant count - i; @/
+      for (uint32_t i = 0; i < count; i++) ;
+    */
     return 1;
 }
+
+/*@
+    // The members in owner's sets among sets[0 .. n) (the registry keeps
+    // this as n_owner), and the number and members of owner's sets other
+    // than skip.
+    logic integer bckm_owned_size{L}(struct bckm_set_info *sets, integer n, integer owner) =
+        n <= 0 ? 0 :
+        bckm_owned_size(sets, n - 1, owner) +
+          (sets[n - 1].owner == owner ? sets[n - 1].size : 0);
+    logic integer bckm_others{L}(struct bckm_set_info *sets, integer n,
+                                 integer owner, integer skip) =
+        n <= 0 ? 0 :
+        bckm_others(sets, n - 1, owner, skip) +
+          (n - 1 != skip && sets[n - 1].owner == owner ? 1 : 0);
+    logic integer bckm_others_size{L}(struct bckm_set_info *sets, integer n,
+                                      integer owner, integer skip) =
+        n <= 0 ? 0 :
+        bckm_others_size(sets, n - 1, owner, skip) +
+          (n - 1 != skip && sets[n - 1].owner == owner ? sets[n - 1].size : 0);
+    // The sum of cap - size over owner's sets other than skip, full or not
+    // (so at most the free room).
+    logic integer bckm_slack{L}(struct bckm_set_info *sets, integer n,
+                                integer owner, integer cap, integer skip) =
+        n <= 0 ? 0 :
+        bckm_slack(sets, n - 1, owner, cap, skip) +
+          (n - 1 != skip && sets[n - 1].owner == owner ? cap - sets[n - 1].size : 0);
+
+    // ceil(n / s) sets of s hold n.
+    lemma bckm_ceil_div_covers: \forall integer n, s; 0 <= n && 1 <= s ==>
+        n <= bckm_ceil_div(n, s) * s;
+    // More than c sets of s, where c * s already holds n, hold more than n.
+    lemma bckm_over_bound_room: \forall integer n, s, c, o;
+        0 <= n && 1 <= s && n <= c * s && o > c ==> o * s > n;
+ */
+
+/*
+ * Reorder always has the room (spec/protocol.md 2.3), as a theorem: when
+ * the owner holds more than ceil(n_owner / cap) + 1 sets, the condition
+ * under which bckm_sets_pick_dissolve dissolves one, the free room of its
+ * other sets exceeds the size of any one of its sets. So
+ * bckm_sets_plan_moves, which succeeds exactly when that room is at least
+ * the victim's size, never fails on Reorder's victim. A ghost function:
+ * never compiled, its contract is the statement and its body the proof
+ * (the loop carries the sums over sets[0 .. i) from each i to the next).
+ * n_owner is the registry's count of the owner's members, which its audit
+ * checks against the sum of the set sizes.
+ */
+/*@ ghost
+  /@ requires victim < count && 1 <= cap;
+     requires \valid_read(sets + (0 .. count - 1));
+     requires sets[victim].owner == owner;
+     requires n_owner == bckm_owned_size(sets, count, owner);
+     requires bckm_owned(sets, count, owner) > bckm_ceil_div(n_owner, cap) + 1;
+     assigns \nothing;
+     ensures bckm_room(sets, count, owner, cap, victim) > sets[victim].size; @/
+  void bckm_room_suffices(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                          uint32_t n_owner, uint32_t cap, uint32_t victim) {
+    uint32_t i;
+    /@ assert bckm_others(sets, 0, owner, victim) == 0 &&
+              bckm_others_size(sets, 0, owner, victim) == 0 &&
+              bckm_slack(sets, 0, owner, cap, victim) == 0 &&
+              bckm_room(sets, 0, owner, cap, victim) == 0 &&
+              bckm_owned(sets, 0, owner) == 0 && bckm_owned_size(sets, 0, owner) == 0; @/
+    /@ loop invariant 0 <= i <= count;
+       loop invariant bckm_room(sets, i, owner, cap, victim) >=
+         bckm_slack(sets, i, owner, cap, victim);
+       loop invariant bckm_slack(sets, i, owner, cap, victim) ==
+         bckm_others(sets, i, owner, victim) * cap - bckm_others_size(sets, i, owner, victim);
+       loop invariant bckm_others(sets, i, owner, victim) ==
+         bckm_owned(sets, i, owner) - (victim < i ? 1 : 0);
+       loop invariant bckm_others_size(sets, i, owner, victim) ==
+         bckm_owned_size(sets, i, owner) - (victim < i ? sets[victim].size : 0);
+       loop assigns i;
+       loop variant count - i; @/
+    for (i = 0; i < count; i++) {
+      /@ assert bckm_others(sets, i + 1, owner, victim) ==
+                bckm_others(sets, i, owner, victim) +
+                (i != victim && sets[i].owner == owner ? 1 : 0); @/
+      /@ assert bckm_others_size(sets, i + 1, owner, victim) ==
+                bckm_others_size(sets, i, owner, victim) +
+                (i != victim && sets[i].owner == owner ? sets[i].size : 0); @/
+      /@ assert bckm_slack(sets, i + 1, owner, cap, victim) ==
+                bckm_slack(sets, i, owner, cap, victim) +
+                (i != victim && sets[i].owner == owner ? cap - sets[i].size : 0); @/
+      /@ assert (bckm_others(sets, i, owner, victim) + 1) * cap ==
+                bckm_others(sets, i, owner, victim) * cap + cap; @/
+    }
+    /@ assert i == count; @/
+    /@ assert bckm_others(sets, i, owner, victim) == bckm_owned(sets, i, owner) - 1; @/
+    /@ assert bckm_owned(sets, i, owner) == bckm_owned(sets, count, owner); @/
+    /@ assert bckm_others_size(sets, i, owner, victim) == n_owner - sets[victim].size; @/
+    /@ assert n_owner <= bckm_ceil_div(n_owner, cap) * cap; @/
+    /@ assert bckm_others(sets, i, owner, victim) > bckm_ceil_div(n_owner, cap); @/
+    /@ assert bckm_others(sets, i, owner, victim) * cap > n_owner; @/
+    /@ assert bckm_room(sets, i, owner, cap, victim) > sets[victim].size; @/
+    /@ assert bckm_room(sets, count, owner, cap, victim) ==
+              bckm_room(sets, i, owner, cap, victim); @/
+  }
+*/
 
 /* ---- plan ------------------------------------------------------------------ */
 
@@ -541,8 +691,8 @@ static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
         int e = plan_reserve(p, p->changed_count + m + 2, p->move_count + m);
         if (e == BCKM_OK) e = dest_reserve(s, m);
         if (e != BCKM_OK) return e;
-        /* No room (the spec proves there always is): the sizes are as they
-         * were, and the set stays. */
+        /* No room: the sizes are as they were, and the set stays. The
+         * proof says this cannot happen (bckm_room_suffices, above). */
         if (!bckm_sets_plan_moves(s->tab, s->count, owner, cap, v, s->dest, m)) continue;
         /* Every receiving list grows to its new size first, so that
          * carrying the plan out cannot stop halfway. */

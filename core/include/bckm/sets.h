@@ -181,6 +181,15 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     logic integer bckm_moved_to{L}(uint32_t *dest, integer k, integer i) =
         k <= 0 ? 0 : bckm_moved_to(dest, k - 1, i) + (dest[k - 1] == i ? 1 : 0);
 
+    // The free room of owner's open sets among sets[0 .. n), skipping index
+    // skip: the sum of cap - size over them (spec 2.2's room check).
+    logic integer bckm_room{L}(struct bckm_set_info *sets, integer n,
+                               integer owner, integer cap, integer skip) =
+        n <= 0 ? 0 :
+        bckm_room(sets, n - 1, owner, cap, skip) +
+          (n - 1 != skip && sets[n - 1].owner == owner && sets[n - 1].size < cap ?
+             cap - sets[n - 1].size : 0);
+
     // The size of set i after the first k moves of a plan, the sizes before
     // it being those of label B.
     logic integer bckm_size_after{L, B}(struct bckm_set_info *sets,
@@ -196,9 +205,11 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
  * is the index of member k's new set, and every size is its old value plus
  * the members it received; the victim's size, every ID and every owner are
  * unchanged (the caller removes the victim). Returns 0 when some member
- * finds no open set, with every size as it was (spec/protocol.md 2.3 shows
- * the room is always there; this keeps a dissolution all or nothing even if
- * that argument were wrong). Writes nothing but the sizes and dest[0 .. m).
+ * finds no open set, with every size as it was; that happens exactly when
+ * the free room of the owner's other sets is below m (spec/protocol.md 2.3
+ * shows Reorder always has the room; this keeps a dissolution all or nothing
+ * even if that argument were wrong). Writes nothing but the sizes and
+ * dest[0 .. m).
  */
 /*@ requires victim < count;
     requires \valid(sets + (0 .. count - 1));
@@ -206,6 +217,9 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
     assigns sets[0 .. count - 1].size, dest[0 .. m - 1];
     ensures \result == 0 || \result == 1;
+    // It succeeds exactly when the free room of the owner's other sets is
+    // at least m (spec 2.2's room check).
+    ensures \result == 1 <==> \old(bckm_room(sets, count, owner, cap, victim)) >= m;
     // Every member has one new set: another set of the same owner.
     ensures \result == 1 ==> \forall integer k; 0 <= k < m ==>
       0 <= dest[k] < count && dest[k] != victim && sets[dest[k]].owner == owner;
