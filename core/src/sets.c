@@ -601,24 +601,20 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
     return BCKM_ERR_ARG;
 }
 
-static int members_push(struct member_list *l, uint32_t id) {
-    if (l->len == l->cap) {
-        uint32_t ncap = l->cap ? l->cap * 2 : 4;
-        uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
-        if (n == NULL) return BCKM_ERR_NOMEM;
-        l->ids = n; l->cap = ncap;
-    }
-    l->ids[l->len++] = id;
-    return BCKM_OK;
-}
-
-/* Room for `want` members, so that the pushes after it cannot fail. */
+/* Room for `want` members, so that the appends after it cannot fail. */
 static int members_reserve(struct member_list *l, uint32_t want) {
     if (want <= l->cap) return BCKM_OK;
-    uint32_t ncap = l->cap > want / 2 ? l->cap * 2 : want;
+    uint32_t ncap = l->cap ? l->cap * 2 : 4;
+    if (ncap < want) ncap = want;
     uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
     if (n == NULL) return BCKM_ERR_NOMEM;
     l->ids = n; l->cap = ncap;
+    return BCKM_OK;
+}
+
+static int members_push(struct member_list *l, uint32_t id) {
+    if (members_reserve(l, l->len + 1) != BCKM_OK) return BCKM_ERR_NOMEM;
+    l->ids[l->len++] = id;
     return BCKM_OK;
 }
 
@@ -699,7 +695,7 @@ static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
         for (uint32_t i = 0; i < s->count; i++) {
             if (i == v || s->tab[i].owner != owner) continue;
             if (members_reserve(&s->mem[i], s->tab[i].size) != BCKM_OK) {
-                for (uint32_t k = 0; k < m; k++) s->tab[s->dest[k]].size--;
+                undo_moves(s->tab, s->count, s->dest, m, m);
                 return BCKM_ERR_NOMEM;
             }
         }
