@@ -79,6 +79,11 @@ static void move_plan_rules(void) {
     CHECK_MEM(u, before, sizeof u);
 }
 
+static uint64_t xorshift(uint64_t *x) {
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17;
+    return *x;
+}
+
 /* Spec 2.3's room argument, checked on random tables (the proof is
  * bckm_room_suffices in sets.c): whenever Reorder's decision dissolves a set
  * of an owner whose member count is the sum of its set sizes, the plan for
@@ -90,10 +95,10 @@ static void dissolution_always_has_room(void) {
         struct bckm_set_info t[12];
         uint32_t dest[64];
         uint32_t count = 0, n_owner = 0;
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        xorshift(&x);
         uint32_t cap = 1 + (uint32_t)(x % 8), sets = 1 + (uint32_t)((x >> 8) % 12);
         for (uint32_t i = 0; i < sets; i++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            xorshift(&x);
             uint32_t owner = (x >> 20) % 3 == 0 ? 2 : 1;
             uint32_t size = 1 + (uint32_t)(x % ((x >> 40) % 4 == 0 ? 2 * cap : (cap + 1) / 2));
             t[count++] = (struct bckm_set_info){ 0x01000000u + i + 1, owner, size };

@@ -432,8 +432,7 @@ struct bckm_sets {
     uint32_t owner_nodes[BCKM_MAX_BPS + 1];
     uint32_t owner_sets[BCKM_MAX_BPS + 1];
     uint8_t digest[BCKM_HASH_BYTES];  /* running hash of every applied change */
-    uint32_t *dest;                   /* Reorder's scratch: each moved member's new set */
-    uint32_t dest_cap;
+    struct member_list dest;          /* Reorder's scratch: each moved member's new set */
 };
 
 int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
@@ -452,7 +451,7 @@ int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
 void bckm_sets_free(struct bckm_sets *s) {
     if (s == NULL) return;
     for (uint32_t i = 0; i < s->count; i++) free(s->mem[i].ids);
-    free(s->tab); free(s->mem); free(s->nodes); free(s->dest);
+    free(s->tab); free(s->mem); free(s->nodes); free(s->dest.ids);
     bckm_map_free(&s->by_id); bckm_map_free(&s->by_code);
     free(s);
 }
@@ -462,7 +461,7 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
     if (c == NULL) return BCKM_ERR_NOMEM;
     *c = *s;
     c->tab = NULL; c->mem = NULL; c->nodes = NULL; c->cap = 0; c->nodes_cap = 0;
-    c->dest = NULL; c->dest_cap = 0;
+    c->dest = (struct member_list){ NULL, 0, 0 };
     c->count = 0;
     bckm_map_init(&c->by_id); bckm_map_init(&c->by_code);
     if (s->cap > 0) {
@@ -661,14 +660,6 @@ static void plan_drop_changed(struct bckm_plan *p, uint32_t id) {
     }
 }
 
-static int dest_reserve(struct bckm_sets *s, uint32_t want) {
-    if (want <= s->dest_cap) return BCKM_OK;
-    uint32_t *d = realloc(s->dest, (size_t)want * sizeof *d);
-    if (d == NULL) return BCKM_ERR_NOMEM;
-    s->dest = d; s->dest_cap = want;
-    return BCKM_OK;
-}
-
 /*
  * Reorder: at most one dissolution per owner (spec: "Uniformity"). The
  * decisions are the proven pure functions: bckm_sets_pick_dissolve chooses
@@ -685,24 +676,24 @@ static int reorder(struct bckm_sets *s, struct bckm_plan *p) {
             continue;
         uint32_t m = s->mem[v].len;
         int e = plan_reserve(p, p->changed_count + m + 2, p->move_count + m);
-        if (e == BCKM_OK) e = dest_reserve(s, m);
+        if (e == BCKM_OK) e = members_reserve(&s->dest, m);
         if (e != BCKM_OK) return e;
         /* No room: the sizes are as they were, and the set stays. The
          * proof says this cannot happen (bckm_room_suffices, above). */
-        if (!bckm_sets_plan_moves(s->tab, s->count, owner, cap, v, s->dest, m)) continue;
+        if (!bckm_sets_plan_moves(s->tab, s->count, owner, cap, v, s->dest.ids, m)) continue;
         /* Every receiving list grows to its new size first, so that
          * carrying the plan out cannot stop halfway. */
         for (uint32_t i = 0; i < s->count; i++) {
             if (i == v || s->tab[i].owner != owner) continue;
             if (members_reserve(&s->mem[i], s->tab[i].size) != BCKM_OK) {
-                undo_moves(s->tab, s->count, s->dest, m, m);
+                undo_moves(s->tab, s->count, s->dest.ids, m, m);
                 return BCKM_ERR_NOMEM;
             }
         }
         const struct member_list *victim = &s->mem[v];
         uint32_t from = s->tab[v].id;
         for (uint32_t k = 0; k < m; k++) {
-            uint32_t w = victim->ids[k], y = s->dest[k], ni;
+            uint32_t w = victim->ids[k], y = s->dest.ids[k], ni;
             struct member_list *to = &s->mem[y];
             to->ids[to->len++] = w;
             (void)bckm_map_get(&s->by_id, w, &ni);
