@@ -101,9 +101,13 @@ void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]) {
 }
 
 void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len) {
-    uint8_t f[8], s[randombytes_SEEDBYTES];
-    bckm_put_u64(f, d->counter++);
+    uint8_t f[9], s[randombytes_SEEDBYTES];
+    bckm_put_u64(f, d->counter);
+    f[8] = 0;
     derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, s);
+    f[8] = 1;
+    derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, d->key);   /* ratchet */
+    d->counter++;
     randombytes_buf_deterministic(out, len, s);
     bckm_wipe(s, sizeof s);
 }

@@ -36,7 +36,8 @@ struct bckm_km {
     uint8_t domain[BCKM_KEY_BYTES];
     uint8_t peer_secret[BCKM_MAX_BPS + 1][BCKM_KEY_BYTES];
     uint8_t has_peer[BCKM_MAX_BPS + 1];
-    struct bckm_drbg drbg;
+    struct bckm_drbg drbg;     /* reproducible mode only (drbg_seed given) */
+    int reproducible;
     uint32_t next_node;
     struct keypool node_keks;  /* node ID -> K_u */
     struct keypool set_keks;   /* set ID -> K_S */
@@ -174,6 +175,13 @@ static int scratch_reserve(struct bckm_km *km, size_t bytes) {
     return BCKM_OK;
 }
 
+/* Every secret or nonce the key manager draws: the OS's randomness, or in
+ * the simulator's reproducible mode the forward-secure generator. */
+static void km_random(struct bckm_km *km, uint8_t *out, size_t len) {
+    if (km->reproducible) bckm_drbg_fill(&km->drbg, out, len);
+    else randombytes_buf(out, len);
+}
+
 static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t kek_type, uint32_t recipient,
                 uint64_t epoch, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body, size_t body_len) {
     size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES;
@@ -182,7 +190,7 @@ static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
     h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
-    bckm_drbg_fill(&km->drbg, h.nonce, sizeof h.nonce);
+    km_random(km, h.nonce, sizeof h.nonce);
     size_t len = 0;
     e = bckm_msg_seal(&h, kek, body, body_len, out->buf + out->len, out->cap - out->len, &len);
     if (e != BCKM_OK) return e;
@@ -236,7 +244,10 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
     km->bp = cfg->bp_id;
     km->policy = cfg->policy;
     memcpy(km->domain, cfg->domain, BCKM_KEY_BYTES);
-    bckm_drbg_init(&km->drbg, cfg->drbg_seed);
+    /* Real use (no seed): codes, refresh keys and nonces straight from the
+     * OS, and no generator key at all. */
+    km->reproducible = cfg->drbg_seed != NULL;
+    if (km->reproducible) bckm_drbg_init(&km->drbg, cfg->drbg_seed);
     km->next_node = 1;
     pool_init(&km->node_keks); pool_init(&km->set_keks); pool_init(&km->pair_keys);
     pool_init(&km->seeds);
@@ -297,13 +308,13 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
     struct pending *p = &km->pend[km->npend++];
     p->node_id = node;
     memcpy(p->kek, kek, BCKM_KEY_BYTES);
-    bckm_drbg_fill(&km->drbg, p->code, BCKM_CODE_BYTES);
+    km_random(km, p->code, BCKM_CODE_BYTES);
     memset(out, 0, sizeof *out);
     out->op = BCKM_OP_JOIN;
     out->node_id = p->node_id;
     out->set_id = set;
     bckm_code_commit(p->code, out->code_hash);
-    bckm_drbg_fill(&km->drbg, out->refresh, BCKM_REFRESH_BYTES);
+    km_random(km, out->refresh, BCKM_REFRESH_BYTES);
     return BCKM_OK;
 }
 
@@ -322,7 +333,7 @@ int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint3
     out->set_id = set;
     e = bckm_sets_code_hash(reg, node_id, out->code_hash);
     if (e != BCKM_OK) return e;
-    bckm_drbg_fill(&km->drbg, out->refresh, BCKM_REFRESH_BYTES);
+    km_random(km, out->refresh, BCKM_REFRESH_BYTES);
     return BCKM_OK;
 }
 
@@ -420,7 +431,7 @@ static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
     seed_of(km, u, seed);
     bckm_writer_bytes(&w, seed, BCKM_KEY_BYTES);
     bckm_writer_bytes(&w, kset, BCKM_KEY_BYTES);
-    if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) return BCKM_ERR_NOMEM;
+    if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) { e = BCKM_ERR_NOMEM; goto out; } /* code in scratch */
     uint32_t held = 0;
     for (uint32_t i = 0; i < m; i++)
         if (tab[i].id != set && pool_get(&km->pair_keys, pair_id(set, tab[i].id)) != NULL) held++;
@@ -772,6 +783,13 @@ int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg,
 
 int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id) {
     return pool_get(&km->node_keks, node_id) != NULL;
+}
+
+int bckm_km_generator(const struct bckm_km *km, struct bckm_drbg *out) {
+    if (km == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (!km->reproducible) return BCKM_ERR_STATE;
+    *out = km->drbg;
+    return BCKM_OK;
 }
 
 size_t bckm_km_bytes(const struct bckm_km *km) {

@@ -23,7 +23,8 @@ enum {
     BCKM_KDF_KEK = 8,            /* K_u from the enrolment key agreement */
     BCKM_KDF_BP_PAIR = 9,        /* D_ab from the two BPs' X25519 agreement */
     BCKM_KDF_CONFIRM = 10,       /* enrolment key confirmation tags */
-    BCKM_KDF_DRBG = 11           /* per-call seeds of the deterministic DRBG */
+    BCKM_KDF_DRBG = 11,          /* per-call seeds and next keys of the deterministic DRBG */
+    BCKM_KDF_RESYNC = 12         /* resync request tag under K_u (resync.h) */
 };
 
 #define BCKM_KDF_PREFIX_BYTES 8u
@@ -110,8 +111,14 @@ void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
 int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
                          const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
-/* Deterministic random bit generator: a 32-byte key and a counter; each call
- * derives a fresh ChaCha20 seed, so one seed reproduces a whole run. */
+/* Deterministic random bit generator, for the simulator's reproducible mode
+ * only (a key manager in real use draws from the operating system and holds
+ * no generator). A 32-byte key and a counter; each call derives the output's
+ * ChaCha20 seed and the next key from the current key, then replaces the key:
+ *     s    = KDF(key; 11, u64 counter || 0x00)
+ *     key' = KDF(key; 11, u64 counter || 0x01)
+ * so one seed reproduces a whole run, and the state after an output cannot
+ * recompute it (forward security: the key that derived s is gone). */
 struct bckm_drbg {
     uint8_t key[BCKM_KEY_BYTES];
     uint64_t counter;
@@ -128,7 +135,7 @@ void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]);
     requires d->counter < 18446744073709551615;
     requires len > 0 ==> \valid(out + (0 .. len - 1));
     requires len > 0 ==> \separated(d, out + (0 .. len - 1));
-    assigns d->counter, out[0 .. len - 1];
+    assigns d->key[0 .. BCKM_KEY_BYTES - 1], d->counter, out[0 .. len - 1];
     ensures d->counter == \old(d->counter) + 1;
  */
 void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len);

@@ -144,6 +144,10 @@ int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b, uint8_t o
 int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, uint32_t v,
                           uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id);
+/* Copies the generator state of a reproducible-mode key manager into out;
+ * BCKM_ERR_STATE in real use (drbg_seed NULL), which keeps no generator. */
+struct bckm_drbg;
+int bckm_km_generator(const struct bckm_km *km, struct bckm_drbg *out) BCKM_MUST_CHECK;
 /* Bytes of heap the key manager holds. */
 size_t bckm_km_bytes(const struct bckm_km *km);
 
