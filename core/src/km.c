@@ -3,6 +3,7 @@
 #include "bckm/map.h"
 #include "bckm/msg.h"
 #include "bckm/rejoin.h"
+#include "bckm/resync.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -813,7 +814,10 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
     int replay = cur - last_epoch <= BCKM_KM_LOG_EPOCHS;
     for (uint64_t ep = last_epoch + 1; replay && ep <= cur; ep++) {
         const struct log_entry *l = log_get(km, ep);
-        if (l == NULL || moved_in(&l->plan, node_id) || l->plan.created_set == set) replay = 0;
+        /* Replay only what the requester provably held keys for: a join of
+         * it after last_epoch means it claims an epoch before it existed. */
+        if (l == NULL || moved_in(&l->plan, node_id) || l->plan.created_set == set ||
+            (l->tx.op == BCKM_OP_JOIN && l->tx.node_id == node_id)) replay = 0;
     }
     if (!replay) return emit_bundle(km, reg, node_id, NULL, cur, out);
     for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
@@ -829,6 +833,15 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
         if (e != BCKM_OK) return e;
     }
     return BCKM_OK;
+}
+
+int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len, uint32_t *node,
+                        uint64_t *last_epoch, uint8_t challenge[16]) {
+    if (km == NULL || req == NULL || node == NULL || last_epoch == NULL || challenge == NULL) return BCKM_ERR_ARG;
+    if (len != BCKM_RESYNC_REQUEST_BYTES) return BCKM_ERR_FORMAT;
+    const uint8_t *kek = pool_get(&km->node_keks, bckm_resync_request_node(req));
+    if (kek == NULL) return BCKM_ERR_UNKNOWN;
+    return bckm_resync_request_open(kek, req, node, last_epoch, challenge);
 }
 
 int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,

@@ -114,13 +114,23 @@ int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
 
 /*
  * Sleeping node (spec 10.5): the node woke up at epoch last_epoch. When this
- * BP's log still holds every missed epoch and Reorder did not move the node,
+ * BP's log still holds every missed epoch, shows the node a member of its
+ * set throughout (it joined, or was moved, at or before last_epoch: no join
+ * of it and no move of it after last_epoch) and Reorder did not move it,
  * it replays them: one update per missed epoch, sealed under the node's KEK
  * (the paper's "missed refresh keys"); otherwise it sends one bundle with the
  * current keys. The node KEK must be known (attached or adopted).
  */
 int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
                      struct bckm_msgs *out) BCKM_MUST_CHECK;
+/*
+ * The resync request of a node attached here (bckm/resync.h): looks its KEK
+ * up by the node ID the request names and checks the request's tag under it.
+ * Only then may the BP call bckm_km_catch_up with the opened fields.
+ * BCKM_ERR_UNKNOWN (no KEK for that node), BCKM_ERR_AUTH (bad tag).
+ */
+int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len, uint32_t *node,
+                        uint64_t *last_epoch, uint8_t challenge[16]) BCKM_MUST_CHECK;
 
 /*
  * Owned-policy adoption (spec 10.4): the orphan handed over its key state
