@@ -1,5 +1,7 @@
 #include "l1world.h"
 
+#include "bckm/rejoin.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,13 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
             if (bckm_km_bp_secret(sk[a], a, pk[b], b, sec) != BCKM_OK) return -1;
             if (bckm_km_set_peer_secret(w->km[a], b, sec) != BCKM_OK) return -1;
         }
+    for (uint32_t b = 1; b <= p; b++) {
+        uint8_t ss[32];
+        bckm_drbg_fill(&w->rng, ss, 32);
+        crypto_sign_seed_keypair(w->bps.pk[b], w->sign_sk[b], ss);
+        w->bps.has[b] = 1;
+    }
+    bckm_bps_root(&w->bps, w->bps_root);
     return 0;
 }
 
@@ -61,6 +70,7 @@ void l1_free(struct l1world *w) {
     bckm_sets_free(w->reg);
     bckm_map_free(&w->dev_of);
     bckm_plan_free(&w->plan);
+    sodium_memzero(w->sign_sk, sizeof w->sign_sk);
 }
 
 struct bckm_device *l1_device(struct l1world *w, uint32_t node) {

@@ -7,6 +7,7 @@
 #ifndef BCKM_TEST_L1WORLD_H
 #define BCKM_TEST_L1WORLD_H
 
+#include "bckm/contract.h"
 #include "bckm/device.h"
 #include "bckm/kdf.h"
 #include "bckm/km.h"
@@ -39,6 +40,11 @@ struct l1world {
     uint32_t last_bp;
     int hold;                        /* 1: commit without delivering */
     uint8_t dead[BCKM_MAX_BPS + 1];  /* failed BPs: commit and deliver nothing */
+    /* The BPs' Ed25519 keys (envelopes, rejoin challenges) and the table's
+     * root, the trust anchor every device learns at enrolment. */
+    struct bckm_bp_table bps;
+    uint8_t sign_sk[BCKM_MAX_BPS + 1][64];
+    uint8_t bps_root[32];
 };
 
 int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed);

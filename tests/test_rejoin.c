@@ -9,6 +9,8 @@
 
 #include "bckm/rejoin.h"
 
+#include <sodium.h>
+
 static uint32_t random_member_of(struct l1world *w, int want_bp_alive) {
     for (int tries = 0; tries < 100000; tries++) {
         uint32_t i = l1_rand(w, w->ndevs);
@@ -36,10 +38,12 @@ static int handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_o
     struct bckm_device *d = l1_device(w, node);
     struct bckm_rejoin_node ns;
     struct bckm_rejoin_bp bs;
-    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32];
+    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32], pk[32];
+    uint32_t got = 0;
     int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, hello, NULL, chal);
-    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, b, d->code, chal, proof);
+    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->sign_sk[b], hello, NULL, chal);
+    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->bps_root, &w->bps, d->code, chal, proof, &got, pk);
+    if (e == BCKM_OK && (got != b || memcmp(pk, w->bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
     /* the BP reads the node's commitment from the chain (the registry) */
     if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
     if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
@@ -180,28 +184,35 @@ static void mobility(void) {
 /* The proof of the code cannot be replayed: a BP that saw one proof (or the
  * commitment) cannot answer a fresh challenge. */
 static void proof_not_replayable(void) {
-    uint8_t code[32] = {5}, commit[32], hello[36], chal[64], proof[64], chal2[64];
+    uint8_t code[32] = {5}, commit[32], hello[36], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64];
+    uint8_t chal2[BCKM_REJOIN_CHALLENGE_BYTES], seed[32] = {9}, sk[64], root[32];
+    struct bckm_bp_table bps;
     struct bckm_rejoin_node ns;
     struct bckm_rejoin_bp bs, bs2;
+    memset(&bps, 0, sizeof bps);
+    crypto_sign_seed_keypair(bps.pk[4], sk, seed);
+    bps.has[4] = 1;
+    bckm_bps_root(&bps, root);
     bckm_code_commit(code, commit);
     REQUIRE(bckm_rejoin_node_hello(&ns, 77, NULL, hello) == BCKM_OK);
-    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, hello, NULL, chal) == BCKM_OK);
-    REQUIRE(bckm_rejoin_node_prove(&ns, 4, code, chal, proof) == BCKM_OK);
+    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, sk, hello, NULL, chal) == BCKM_OK);
+    REQUIRE(bckm_rejoin_node_prove(&ns, root, &bps, code, chal, proof, NULL, NULL) == BCKM_OK);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs, commit, proof), BCKM_OK);
     /* the same proof against a new challenge (same hello) fails */
-    REQUIRE(bckm_rejoin_bp_challenge(&bs2, 4, hello, NULL, chal2) == BCKM_OK);
+    REQUIRE(bckm_rejoin_bp_challenge(&bs2, 4, sk, hello, NULL, chal2) == BCKM_OK);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs2, commit, proof), BCKM_ERR_AUTH);
     /* a wrong code fails */
     uint8_t other[32] = {6};
     REQUIRE(bckm_rejoin_node_hello(&ns, 77, NULL, hello) == BCKM_OK);
-    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, hello, NULL, chal) == BCKM_OK);
-    REQUIRE(bckm_rejoin_node_prove(&ns, 4, other, chal, proof) == BCKM_OK);
+    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, sk, hello, NULL, chal) == BCKM_OK);
+    REQUIRE(bckm_rejoin_node_prove(&ns, root, &bps, other, chal, proof, NULL, NULL) == BCKM_OK);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs, commit, proof), BCKM_ERR_AUTH);
     /* the commitment reveals nothing usable as a proof */
-    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, hello, NULL, chal) == BCKM_OK);
+    REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, sk, hello, NULL, chal) == BCKM_OK);
     uint8_t fake[64];
     memcpy(fake, commit, 32); memcpy(fake + 32, commit, 32);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs, commit, fake), BCKM_ERR_AUTH);
+    sodium_memzero(sk, sizeof sk);
 }
 
 CHECK_CASES(CASE(sleep_short_owned), CASE(sleep_short_global), CASE(sleep_beyond_log), CASE(bp_failure_global),

@@ -844,6 +844,34 @@ int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len
     return bckm_resync_request_open(kek, req, node, last_epoch, challenge);
 }
 
+static int set_live(const struct bckm_sets *reg, uint32_t id) {
+    const struct bckm_set_info *tab = bckm_sets_table(reg);
+    uint32_t lo = 0, hi = bckm_sets_count(reg);
+    while (lo < hi) {                       /* the table is sorted by ID */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tab[mid].id == id) return 1;
+        if (tab[mid].id < id) lo = mid + 1; else hi = mid;
+    }
+    return 0;
+}
+
+/* What a handover may be (spec 10.4), checked before anything is used: a
+ * bundle-format body under the node KEK, without the code, from a node not
+ * attached here, of a set this BP does not hold by right (its own sets, or
+ * every set under `global`: those nodes rejoin by bckm_km_adopt_node), whose
+ * pair-key list names neither the node's own set nor ID 0. */
+static int handover_precheck(const struct bckm_km *km, uint32_t set, uint32_t node_id,
+                             const struct bckm_msg_header *h, const struct bckm_bundle_view *v) {
+    if (h->kek_type != BCKM_KEK_NODE || v->has_code) return BCKM_ERR_FORMAT;
+    if (km->policy != BCKM_POLICY_OWNED || bckm_id_bp(set) == km->bp) return BCKM_ERR_PERM;
+    if (pool_get(&km->node_keks, node_id) != NULL) return BCKM_ERR_EXISTS;
+    for (uint32_t i = 0; i < v->setkeys.n; i++) {
+        uint32_t id = bckm_msg_list_id(&v->setkeys, i, BCKM_MSG_KEYED_ENTRY_BYTES);
+        if (id == set || id == BCKM_ID_NONE) return BCKM_ERR_FORMAT;
+    }
+    return BCKM_OK;
+}
+
 int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
                             const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
                             struct bckm_msgs *out) {
@@ -862,6 +890,7 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
     if (e == BCKM_OK && (v.node_id != node_id || v.set_id != set)) e = BCKM_ERR_MISMATCH;
     uint64_t cur = bckm_sets_epoch(reg);
     if (e == BCKM_OK && (h.epoch > cur || cur - h.epoch > BCKM_KM_LOG_EPOCHS)) e = BCKM_ERR_STATE;
+    if (e == BCKM_OK) e = handover_precheck(km, set, node_id, &h, &v);
     /* Roll the handed keys forward exactly as the device would. */
     uint32_t n = v.setkeys.n;
     struct { uint32_t id; uint8_t key[BCKM_KEY_BYTES]; uint8_t live; } *pk = NULL;
@@ -900,14 +929,43 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
         if (own) bckm_kdf_set_update(ks, l->tx.refresh, set, ep, ks);
     }
     if (e == BCKM_OK) {
-        /* Adopt: from now on this BP holds the set's keys and rekeys it. */
-        e = bckm_map_put(&km->adopted, set, 1);
-        if (e == BCKM_OK) e = pool_put(&km->set_keks, set, ks);
+        /* Every handed pair key must name a set live now (retired ones were
+         * dropped on the way). */
         for (uint32_t i = 0; i < n && e == BCKM_OK; i++)
-            if (pk[i].live) e = pool_put(&km->pair_keys, pair_id(set, pk[i].id), pk[i].key);
-        if (e == BCKM_OK) e = pool_put(&km->seeds, node_id, v.seed);
-        if (e == BCKM_OK) e = pool_put(&km->node_keks, node_id, kek);
+            if (pk[i].live && !set_live(reg, pk[i].id)) e = BCKM_ERR_FORMAT;
+    }
+    if (e == BCKM_OK) {
+        /* Adopt: from now on this BP holds the set's keys and rekeys it. A
+         * key this BP already holds is never replaced by a handed value, and
+         * pairs with its own sets come from its own secrets only. All or
+         * nothing: whatever this call added is taken back on failure. */
+        int new_set = !bckm_map_get(&km->adopted, set, NULL), new_setkek = 0, new_kek = 0, new_seed = 0;
+        size_t out_len = out->len;
+        uint32_t out_n = out->n;
+        e = new_set ? bckm_map_put(&km->adopted, set, 1) : BCKM_OK;
+        if (e == BCKM_OK && pool_get(&km->set_keks, set) == NULL) {
+            if ((e = pool_put(&km->set_keks, set, ks)) == BCKM_OK) new_setkek = 1;
+        }
+        for (uint32_t i = 0; i < n && e == BCKM_OK; i++) {
+            if (!pk[i].live || bckm_id_bp(pk[i].id) == km->bp) continue;
+            if (pool_get(&km->pair_keys, pair_id(set, pk[i].id)) != NULL) continue;
+            if ((e = pool_put(&km->pair_keys, pair_id(set, pk[i].id), pk[i].key)) == BCKM_OK) pk[i].live = 2;
+        }
+        if (e == BCKM_OK && pool_get(&km->seeds, node_id) == NULL) {
+            if ((e = pool_put(&km->seeds, node_id, v.seed)) == BCKM_OK) new_seed = 1;
+        }
+        if (e == BCKM_OK && (e = pool_put(&km->node_keks, node_id, kek)) == BCKM_OK) new_kek = 1;
         if (e == BCKM_OK) e = bckm_km_catch_up(km, reg, node_id, h.epoch, out);
+        if (e != BCKM_OK) {
+            for (uint32_t i = 0; i < n; i++) if (pk[i].live == 2) pool_del(&km->pair_keys, pair_id(set, pk[i].id));
+            if (new_kek) pool_del(&km->node_keks, node_id);
+            if (new_seed) pool_del(&km->seeds, node_id);
+            if (new_setkek) pool_del(&km->set_keks, set);
+            if (new_set) (void)bckm_map_del(&km->adopted, set);
+            if (out->len > out_len) bckm_wipe(out->buf + out_len, out->len - out_len);
+            out->len = out_len;
+            out->n = out_n;
+        }
     }
     if (pk != NULL) { bckm_wipe(pk, (n + 1) * sizeof *pk); free(pk); }
     bckm_wipe(ks, sizeof ks);
