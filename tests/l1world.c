@@ -1,5 +1,7 @@
 #include "l1world.h"
 
+#include "bckm/credstore.h"
+#include "bckm/enrol.h"
 #include "bckm/rejoin.h"
 
 #include <sodium.h>
@@ -188,6 +190,29 @@ int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out) {
     int e = bckm_km_prepare_join(w->km[bp], w->reg, kek, &c);
     if (e != BCKM_OK) return e;
     if (add_device(w, c.node_id, kek) != 0) return BCKM_ERR_NOMEM;
+    if (node_out) *node_out = c.node_id;
+    return commit_all(w, bp, &c);
+}
+
+int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uint32_t serial,
+                  const uint8_t psk[32], uint32_t *node_out) {
+    struct bckm_enrol_device ds;
+    struct bckm_enrol_bp bs;
+    struct bckm_tx c;
+    uint8_t hello[BCKM_ENROL_HELLO_BYTES], reply[BCKM_ENROL_REPLY_BYTES], fin[BCKM_ENROL_FINISH_BYTES], cred[32];
+    int e = bckm_enrol_device_hello(&ds, serial, psk, NULL, hello);
+    if (e == BCKM_OK) e = bckm_credstore_get(cs, bckm_enrol_hello_serial(hello), cred);
+    if (e == BCKM_OK) e = bckm_enrol_bp_reply(&bs, bp, w->bps.pk[bp], w->bps_root, cred, hello, NULL, reply);
+    sodium_memzero(cred, sizeof cred);
+    if (e == BCKM_OK) e = bckm_enrol_device_finish(&ds, reply, fin);
+    if (e == BCKM_OK) e = bckm_enrol_bp_finish(&bs, fin);
+    if (e == BCKM_OK && (ds.bp_id != bp || memcmp(ds.bps_root, w->bps_root, 32) != 0)) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK) e = bckm_credstore_spend(cs, serial);
+    if (e == BCKM_OK) e = bckm_km_prepare_join(w->km[bp], w->reg, bs.kek, &c);
+    if (e == BCKM_OK && add_device(w, c.node_id, bs.kek) != 0) e = BCKM_ERR_NOMEM;
+    sodium_memzero(&ds, sizeof ds);
+    sodium_memzero(&bs, sizeof bs);
+    if (e != BCKM_OK) return e;
     if (node_out) *node_out = c.node_id;
     return commit_all(w, bp, &c);
 }

@@ -54,6 +54,14 @@ int l1_genesis(struct l1world *w, uint32_t n);
 /* One change at BP bp; delivers every message; returns BCKM_OK or an error. */
 int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out);
 int l1_leave(struct l1world *w, uint32_t node, uint8_t op);
+/* A join through real enrolment (enrol.h): BP bp reads serial's PSK from
+ * the credential store cs, runs the exchange with a device holding psk,
+ * spends the serial once the device's confirmation checks out, then joins
+ * the node with the agreed KEK. The credential store's error (spent or
+ * unknown serial) when it refuses; nothing changes then. */
+struct bckm_credstore;
+int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uint32_t serial,
+                  const uint8_t psk[32], uint32_t *node_out);
 /* Delivers the last change's messages (after a commit made with hold = 1). */
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);
