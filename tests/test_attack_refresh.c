@@ -29,7 +29,9 @@ static void know(struct knowledge *k, const uint8_t *r) {
 
 /* Every refresh value inside an update the adversary opened. */
 static void learn_update(struct knowledge *k, const struct bckm_update_view *v) {
-    know(k, v->refresh);
+    if (v->has_set_refresh) know(k, v->set_refresh);
+    for (uint32_t i = 0; i < v->pairs.n; i++)
+        know(k, v->pairs.p + (size_t)i * BCKM_MSG_REFRESH_ENTRY_BYTES + 4);
 }
 
 /* Opens every message of the batch with every KEK the adversary holds. */
@@ -52,7 +54,17 @@ static void learn_batch(struct knowledge *k, const struct bckm_msgs *m, const ui
 /* The derivations of spec 4 applied to everything known, to a fixpoint
  * bounded by two rounds (each round adds one KDF step). */
 static void close_knowledge(struct knowledge *k, const uint32_t *sets, uint32_t nsets, uint64_t epoch) {
-    (void)k; (void)sets; (void)nsets; (void)epoch;
+    uint8_t x[BCKM_REFRESH_BYTES];
+    for (int round = 0; round < 2; round++) {
+        uint32_t n = k->n;
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t j = 0; j < nsets; j++) {
+                bckm_kdf_set_refresh(k->r[i], sets[j], epoch, x);
+                know(k, x);
+                bckm_kdf_pair_refresh(k->r[i], sets[j], x);
+                know(k, x);
+            }
+    }
 }
 
 /* 1 when some refresh value (applied once or twice) takes old to want. */

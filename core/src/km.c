@@ -511,16 +511,62 @@ static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
     return 0;
 }
 
-/* The update body for the members of set T (or of the departed's set). */
+/* ---- refresh material (spec 5) ------------------------------------------------------------ */
+
+/* r_X,T of a change whose refresh key is r: r_X = KDF(r; X, epoch), then
+ * one way to T. */
+static void pair_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t x, uint32_t t, uint64_t epoch,
+                         uint8_t out[BCKM_REFRESH_BYTES]) {
+    uint8_t rx[BCKM_REFRESH_BYTES];
+    bckm_kdf_set_refresh(r, x, epoch, rx);
+    bckm_kdf_pair_refresh(rx, t, out);
+    bckm_wipe(rx, sizeof rx);
+}
+
+/* K_ab moved to the plan's epoch, exactly as every member of a or b does:
+ * one update per changed side, with that side's pair refresh. */
+static void pair_advance(const uint8_t r[BCKM_REFRESH_BYTES], const struct bckm_plan *plan, uint32_t a,
+                         uint32_t b, uint8_t key[BCKM_KEY_BYTES]) {
+    uint8_t rab[BCKM_REFRESH_BYTES], rba[BCKM_REFRESH_BYTES];
+    int ca = bckm_plan_changed(plan, a), cb = bckm_plan_changed(plan, b);
+    if (ca) pair_refresh(r, a, b, plan->epoch, rab);
+    if (cb) pair_refresh(r, b, a, plan->epoch, rba);
+    bckm_kdf_setpair_advance(key, a, ca ? rab : NULL, b, cb ? rba : NULL, plan->epoch, key);
+    bckm_wipe(rab, sizeof rab);
+    bckm_wipe(rba, sizeof rba);
+}
+
+/* K_S moved to the epoch with r_S. */
+static void set_advance(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set, uint64_t epoch,
+                        uint8_t key[BCKM_KEY_BYTES]) {
+    uint8_t rs[BCKM_REFRESH_BYTES];
+    bckm_kdf_set_refresh(r, set, epoch, rs);
+    bckm_kdf_set_update(key, rs, set, epoch, key);
+    bckm_wipe(rs, sizeof rs);
+}
+
+/* Room for one update body of this plan (write_update). */
+static size_t update_bytes(const struct bckm_plan *plan) {
+    return 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2)
+           + (size_t)BCKM_MSG_REFRESH_ENTRY_BYTES * plan->changed_count;
+}
+
+/* The update body for the members of set T (or of the departed's set).
+ * What it carries of the change's refresh key r (spec 5): r_T when T
+ * changed, and r_X,T for each other changed set X; never r itself. */
 static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_tx *c,
                         const struct bckm_plan *plan, uint32_t t, uint32_t departed,
                         struct bckm_writer *w) {
     uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
     uint8_t k[BCKM_KEY_BYTES];
     if (tmp == NULL) return BCKM_ERR_NOMEM;
+    uint8_t rt[BCKM_REFRESH_BYTES] = {0};
+    int own = bckm_plan_changed(plan, t);
     bckm_writer_u8(w, c->op);
     bckm_writer_u32(w, c->node_id);
-    bckm_writer_bytes(w, c->refresh, BCKM_REFRESH_BYTES);
+    if (own) bckm_kdf_set_refresh(c->refresh, t, plan->epoch, rt);
+    bckm_writer_u8(w, (uint8_t)own);
+    bckm_writer_bytes(w, rt, BCKM_REFRESH_BYTES);
     /* changed */
     if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
     qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
@@ -545,7 +591,7 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     const uint8_t *d = plan->created_set != 0 && plan->created_set != t ? pair_domain(km, plan->created_set, t) : NULL;
     if (d != NULL) {
         bckm_kdf_setpair_init(d, plan->created_set, t, k);
-        bckm_kdf_setpair_update(k, c->refresh, plan->created_set, t, plan->epoch, k);
+        pair_advance(c->refresh, plan, plan->created_set, t, k);
         bckm_writer_u16(w, 1);
         bckm_writer_u32(w, plan->created_set);
         bckm_writer_bytes(w, k, BCKM_KEY_BYTES);
@@ -553,6 +599,17 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     } else {
         bckm_writer_u16(w, 0);
     }
+    /* pair refreshes r_X,T, sorted by X */
+    if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
+    bckm_writer_u16(w, (uint16_t)(plan->changed_count - (uint32_t)own));
+    for (uint32_t i = 0; i < plan->changed_count; i++) {
+        if (tmp[i] == t) continue;
+        pair_refresh(c->refresh, tmp[i], t, plan->epoch, rt);
+        bckm_writer_u32(w, tmp[i]);
+        bckm_writer_bytes(w, rt, BCKM_REFRESH_BYTES);
+    }
+    bckm_wipe(rt, sizeof rt);
     free(tmp);
     (void)reg;
     return w->err;
@@ -573,7 +630,7 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
         uint32_t t = tab[i].id, count;
         if (!knows_set(km, t) || t == plan->created_set) continue;
         const uint32_t *mem = bckm_sets_members(reg, t, &count);
-        e = scratch_reserve(km, 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2));
+        e = scratch_reserve(km, update_bytes(plan));
         if (e != BCKM_OK) return e;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
@@ -627,13 +684,13 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     for (uint32_t i = 0; i < plan->changed_count; i++) {
         uint32_t s = plan->changed[i];
         uint8_t *ks = pool_get(&km->set_keks, s);
-        if (ks != NULL) bckm_kdf_set_update(ks, c->refresh, s, epoch, ks);
+        if (ks != NULL) set_advance(c->refresh, s, epoch, ks);
         for (uint32_t j = 0; j < m; j++) {
             uint32_t t = tab[j].id;
             if (t == s) continue;
             if (in_list(plan->changed, i, t)) continue; /* already done with t's turn */
             uint8_t *kp = pool_get(&km->pair_keys, pair_id(s, t));
-            if (kp != NULL) bckm_kdf_setpair_update(kp, c->refresh, s, t, epoch, kp);
+            if (kp != NULL) pair_advance(c->refresh, plan, s, t, kp);
         }
     }
     /* (e) The departed node's KEK dies; a joiner's KEK is installed. */
@@ -801,7 +858,7 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
     for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
         const struct log_entry *l = log_get(km, ep);
         uint32_t departed = departed_set(&l->tx, &l->plan);
-        e = scratch_reserve(km, 128 + 4 * ((size_t)l->plan.changed_count + l->plan.retired_count + l->plan.move_count + 2));
+        e = scratch_reserve(km, update_bytes(&l->plan));
         if (e != BCKM_OK) return e;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
@@ -856,17 +913,17 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
             if (!pk[i].live) continue;
             if (bckm_plan_retired(&l->plan, pk[i].id)) { pk[i].live = 0; continue; }
             if (own || bckm_plan_changed(&l->plan, pk[i].id))
-                bckm_kdf_setpair_update(pk[i].key, l->tx.refresh, set, pk[i].id, ep, pk[i].key);
+                pair_advance(l->tx.refresh, &l->plan, set, pk[i].id, pk[i].key);
         }
         const uint8_t *d = l->plan.created_set != 0 ? pair_domain(km, l->plan.created_set, set) : NULL;
         if (d != NULL) {
             pk[n].id = l->plan.created_set;
             bckm_kdf_setpair_init(d, pk[n].id, set, pk[n].key);
-            bckm_kdf_setpair_update(pk[n].key, l->tx.refresh, pk[n].id, set, ep, pk[n].key);
+            pair_advance(l->tx.refresh, &l->plan, pk[n].id, set, pk[n].key);
             pk[n].live = 1;
             n++;
         }
-        if (own) bckm_kdf_set_update(ks, l->tx.refresh, set, ep, ks);
+        if (own) set_advance(l->tx.refresh, set, ep, ks);
     }
     if (e == BCKM_OK) {
         /* Adopt: from now on this BP holds the set's keys and rekeys it. */
