@@ -714,6 +714,9 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     }
     for (uint32_t i = 0; i < plan->move_count; i++) {
         if (pool_get(&km->node_keks, plan->moves[i].node_id) == NULL) continue;
+        /* A joiner moved in its own join epoch already has its bundle, built
+         * from the registry after Reorder: one message per device per epoch. */
+        if (code != NULL && plan->moves[i].node_id == c->node_id) continue;
         if ((e = emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, out)) != BCKM_OK) goto out;
     }
     e = BCKM_OK;
