@@ -14,6 +14,9 @@
 #include "l1world.h"
 
 #include "bckm/msg.h"
+#include "bckm/rejoin.h"
+
+#include <sodium.h>
 
 #define MAX_R 4096
 
@@ -313,5 +316,178 @@ static void joiner_moved_at_n26(void) {
     l1_free(&w);
 }
 
+/* A batch holding one message already (any bytes). */
+static int msgs_seed(struct bckm_msgs *m) {
+    m->buf = malloc(64); m->refs = malloc(sizeof *m->refs);
+    if (m->buf == NULL || m->refs == NULL) return -1;
+    memset(m->buf, 0x5a, 64);
+    m->cap = 64; m->len = 64; m->refs_cap = 1; m->n = 1;
+    m->refs[0] = (struct bckm_msg_ref){ BCKM_MSG_UPDATE, BCKM_KEK_NODE, 1, 0, 64 };
+    return 0;
+}
+
+/* ---- attack 6 and all-or-nothing commits ---------------------------------------------------- */
+
+/* The rejoin handshake between a device and BP b; the new KEK. */
+static int handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]) {
+    struct bckm_device *d = l1_device(w, node);
+    struct bckm_rejoin_node ns;
+    struct bckm_rejoin_bp bs;
+    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32];
+    int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
+    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, hello, NULL, chal);
+    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, b, d->code, chal, proof);
+    if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
+    if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
+    if (e == BCKM_OK) memcpy(kek_out, bs.kek, 32);
+    return e;
+}
+
+/* BP 3 fails; the orphans of its odd sets rejoin BP 1, those of its even
+ * sets BP 2 (owned: each adopts the sets it was handed). Leaves of BP 3's
+ * nodes then make Reorder dissolve one of its sets into a set only the
+ * other BP adopted. The serving BP's commit must succeed, drop the mover
+ * (reported) and change nothing else; the mover rejoins the BP that holds
+ * its new set and every link agrees again. */
+static void split_adoption_then_reorder(void) {
+    struct l1world w;
+    REQUIRE(l1_init(&w, 3, BCKM_POLICY_OWNED, 600, 61) == 0);
+    l1_delivery_errors = 0;
+    REQUIRE(l1_genesis(&w, 150) == BCKM_OK);
+    w.dead[3] = 1;
+    uint32_t adopted = 0;
+    for (uint32_t i = 0; i < w.ndevs; i++) {
+        if (!w.devs[i].live || w.devs[i].bp != 3) continue;
+        struct bckm_device *d = w.devs[i].dev;
+        uint32_t b = 1 + ((d->set_id & 0xFFFFFFu) % 2), hl_ok;
+        uint8_t kek[32], hand[65536], nonce[24] = { (uint8_t)i };
+        size_t hl = 0;
+        REQUIRE(handshake(&w, d->node_id, b, kek) == BCKM_OK);
+        bckm_device_set_kek(d, kek);
+        struct bckm_msgs m;
+        bckm_msgs_init(&m);
+        hl_ok = bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK;
+        REQUIRE(hl_ok);
+        CHECK_EQ(bckm_km_import_handover(w.km[b], w.reg, d->node_id, kek, hand, hl, &m), BCKM_OK);
+        w.devs[i].bp = b;
+        l1_deliver(&w, b, &m);
+        bckm_msgs_free(&m);
+        adopted++;
+    }
+    REQUIRE(adopted > 10);
+    REQUIRE(l1_check(&w, 200) == 0);
+    uint32_t dropped_total = 0, rejoined = 0;
+    for (uint32_t op = 0; op < 400 && dropped_total == 0; op++) {
+        /* a member of one of BP 3's sets leaves, through the BP serving it */
+        uint32_t i, set, at;
+        do i = l1_rand(&w, w.ndevs);
+        while (!w.devs[i].live || bckm_sets_node(w.reg, w.devs[i].node_id, &set, &at) != BCKM_OK ||
+               bckm_id_bp(set) != 3);
+        int e = l1_leave(&w, w.devs[i].node_id, BCKM_OP_LEAVE);
+        REQUIRE(e == BCKM_OK);   /* the commit at every BP succeeded */
+        for (uint32_t b = 1; b <= 2; b++) {
+            const uint32_t *nodes;
+            uint32_t nd = bckm_km_dropped(w.km[b], &nodes);
+            for (uint32_t k = 0; k < nd; k++) {
+                uint32_t u = nodes[k], us, other = 3 - b;
+                dropped_total++;
+                REQUIRE(bckm_sets_node(w.reg, u, &us, &at) == BCKM_OK);
+                CHECK(!bckm_km_has_node(w.km[b], u));        /* no longer served by b */
+                CHECK(!bckm_km_knows_set(w.km[b], us));      /* b cannot key its new set */
+                CHECK(bckm_km_knows_set(w.km[other], us));   /* the other BP can */
+                uint8_t kek[32];
+                REQUIRE(handshake(&w, u, other, kek) == BCKM_OK);
+                struct bckm_device *d = l1_device(&w, u);
+                bckm_device_set_kek(d, kek);
+                struct bckm_msgs m;
+                bckm_msgs_init(&m);
+                CHECK_EQ(bckm_km_adopt_node(w.km[other], w.reg, u, kek, &m), BCKM_OK);
+                w.devs[l1_index(&w, u)].bp = other;
+                l1_deliver(&w, other, &m);
+                bckm_msgs_free(&m);
+                rejoined++;
+            }
+        }
+    }
+    CHECK(dropped_total > 0);               /* the scenario reached attack 6 */
+    CHECK_EQ(rejoined, dropped_total);
+    CHECK_EQ(l1_delivery_errors, 0);
+    CHECK_EQ(l1_check(&w, 400), 0);
+    CHECK_EQ(l1_census(&w), 0);
+    l1_free(&w);
+}
+
+/* Every key a key manager holds for the registry's sets and the nodes of
+ * the world, as one digest. */
+static void km_digest(struct l1world *w, const struct bckm_km *km, const uint32_t *extra, uint32_t nextra,
+                      uint8_t out[32]) {
+    crypto_generichash_state st;
+    uint8_t k[32], b[8];
+    crypto_generichash_init(&st, NULL, 0, 32);
+    const struct bckm_set_info *tab = bckm_sets_table(w->reg);
+    uint32_t m = bckm_sets_count(w->reg);
+    uint32_t *ids = malloc(((size_t)m + nextra + 1) * sizeof *ids), n = 0;
+    for (uint32_t i = 0; i < m; i++) ids[n++] = tab[i].id;
+    for (uint32_t i = 0; i < nextra; i++) ids[n++] = extra[i];
+    for (uint32_t i = 0; i < n; i++) {
+        bckm_put_u32(b, ids[i]);
+        crypto_generichash_update(&st, b, 4);
+        if (bckm_km_set_key(km, ids[i], k) == BCKM_OK) crypto_generichash_update(&st, k, 32);
+        for (uint32_t j = i + 1; j < n; j++)
+            if (bckm_km_pair_key(km, ids[i], ids[j], k) == BCKM_OK) {
+                bckm_put_u32(b, ids[j]);
+                crypto_generichash_update(&st, b, 4);
+                crypto_generichash_update(&st, k, 32);
+            }
+    }
+    for (uint32_t i = 0; i < w->ndevs; i++) {
+        b[0] = (uint8_t)bckm_km_has_node(km, w->devs[i].node_id);
+        crypto_generichash_update(&st, b, 1);
+    }
+    crypto_generichash_final(&st, out, 32);
+    free(ids);
+}
+
+/* A commit that cannot apply (global policy: BP 2 was down when a set was
+ * created, so it is entitled to a live set it holds no key for) fails and
+ * leaves BP 2's keys and its output exactly as they were. */
+static void failed_commit_changes_nothing(void) {
+    struct l1world w;
+    REQUIRE(l1_init(&w, 2, BCKM_POLICY_GLOBAL, 400, 71) == 0);
+    REQUIRE(l1_genesis(&w, 30) == BCKM_OK);
+    w.dead[2] = 1;
+    uint32_t created = 0;
+    for (int k = 0; k < 200 && created == 0; k++) {
+        REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
+        created = w.plan.created_set;
+    }
+    REQUIRE(created != 0);
+    w.dead[2] = 0;
+    /* The next change: BP 1 commits, BP 2 must refuse as a whole. */
+    uint8_t kek[32];
+    struct bckm_tx c;
+    randombytes_buf(kek, sizeof kek);
+    REQUIRE(bckm_km_prepare_join(w.km[1], w.reg, kek, &c) == BCKM_OK);
+    REQUIRE(bckm_sets_apply(w.reg, 1, &c, &w.plan) == BCKM_OK);
+    uint32_t extra[64], ne = 0;
+    for (uint32_t i = 0; i < w.plan.retired_count && ne < 64; i++) extra[ne++] = w.plan.retired[i];
+    uint8_t before[32], after[32];
+    km_digest(&w, w.km[2], extra, ne, before);
+    struct bckm_msgs out;
+    bckm_msgs_init(&out);
+    /* Output already holding a message stays as it was. */
+    REQUIRE(msgs_seed(&out) == 0);
+    size_t len0 = out.len;
+    uint32_t n0 = out.n;
+    CHECK_EQ(bckm_km_commit(w.km[2], w.reg, 1, &c, &w.plan, &out), BCKM_ERR_STATE);
+    km_digest(&w, w.km[2], extra, ne, after);
+    CHECK_MEM(before, after, 32);
+    CHECK_EQ(out.len, len0);
+    CHECK_EQ(out.n, n0);
+    CHECK_EQ(bckm_km_dropped(w.km[2], NULL), 0);
+    bckm_msgs_free(&out);
+    l1_free(&w);
+}
+
 CHECK_CASES(CASE(departed_and_insider_cannot_combine), CASE(one_message_per_device_per_epoch),
-            CASE(joiner_moved_at_n26))
+            CASE(joiner_moved_at_n26), CASE(split_adoption_then_reorder), CASE(failed_commit_changes_nothing))
