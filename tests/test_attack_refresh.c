@@ -489,5 +489,55 @@ static void failed_commit_changes_nothing(void) {
     l1_free(&w);
 }
 
+/* The device takes refresh material only in the shape spec 5 gives it:
+ * r_S exactly when its set changed, one pair refresh per other changed set.
+ * Each malformed variant (sealed under the right key, so only the body
+ * check can refuse it) is refused with the store unchanged. */
+static void update_refresh_shape_checked(void) {
+    uint8_t kek[32], r[16], body[256];
+    struct bckm_writer wr;
+    static const uint8_t zero[16] = {0};
+    struct l1world w;
+    REQUIRE(l1_init(&w, 1, BCKM_POLICY_GLOBAL, 100, 81) == 0);
+    REQUIRE(l1_genesis(&w, 16) == BCKM_OK);
+    struct bckm_device *d = w.devs[0].dev;
+    uint32_t own = d->set_id, other = 0;
+    for (uint32_t k = 0; k < d->n_sets; k++) other = d->keys[d->cap_peers + k].id;
+    REQUIRE(other != 0);
+    memcpy(kek, d->set_kek, 32);
+    randombytes_buf(r, sizeof r);
+    size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
+    uint8_t *snap = malloc(bytes), msg[512];
+    memcpy(snap, d, bytes);
+    /* variant: changed = {own, other}; flags as below */
+    for (int v = 0; v < 4; v++) {
+        int has = v != 0;                /* 0: r_S missing though S changed */
+        int npairs = v == 1 ? 0 : 1;     /* 1: other's pair refresh missing */
+        uint32_t pid = v == 2 ? own : other; /* 2: a pair refresh for its own set */
+        int ok = v == 3;                 /* 3: the right shape, accepted */
+        bckm_writer_init(&wr, body, sizeof body);
+        bckm_writer_u8(&wr, 1); bckm_writer_u32(&wr, 0x01000099);
+        bckm_writer_u8(&wr, (uint8_t)has); bckm_writer_bytes(&wr, has ? r : zero, 16);
+        uint32_t lo = own < other ? own : other, hi = own < other ? other : own;
+        bckm_writer_u16(&wr, 2); bckm_writer_u32(&wr, lo); bckm_writer_u32(&wr, hi);
+        for (int k = 0; k < 4; k++) bckm_writer_u16(&wr, 0);
+        bckm_writer_u16(&wr, (uint16_t)npairs);
+        if (npairs) { bckm_writer_u32(&wr, pid); bckm_writer_bytes(&wr, r, 16); }
+        REQUIRE(wr.err == 0);
+        struct bckm_msg_header h;
+        memset(&h, 0, sizeof h);
+        h.kind = BCKM_MSG_UPDATE; h.kek_type = BCKM_KEK_SET; h.recipient = own; h.epoch = d->epoch + 1;
+        randombytes_buf(h.nonce, sizeof h.nonce);
+        size_t n = 0;
+        REQUIRE(bckm_msg_seal(&h, kek, body, wr.len, msg, sizeof msg, &n) == BCKM_OK);
+        int e = bckm_device_apply(d, msg, n);
+        if (ok) { CHECK_EQ(e, BCKM_OK); }
+        else { CHECK_EQ(e, BCKM_ERR_STATE); CHECK(memcmp(snap, d, bytes) == 0); }
+    }
+    free(snap);
+    l1_free(&w);
+}
+
 CHECK_CASES(CASE(departed_and_insider_cannot_combine), CASE(one_message_per_device_per_epoch),
-            CASE(joiner_moved_at_n26), CASE(split_adoption_then_reorder), CASE(failed_commit_changes_nothing))
+            CASE(joiner_moved_at_n26), CASE(split_adoption_then_reorder), CASE(failed_commit_changes_nothing),
+            CASE(update_refresh_shape_checked))
