@@ -176,18 +176,26 @@ static void fuzz_rk_agree(void) {
 /* The BP's genuine rekey of S (someone left): an update under K_S for A
  * and B, the same change under K_T for C. Everyone must take it. */
 static void fuzz_rk_honest_round(void) {
-    uint8_t body[128], refresh[BCKM_REFRESH_BYTES];
-    struct bckm_writer w;
+    uint8_t body[128], tbody[128], refresh[BCKM_REFRESH_BYTES], r_s[BCKM_REFRESH_BYTES];
+    uint8_t r_st[BCKM_REFRESH_BYTES], zero[BCKM_REFRESH_BYTES] = {0};
+    struct bckm_writer w, wt;
     uint64_t epoch = fuzz_rk_dev(0)->epoch + 1;
     fuzz_rk_fill(refresh, sizeof refresh, (uint8_t)(0x21 + epoch));
+    bckm_kdf_set_refresh(refresh, FUZZ_RK_S, epoch, r_s);
+    bckm_kdf_pair_refresh(r_s, FUZZ_RK_T, r_st);
+    /* S's members get r_S; T's only r_S,T (spec 5). */
     bckm_writer_init(&w, body, sizeof body);
-    bckm_writer_u8(&w, 2);
-    bckm_writer_u32(&w, 0x01000099u);
-    bckm_writer_bytes(&w, refresh, sizeof refresh);
-    bckm_writer_u16(&w, 1);
-    bckm_writer_u32(&w, FUZZ_RK_S);
-    for (int k = 0; k < 4; k++) bckm_writer_u16(&w, 0);   /* retired, joined, left, new keys */
-    FUZZ_CHECK(w.err == 0);
+    bckm_writer_init(&wt, tbody, sizeof tbody);
+    bckm_writer_u8(&w, 2); bckm_writer_u8(&wt, 2);
+    bckm_writer_u32(&w, 0x01000099u); bckm_writer_u32(&wt, 0x01000099u);
+    bckm_writer_u8(&w, 1); bckm_writer_u8(&wt, 0);
+    bckm_writer_bytes(&w, r_s, sizeof r_s); bckm_writer_bytes(&wt, zero, sizeof zero);
+    bckm_writer_u16(&w, 1); bckm_writer_u16(&wt, 1);
+    bckm_writer_u32(&w, FUZZ_RK_S); bckm_writer_u32(&wt, FUZZ_RK_S);
+    for (int k = 0; k < 4; k++) { bckm_writer_u16(&w, 0); bckm_writer_u16(&wt, 0); } /* retired, joined, left, new keys */
+    bckm_writer_u16(&w, 0);
+    bckm_writer_u16(&wt, 1); bckm_writer_u32(&wt, FUZZ_RK_S); bckm_writer_bytes(&wt, r_st, sizeof r_st);
+    FUZZ_CHECK(w.err == 0 && wt.err == 0);
     uint8_t k_s[BCKM_KEY_BYTES], k_t[BCKM_KEY_BYTES];
     memcpy(k_s, fuzz_rk_dev(1)->set_kek, sizeof k_s);   /* B's copy: A's is under test */
     memcpy(k_t, fuzz_rk_dev(2)->set_kek, sizeof k_t);
@@ -195,7 +203,7 @@ static void fuzz_rk_honest_round(void) {
         size_t n = fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_S, epoch, 0xEE, k_s, body, w.len);
         FUZZ_CHECK(bckm_device_apply(fuzz_rk_dev(i), fuzz_rk_msg, n) == BCKM_OK);
     }
-    size_t n = fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_T, epoch, 0xEE, k_t, body, w.len);
+    size_t n = fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_T, epoch, 0xEE, k_t, tbody, wt.len);
     FUZZ_CHECK(bckm_device_apply(fuzz_rk_dev(2), fuzz_rk_msg, n) == BCKM_OK);
     for (int i = 0; i < 3; i++) fuzz_rk_sane(fuzz_rk_dev(i));
     fuzz_rk_agree();

@@ -89,7 +89,7 @@ static void entry_sets(void) {
 /* Every key derivation, in place and out of place, with unknown keys. */
 /*@ assigns Frama_C_entropy_source; */
 static void entry_kdf(void) {
-    uint8_t key[BCKM_KEY_BYTES], out[BCKM_KEY_BYTES], r[BCKM_REFRESH_BYTES];
+    uint8_t key[BCKM_KEY_BYTES], out[BCKM_KEY_BYTES], r[BCKM_REFRESH_BYTES], r2[BCKM_REFRESH_BYTES];
     uint8_t fields[BCKM_KDF_MAX_FIELDS + 1], x[32], y[32], z[32], buf[64];
     size_t flen = Frama_C_unsigned_long_interval(0u, BCKM_KDF_MAX_FIELDS + 1u);
     uint64_t epoch = ((uint64_t)any_u32() << 32) | any_u32();
@@ -97,6 +97,7 @@ static void entry_kdf(void) {
     int e;
     unknown_bytes(key, sizeof key);
     unknown_bytes(r, sizeof r);
+    unknown_bytes(r2, sizeof r2);
     unknown_bytes(fields, sizeof fields);
     unknown_bytes(x, sizeof x);
     unknown_bytes(y, sizeof y);
@@ -105,6 +106,12 @@ static void entry_kdf(void) {
     bckm_kdf_set_update(key, r, any_u32(), epoch, out);
     bckm_kdf_set_update(key, r, any_u32(), epoch, key);
     bckm_kdf_setpair_update(key, r, any_u32(), any_u32(), epoch, key);
+    bckm_kdf_set_refresh(r, any_u32(), epoch, r2);
+    bckm_kdf_set_refresh(r, any_u32(), epoch, r);
+    bckm_kdf_pair_refresh(r, any_u32(), r2);
+    bckm_kdf_setpair_advance(key, any_u32(), r, any_u32(), r2, epoch, key);
+    bckm_kdf_setpair_advance(key, any_u32(), NULL, any_u32(), r2, epoch, out);
+    bckm_kdf_setpair_advance(key, any_u32(), r, any_u32(), NULL, epoch, out);
     bckm_kdf_pair_node(key, any_u32(), any_u32(), out);
     bckm_kdf_set_init(key, any_u32(), out);
     bckm_kdf_setpair_init(key, any_u32(), any_u32(), out);

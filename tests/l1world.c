@@ -360,3 +360,24 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
     return fails;
 }
 
+
+int l1_rejoin_handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]) {
+    struct bckm_device *d = l1_device(w, node);
+    struct bckm_rejoin_node ns;
+    struct bckm_rejoin_bp bs;
+    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32], pk[32];
+    uint32_t got = 0;
+    if (d == NULL) return BCKM_ERR_UNKNOWN;
+    int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
+    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->sign_sk[b], hello, NULL, chal);
+    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->bps_root, &w->bps, d->code, chal, proof, &got, pk);
+    if (e == BCKM_OK && (got != b || sodium_memcmp(pk, w->bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
+    /* the BP reads the node's commitment from the chain (the registry) */
+    if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
+    if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
+    if (e == BCKM_OK && sodium_memcmp(ns.kek, bs.kek, 32) != 0) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK) memcpy(kek_out, bs.kek, 32);
+    sodium_memzero(&ns, sizeof ns);
+    sodium_memzero(&bs, sizeof bs);
+    return e;
+}

@@ -77,6 +77,11 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs);
 /* The sharing rule, by a census of every key every device holds; returns
  * the number of key groups that break it. */
 uint32_t l1_census(struct l1world *w);
+/* The mutual rejoin handshake of node `node` with BP b (spec 10.4): the node
+ * checks b against the world's BP table root, b checks the node's code
+ * against its commitment on chain; on success both hold the new KEK, copied
+ * to kek_out. */
+int l1_rejoin_handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]);
 /* Delivery failures seen so far (messages a live device rejected). */
 extern uint32_t l1_delivery_errors;
 

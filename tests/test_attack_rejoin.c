@@ -207,21 +207,6 @@ static void rogue_bp_refused(void) {
     sodium_memzero(rogue_sk, sizeof rogue_sk);
 }
 
-/* The rejoin handshake in a world, for the handover tests. */
-static int rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek[32]) {
-    struct bckm_rejoin_node ns;
-    struct bckm_rejoin_bp bs;
-    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32];
-    int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->sign_sk[b], hello, NULL, chal);
-    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->bps_root, &w->bps, l1_device(w, node)->code, chal, proof,
-                                                 NULL, NULL);
-    if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
-    if (e == BCKM_OK) memcpy(kek, bs.kek, 32);
-    return e;
-}
-
 /* A snapshot of what BP 1 holds about set s and node u. */
 struct snap {
     uint8_t knows, has_node;
@@ -282,7 +267,7 @@ static void handover_poisoning(void) {
     uint32_t s = d->set_id;
     uint8_t kek[32], hand[65536], nonce[24] = {4};
     size_t hl = 0;
-    REQUIRE(rejoin(&w, u, 1, kek) == BCKM_OK);
+    REQUIRE(l1_rejoin_handshake(&w, u, 1, kek) == BCKM_OK);
     bckm_device_set_kek(d, kek);
     struct snap before, after;
     take(&w, s, u, &before);

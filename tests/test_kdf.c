@@ -21,6 +21,23 @@ static void known_answers(void) {
     bckm_kdf_set_init(dom, 0x01000003, got); load("set_init", want, 32); CHECK_MEM(got, want, 32);
     bckm_kdf_setpair_init(dom, 0x02000001, 0x01000003, got); load("setpair_init", want, 32); CHECK_MEM(got, want, 32);
     bckm_kdf_pair_seed(dom, 0x01000001, got); load("pair_seed", want, 32); CHECK_MEM(got, want, 32);
+    /* Refresh material: r_S, r_S,T, and a pair key moved by both sides. */
+    uint8_t rs[16], rst[16], rt[16], rts[16];
+    bckm_kdf_set_refresh(refresh, 0x01000002, 42, rs); load("set_refresh", want, 16); CHECK_MEM(rs, want, 16);
+    bckm_kdf_pair_refresh(rs, 0x02000005, rst); load("pair_refresh", want, 16); CHECK_MEM(rst, want, 16);
+    bckm_kdf_set_refresh(refresh, 0x02000005, 42, rt);
+    bckm_kdf_pair_refresh(rt, 0x01000002, rts);
+    load("setpair_advance", want, 32);
+    bckm_kdf_setpair_advance(key, 0x01000002, rst, 0x02000005, rts, 42, got); CHECK_MEM(got, want, 32);
+    /* The same from the other side's point of view. */
+    bckm_kdf_setpair_advance(key, 0x02000005, rts, 0x01000002, rst, 42, got); CHECK_MEM(got, want, 32);
+    /* One changed side: exactly one set-pair update. */
+    uint8_t one[32];
+    bckm_kdf_setpair_update(key, rst, 0x01000002, 0x02000005, 42, one);
+    bckm_kdf_setpair_advance(key, 0x02000005, NULL, 0x01000002, rst, 42, got); CHECK_MEM(got, one, 32);
+    /* r_S,T is not r_S, and differs per T. */
+    CHECK(memcmp(rs, rst, 16) != 0);
+    bckm_kdf_pair_refresh(rs, 0x02000006, rt); CHECK(memcmp(rt, rst, 16) != 0);
 }
 
 static void labels_separate_domains(void) {

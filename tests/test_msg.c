@@ -15,11 +15,14 @@ static size_t sample(uint8_t *out, size_t cap) {
     bckm_writer_init(&w, body, sizeof body);
     uint8_t r[16];
     for (int i = 0; i < 16; i++) r[i] = (uint8_t)(0x40 + i);
-    bckm_writer_u8(&w, 1); bckm_writer_u32(&w, 0x01000009); bckm_writer_bytes(&w, r, 16);
-    bckm_writer_u16(&w, 1); bckm_writer_u32(&w, 0x01000002);   /* changed */
+    bckm_writer_u8(&w, 1); bckm_writer_u32(&w, 0x01000009);
+    bckm_writer_u8(&w, 1); bckm_writer_bytes(&w, r, 16);       /* r_S: S changed */
+    bckm_writer_u16(&w, 2); bckm_writer_u32(&w, 0x01000002); bckm_writer_u32(&w, 0x01000005); /* changed */
     bckm_writer_u16(&w, 0);                                     /* retired */
     bckm_writer_u16(&w, 1); bckm_writer_u32(&w, 0x01000009);   /* joined */
     bckm_writer_u16(&w, 0); bckm_writer_u16(&w, 0);             /* left, new keys */
+    for (int i = 0; i < 16; i++) r[i] = (uint8_t)(0x60 + i);
+    bckm_writer_u16(&w, 1); bckm_writer_u32(&w, 0x01000005); bckm_writer_bytes(&w, r, 16); /* r_X,S */
     size_t len = 0;
     if (w.err || bckm_msg_seal(&h, kek, body, w.len, out, cap, &len) != BCKM_OK) return 0;
     return len;
@@ -43,8 +46,13 @@ static void known_answer(void) {
     struct bckm_update_view v;
     CHECK_EQ(bckm_msg_parse_update(got + BCKM_MSG_HEADER_BYTES, h.body_len, &v), BCKM_OK);
     CHECK_EQ(v.subject, 0x01000009);
-    CHECK_EQ(v.changed.n, 1);
+    CHECK_EQ(v.changed.n, 2);
     CHECK_EQ(v.joined.n, 1);
+    CHECK_EQ(v.has_set_refresh, 1);
+    CHECK_EQ(v.set_refresh[0], 0x40);
+    CHECK_EQ(v.pairs.n, 1);
+    CHECK_EQ(bckm_msg_list_id(&v.pairs, 0, BCKM_MSG_REFRESH_ENTRY_BYTES), 0x01000005);
+    CHECK_EQ(v.pairs.p[4], 0x60);
 }
 
 static void malformed_headers(void) {
@@ -80,15 +88,24 @@ static void canonical_bodies(void) {
     uint8_t r[16] = {0};
     /* unsorted list */
     bckm_writer_init(&w, b, sizeof b);
-    bckm_writer_u8(&w, 2); bckm_writer_u32(&w, 5); bckm_writer_bytes(&w, r, 16);
+    bckm_writer_u8(&w, 2); bckm_writer_u32(&w, 5); bckm_writer_u8(&w, 0); bckm_writer_bytes(&w, r, 16);
     bckm_writer_u16(&w, 2); bckm_writer_u32(&w, 9); bckm_writer_u32(&w, 3);
     bckm_writer_u16(&w, 0); bckm_writer_u16(&w, 0); bckm_writer_u16(&w, 0); bckm_writer_u16(&w, 0);
+    bckm_writer_u16(&w, 0);
     CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_ERR_FORMAT);
     /* sorted, then one trailing byte too many */
-    bckm_put_u32(b + 23, 3); bckm_put_u32(b + 27, 9);
+    bckm_put_u32(b + 24, 3); bckm_put_u32(b + 28, 9);
     CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_OK);
     CHECK_EQ(bckm_msg_parse_update(b, w.len + 1, &v), BCKM_ERR_FORMAT);
     CHECK(bckm_msg_parse_update(b, w.len - 1, &v) != BCKM_OK);
+    /* the set-refresh flag is 0 or 1; an absent set refresh is all zero */
+    b[5] = 2;
+    CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_ERR_FORMAT);
+    b[5] = 0; b[6 + 15] = 1;
+    CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_ERR_FORMAT);
+    b[5] = 1;
+    CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_OK);
+    b[5] = 0; b[6 + 15] = 0;
     /* unknown op */
     b[0] = 4;
     CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_ERR_FORMAT);

@@ -33,25 +33,6 @@ static int random_ops(struct l1world *w, uint32_t count) {
     return BCKM_OK;
 }
 
-/* The rejoin handshake between a device and BP b; returns the new KEK. */
-static int handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]) {
-    struct bckm_device *d = l1_device(w, node);
-    struct bckm_rejoin_node ns;
-    struct bckm_rejoin_bp bs;
-    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32], pk[32];
-    uint32_t got = 0;
-    int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->sign_sk[b], hello, NULL, chal);
-    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->bps_root, &w->bps, d->code, chal, proof, &got, pk);
-    if (e == BCKM_OK && (got != b || memcmp(pk, w->bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
-    /* the BP reads the node's commitment from the chain (the registry) */
-    if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
-    if (e == BCKM_OK && memcmp(ns.kek, bs.kek, 32) != 0) e = BCKM_ERR_AUTH;
-    if (e == BCKM_OK) memcpy(kek_out, bs.kek, 32);
-    return e;
-}
-
 static void sleeping_nodes(bckm_policy pol, uint32_t ops, uint64_t seed) {
     struct l1world w;
     REQUIRE(l1_init(&w, 2, pol, 600, seed) == 0);
@@ -113,7 +94,7 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
         uint32_t b = pol == BCKM_POLICY_OWNED ? 1 : 1 + (i % 2 ? 0 : 2 % p);
         if (b == 2 || w.dead[b]) b = 1;
         uint8_t kek[32];
-        if (handshake(&w, w.devs[i].node_id, b, kek) != BCKM_OK) continue;
+        if (l1_rejoin_handshake(&w, w.devs[i].node_id, b, kek) != BCKM_OK) continue;
         struct bckm_device *d = w.devs[i].dev;
         bckm_device_set_kek(d, kek);
         struct bckm_msgs m;
@@ -163,7 +144,7 @@ static void mobility(void) {
         uint32_t u = random_member_of(&w, 1), i = l1_index(&w, u);
         uint32_t b = 1 + (w.devs[i].bp % 3);
         uint8_t kek[32];
-        REQUIRE(handshake(&w, u, b, kek) == BCKM_OK);
+        REQUIRE(l1_rejoin_handshake(&w, u, b, kek) == BCKM_OK);
         bckm_device_set_kek(w.devs[i].dev, kek);
         struct bckm_msgs m;
         bckm_msgs_init(&m);

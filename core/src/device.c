@@ -70,10 +70,30 @@ static int list_has(const struct bckm_msg_list *l, uint32_t stride, uint32_t id)
     return 0;
 }
 
+/* The refresh value a list of (set ID, 16 bytes) entries holds for id, or NULL. */
+static const uint8_t *pair_refresh_of(const struct bckm_msg_list *l, uint32_t id) {
+    uint32_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t x = bckm_msg_list_id(l, mid, BCKM_MSG_REFRESH_ENTRY_BYTES);
+        if (x == id) return l->p + (size_t)mid * BCKM_MSG_REFRESH_ENTRY_BYTES + 4;
+        if (x < id) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
 /* Checks everything an update needs before any byte of the store changes. */
 static int update_check(struct bckm_device *d, const struct bckm_update_view *v) {
     int own_changed = list_has(&v->changed, 4, d->set_id);
     if (list_has(&v->retired, 4, d->set_id)) return BCKM_ERR_STATE;
+    /* Refresh material (spec 5): r_S exactly when S changed, and one pair
+     * refresh for each other changed set, no more, no fewer. */
+    if (v->has_set_refresh != own_changed) return BCKM_ERR_STATE;
+    if (v->pairs.n != v->changed.n - (uint32_t)own_changed) return BCKM_ERR_STATE;
+    for (uint32_t i = 0; i < v->pairs.n; i++) {
+        uint32_t id = bckm_msg_list_id(&v->pairs, i, BCKM_MSG_REFRESH_ENTRY_BYTES);
+        if (id == d->set_id || !list_has(&v->changed, 4, id)) return BCKM_ERR_STATE;
+    }
     if (!own_changed && (v->joined.n > 0 || v->left.n > 0)) return BCKM_ERR_STATE;
     uint32_t at, sets_after = d->n_sets, peers_after = d->n_peers;
     for (uint32_t i = 0; i < v->retired.n; i++) {
@@ -108,16 +128,23 @@ static void update_apply(struct bckm_device *d, const struct bckm_update_view *v
     for (uint32_t i = 0; i < v->retired.n; i++)
         table_remove(st, &d->n_sets, bckm_msg_list_id(&v->retired, i, 4));
     /* Update every pair key that touches a changed set, then add the keys of
-     * new sets, which arrive already updated. */
-    for (uint32_t i = 0; i < d->n_sets; i++)
-        if (own_changed || list_has(&v->changed, 4, st[i].id))
-            bckm_kdf_setpair_update(st[i].key, v->refresh, d->set_id, st[i].id, epoch, st[i].key);
+     * new sets, which arrive already updated. This side's pair refresh
+     * derives from r_S; the other side's arrives in the update. */
+    uint8_t mine[BCKM_REFRESH_BYTES];
+    for (uint32_t i = 0; i < d->n_sets; i++) {
+        const uint8_t *theirs = pair_refresh_of(&v->pairs, st[i].id);
+        if (!own_changed && theirs == NULL) continue;
+        if (own_changed) bckm_kdf_pair_refresh(v->set_refresh, st[i].id, mine);
+        bckm_kdf_setpair_advance(st[i].key, d->set_id, own_changed ? mine : NULL, st[i].id, theirs, epoch,
+                                 st[i].key);
+    }
+    bckm_wipe(mine, sizeof mine);
     for (uint32_t i = 0; i < v->newkeys.n; i++) {
         const uint8_t *e = v->newkeys.p + (size_t)i * BCKM_MSG_KEYED_ENTRY_BYTES;
         table_insert(st, &d->n_sets, bckm_get_u32(e), e + 4);
     }
     if (own_changed) {
-        bckm_kdf_set_update(d->set_kek, v->refresh, d->set_id, epoch, d->set_kek);
+        bckm_kdf_set_update(d->set_kek, v->set_refresh, d->set_id, epoch, d->set_kek);
         for (uint32_t i = 0; i < v->left.n; i++)
             table_remove(peers(d), &d->n_peers, bckm_msg_list_id(&v->left, i, 4));
         for (uint32_t i = 0; i < v->joined.n; i++) {

@@ -55,6 +55,54 @@ void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t re
     bckm_wipe(f, sizeof f);
 }
 
+/* The 16-byte derivation of the refresh labels: a 16-byte key, a 16-byte
+ * output, fields of at most 12 bytes. */
+/*@ requires \valid_read(key + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires 0 < flen <= 12 && \valid_read(fields + (0 .. flen - 1));
+    requires \valid(out + (0 .. BCKM_REFRESH_BYTES - 1));
+    assigns out[0 .. BCKM_REFRESH_BYTES - 1];
+ */
+static void derive_refresh(const uint8_t key[BCKM_REFRESH_BYTES], uint8_t label, const uint8_t *fields,
+                           size_t flen, uint8_t out[BCKM_REFRESH_BYTES]) {
+    uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + 12];
+    uint8_t tmp[BCKM_REFRESH_BYTES];
+    memcpy(in, kdf_prefix, BCKM_KDF_PREFIX_BYTES);
+    in[BCKM_KDF_PREFIX_BYTES] = label;
+    memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, fields, flen);
+    /* Through tmp, so out may alias key. */
+    crypto_generichash(tmp, BCKM_REFRESH_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key, BCKM_REFRESH_BYTES);
+    memcpy(out, tmp, BCKM_REFRESH_BYTES);
+    bckm_wipe(tmp, sizeof tmp);
+    bckm_wipe(in, sizeof in);
+}
+
+void bckm_kdf_set_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set_id, uint64_t epoch,
+                          uint8_t out[BCKM_REFRESH_BYTES]) {
+    uint8_t f[12];
+    bckm_put_u32(f, set_id);
+    bckm_put_u64(f + 4, epoch);
+    derive_refresh(r, BCKM_KDF_SET_REFRESH, f, sizeof f, out);
+}
+
+void bckm_kdf_pair_refresh(const uint8_t r_set[BCKM_REFRESH_BYTES], uint32_t other,
+                           uint8_t out[BCKM_REFRESH_BYTES]) {
+    uint8_t f[4];
+    bckm_put_u32(f, other);
+    derive_refresh(r_set, BCKM_KDF_PAIR_REFRESH, f, sizeof f, out);
+}
+
+void bckm_kdf_setpair_advance(const uint8_t key[BCKM_KEY_BYTES], uint32_t a, const uint8_t *r_ab,
+                              uint32_t b, const uint8_t *r_ba, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+    /* The lower set ID's side first, so both sides apply the same steps. */
+    const uint8_t *first = a < b ? r_ab : r_ba, *second = a < b ? r_ba : r_ab;
+    uint8_t k[BCKM_KEY_BYTES];
+    memcpy(k, key, BCKM_KEY_BYTES);
+    if (first != NULL) bckm_kdf_setpair_update(k, first, a, b, epoch, k);
+    if (second != NULL) bckm_kdf_setpair_update(k, second, a, b, epoch, k);
+    memcpy(out, k, BCKM_KEY_BYTES);
+    bckm_wipe(k, sizeof k);
+}
+
 void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first, uint32_t second,
                         uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[8];

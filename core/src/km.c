@@ -51,6 +51,10 @@ struct bckm_km {
     struct bckm_map adopted;   /* sets adopted from a failed BP -> 1 */
     struct keypool seeds;      /* pair seeds handed over by adopted nodes */
     struct log_entry log[BCKM_KM_LOG_EPOCHS];
+    uint32_t *ids;             /* bundle scratch: peer IDs and positions */
+    size_t ids_cap;            /* in uint32_t */
+    uint32_t *dropped;         /* nodes the last commit stopped serving */
+    uint32_t ndropped, cap_dropped;
 };
 
 /* ---- key pool --------------------------------------------------------------- */
@@ -99,6 +103,26 @@ static int pool_put(struct keypool *p, uint64_t id, const uint8_t key[BCKM_KEY_B
     }
     memcpy(p->keys[slot], key, BCKM_KEY_BYTES);
     return BCKM_OK;
+}
+
+/* Room for `extra` new keys: pool_put of that many new IDs cannot fail. */
+static int pool_reserve(struct keypool *p, uint32_t extra) {
+    if (p->nfree + (p->cap - p->used) < extra) {
+        uint32_t need = p->used - p->nfree + extra, ncap = p->cap ? p->cap : 64;
+        while (ncap < need) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
+        uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
+        uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
+        if (nk == NULL || nf == NULL) { free(nk); if (nf) p->free_slots = nf; return BCKM_ERR_NOMEM; }
+        p->free_slots = nf;
+        if (p->keys != NULL) {
+            memcpy(nk, p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
+            bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
+            free(p->keys);
+        }
+        p->keys = nk;
+        p->cap = ncap;
+    }
+    return bckm_map_reserve(&p->index, extra);
 }
 
 static void pool_del(struct keypool *p, uint64_t id) {
@@ -162,6 +186,33 @@ static int msgs_reserve(struct bckm_msgs *m, size_t bytes) {
         if (b == NULL) return BCKM_ERR_NOMEM;
         m->buf = b; m->cap = ncap;
     }
+    return BCKM_OK;
+}
+
+/* Room for nrefs more messages of `bytes` bytes in all. */
+static int msgs_reserve_many(struct bckm_msgs *m, uint32_t nrefs, size_t bytes) {
+    if (m->refs_cap - m->n < nrefs) {
+        uint32_t ncap = m->refs_cap ? m->refs_cap : 64;
+        while (ncap - m->n < nrefs) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
+        struct bckm_msg_ref *r = realloc(m->refs, (size_t)ncap * sizeof *r);
+        if (r == NULL) return BCKM_ERR_NOMEM;
+        m->refs = r; m->refs_cap = ncap;
+    }
+    if (m->cap - m->len < bytes) {
+        size_t ncap = m->cap ? m->cap : 4096;
+        while (ncap - m->len < bytes) ncap *= 2;
+        uint8_t *b = realloc(m->buf, ncap);
+        if (b == NULL) return BCKM_ERR_NOMEM;
+        m->buf = b; m->cap = ncap;
+    }
+    return BCKM_OK;
+}
+
+static int ids_reserve(struct bckm_km *km, size_t n) {
+    if (km->ids_cap >= n) return BCKM_OK;
+    uint32_t *b = realloc(km->ids, n * sizeof *b);
+    if (b == NULL) return BCKM_ERR_NOMEM;
+    km->ids = b; km->ids_cap = n;
     return BCKM_OK;
 }
 
@@ -269,6 +320,8 @@ void bckm_km_free(struct bckm_km *km) {
     free(km->pend);
     if (km->scratch != NULL) bckm_wipe(km->scratch, km->scratch_cap);
     free(km->scratch);
+    free(km->ids);
+    free(km->dropped);
     bckm_wipe(km, sizeof *km);
     free(km);
 }
@@ -450,9 +503,8 @@ static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
     /* Pairwise node keys sorted by peer ID. */
     uint32_t pos_u = 0;
     for (uint32_t i = 0; i < count; i++) if (mem[i] == u) pos_u = i;
-    uint32_t *ids = malloc((size_t)(count ? count : 1) * 2 * sizeof *ids);
-    if (ids == NULL) { e = BCKM_ERR_NOMEM; goto out; }
-    uint32_t np = 0;
+    if ((e = ids_reserve(km, (size_t)(count ? count : 1) * 2)) != BCKM_OK) goto out;
+    uint32_t *ids = km->ids, np = 0;
     for (uint32_t i = 0; i < count; i++) if (mem[i] != u) { ids[2 * np] = mem[i]; ids[2 * np + 1] = i; np++; }
     qsort(ids, np, 2 * sizeof *ids, cmp_u32);
     bckm_writer_u16(&w, (uint16_t)np);
@@ -461,7 +513,6 @@ static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
         bckm_writer_u32(&w, ids[2 * i]);
         bckm_writer_bytes(&w, k, BCKM_KEY_BYTES);
     }
-    free(ids);
     e = w.err ? w.err : emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, kek, km->scratch, w.len);
 out:
     bckm_wipe(seed, sizeof seed);
@@ -472,25 +523,40 @@ out:
 
 /* ---- log ------------------------------------------------------------------------------- */
 
-static int copy_u32s(uint32_t **dst, const uint32_t *src, uint32_t n) {
-    uint32_t *d = realloc(*dst, (size_t)(n ? n : 1) * sizeof *d);
-    if (d == NULL) return BCKM_ERR_NOMEM;
-    if (n > 0) memcpy(d, src, (size_t)n * sizeof *d);
-    *dst = d;
+/* Grows the log slot of the plan's epoch to hold it (contents kept), so
+ * log_change cannot fail. cap_sets_ and cap_moves_ count the slot's room. */
+static int log_reserve(struct bckm_km *km, const struct bckm_plan *plan) {
+    struct bckm_plan *p = &km->log[plan->epoch % BCKM_KM_LOG_EPOCHS].plan;
+    uint32_t ns = plan->retired_count > plan->changed_count ? plan->retired_count : plan->changed_count;
+    if (ns == 0) ns = 1;
+    if (p->cap_sets_ < ns || p->retired == NULL || p->changed == NULL) {
+        uint32_t *r = realloc(p->retired, (size_t)ns * sizeof *r);
+        if (r == NULL) return BCKM_ERR_NOMEM;
+        p->retired = r;
+        uint32_t *ch = realloc(p->changed, (size_t)ns * sizeof *ch);
+        if (ch == NULL) return BCKM_ERR_NOMEM;
+        p->changed = ch;
+        p->cap_sets_ = ns;
+    }
+    uint32_t nm = plan->move_count ? plan->move_count : 1;
+    if (p->cap_moves_ < nm || p->moves == NULL) {
+        struct bckm_move *mv = realloc(p->moves, (size_t)nm * sizeof *mv);
+        if (mv == NULL) return BCKM_ERR_NOMEM;
+        p->moves = mv;
+        p->cap_moves_ = nm;
+    }
     return BCKM_OK;
 }
 
 static int log_change(struct bckm_km *km, const struct bckm_tx *c, const struct bckm_plan *plan) {
     struct log_entry *l = &km->log[plan->epoch % BCKM_KM_LOG_EPOCHS];
     struct bckm_plan *p = &l->plan;
+    int e = log_reserve(km, plan);   /* a no-op after commit's reservation */
+    if (e != BCKM_OK) return e;
     l->epoch = 0;
-    if (copy_u32s(&p->retired, plan->retired, plan->retired_count) != BCKM_OK ||
-        copy_u32s(&p->changed, plan->changed, plan->changed_count) != BCKM_OK)
-        return BCKM_ERR_NOMEM;
-    struct bckm_move *mv = realloc(p->moves, (size_t)(plan->move_count ? plan->move_count : 1) * sizeof *mv);
-    if (mv == NULL) return BCKM_ERR_NOMEM;
-    if (plan->move_count > 0) memcpy(mv, plan->moves, (size_t)plan->move_count * sizeof *mv);
-    p->moves = mv;
+    if (plan->retired_count > 0) memcpy(p->retired, plan->retired, (size_t)plan->retired_count * sizeof *p->retired);
+    if (plan->changed_count > 0) memcpy(p->changed, plan->changed, (size_t)plan->changed_count * sizeof *p->changed);
+    if (plan->move_count > 0) memcpy(p->moves, plan->moves, (size_t)plan->move_count * sizeof *p->moves);
     p->epoch = plan->epoch; p->created_set = plan->created_set;
     p->retired_count = plan->retired_count; p->changed_count = plan->changed_count; p->move_count = plan->move_count;
     l->tx = *c;
@@ -523,16 +589,62 @@ static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
     return 0;
 }
 
-/* The update body for the members of set T (or of the departed's set). */
+/* ---- refresh material (spec 5) ------------------------------------------------------------ */
+
+/* r_X,T of a change whose refresh key is r: r_X = KDF(r; X, epoch), then
+ * one way to T. */
+static void pair_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t x, uint32_t t, uint64_t epoch,
+                         uint8_t out[BCKM_REFRESH_BYTES]) {
+    uint8_t rx[BCKM_REFRESH_BYTES];
+    bckm_kdf_set_refresh(r, x, epoch, rx);
+    bckm_kdf_pair_refresh(rx, t, out);
+    bckm_wipe(rx, sizeof rx);
+}
+
+/* K_ab moved to the plan's epoch, exactly as every member of a or b does:
+ * one update per changed side, with that side's pair refresh. */
+static void pair_advance(const uint8_t r[BCKM_REFRESH_BYTES], const struct bckm_plan *plan, uint32_t a,
+                         uint32_t b, uint8_t key[BCKM_KEY_BYTES]) {
+    uint8_t rab[BCKM_REFRESH_BYTES], rba[BCKM_REFRESH_BYTES];
+    int ca = bckm_plan_changed(plan, a), cb = bckm_plan_changed(plan, b);
+    if (ca) pair_refresh(r, a, b, plan->epoch, rab);
+    if (cb) pair_refresh(r, b, a, plan->epoch, rba);
+    bckm_kdf_setpair_advance(key, a, ca ? rab : NULL, b, cb ? rba : NULL, plan->epoch, key);
+    bckm_wipe(rab, sizeof rab);
+    bckm_wipe(rba, sizeof rba);
+}
+
+/* K_S moved to the epoch with r_S. */
+static void set_advance(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set, uint64_t epoch,
+                        uint8_t key[BCKM_KEY_BYTES]) {
+    uint8_t rs[BCKM_REFRESH_BYTES];
+    bckm_kdf_set_refresh(r, set, epoch, rs);
+    bckm_kdf_set_update(key, rs, set, epoch, key);
+    bckm_wipe(rs, sizeof rs);
+}
+
+/* Room for one update body of this plan (write_update). */
+static size_t update_bytes(const struct bckm_plan *plan) {
+    return 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2)
+           + (size_t)BCKM_MSG_REFRESH_ENTRY_BYTES * plan->changed_count;
+}
+
+/* The update body for the members of set T (or of the departed's set).
+ * What it carries of the change's refresh key r (spec 5): r_T when T
+ * changed, and r_X,T for each other changed set X; never r itself. */
 static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_tx *c,
                         const struct bckm_plan *plan, uint32_t t, uint32_t departed,
                         struct bckm_writer *w) {
     uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
     uint8_t k[BCKM_KEY_BYTES];
     if (tmp == NULL) return BCKM_ERR_NOMEM;
+    uint8_t rt[BCKM_REFRESH_BYTES] = {0};
+    int own = bckm_plan_changed(plan, t);
     bckm_writer_u8(w, c->op);
     bckm_writer_u32(w, c->node_id);
-    bckm_writer_bytes(w, c->refresh, BCKM_REFRESH_BYTES);
+    if (own) bckm_kdf_set_refresh(c->refresh, t, plan->epoch, rt);
+    bckm_writer_u8(w, (uint8_t)own);
+    bckm_writer_bytes(w, rt, BCKM_REFRESH_BYTES);
     /* changed */
     if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
     qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
@@ -557,7 +669,7 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     const uint8_t *d = plan->created_set != 0 && plan->created_set != t ? pair_domain(km, plan->created_set, t) : NULL;
     if (d != NULL) {
         bckm_kdf_setpair_init(d, plan->created_set, t, k);
-        bckm_kdf_setpair_update(k, c->refresh, plan->created_set, t, plan->epoch, k);
+        pair_advance(c->refresh, plan, plan->created_set, t, k);
         bckm_writer_u16(w, 1);
         bckm_writer_u32(w, plan->created_set);
         bckm_writer_bytes(w, k, BCKM_KEY_BYTES);
@@ -565,9 +677,101 @@ static int write_update(struct bckm_km *km, const struct bckm_sets *reg, const s
     } else {
         bckm_writer_u16(w, 0);
     }
+    /* pair refreshes r_X,T, sorted by X */
+    if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
+    bckm_writer_u16(w, (uint16_t)(plan->changed_count - (uint32_t)own));
+    for (uint32_t i = 0; i < plan->changed_count; i++) {
+        if (tmp[i] == t) continue;
+        pair_refresh(c->refresh, tmp[i], t, plan->epoch, rt);
+        bckm_writer_u32(w, tmp[i]);
+        bckm_writer_bytes(w, rt, BCKM_REFRESH_BYTES);
+    }
+    bckm_wipe(rt, sizeof rt);
     free(tmp);
     (void)reg;
     return w->err;
+}
+
+static int is_dropped(const struct bckm_km *km, uint32_t u) {
+    for (uint32_t i = 0; i < km->ndropped; i++) if (km->dropped[i] == u) return 1;
+    return 0;
+}
+
+/*
+ * Step 0 of a commit: every check and every allocation a commit can need,
+ * before its first change, so that the commit either applies fully or
+ * leaves the key manager as it was (spec 10.4, "all or nothing"). Decides
+ * which movers this BP stops serving (a set it may not key, attack 6) and
+ * records them in km->dropped.
+ */
+static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
+                          const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+    const struct bckm_set_info *tab = bckm_sets_table(reg);
+    uint32_t m = bckm_sets_count(reg), maxsize = 1, nrefs = 0, ndrop = 0;
+    uint32_t departed = departed_set(c, plan);
+    size_t upd = BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES + update_bytes(plan), bytes = 0;
+    for (uint32_t i = 0; i < m; i++) if (tab[i].size > maxsize) maxsize = tab[i].size;
+    size_t bun = BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES + 114 + ((size_t)m + maxsize) * BCKM_MSG_KEYED_ENTRY_BYTES;
+    /* Every live set this BP is entitled to has its key (a created set gets one). */
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t t = tab[i].id, count;
+        if (!knows_set(km, t) || t == plan->created_set) continue;
+        if (t == departed) {
+            const uint32_t *mem = bckm_sets_members(reg, t, &count);
+            for (uint32_t k = 0; k < count; k++) if (pool_get(&km->node_keks, mem[k]) != NULL) nrefs++;
+            bytes += (size_t)count * upd;
+        } else {
+            if (pool_get(&km->set_keks, t) == NULL) return BCKM_ERR_STATE;
+            nrefs++;
+            bytes += upd;
+        }
+    }
+    /* The joiner's bundle. */
+    if (c->op == BCKM_OP_JOIN && origin_bp == km->bp && pending_find(km, c->node_id) != NULL) {
+        uint32_t set, attach;
+        int e = bckm_sets_node(reg, c->node_id, &set, &attach);
+        if (e != BCKM_OK) return e;
+        if (!knows_set(km, set) || (set != plan->created_set && pool_get(&km->set_keks, set) == NULL))
+            return BCKM_ERR_STATE;
+        nrefs++;
+        bytes += bun;
+    }
+    /* Movers served here: a bundle, or dropped when their new set is one
+     * this BP may not key (only another BP adopted it). */
+    for (uint32_t i = 0; i < plan->move_count; i++) {
+        uint32_t u = plan->moves[i].node_id, to = plan->moves[i].to_set;
+        if (pool_get(&km->node_keks, u) == NULL) continue;
+        if (!knows_set(km, to)) { ndrop++; continue; }
+        if (to != plan->created_set && pool_get(&km->set_keks, to) == NULL) return BCKM_ERR_STATE;
+        nrefs++;
+        bytes += bun;
+    }
+    int e = msgs_reserve_many(out, nrefs, bytes);
+    if (e == BCKM_OK) e = scratch_reserve(km, upd > bun ? upd : bun);
+    if (e == BCKM_OK) e = ids_reserve(km, (size_t)maxsize * 2);
+    if (e == BCKM_OK) e = pool_reserve(&km->set_keks, 1);
+    if (e == BCKM_OK) e = pool_reserve(&km->pair_keys, m);
+    if (e == BCKM_OK) e = pool_reserve(&km->node_keks, 1);
+    if (e == BCKM_OK) e = log_reserve(km, plan);
+    if (e == BCKM_OK && km->cap_dropped < ndrop) {
+        uint32_t *d = realloc(km->dropped, (size_t)ndrop * sizeof *d);
+        if (d == NULL) e = BCKM_ERR_NOMEM;
+        else { km->dropped = d; km->cap_dropped = ndrop; }
+    }
+    if (e != BCKM_OK) return e;
+    km->ndropped = 0;
+    for (uint32_t i = 0; i < plan->move_count; i++) {
+        uint32_t u = plan->moves[i].node_id;
+        if (pool_get(&km->node_keks, u) != NULL && !knows_set(km, plan->moves[i].to_set))
+            km->dropped[km->ndropped++] = u;
+    }
+    return BCKM_OK;
+}
+
+uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes) {
+    if (nodes != NULL) *nodes = km->dropped;
+    return km->ndropped;
 }
 
 int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
@@ -578,19 +782,25 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     uint64_t epoch = plan->epoch;
     int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
     uint32_t departed = departed_set(c, plan);
-    int e;
+    size_t out_len = out->len;
+    uint32_t out_n = out->n;
+    km->ndropped = 0;
+    int e = commit_prepare(km, reg, origin_bp, c, plan, out);
+    if (e != BCKM_OK) return e;
 
-    /* (a) Messages under the keys the devices hold now, before any update. */
+    /* (a) Messages under the keys the devices hold now, before any update.
+     * A failure here (none is expected after step 0) takes the messages
+     * back: nothing has changed yet. */
     for (uint32_t i = 0; i < m; i++) {
         uint32_t t = tab[i].id, count;
         if (!knows_set(km, t) || t == plan->created_set) continue;
         const uint32_t *mem = bckm_sets_members(reg, t, &count);
-        e = scratch_reserve(km, 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2));
-        if (e != BCKM_OK) return e;
+        e = scratch_reserve(km, update_bytes(plan));
+        if (e != BCKM_OK) goto undo;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
         e = write_update(km, reg, c, plan, t, departed, &w);
-        if (e != BCKM_OK) return e;
+        if (e != BCKM_OK) goto undo;
         if (t == departed) {
             /* The departed node knows K_S: each remaining member gets the
              * refresh under its own node KEK. */
@@ -600,13 +810,13 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
                 for (uint32_t j = 0; j < plan->move_count; j++) if (plan->moves[j].node_id == mem[k]) moved = 1;
                 if (kek == NULL || moved) continue;
                 e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, kek, km->scratch, w.len);
-                if (e != BCKM_OK) return e;
+                if (e != BCKM_OK) goto undo;
             }
         } else {
             const uint8_t *kt = pool_get(&km->set_keks, t);
-            if (kt == NULL) return BCKM_ERR_STATE;
+            if (kt == NULL) { e = BCKM_ERR_STATE; goto undo; }
             e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, kt, km->scratch, w.len);
-            if (e != BCKM_OK) return e;
+            if (e != BCKM_OK) goto undo;
         }
         bckm_wipe(km->scratch, w.len);
     }
@@ -639,13 +849,13 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     for (uint32_t i = 0; i < plan->changed_count; i++) {
         uint32_t s = plan->changed[i];
         uint8_t *ks = pool_get(&km->set_keks, s);
-        if (ks != NULL) bckm_kdf_set_update(ks, c->refresh, s, epoch, ks);
+        if (ks != NULL) set_advance(c->refresh, s, epoch, ks);
         for (uint32_t j = 0; j < m; j++) {
             uint32_t t = tab[j].id;
             if (t == s) continue;
             if (in_list(plan->changed, i, t)) continue; /* already done with t's turn */
             uint8_t *kp = pool_get(&km->pair_keys, pair_id(s, t));
-            if (kp != NULL) bckm_kdf_setpair_update(kp, c->refresh, s, t, epoch, kp);
+            if (kp != NULL) pair_advance(c->refresh, plan, s, t, kp);
         }
     }
     /* (e) The departed node's KEK dies; a joiner's KEK is installed. */
@@ -669,11 +879,27 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
     }
     for (uint32_t i = 0; i < plan->move_count; i++) {
         if (pool_get(&km->node_keks, plan->moves[i].node_id) == NULL) continue;
+        /* A joiner moved in its own join epoch already has its bundle, built
+         * from the registry after Reorder: one message per device per epoch. */
+        if (code != NULL && plan->moves[i].node_id == c->node_id) continue;
+        if (is_dropped(km, plan->moves[i].node_id)) continue;
         if ((e = emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, out)) != BCKM_OK) goto out;
+    }
+    /* (h) Movers into a set this BP may not key are no longer served here:
+     * their KEK and handed-over seed die; they rejoin a BP that holds the
+     * set (spec 10.4). */
+    for (uint32_t i = 0; i < km->ndropped; i++) {
+        pool_del(&km->node_keks, km->dropped[i]);
+        pool_del(&km->seeds, km->dropped[i]);
     }
     e = BCKM_OK;
 out:
     bckm_wipe(k, sizeof k);
+    return e;
+undo:
+    out->len = out_len;
+    out->n = out_n;
+    km->ndropped = 0;
     return e;
 }
 
@@ -823,7 +1049,7 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
     for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
         const struct log_entry *l = log_get(km, ep);
         uint32_t departed = departed_set(&l->tx, &l->plan);
-        e = scratch_reserve(km, 128 + 4 * ((size_t)l->plan.changed_count + l->plan.retired_count + l->plan.move_count + 2));
+        e = scratch_reserve(km, update_bytes(&l->plan));
         if (e != BCKM_OK) return e;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
@@ -916,17 +1142,17 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
             if (!pk[i].live) continue;
             if (bckm_plan_retired(&l->plan, pk[i].id)) { pk[i].live = 0; continue; }
             if (own || bckm_plan_changed(&l->plan, pk[i].id))
-                bckm_kdf_setpair_update(pk[i].key, l->tx.refresh, set, pk[i].id, ep, pk[i].key);
+                pair_advance(l->tx.refresh, &l->plan, set, pk[i].id, pk[i].key);
         }
         const uint8_t *d = l->plan.created_set != 0 ? pair_domain(km, l->plan.created_set, set) : NULL;
         if (d != NULL) {
             pk[n].id = l->plan.created_set;
             bckm_kdf_setpair_init(d, pk[n].id, set, pk[n].key);
-            bckm_kdf_setpair_update(pk[n].key, l->tx.refresh, pk[n].id, set, ep, pk[n].key);
+            pair_advance(l->tx.refresh, &l->plan, pk[n].id, set, pk[n].key);
             pk[n].live = 1;
             n++;
         }
-        if (own) bckm_kdf_set_update(ks, l->tx.refresh, set, ep, ks);
+        if (own) set_advance(l->tx.refresh, set, ep, ks);
     }
     if (e == BCKM_OK) {
         /* Every handed pair key must name a set live now (retired ones were

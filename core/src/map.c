@@ -33,6 +33,15 @@ static int grow(struct bckm_map *m) {
     return BCKM_OK;
 }
 
+int bckm_map_reserve(struct bckm_map *m, uint32_t extra) {
+    /* The put rule: a put grows when (len + 1) * 4 > cap * 3. */
+    while (extra > 0 && ((uint64_t)m->len + extra) * 4 > (uint64_t)m->cap * 3) {
+        int e = grow(m);
+        if (e != BCKM_OK) return e;
+    }
+    return BCKM_OK;
+}
+
 int bckm_map_put(struct bckm_map *m, uint64_t key, uint32_t val) {
     if (key == 0) return BCKM_ERR_ARG;
     /* Keep the load under 3/4 so probes stay short. */

@@ -102,19 +102,27 @@ int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_vi
     struct reader r = { body, len, 0 };
     if (body == NULL || v == NULL) return BCKM_ERR_ARG;
     memset(v, 0, sizeof *v);
-    const uint8_t *p = take(&r, 1 + 4 + BCKM_REFRESH_BYTES);
+    const uint8_t *p = take(&r, 1 + 4 + 1 + BCKM_REFRESH_BYTES);
     if (p == NULL) return r.err;
     v->op = p[0];
     v->subject = bckm_get_u32(p + 1);
-    v->refresh = p + 5;
+    v->has_set_refresh = p[5];
+    v->set_refresh = p + 6;
     take_list(&r, 4, &v->changed);
     take_list(&r, 4, &v->retired);
     take_list(&r, 4, &v->joined);
     take_list(&r, 4, &v->left);
     take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->newkeys);
+    take_list(&r, BCKM_MSG_REFRESH_ENTRY_BYTES, &v->pairs);
     if (r.err) return r.err;
     if (r.left != 0) return BCKM_ERR_FORMAT;
-    if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE) return BCKM_ERR_FORMAT;
+    if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE || v->has_set_refresh > 1) return BCKM_ERR_FORMAT;
+    if (!v->has_set_refresh) {
+        /* Canonical: an absent set refresh is all zero. */
+        uint8_t acc = 0;
+        for (uint32_t i = 0; i < BCKM_REFRESH_BYTES; i++) acc |= v->set_refresh[i];
+        if (acc != 0) return BCKM_ERR_FORMAT;
+    }
     return BCKM_OK;
 }
 

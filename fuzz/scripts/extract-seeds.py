@@ -75,9 +75,15 @@ def rk_keyed(entries):
     return u16(len(entries)) + b"".join(u32(i) + k for i, k in entries)
 
 
-def rk_update(op, subject, changed=(), retired=(), joined=(), left=(), newkeys=()):
-    return (bytes([op]) + u32(subject) + bytes(range(0x40, 0x50)) + rk_ids(changed)
-            + rk_ids(retired) + rk_ids(joined) + rk_ids(left) + rk_keyed(newkeys))
+def rk_update(op, subject, changed=(), retired=(), joined=(), left=(), newkeys=(), own=RK_S):
+    """An update for the members of `own` (body v2, spec 6): r_own when own
+    changed, then one pair refresh per other changed set."""
+    has = own in changed
+    r_own = bytes(range(0x40, 0x50)) if has else bytes(16)
+    pairs = u16(len([x for x in changed if x != own])) + b"".join(
+        u32(x) + bytes(range(0x50, 0x60)) for x in sorted(changed) if x != own)
+    return (bytes([op]) + u32(subject) + bytes([has]) + r_own + rk_ids(changed)
+            + rk_ids(retired) + rk_ids(joined) + rk_ids(left) + rk_keyed(newkeys) + pairs)
 
 
 def rk_bundle(node, set_id, has_code=1, setkeys=(), peers=()):

@@ -24,7 +24,9 @@ enum {
     BCKM_KDF_BP_PAIR = 9,        /* D_ab from the two BPs' X25519 agreement */
     BCKM_KDF_CONFIRM = 10,       /* enrolment key confirmation tags */
     BCKM_KDF_DRBG = 11,          /* per-call seeds and next keys of the deterministic DRBG */
-    BCKM_KDF_RESYNC = 12         /* resync request tag under K_u (resync.h) */
+    BCKM_KDF_SET_REFRESH = 12,   /* r_X   = KDF16(r;   X || epoch) */
+    BCKM_KDF_PAIR_REFRESH = 13,  /* r_X,T = KDF16(r_X; T) */
+    BCKM_KDF_RESYNC = 14         /* resync request tag under K_u (resync.h) */
 };
 
 #define BCKM_KDF_PREFIX_BYTES 8u
@@ -73,6 +75,40 @@ void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES],
                              const uint8_t refresh[BCKM_REFRESH_BYTES],
                              uint32_t a, uint32_t b, uint64_t epoch,
                              uint8_t out[BCKM_KEY_BYTES]);
+/*
+ * Refresh material (spec 4, 5): a change's refresh key r never leaves the
+ * BPs; the members of a changed set X get r_X, and every other set T gets
+ * only r_X,T, one-way from r_X. Both are 16 bytes, from BLAKE2b keyed with
+ * the 16-byte value above them and a 16-byte output.
+ *   r_X   = BLAKE2b-128(key = r,   "bckm-kdf" || 12 || u32 X || u64 epoch)
+ *   r_X,T = BLAKE2b-128(key = r_X, "bckm-kdf" || 13 || u32 T)
+ */
+/*@ requires \valid_read(r + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_REFRESH_BYTES - 1));
+    assigns out[0 .. BCKM_REFRESH_BYTES - 1];
+ */
+void bckm_kdf_set_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set_id, uint64_t epoch,
+                          uint8_t out[BCKM_REFRESH_BYTES]);
+/*@ requires \valid_read(r_set + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_REFRESH_BYTES - 1));
+    assigns out[0 .. BCKM_REFRESH_BYTES - 1];
+ */
+void bckm_kdf_pair_refresh(const uint8_t r_set[BCKM_REFRESH_BYTES], uint32_t other,
+                           uint8_t out[BCKM_REFRESH_BYTES]);
+/*
+ * The pairwise set key of a and b moved to epoch: one set-pair update per
+ * changed side, in increasing order of that side's set ID, each with that
+ * side's pair refresh (r_ab = r_a,b when a changed, else NULL; r_ba the
+ * same for b). Both NULL leaves key as it is. In place (out may be key).
+ */
+/*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
+    requires r_ab == \null || \valid_read(r_ab + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires r_ba == \null || \valid_read(r_ba + (0 .. BCKM_REFRESH_BYTES - 1));
+    requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
+    assigns out[0 .. BCKM_KEY_BYTES - 1];
+ */
+void bckm_kdf_setpair_advance(const uint8_t key[BCKM_KEY_BYTES], uint32_t a, const uint8_t *r_ab,
+                              uint32_t b, const uint8_t *r_ba, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
 /* `first` is the member who entered the set first; its seed derives the key. */
 /*@ requires \valid_read(seed + (0 .. BCKM_KEY_BYTES - 1));
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));

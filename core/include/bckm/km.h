@@ -93,6 +93,15 @@ int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t ori
                    const struct bckm_tx *c, const struct bckm_plan *plan,
                    struct bckm_msgs *out) BCKM_MUST_CHECK;
 
+/* A commit is all or nothing: every check and allocation it needs comes
+ * before its first change, so an error leaves the key manager's keys, log
+ * and `out` exactly as they were. A node served here that Reorder moves
+ * into a set this BP may not key (under owned, a set only another BP
+ * adopted: spec 10.4) is no longer served: no bundle, its KEK is dropped,
+ * and it must rejoin a BP that holds the set. bckm_km_dropped lists the
+ * nodes the last commit dropped (valid until the next commit). */
+uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes);
+
 /* Genesis: installs a prepared join's KEK without messages (the registry
  * already applied it), then bckm_km_provision gives every attached member its
  * full bundle at the registry's epoch, with keys initialised from the

@@ -20,6 +20,8 @@ void bckm_map_init(struct bckm_map *m);
 void bckm_map_free(struct bckm_map *m);
 /* Inserts or replaces. key must be nonzero. */
 int bckm_map_put(struct bckm_map *m, uint64_t key, uint32_t val) BCKM_MUST_CHECK;
+/* Grows the table so that `extra` more puts of new keys cannot fail. */
+int bckm_map_reserve(struct bckm_map *m, uint32_t extra) BCKM_MUST_CHECK;
 /* 1 and *val when present, else 0. */
 int bckm_map_get(const struct bckm_map *m, uint64_t key, uint32_t *val);
 /* 1 when removed, 0 when absent. */

@@ -13,9 +13,11 @@
  *   ciphertext (body len bytes) || tag (16 bytes)
  *
  * Bodies (big-endian, every list sorted by strictly increasing ID):
- *   update: op 1 | subject node 4 | refresh 16 | changed sets (u16 count, 4 each)
- *           | retired sets (u16, 4) | joined members (u16, 4) | left members
- *           (u16, 4) | new set-pair keys (u16, 4 + 32 each)
+ *   update: op 1 | subject node 4 | has set refresh 1 | set refresh r_S 16
+ *           | changed sets (u16 count, 4 each) | retired sets (u16, 4)
+ *           | joined members (u16, 4) | left members (u16, 4)
+ *           | new set-pair keys (u16, 4 + 32 each)
+ *           | pair refreshes (u16, 4 + 16 each: X, r_X,S for each changed X != S)
  *   bundle: node 4 | set 4 | has code 1 | code 32 | pair seed 32 | set KEK 32
  *           | set-pair keys (u16, 4 + 32) | pairwise node keys (u16, 4 + 32)
  * Normative text: spec/protocol.md, "Rekey messages".
@@ -31,6 +33,7 @@
 #define BCKM_MSG_TAG_BYTES 16u
 #define BCKM_MSG_MAX_LIST 65535u
 #define BCKM_MSG_KEYED_ENTRY_BYTES 36u
+#define BCKM_MSG_REFRESH_ENTRY_BYTES 20u /* u32 set || 16-byte refresh */
 
 enum { BCKM_MSG_UPDATE = 1, BCKM_MSG_BUNDLE = 2 };
 enum { BCKM_KEK_NODE = 1, BCKM_KEK_SET = 2 };
@@ -53,9 +56,11 @@ struct bckm_msg_list {
 struct bckm_update_view {
     uint8_t op;
     uint32_t subject;
-    const uint8_t *refresh;          /* 16 bytes */
+    uint8_t has_set_refresh;         /* 1: the recipient's set changed */
+    const uint8_t *set_refresh;      /* r_S, 16 bytes (all zero when absent) */
     struct bckm_msg_list changed, retired, joined, left; /* 4-byte IDs */
     struct bckm_msg_list newkeys;    /* (ID, key) entries, 36 bytes */
+    struct bckm_msg_list pairs;      /* (X, r_X,S) entries, 20 bytes */
 };
 
 struct bckm_bundle_view {

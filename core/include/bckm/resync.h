@@ -6,7 +6,7 @@
  *    0  node        4   the requester's node ID
  *    4  last epoch  8   the last epoch the device applied
  *   12  challenge  16   fresh random bytes the BP echoes in its answer
- *   28  tag        32   KDF(K_u; 12, node || last_epoch || challenge)
+ *   28  tag        32   KDF(K_u; 14, node || last_epoch || challenge)
  *
  * 60 bytes, big-endian. The BP looks the KEK up by the node ID
  * (bckm_resync_request_node), opens the request and only then answers.
