@@ -36,10 +36,22 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
         else bckm_drbg_fill(&w->rng, cfg.domain, 32);
         bckm_drbg_fill(&w->rng, dseed, 32);
         cfg.drbg_seed = dseed;
-        if (bckm_km_new(&w->km[b], &cfg) != BCKM_OK) return -1;
+        /* The signing key comes from the seed alone (not from w->rng, so
+         * the world's random sequence is what it was without it). */
+        uint8_t kseed[32], lab[12] = { 'l', '1', 's', 'i', 'g', 'n' };
+        bckm_put_u32(lab + 8, b);
+        crypto_generichash(kseed, 32, lab, sizeof lab, s, 8);
+        crypto_sign_seed_keypair(w->sign_pk[b], w->sign_sk[b], kseed);
+        memcpy(cfg.sign_sk, w->sign_sk[b], 64);
+        bckm_wipe(kseed, sizeof kseed);
+        int ke = bckm_km_new(&w->km[b], &cfg);
+        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
+        if (ke != BCKM_OK) return -1;
         bckm_drbg_fill(&w->rng, sk[b], 32);
         bckm_msgs_init(&w->out[b]);
     }
+    /* The devices' trust anchor: a hash of every BP's signing key. */
+    crypto_generichash(w->bps_root, 32, w->sign_pk[1], (size_t)p * 32, NULL, 0);
     /* Static X25519 keys of the BPs, registered at cluster set-up. */
     for (uint32_t b = 1; b <= p; b++) {
         crypto_scalarmult_base(pk[b], sk[b]);
@@ -59,6 +71,7 @@ void l1_free(struct l1world *w) {
     free(w->devs);
     for (uint32_t b = 1; b <= w->p; b++) { bckm_km_free(w->km[b]); bckm_msgs_free(&w->out[b]); }
     bckm_sets_free(w->reg);
+    bckm_wipe(w->sign_sk, sizeof w->sign_sk);
     bckm_map_free(&w->dev_of);
     bckm_plan_free(&w->plan);
 }
@@ -78,8 +91,10 @@ static int add_device(struct l1world *w, uint32_t node, const uint8_t kek[32]) {
     size_t bytes = BCKM_DEVICE_BYTES(w->cap_peers, w->cap_sets);
     void *mem = malloc(bytes);
     struct bckm_device *d;
-    if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, &d) != BCKM_OK) return -1;
-    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bckm_id_bp(node) };
+    uint32_t bp = bckm_id_bp(node);
+    if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, bp, w->sign_pk[bp],
+                                        w->bps_root, &d) != BCKM_OK) return -1;
+    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bp };
     if (bckm_map_put(&w->dev_of, node, w->ndevs) != BCKM_OK) return -1;
     w->ndevs++;
     return 0;

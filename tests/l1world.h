@@ -39,6 +39,11 @@ struct l1world {
     uint32_t last_bp;
     int hold;                        /* 1: commit without delivering */
     uint8_t dead[BCKM_MAX_BPS + 1];  /* failed BPs: commit and deliver nothing */
+    /* Each BP's Ed25519 key pair (signs its rekey batches), derived from the
+     * world seed, and the devices' trust anchor over them. */
+    uint8_t sign_pk[BCKM_MAX_BPS + 1][32];
+    uint8_t sign_sk[BCKM_MAX_BPS + 1][64];
+    uint8_t bps_root[32];
 };
 
 int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed);

@@ -9,6 +9,8 @@
 
 #include "bckm/rejoin.h"
 
+#include <sodium.h>
+
 static uint32_t random_member_of(struct l1world *w, int want_bp_alive) {
     for (int tries = 0; tries < 100000; tries++) {
         uint32_t i = l1_rand(w, w->ndevs);
@@ -68,10 +70,12 @@ static void sleeping_nodes(bckm_policy pol, uint32_t ops, uint64_t seed) {
         struct bckm_device *d = w.devs[di].dev;
         if (d->epoch < bckm_sets_epoch(w.reg)) behind++;
         w.devs[di].asleep = 0;
-        bckm_device_begin_resync(d);
+        uint8_t ch[16];
+        randombytes_buf(ch, sizeof ch);
+        bckm_device_begin_resync(d, ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_catch_up(w.km[w.devs[di].bp], w.reg, sleepers[i], d->epoch, &m), BCKM_OK);
+        CHECK_EQ(bckm_km_catch_up(w.km[w.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m), BCKM_OK);
         l1_deliver(&w, w.devs[di].bp, &m);
         bckm_msgs_free(&m);
     }
@@ -111,12 +115,14 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
         uint8_t kek[32];
         if (handshake(&w, w.devs[i].node_id, b, kek) != BCKM_OK) continue;
         struct bckm_device *d = w.devs[i].dev;
-        bckm_device_set_kek(d, kek);
+        uint8_t ch[16];
+        randombytes_buf(ch, sizeof ch);
+        bckm_device_rejoin(d, kek, b, w.sign_pk[b], ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
         int e;
         if (pol == BCKM_POLICY_GLOBAL) {
-            e = bckm_km_adopt_node(w.km[b], w.reg, w.devs[i].node_id, kek, &m);
+            e = bckm_km_adopt_node(w.km[b], w.reg, w.devs[i].node_id, kek, ch, &m);
         } else {
             uint8_t hand[65536], nonce[24] = { (uint8_t)i };
             size_t hl = 0;
@@ -160,10 +166,12 @@ static void mobility(void) {
         uint32_t b = 1 + (w.devs[i].bp % 3);
         uint8_t kek[32];
         REQUIRE(handshake(&w, u, b, kek) == BCKM_OK);
-        bckm_device_set_kek(w.devs[i].dev, kek);
+        uint8_t ch[16];
+        randombytes_buf(ch, sizeof ch);
+        bckm_device_rejoin(w.devs[i].dev, kek, b, w.sign_pk[b], ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, &m), BCKM_OK);
+        CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, ch, &m), BCKM_OK);
         w.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);

@@ -66,7 +66,8 @@ int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, cons
     /* Tree levels, bottom up, stored one after the other: at most 2c nodes. */
     /* widths c, ceil(c/2), ..., 1 sum to less than 2c + 33 */
     uint8_t (*tree)[NODE] = malloc(((size_t)2 * c + 33) * NODE);
-    uint8_t *region = malloc(m->len - base + extra);
+    size_t region_len = m->len - base + extra;
+    uint8_t *region = malloc(region_len);
     int e = BCKM_ERR_NOMEM;
     if (tree == NULL || region == NULL) goto done;
     for (uint32_t i = 0; i < c; i++) leaf_hash(m->buf + m->refs[first + i].off, m->refs[first + i].len, tree[i]);
@@ -119,7 +120,7 @@ int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, cons
     e = BCKM_OK;
 done:
     free(tree);
-    if (region != NULL) { bckm_wipe(region, m->len - base + extra); free(region); }
+    if (region != NULL) { bckm_wipe(region, region_len); free(region); }
     return e;
 }
 
