@@ -30,6 +30,7 @@ extern "C" {
 #include "bckm/kdf.h"
 #include "bckm/km.h"
 #include "bckm/msg.h"
+#include "bckm/rekey_auth.h"
 #include "bckm/sets.h"
 #include "bckm/tx.h"
 }
@@ -75,6 +76,7 @@ struct World {
     // With bundles: the genesis messages, kept for the device benchmarks.
     bckm_msgs genesis{};
     std::vector<std::vector<uint8_t>> keks;
+    uint8_t sign_pk[32], root[32] = {0};   // the BP's batch-signing key, the devices' anchor
 
     World(uint32_t nodes, bool bundles, uint64_t seed) : n(nodes) {
         bckm_plan_init(&plan);
@@ -93,7 +95,9 @@ struct World {
         bckm_drbg_fill(&rng, cfg.domain, 32);
         bckm_drbg_fill(&rng, dseed, 32);
         cfg.drbg_seed = dseed;
+        crypto_sign_seed_keypair(sign_pk, cfg.sign_sk, dseed);
         must(bckm_km_new(&km, &cfg), "km_new");
+        sodium_memzero(cfg.sign_sk, sizeof cfg.sign_sk);
         ids.reserve(nodes);
         if (bundles) keks.resize(nodes, std::vector<uint8_t>(32));
         for (uint32_t i = 0; i < nodes; i++) {
@@ -410,7 +414,8 @@ struct DeviceFixture {
         // The member: the first genesis node.
         uint32_t member = w->ids[0];
         bckm_device *d;
-        must(bckm_device_init(dev_mem.data(), bytes, cap_peers, cap_sets, w->keks[0].data(), &d), "device_init");
+        must(bckm_device_init(dev_mem.data(), bytes, cap_peers, cap_sets, w->keks[0].data(), 1, w->sign_pk,
+                              w->root, &d), "device_init");
         for (uint32_t i = 0; i < w->genesis.n; i++) {
             const bckm_msg_ref &r = w->genesis.refs[i];
             if (r.recipient != member) continue;
@@ -462,7 +467,8 @@ void BM_DeviceApplyBundle(benchmark::State &st) {
     uint32_t keys = 0;
     for (auto _ : st) {
         bckm_device *d;
-        must(bckm_device_init(fx.fresh_mem.data(), bytes, fx.cap_peers, fx.cap_sets, fx.joiner_kek, &d), "init");
+        must(bckm_device_init(fx.fresh_mem.data(), bytes, fx.cap_peers, fx.cap_sets, fx.joiner_kek, 1, fx.w->sign_pk,
+                              fx.w->root, &d), "init");
         std::memcpy(msg.data(), fx.bundle.data(), msg.size());
         double t0 = cpu_now();
         int e = bckm_device_apply(d, msg.data(), msg.size());
@@ -474,6 +480,62 @@ void BM_DeviceApplyBundle(benchmark::State &st) {
     st.counters["n"] = (double)st.range(0);
     st.counters["device_keys"] = keys;
     st.counters["msg_bytes"] = (double)fx.bundle.size();
+}
+
+// The device's origin check alone: one batch trailer (path + one Ed25519
+// verification) of the member's set update.
+void BM_DeviceVerify(benchmark::State &st) {
+    DeviceFixture fx((uint32_t)st.range(0));
+    for (auto _ : st) must(bckm_rekey_auth_verify(fx.update.data(), fx.update.size(), fx.w->sign_pk), "verify");
+    st.counters["msg_bytes"] = (double)fx.update.size();
+}
+
+// The BP's signature of one batch of k sealed messages (leaves, tree, one
+// Ed25519 signature, trailers appended).
+void BM_BatchSign(benchmark::State &st) {
+    uint32_t k = (uint32_t)st.range(0);
+    uint8_t pk[32], sk[64], kek[32] = {3}, body[120] = {0};
+    crypto_sign_keypair(pk, sk);
+    bckm_msgs tmpl;
+    bckm_msgs_init(&tmpl);
+    size_t one = BCKM_MSG_HEADER_BYTES + sizeof body + BCKM_MSG_TAG_BYTES;
+    tmpl.buf = static_cast<uint8_t *>(std::malloc(one * k));
+    tmpl.refs = static_cast<bckm_msg_ref *>(std::malloc(sizeof(bckm_msg_ref) * k));
+    if (tmpl.buf == nullptr || tmpl.refs == nullptr) must(BCKM_ERR_NOMEM, "alloc");
+    tmpl.cap = one * k; tmpl.refs_cap = k;
+    for (uint32_t i = 0; i < k; i++) {
+        bckm_msg_header h;
+        std::memset(&h, 0, sizeof h);
+        h.kind = BCKM_MSG_UPDATE; h.kek_type = BCKM_KEK_NODE; h.sender = 1; h.recipient = 1 + i; h.epoch = 9;
+        randombytes_buf(h.nonce, sizeof h.nonce);
+        size_t len = 0;
+        must(bckm_msg_seal(&h, kek, body, sizeof body, tmpl.buf + tmpl.len, tmpl.cap - tmpl.len, &len), "seal");
+        tmpl.refs[i] = bckm_msg_ref{ BCKM_MSG_UPDATE, BCKM_KEK_NODE, 1 + i, tmpl.len, len };
+        tmpl.len += len;
+        tmpl.n++;
+    }
+    size_t signed_bytes = 0;
+    for (auto _ : st) {
+        bckm_msgs m;
+        bckm_msgs_init(&m);
+        m.buf = static_cast<uint8_t *>(std::malloc(tmpl.len));
+        m.refs = static_cast<bckm_msg_ref *>(std::malloc(sizeof(bckm_msg_ref) * k));
+        if (m.buf == nullptr || m.refs == nullptr) must(BCKM_ERR_NOMEM, "alloc");
+        std::memcpy(m.buf, tmpl.buf, tmpl.len);
+        std::memcpy(m.refs, tmpl.refs, sizeof(bckm_msg_ref) * k);
+        m.len = m.cap = tmpl.len; m.n = m.refs_cap = k;
+        double t0 = cpu_now();
+        int e = bckm_rekey_batch_sign(&m, 0, 1, sk);
+        double t1 = cpu_now();
+        must(e, "batch_sign");
+        signed_bytes = m.len;
+        bckm_msgs_free(&m);
+        st.SetIterationTime(t1 - t0);
+    }
+    st.counters["k"] = (double)k;
+    st.counters["added_bytes_per_msg"] = (double)(signed_bytes - tmpl.len) / k;
+    bckm_msgs_free(&tmpl);
+    sodium_memzero(sk, sizeof sk);
 }
 
 // ---- Layer 2 codecs ------------------------------------------------------------------
@@ -658,7 +720,9 @@ struct ContractWorld {
         cfg.bp_id = 1;
         cfg.policy = BCKM_POLICY_OWNED;
         cfg.drbg_seed = seed;
+        std::memcpy(cfg.sign_sk, sk, sizeof cfg.sign_sk);
         must(bckm_km_new(&km, &cfg), "km_new");
+        sodium_memzero(cfg.sign_sk, sizeof cfg.sign_sk);
         for (uint32_t i = 0; i < n; i++) {
             uint8_t kek[32] = {1};
             bckm_tx t;
@@ -779,7 +843,9 @@ int main(int argc, char **argv) {
         if (n <= max_n) {
             benchmark::RegisterBenchmark("DeviceApplyUpdate", BM_DeviceApplyUpdate)->Arg(n)->UseManualTime();
             benchmark::RegisterBenchmark("DeviceApplyBundle", BM_DeviceApplyBundle)->Arg(n)->UseManualTime();
+            benchmark::RegisterBenchmark("DeviceVerify", BM_DeviceVerify)->Arg(n);
         }
+    benchmark::RegisterBenchmark("BatchSign", BM_BatchSign)->Arg(1)->Arg(64)->Arg(1024)->UseManualTime();
     // T_k and memory, grouped by n so each genesis is built once.
     for (uint32_t n : {100u, 1000u, 10000u, 100000u, 1000000u}) {
         if (n > max_n) continue;

@@ -10,10 +10,13 @@
  *   mode % 3 == 0  raw: the payload is the whole message (header || ciphertext
  *                  || tag), as an outsider without keys could send it;
  *   mode % 3 == 1  sealed: the payload picks header fields (kind, KEK type,
- *                  recipient, epoch offset, which key seals it, a nonce byte)
- *                  and the rest is the plaintext body, sealed by the harness,
- *                  so the body parsers and the update/bundle checks are
- *                  reached as if a BP (or a stolen key) had sent it;
+ *                  recipient, epoch offset, which key seals it, a nonce byte;
+ *                  bit 7 of the recipient selector: sent and signed by BP 2,
+ *                  not A's BP 1; bit 6: a nonzero challenge) and the rest is
+ *                  the plaintext body, sealed and batch-signed by the harness
+ *                  with a fixed test key (random bytes never pass the
+ *                  signature), so the body parsers and the update/bundle
+ *                  checks are reached as if a BP (or a stolen key) had sent it;
  *   mode % 3 == 2  replay: the last message A accepted, byte for byte.
  * Oracles:
  *   - a rejected message leaves A's whole store byte-for-byte unchanged
@@ -31,6 +34,9 @@
 #include "bckm/device.h"
 #include "bckm/kdf.h"
 #include "bckm/msg.h"
+#include "bckm/rekey_auth.h"
+
+#include <sodium.h>
 
 #define FUZZ_RK_A 0x01000011u
 #define FUZZ_RK_B 0x01000012u
@@ -41,7 +47,7 @@
 #define FUZZ_RK_CAP_SETS 9u
 /* Rounded up so that each row of the arrays below stays aligned. */
 #define FUZZ_RK_DEV_BYTES ((BCKM_DEVICE_BYTES(FUZZ_RK_CAP_PEERS, FUZZ_RK_CAP_SETS) + 63u) & ~(size_t)63u)
-#define FUZZ_RK_MSG_CAP (BCKM_MSG_HEADER_BYTES + 65536u + BCKM_MSG_TAG_BYTES)
+#define FUZZ_RK_MSG_CAP (BCKM_MSG_HEADER_BYTES + 65536u + BCKM_MSG_TAG_BYTES + BCKM_MSG_TRAILER_BYTES(0))
 #define FUZZ_RK_MAX_RECORDS 8
 
 /* Device memory: three live stores, their post-genesis images, a snapshot. */
@@ -53,27 +59,60 @@ static uint8_t fuzz_rk_last[FUZZ_RK_MSG_CAP];
 static size_t fuzz_rk_last_len;
 static uint8_t fuzz_rk_kek[3][BCKM_KEY_BYTES];   /* node KEKs of A, B, C */
 static int fuzz_rk_trace;                         /* FUZZ_TRACE set: print each verdict */
+/* Fixed test signing keys of BP 1 (A, B and C's BP) and BP 2 (another BP). */
+static uint8_t fuzz_rk_pk[3][32], fuzz_rk_sk[3][64];
+static struct bckm_msgs fuzz_rk_batch;
 
 static void fuzz_rk_fill(uint8_t *p, size_t n, uint8_t base) {
     for (size_t j = 0; j < n; j++) p[j] = (uint8_t)(base + j);
 }
 
 /* Seals body under kek for recipient at epoch into fuzz_rk_msg. */
-static size_t fuzz_rk_seal(uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
-                           uint8_t nonce0, const uint8_t kek[BCKM_KEY_BYTES],
-                           const uint8_t *body, size_t body_len) {
+static size_t fuzz_rk_seal_as(uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
+                              uint8_t nonce0, const uint8_t kek[BCKM_KEY_BYTES],
+                              const uint8_t *body, size_t body_len, uint8_t bp, uint8_t chal) {
     struct bckm_msg_header h;
     size_t out_len = 0;
     memset(&h, 0, sizeof h);
     h.kind = kind;
     h.kek_type = kek_type;
+    h.sender = bp;
     h.recipient = recipient;
     h.epoch = epoch;
     h.nonce[0] = nonce0;
     h.nonce[1] = (uint8_t)epoch;
-    FUZZ_CHECK(bckm_msg_seal(&h, kek, body, body_len, fuzz_rk_msg, sizeof fuzz_rk_msg,
-                             &out_len) == BCKM_OK);
-    return out_len;
+    memset(h.challenge, chal, sizeof h.challenge);
+    /* A header no BP would produce (reserved values) is sent unsigned. */
+    if (bckm_msg_seal(&h, kek, body, body_len, fuzz_rk_msg, sizeof fuzz_rk_msg, &out_len) != BCKM_OK) {
+        memset(fuzz_rk_msg, 0, BCKM_MSG_HEADER_BYTES);
+        return BCKM_MSG_HEADER_BYTES;
+    }
+    /* Sign it as a batch of one, with the real signer. */
+    struct bckm_msgs *m = &fuzz_rk_batch;
+    bckm_msgs_clear(m);
+    if (m->cap < sizeof fuzz_rk_msg) {
+        uint8_t *b = realloc(m->buf, sizeof fuzz_rk_msg);
+        FUZZ_CHECK(b != NULL);
+        m->buf = b; m->cap = sizeof fuzz_rk_msg;
+    }
+    if (m->refs_cap < 1) {
+        struct bckm_msg_ref *r = realloc(m->refs, sizeof *r);
+        FUZZ_CHECK(r != NULL);
+        m->refs = r; m->refs_cap = 1;
+    }
+    memcpy(m->buf, fuzz_rk_msg, out_len);
+    m->refs[0] = (struct bckm_msg_ref){ kind, kek_type, recipient, 0, out_len };
+    m->n = 1; m->len = out_len;
+    FUZZ_CHECK(bckm_rekey_batch_sign(m, 0, bp, fuzz_rk_sk[bp]) == BCKM_OK);
+    FUZZ_CHECK(m->refs[0].len <= sizeof fuzz_rk_msg);
+    memcpy(fuzz_rk_msg, m->buf, m->refs[0].len);
+    return m->refs[0].len;
+}
+
+static size_t fuzz_rk_seal(uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
+                           uint8_t nonce0, const uint8_t kek[BCKM_KEY_BYTES],
+                           const uint8_t *body, size_t body_len) {
+    return fuzz_rk_seal_as(kind, kek_type, recipient, epoch, nonce0, kek, body, body_len, 1, 0);
 }
 
 static void fuzz_rk_keyed(struct bckm_writer *w, uint32_t id, const uint8_t key[BCKM_KEY_BYTES]) {
@@ -114,6 +153,13 @@ static void fuzz_rk_setup(void) {
     if (ready) return;
     FUZZ_CHECK(bckm_init() == BCKM_OK);
     fuzz_rk_trace = getenv("FUZZ_TRACE") != NULL;
+    for (int b = 1; b <= 2; b++) {
+        uint8_t ks[32];
+        fuzz_rk_fill(ks, sizeof ks, (uint8_t)(0xE0 + 0x10 * b));
+        crypto_sign_seed_keypair(fuzz_rk_pk[b], fuzz_rk_sk[b], ks);
+    }
+    uint8_t root[32];
+    fuzz_rk_fill(root, sizeof root, 0x07);
     uint8_t seed_a[BCKM_KEY_BYTES], seed_b[BCKM_KEY_BYTES], seed_c[BCKM_KEY_BYTES];
     uint8_t k_s[BCKM_KEY_BYTES], k_t[BCKM_KEY_BYTES], k_st[BCKM_KEY_BYTES], k_ab[BCKM_KEY_BYTES];
     fuzz_rk_fill(seed_a, sizeof seed_a, 0x10);
@@ -128,7 +174,7 @@ static void fuzz_rk_setup(void) {
         struct bckm_device *d = NULL;
         fuzz_rk_fill(fuzz_rk_kek[i], BCKM_KEY_BYTES, (uint8_t)(0xD0 + 8 * i));
         FUZZ_CHECK(bckm_device_init(fuzz_rk_mem[i], FUZZ_RK_DEV_BYTES, FUZZ_RK_CAP_PEERS,
-                                    FUZZ_RK_CAP_SETS, fuzz_rk_kek[i], &d) == BCKM_OK);
+                                    FUZZ_RK_CAP_SETS, fuzz_rk_kek[i], 1, fuzz_rk_pk[1], root, &d) == BCKM_OK);
         FUZZ_CHECK(d == fuzz_rk_dev(i));
     }
     fuzz_rk_bundle(fuzz_rk_dev(0), FUZZ_RK_A, FUZZ_RK_S, 0x01, seed_a, k_s, FUZZ_RK_T, k_st,
@@ -232,7 +278,8 @@ static size_t fuzz_rk_sealed(const uint8_t *p, size_t n) {
     }
     if (n > 65536u) n = 65536u;
     /* kek may point into A's store, which the seal only reads. */
-    return fuzz_rk_seal(kind, kek_type, recipient, epoch, nonce0, kek, p, n);
+    return fuzz_rk_seal_as(kind, kek_type, recipient, epoch, nonce0, kek, p, n, (rsel & 0x80u) ? 2 : 1,
+                           (rsel & 0x40u) ? 0x5a : 0);
 }
 
 static int fuzz_rekey(const uint8_t *data, size_t size) {

@@ -3,6 +3,7 @@
 #include "bckm/credstore.h"
 #include "bckm/enrol.h"
 #include "bckm/rejoin.h"
+#include "bckm/rekey_auth.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -40,10 +41,23 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
         else bckm_drbg_fill(&w->rng, cfg.domain, 32);
         bckm_drbg_fill(&w->rng, dseed, 32);
         cfg.drbg_seed = dseed;
-        if (bckm_km_new(&w->km[b], &cfg) != BCKM_OK) return -1;
+        /* The signing key comes from the seed alone (not from w->rng, so
+         * the world's random sequence is what it was without it). */
+        uint8_t kseed[32], lab[12] = { 'l', '1', 's', 'i', 'g', 'n' };
+        bckm_put_u32(lab + 8, b);
+        crypto_generichash(kseed, 32, lab, sizeof lab, s, 8);
+        crypto_sign_seed_keypair(w->bps.pk[b], w->sign_sk[b], kseed);
+        w->bps.has[b] = 1;
+        memcpy(cfg.sign_sk, w->sign_sk[b], 64);
+        bckm_wipe(kseed, sizeof kseed);
+        int ke = bckm_km_new(&w->km[b], &cfg);
+        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
+        if (ke != BCKM_OK) return -1;
         bckm_drbg_fill(&w->rng, sk[b], 32);
         bckm_msgs_init(&w->out[b]);
     }
+    /* The devices' trust anchor: the root of the BP table (spec 8). */
+    bckm_bps_root(&w->bps, w->bps_root);
     /* Static X25519 keys of the BPs, registered at cluster set-up. */
     for (uint32_t b = 1; b <= p; b++) {
         crypto_scalarmult_base(pk[b], sk[b]);
@@ -55,13 +69,6 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
             if (bckm_km_bp_secret(sk[a], a, pk[b], b, sec) != BCKM_OK) return -1;
             if (bckm_km_set_peer_secret(w->km[a], b, sec) != BCKM_OK) return -1;
         }
-    for (uint32_t b = 1; b <= p; b++) {
-        uint8_t ss[32];
-        bckm_drbg_fill(&w->rng, ss, 32);
-        crypto_sign_seed_keypair(w->bps.pk[b], w->sign_sk[b], ss);
-        w->bps.has[b] = 1;
-    }
-    bckm_bps_root(&w->bps, w->bps_root);
     return 0;
 }
 
@@ -90,8 +97,10 @@ static int add_device(struct l1world *w, uint32_t node, const uint8_t kek[32]) {
     size_t bytes = BCKM_DEVICE_BYTES(w->cap_peers, w->cap_sets);
     void *mem = malloc(bytes);
     struct bckm_device *d;
-    if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, &d) != BCKM_OK) return -1;
-    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bckm_id_bp(node) };
+    uint32_t bp = bckm_id_bp(node);
+    if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, bp, w->bps.pk[bp],
+                                        w->bps_root, &d) != BCKM_OK) return -1;
+    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bp };
     if (bckm_map_put(&w->dev_of, node, w->ndevs) != BCKM_OK) return -1;
     w->ndevs++;
     return 0;
@@ -361,7 +370,7 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
 }
 
 
-int l1_rejoin_handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]) {
+int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32], uint8_t challenge_out[16]) {
     struct bckm_device *d = l1_device(w, node);
     struct bckm_rejoin_node ns;
     struct bckm_rejoin_bp bs;
@@ -376,8 +385,31 @@ int l1_rejoin_handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t ke
     if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
     if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
     if (e == BCKM_OK && sodium_memcmp(ns.kek, bs.kek, 32) != 0) e = BCKM_ERR_AUTH;
-    if (e == BCKM_OK) memcpy(kek_out, bs.kek, 32);
+    if (e == BCKM_OK) {
+        memcpy(kek_out, bs.kek, 32);
+        randombytes_buf(challenge_out, 16);
+        bckm_device_rejoin(d, bs.kek, got, pk, challenge_out);
+    }
     sodium_memzero(&ns, sizeof ns);
     sodium_memzero(&bs, sizeof bs);
     return e;
+}
+
+int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, const uint8_t kek[32],
+               const uint8_t *body, size_t body_len, struct bckm_msgs *out) {
+    struct bckm_msg_header hh = *h;
+    size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES, len = 0;
+    hh.sender = (uint8_t)bp;
+    uint8_t *b = realloc(out->buf, out->len + need);
+    if (b == NULL) return BCKM_ERR_NOMEM;
+    out->buf = b; out->cap = out->len + need;
+    struct bckm_msg_ref *r = realloc(out->refs, (size_t)(out->n + 1) * sizeof *r);
+    if (r == NULL) return BCKM_ERR_NOMEM;
+    out->refs = r; out->refs_cap = out->n + 1;
+    int e = bckm_msg_seal(&hh, kek, body, body_len, out->buf + out->len, need, &len);
+    if (e != BCKM_OK) return e;
+    uint32_t first = out->n;
+    out->refs[out->n++] = (struct bckm_msg_ref){ hh.kind, hh.kek_type, hh.recipient, out->len, len };
+    out->len += len;
+    return bckm_rekey_batch_sign(out, first, bp, w->sign_sk[bp]);
 }

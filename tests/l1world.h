@@ -80,8 +80,15 @@ uint32_t l1_census(struct l1world *w);
 /* The mutual rejoin handshake of node `node` with BP b (spec 10.4): the node
  * checks b against the world's BP table root, b checks the node's code
  * against its commitment on chain; on success both hold the new KEK, copied
- * to kek_out. */
-int l1_rejoin_handshake(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32]);
+ * to kek_out, and the device has installed it with b's identity and a fresh
+ * resync challenge (bckm_device_rejoin), copied to challenge_out for the
+ * BP's answer. */
+int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32], uint8_t challenge_out[16]);
+/* Seals body under kek with header h as BP bp would (sender bp) and signs it
+ * as a one-message batch with bp's key, appending it to out: a genuine
+ * message with a body the test chose, for tests of the body checks. */
+int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, const uint8_t kek[32],
+               const uint8_t *body, size_t body_len, struct bckm_msgs *out);
 /* Delivery failures seen so far (messages a live device rejected). */
 extern uint32_t l1_delivery_errors;
 

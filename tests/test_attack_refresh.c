@@ -345,10 +345,9 @@ static void split_adoption_then_reorder(void) {
         if (!w.devs[i].live || w.devs[i].bp != 3) continue;
         struct bckm_device *d = w.devs[i].dev;
         uint32_t b = 1 + ((d->set_id & 0xFFFFFFu) % 2), hl_ok;
-        uint8_t kek[32], hand[65536], nonce[24] = { (uint8_t)i };
+        uint8_t kek[32], ch[16], hand[65536], nonce[24] = { (uint8_t)i };
         size_t hl = 0;
-        REQUIRE(l1_rejoin_handshake(&w, d->node_id, b, kek) == BCKM_OK);
-        bckm_device_set_kek(d, kek);
+        REQUIRE(l1_rejoin(&w, d->node_id, b, kek, ch) == BCKM_OK);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
         hl_ok = bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK;
@@ -380,13 +379,11 @@ static void split_adoption_then_reorder(void) {
                 CHECK(!bckm_km_has_node(w.km[b], u));        /* no longer served by b */
                 CHECK(!bckm_km_knows_set(w.km[b], us));      /* b cannot key its new set */
                 CHECK(bckm_km_knows_set(w.km[other], us));   /* the other BP can */
-                uint8_t kek[32];
-                REQUIRE(l1_rejoin_handshake(&w, u, other, kek) == BCKM_OK);
-                struct bckm_device *d = l1_device(&w, u);
-                bckm_device_set_kek(d, kek);
+                uint8_t kek[32], ch[16];
+                REQUIRE(l1_rejoin(&w, u, other, kek, ch) == BCKM_OK);
                 struct bckm_msgs m;
                 bckm_msgs_init(&m);
-                CHECK_EQ(bckm_km_adopt_node(w.km[other], w.reg, u, kek, &m), BCKM_OK);
+                CHECK_EQ(bckm_km_adopt_node(w.km[other], w.reg, u, kek, ch, &m), BCKM_OK);
                 w.devs[l1_index(&w, u)].bp = other;
                 l1_deliver(&w, other, &m);
                 bckm_msgs_free(&m);
@@ -513,8 +510,13 @@ static void update_refresh_shape_checked(void) {
         memset(&h, 0, sizeof h);
         h.kind = BCKM_MSG_UPDATE; h.kek_type = BCKM_KEK_SET; h.recipient = own; h.epoch = d->epoch + 1;
         randombytes_buf(h.nonce, sizeof h.nonce);
-        size_t n = 0;
-        REQUIRE(bckm_msg_seal(&h, kek, body, wr.len, msg, sizeof msg, &n) == BCKM_OK);
+        struct bckm_msgs one;
+        bckm_msgs_init(&one);
+        REQUIRE(l1_seal_as(&w, d->bp_id, &h, kek, body, wr.len, &one) == BCKM_OK);
+        size_t n = one.refs[0].len;
+        REQUIRE(n <= sizeof msg);
+        memcpy(msg, one.buf, n);
+        bckm_msgs_free(&one);
         int e = bckm_device_apply(d, msg, n);
         if (ok) { CHECK_EQ(e, BCKM_OK); }
         else { CHECK_EQ(e, BCKM_ERR_STATE); CHECK(memcmp(snap, d, bytes) == 0); }

@@ -82,7 +82,7 @@ static void catch_up_before_join(void) {
     CHECK_EQ(last, before);
     struct bckm_msgs m;
     bckm_msgs_init(&m);
-    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, node, last, &m), BCKM_OK);
+    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, node, last, got_ch, &m), BCKM_OK);
     /* At most a bundle of its current keys, never the eviction's refresh. */
     CHECK(m.n <= 1);
     for (uint32_t i = 0; i < m.n; i++) CHECK_EQ(m.refs[i].kind, BCKM_MSG_BUNDLE);
@@ -92,7 +92,7 @@ static void catch_up_before_join(void) {
     uint64_t ep = bckm_sets_epoch(w.reg);
     REQUIRE(l1_join(&w, 2, NULL) == BCKM_OK);
     bckm_msgs_init(&m);
-    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, y, ep, &m), BCKM_OK);
+    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, y, ep, NULL, &m), BCKM_OK);
     CHECK_EQ(m.n, 1);
     if (m.n == 1) CHECK_EQ(m.refs[0].kind, BCKM_MSG_UPDATE);
     bckm_msgs_free(&m);
@@ -265,10 +265,9 @@ static void handover_poisoning(void) {
     REQUIRE(u != 0);
     struct bckm_device *d = w.devs[ui].dev;
     uint32_t s = d->set_id;
-    uint8_t kek[32], hand[65536], nonce[24] = {4};
+    uint8_t kek[32], ch[16], hand[65536], nonce[24] = {4};
     size_t hl = 0;
-    REQUIRE(l1_rejoin_handshake(&w, u, 1, kek) == BCKM_OK);
-    bckm_device_set_kek(d, kek);
+    REQUIRE(l1_rejoin(&w, u, 1, kek, ch) == BCKM_OK);
     struct snap before, after;
     take(&w, s, u, &before);
 

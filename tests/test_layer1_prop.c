@@ -106,27 +106,27 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
 
 static void prop_global_single_bp(void) {
     if (check_small()) run(1, BCKM_POLICY_GLOBAL, 60, 300, 50, 1);
-    else run(1, BCKM_POLICY_GLOBAL, 150, 3000, 100, 1);
+    else run(1, BCKM_POLICY_GLOBAL, 150, 1500, 100, 1);
 }
 
 static void prop_owned_three_bps(void) {
     if (check_small()) run(3, BCKM_POLICY_OWNED, 60, 300, 50, 12); /* seed with Reorder moves under the ratcheting DRBG */
-    else run(3, BCKM_POLICY_OWNED, 200, 3000, 100, 2);
+    else run(3, BCKM_POLICY_OWNED, 200, 1500, 100, 2);
 }
 
 static void prop_global_three_bps(void) {
     if (check_small()) run(3, BCKM_POLICY_GLOBAL, 60, 300, 50, 3);
-    else run(3, BCKM_POLICY_GLOBAL, 200, 2000, 100, 3);
+    else run(3, BCKM_POLICY_GLOBAL, 200, 1000, 100, 3);
 }
 
 static void prop_medium_network(void) {
     if (check_small()) run(4, BCKM_POLICY_OWNED, 600, 60, 30, 4);
-    else run(4, BCKM_POLICY_OWNED, 2000, 400, 100, 4);
+    else run(4, BCKM_POLICY_OWNED, 2000, 150, 50, 4);
 }
 
 static void prop_ten_thousand_nodes(void) {
     if (check_small()) run(1, BCKM_POLICY_GLOBAL, 1500, 20, 10, 5);
-    else run(1, BCKM_POLICY_GLOBAL, 10000, 120, 60, 5);
+    else run(1, BCKM_POLICY_GLOBAL, 10000, 40, 20, 5);
 }
 
 /* A tampered message is rejected and changes nothing; the genuine one then

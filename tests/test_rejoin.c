@@ -53,10 +53,12 @@ static void sleeping_nodes(bckm_policy pol, uint32_t ops, uint64_t seed) {
         struct bckm_device *d = w.devs[di].dev;
         if (d->epoch < bckm_sets_epoch(w.reg)) behind++;
         w.devs[di].asleep = 0;
-        bckm_device_begin_resync(d);
+        uint8_t ch[16];
+        randombytes_buf(ch, sizeof ch);
+        bckm_device_begin_resync(d, ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_catch_up(w.km[w.devs[di].bp], w.reg, sleepers[i], d->epoch, &m), BCKM_OK);
+        CHECK_EQ(bckm_km_catch_up(w.km[w.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m), BCKM_OK);
         l1_deliver(&w, w.devs[di].bp, &m);
         bckm_msgs_free(&m);
     }
@@ -93,15 +95,14 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
         orphans++;
         uint32_t b = pol == BCKM_POLICY_OWNED ? 1 : 1 + (i % 2 ? 0 : 2 % p);
         if (b == 2 || w.dead[b]) b = 1;
-        uint8_t kek[32];
-        if (l1_rejoin_handshake(&w, w.devs[i].node_id, b, kek) != BCKM_OK) continue;
+        uint8_t kek[32], ch[16];
+        if (l1_rejoin(&w, w.devs[i].node_id, b, kek, ch) != BCKM_OK) continue;
         struct bckm_device *d = w.devs[i].dev;
-        bckm_device_set_kek(d, kek);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
         int e;
         if (pol == BCKM_POLICY_GLOBAL) {
-            e = bckm_km_adopt_node(w.km[b], w.reg, w.devs[i].node_id, kek, &m);
+            e = bckm_km_adopt_node(w.km[b], w.reg, w.devs[i].node_id, kek, ch, &m);
         } else {
             uint8_t hand[65536], nonce[24] = { (uint8_t)i };
             size_t hl = 0;
@@ -143,12 +144,11 @@ static void mobility(void) {
     for (int k = 0; k < 10; k++) {
         uint32_t u = random_member_of(&w, 1), i = l1_index(&w, u);
         uint32_t b = 1 + (w.devs[i].bp % 3);
-        uint8_t kek[32];
-        REQUIRE(l1_rejoin_handshake(&w, u, b, kek) == BCKM_OK);
-        bckm_device_set_kek(w.devs[i].dev, kek);
+        uint8_t kek[32], ch[16];
+        REQUIRE(l1_rejoin(&w, u, b, kek, ch) == BCKM_OK);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, &m), BCKM_OK);
+        CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, ch, &m), BCKM_OK);
         w.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);

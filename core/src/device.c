@@ -1,6 +1,7 @@
 #include "bckm/device.h"
 #include "bckm/kdf.h"
 #include "bckm/msg.h"
+#include "bckm/rekey_auth.h"
 #include "bckm/sets.h"
 
 #include <string.h>
@@ -12,14 +13,19 @@ void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers,
 }
 
 int bckm_device_init(void *mem, size_t mem_len, uint32_t cap_peers, uint32_t cap_sets,
-                     const uint8_t kek[BCKM_KEY_BYTES], struct bckm_device **out) {
-    if (mem == NULL || kek == NULL || out == NULL) return BCKM_ERR_ARG;
+                     const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id, const uint8_t bp_pk[32],
+                     const uint8_t bps_root[32], struct bckm_device **out) {
+    if (mem == NULL || kek == NULL || bp_pk == NULL || bps_root == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (bp_id == 0 || bp_id > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     if (((uintptr_t)mem % _Alignof(struct bckm_device)) != 0) return BCKM_ERR_ARG;
     if (cap_peers > BCKM_MSG_MAX_LIST || cap_sets > BCKM_MSG_MAX_LIST) return BCKM_ERR_ARG;
     if (mem_len < BCKM_DEVICE_BYTES(cap_peers, cap_sets)) return BCKM_ERR_NOMEM;
     struct bckm_device *d = mem;
     memset(d, 0, BCKM_DEVICE_BYTES(cap_peers, cap_sets));
     memcpy(d->kek, kek, BCKM_KEY_BYTES);
+    d->bp_id = (uint8_t)bp_id;
+    memcpy(d->bp_pk, bp_pk, sizeof d->bp_pk);
+    memcpy(d->bps_root, bps_root, sizeof d->bps_root);
     d->cap_peers = cap_peers;
     d->cap_sets = cap_sets;
     *out = d;
@@ -193,6 +199,12 @@ static void bundle_apply(struct bckm_device *d, const struct bckm_bundle_view *v
     d->n_peers = v->peers.n;
     d->epoch = epoch;
     d->resync = 0;
+    bckm_wipe(d->challenge, sizeof d->challenge);
+}
+
+static int is_zero16(const uint8_t c[16]) {
+    static const uint8_t zero[16] = {0};
+    return bckm_ct_equal(c, zero, 16);
 }
 
 int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
@@ -200,6 +212,9 @@ int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
     if (d == NULL || msg == NULL) return BCKM_ERR_ARG;
     int e = bckm_msg_header_decode(msg, len, &h);
     if (e != BCKM_OK) return e;
+    /* Direction: BP -> device only, from this device's serving BP. */
+    if (h.kind != BCKM_MSG_UPDATE && h.kind != BCKM_MSG_BUNDLE) return BCKM_ERR_PERM;
+    if (h.sender != d->bp_id) return BCKM_ERR_PERM;
     const uint8_t *kek;
     if (h.kek_type == BCKM_KEK_NODE) {
         /* Before its first bundle a device does not know its ID yet. */
@@ -210,11 +225,19 @@ int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
         kek = d->set_kek;
     }
     if (h.kind == BCKM_MSG_UPDATE && d->node_id == BCKM_ID_NONE) return BCKM_ERR_STATE;
-    if (h.kind == BCKM_MSG_BUNDLE && h.kek_type != BCKM_KEK_NODE) return BCKM_ERR_FORMAT;
-    /* Exactly the next epoch; a joiner takes the epoch its bundle names. */
+    /* Freshness. A message answering a resync carries the device's current
+     * challenge; any other nonzero challenge answers an older one. Exactly
+     * the next epoch; in resync also a bundle at the device's epoch or later
+     * that answers the challenge; a joiner takes the epoch its bundle names. */
+    int zero = is_zero16(h.challenge);
+    int answers = !zero && d->resync && !is_zero16(d->challenge) && bckm_ct_equal(h.challenge, d->challenge, 16);
+    if (!zero && !answers) return BCKM_ERR_REPLAY;
     if (d->node_id != BCKM_ID_NONE && h.epoch != d->epoch + 1 &&
-        !(d->resync && h.kind == BCKM_MSG_BUNDLE && h.epoch >= d->epoch))
+        !(answers && h.kind == BCKM_MSG_BUNDLE && h.epoch >= d->epoch))
         return BCKM_ERR_REPLAY;
+    /* Origin: one signature verification, before the AEAD. */
+    e = bckm_rekey_auth_verify(msg, len, d->bp_pk);
+    if (e != BCKM_OK) return e;
     e = bckm_msg_open(msg, len, kek, &h);
     if (e != BCKM_OK) return e;
     const uint8_t *body = msg + BCKM_MSG_HEADER_BYTES;
@@ -252,12 +275,18 @@ uint32_t bckm_device_key_count(const struct bckm_device *d) {
     return 2 + d->n_peers + d->n_sets;
 }
 
-void bckm_device_set_kek(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES]) {
+void bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
+                        const uint8_t bp_pk[32], const uint8_t challenge[16]) {
     memcpy(d->kek, kek, BCKM_KEY_BYTES);
-    d->resync = 1;
+    d->bp_id = (uint8_t)bp_id;
+    memcpy(d->bp_pk, bp_pk, sizeof d->bp_pk);
+    bckm_device_begin_resync(d, challenge);
 }
 
-void bckm_device_begin_resync(struct bckm_device *d) { d->resync = 1; }
+void bckm_device_begin_resync(struct bckm_device *d, const uint8_t challenge[16]) {
+    memcpy(d->challenge, challenge, sizeof d->challenge);
+    d->resync = 1;
+}
 
 int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
                        size_t *out_len) {
@@ -290,7 +319,7 @@ int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uin
     if (w.err) return w.err;
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
-    h.kind = BCKM_MSG_BUNDLE; h.kek_type = BCKM_KEK_NODE; h.recipient = d->node_id;
+    h.kind = BCKM_MSG_HANDOVER; h.kek_type = BCKM_KEK_NODE; h.sender = 0; h.recipient = d->node_id;
     h.epoch = d->epoch; memcpy(h.nonce, nonce, 24);
     /* bckm_msg_seal reads the body before writing the ciphertext over it
      * (libsodium allows in-place encryption). */

@@ -4,6 +4,7 @@
 #include "bckm/msg.h"
 #include "bckm/rejoin.h"
 #include "bckm/resync.h"
+#include "bckm/rekey_auth.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct bckm_km {
     uint8_t has_peer[BCKM_MAX_BPS + 1];
     struct bckm_drbg drbg;     /* reproducible mode only (drbg_seed given) */
     int reproducible;
+    uint8_t sign_sk[64];       /* Ed25519: signs every batch of rekey messages */
+    uint8_t challenge[BCKM_MSG_CHALLENGE_BYTES]; /* put in every header emit writes */
     uint32_t next_node;
     struct keypool node_keks;  /* node ID -> K_u */
     struct keypool set_keks;   /* set ID -> K_S */
@@ -242,6 +245,8 @@ static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
     h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
+    h.sender = (uint8_t)km->bp;
+    if (kek_type == BCKM_KEK_NODE) memcpy(h.challenge, km->challenge, sizeof h.challenge);
     km_random(km, h.nonce, sizeof h.nonce);
     size_t len = 0;
     e = bckm_msg_seal(&h, kek, body, body_len, out->buf + out->len, out->cap - out->len, &len);
@@ -249,6 +254,31 @@ static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t
     out->refs[out->n++] = (struct bckm_msg_ref){ kind, kek_type, recipient, out->len, len };
     out->len += len;
     return BCKM_OK;
+}
+
+/* Every public call that appends messages appends one signed batch: it
+ * notes where its batch starts, and at the end signs it, or on error drops
+ * it (so nothing unsigned ever leaves). */
+struct batch {
+    uint32_t n;
+    size_t len;
+};
+
+static struct batch batch_begin(const struct bckm_msgs *out) {
+    struct batch b = { 0, 0 };
+    if (out != NULL) { b.n = out->n; b.len = out->len; }
+    return b;
+}
+
+static int batch_end(struct bckm_km *km, struct bckm_msgs *out, struct batch b, int e) {
+    if (out == NULL) return e;
+    if (e == BCKM_OK) e = bckm_rekey_batch_sign(out, b.n, km->bp, km->sign_sk);
+    if (e != BCKM_OK && out->len >= b.len && out->n >= b.n) {
+        bckm_wipe(out->buf + b.len, out->len - b.len);
+        out->len = b.len;
+        out->n = b.n;
+    }
+    return e;
 }
 
 /* ---- policy --------------------------------------------------------------------- */
@@ -300,6 +330,7 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
      * OS, and no generator key at all. */
     km->reproducible = cfg->drbg_seed != NULL;
     if (km->reproducible) bckm_drbg_init(&km->drbg, cfg->drbg_seed);
+    memcpy(km->sign_sk, cfg->sign_sk, sizeof km->sign_sk);
     km->next_node = 1;
     pool_init(&km->node_keks); pool_init(&km->set_keks); pool_init(&km->pair_keys);
     pool_init(&km->seeds);
@@ -322,6 +353,7 @@ void bckm_km_free(struct bckm_km *km) {
     free(km->scratch);
     free(km->ids);
     free(km->dropped);
+    bckm_wipe(km->sign_sk, sizeof km->sign_sk);
     bckm_wipe(km, sizeof *km);
     free(km);
 }
@@ -774,8 +806,8 @@ uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes) {
     return km->ndropped;
 }
 
-int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
-                   const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
+                        const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || c == NULL || plan == NULL || out == NULL) return BCKM_ERR_ARG;
     const struct bckm_set_info *tab = bckm_sets_table(reg);
     uint32_t m = bckm_sets_count(reg);
@@ -903,6 +935,12 @@ undo:
     return e;
 }
 
+int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
+                   const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+    struct batch b = batch_begin(out);
+    return batch_end(km, out, b, commit_batch(km, reg, origin_bp, c, plan, out));
+}
+
 /* ---- genesis and rejoin ------------------------------------------------------------------ */
 
 int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) {
@@ -913,7 +951,7 @@ int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) {
     return e;
 }
 
-int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) {
+static int provision_batch(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) {
     const struct bckm_set_info *tab = bckm_sets_table(reg);
     uint32_t m = bckm_sets_count(reg);
     uint8_t k[BCKM_KEY_BYTES];
@@ -949,10 +987,16 @@ int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bc
     return BCKM_OK;
 }
 
+int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) {
+    struct batch b = batch_begin(out);
+    return batch_end(km, out, b, provision_batch(km, reg, out));
+}
+
 int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     struct pending *p = pending_find(km, node_id);
-    int e = emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out);
+    struct batch b = batch_begin(out);
+    int e = batch_end(km, out, b, emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out));
     if (p != NULL && e == BCKM_OK) pending_drop(km, p);
     return e;
 }
@@ -968,13 +1012,18 @@ void bckm_km_forget_codes(struct bckm_km *km) {
 }
 
 int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
-                       const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msgs *out) {
+                       const uint8_t kek[BCKM_KEY_BYTES], const uint8_t challenge[16], struct bckm_msgs *out) {
     uint32_t set, attach;
+    if (km == NULL || reg == NULL || kek == NULL || challenge == NULL || out == NULL) return BCKM_ERR_ARG;
     int e = bckm_sets_node(reg, node_id, &set, &attach);
     if (e != BCKM_OK) return e;
     if (!knows_set(km, set)) return BCKM_ERR_PERM;
     if ((e = pool_put(&km->node_keks, node_id, kek)) != BCKM_OK) return e;
-    return emit_bundle(km, reg, node_id, NULL, bckm_sets_epoch(reg), out);
+    struct batch b = batch_begin(out);
+    memcpy(km->challenge, challenge, sizeof km->challenge);
+    e = emit_bundle(km, reg, node_id, NULL, bckm_sets_epoch(reg), out);
+    bckm_wipe(km->challenge, sizeof km->challenge);
+    return batch_end(km, out, b, e);
 }
 
 /* ---- queries ------------------------------------------------------------------------------- */
@@ -1026,8 +1075,8 @@ size_t bckm_km_bytes(const struct bckm_km *km) {
 
 /* ---- sleeping nodes and adoption ------------------------------------------------------------ */
 
-int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
-                     struct bckm_msgs *out) {
+static int catch_up_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
+                          struct bckm_msgs *out) {
     uint32_t set, attach;
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     const uint8_t *kek = pool_get(&km->node_keks, node_id);
@@ -1059,6 +1108,16 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
         if (e != BCKM_OK) return e;
     }
     return BCKM_OK;
+}
+
+int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
+                     const uint8_t challenge[16], struct bckm_msgs *out) {
+    if (km == NULL) return BCKM_ERR_ARG;
+    struct batch b = batch_begin(out);
+    if (challenge != NULL) memcpy(km->challenge, challenge, sizeof km->challenge);
+    int e = catch_up_batch(km, reg, node_id, last_epoch, out);
+    bckm_wipe(km->challenge, sizeof km->challenge);
+    return batch_end(km, out, b, e);
 }
 
 int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len, uint32_t *node,
@@ -1098,9 +1157,9 @@ static int handover_precheck(const struct bckm_km *km, uint32_t set, uint32_t no
     return BCKM_OK;
 }
 
-int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
-                            const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
-                            struct bckm_msgs *out) {
+static int import_handover_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                                 const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
+                                 struct bckm_msgs *out) {
     uint32_t set, attach;
     struct bckm_msg_header h;
     struct bckm_bundle_view v;
@@ -1111,7 +1170,7 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
     if (buf == NULL) return BCKM_ERR_NOMEM;
     memcpy(buf, msg, len);
     e = bckm_msg_open(buf, len, kek, &h);
-    if (e == BCKM_OK && (h.kind != BCKM_MSG_BUNDLE || h.recipient != node_id)) e = BCKM_ERR_FORMAT;
+    if (e == BCKM_OK && (h.kind != BCKM_MSG_HANDOVER || h.recipient != node_id)) e = BCKM_ERR_FORMAT;
     if (e == BCKM_OK) e = bckm_msg_parse_bundle(buf + BCKM_MSG_HEADER_BYTES, h.body_len, &v);
     if (e == BCKM_OK && (v.node_id != node_id || v.set_id != set)) e = BCKM_ERR_MISMATCH;
     uint64_t cur = bckm_sets_epoch(reg);
@@ -1181,7 +1240,7 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
             if ((e = pool_put(&km->seeds, node_id, v.seed)) == BCKM_OK) new_seed = 1;
         }
         if (e == BCKM_OK && (e = pool_put(&km->node_keks, node_id, kek)) == BCKM_OK) new_kek = 1;
-        if (e == BCKM_OK) e = bckm_km_catch_up(km, reg, node_id, h.epoch, out);
+        if (e == BCKM_OK) e = catch_up_batch(km, reg, node_id, h.epoch, out);
         if (e != BCKM_OK) {
             for (uint32_t i = 0; i < n; i++) if (pk[i].live == 2) pool_del(&km->pair_keys, pair_id(set, pk[i].id));
             if (new_kek) pool_del(&km->node_keks, node_id);
@@ -1198,4 +1257,11 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
     bckm_wipe(buf, len);
     free(buf);
     return e;
+}
+
+int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                            const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *msg, size_t len,
+                            struct bckm_msgs *out) {
+    struct batch b = batch_begin(out);
+    return batch_end(km, out, b, import_handover_batch(km, reg, node_id, kek, msg, len, out));
 }

@@ -7,28 +7,58 @@ static void header_encode(const struct bckm_msg_header *h, uint8_t out[BCKM_MSG_
     out[0] = BCKM_MSG_VERSION;
     out[1] = h->kind;
     out[2] = h->kek_type;
-    out[3] = 0;
+    out[3] = h->sender;
     bckm_put_u32(out + 4, h->recipient);
     bckm_put_u64(out + 8, h->epoch);
     memcpy(out + 16, h->nonce, BCKM_MSG_NONCE_BYTES);
-    bckm_put_u32(out + 40, h->body_len);
+    memcpy(out + 40, h->challenge, BCKM_MSG_CHALLENGE_BYTES);
+    bckm_put_u32(out + 56, h->body_len);
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
+
+/* The header fields alone: every reserved value refused. */
+static int header_fields_ok(const uint8_t *buf) {
+    uint8_t kind = buf[1], kek = buf[2], sender = buf[3];
+    if (buf[0] != BCKM_MSG_VERSION) return 0;
+    if (kind != BCKM_MSG_UPDATE && kind != BCKM_MSG_BUNDLE && kind != BCKM_MSG_HANDOVER) return 0;
+    if (kek != BCKM_KEK_NODE && kek != BCKM_KEK_SET) return 0;
+    if (kind != BCKM_MSG_UPDATE && kek != BCKM_KEK_NODE) return 0;     /* bundle, handover: node KEK */
+    if ((kind == BCKM_MSG_HANDOVER) != (sender == 0)) return 0;        /* BP 1..255 sends 1, 2 */
+    if ((kind == BCKM_MSG_HANDOVER || kek == BCKM_KEK_SET) && !all_zero(buf + 40, BCKM_MSG_CHALLENGE_BYTES))
+        return 0;
+    return 1;
 }
 
 int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_header *h) {
     if (buf == NULL || h == NULL) return BCKM_ERR_ARG;
     if (len < BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES) return BCKM_ERR_TRUNCATED;
-    if (buf[0] != BCKM_MSG_VERSION) return BCKM_ERR_FORMAT;
-    if (buf[1] != BCKM_MSG_UPDATE && buf[1] != BCKM_MSG_BUNDLE) return BCKM_ERR_FORMAT;
-    if (buf[2] != BCKM_KEK_NODE && buf[2] != BCKM_KEK_SET) return BCKM_ERR_FORMAT;
-    if (buf[3] != 0) return BCKM_ERR_FORMAT;
-    uint32_t body = bckm_get_u32(buf + 40);
-    if (len - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES != body) return BCKM_ERR_FORMAT;
+    if (!header_fields_ok(buf)) return BCKM_ERR_FORMAT;
+    uint32_t body = bckm_get_u32(buf + 56);
+    size_t room = len - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES;
+    if (body > room) return BCKM_ERR_TRUNCATED;
+    size_t sealed = BCKM_MSG_HEADER_BYTES + (size_t)body + BCKM_MSG_TAG_BYTES, rest = len - sealed;
+    if (buf[1] == BCKM_MSG_HANDOVER) {
+        if (rest != 0) return BCKM_ERR_FORMAT;
+    } else {
+        /* Exactly one trailer, as long as its depth byte says. */
+        if (rest < BCKM_MSG_TRAILER_FIXED) return BCKM_ERR_TRUNCATED;
+        uint8_t depth = buf[sealed + 8];
+        if (depth > BCKM_MSG_MAX_DEPTH || rest != BCKM_MSG_TRAILER_BYTES(depth)) return BCKM_ERR_FORMAT;
+    }
     h->kind = buf[1];
     h->kek_type = buf[2];
+    h->sender = buf[3];
     h->recipient = bckm_get_u32(buf + 4);
     h->epoch = bckm_get_u64(buf + 8);
     memcpy(h->nonce, buf + 16, BCKM_MSG_NONCE_BYTES);
+    memcpy(h->challenge, buf + 40, BCKM_MSG_CHALLENGE_BYTES);
     h->body_len = body;
+    h->sealed_len = sealed;
     if (h->recipient == BCKM_ID_NONE || h->epoch == 0) return BCKM_ERR_FORMAT;
     return BCKM_OK;
 }
@@ -44,6 +74,8 @@ int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BY
     struct bckm_msg_header hh = *h;
     hh.body_len = (uint32_t)body_len;
     header_encode(&hh, out);
+    /* Refuse to produce what no receiver accepts. */
+    if (!header_fields_ok(out) || h->recipient == BCKM_ID_NONE || h->epoch == 0) return BCKM_ERR_ARG;
     unsigned long long clen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + BCKM_MSG_HEADER_BYTES, &clen, body, body_len,
                                                    out, BCKM_MSG_HEADER_BYTES, NULL, h->nonce, kek) != 0)
@@ -57,7 +89,7 @@ int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES], s
     if (e != BCKM_OK) return e;
     unsigned long long mlen = 0;
     uint8_t *c = buf + BCKM_MSG_HEADER_BYTES;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(c, &mlen, NULL, c, len - BCKM_MSG_HEADER_BYTES,
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(c, &mlen, NULL, c, h->sealed_len - BCKM_MSG_HEADER_BYTES,
                                                    buf, BCKM_MSG_HEADER_BYTES, h->nonce, kek) != 0)
         return BCKM_ERR_AUTH;
     return mlen == h->body_len ? BCKM_OK : BCKM_ERR_FORMAT;

@@ -47,6 +47,7 @@ struct keynet {
     struct keynet_params p;
     struct bckm_bp_table bps;
     uint8_t sign_sk[BCKM_MAX_BPS + 1][BCKM_SIGN_SK_BYTES];
+    uint8_t bps_root[32];             /* the devices' trust anchor over bps */
     uint64_t next_seq[BCKM_MAX_BPS + 1];
     struct bckm_km *km[BCKM_MAX_BPS + 1];
     struct bckm_state *genesis;
@@ -326,7 +327,8 @@ static int add_device(struct keynet *kn, uint32_t node, const uint8_t kek[32]) {
     void *mem = malloc(bytes);
     struct bckm_device *d;
     if (mem == NULL) return BCKM_ERR_NOMEM;
-    int e = bckm_device_init(mem, bytes, kn->cap_peers, kn->cap_sets, kek, &d);
+    uint32_t bp = bckm_id_bp(node);
+    int e = bckm_device_init(mem, bytes, kn->cap_peers, kn->cap_sets, kek, bp, kn->bps.pk[bp], kn->bps_root, &d);
     if (e == BCKM_OK) e = bckm_map_put(&kn->dev_of, node, kn->ndevs);
     if (e != BCKM_OK) { free(mem); return e; }
     kn->devs[kn->ndevs++] = d;
@@ -408,7 +410,9 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
         else bckm_drbg_fill(&kn->rng, cfg.domain, 32);
         bckm_drbg_fill(&kn->rng, dseed, 32);
         cfg.drbg_seed = dseed;
+        memcpy(cfg.sign_sk, kn->sign_sk[b], sizeof cfg.sign_sk);
         e = bckm_km_new(&kn->km[b], &cfg);
+        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
         bckm_drbg_fill(&kn->rng, x_sk[b], 32);
         crypto_scalarmult_base(x_pk[b], x_sk[b]);
     }
@@ -419,6 +423,8 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
             e = bckm_km_bp_secret(x_sk[a], a, x_pk[b], b, sec);
             if (e == BCKM_OK) e = bckm_km_set_peer_secret(kn->km[a], b, sec);
         }
+    /* What devices trust: a hash of the BP table's signing keys. */
+    crypto_generichash(kn->bps_root, sizeof kn->bps_root, kn->bps.pk[1], (size_t)p->bps * sizeof kn->bps.pk[1], NULL, 0);
     if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->bps);
     /* The genesis network: n nodes provisioned directly, spread over the BPs. */
     for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {

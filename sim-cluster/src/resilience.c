@@ -87,6 +87,9 @@ struct bckm_res_world {
     struct bckm_map cap_nodes;         /* captured node IDs */
     uint8_t cap_bps[BCKM_MAX_BPS + 1];
     uint64_t node_keks_held;
+    /* BP signing keys (derived from the seed, not from rng) and the root */
+    uint8_t sign_pk[BCKM_MAX_BPS + 1][32];
+    uint8_t bps_root[32];
 };
 
 static uint32_t rng_below(struct bckm_drbg *d, uint32_t bound) {
@@ -110,7 +113,8 @@ static int new_device(struct bckm_res_world *w, uint32_t i) {
     void *mem = malloc(bytes);
     struct bckm_device *d;
     if (mem == NULL) return BCKM_ERR_NOMEM;
-    int e = bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, w->keks[i], &d);
+    uint32_t bp = bckm_id_bp(w->ids[i]);
+    int e = bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, w->keks[i], bp, w->sign_pk[bp], w->bps_root, &d);
     if (e != BCKM_OK) { free(mem); return e; }
     w->devs[i] = d;
     return BCKM_OK;
@@ -155,6 +159,11 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
         else bckm_drbg_fill(&w->rng, cfg.domain, sizeof cfg.domain);
         bckm_drbg_fill(&w->rng, dseed, sizeof dseed);
         cfg.drbg_seed = dseed;
+        uint8_t kseed[32], lab[12] = { 'r', 'e', 's', 's', 'i', 'g', 'n' };
+        bckm_put_u32(lab + 8, b);
+        crypto_generichash(kseed, sizeof kseed, lab, sizeof lab, s, sizeof s);
+        crypto_sign_seed_keypair(w->sign_pk[b], cfg.sign_sk, kseed);
+        bckm_wipe(kseed, sizeof kseed);
         e = bckm_km_new(&w->km[b], &cfg);
         bckm_wipe(&cfg, sizeof cfg);
         bckm_drbg_fill(&w->rng, sk[b], 32);
@@ -170,6 +179,7 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
         }
     bckm_wipe(sk, sizeof sk);
     bckm_wipe(cluster, sizeof cluster);
+    crypto_generichash(w->bps_root, sizeof w->bps_root, w->sign_pk[1], (size_t)p->bps * 32, NULL, 0);
     if (e != BCKM_OK) return e;
 
     /* Genesis: joins spread round-robin over the BPs (n/p each, as the

@@ -8,9 +8,11 @@
  * pairwise set key per other live set: |S| + m keys (KEKs included) for m
  * sets, about 2*sqrt(n) (spec/protocol.md, "Storage").
  *
- * Every message must move the device exactly one epoch forward: a wrong,
- * tampered, replayed or out-of-order message is rejected with an error and
- * the store is left exactly as it was.
+ * Every message must come from the device's serving BP (its batch signature
+ * verifies under bp_pk) and move the device exactly one epoch forward (or,
+ * in resync, answer the device's own challenge): a wrong, forged, tampered,
+ * replayed or out-of-order message is rejected with an error and the store
+ * is left exactly as it was.
  */
 #ifndef BCKM_DEVICE_H
 #define BCKM_DEVICE_H
@@ -28,6 +30,10 @@ struct bckm_device {
     uint64_t epoch;              /* last epoch applied; 0 before joining */
     uint8_t has_code;
     uint8_t resync;              /* 1 while catching up after sleep or rejoin */
+    uint8_t bp_id;               /* the serving BP (1..255) */
+    uint8_t bp_pk[32];           /* its Ed25519 key: every accepted message verifies under it */
+    uint8_t bps_root[32];        /* hash of the cluster's BP table (rejoin handshake) */
+    uint8_t challenge[16];       /* the resync challenge a resync answer must carry */
     uint8_t kek[BCKM_KEY_BYTES];
     uint8_t set_kek[BCKM_KEY_BYTES];
     uint8_t seed[BCKM_KEY_BYTES];
@@ -50,18 +56,25 @@ void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers,
 
 /*
  * Initialises a store in mem (mem_len >= BCKM_DEVICE_BYTES(...), aligned for
- * struct bckm_device) holding only the node KEK agreed at enrolment.
+ * struct bckm_device) holding only what enrolment established: the node KEK,
+ * the serving BP's ID (1..255) and Ed25519 key, and the BP table's root.
  */
 int bckm_device_init(void *mem, size_t mem_len, uint32_t cap_peers, uint32_t cap_sets,
-                     const uint8_t kek[BCKM_KEY_BYTES], struct bckm_device **out) BCKM_MUST_CHECK;
+                     const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id, const uint8_t bp_pk[32],
+                     const uint8_t bps_root[32], struct bckm_device **out) BCKM_MUST_CHECK;
 
 /*
- * Applies one rekey message. The buffer is decrypted in place (consumed)
- * and wiped. Errors: BCKM_ERR_FORMAT (malformed), BCKM_ERR_UNKNOWN (not for
- * this device), BCKM_ERR_REPLAY (not the next epoch), BCKM_ERR_AUTH
- * (tampered or wrong key), BCKM_ERR_NOMEM (would exceed capacity),
- * BCKM_ERR_STATE (inconsistent with what the device holds). On any error
- * the store is unchanged.
+ * Applies one rekey message (spec/protocol.md section 7). Checks, in this
+ * order, before any write: header canonical; kind 1 or 2 (a handover is
+ * never accepted, BCKM_ERR_PERM); sender == bp_id (BCKM_ERR_PERM);
+ * addressing (BCKM_ERR_UNKNOWN); challenge and epoch (BCKM_ERR_REPLAY): a
+ * nonzero challenge must equal the device's while in resync, and the epoch
+ * is exactly epoch + 1, or -- a bundle answering the challenge -- at least
+ * epoch; the batch signature under bp_pk (BCKM_ERR_AUTH, one
+ * verification); the AEAD (BCKM_ERR_AUTH); the body (BCKM_ERR_FORMAT) and
+ * its consistency with the store (BCKM_ERR_STATE, BCKM_ERR_NOMEM). The
+ * buffer is decrypted in place (consumed) and wiped. On any error the store
+ * is unchanged. An accepted bundle ends resync.
  */
 int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) BCKM_MUST_CHECK;
 
@@ -73,19 +86,25 @@ int bckm_device_key_for(const struct bckm_device *d, uint32_t peer, uint32_t pee
 /* Number of keys held: K_u, K_S, pairwise node keys, pairwise set keys. */
 uint32_t bckm_device_key_count(const struct bckm_device *d);
 
-/* Rejoin with another BP (spec 10.4): installs the KEK agreed by the rejoin
- * handshake and enters resync mode. */
-void bckm_device_set_kek(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES]);
+/* Rejoin with another BP (spec 10.4): installs the KEK agreed with the
+ * adopting BP and that BP's identity (both authenticated by the rejoin
+ * handshake against bps_root), and enters resync expecting `challenge`. */
+void bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
+                        const uint8_t bp_pk[32], const uint8_t challenge[16]);
 
-/* Wake-up after sleeping (spec 10.5): enters resync mode; the device then
- * tells its BP its last epoch (d->epoch). In resync mode the device also
- * accepts one bundle at its own epoch or later (a BP that cannot replay the
- * missed epochs sends the current state); any accepted bundle ends it. */
-void bckm_device_begin_resync(struct bckm_device *d);
+/* Wake-up after sleeping (spec 10.5): enters resync expecting `challenge`
+ * (16 bytes the caller draws from the OS randomness); the device then sends
+ * its BP its last epoch (d->epoch) and the challenge. In resync the device
+ * also accepts a bundle at its own epoch or later that carries the
+ * challenge (a BP that cannot replay the missed epochs sends the current
+ * state); an accepted bundle ends resync. An all-zero challenge answers
+ * nothing: with it only the next epoch is accepted. */
+void bckm_device_begin_resync(struct bckm_device *d, const uint8_t challenge[16]);
 
-/* Handover (owned policy, spec 10.4): the device's own key state as a
- * bundle sealed under its (new) node KEK, for an adopting BP that did not
- * hold its set's keys. nonce: 24 fresh bytes. */
+/* Handover (owned policy, spec 10.4): the device's own key state as a kind
+ * 3 message (device -> BP, sender 0, no trailer) sealed under its (new)
+ * node KEK, for an adopting BP that did not hold its set's keys. nonce: 24
+ * fresh bytes. */
 int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
                        size_t *out_len) BCKM_MUST_CHECK;
 

@@ -33,6 +33,10 @@ struct bckm_km_config {
     uint8_t domain[BCKM_KEY_BYTES];
     /* Seed of the DRBG for refresh keys, codes and nonces; NULL: OS random. */
     const uint8_t *drbg_seed;
+    /* The BP's Ed25519 secret key (the one it signs envelopes with): every
+     * batch of rekey messages is signed with it (bckm/rekey_auth.h). The key
+     * manager keeps a copy and wipes it in bckm_km_free. */
+    uint8_t sign_sk[64];
 };
 
 /* One produced message: bytes at msgs->buf + off, for the recipient named by
@@ -87,7 +91,11 @@ int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint3
 /* Drops a prepared join that will not commit (rejected at execution). */
 void bckm_km_abort(struct bckm_km *km, uint32_t node_id);
 
-/* Step 3. reg is the registry after bckm_sets_apply(origin_bp, c) made plan.
+/* Every function below that appends messages to out appends one signed
+ * batch (bckm_rekey_batch_sign over exactly the messages it appended); on
+ * error it appends nothing.
+ *
+ * Step 3. reg is the registry after bckm_sets_apply(origin_bp, c) made plan.
  * Appends this BP's messages to out. */
 int bckm_km_commit(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
                    const struct bckm_tx *c, const struct bckm_plan *plan,
@@ -117,9 +125,11 @@ int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
 void bckm_km_forget_codes(struct bckm_km *km);
 
 /* Rejoin (BP failure, mobility): attach a node that proved its secret code,
- * with the KEK agreed anew, and hand it a full bundle at the current epoch. */
+ * with the KEK agreed anew, and hand it a full bundle at the current epoch
+ * carrying the node's resync challenge (bckm_device_rejoin). */
 int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
-                       const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msgs *out) BCKM_MUST_CHECK;
+                       const uint8_t kek[BCKM_KEY_BYTES], const uint8_t challenge[16],
+                       struct bckm_msgs *out) BCKM_MUST_CHECK;
 
 /*
  * Sleeping node (spec 10.5): the node woke up at epoch last_epoch. When this
@@ -128,14 +138,17 @@ int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
  * of it and no move of it after last_epoch) and Reorder did not move it,
  * it replays them: one update per missed epoch, sealed under the node's KEK
  * (the paper's "missed refresh keys"); otherwise it sends one bundle with the
- * current keys. The node KEK must be known (attached or adopted).
+ * current keys. The node KEK must be known (attached or adopted). Every
+ * message carries `challenge`, the one the node sent with its request
+ * (NULL: all zero, which a device in resync accepts only at its next epoch).
  */
 int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
-                     struct bckm_msgs *out) BCKM_MUST_CHECK;
+                     const uint8_t challenge[16], struct bckm_msgs *out) BCKM_MUST_CHECK;
 /*
  * The resync request of a node attached here (bckm/resync.h): looks its KEK
  * up by the node ID the request names and checks the request's tag under it.
- * Only then may the BP call bckm_km_catch_up with the opened fields.
+ * Only then may the BP call bckm_km_catch_up with the opened fields (the
+ * challenge included).
  * BCKM_ERR_UNKNOWN (no KEK for that node), BCKM_ERR_AUTH (bad tag).
  */
 int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len, uint32_t *node,

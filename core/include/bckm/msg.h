@@ -1,16 +1,23 @@
 /*
  * Rekey messages: what a BP sends its devices after a change commits.
  *
- *   header (44 bytes, the AEAD's associated data)
- *     0  version   1   = 1
- *     1  kind      1   1 = update, 2 = bundle
+ *   header (60 bytes, the AEAD's associated data)
+ *     0  version   1   = 2
+ *     1  kind      1   1 = update, 2 = bundle (BP -> device); 3 = handover
+ *                      (device -> BP)
  *     2  kek type  1   1 = node KEK (recipient is a node), 2 = set KEK (a set)
- *     3  reserved  1   = 0
+ *     3  sender    1   the sending BP's ID 1..255 (kinds 1, 2); 0 (kind 3)
  *     4  recipient 4   node or set ID
  *     8  epoch     8   the key epoch the message moves the device to
  *    16  nonce     24  XChaCha20-Poly1305 nonce
- *    40  body len  4   plaintext length
+ *    40  challenge 16  all zero, or the resync challenge this message answers
+ *    56  body len  4   plaintext length
  *   ciphertext (body len bytes) || tag (16 bytes)
+ *   kinds 1, 2 only: the batch trailer (bckm/rekey_auth.h)
+ *
+ * Canonical headers: a bundle and a handover are under a node KEK; a
+ * handover has sender 0 and a zero challenge; a set-KEK message has a zero
+ * challenge; recipient and epoch are nonzero.
  *
  * Bodies (big-endian, every list sorted by strictly increasing ID):
  *   update: op 1 | subject node 4 | has set refresh 1 | set refresh r_S 16
@@ -27,24 +34,36 @@
 
 #include "bckm/common.h"
 
-#define BCKM_MSG_VERSION 1u
-#define BCKM_MSG_HEADER_BYTES 44u
+#define BCKM_MSG_VERSION 2u
+#define BCKM_MSG_HEADER_BYTES 60u
+#define BCKM_MSG_CHALLENGE_BYTES 16u
 #define BCKM_MSG_NONCE_BYTES 24u
 #define BCKM_MSG_TAG_BYTES 16u
 #define BCKM_MSG_MAX_LIST 65535u
 #define BCKM_MSG_KEYED_ENTRY_BYTES 36u
 #define BCKM_MSG_REFRESH_ENTRY_BYTES 20u /* u32 set || 16-byte refresh */
+/* Batch trailer (kinds 1, 2): u32 leaf index | u32 leaf count | u8 depth |
+ * depth x 32-byte path | 64-byte Ed25519 signature (bckm/rekey_auth.h). */
+#define BCKM_MSG_TRAILER_FIXED 9u
+#define BCKM_MSG_PATH_NODE_BYTES 32u
+#define BCKM_MSG_MAX_DEPTH 32u
+#define BCKM_MSG_SIG_BYTES 64u
+#define BCKM_MSG_TRAILER_BYTES(depth) \
+    (BCKM_MSG_TRAILER_FIXED + (size_t)(depth) * BCKM_MSG_PATH_NODE_BYTES + BCKM_MSG_SIG_BYTES)
 
-enum { BCKM_MSG_UPDATE = 1, BCKM_MSG_BUNDLE = 2 };
+enum { BCKM_MSG_UPDATE = 1, BCKM_MSG_BUNDLE = 2, BCKM_MSG_HANDOVER = 3 };
 enum { BCKM_KEK_NODE = 1, BCKM_KEK_SET = 2 };
 
 struct bckm_msg_header {
     uint8_t kind;
     uint8_t kek_type;
+    uint8_t sender;                  /* BP ID (kinds 1, 2), 0 (kind 3) */
     uint32_t recipient;
     uint64_t epoch;
     uint8_t nonce[BCKM_MSG_NONCE_BYTES];
+    uint8_t challenge[BCKM_MSG_CHALLENGE_BYTES];
     uint32_t body_len;
+    size_t sealed_len;               /* header + body + tag (decode only) */
 };
 
 /* A list inside a decrypted body: n entries of `stride` bytes, IDs first. */
@@ -70,17 +89,22 @@ struct bckm_bundle_view {
     struct bckm_msg_list setkeys, peers;  /* (ID, key) entries, 36 bytes */
 };
 
-/* Parses and checks a header: version, kind, kek type, reserved byte, and
- * that len is exactly header + body + tag. */
+/* Parses and checks a header: version, kind, kek type, sender, the
+ * canonical rules above, and that len is exactly header + body + tag (kind
+ * 3) or header + body + tag + a trailer whose length matches its own depth
+ * byte (kinds 1, 2; the trailer's contents are checked by
+ * bckm_rekey_auth_verify). */
 int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_header *h) BCKM_MUST_CHECK;
 
-/* Seals body under kek into out (header || ciphertext || tag). */
+/* Seals body under kek into out (header || ciphertext || tag), without the
+ * trailer: a kind 1 or 2 message is complete once bckm_rekey_batch_sign has
+ * appended it. */
 int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BYTES],
                   const uint8_t *body, size_t body_len,
                   uint8_t *out, size_t out_cap, size_t *out_len) BCKM_MUST_CHECK;
 
-/* Opens a message in place: on success the body is at buf + 44 for
- * h->body_len bytes. On failure libsodium zeroes the ciphertext region. */
+/* Opens a message in place (the trailer, if any, is not checked here): on
+ * success the body is at buf + BCKM_MSG_HEADER_BYTES for h->body_len bytes. */
 int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES],
                   struct bckm_msg_header *h) BCKM_MUST_CHECK;
 
