@@ -34,9 +34,9 @@ static int append(struct bckm_msgs *m, const struct bckm_msg_header *h, const ui
 
 /* The vector batch: the update of the v1 vector (under K_S, a0..bf) and two
  * more messages, signed as one batch of three. */
-static int sample_batch(struct bckm_msgs *m) {
+static int sample_unsigned(struct bckm_msgs *m) {
     struct bckm_msg_header h;
-    uint8_t kek[32], body[128], pk[32], sk[64];
+    uint8_t kek[32], body[128];
     struct bckm_writer w;
     memset(&h, 0, sizeof h);
     for (int i = 0; i < 32; i++) kek[i] = (uint8_t)(0xa0 + i);
@@ -61,10 +61,47 @@ static int sample_batch(struct bckm_msgs *m) {
     if (e == BCKM_OK) e = append(m, &h, kek, body, w.len);
     h.recipient = 0x01000006; h.nonce[0] = 0x81;
     if (e == BCKM_OK) e = append(m, &h, kek, body, w.len);
+    return e;
+}
+
+static int sample_batch(struct bckm_msgs *m) {
+    uint8_t pk[32], sk[64];
+    int e = sample_unsigned(m);
     vector_key(pk, sk);
     if (e == BCKM_OK) e = bckm_rekey_batch_sign(m, 0, 1, sk);
     sodium_memzero(sk, sizeof sk);
     return e;
+}
+
+/* Signing into a caller's workspace (what an all-or-nothing commit uses)
+ * gives the same bytes as signing with its own, and refuses a short
+ * workspace or a buffer without room for the trailers before changing m. */
+static void sign_in_workspace(void) {
+    struct bckm_msgs a, b;
+    uint8_t pk[32], sk[64];
+    bckm_msgs_init(&a); bckm_msgs_init(&b);
+    REQUIRE(sample_unsigned(&a) == BCKM_OK && sample_unsigned(&b) == BCKM_OK);
+    vector_key(pk, sk);
+    size_t work_len = bckm_rekey_batch_work_bytes(b.n, b.len);
+    uint8_t *work = malloc(work_len);
+    REQUIRE(work != NULL);
+    /* no room in b for the trailers yet (append sized it exactly) */
+    size_t len0 = b.len;
+    CHECK_EQ(bckm_rekey_batch_sign_in(&b, 0, 1, sk, work, work_len), BCKM_ERR_NOMEM);
+    CHECK_EQ(b.len, len0);
+    uint8_t *grown = realloc(b.buf, b.len + bckm_rekey_batch_trailer_bytes(b.n));
+    REQUIRE(grown != NULL);
+    b.buf = grown; b.cap = b.len + bckm_rekey_batch_trailer_bytes(b.n);
+    CHECK_EQ(bckm_rekey_batch_sign_in(&b, 0, 1, sk, work, work_len - bckm_rekey_batch_trailer_bytes(b.n)), BCKM_ERR_NOMEM);
+    CHECK_EQ(b.len, len0);
+    CHECK_EQ(bckm_rekey_batch_sign_in(&b, 0, 1, sk, work, work_len), BCKM_OK);
+    CHECK_EQ(bckm_rekey_batch_sign(&a, 0, 1, sk), BCKM_OK);
+    CHECK_EQ(a.len, b.len);
+    CHECK(a.len == b.len && memcmp(a.buf, b.buf, a.len) == 0);
+    for (uint32_t i = 0; i < b.n; i++) CHECK_EQ(bckm_rekey_auth_verify(b.buf + b.refs[i].off, b.refs[i].len, pk), BCKM_OK);
+    free(work);
+    sodium_memzero(sk, sizeof sk);
+    bckm_msgs_free(&a); bckm_msgs_free(&b);
 }
 
 static void known_answer(void) {
@@ -233,5 +270,5 @@ static void canonical_bodies(void) {
     CHECK_EQ(bckm_msg_parse_update(b, w.len, &v), BCKM_ERR_FORMAT);
 }
 
-CHECK_CASES(CASE(known_answer), CASE(malformed_headers), CASE(trailer_covered), CASE(depth_rule),
+CHECK_CASES(CASE(known_answer), CASE(sign_in_workspace), CASE(malformed_headers), CASE(trailer_covered), CASE(depth_rule),
             CASE(canonical_bodies))

@@ -41,6 +41,8 @@ struct bckm_km {
     struct bckm_drbg drbg;     /* reproducible mode only (drbg_seed given) */
     int reproducible;
     uint8_t sign_sk[64];       /* Ed25519: signs every batch of rekey messages */
+    uint8_t *sign_work;        /* batch-signing workspace a commit reserves (no failure after its changes) */
+    size_t sign_work_cap;
     uint8_t challenge[BCKM_MSG_CHALLENGE_BYTES]; /* put in every header emit writes */
     uint32_t next_node;
     struct keypool node_keks;  /* node ID -> K_u */
@@ -211,6 +213,15 @@ static int msgs_reserve_many(struct bckm_msgs *m, uint32_t nrefs, size_t bytes) 
     return BCKM_OK;
 }
 
+static int sign_work_reserve(struct bckm_km *km, size_t n) {
+    if (km->sign_work_cap >= n) return BCKM_OK;
+    uint8_t *b = malloc(n);
+    if (b == NULL) return BCKM_ERR_NOMEM;
+    free(km->sign_work);
+    km->sign_work = b; km->sign_work_cap = n;
+    return BCKM_OK;
+}
+
 static int ids_reserve(struct bckm_km *km, size_t n) {
     if (km->ids_cap >= n) return BCKM_OK;
     uint32_t *b = realloc(km->ids, n * sizeof *b);
@@ -272,7 +283,14 @@ static struct batch batch_begin(const struct bckm_msgs *out) {
 
 static int batch_end(struct bckm_km *km, struct bckm_msgs *out, struct batch b, int e) {
     if (out == NULL) return e;
-    if (e == BCKM_OK) e = bckm_rekey_batch_sign(out, b.n, km->bp, km->sign_sk);
+    /* The reserved workspace when it is large enough (a commit reserved it
+     * with its other allocations, so signing cannot fail after the keys
+     * moved), else a workspace of the signer's own. */
+    if (e == BCKM_OK && out->n > b.n &&
+        km->sign_work_cap >= bckm_rekey_batch_work_bytes(out->n - b.n, out->len - b.len))
+        e = bckm_rekey_batch_sign_in(out, b.n, km->bp, km->sign_sk, km->sign_work, km->sign_work_cap);
+    else if (e == BCKM_OK)
+        e = bckm_rekey_batch_sign(out, b.n, km->bp, km->sign_sk);
     if (e != BCKM_OK && out->len >= b.len && out->n >= b.n) {
         bckm_wipe(out->buf + b.len, out->len - b.len);
         out->len = b.len;
@@ -354,6 +372,7 @@ void bckm_km_free(struct bckm_km *km) {
     free(km->ids);
     free(km->dropped);
     bckm_wipe(km->sign_sk, sizeof km->sign_sk);
+    free(km->sign_work);
     bckm_wipe(km, sizeof *km);
     free(km);
 }
@@ -779,7 +798,10 @@ static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint3
         nrefs++;
         bytes += bun;
     }
-    int e = msgs_reserve_many(out, nrefs, bytes);
+    /* The batch signature's trailers and workspace too: signing happens
+     * after the keys moved and must not fail then. */
+    int e = msgs_reserve_many(out, nrefs, bytes + bckm_rekey_batch_trailer_bytes(nrefs));
+    if (e == BCKM_OK) e = sign_work_reserve(km, bckm_rekey_batch_work_bytes(nrefs, bytes));
     if (e == BCKM_OK) e = scratch_reserve(km, upd > bun ? upd : bun);
     if (e == BCKM_OK) e = ids_reserve(km, (size_t)maxsize * 2);
     if (e == BCKM_OK) e = pool_reserve(&km->set_keks, 1);
@@ -1070,7 +1092,8 @@ int bckm_km_generator(const struct bckm_km *km, struct bckm_drbg *out) {
 
 size_t bckm_km_bytes(const struct bckm_km *km) {
     return sizeof *km + pool_bytes(&km->node_keks) + pool_bytes(&km->set_keks) + pool_bytes(&km->pair_keys)
-           + (size_t)km->cap_pend * sizeof(struct pending) + km->scratch_cap;
+           + (size_t)km->cap_pend * sizeof(struct pending) + km->scratch_cap + km->sign_work_cap
+           + (km->ids_cap + km->cap_dropped) * sizeof(uint32_t);
 }
 
 /* ---- sleeping nodes and adoption ------------------------------------------------------------ */

@@ -49,27 +49,49 @@ static int unsigned_ok(const uint8_t *p, size_t len, uint32_t bp) {
     return len == BCKM_MSG_HEADER_BYTES + (size_t)bckm_get_u32(p + 56) + BCKM_MSG_TAG_BYTES;
 }
 
-int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES]) {
-    if (m == NULL || sk == NULL || first > m->n || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
-    if (first == m->n) return BCKM_OK;
+/* Checks that [first, m->n) is a signable batch at the tail of m; its leaf
+ * count, where it starts and the trailer bytes it will gain. */
+static int batch_shape(const struct bckm_msgs *m, uint32_t first, uint32_t bp, uint32_t *count, size_t *base,
+                       size_t *extra) {
     uint32_t c = m->n - first;
-    size_t base = m->refs[first].off, extra = 0;
-    /* The batch is the tail of the buffer, in order. */
+    size_t b = m->refs[first].off, x = 0;
     for (uint32_t i = 0; i < c; i++) {
         const struct bckm_msg_ref *r = &m->refs[first + i];
-        size_t want = i == 0 ? base : m->refs[first + i - 1].off + m->refs[first + i - 1].len;
+        size_t want = i == 0 ? b : m->refs[first + i - 1].off + m->refs[first + i - 1].len;
         if (r->off != want || !unsigned_ok(m->buf + r->off, r->len, bp)) return BCKM_ERR_FORMAT;
-        extra += BCKM_MSG_TRAILER_BYTES(bckm_rekey_depth(i, c));
+        x += BCKM_MSG_TRAILER_BYTES(bckm_rekey_depth(i, c));
     }
     const struct bckm_msg_ref *last = &m->refs[m->n - 1];
     if (last->off + last->len != m->len) return BCKM_ERR_FORMAT;
-    /* Tree levels, bottom up, stored one after the other: at most 2c nodes. */
-    /* widths c, ceil(c/2), ..., 1 sum to less than 2c + 33 */
-    uint8_t (*tree)[NODE] = malloc(((size_t)2 * c + 33) * NODE);
-    size_t region_len = m->len - base + extra;
-    uint8_t *region = malloc(region_len);
-    int e = BCKM_ERR_NOMEM;
-    if (tree == NULL || region == NULL) goto done;
+    *count = c; *base = b; *extra = x;
+    return BCKM_OK;
+}
+
+/* Tree levels, bottom up, one after the other: widths c, ceil(c/2), ..., 1
+ * sum to less than 2c + 33 nodes. */
+static size_t tree_bytes(uint32_t c) { return ((size_t)2 * c + 33) * NODE; }
+
+static uint32_t ceil_log2(uint32_t c) {
+    uint32_t d = 0;
+    while (d < 32 && ((uint64_t)1 << d) < c) d++;
+    return d;
+}
+
+size_t bckm_rekey_batch_trailer_bytes(uint32_t count) {
+    return (size_t)count * BCKM_MSG_TRAILER_BYTES(ceil_log2(count));
+}
+
+size_t bckm_rekey_batch_work_bytes(uint32_t count, size_t bytes) {
+    return tree_bytes(count) + bytes + bckm_rekey_batch_trailer_bytes(count);
+}
+
+/* The signing itself, with the tree and the rebuilt region in caller memory
+ * (tree: tree_bytes(c), region: region_len). Fails (m unchanged) only on a
+ * signature error or when m's buffer has no room for the trailers and
+ * may_grow is 0. */
+static int sign_batch(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES],
+                      uint32_t c, size_t base, uint8_t (*tree)[NODE], uint8_t *region, size_t region_len,
+                      int may_grow) {
     for (uint32_t i = 0; i < c; i++) leaf_hash(m->buf + m->refs[first + i].off, m->refs[first + i].len, tree[i]);
     size_t lvl = 0, w = c, top = c;  /* level starts at tree[lvl], width w; next free slot top */
     while (w > 1) {
@@ -82,7 +104,7 @@ int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, cons
     }
     uint8_t msg[SIGNED_BYTES], sig[BCKM_MSG_SIG_BYTES];
     signed_message((uint8_t)bp, c, tree[lvl], msg);
-    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) { e = BCKM_ERR_CRYPTO; goto done; }
+    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) return BCKM_ERR_CRYPTO;
     /* Rebuild the batch region with trailers. */
     size_t at = 0;
     for (uint32_t i = 0; i < c; i++) {
@@ -102,9 +124,11 @@ int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, cons
         memcpy(region + at, sig, sizeof sig);
         at += sizeof sig;
     }
+    (void)region_len;
     if (m->cap - base < at) {
+        if (!may_grow) return BCKM_ERR_NOMEM;
         uint8_t *b = realloc(m->buf, base + at);
-        if (b == NULL) goto done;
+        if (b == NULL) return BCKM_ERR_NOMEM;
         m->buf = b; m->cap = base + at;
     }
     /* Commit: nothing below can fail. */
@@ -117,10 +141,39 @@ int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, cons
         at += r->len;
     }
     m->len = at;
-    e = BCKM_OK;
-done:
+    return BCKM_OK;
+}
+
+int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES]) {
+    if (m == NULL || sk == NULL || first > m->n || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (first == m->n) return BCKM_OK;
+    uint32_t c;
+    size_t base, extra;
+    int e = batch_shape(m, first, bp, &c, &base, &extra);
+    if (e != BCKM_OK) return e;
+    uint8_t (*tree)[NODE] = malloc(tree_bytes(c));
+    size_t region_len = m->len - base + extra;
+    uint8_t *region = malloc(region_len);
+    e = BCKM_ERR_NOMEM;
+    if (tree != NULL && region != NULL) e = sign_batch(m, first, bp, sk, c, base, tree, region, region_len, 1);
     free(tree);
     if (region != NULL) { bckm_wipe(region, region_len); free(region); }
+    return e;
+}
+
+int bckm_rekey_batch_sign_in(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES],
+                             uint8_t *work, size_t work_len) {
+    if (m == NULL || sk == NULL || work == NULL || first > m->n || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (first == m->n) return BCKM_OK;
+    uint32_t c;
+    size_t base, extra;
+    int e = batch_shape(m, first, bp, &c, &base, &extra);
+    if (e != BCKM_OK) return e;
+    size_t region_len = m->len - base + extra;
+    if (work_len < tree_bytes(c) || work_len - tree_bytes(c) < region_len) return BCKM_ERR_NOMEM;
+    if (m->cap - base < region_len) return BCKM_ERR_NOMEM;
+    e = sign_batch(m, first, bp, sk, c, base, (uint8_t (*)[NODE])work, work + tree_bytes(c), region_len, 0);
+    bckm_wipe(work, tree_bytes(c) + region_len);
     return e;
 }
 

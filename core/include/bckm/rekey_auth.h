@@ -41,6 +41,21 @@ uint32_t bckm_rekey_depth(uint32_t index, uint32_t count);
 int bckm_rekey_batch_sign(struct bckm_msgs *m, uint32_t first, uint32_t bp,
                           const uint8_t sk[BCKM_MSG_SIG_BYTES]) BCKM_MUST_CHECK;
 
+/* Bytes the trailers of a batch of `count` messages add, at most. */
+size_t bckm_rekey_batch_trailer_bytes(uint32_t count);
+/* Workspace bckm_rekey_batch_sign_in needs for a batch of at most `count`
+ * messages of at most `bytes` bytes in all (before their trailers). */
+size_t bckm_rekey_batch_work_bytes(uint32_t count, size_t bytes);
+/*
+ * bckm_rekey_batch_sign without allocation, for a caller that must not fail
+ * after it has changed its own state (the key manager's all-or-nothing
+ * commit reserves `work` and the room for the trailers in m beforehand).
+ * BCKM_ERR_NOMEM when work is shorter than bckm_rekey_batch_work_bytes or m
+ * has no room for the trailers; checked before anything changes.
+ */
+int bckm_rekey_batch_sign_in(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES],
+                             uint8_t *work, size_t work_len) BCKM_MUST_CHECK;
+
 /*
  * Checks a complete kind 1 or 2 message's trailer: canonical (index <
  * count, depth that of (index, count), exact length) and the signature of
