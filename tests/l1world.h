@@ -48,6 +48,9 @@ int l1_genesis(struct l1world *w, uint32_t n);
 /* One change at BP bp; delivers every message; returns BCKM_OK or an error. */
 int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out);
 int l1_leave(struct l1world *w, uint32_t node, uint8_t op);
+/* The node consents to be served by bp (its next REATTACH counter) and the
+ * REATTACH is committed at every live BP (no messages). */
+int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp);
 /* Delivers the last change's messages (after a commit made with hold = 1). */
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);

@@ -57,6 +57,11 @@ static int check_rules(const struct bckm_state *st, const struct bckm_envelope *
     /* Fresh: above the origin's last committed number, so no envelope can
      * execute twice (replay) even if gossip delivers it again. */
     if (env->seq <= st->seq[env->bp]) return BCKM_ERR_REPLAY;
+    /* A REATTACH travels only in a version-2 envelope, which carries the
+     * node's consent; every other change only in version 1. */
+    if (!bckm_envelope_is_valid(env)) return BCKM_ERR_FORMAT;
+    if (env->tx.op == BCKM_TX_OP_REATTACH)
+        return bckm_sets_check_reattach(st->reg, env->bp, &env->tx, env->consent);
     return bckm_sets_check(st->reg, env->bp, &env->tx);
 }
 
@@ -74,7 +79,9 @@ int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, s
 }
 
 static int execute(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
-    int e = bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
+    int e = env->tx.op == BCKM_TX_OP_REATTACH
+                ? bckm_sets_apply_reattach(st->reg, env->bp, &env->tx, env->consent, plan)
+                : bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
     if (e != BCKM_OK) return e;
     st->seq[env->bp] = env->seq;
     return BCKM_OK;
