@@ -11,7 +11,11 @@
 #include <sodium.h>
 
 #include "bckm/contract.h"
+#include "bckm/ledger.h"
 #include "bckm/rejoin.h"
+#include "ledger_chain.h"
+
+#include <stdlib.h>
 
 static struct bckm_bp_table bps;
 static uint8_t sk[4][64];
@@ -412,6 +416,72 @@ static void key_managers_follow(void) {
     l1_free(&w);
 }
 
+/* A committed REATTACH is stored by both ledgers (its record is longer
+ * than a version-1 one), read back with its consent, and survives reopening
+ * the LMDB store (whose open checks every record against its block). */
+static void ledger_stores_reattach(void) {
+    struct chain_keys keys;
+    chain_keys_init(&keys);
+    struct bckm_envelope envs[2];
+    memset(envs, 0, sizeof envs);
+    envs[0].version = BCKM_ENVELOPE_VERSION;
+    envs[0].bp = 1; envs[0].seq = 1;
+    envs[0].tx.op = BCKM_OP_JOIN; envs[0].tx.node_id = 0x01000001u; envs[0].tx.set_id = 0x01000001u;
+    envs[1].version = BCKM_ENVELOPE_VERSION_REATTACH;
+    envs[1].bp = 2; envs[1].seq = 1;
+    envs[1].tx.op = BCKM_OP_REATTACH; envs[1].tx.node_id = 0x01000001u; envs[1].tx.set_id = 0x01000001u;
+    bckm_put_u64(envs[1].tx.refresh, 1);
+    memset(envs[1].consent, 0xC5, sizeof envs[1].consent);
+    REQUIRE(bckm_envelope_sign(&envs[0], keys.sk[0]) == BCKM_OK);
+    REQUIRE(bckm_envelope_sign(&envs[1], keys.sk[1]) == BCKM_OK);
+    struct bckm_block_header h;
+    memset(&h, 0, sizeof h);
+    h.version = BCKM_BLOCK_VERSION; h.height = 1; h.proposer = 1;
+    REQUIRE(bckm_block_seal(&h, envs, 2) == BCKM_OK);
+    static uint8_t blk[BCKM_BLOCK_HEADER_BYTES + 2 * BCKM_ENVELOPE_MAX_BYTES];
+    static uint8_t cert[CHAIN_CERT_CAP];
+    static struct bckm_cert c;
+    size_t bl = 0, cl = 0;
+    uint8_t hash[32];
+    REQUIRE(bckm_block_encode(&h, envs, 2, blk, sizeof blk, &bl) == BCKM_OK);
+    REQUIRE(bckm_block_hash(&h, hash) == BCKM_OK);
+    memset(&c, 0, sizeof c);
+    c.version = BCKM_CERT_VERSION; c.height = 1; c.view = 0;
+    memcpy(c.block_hash, hash, 32);
+    for (uint32_t b = 1; b <= 3; b++) {
+        c.sigs[c.count].bp = b;
+        REQUIRE(bckm_commit_sign(1, hash, keys.sk[b - 1], c.sigs[c.count].sig) == BCKM_OK);
+        c.count++;
+    }
+    REQUIRE(bckm_cert_encode(&c, cert, sizeof cert, &cl) == BCKM_OK);
+    struct bckm_ledger_config cfg = chain_config(&keys);
+    char dir[] = "/tmp/bckm-evict-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    for (int kind = 0; kind < 2; kind++) {
+        bckm_ledger *l = NULL;
+        if (kind == 0) REQUIRE(bckm_ledger_open_memory(&cfg, &l) == BCKM_OK);
+        else REQUIRE(bckm_ledger_open_lmdb(dir, &cfg, &l) == BCKM_OK);
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, cert, cl, NULL), BCKM_OK);
+        for (int again = 0; again < 1 + kind; again++) {
+            if (again) {
+                bckm_ledger_close(l);
+                REQUIRE(bckm_ledger_open_lmdb(dir, &cfg, &l) == BCKM_OK);
+            }
+            struct bckm_ledger_entry out[4];
+            size_t n = 0;
+            CHECK_EQ(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, out, 4, &n), BCKM_OK);
+            CHECK_EQ(n, 2);
+            CHECK_EQ(out[1].env.version, BCKM_ENVELOPE_VERSION_REATTACH);
+            CHECK_MEM(out[1].env.consent, envs[1].consent, 64);
+            CHECK_MEM(out[1].env.sig, envs[1].sig, 64);
+        }
+        bckm_ledger_close(l);
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 CHECK_CASES(CASE(only_serving_bp_evicts), CASE(reattach_forged_refused), CASE(reattach_moves_the_right_to_evict),
             CASE(reattach_replayed_refused), CASE(code_hash_full_uniqueness), CASE(reattach_on_the_wire),
-            CASE(key_managers_follow))
+            CASE(key_managers_follow), CASE(ledger_stores_reattach))
