@@ -233,6 +233,8 @@ int bckm_envelope_encode(const struct bckm_envelope *env,
     assigns out[0 .. cap - 1], *out_len;
     ensures \result == BCKM_OK || \result == BCKM_ERR_ARG || \result == BCKM_ERR_NOMEM;
     ensures \result == BCKM_ERR_ARG <==> !bckm_envelope_fields_ok((struct bckm_envelope *)env);
+    ensures \result == BCKM_ERR_NOMEM <==>
+              (bckm_envelope_fields_ok((struct bckm_envelope *)env) && cap < bckm_env_len(env->version));
     ensures \result == BCKM_OK ==>
               *out_len == bckm_env_len(env->version) && *out_len <= cap &&
               bckm_envelope_encodes{Pre, Post}((struct bckm_envelope *)env, out);
