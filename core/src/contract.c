@@ -119,3 +119,21 @@ void bckm_state_hash(const struct bckm_state *st, uint8_t out[BCKM_HASH_BYTES]) 
     }
     crypto_generichash_final(&h, out, BCKM_HASH_BYTES);
 }
+
+/* The node's side of a REATTACH (sets.h): here rather than in sets.c, which
+ * only verifies. */
+int bckm_reattach_consent(const uint8_t code[BCKM_CODE_BYTES], uint32_t node_id, uint32_t bp,
+                          uint64_t ctr, uint8_t sig[BCKM_SIG_BYTES]) {
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
+    int e = BCKM_ERR_CRYPTO;
+    if (code == NULL || sig == NULL || node_id == BCKM_ID_NONE || bp == 0 || bp > BCKM_MAX_BPS || ctr == 0)
+        return BCKM_ERR_ARG;
+    bckm_reattach_statement(node_id, bp, ctr, msg);
+    if (crypto_sign_seed_keypair(pk, sk, code) != 0) goto out;
+    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) goto out;
+    e = BCKM_OK;
+out:
+    bckm_wipe(sk, sizeof sk);
+    return e;
+}

@@ -429,7 +429,7 @@ struct code_index {
     uint32_t *slot;
     uint32_t cap;     /* power of two, or 0 */
     uint32_t len;
-    uint8_t key[crypto_shorthash_KEYBYTES];
+    uint8_t key[crypto_generichash_KEYBYTES_MIN];
 };
 
 struct bckm_sets {
@@ -557,8 +557,8 @@ int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id
 }
 
 static uint32_t code_home(const struct code_index *x, const uint8_t h[BCKM_HASH_BYTES]) {
-    uint8_t d[crypto_shorthash_BYTES];
-    crypto_shorthash(d, h, BCKM_HASH_BYTES, x->key);
+    uint8_t d[crypto_generichash_BYTES_MIN];
+    crypto_generichash(d, sizeof d, h, BCKM_HASH_BYTES, x->key, sizeof x->key);
     return (uint32_t)bckm_get_u64(d) & (x->cap - 1u);
 }
 
@@ -668,8 +668,8 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
 static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
                           const struct bckm_plan *p);
 
-static void reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
-                               uint8_t out[BCKM_REATTACH_STATEMENT_BYTES]) {
+void bckm_reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
+                             uint8_t out[BCKM_REATTACH_STATEMENT_BYTES]) {
     static const uint8_t label[BCKM_REATTACH_LABEL_BYTES] = BCKM_REATTACH_LABEL;
     memcpy(out, label, sizeof label);
     bckm_put_u32(out + 16, node_id);
@@ -677,27 +677,11 @@ static void reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
     bckm_put_u64(out + 24, ctr);
 }
 
-int bckm_reattach_consent(const uint8_t code[BCKM_CODE_BYTES], uint32_t node_id, uint32_t bp,
-                          uint64_t ctr, uint8_t sig[BCKM_SIG_BYTES]) {
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
-    int e = BCKM_ERR_CRYPTO;
-    if (code == NULL || sig == NULL || node_id == BCKM_ID_NONE || bp == 0 || bp > BCKM_MAX_BPS || ctr == 0)
-        return BCKM_ERR_ARG;
-    reattach_statement(node_id, bp, ctr, msg);
-    if (crypto_sign_seed_keypair(pk, sk, code) != 0) goto out;
-    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) goto out;
-    e = BCKM_OK;
-out:
-    bckm_wipe(sk, sizeof sk);
-    return e;
-}
-
 int bckm_reattach_verify(const uint8_t commit[BCKM_HASH_BYTES], uint32_t node_id, uint32_t bp,
                          uint64_t ctr, const uint8_t sig[BCKM_SIG_BYTES]) {
     uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
     if (commit == NULL || sig == NULL) return BCKM_ERR_ARG;
-    reattach_statement(node_id, bp, ctr, msg);
+    bckm_reattach_statement(node_id, bp, ctr, msg);
     return crypto_sign_verify_detached(sig, msg, sizeof msg, commit) == 0 ? BCKM_OK : BCKM_ERR_AUTH;
 }
 

@@ -349,7 +349,11 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
 #define BCKM_REATTACH_LABEL_BYTES 16u
 #define BCKM_REATTACH_STATEMENT_BYTES 32u
 
-/* The node's consent: an Ed25519 signature of the statement with its
+/* Writes the statement above. */
+void bckm_reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
+                             uint8_t out[BCKM_REATTACH_STATEMENT_BYTES]);
+
+/* The node's consent (defined in contract.c): an Ed25519 signature of the statement with its
  * secret code as the seed (so the commitment on chain, bckm_code_commit,
  * is the verifying key). ctr must be above the counter of the node's last
  * accepted REATTACH (0 at join). BCKM_ERR_ARG on a NULL pointer, a zero ID
