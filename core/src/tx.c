@@ -193,7 +193,14 @@ int bckm_envelope_encode_to(const struct bckm_envelope *env, uint8_t *out, size_
     if (cap < signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
     ret = envelope_encode_signed(env, out);
     if (ret != BCKM_OK) goto out;
+    /*@ assert (env->version == 1 && signed_len == 70) || (env->version == 2 && signed_len == 134); */
     /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
+        loop invariant (\at(env->version, Pre) == 1 && signed_len == 70) ||
+                       (\at(env->version, Pre) == 2 && signed_len == 134);
+        loop invariant bckm_envelope_encodes_head{Pre, Here}((struct bckm_envelope *)env, out);
+        loop invariant \at(env->version, Pre) == 2 ==>
+                       \forall integer k; 0 <= k < BCKM_SIG_BYTES ==>
+                         out[ENV_OFF_CONSENT + k] == \at(env->consent[k], Pre);
         loop invariant bckm_envelope_encodes_signed{Pre, Here}((struct bckm_envelope *)env, out);
         loop invariant \forall integer k; 0 <= k < i ==> out[signed_len + k] == \at(env->sig[k], Pre);
         loop assigns i, out[signed_len .. signed_len + BCKM_SIG_BYTES - 1];
