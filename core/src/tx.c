@@ -236,6 +236,7 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *o
     if (version == BCKM_ENVELOPE_VERSION) signed_len = BCKM_ENVELOPE_SIGNED_BYTES;
     else if (version == BCKM_ENVELOPE_VERSION_REATTACH) signed_len = BCKM_ENVELOPE_V2_SIGNED_BYTES;
     else { ret = BCKM_ERR_FORMAT; goto out; }
+    /*@ assert signed_len == bckm_env_signed_len(version); */
     if (len < signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
     if (len > signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
     if (!version_carries(version, buf[ENV_OFF_OP])) { ret = BCKM_ERR_FORMAT; goto out; }
@@ -280,6 +281,11 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *o
         loop assigns i, out->sig[0 .. BCKM_SIG_BYTES - 1];
         loop variant BCKM_SIG_BYTES - i; */
     for (i = 0; i < BCKM_SIG_BYTES; i++) out->sig[i] = sig[i];
+    /*@ assert signed_len == bckm_env_signed_len(out->version); */
+    /*@ assert \forall integer k; 0 <= k < BCKM_SIG_BYTES ==>
+                 out->sig[k] == buf[bckm_env_signed_len(out->version) + k]; */
+    /*@ assert out->version == 2 ==> \forall integer k; 0 <= k < BCKM_SIG_BYTES ==>
+                 out->consent[k] == buf[ENV_OFF_CONSENT + k]; */
 
 out:
     return ret;
