@@ -33,11 +33,11 @@ static int random_ops(struct l1world *w, uint32_t count) {
     return BCKM_OK;
 }
 
-static void sleeping_nodes(bckm_policy pol, uint32_t ops, uint64_t seed) {
+static void sleeping_nodes(bckm_policy pol, uint32_t n0, uint32_t ops, uint64_t seed) {
     struct l1world w;
-    REQUIRE(l1_init(&w, 2, pol, 600, seed) == 0);
+    REQUIRE(l1_init(&w, 2, pol, n0 + 480, seed) == 0);
     l1_delivery_errors = 0;
-    REQUIRE(l1_genesis(&w, 120) == BCKM_OK);
+    REQUIRE(l1_genesis(&w, n0) == BCKM_OK);
     uint32_t sleepers[6];
     for (int i = 0; i < 6; i++) {
         uint32_t u;
@@ -72,12 +72,17 @@ static void sleeping_nodes(bckm_policy pol, uint32_t ops, uint64_t seed) {
     l1_free(&w);
 }
 
-static void sleep_short_owned(void) { sleeping_nodes(BCKM_POLICY_OWNED, 40, 11); }
-static void sleep_short_global(void) { sleeping_nodes(BCKM_POLICY_GLOBAL, 40, 12); }
+static void sleep_short_owned(void) { sleeping_nodes(BCKM_POLICY_OWNED, 120, 40, 11); }
+static void sleep_short_global(void) { sleeping_nodes(BCKM_POLICY_GLOBAL, 120, 40, 12); }
+/* A network large enough that each commit's batch is larger than a
+ * catch-up's: the catch-up, into a fresh message buffer, must still sign
+ * (the commit's reserved signing workspace fits it, the buffer has no room
+ * reserved for its trailers). */
+static void sleep_large_network(void) { sleeping_nodes(BCKM_POLICY_GLOBAL, check_small() ? 1200 : 2000, 20, 14); }
 /* Longer than the key manager's log: the BP falls back to a bundle. */
 static void sleep_beyond_log(void) {
-    if (check_small()) sleeping_nodes(BCKM_POLICY_OWNED, 150, 13);
-    else sleeping_nodes(BCKM_POLICY_OWNED, BCKM_KM_LOG_EPOCHS + 50, 13);
+    if (check_small()) sleeping_nodes(BCKM_POLICY_OWNED, 120, 150, 13);
+    else sleeping_nodes(BCKM_POLICY_OWNED, 120, BCKM_KM_LOG_EPOCHS + 50, 13);
 }
 
 /* BP 2 fails; its nodes are orphans until they rejoin another BP. */
@@ -198,5 +203,5 @@ static void proof_not_replayable(void) {
     sodium_memzero(sk, sizeof sk);
 }
 
-CHECK_CASES(CASE(sleep_short_owned), CASE(sleep_short_global), CASE(sleep_beyond_log), CASE(bp_failure_global),
+CHECK_CASES(CASE(sleep_short_owned), CASE(sleep_short_global), CASE(sleep_large_network), CASE(sleep_beyond_log), CASE(bp_failure_global),
             CASE(bp_failure_owned), CASE(mobility), CASE(proof_not_replayable))

@@ -283,11 +283,13 @@ static struct batch batch_begin(const struct bckm_msgs *out) {
 
 static int batch_end(struct bckm_km *km, struct bckm_msgs *out, struct batch b, int e) {
     if (out == NULL) return e;
-    /* The reserved workspace when it is large enough (a commit reserved it
-     * with its other allocations, so signing cannot fail after the keys
-     * moved), else a workspace of the signer's own. */
+    /* The reserved workspace when it and the room left in out are large
+     * enough (a commit reserved both with its other allocations, so signing
+     * cannot fail after the keys moved), else the signer's own allocations
+     * (a call that did not reserve: catch-up, adoption, bundles). */
     if (e == BCKM_OK && out->n > b.n &&
-        km->sign_work_cap >= bckm_rekey_batch_work_bytes(out->n - b.n, out->len - b.len))
+        km->sign_work_cap >= bckm_rekey_batch_work_bytes(out->n - b.n, out->len - b.len) &&
+        out->cap - out->len >= bckm_rekey_batch_trailer_bytes(out->n - b.n))
         e = bckm_rekey_batch_sign_in(out, b.n, km->bp, km->sign_sk, km->sign_work, km->sign_work_cap);
     else if (e == BCKM_OK)
         e = bckm_rekey_batch_sign(out, b.n, km->bp, km->sign_sk);
