@@ -7,7 +7,10 @@
  * script of envelopes, each built from one op byte and the bytes after it:
  *   op % 4 == 0  a join as the BP's Assignment would make it (fresh counter,
  *                set from bckm_sets_assign), then perturbed by flag bits;
- *   op % 4 == 1  a leave or evict of an existing member, perturbed;
+ *   op % 4 == 1  a leave or evict of an existing member, perturbed; or,
+ *                when the member byte has bit 7 set, a REATTACH of it to the
+ *                BP with the node's consent (bit 6: a replayed counter,
+ *                bit 5: consent given to another BP);
  *   op % 4 == 2  every field from the input;
  *   op % 4 == 3  the previous envelope again (a replay).
  * Flag bits of the op byte change the signer (another BP's key, a BP outside
@@ -93,6 +96,24 @@ static void fuzz_ct_leave(const struct bckm_state *st, uint32_t k, uint8_t op, s
     }
 }
 
+/* A REATTACH of member k to bp, with the node's consent (the node's code
+ * is the one fuzz_ct_join gave it), perturbed by mode bits. */
+static void fuzz_ct_reattach(const struct bckm_state *st, uint32_t k, uint32_t bp, uint32_t mode,
+                             struct bckm_envelope *e) {
+    const struct bckm_sets *r = bckm_state_registry(st);
+    uint8_t code[BCKM_CODE_BYTES] = { 0 };
+    fuzz_ct_leave(st, k, BCKM_TX_OP_LEAVE, &e->tx);
+    uint32_t node = e->tx.node_id;
+    uint64_t ctr = bckm_sets_reattach_ctr(r, node) + ((mode & 0x40u) ? 0u : 1u);
+    if (bckm_sets_reattach_tx(r, node, ctr, &e->tx) != BCKM_OK) e->tx.op = BCKM_TX_OP_REATTACH;
+    bckm_put_u32(code, bckm_id_bp(node));
+    bckm_put_u32(code + 4, node & BCKM_ID_COUNTER_MAX);
+    uint32_t to = (mode & 0x20u) ? 1u + bp % FUZZ_N_BPS : bp;
+    if (bckm_reattach_consent(code, node, to, ctr, e->consent) != BCKM_OK)
+        memset(e->consent, 0, sizeof e->consent);
+    bckm_wipe(code, sizeof code);
+}
+
 static int fuzz_contract(const uint8_t *data, size_t size) {
     fuzz_ct_setup();
     const uint8_t *p = data;
@@ -121,10 +142,12 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
             case 0:
                 fuzz_ct_join(st, bp, ++counter[bp], &e.tx);
                 break;
-            case 1:
-                fuzz_ct_leave(st, fuzz_take_u8(&p, &n, 0),
-                              (code & 4u) ? BCKM_TX_OP_EVICT : BCKM_TX_OP_LEAVE, &e.tx);
+            case 1: {
+                uint32_t k = fuzz_take_u8(&p, &n, 0);
+                if (k & 0x80u) fuzz_ct_reattach(st, k & 0x1Fu, bp, k, &e);
+                else fuzz_ct_leave(st, k, (code & 4u) ? BCKM_TX_OP_EVICT : BCKM_TX_OP_LEAVE, &e.tx);
                 break;
+            }
             default:
                 e.tx.op = (uint8_t)fuzz_take_u8(&p, &n, 1);
                 e.tx.node_id = fuzz_take_u32(&p, &n, 0x01000001u);
@@ -132,7 +155,8 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < 4; i++) e.tx.code_hash[i] = (uint8_t)fuzz_take_u8(&p, &n, 0);
                 break;
             }
-            e.version = BCKM_ENVELOPE_VERSION;
+            e.version = e.tx.op == BCKM_TX_OP_REATTACH ? BCKM_ENVELOPE_VERSION_REATTACH
+                                                       : BCKM_ENVELOPE_VERSION;
             e.bp = bp;
             e.seq = seq[bp] + 1;
             if (code & 0x08u) e.seq = seq[bp];                 /* stale */
@@ -148,10 +172,12 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
             if ((code & 0xC0u) == 0x80u) e.tx.set_id ^= 1u;
         }
 
-        uint8_t enc[BCKM_ENVELOPE_BYTES], before[BCKM_HASH_BYTES], after[BCKM_HASH_BYTES];
+        uint8_t enc[BCKM_ENVELOPE_MAX_BYTES], before[BCKM_HASH_BYTES], after[BCKM_HASH_BYTES];
+        size_t enc_len = 0;
+        uint64_t epoch0 = bckm_sets_epoch(bckm_state_registry(st));
         int crc = bckm_contract_check(st, &e);
-        if (bckm_envelope_encode(&e, enc) == BCKM_OK)
-            FUZZ_CHECK(bckm_contract_check_bytes(st, enc, sizeof enc) == crc);
+        if (bckm_envelope_encode_to(&e, enc, sizeof enc, &enc_len) == BCKM_OK)
+            FUZZ_CHECK(bckm_contract_check_bytes(st, enc, enc_len) == crc);
         bckm_state_hash(st, before);
         int arc = bckm_contract_apply(st, &e, &plan);
         bckm_state_hash(st, after);
@@ -168,6 +194,15 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
             FUZZ_CHECK(bckm_state_seq(st, e.bp) == e.seq);
             FUZZ_CHECK(bckm_sets_audit(bckm_state_registry(st)) == BCKM_OK);
             FUZZ_CHECK(bckm_contract_check(st, &e) != BCKM_OK);   /* no double execution */
+            if (e.tx.op == BCKM_TX_OP_REATTACH) {
+                /* The node is served by the origin now; no key epoch opened. */
+                uint32_t at = 0;
+                FUZZ_CHECK(bckm_sets_node(bckm_state_registry(st), e.tx.node_id, NULL, &at) == BCKM_OK);
+                FUZZ_CHECK(at == e.bp);
+                FUZZ_CHECK(bckm_sets_epoch(bckm_state_registry(st)) == epoch0);
+            } else if (e.tx.op == BCKM_TX_OP_LEAVE || e.tx.op == BCKM_TX_OP_EVICT) {
+                FUZZ_CHECK(bckm_sets_epoch(bckm_state_registry(st)) == epoch0 + 1);
+            }
             seq[e.bp] = e.seq;
             FUZZ_CHECK(bckm_contract_apply(replica, &e, &plan2) == BCKM_OK);
             uint8_t rh[BCKM_HASH_BYTES];

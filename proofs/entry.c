@@ -150,10 +150,11 @@ static int roundtrip_tx(const struct bckm_tx *x, struct bckm_tx *y) {
     ensures \result == BCKM_OK && bckm_envelope_same{Post, Pre}(y, (struct bckm_envelope *)x);
  */
 static int roundtrip_envelope(const struct bckm_envelope *x, struct bckm_envelope *y) {
-    uint8_t b[BCKM_ENVELOPE_BYTES];
-    int e = bckm_envelope_encode(x, b);
-    //@ assert e == BCKM_OK;
-    e = bckm_envelope_decode(b, sizeof b, y);
+    uint8_t b[BCKM_ENVELOPE_MAX_BYTES];
+    size_t n = 0;
+    int e = bckm_envelope_encode_to(x, b, sizeof b, &n);
+    //@ assert e == BCKM_OK && n == bckm_env_len(x->version);
+    e = bckm_envelope_decode(b, n, y);
     //@ assert e == BCKM_OK && bckm_envelope_same{Here, Pre}(y, (struct bckm_envelope *)x);
     return e;
 }
@@ -162,9 +163,10 @@ static int roundtrip_envelope(const struct bckm_envelope *x, struct bckm_envelop
  * and the encoders on whatever the decoders produced. */
 /*@ assigns Frama_C_entropy_source; */
 static void entry_tx(void) {
-    uint8_t buf[BCKM_ENVELOPE_BYTES + 1], out[BCKM_ENVELOPE_BYTES];
+    uint8_t buf[BCKM_ENVELOPE_MAX_BYTES + 1], out[BCKM_ENVELOPE_MAX_BYTES];
     uint8_t sk[BCKM_SIGN_SK_BYTES], pk[BCKM_SIGN_PK_BYTES];
     size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
+    size_t out_len = 0;
     struct bckm_tx t;
     struct bckm_envelope env;
     int e;
@@ -176,15 +178,17 @@ static void entry_tx(void) {
         (void)bckm_tx_is_valid(&t);
         e = bckm_tx_encode(&t, out);
     }
+    (void)bckm_envelope_wire_len(buf[0]);
     e = bckm_envelope_decode(buf, len, &env);
     if (e == BCKM_OK) {
         (void)bckm_envelope_is_valid(&env);
         e = bckm_envelope_encode(&env, out);
+        e = bckm_envelope_encode_to(&env, out, Frama_C_unsigned_long_interval(0u, sizeof out), &out_len);
         e = bckm_envelope_sign(&env, sk);
         e = bckm_envelope_verify(&env, pk);
     }
     /* The round trip of an unknown valid transaction. */
-    t.op = (uint8_t)Frama_C_unsigned_char_interval(BCKM_TX_OP_JOIN, BCKM_TX_OP_EVICT);
+    t.op = (uint8_t)Frama_C_unsigned_char_interval(BCKM_TX_OP_JOIN, BCKM_TX_OP_REATTACH);
     t.node_id = Frama_C_unsigned_int_interval(1u, 0xFFFFFFFFu);
     t.set_id = Frama_C_unsigned_int_interval(1u, 0xFFFFFFFFu);
     unknown_bytes(t.code_hash, sizeof t.code_hash);
@@ -196,6 +200,7 @@ static void entry_tx(void) {
         struct bckm_envelope x;
         unknown_bytes(x.tx.code_hash, sizeof x.tx.code_hash);
         unknown_bytes(x.tx.refresh, sizeof x.tx.refresh);
+        unknown_bytes(x.consent, sizeof x.consent);
         unknown_bytes(x.sig, sizeof x.sig);
         x.version = (uint8_t)Frama_C_unsigned_char_interval(0, 255);
         x.bp = any_u32();
@@ -236,7 +241,7 @@ static void entry_block(void) {
     size_t len = Frama_C_unsigned_long_interval(0u, sizeof buf);
     struct bckm_block_header h;
     struct bckm_envelope envs[2];
-    uint8_t body[2 * BCKM_ENVELOPE_BYTES + 1];
+    uint8_t body[2 * BCKM_ENVELOPE_MAX_BYTES + 1];
     size_t body_len;
     struct bckm_cert c;
     uint8_t cert_buf[BCKM_CERT_MAX_BYTES];

@@ -238,6 +238,24 @@ int l1_leave(struct l1world *w, uint32_t node, uint8_t op) {
     return e;
 }
 
+int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp) {
+    uint32_t i = l1_index(w, node);
+    struct bckm_tx c;
+    uint8_t consent[BCKM_SIG_BYTES];
+    if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
+    uint64_t ctr = bckm_sets_reattach_ctr(w->reg, node) + 1;
+    int e = bckm_sets_reattach_tx(w->reg, node, ctr, &c);
+    if (e == BCKM_OK) e = bckm_reattach_consent(w->devs[i].dev->code, node, bp, ctr, consent);
+    if (e == BCKM_OK) e = bckm_sets_apply_reattach(w->reg, bp, &c, consent, &w->plan);
+    for (uint32_t b = 1; b <= w->p && e == BCKM_OK; b++) {
+        bckm_msgs_clear(&w->out[b]);
+        if (w->dead[b]) continue;
+        e = bckm_km_commit(w->km[b], w->reg, bp, &c, &w->plan, &w->out[b]);
+        if (e == BCKM_OK && w->out[b].n != 0) e = BCKM_ERR_STATE;  /* a REATTACH sends nothing */
+    }
+    return e;
+}
+
 /* ---- invariant checks ---------------------------------------------------- */
 
 enum { K_KEK = 1, K_SEED, K_SETKEK, K_PAIRNODE, K_SETPAIR };

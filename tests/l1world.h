@@ -62,6 +62,9 @@ int l1_leave(struct l1world *w, uint32_t node, uint8_t op);
 struct bckm_credstore;
 int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uint32_t serial,
                   const uint8_t psk[32], uint32_t *node_out);
+/* The node consents to be served by bp (its next REATTACH counter) and the
+ * REATTACH is committed at every live BP (no messages). */
+int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp);
 /* Delivers the last change's messages (after a commit made with hold = 1). */
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);

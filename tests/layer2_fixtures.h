@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "bckm/block.h"
+#include "bckm/rejoin.h"
+#include "bckm/sets.h"
 #include "bckm/tx.h"
 
 #define FIX_N_BPS 4u
@@ -50,6 +52,30 @@ static inline int fix_envelope(unsigned k, struct bckm_envelope *env) {
     fix_tx(k, &env->tx);
     fix_bp_keys(env->bp, pk, sk);
     return bckm_envelope_sign(env, sk);
+}
+
+/* The REATTACH fixture: node 0x0100000A with secret code bytes (0xC0 + j)
+ * (its commitment, bckm_code_commit, is the code hash), in set 0x01000002,
+ * consents to BP 2 with counter 3; BP 2 sends it as envelope version 2,
+ * sequence 45. The code is written to code when it is not NULL. */
+static inline int fix_reattach(struct bckm_envelope *env, uint8_t code_out[BCKM_CODE_BYTES]) {
+    uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES], code[BCKM_CODE_BYTES];
+    int ret;
+    for (size_t j = 0; j < sizeof code; j++) code[j] = (uint8_t)(0xC0u + j);
+    memset(env, 0, sizeof *env);
+    env->version = BCKM_ENVELOPE_VERSION_REATTACH;
+    env->bp = 2;
+    env->seq = 45;
+    env->tx.op = BCKM_TX_OP_REATTACH;
+    env->tx.node_id = 0x0100000Au;
+    env->tx.set_id = 0x01000002u;
+    bckm_code_commit(code, env->tx.code_hash);
+    bckm_put_u64(env->tx.refresh, 3);
+    ret = bckm_reattach_consent(code, env->tx.node_id, env->bp, 3, env->consent);
+    fix_bp_keys(env->bp, pk, sk);
+    if (ret == BCKM_OK) ret = bckm_envelope_sign(env, sk);
+    if (code_out != NULL) memcpy(code_out, code, sizeof code);
+    return ret;
 }
 
 /* Block at height 2 proposed by BP 2 at virtual time 1,500,000 us with the

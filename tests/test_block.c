@@ -41,9 +41,11 @@ static int header_equal(const struct bckm_block_header *a, const struct bckm_blo
 }
 
 static int env_equal(const struct bckm_envelope *a, const struct bckm_envelope *b) {
-    uint8_t x[BCKM_ENVELOPE_BYTES], y[BCKM_ENVELOPE_BYTES];
-    return bckm_envelope_encode(a, x) == BCKM_OK && bckm_envelope_encode(b, y) == BCKM_OK &&
-           memcmp(x, y, sizeof x) == 0;
+    uint8_t x[BCKM_ENVELOPE_MAX_BYTES], y[BCKM_ENVELOPE_MAX_BYTES];
+    size_t nx = 0, ny = 0;
+    return bckm_envelope_encode_to(a, x, sizeof x, &nx) == BCKM_OK &&
+           bckm_envelope_encode_to(b, y, sizeof y, &ny) == BCKM_OK && nx == ny &&
+           memcmp(x, y, nx) == 0;
 }
 
 static int cert_equal(const struct bckm_cert *a, const struct bckm_cert *b) {
@@ -168,6 +170,41 @@ static void kat_block(void) {
     CHECK_EQ(bckm_block_decode(want, (size_t)n, &h, envs_a, 3), BCKM_OK);
     CHECK(header_equal(&h, &fx.h));
     for (int i = 0; i < 3; i++) CHECK(env_equal(&envs_a[i], &fx.envs[i]));
+}
+
+/* A body mixing versions: the REATTACH envelope (198 bytes) between two
+ * version-1 ones; each envelope's version byte gives its length. */
+static void body_with_reattach(void) {
+    struct bckm_envelope envs[3], dec[3];
+    struct bckm_block_header h, hd;
+    static uint8_t b[BCKM_BLOCK_HEADER_BYTES + 3 * BCKM_ENVELOPE_MAX_BYTES + 1];
+    size_t len = 0;
+    REQUIRE(fix_envelope(0, &envs[0]) == BCKM_OK);
+    REQUIRE(fix_reattach(&envs[1], NULL) == BCKM_OK);
+    REQUIRE(fix_envelope(2, &envs[2]) == BCKM_OK);
+    REQUIRE(fix_block(&h, dec) == BCKM_OK);
+    REQUIRE(bckm_block_seal(&h, envs, 3) == BCKM_OK);
+    REQUIRE(bckm_block_encode(&h, envs, 3, b, sizeof b, &len) == BCKM_OK);
+    CHECK_EQ(len, BCKM_BLOCK_HEADER_BYTES + 2 * BCKM_ENVELOPE_BYTES + BCKM_ENVELOPE_V2_BYTES);
+    CHECK_EQ(b[BCKM_BLOCK_HEADER_BYTES + BCKM_ENVELOPE_BYTES], BCKM_ENVELOPE_VERSION_REATTACH);
+    CHECK_EQ(bckm_block_decode(b, len, &hd, dec, 3), BCKM_OK);
+    for (int i = 0; i < 3; i++) CHECK(env_equal(&dec[i], &envs[i]));
+    CHECK_MEM(dec[1].consent, envs[1].consent, BCKM_SIG_BYTES);
+    /* Too small a buffer, every truncation, one byte too many. */
+    CHECK_EQ(bckm_block_encode(&h, envs, 3, b, len - 1, &len), BCKM_ERR_NOMEM);
+    REQUIRE(bckm_block_encode(&h, envs, 3, b, sizeof b, &len) == BCKM_OK);
+    for (size_t l = BCKM_BLOCK_HEADER_BYTES; l < len; l++)
+        CHECK_EQ(bckm_block_decode(b, l, &hd, dec, 3), BCKM_ERR_TRUNCATED);
+    CHECK_EQ(bckm_block_decode(b, len + 1, &hd, dec, 3), BCKM_ERR_FORMAT);
+    /* The REATTACH's version byte turned into 1 (and back into 2 on a
+     * version-1 envelope): the lengths no longer add up. */
+    b[BCKM_BLOCK_HEADER_BYTES + BCKM_ENVELOPE_BYTES] = BCKM_ENVELOPE_VERSION;
+    CHECK(bckm_block_decode(b, len, &hd, dec, 3) != BCKM_OK);
+    b[BCKM_BLOCK_HEADER_BYTES + BCKM_ENVELOPE_BYTES] = BCKM_ENVELOPE_VERSION_REATTACH;
+    b[BCKM_BLOCK_HEADER_BYTES] = BCKM_ENVELOPE_VERSION_REATTACH;
+    CHECK(bckm_block_decode(b, len, &hd, dec, 3) != BCKM_OK);
+    b[BCKM_BLOCK_HEADER_BYTES] = 7;
+    CHECK_EQ(bckm_block_decode(b, len, &hd, dec, 3), BCKM_ERR_FORMAT);
 }
 
 static void kat_cert(void) {
@@ -551,7 +588,7 @@ static void cert_bit_flips(void) {
     CHECK_EQ(accepted, 0);
 }
 
-CHECK_CASES(CASE(kat_block), CASE(kat_cert), CASE(roundtrip_header_random),
+CHECK_CASES(CASE(kat_block), CASE(kat_cert), CASE(body_with_reattach), CASE(roundtrip_header_random),
             CASE(roundtrip_block_random), CASE(roundtrip_cert_random), CASE(header_malformed),
             CASE(block_truncated_everywhere), CASE(body_capacity_and_count),
             CASE(body_bad_envelope), CASE(body_bad_tx_root), CASE(block_bit_flips),

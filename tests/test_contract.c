@@ -133,8 +133,10 @@ static void rule_table(void) {
     bad = l; bad.node_id = bckm_id_make(1, 99);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_UNKNOWN, "leave of a node that never joined");
-    e = env_for(3, 1, &l, rogue_sk);
+    e = env_for(1, seq1 + 1, &l, rogue_sk);
     expect(st, &e, BCKM_ERR_AUTH, "leave signed by a key that is not its origin's");
+    e = env_for(3, 1, &l, sk[3]);
+    expect(st, &e, BCKM_ERR_PERM, "leave originated by a BP that does not serve the node");
     e = env_for(1, ++seq1, &l, sk[1]);
     expect(st, &e, BCKM_OK, "leave accepted");
     e = env_for(1, seq1 + 1, &l, sk[1]);

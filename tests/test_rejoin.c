@@ -109,6 +109,7 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
             e = bckm_device_export(d, nonce, hand, sizeof hand, &hl);
             if (e == BCKM_OK) e = bckm_km_import_handover(w.km[b], w.reg, w.devs[i].node_id, kek, hand, hl, &m);
         }
+        if (e == BCKM_OK) e = l1_reattach(&w, w.devs[i].node_id, b);
         if (e != BCKM_OK) fprintf(stderr, "adoption failed: %s\n", bckm_strerror(e));
         w.devs[i].bp = b;
         w.devs[i].asleep = 0;
@@ -149,6 +150,7 @@ static void mobility(void) {
         struct bckm_msgs m;
         bckm_msgs_init(&m);
         CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, ch, &m), BCKM_OK);
+        CHECK_EQ(l1_reattach(&w, u, b), BCKM_OK);
         w.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);

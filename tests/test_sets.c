@@ -180,7 +180,7 @@ static void contract_checks(void) {
     bad = l; bad.code_hash[0] ^= 1;
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_MISMATCH);
     CHECK_EQ(bckm_sets_check(s, 0, &l), BCKM_ERR_ARG);
-    CHECK_EQ(bckm_sets_check(s, 2, &l), BCKM_OK);  /* any BP of the cluster may originate it */
+    CHECK_EQ(bckm_sets_check(s, 2, &l), BCKM_ERR_PERM);  /* only the serving BP (spec 10.1) */
     /* rejected changes changed nothing */
     bckm_sets_digest(s, after);
     CHECK_MEM(before, after, 32);

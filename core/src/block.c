@@ -212,7 +212,8 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
     crypto_generichash_state st;
     uint8_t cnt[4];
-    uint8_t enc[BCKM_ENVELOPE_BYTES];
+    uint8_t enc[BCKM_ENVELOPE_MAX_BYTES];
+    size_t len = 0;
     int ret = BCKM_OK;
     uint32_t i;
 
@@ -223,9 +224,9 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     if (crypto_generichash_update(&st, label, sizeof label) != 0 ||
         crypto_generichash_update(&st, cnt, sizeof cnt) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
     for (i = 0; i < n; i++) {
-        ret = bckm_envelope_encode(&envs[i], enc);
+        ret = bckm_envelope_encode_to(&envs[i], enc, sizeof enc, &len);
         if (ret != BCKM_OK) goto out;
-        if (crypto_generichash_update(&st, enc, sizeof enc) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+        if (crypto_generichash_update(&st, enc, len) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
     }
     if (crypto_generichash_final(&st, out, BCKM_HASH_BYTES) != 0) ret = BCKM_ERR_CRYPTO;
 
@@ -238,6 +239,7 @@ int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
     int ret = BCKM_OK;
     size_t remain = cap;
     size_t pos = 0;
+    size_t w = 0;
     uint32_t i;
 
     if (out_len == NULL || (n > 0 && envs == NULL) || (cap > 0 && out == NULL)) {
@@ -245,15 +247,17 @@ int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
         goto out;
     }
     if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
-    /*@ loop invariant 0 <= i <= n && pos == i * BCKM_ENVELOPE_BYTES && remain == cap - pos;
-        loop assigns i, pos, remain, ret, out[0 .. cap - 1];
+    /*@ loop invariant 0 <= i <= n && 0 <= pos <= cap && remain == cap - pos;
+        loop invariant pos <= i * BCKM_ENVELOPE_MAX_BYTES;
+        loop assigns i, pos, remain, ret, w, out[0 .. cap - 1];
         loop variant n - i; */
     for (i = 0; i < n; i++) {
-        if (remain < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
-        ret = bckm_envelope_encode(&envs[i], out + pos);
+        /* Each envelope's own length (134 or 198), checked against what
+         * remains by the encoder itself. */
+        ret = bckm_envelope_encode_to(&envs[i], out + pos, remain, &w);
         if (ret != BCKM_OK) goto out;
-        pos += BCKM_ENVELOPE_BYTES;
-        remain -= BCKM_ENVELOPE_BYTES;
+        pos += w;
+        remain -= w;
     }
     *out_len = pos;
 
@@ -267,6 +271,7 @@ int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *b
     int ret = BCKM_OK;
     size_t remain = len;
     size_t pos = 0;
+    size_t w = 0;
     uint32_t i;
     uint32_t n;
 
@@ -274,15 +279,19 @@ int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *b
     n = hdr->n_txs;
     if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
     if (n > cap || (n > 0 && envs == NULL)) { ret = BCKM_ERR_NOMEM; goto out; }
-    /*@ loop invariant 0 <= i <= n && pos == i * BCKM_ENVELOPE_BYTES && remain == len - pos;
-        loop assigns i, pos, remain, ret, envs[0 .. n - 1];
+    /*@ loop invariant 0 <= i <= n && 0 <= pos <= len && remain == len - pos;
+        loop assigns i, pos, remain, ret, w, envs[0 .. n - 1];
         loop variant n - i; */
     for (i = 0; i < n; i++) {
-        if (remain < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
-        ret = bckm_envelope_decode(buf + pos, BCKM_ENVELOPE_BYTES, &envs[i]);
+        /* The version byte gives the envelope's length (134 or 198). */
+        if (remain == 0) { ret = BCKM_ERR_TRUNCATED; goto out; }
+        w = bckm_envelope_wire_len(buf[pos]);
+        if (w == 0) { ret = BCKM_ERR_FORMAT; goto out; }
+        if (remain < w) { ret = BCKM_ERR_TRUNCATED; goto out; }
+        ret = bckm_envelope_decode(buf + pos, w, &envs[i]);
         if (ret != BCKM_OK) goto out;
-        pos += BCKM_ENVELOPE_BYTES;
-        remain -= BCKM_ENVELOPE_BYTES;
+        pos += w;
+        remain -= w;
     }
     if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
     ret = bckm_block_tx_root(envs, n, root);

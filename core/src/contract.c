@@ -57,6 +57,11 @@ static int check_rules(const struct bckm_state *st, const struct bckm_envelope *
     /* Fresh: above the origin's last committed number, so no envelope can
      * execute twice (replay) even if gossip delivers it again. */
     if (env->seq <= st->seq[env->bp]) return BCKM_ERR_REPLAY;
+    /* A REATTACH travels only in a version-2 envelope, which carries the
+     * node's consent; every other change only in version 1. */
+    if (!bckm_envelope_is_valid(env)) return BCKM_ERR_FORMAT;
+    if (env->tx.op == BCKM_TX_OP_REATTACH)
+        return bckm_sets_check_reattach(st->reg, env->bp, &env->tx, env->consent);
     return bckm_sets_check(st->reg, env->bp, &env->tx);
 }
 
@@ -74,7 +79,9 @@ int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, s
 }
 
 static int execute(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
-    int e = bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
+    int e = env->tx.op == BCKM_TX_OP_REATTACH
+                ? bckm_sets_apply_reattach(st->reg, env->bp, &env->tx, env->consent, plan)
+                : bckm_sets_apply(st->reg, env->bp, &env->tx, plan);
     if (e != BCKM_OK) return e;
     st->seq[env->bp] = env->seq;
     return BCKM_OK;
@@ -111,4 +118,22 @@ void bckm_state_hash(const struct bckm_state *st, uint8_t out[BCKM_HASH_BYTES]) 
         crypto_generichash_update(&h, b, sizeof b);
     }
     crypto_generichash_final(&h, out, BCKM_HASH_BYTES);
+}
+
+/* The node's side of a REATTACH (sets.h): here rather than in sets.c, which
+ * only verifies. */
+int bckm_reattach_consent(const uint8_t code[BCKM_CODE_BYTES], uint32_t node_id, uint32_t bp,
+                          uint64_t ctr, uint8_t sig[BCKM_SIG_BYTES]) {
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
+    int e = BCKM_ERR_CRYPTO;
+    if (code == NULL || sig == NULL || node_id == BCKM_ID_NONE || bp == 0 || bp > BCKM_MAX_BPS || ctr == 0)
+        return BCKM_ERR_ARG;
+    bckm_reattach_statement(node_id, bp, ctr, msg);
+    if (crypto_sign_seed_keypair(pk, sk, code) != 0) goto out;
+    if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) goto out;
+    e = BCKM_OK;
+out:
+    bckm_wipe(sk, sizeof sk);
+    return e;
 }

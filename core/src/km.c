@@ -809,6 +809,12 @@ uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes) {
 static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
                         const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || c == NULL || plan == NULL || out == NULL) return BCKM_ERR_ARG;
+    /* REATTACH (spec 10.1): no key changes and no messages; a BP other than
+     * the new serving one stops serving the node (its KEK goes). */
+    if (c->op == BCKM_OP_REATTACH) {
+        if (origin_bp != km->bp) pool_del(&km->node_keks, c->node_id);
+        return BCKM_OK;
+    }
     const struct bckm_set_info *tab = bckm_sets_table(reg);
     uint32_t m = bckm_sets_count(reg);
     uint64_t epoch = plan->epoch;

@@ -82,15 +82,19 @@ int bckm_ledger_pos_cmp(struct bckm_ledger_pos a, struct bckm_ledger_pos b) {
     return 0;
 }
 
-int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES]) {
+int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES],
+                           size_t *out_len) {
+    size_t n = 0;
     out[0] = status;
-    return bckm_envelope_encode(env, out + 1);
+    int e = bckm_envelope_encode_to(env, out + 1, LEDGER_REC_BYTES - 1, &n);
+    if (e == BCKM_OK) *out_len = 1 + n;
+    return e;
 }
 
 int bckm_ledger_rec_decode(const uint8_t *buf, size_t len, struct bckm_ledger_pos pos,
                       struct bckm_ledger_entry *out) {
-    if (buf == NULL || len != LEDGER_REC_BYTES) return BCKM_ERR_CORRUPT;
-    if (bckm_envelope_decode(buf + 1, BCKM_ENVELOPE_BYTES, &out->env) != BCKM_OK) return BCKM_ERR_CORRUPT;
+    if (buf == NULL || len < 2 || len != 1 + bckm_envelope_wire_len(buf[1])) return BCKM_ERR_CORRUPT;
+    if (bckm_envelope_decode(buf + 1, len - 1, &out->env) != BCKM_OK) return BCKM_ERR_CORRUPT;
     out->status = buf[0];
     out->pos = pos;
     return BCKM_OK;

@@ -11,8 +11,9 @@
 
 #include "bckm/ledger.h"
 
-/* Size of one stored transaction record: status || envelope. */
-#define LEDGER_REC_BYTES (1u + BCKM_ENVELOPE_BYTES)
+/* Size of one stored transaction record: status || envelope, the envelope
+ * at its version's length (134 or 198 bytes); LEDGER_REC_BYTES bounds it. */
+#define LEDGER_REC_BYTES (1u + BCKM_ENVELOPE_MAX_BYTES)
 /* Size of an encoded position: u64 height || u32 index (sorts in commit order). */
 #define LEDGER_POS_BYTES 12u
 
@@ -67,7 +68,8 @@ struct bckm_ledger_pos bckm_ledger_pos_decode(const uint8_t in[LEDGER_POS_BYTES]
 int bckm_ledger_pos_cmp(struct bckm_ledger_pos a, struct bckm_ledger_pos b);
 
 /* Record = status || envelope encoding. */
-int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES]);
+int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES],
+                           size_t *out_len);
 int bckm_ledger_rec_decode(const uint8_t *buf, size_t len, struct bckm_ledger_pos pos,
                       struct bckm_ledger_entry *out);
 

@@ -69,6 +69,7 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     struct lm *s = l->impl;
     MDB_txn *txn = NULL;
     uint8_t hkey[8], pos[LEDGER_POS_BYTES], nkey[4], rec[LEDGER_REC_BYTES];
+    size_t rec_len = 0;
     MDB_val k, v;
     int rc, ret;
 
@@ -84,10 +85,10 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     for (uint32_t i = 0; i < p->n; i++) {
         struct bckm_ledger_pos ps = { p->height, i };
         bckm_ledger_pos_encode(ps, pos);
-        ret = bckm_ledger_rec_encode(p->status[i], &p->envs[i], rec);
+        ret = bckm_ledger_rec_encode(p->status[i], &p->envs[i], rec, &rec_len);
         if (ret != BCKM_OK) { mdb_txn_abort(txn); return ret; }
         k = val(pos, sizeof pos);
-        v = val(rec, sizeof rec);
+        v = val(rec, rec_len);
         if ((rc = mdb_put(txn, s->txs, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
         bckm_put_u32(nkey, p->envs[i].tx.node_id);
         k = val(nkey, sizeof nkey);
@@ -253,7 +254,8 @@ fail:
 static int verify_block_txs(bckm_ledger *l, MDB_txn *txn, MDB_cursor *cn, MDB_cursor *cc,
                             uint64_t height, uint32_t n) {
     struct lm *s = l->impl;
-    uint8_t pos[LEDGER_POS_BYTES], nkey[4], enc[BCKM_ENVELOPE_BYTES];
+    uint8_t pos[LEDGER_POS_BYTES], nkey[4], enc[BCKM_ENVELOPE_MAX_BYTES];
+    size_t enc_len = 0;
     MDB_val k, v;
     int rc;
 
@@ -264,9 +266,9 @@ static int verify_block_txs(bckm_ledger *l, MDB_txn *txn, MDB_cursor *cn, MDB_cu
         rc = mdb_get(txn, s->txs, &k, &v);
         if (rc == MDB_NOTFOUND) return BCKM_ERR_CORRUPT;
         if (rc != MDB_SUCCESS) return map_err(rc);
-        if (bckm_envelope_encode(&l->envs[i], enc) != BCKM_OK) return BCKM_ERR_CORRUPT;
-        if (v.mv_size != LEDGER_REC_BYTES ||
-            memcmp((const uint8_t *)v.mv_data + 1, enc, sizeof enc) != 0) return BCKM_ERR_CORRUPT;
+        if (bckm_envelope_encode_to(&l->envs[i], enc, sizeof enc, &enc_len) != BCKM_OK) return BCKM_ERR_CORRUPT;
+        if (v.mv_size != 1 + enc_len ||
+            memcmp((const uint8_t *)v.mv_data + 1, enc, enc_len) != 0) return BCKM_ERR_CORRUPT;
         bckm_put_u32(nkey, l->envs[i].tx.node_id);
         k = val(nkey, sizeof nkey);
         v = val(pos, sizeof pos);
@@ -455,7 +457,8 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
             struct bckm_ledger_pos ps = { ht, i };
             bckm_ledger_pos_encode(ps, pos);
             k = val(pos, sizeof pos);
-            if (mdb_get(txn, so->txs, &k, &sv) != MDB_SUCCESS || sv.mv_size != LEDGER_REC_BYTES) {
+            if (mdb_get(txn, so->txs, &k, &sv) != MDB_SUCCESS || sv.mv_size < 2 ||
+                sv.mv_size != 1 + bckm_envelope_wire_len(((const uint8_t *)sv.mv_data)[1])) {
                 ret = BCKM_ERR_CORRUPT;
                 break;
             }

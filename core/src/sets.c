@@ -407,7 +407,8 @@ static int plan_reserve(struct bckm_plan *p, uint32_t sets, uint32_t moves) {
 struct node_rec {
     uint32_t id;
     uint32_t set_id;  /* 0 once departed */
-    uint32_t attach;  /* BP the node is attached to */
+    uint32_t attach;  /* serving BP: took its join, or its last REATTACH */
+    uint64_t reattach_ctr; /* counter of its last REATTACH, 0 when none */
     uint8_t member;
     uint8_t code_hash[BCKM_HASH_BYTES];
 };
@@ -415,6 +416,20 @@ struct node_rec {
 struct member_list {
     uint32_t *ids;
     uint32_t len, cap;
+};
+
+/* Code-hash index: open addressing over node indexes (slot = index + 1,
+ * 0 = empty), probed from a keyed hash of the whole 32-byte hash, and every
+ * hit compared on all 32 bytes: uniqueness is decided on the full hash, and
+ * lookups stay O(1) expected. The key is random per registry so that no BP
+ * can choose commitments that pile up in one probe chain; it decides only
+ * where an entry sits, never an outcome, so replicas agree regardless.
+ * Code hashes are never reused, so entries are never removed. */
+struct code_index {
+    uint32_t *slot;
+    uint32_t cap;     /* power of two, or 0 */
+    uint32_t len;
+    uint8_t key[crypto_generichash_KEYBYTES_MIN];
 };
 
 struct bckm_sets {
@@ -427,7 +442,7 @@ struct bckm_sets {
     struct node_rec *nodes;           /* every node ever joined, in join order */
     uint32_t nodes_len, nodes_cap;
     struct bckm_map by_id;            /* node ID -> index in nodes */
-    struct bckm_map by_code;          /* code-hash prefix -> index in nodes */
+    struct code_index by_code;        /* full code hash -> index in nodes */
     uint32_t next_counter[BCKM_MAX_BPS + 1];
     uint32_t owner_nodes[BCKM_MAX_BPS + 1];
     uint32_t owner_sets[BCKM_MAX_BPS + 1];
@@ -443,7 +458,7 @@ int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
     s->policy = policy;
     for (uint32_t i = 0; i <= BCKM_MAX_BPS; i++) s->next_counter[i] = 1;
     bckm_map_init(&s->by_id);
-    bckm_map_init(&s->by_code);
+    randombytes_buf(s->by_code.key, sizeof s->by_code.key);
     *out = s;
     return BCKM_OK;
 }
@@ -452,7 +467,7 @@ void bckm_sets_free(struct bckm_sets *s) {
     if (s == NULL) return;
     for (uint32_t i = 0; i < s->count; i++) free(s->mem[i].ids);
     free(s->tab); free(s->mem); free(s->nodes); free(s->dest.ids);
-    bckm_map_free(&s->by_id); bckm_map_free(&s->by_code);
+    bckm_map_free(&s->by_id); free(s->by_code.slot);
     free(s);
 }
 
@@ -463,7 +478,8 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
     c->tab = NULL; c->mem = NULL; c->nodes = NULL; c->cap = 0; c->nodes_cap = 0;
     c->dest = (struct member_list){ NULL, 0, 0 };
     c->count = 0;
-    bckm_map_init(&c->by_id); bckm_map_init(&c->by_code);
+    bckm_map_init(&c->by_id);
+    c->by_code.slot = NULL;
     if (s->cap > 0) {
         c->tab = malloc((size_t)s->cap * sizeof *c->tab);
         c->mem = calloc(s->cap, sizeof *c->mem);
@@ -486,7 +502,11 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
         memcpy(c->nodes, s->nodes, (size_t)s->nodes_len * sizeof *c->nodes);
     }
     if (bckm_map_clone(&s->by_id, &c->by_id) != BCKM_OK) goto fail;
-    if (bckm_map_clone(&s->by_code, &c->by_code) != BCKM_OK) goto fail;
+    if (s->by_code.cap > 0) {
+        c->by_code.slot = malloc((size_t)s->by_code.cap * sizeof *c->by_code.slot);
+        if (c->by_code.slot == NULL) goto fail;
+        memcpy(c->by_code.slot, s->by_code.slot, (size_t)s->by_code.cap * sizeof *c->by_code.slot);
+    }
     *out = c;
     return BCKM_OK;
 fail:
@@ -536,18 +556,58 @@ int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id
     return BCKM_OK;
 }
 
-static uint64_t code_key(const uint8_t h[BCKM_HASH_BYTES]) {
-    /* A 64-bit prefix indexes the hash; the full hash is compared on every
-     * hit. The low bit is forced so the key is never 0 (the empty slot). */
-    uint64_t k = 0;
-    for (int i = 0; i < 8; i++) k = (k << 8) | h[i];
-    return k | 1u;
+static uint32_t code_home(const struct code_index *x, const uint8_t h[BCKM_HASH_BYTES]) {
+    uint8_t d[crypto_generichash_BYTES_MIN];
+    crypto_generichash(d, sizeof d, h, BCKM_HASH_BYTES, x->key, sizeof x->key);
+    return (uint32_t)bckm_get_u64(d) & (x->cap - 1u);
+}
+
+/* 1 and the node index when a node with exactly this code hash was ever
+ * registered, else 0. */
+static int code_find(const struct bckm_sets *s, const uint8_t h[BCKM_HASH_BYTES], uint32_t *idx) {
+    const struct code_index *x = &s->by_code;
+    if (x->cap == 0) return 0;
+    for (uint32_t at = code_home(x, h), n = 0; n < x->cap; at = (at + 1u) & (x->cap - 1u), n++) {
+        uint32_t v = x->slot[at];
+        if (v == 0) return 0;
+        if (memcmp(s->nodes[v - 1].code_hash, h, BCKM_HASH_BYTES) == 0) {
+            if (idx) *idx = v - 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Places node index ni (its hash already in s->nodes[ni]); the caller
+ * reserved room (load below one half, so a free slot exists). */
+static void code_place(struct bckm_sets *s, uint32_t ni) {
+    struct code_index *x = &s->by_code;
+    uint32_t at = code_home(x, s->nodes[ni].code_hash);
+    while (x->slot[at] != 0) at = (at + 1u) & (x->cap - 1u);
+    x->slot[at] = ni + 1;
+    x->len++;
+}
+
+/* Room for `want` entries at load at most one half: after it, code_place
+ * cannot fail. Rebuilds the table from s->nodes when it grows. */
+static int code_reserve(struct bckm_sets *s, uint32_t want) {
+    struct code_index *x = &s->by_code;
+    if (want <= x->cap / 2u) return BCKM_OK;
+    if (want > (UINT32_MAX / 4u)) return BCKM_ERR_NOMEM;
+    uint32_t ncap = x->cap ? x->cap : 64u;
+    while (want > ncap / 2u) ncap *= 2u;
+    uint32_t *t = calloc(ncap, sizeof *t);
+    if (t == NULL) return BCKM_ERR_NOMEM;
+    uint32_t *old = x->slot, ocap = x->cap;
+    x->slot = t; x->cap = ncap; x->len = 0;
+    for (uint32_t i = 0; i < ocap; i++) if (old[i] != 0) code_place(s, old[i] - 1);
+    free(old);
+    return BCKM_OK;
 }
 
 int bckm_sets_node_by_code(const struct bckm_sets *s, const uint8_t code_hash[BCKM_HASH_BYTES], uint32_t *node_id) {
     uint32_t i;
-    if (!bckm_map_get(&s->by_code, code_key(code_hash), &i)) return BCKM_ERR_UNKNOWN;
-    if (memcmp(s->nodes[i].code_hash, code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_UNKNOWN;
+    if (!code_find(s, code_hash, &i)) return BCKM_ERR_UNKNOWN;
     if (!s->nodes[i].member) return BCKM_ERR_UNKNOWN;
     *node_id = s->nodes[i].id;
     return BCKM_OK;
@@ -578,8 +638,7 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
     if (c->op == BCKM_OP_JOIN) {
         if (bckm_id_bp(c->node_id) != bp) return BCKM_ERR_PERM;
         if (bckm_map_get(&s->by_id, c->node_id, NULL)) return BCKM_ERR_EXISTS;
-        uint32_t i;
-        if (bckm_map_get(&s->by_code, code_key(c->code_hash), &i)) return BCKM_ERR_EXISTS;
+        if (code_find(s, c->code_hash, NULL)) return BCKM_ERR_EXISTS;
         if (s->n == UINT32_MAX) return BCKM_ERR_NOMEM;
         uint32_t owner = bckm_sets_owner_for(s, bp), want;
         int fresh;
@@ -590,14 +649,95 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
     if (c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT) {
         const struct node_rec *r = node_get(s, c->node_id);
         if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
+        /* Only the serving BP (spec 10.1): the one that took the join or
+         * the node consented to in its last REATTACH. Any other BP, honest
+         * or not, is refused, so one Byzantine BP cannot evict the nodes of
+         * the others. */
+        if (r->attach != bp) return BCKM_ERR_PERM;
         if (r->set_id != c->set_id) return BCKM_ERR_MISMATCH;
         if (memcmp(r->code_hash, c->code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_MISMATCH;
-        /* Any BP of the cluster may originate it (the paper's rule): after a
-         * rejoin the node is served by a BP other than the one it joined at,
-         * and rejoin adds nothing to the chain (spec 10.4). */
         return BCKM_OK;
     }
+    /* A REATTACH needs the node's consent, which is not in the 57 bytes. */
+    if (c->op == BCKM_OP_REATTACH) return BCKM_ERR_PERM;
     return BCKM_ERR_ARG;
+}
+
+/* ---- REATTACH ------------------------------------------------------------- */
+
+static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                          const struct bckm_plan *p);
+
+void bckm_reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
+                             uint8_t out[BCKM_REATTACH_STATEMENT_BYTES]) {
+    static const uint8_t label[BCKM_REATTACH_LABEL_BYTES] = BCKM_REATTACH_LABEL;
+    memcpy(out, label, sizeof label);
+    bckm_put_u32(out + 16, node_id);
+    bckm_put_u32(out + 20, bp);
+    bckm_put_u64(out + 24, ctr);
+}
+
+int bckm_reattach_verify(const uint8_t commit[BCKM_HASH_BYTES], uint32_t node_id, uint32_t bp,
+                         uint64_t ctr, const uint8_t sig[BCKM_SIG_BYTES]) {
+    uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
+    if (commit == NULL || sig == NULL) return BCKM_ERR_ARG;
+    bckm_reattach_statement(node_id, bp, ctr, msg);
+    return crypto_sign_verify_detached(sig, msg, sizeof msg, commit) == 0 ? BCKM_OK : BCKM_ERR_AUTH;
+}
+
+int bckm_sets_reattach_tx(const struct bckm_sets *s, uint32_t node_id, uint64_t ctr, struct bckm_tx *out) {
+    if (s == NULL || out == NULL) return BCKM_ERR_ARG;
+    const struct node_rec *r = node_get(s, node_id);
+    if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
+    memset(out, 0, sizeof *out);
+    out->op = BCKM_OP_REATTACH;
+    out->node_id = node_id;
+    out->set_id = r->set_id;
+    memcpy(out->code_hash, r->code_hash, BCKM_HASH_BYTES);
+    bckm_put_u64(out->refresh, ctr);
+    return BCKM_OK;
+}
+
+uint64_t bckm_sets_reattach_ctr(const struct bckm_sets *s, uint32_t node_id) {
+    const struct node_rec *r = s != NULL ? node_get(s, node_id) : NULL;
+    return r != NULL ? r->reattach_ctr : 0;
+}
+
+int bckm_sets_check_reattach(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                             const uint8_t consent[BCKM_SIG_BYTES]) {
+    if (s == NULL || c == NULL || consent == NULL || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (c->op != BCKM_OP_REATTACH || c->node_id == BCKM_ID_NONE || c->set_id == BCKM_ID_NONE)
+        return BCKM_ERR_ARG;
+    const struct node_rec *r = node_get(s, c->node_id);
+    if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
+    if (r->set_id != c->set_id) return BCKM_ERR_MISMATCH;
+    if (memcmp(r->code_hash, c->code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_MISMATCH;
+    /* refresh = counter || 8 zero bytes: one encoding per REATTACH. */
+    for (uint32_t i = 8; i < BCKM_REFRESH_BYTES; i++) if (c->refresh[i] != 0) return BCKM_ERR_FORMAT;
+    uint64_t ctr = bckm_get_u64(c->refresh);
+    /* Fresh: a consent the node gave before its last REATTACH (to this BP
+     * or another) can never move it again. */
+    if (ctr <= r->reattach_ctr) return BCKM_ERR_REPLAY;
+    /* The node's own word, under the commitment the chain recorded at its
+     * join: no BP can make it without the node's secret code. */
+    return bckm_reattach_verify(r->code_hash, c->node_id, bp, ctr, consent);
+}
+
+int bckm_sets_apply_reattach(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                             const uint8_t consent[BCKM_SIG_BYTES], struct bckm_plan *p) {
+    if (p == NULL) return BCKM_ERR_ARG;
+    int e = bckm_sets_check_reattach(s, bp, c, consent);
+    if (e != BCKM_OK) return e;
+    uint32_t ni;
+    (void)bckm_map_get(&s->by_id, c->node_id, &ni);
+    struct node_rec *r = &s->nodes[ni];
+    r->attach = bp;
+    r->reattach_ctr = bckm_get_u64(c->refresh);
+    /* No key epoch: the same epoch, nothing created, retired, changed or moved. */
+    p->created_set = 0; p->retired_count = 0; p->changed_count = 0; p->move_count = 0;
+    p->epoch = s->epoch;
+    digest_change(s, bp, c, p);
+    return BCKM_OK;
 }
 
 /* Room for `want` members, so that the appends after it cannot fail. */
@@ -737,6 +877,7 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
     if (e != BCKM_OK) return e;
     /* Reserve everything that can fail before the first change. */
     e = plan_reserve(p, 4, 0);
+    if (e == BCKM_OK && c->op == BCKM_OP_JOIN) e = code_reserve(s, s->by_code.len + 1);
     if (e != BCKM_OK) return e;
     p->created_set = 0; p->retired_count = 0; p->changed_count = 0; p->move_count = 0;
     uint32_t idx;
@@ -750,10 +891,6 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
             s->nodes = n; s->nodes_cap = ncap;
         }
         if (bckm_map_put(&s->by_id, c->node_id, s->nodes_len) != BCKM_OK) return BCKM_ERR_NOMEM;
-        if (bckm_map_put(&s->by_code, code_key(c->code_hash), s->nodes_len) != BCKM_OK) {
-            (void)bckm_map_del(&s->by_id, c->node_id);
-            return BCKM_ERR_NOMEM;
-        }
         if (!find_set(s, c->set_id, &idx)) {
             memmove(&s->tab[idx + 1], &s->tab[idx], (size_t)(s->count - idx) * sizeof *s->tab);
             memmove(&s->mem[idx + 1], &s->mem[idx], (size_t)(s->count - idx) * sizeof *s->mem);
@@ -767,8 +904,9 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
         if (members_push(&s->mem[idx], c->node_id) != BCKM_OK) return BCKM_ERR_NOMEM;
         s->tab[idx].size++;
         struct node_rec *r = &s->nodes[s->nodes_len++];
-        r->id = c->node_id; r->set_id = c->set_id; r->attach = bp; r->member = 1;
+        r->id = c->node_id; r->set_id = c->set_id; r->attach = bp; r->reattach_ctr = 0; r->member = 1;
         memcpy(r->code_hash, c->code_hash, BCKM_HASH_BYTES);
+        code_place(s, s->nodes_len - 1);
         s->n++;
         s->owner_nodes[owner]++;
         plan_add_changed(p, c->set_id);
@@ -826,8 +964,12 @@ int bckm_sets_audit(const struct bckm_sets *s) {
         total += t->size;
     }
     if (total != s->n) goto out;
-    for (uint32_t ni = 0; ni < s->nodes_len; ni++)
+    for (uint32_t ni = 0; ni < s->nodes_len; ni++) {
+        uint32_t at;
         if (s->nodes[ni].member && !seen[ni]) goto out;             /* nobody lost */
+        if (!code_find(s, s->nodes[ni].code_hash, &at) || at != ni) goto out; /* indexed, unique */
+    }
+    if (s->by_code.len != s->nodes_len) goto out;
     for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++)
         if (per_owner_sets[o] != s->owner_sets[o] || per_owner_nodes[o] != s->owner_nodes[o]) goto out;
     e = BCKM_OK;

@@ -27,6 +27,13 @@ static int gen_tx(void) {
         if (bckm_tx_encode(&tx, out) != BCKM_OK) return 1;
         hexline(names[k], out, sizeof out);
     }
+    {
+        struct bckm_envelope env;
+        uint8_t out[BCKM_TX_BYTES];
+        printf("# tx_reattach: the transaction of fix_reattach (op 4; refresh = counter 3 || 8 zero bytes).\n");
+        if (fix_reattach(&env, NULL) != BCKM_OK || bckm_tx_encode(&env.tx, out) != BCKM_OK) return 1;
+        hexline("tx_reattach", out, sizeof out);
+    }
     return 0;
 }
 
@@ -53,6 +60,29 @@ static int gen_envelope(void) {
             hexline("envelope_0_signed_message", msg, sizeof msg);
         }
         hexline(names[k], out, sizeof out);
+    }
+    {
+        struct bckm_envelope env;
+        uint8_t code[BCKM_CODE_BYTES], out[BCKM_ENVELOPE_MAX_BYTES];
+        uint8_t st[BCKM_REATTACH_STATEMENT_BYTES];
+        uint8_t msg[BCKM_ENVELOPE_LABEL_BYTES + BCKM_ENVELOPE_V2_SIGNED_BYTES];
+        size_t n = 0;
+        printf("# envelope_3: version 2 (REATTACH), fix_reattach: node 0x0100000a, code bytes 0xc0+j,\n");
+        printf("# consent to BP 2 with counter 3, sent by BP 2 at sequence 45.\n");
+        if (fix_reattach(&env, code) != BCKM_OK) return 1;
+        if (bckm_envelope_encode_to(&env, out, sizeof out, &n) != BCKM_OK || n != BCKM_ENVELOPE_V2_BYTES) return 1;
+        memcpy(st, BCKM_REATTACH_LABEL, BCKM_REATTACH_LABEL_BYTES);
+        bckm_put_u32(st + 16, env.tx.node_id);
+        bckm_put_u32(st + 20, env.bp);
+        bckm_put_u64(st + 24, 3);
+        memcpy(msg, BCKM_ENVELOPE_LABEL, BCKM_ENVELOPE_LABEL_BYTES);
+        memcpy(msg + BCKM_ENVELOPE_LABEL_BYTES, out, BCKM_ENVELOPE_V2_SIGNED_BYTES);
+        hexline("reattach_code", code, sizeof code);
+        hexline("reattach_commit", env.tx.code_hash, sizeof env.tx.code_hash);
+        hexline("reattach_statement", st, sizeof st);
+        hexline("reattach_consent", env.consent, sizeof env.consent);
+        hexline("envelope_3_signed_message", msg, sizeof msg);
+        hexline("envelope_3", out, n);
     }
     return 0;
 }

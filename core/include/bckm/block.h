@@ -22,7 +22,7 @@
  * tx root 32 || state hash 32 || envelope count 4 */
 #define BCKM_BLOCK_HEADER_BYTES 121u
 /* A whole block as the ledger stores it: header || envelopes. */
-#define BCKM_BLOCK_MAX_BYTES (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * BCKM_ENVELOPE_BYTES)
+#define BCKM_BLOCK_MAX_BYTES (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * BCKM_ENVELOPE_MAX_BYTES)
 
 #define BCKM_CERT_VERSION 1u
 /* At most one signature per BP. */
@@ -162,12 +162,13 @@ int bckm_block_hash(const struct bckm_block_header *h,
 /* ---- body -------------------------------------------------------------- */
 
 /* BLAKE2b-256(BCKM_TXROOT_LABEL || u32 n || envelope 0 || ... || envelope n-1),
+ * each envelope at its own length,
  * n <= BCKM_BLOCK_MAX_TXS. */
 int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
                        uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
 
-/* Writes the n envelopes back to back into out (cap bytes); *out_len gets
- * n * BCKM_ENVELOPE_BYTES. BCKM_ERR_ARG when n is over the maximum or an
+/* Writes the n envelopes back to back into out (cap bytes), each at its own
+ * length (134 or 198, tx.h); *out_len gets the total. BCKM_ERR_ARG when n is over the maximum or an
  * envelope is invalid, BCKM_ERR_NOMEM when cap is too small. */
 /*@ requires n <= BCKM_BLOCK_MAX_TXS;
     requires n == 0 || \valid_read(envs + (0 .. n - 1));

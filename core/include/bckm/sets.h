@@ -26,7 +26,10 @@
 typedef enum { BCKM_POLICY_OWNED = 1, BCKM_POLICY_GLOBAL = 2 } bckm_policy;
 
 /* Operations: the transaction codes of tx.h. */
-typedef enum { BCKM_OP_JOIN = BCKM_TX_OP_JOIN, BCKM_OP_LEAVE = BCKM_TX_OP_LEAVE, BCKM_OP_EVICT = BCKM_TX_OP_EVICT } bckm_op;
+typedef enum {
+    BCKM_OP_JOIN = BCKM_TX_OP_JOIN, BCKM_OP_LEAVE = BCKM_TX_OP_LEAVE, BCKM_OP_EVICT = BCKM_TX_OP_EVICT,
+    BCKM_OP_REATTACH = BCKM_TX_OP_REATTACH
+} bckm_op;
 
 /* One entry of the set table: what Assignment and Reorder look at. */
 struct bckm_set_info {
@@ -299,8 +302,9 @@ uint32_t bckm_sets_owner_for(const struct bckm_sets *s, uint32_t bp);
 const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id,
                                   uint32_t *count);
 
-/* Lookups. attach_bp is the BP that took the node's join. A departed node is remembered (IDs and code hashes are never
- * reused) but is not a member. */
+/* Lookups. attach_bp is the BP serving the node: the one that took its
+ * join, or the origin of its last REATTACH. A departed node is remembered
+ * (IDs and code hashes are never reused) but is not a member. */
 int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id,
                    uint32_t *set_id, uint32_t *attach_bp) BCKM_MUST_CHECK;
 int bckm_sets_node_by_code(const struct bckm_sets *s,
@@ -318,9 +322,12 @@ int bckm_sets_id_used(const struct bckm_sets *s, uint32_t node_id);
 /*
  * Validation of a change against the registry (the set-management half of
  * the smart contract), made by the BP `bp`:
- * join: node ID unused and allocated by bp, code hash unused, set_id equals
- *   Assignment rerun now for bp's owner;
- * leave/evict: the node is a member of set_id with that code hash.
+ * join: node ID unused and allocated by bp, code hash unused (all 32 bytes
+ *   compared), set_id equals Assignment rerun now for bp's owner;
+ * leave/evict: the node is a member of set_id with that code hash, and bp
+ *   is the BP serving it (BCKM_ERR_PERM otherwise; spec 10.1);
+ * reattach: refused here (BCKM_ERR_PERM): it needs the node's consent, see
+ *   bckm_sets_check_reattach.
  * Changes nothing.
  */
 int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
@@ -333,6 +340,65 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
 int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
                     const struct bckm_tx *c,
                     struct bckm_plan *plan) BCKM_MUST_CHECK;
+
+/* ---- REATTACH: the node moves to another serving BP (spec 10.1) ---------- */
+
+/* The statement a node signs to consent to being served by BP `bp`:
+ * label (16) || node ID (4) || bp (4) || counter (8), integers big-endian. */
+#define BCKM_REATTACH_LABEL "bckm-reattach-v1"
+#define BCKM_REATTACH_LABEL_BYTES 16u
+#define BCKM_REATTACH_STATEMENT_BYTES 32u
+
+/* Writes the statement above. */
+void bckm_reattach_statement(uint32_t node_id, uint32_t bp, uint64_t ctr,
+                             uint8_t out[BCKM_REATTACH_STATEMENT_BYTES]);
+
+/* The node's consent (defined in contract.c): an Ed25519 signature of the statement with its
+ * secret code as the seed (so the commitment on chain, bckm_code_commit,
+ * is the verifying key). ctr must be above the counter of the node's last
+ * accepted REATTACH (0 at join). BCKM_ERR_ARG on a NULL pointer, a zero ID
+ * or BP or ctr 0. Every temporary is wiped. */
+int bckm_reattach_consent(const uint8_t code[BCKM_CODE_BYTES], uint32_t node_id, uint32_t bp,
+                          uint64_t ctr, uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
+
+/* BCKM_OK when sig is the consent of the node whose commitment is
+ * `commit` to be served by bp with counter ctr, BCKM_ERR_AUTH otherwise. */
+int bckm_reattach_verify(const uint8_t commit[BCKM_HASH_BYTES], uint32_t node_id, uint32_t bp,
+                         uint64_t ctr, const uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
+
+/* The REATTACH transaction's fields (tx.h): node ID, its current set, its
+ * commitment, and refresh = ctr (8, big-endian) || 8 zero bytes. Fills
+ * *out from the registry; BCKM_ERR_UNKNOWN when the node is not a member. */
+int bckm_sets_reattach_tx(const struct bckm_sets *s, uint32_t node_id, uint64_t ctr,
+                          struct bckm_tx *out) BCKM_MUST_CHECK;
+
+/* The counter of the node's last accepted REATTACH (0 when none), or 0 for
+ * an unknown node. */
+uint64_t bckm_sets_reattach_ctr(const struct bckm_sets *s, uint32_t node_id);
+
+/*
+ * Validation of a REATTACH of node c->node_id to BP `bp` (the envelope's
+ * origin, the new serving BP): the node is a member of c->set_id with that
+ * code hash (BCKM_ERR_UNKNOWN / BCKM_ERR_MISMATCH), refresh is a counter
+ * and zero padding (BCKM_ERR_FORMAT), the counter is above the node's last
+ * one (BCKM_ERR_REPLAY) and `consent` is the node's signature of
+ * (node, bp, counter) under the commitment the registry holds
+ * (BCKM_ERR_AUTH). bp may be the serving BP already (the counter moves on,
+ * so an older consent can no longer move the node away). Changes nothing.
+ */
+int bckm_sets_check_reattach(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                             const uint8_t consent[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
+
+/*
+ * Applies a REATTACH that bckm_sets_check_reattach accepted: the node's
+ * serving BP becomes bp and its counter the one named. It opens no key
+ * epoch (bckm_sets_epoch unchanged; plan->epoch is the current epoch and
+ * every list in the plan is empty), runs no Reorder, and enters the
+ * registry digest. On error nothing changes.
+ */
+int bckm_sets_apply_reattach(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                             const uint8_t consent[BCKM_SIG_BYTES],
+                             struct bckm_plan *plan) BCKM_MUST_CHECK;
 
 /* Deterministic digest of the whole registry (part of the state hash). */
 void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]);
