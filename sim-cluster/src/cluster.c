@@ -860,6 +860,15 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
 static void keys_byz_check(cluster_t *c) {
     struct keynet_byz_stats st;
     keynet_byz_stats(c->kn, &st);
+    c->res->byz_forged = st.forged;
+    c->res->byz_forged_refused = st.forged_refused;
+    c->res->byz_replayed = st.replayed;
+    c->res->byz_replays_refused = st.replays_refused;
+    c->res->byz_resyncs = st.resyncs;
+    c->res->byz_evicts = st.evicts;
+    c->res->byz_evicts_refused_check = st.evicts_refused_check;
+    c->res->byz_evicts_refused_exec = st.evicts_refused_exec;
+    c->res->byz_accepted = st.forged_accepted + st.replays_accepted + st.evicts_executed;
     if ((st.forged_accepted || st.replays_accepted || st.evicts_executed) && c->res->outcome == BCKM_SIM_OK) {
         c->res->outcome = BCKM_SIM_SAFETY;
         snprintf(c->res->violation, sizeof c->res->violation, "%s", st.first);
@@ -925,18 +934,7 @@ static void keys_finish(cluster_t *c) {
         if (ref == UINT32_MAX) ref = i;
     }
     struct keynet_stats st;
-    struct keynet_byz_stats bz;
     keynet_stats(c->kn, &st);
-    keynet_byz_stats(c->kn, &bz);
-    c->res->byz_forged = bz.forged;
-    c->res->byz_forged_refused = bz.forged_refused;
-    c->res->byz_replayed = bz.replayed;
-    c->res->byz_replays_refused = bz.replays_refused;
-    c->res->byz_resyncs = bz.resyncs;
-    c->res->byz_evicts = bz.evicts;
-    c->res->byz_evicts_refused_check = bz.evicts_refused_check;
-    c->res->byz_evicts_refused_exec = bz.evicts_refused_exec;
-    c->res->byz_accepted = bz.forged_accepted + bz.replays_accepted + bz.evicts_executed;
     keys_byz_check(c);
     c->res->devices = st.devices;
     c->res->rekey_messages = st.messages;
