@@ -353,6 +353,7 @@ static void split_adoption_then_reorder(void) {
         hl_ok = bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK;
         REQUIRE(hl_ok);
         CHECK_EQ(bckm_km_import_handover(w.km[b], w.reg, d->node_id, kek, hand, hl, &m), BCKM_OK);
+        CHECK_EQ(l1_reattach(&w, d->node_id, b), BCKM_OK);
         w.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);
@@ -384,6 +385,7 @@ static void split_adoption_then_reorder(void) {
                 struct bckm_msgs m;
                 bckm_msgs_init(&m);
                 CHECK_EQ(bckm_km_adopt_node(w.km[other], w.reg, u, kek, ch, &m), BCKM_OK);
+                CHECK_EQ(l1_reattach(&w, u, other), BCKM_OK);
                 w.devs[l1_index(&w, u)].bp = other;
                 l1_deliver(&w, other, &m);
                 bckm_msgs_free(&m);
