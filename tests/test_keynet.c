@@ -10,7 +10,7 @@
 
 static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests, uint32_t devices) {
     struct keynet *kn;
-    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16, 0 };
+    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16, 0, { 0 }, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[BCKM_MAX_BPS + 1];
     for (uint32_t b = 1; b <= bps; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
@@ -68,7 +68,7 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
  * BP's devices. Also: follow reports each change once and nothing after. */
 static void withheld_messages_caught(void) {
     struct keynet *kn;
-    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200, 0 };
+    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200, 0, { 0 }, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[4];
     for (uint32_t b = 1; b <= 3; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
@@ -131,7 +131,7 @@ static void admit(struct keynet *kn, bckm_sim_app *a, uint32_t b, uint8_t env[BC
  * either way every request prepared against it executes. */
 static void check_state_follows_blocks(void) {
     struct keynet *kn;
-    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200, 0 };
+    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200, 0, { 0 }, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };  /* BP 1's replica, BP 2's */
     REQUIRE(app[0].self != NULL && app[1].self != NULL);
@@ -166,7 +166,7 @@ static void check_state_follows_blocks(void) {
  * envelope with one bit changed is verified, and refused, at every replica. */
 static void shared_verification_exact(void) {
     struct keynet *kn;
-    struct keynet_params p = { 2, 20, BCKM_POLICY_OWNED, 5, 0, 100, 1000 };
+    struct keynet_params p = { 2, 20, BCKM_POLICY_OWNED, 5, 0, 100, 1000, { 0 }, 0 };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };
     REQUIRE(app[0].self != NULL && app[1].self != NULL);

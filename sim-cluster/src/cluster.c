@@ -177,6 +177,11 @@ typedef struct cluster {
     uint64_t add_ns;            /* measured mode: work charged but not redone (memoised) */
     uint64_t verify_cal_ns;     /* measured mode: CPU time of one Ed25519 verification here */
     struct keynet *kn;
+    /* Key-layer Byzantine BPs (KEYNET_BYZ_EVICT): the leave/evict each
+     * forged last, proposed in its blocks; at most BYZ_EVICTS per BP. */
+    bckm_sim_rng keyadv_rng;
+    uint8_t byz_env[BCKM_SIM_MAX_BPS][BCKM_ENVELOPE_BYTES];
+    uint32_t byz_env_n[BCKM_SIM_MAX_BPS];
     /* Latest arrival scheduled on each link: links are FIFO (as TCP is)
      * unless the reorder fault holds a message back. */
     uint64_t link_last[BCKM_SIM_MAX_BPS][BCKM_SIM_MAX_BPS];
@@ -602,9 +607,29 @@ static void drain(cluster_t *c, uint32_t i, uint64_t now) {
     }
 }
 
+#define BYZ_EVICTS 8u
+
+/* A key-layer Byzantine BP with KEYNET_BYZ_EVICT, now and then, signs a
+ * leave or evict of a node another BP serves and hands it to every honest
+ * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
+ * contract's execution check is tried as well (maybe_propose). */
+static void byz_evict(cluster_t *c, uint32_t i, uint64_t now) {
+    if (c->p.app != BCKM_SIM_APP_KEYS || !(c->p.byz_keys[i] & KEYNET_BYZ_EVICT) ||
+        c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
+        return;
+    if (keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
+    c->byz_env_n[i]++;
+    /* A BP's own request: it may propose it like any other. */
+    bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
+    for (uint32_t j = 0; j < c->n; j++)
+        if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
+            (void)bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now);
+}
+
 static void maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     int kind = c->p.byz_kind[i];
+    if (me->up && me->live) byz_evict(c, i, now);
     if (!me->up || kind == BCKM_BYZ_SILENT || me->mp.len == 0) return;
     uint64_t h;
     uint8_t prev[32];
@@ -623,6 +648,10 @@ static void maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
         bckm_put_u32(junk + 8, 0);
         (void)bckm_sim_block_add_tx(&b, junk, c->wl->tx_len);
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
+    } else if (c->byz_env_n[i] > 0 && c->p.block_max_txs > 1) {
+        /* Its forged leave/evict first, past its own CheckTx. */
+        (void)bckm_sim_block_add_tx(&b, c->byz_env[i], BCKM_ENVELOPE_BYTES);
+        if (kind != BCKM_BYZ_CENSOR) (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
     } else if (kind != BCKM_BYZ_CENSOR) {
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs, &b);
     }
@@ -784,6 +813,8 @@ static int keys_init(cluster_t *c) {
     /* Fresh retries of joins take new IDs: leave room for them. */
     kp.max_nodes = c->p.nodes + 2 * c->p.requests + 64;
     kp.verify_charge_ns = c->verify_cal_ns;
+    for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & KEYNET_BYZ_ALL;
+    kp.trust_byz = c->p.byz_keys_trust;
     return keynet_new(&c->kn, &kp);
 }
 
@@ -823,6 +854,27 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     return BCKM_OK;
 }
 
+/* The key-layer adversary's score so far: any forged or replayed message an
+ * honest BP's device accepted, or any leave/evict executed for a node by a
+ * BP that does not serve it, fails the run. */
+static void keys_byz_check(cluster_t *c) {
+    struct keynet_byz_stats st;
+    keynet_byz_stats(c->kn, &st);
+    c->res->byz_forged = st.forged;
+    c->res->byz_forged_refused = st.forged_refused;
+    c->res->byz_replayed = st.replayed;
+    c->res->byz_replays_refused = st.replays_refused;
+    c->res->byz_resyncs = st.resyncs;
+    c->res->byz_evicts = st.evicts;
+    c->res->byz_evicts_refused_check = st.evicts_refused_check;
+    c->res->byz_evicts_refused_exec = st.evicts_refused_exec;
+    c->res->byz_accepted = st.forged_accepted + st.replays_accepted + st.evicts_executed;
+    if ((st.forged_accepted || st.replays_accepted || st.evicts_executed) && c->res->outcome == BCKM_SIM_OK) {
+        c->res->outcome = BCKM_SIM_SAFETY;
+        snprintf(c->res->violation, sizeof c->res->violation, "%s", st.first);
+    }
+}
+
 static void keys_executed(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
@@ -838,7 +890,7 @@ static void keys_executed(cluster_t *c, uint32_t i) {
             fail(c, "key manager cannot follow the committed chain", i, e);
             return;
         }
-        if (!stepped) return;
+        if (!stepped) { keys_byz_check(c); return; }
         uint64_t t1 = measured ? cpu_now_ns() : 0;
         uint64_t work = measured ? (t1 - mark + 999) / 1000 : COST_KM_COMMIT;
         c->cost += COST_KM_COMMIT;
@@ -883,6 +935,7 @@ static void keys_finish(cluster_t *c) {
     }
     struct keynet_stats st;
     keynet_stats(c->kn, &st);
+    keys_byz_check(c);
     c->res->devices = st.devices;
     c->res->rekey_messages = st.messages;
     c->res->rekey_bytes = st.message_bytes;
@@ -1447,10 +1500,14 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         }
     }
     for (uint32_t i = 0; i < c->n; i++) {
+        if (c->p.app != BCKM_SIM_APP_KEYS) c->p.byz_keys[i] = 0;
         c->bp[i].byz = c->p.byz_kind[i] != BCKM_BYZ_HONEST;
-        c->honest[i] = !c->bp[i].byz;
-        res->byzantine += (uint32_t)c->bp[i].byz;
+        /* A BP Byzantine at the key layer only still runs PBFT honestly, but
+         * its ledger and devices are not held to the invariants. */
+        c->honest[i] = !c->bp[i].byz && c->p.byz_keys[i] == 0;
+        res->byzantine += (uint32_t)!c->honest[i];
     }
+    bckm_sim_rng_seed(&c->keyadv_rng, bckm_sim_seed_derive(seed, "key-adversary"));
     bckm_sim_evq_init(&c->q);
     bckm_u64set_init(&c->sig_memo);
     crypto_generichash_init(&c->trace, (const uint8_t *)"bckm-sim-trace", 14, 32);
@@ -1710,6 +1767,24 @@ void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int a
     p->devices = bckm_sim_rng_chance(&r, 1, 4) ? BCKM_SIM_DEVICES_ALL : 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
     p->join_pct = 30 + (uint32_t)bckm_sim_rng_below(&r, 50);
     p->leave_pct = (100 - p->join_pct) / 2;
+}
+
+void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p) {
+    if (p->app != BCKM_SIM_APP_KEYS) return;
+    bckm_sim_rng r;
+    bckm_sim_rng_seed(&r, bckm_sim_seed_derive(seed, "swarm-byz-keys"));
+    uint32_t f = bckm_pbft_f(p->bps), k = 0;
+    for (uint32_t i = 0; i < p->bps; i++) k += p->byz_kind[i] != BCKM_BYZ_HONEST;
+    if (f == 0 || k > f) return;
+    if (k == 0) {
+        /* None drawn at the consensus layer: one BP is Byzantine at the key
+         * layer only (it runs PBFT honestly). */
+        uint32_t i = (uint32_t)bckm_sim_rng_below(&r, p->bps);
+        p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
+        return;
+    }
+    for (uint32_t i = 0; i < p->bps; i++)
+        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
 }
 
 static void hex32(const uint8_t *b, char *out) {

@@ -72,7 +72,7 @@ static void usage_run(FILE *o) {
 static void usage_check(FILE *o) {
     fprintf(o,
             "usage: bckm-sim check --seeds A-B [--bps P] [--byzantine K] [--app kv|keys]\n"
-            "                      [--expect-violation] [--verbose]\n"
+            "                      [--byzantine-keys] [--expect-violation] [--verbose]\n"
             "  Each seed draws its own settings: cluster size (unless --bps), fault rates,\n"
             "  request load, reply mode, and K Byzantine BPs (default: 0..f drawn) with\n"
             "  behaviours drawn from silent, equivocate, censor, invalid, forge. With K > f the\n"
@@ -80,6 +80,12 @@ static void usage_check(FILE *o) {
             "  --app A             kv: the test key-value store (default); keys: the key-management\n"
             "                      contract, each seed drawing a small genesis (8..127 nodes), the\n"
             "                      policy and a device sample, devices checked at the end\n"
+            "  --byzantine-keys    (with --app keys) the Byzantine BPs also act at the key layer, each\n"
+            "                      a seeded mix of: evict nodes of other BPs, forge rekey messages\n"
+            "                      to other BPs' devices, replay recorded ones (in resync too); a\n"
+            "                      seed with none drawn gets one BP Byzantine at the key layer\n"
+            "                      only. A device of an honest BP accepting any of them, or a node\n"
+            "                      evicted by a BP that does not serve it, is a violation\n"
             "  --expect-violation  succeed only if some seed shows a violation\n"
             "Exit: 0 as expected, 1 a violation (or none with --expect-violation), 2 bad usage.\n");
 }
@@ -237,12 +243,13 @@ static int cmd_run(int argc, char **argv) {
 
 static int cmd_check(int argc, char **argv) {
     uint64_t a = 0, b = 0, bps = 0, byz = 0;
-    int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0, app = BCKM_SIM_APP_KV;
+    int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0, app = BCKM_SIM_APP_KV, byz_keys = 0;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
         if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) { usage_check(stdout); return 0; }
         if (strcmp(f, "--expect-violation") == 0) { expect = 1; continue; }
         if (strcmp(f, "--verbose") == 0) { verbose = 1; continue; }
+        if (strcmp(f, "--byzantine-keys") == 0) { byz_keys = 1; continue; }
         if (strncmp(f, "--", 2) != 0) return bad("check", "unexpected argument", f);
         if (i + 1 >= argc) return bad("check", "missing value for", f);
         const char *v = argv[++i];
@@ -270,10 +277,12 @@ static int cmd_check(int argc, char **argv) {
     }
     if (!have_seeds) return bad("check", "--seeds A-B is required", NULL);
     if (bps && have_byz && byz > bps) return bad("check", "--byzantine is larger than --bps", NULL);
+    if (byz_keys && app != BCKM_SIM_APP_KEYS) return bad("check", "--byzantine-keys needs --app keys", NULL);
     uint64_t runs = 0, violations = 0;
     for (uint64_t s = a;; s++) {
         bckm_sim_params p;
         bckm_sim_swarm_params_app(s, (uint32_t)bps, have_byz ? (int)byz : -1, app, &p);
+        if (byz_keys) bckm_sim_swarm_byz_keys(s, &p);
         bckm_sim_result r;
         if (bckm_sim_run(&p, &r) != BCKM_OK) {
             fprintf(stderr, "bckm-sim check: seed %" PRIu64 ": setup failed\n", s);
@@ -284,6 +293,12 @@ static int cmd_check(int argc, char **argv) {
             printf("seed %" PRIu64 ": bps %u byz %u height %" PRIu64 " vc %" PRIu64 " fetch %" PRIu64
                    " restarts %" PRIu64 " %s\n", s, p.bps, r.byzantine, r.max_height, r.view_changes,
                    r.fetches, r.restarts, r.outcome == BCKM_SIM_OK ? "ok" : r.violation);
+        if (verbose && byz_keys)
+            printf("  key layer: forged %" PRIu64 " refused %" PRIu64 ", replayed %" PRIu64 " refused %" PRIu64
+                   ", resyncs %" PRIu64 ", evicts %" PRIu64 " refused at CheckTx %" PRIu64 " at execution %" PRIu64
+                   ", accepted %" PRIu64 "\n", r.byz_forged, r.byz_forged_refused, r.byz_replayed,
+                   r.byz_replays_refused, r.byz_resyncs, r.byz_evicts, r.byz_evicts_refused_check,
+                   r.byz_evicts_refused_exec, r.byz_accepted);
         if (r.outcome != BCKM_SIM_OK) {
             violations++;
             printf("seed %" PRIu64 ": %s violation: %s\n", s,
@@ -292,6 +307,7 @@ static int cmd_check(int argc, char **argv) {
             if (bps) printf(" --bps %" PRIu64, bps);
             if (have_byz) printf(" --byzantine %" PRIu64, byz);
             if (app == BCKM_SIM_APP_KEYS) printf(" --app keys");
+            if (byz_keys) printf(" --byzantine-keys");
             printf(" --verbose\n");
         }
         if (s == b) break;

@@ -62,6 +62,12 @@ typedef struct {
     uint32_t join_pct, leave_pct; /* key app: request mix in percent (rest: evict) */
     uint32_t withhold_rekeys;   /* tests: 1 + the BP whose key manager never releases its
                                  * rekey messages (0: none); the device check must catch it */
+    /* key app: key-layer Byzantine behaviours per BP (KEYNET_BYZ_* of
+     * sim/keynet.h, a mask; 0 honest). A BP with a nonzero mask counts as
+     * Byzantine (at most f in all for the run to be held to safety). */
+    uint8_t byz_keys[BCKM_SIM_MAX_BPS];
+    int byz_keys_trust;         /* tests only: honest devices trust the forger's key
+                                 * (keynet_params.trust_byz); the checker must fire */
     int ledger;                 /* BCKM_SIM_LEDGER_MEM (default) or _LMDB (sim/ledger.h) */
     const char *ledger_dir;     /* lmdb: BP i's store is ledger_dir/bp-<i>; each must be
                                  * missing or empty at the start of a run */
@@ -104,6 +110,12 @@ typedef struct {
     uint64_t devices, devices_checked, device_violations;
     uint64_t rekey_messages, rekey_bytes;  /* all BPs' key managers, to sampled devices */
     uint64_t keynet_failures;
+    /* key-layer Byzantine BPs: forged and replayed rekey messages handed to
+     * honest BPs' devices and how many they refused, honest devices put
+     * through a resync, forged leaves/evicts and their refusals at CheckTx
+     * and at execution (counted per replica), acceptances (violations). */
+    uint64_t byz_forged, byz_forged_refused, byz_replayed, byz_replays_refused, byz_resyncs;
+    uint64_t byz_evicts, byz_evicts_refused_check, byz_evicts_refused_exec, byz_accepted;
 } bckm_sim_result;
 
 /* Defaults for a small run on the named profile. */
@@ -122,6 +134,12 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
 /* The same with the key-management app: a small genesis and a small device
  * sample drawn from the seed, so a swarm of hundreds of seeds stays fast. */
 void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int app, bckm_sim_params *p);
+
+/* Key-layer Byzantine BPs for a key-app swarm run (after
+ * bckm_sim_swarm_params_app): each Byzantine BP also gets a nonempty seeded
+ * set of KEYNET_BYZ_* behaviours; when the seed drew none, one BP (f >= 1)
+ * becomes Byzantine at the key layer only. More than f drawn: unchanged. */
+void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p);
 
 /* Writes the run as one JSON object (no trailing newline). */
 void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap);

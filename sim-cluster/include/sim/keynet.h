@@ -19,6 +19,15 @@
 
 struct keynet; /* opaque */
 
+/* Key-layer Byzantine behaviours of a BP (keynet_params.byz_keys[bp], a
+ * mask; spec/cluster.md, "Byzantine BPs at the key layer"). */
+enum {
+    KEYNET_BYZ_EVICT = 1,   /* originates leave/evict envelopes for nodes of other BPs */
+    KEYNET_BYZ_FORGE = 2,   /* forged rekey messages to other BPs' devices */
+    KEYNET_BYZ_REPLAY = 4,  /* replays recorded messages to other BPs' devices, in resync too */
+    KEYNET_BYZ_ALL = 7
+};
+
 struct keynet_params {
     uint32_t bps;          /* 1..255 */
     uint32_t nodes;        /* genesis network size */
@@ -30,6 +39,12 @@ struct keynet_params {
      * already verified (the result is shared, the cost is not; see
      * keynet_take_charge_ns). 0: charge nothing. */
     uint64_t verify_charge_ns;
+    /* Key-layer Byzantine behaviours per BP ID (0: honest at the key layer). */
+    uint8_t byz_keys[BCKM_MAX_BPS + 1];
+    /* Tests only: a forged message signed by a Byzantine BP is applied by a
+     * device that trusts that BP's key (its trust anchor swapped for the
+     * call), so the acceptance check must fire. Never set in a real run. */
+    int trust_byz;
 };
 
 int keynet_new(struct keynet **out, const struct keynet_params *p);
@@ -93,6 +108,28 @@ uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32
  * entries, indexed by BP ID; NULL: every BP). */
 uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
                                  const uint8_t *bps);
+
+/*
+ * The Byzantine BP bp (KEYNET_BYZ_EVICT) builds a leave or evict of a
+ * current member of `view`'s check state that another BP serves, signs it
+ * with its own key and encodes it. The contract must refuse it at CheckTx and
+ * at execution; keynet counts both refusals (keynet_byz_stats) and, should one
+ * ever execute, an eviction by a BP that does not serve the node.
+ * BCKM_ERR_UNKNOWN when there is no such member.
+ */
+int keynet_byz_evict(struct keynet *kn, const bckm_sim_app *view, uint32_t bp,
+                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+
+/* What the key-layer Byzantine BPs did and what came of it. Any nonzero
+ * *_accepted or evicts_executed is a safety violation; first says which. */
+struct keynet_byz_stats {
+    uint64_t forged, forged_refused, forged_accepted;
+    uint64_t replayed, replays_refused, replays_accepted;
+    uint64_t resyncs;                      /* honest devices put through a resync */
+    uint64_t evicts, evicts_refused_check, evicts_refused_exec, evicts_executed;
+    char first[160];
+};
+void keynet_byz_stats(const struct keynet *kn, struct keynet_byz_stats *st);
 
 /* Counters for reports. */
 struct keynet_stats {
