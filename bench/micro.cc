@@ -181,20 +181,42 @@ uint32_t set_size(const bckm_sets *reg, uint32_t set) {
     return count;
 }
 
+// Where a signed message's batch trailer starts and what it says (u32
+// index, u32 count, u8 depth: bckm/rekey_auth.h), for the report's counters.
+struct Trailer {
+    size_t sealed = 0;
+    uint32_t index = 0, count = 0, depth = 0;
+};
+
+Trailer trailer_of(const uint8_t *msg, size_t len) {
+    bckm_msg_header h;
+    Trailer t;
+    must(bckm_msg_header_decode(msg, len, &h), "header_decode");
+    t.sealed = BCKM_MSG_HEADER_BYTES + (size_t)h.body_len + BCKM_MSG_TAG_BYTES;
+    if (t.sealed + 9 > len) must(BCKM_ERR_TRUNCATED, "trailer");
+    t.index = bckm_get_u32(msg + t.sealed);
+    t.count = bckm_get_u32(msg + t.sealed + 4);
+    t.depth = msg[t.sealed + 8];
+    return t;
+}
+
 // What one change cost in crypto operations: AEAD seals and their body
-// bytes (exact, from the messages), KDF calls (from the plan, following the
+// bytes (exact, from the messages, batch trailers excluded), the batch
+// signature and its Merkle hashing (sealed bytes), KDF calls (from the plan, following the
 // key manager's commit: one set-key update per changed set, one pair-key
 // update per (changed set, other set) pair, initial keys of a created set,
 // two derivations per pairwise node key in each bundle) and, for a join, the
 // code commitment: an Ed25519 key pair derived from the node's code, which
 // costs a scalar multiplication, not a hash.
 struct CryptoCount {
-    double msgs = 0, body_bytes = 0, kdf = 0, code_keys = 0;
+    double msgs = 0, body_bytes = 0, kdf = 0, code_keys = 0, sealed_bytes = 0, batches = 0;
     void add(const CryptoCount &o) {
         msgs += o.msgs;
         body_bytes += o.body_bytes;
         kdf += o.kdf;
         code_keys += o.code_keys;
+        sealed_bytes += o.sealed_bytes;
+        batches += o.batches;
     }
 };
 
@@ -203,8 +225,10 @@ CryptoCount count_crypto(const World &w, const bckm_tx &c) {
     uint32_t m = bckm_sets_count(w.reg);
     for (uint32_t i = 0; i < w.msgs.n; i++) {
         const bckm_msg_ref &ref = w.msgs.refs[i];
+        size_t sealed = trailer_of(w.msgs.buf + ref.off, ref.len).sealed;
         r.msgs += 1;
-        r.body_bytes += (double)(ref.len - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES);
+        r.sealed_bytes += (double)sealed;
+        r.body_bytes += (double)(sealed - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES);
         if (ref.kind == BCKM_MSG_BUNDLE) {
             uint32_t set, attach;
             if (bckm_sets_node(w.reg, ref.recipient, &set, &attach) == BCKM_OK)
@@ -215,6 +239,7 @@ CryptoCount count_crypto(const World &w, const bckm_tx &c) {
     r.kdf += ch * m - ch * (ch - 1) / 2;
     if (w.plan.created_set != 0) r.kdf += m + 2.0 * (m - 1);
     if (c.op == BCKM_OP_JOIN) r.code_keys += 1;
+    if (w.msgs.n > 0) r.batches = 1;   // one signed batch per commit
     return r;
 }
 
@@ -225,6 +250,8 @@ void set_counters(benchmark::State &st, const World &w, const CryptoCount &cc, d
     st.counters["body_bytes"] = cc.body_bytes / iters;
     st.counters["kdf_calls"] = cc.kdf / iters;
     st.counters["code_keys"] = cc.code_keys / iters;
+    st.counters["sealed_bytes"] = cc.sealed_bytes / iters;
+    st.counters["batches"] = cc.batches / iters;
 }
 
 // T_k of a join: prepare + registry apply (Assignment, Reorder) + commit
@@ -495,25 +522,6 @@ void BM_DeviceApplyBundle(benchmark::State &st) {
     st.counters["msg_bytes"] = (double)fx.bundle.size();
 }
 
-// Where a signed message's batch trailer starts and what it says (u32
-// index, u32 count, u8 depth: bckm/rekey_auth.h), for the report's counters.
-struct Trailer {
-    size_t sealed = 0;
-    uint32_t index = 0, count = 0, depth = 0;
-};
-
-Trailer trailer_of(const uint8_t *msg, size_t len) {
-    bckm_msg_header h;
-    Trailer t;
-    must(bckm_msg_header_decode(msg, len, &h), "header_decode");
-    t.sealed = BCKM_MSG_HEADER_BYTES + (size_t)h.body_len + BCKM_MSG_TAG_BYTES;
-    if (t.sealed + 9 > len) must(BCKM_ERR_TRUNCATED, "trailer");
-    t.index = bckm_get_u32(msg + t.sealed);
-    t.count = bckm_get_u32(msg + t.sealed + 4);
-    t.depth = msg[t.sealed + 8];
-    return t;
-}
-
 // The device's origin check alone: one batch trailer (path + one Ed25519
 // verification) of the member's set update.
 void BM_DeviceVerify(benchmark::State &st) {
@@ -570,6 +578,7 @@ void BM_BatchSign(benchmark::State &st) {
         st.SetIterationTime(t1 - t0);
     }
     st.counters["k"] = (double)k;
+    st.counters["sealed_bytes_per_msg"] = (double)one;
     st.counters["added_bytes_per_msg"] = (double)(signed_bytes - tmpl.len) / k;
     bckm_msgs_free(&tmpl);
     sodium_memzero(sk, sizeof sk);
