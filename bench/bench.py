@@ -330,7 +330,218 @@ def ns(b, key="cpu_time"):
     return b[key] * mult
 
 
+BASELINE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline-766d119.json")
+
+
+def load_baseline():
+    """The committed figures of the run before the security work (issue 14),
+    or None when the file is missing or unreadable."""
+    try:
+        with open(BASELINE_FILE) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def baseline_name(base):
+    return "%s (run of %s UTC at %s, %s mode)" % (base.get("baseline_commit", "?"), base.get("run_date_utc", "?"),
+                                                 base.get("run_commit", "?"), base.get("mode", "?"))
+
+
+def ratio(after, before):
+    return "%.2f" % (after / before) if after is not None and before else "n/a"
+
+
 # ---------------------------------------------------------------- microbench.md
+
+def merkle_model(idx):
+    """tree(messages, sealed bytes in all): the BLAKE2b work of one batch's
+    Merkle tree (a leaf per message over its sealed bytes plus one, an inner
+    node of 65 bytes per message but one), fitted from Blake2b/65 and /4096;
+    None when the run lacks them."""
+    if "Blake2b/65" not in idx or "Blake2b/4096" not in idx:
+        return None
+    h65, h4k = ns(idx["Blake2b/65"]), ns(idx["Blake2b/4096"])
+    per_byte = (h4k - h65) / (4096 - 65)
+    fixed = h65 - 65 * per_byte
+    return lambda m, sealed: (sealed + m) * per_byte + m * fixed + max(0, m - 1) * h65 if m else 0.0
+
+
+def security_costs(idx):
+    """Section on the work issue 14 added: the batch signature, the device's
+    check, catch-up, the resync request and the mutual rejoin, against the
+    primitives of the same run. Returns (text, findings)."""
+    need = ("Ed25519Sign", "Ed25519Verify", "Blake2b/65", "Blake2b/4096")
+    have = [k for k in idx if k.startswith(("BatchSign/", "DeviceVerify/", "CatchUp/", "ResyncRequest", "Rejoin"))]
+    if not have:
+        return "", {}
+    s = "## Costs of origin authentication, catch-up and rejoin\n\n"
+    if not all(k in idx for k in need):
+        return s + "**Not available:** the run lacks the primitives %s.\n\n" % ", ".join(
+            k for k in need if k not in idx), {}
+    sign, verify = ns(idx["Ed25519Sign"]), ns(idx["Ed25519Verify"])
+    h65, h4k = ns(idx["Blake2b/65"]), ns(idx["Blake2b/4096"])
+    per_byte = (h4k - h65) / (4096 - 65)
+    tree = merkle_model(idx)
+
+    def h(nbytes):
+        """One unkeyed BLAKE2b-256 of nbytes, fitted from Blake2b/65 and /4096."""
+        return h65 + max(0.0, nbytes - 65) * per_byte
+
+    def t(name):
+        b = idx.get(name)
+        return (b, ns(b, "real_time") if name.endswith("manual_time") else ns(b)) if b else (None, None)
+
+    s += ("Every rekey message now carries a batch trailer (leaf index, leaf count, Merkle path, the BP's Ed25519 "
+          "signature of the batch root: spec sections 6 and 7). Hash model: each leaf is one BLAKE2b-256 of the "
+          "sealed message plus one byte, each inner node one of 65 bytes, fitted from Blake2b/65 (%s µs) and "
+          "Blake2b/4096 (%s µs) of this run; Ed25519Sign = %s µs, Ed25519Verify = %s µs. \"µs minus hashes\" "
+          "takes the modelled hashing off the measured time; the last column divides what is left by the one "
+          "public-key operation the budget allows.\n\n") % (
+        fmt(h65 / 1000, 3), fmt(h4k / 1000, 3), fmt(sign / 1000, 3), fmt(verify / 1000, 3))
+    rows, f = [], {}
+    for k in (1, 64, 1024):
+        b, tt = t("BatchSign/%d/manual_time" % k)
+        if b is None:
+            continue
+        one = b.get("sealed_bytes_per_msg", 0)
+        hashes = tree(k, k * one)
+        rows.append(["BatchSign/%d (BP signs k sealed messages)" % k, fmt(tt / 1000, 4), fmt(k),
+                     fmt(b.get("added_bytes_per_msg")), fmt(hashes / 1000, 4), fmt((tt - hashes) / 1000, 4),
+                     "%.2f x Ed25519Sign" % ((tt - hashes) / sign)])
+        f[("batch", k)] = (tt, hashes)
+    for n in (100, 10000):
+        b, tt = t("DeviceVerify/%d" % n)
+        if b is None:
+            continue
+        hashes = h(b.get("sealed_bytes", 0) + 1) + b.get("path_hashes", 0) * h(65)
+        rows.append(["DeviceVerify/%s (device checks one update's trailer; batch of %s, path %s)" % (
+            fmt(n), fmt(int(b.get("batch_msgs", 0))), fmt(int(b.get("path_hashes", 0)))), fmt(tt / 1000, 4), "1",
+            fmt(b.get("msg_bytes", 0) - b.get("sealed_bytes", 0)), fmt(hashes / 1000, 4),
+            fmt((tt - hashes) / 1000, 4), "%.2f x Ed25519Verify" % ((tt - hashes) / verify)])
+        f[("verify", n)] = (tt, hashes)
+    for k in (1, 16, 256):
+        b, tt = t("CatchUp/%d/manual_time" % k)
+        if b is None:
+            continue
+        m = b.get("msgs", 0) or 1
+        sealed = b.get("sealed_bytes", 0)
+        hashes = tree(m, sealed)
+        rows.append(["CatchUp/%d (BP replays k missed epochs, n = %s)" % (k, fmt(int(b.get("n", 0)))),
+                     fmt(tt / 1000, 4), fmt(int(m)), fmt((b.get("total_bytes", 0) - sealed) / m),
+                     fmt(hashes / 1000, 4), fmt((tt - hashes) / 1000, 4),
+                     "one Ed25519Sign is %.0f%% of it (the rest builds and seals k updates)" % (100 * sign / tt)])
+        f[("catchup", k)] = (tt, m)
+    b, tt = t("ResyncRequest")
+    if b is not None:
+        rows.append(["ResyncRequest (node makes, BP opens: one keyed BLAKE2b each)", fmt(tt / 1000, 4), "1", "",
+                     "", "", "no public-key operation"])
+    for side, label in (("Node", "node: hello + prove"), ("Bp", "BP: challenge + verify")):
+        for p in (4, 16):
+            b, tt = t("Rejoin%s/%d/manual_time" % (side, p))
+            if b is None:
+                continue
+            rows.append(["Rejoin%s/%d (%s, %d-BP table)" % (side, p, label, p), fmt(tt / 1000, 4), "", "", "", "",
+                         "%.2f x (Ed25519Sign + Ed25519Verify)" % (tt / (sign + verify))])
+            f[("rejoin", side, p)] = tt
+    s += table(["benchmark", "µs", "messages", "bytes added per message", "hashes (model) µs", "µs minus hashes",
+                "against the one public-key operation"], rows) + "\n"
+    # The budget, as measured.
+    s += ("**Budget of issue 14: the BP spends at most one public-key signature per change whatever the number of "
+          "messages, a device at most one signature verification per message:** ")
+    verdicts = []
+    bs = sorted(key[1] for key in f if key[0] == "batch")
+    if len(bs) >= 2:
+        # T(k) = a + b k through the two largest batches: a is what a batch
+        # costs whatever its size, b what each message adds.
+        lo, hi = bs[-2], bs[-1]
+        slope = (f[("batch", hi)][0] - f[("batch", lo)][0]) / (hi - lo)
+        fixed = f[("batch", bs[0])][0] - bs[0] * slope
+        hash_per_msg = (f[("batch", hi)][1] - f[("batch", lo)][1]) / (hi - lo)
+        ok = fixed <= 2.0 * sign and slope < 0.5 * sign
+        verdicts.append(ok)
+        s += ("the BP side %s: fitted over k = %s messages, a batch costs %s µs whatever its size (%.2f "
+              "Ed25519Sign) and each message adds %s µs (%.2f of a signature; the modelled hashes are %s µs of it, "
+              "the rest writes the trailers)") % (
+            "holds" if ok else "does not hold", ", ".join(str(k) for k in bs), fmt(fixed / 1000, 4), fixed / sign,
+            fmt(slope / 1000, 3), slope / sign, fmt(hash_per_msg / 1000, 3))
+    vs = sorted(key[1] for key in f if key[0] == "verify")
+    if vs:
+        worst = max((f[("verify", n)][0] - f[("verify", n)][1]) / verify for n in vs)
+        ok = worst < 1.75
+        verdicts.append(ok)
+        s += "%sthe device side %s: one message's check is its leaf and path hashes plus %.2f Ed25519Verify" % (
+            "; " if len(verdicts) > 1 else "", "holds" if ok else "does not hold", worst)
+    s += ".\n\n" if verdicts else "not measured in this run.\n\n"
+    if verdicts:
+        s += ("Held means: a batch's fixed part is at most two signatures' worth and a message adds under half a "
+              "signature; a device's check, beyond hashing, is under 1.75 verifications' worth. One more "
+              "public-key operation per message would break either. ")
+    cs = sorted(key[1] for key in f if key[0] == "catchup")
+    if cs:
+        k = cs[-1]
+        tt, m = f[("catchup", k)]
+        s += ("Catch-up is one batch too: %d missed epochs cost %s µs, %s µs per epoch, of which one signature is "
+              "%.0f%%. " % (k, fmt(tt / 1000, 4), fmt(tt / m / 1000, 3), 100 * sign / tt))
+    if ("rejoin", "Node", 4) in f and ("rejoin", "Bp", 4) in f:
+        s += ("A rejoin costs the node %s µs and the BP %s µs with 4 BPs (each side one Ed25519 signature, one "
+              "verification and an X25519 exchange; the node also hashes the BP table it checks against bps_root)" % (
+                  fmt(f[("rejoin", "Node", 4)] / 1000, 4), fmt(f[("rejoin", "Bp", 4)] / 1000, 4)))
+        if ("rejoin", "Node", 16) in f:
+            s += ", %s µs for the node with 16 BPs" % fmt(f[("rejoin", "Node", 16)] / 1000, 4)
+        s += ". "
+    s += ("BpImportHandover (a handover and its roll-forward) is not measured: it needs a second BP's key manager "
+          "committing every epoch and a device store per orphan, which the one-BP fixtures here do not have; "
+          "tests/test_rejoin.c exercises it.\n\n")
+    return s, f
+
+
+def before_after_tk(idx):
+    """T_k (and device apply) of this run against the baseline run."""
+    base = load_baseline()
+    if base is None:
+        return "## T_k before and after the security work\n\n**Not available:** %s is missing.\n\n" % BASELINE_FILE
+    bm = base.get("micro", {})
+    s = "## T_k before and after the security work\n\n"
+    s += ("Before: the committed reports of %s, the run before issue 14 (figures copied into "
+          "bench/baseline-766d119.json). After: this run. Both are CPU time of this thread (manual time); the "
+          "machines' speeds are compared by the Ed25519 rows, so a ratio there that is not 1 is the machines' "
+          "(or their load's) difference, not the protocol's.\n\n") % baseline_name(base)
+    rows = []
+    for name, label in (("Ed25519Sign", "Ed25519Sign"), ("Ed25519Verify", "Ed25519Verify")):
+        a, b = idx.get(name), bm.get(name)
+        if a and b:
+            rows.append([label, "", fmt(ns(b) / 1000, 4), fmt(ns(a) / 1000, 4), ratio(ns(a), ns(b)), "", ""])
+    for op, name in (("join", "JoinTk"), ("leave", "LeaveTk")):
+        for n in (100, 1000, 10000, 100000, 1000000):
+            key = "%s/%d/manual_time" % (name, n)
+            a, b = idx.get(key), bm.get(key)
+            if not (a and b):
+                continue
+            rows.append(["T_k %s" % op, fmt(n), fmt(ns(b, "real_time") / 1000, 4), fmt(ns(a, "real_time") / 1000, 4),
+                         ratio(ns(a, "real_time"), ns(b, "real_time")), fmt(b.get("msgs")), fmt(a.get("msgs"))])
+    for kind in ("Update", "Bundle"):
+        for n in (100, 10000):
+            key = "DeviceApply%s/%d/manual_time" % (kind, n)
+            a, b = idx.get(key), bm.get(key)
+            if a and b:
+                rows.append(["device applies %s" % ("an update" if kind == "Update" else "a bundle"), fmt(n), fmt(ns(b, "real_time") / 1000, 4),
+                             fmt(ns(a, "real_time") / 1000, 4), ratio(ns(a, "real_time"), ns(b, "real_time")),
+                             "", ""])
+    if not rows:
+        return s + "**Not available:** this run has no benchmark the baseline also has.\n\n"
+    s += table(["what", "n", "before µs", "after µs", "after / before", "messages before", "messages after"],
+               rows) + "\n"
+    j = (idx.get("JoinTk/10000/manual_time"), bm.get("JoinTk/10000/manual_time"))
+    if all(j):
+        extra = ns(j[0], "real_time") - ns(j[1], "real_time")
+        s += ("A device's apply now includes the check of its message's batch signature (DeviceVerify above). "
+              "At n = 10,000 a join's T_k moved by %s µs (%s); one batch signature costs %s µs in this run.\n\n") % (
+            fmt(extra / 1000, 4), ratio(ns(j[0], "real_time"), ns(j[1], "real_time")) + " x",
+            fmt(ns(idx["Ed25519Sign"]) / 1000, 4) if "Ed25519Sign" in idx else "n/a")
+    return s
+
+
 
 def report_micro(mode, raw, outdir, mi):
     path = os.path.join(raw, "microbench.json")
@@ -395,6 +606,9 @@ def report_micro(mode, raw, outdir, mi):
               "only installs keys: that is why the update costs more at large n although its message is small "
               "(Prop. 5: O(sqrt n) computation, O(1) messages).\n\n")
 
+    sec, sec_findings = security_costs(idx)
+    s += sec
+
     # ---- T_k against its crypto lower bound
     findings = {}
     if all(k in idx for k in ("AeadSeal/64", "AeadSeal/4096", "Blake2bKeyed/48")):
@@ -403,6 +617,8 @@ def report_micro(mode, raw, outdir, mi):
         fixed = a64 - 64 * per_byte
         kdf = ns(idx["Blake2bKeyed/48"])
         code_key = ns(idx["Ed25519SeedKeypair"]) if "Ed25519SeedKeypair" in idx else kdf
+        sig_cost = ns(idx["Ed25519Sign"]) if "Ed25519Sign" in idx else None
+        tree = merkle_model(idx)
         s += "## T_k of a join and a leave at the BP against the crypto lower bound\n\n"
         s += ("One BP (p = 1, owned policy) holding a genesis network of n nodes. T_k = prepare + registry apply "
               "(Assignment, Reorder) + key manager commit producing every rekey message. Lower bound = "
@@ -411,7 +627,9 @@ def report_micro(mode, raw, outdir, mi):
               "all measured above in the same run (AEAD cost fitted from AeadSeal/64 and "
               "/4096). Messages and bytes are counted exactly from the output; KDF calls are counted from "
               "the plan (changed sets x m pair updates, initial keys of a created set, two derivations per "
-              "pairwise node key in each bundle).\n\n") % (
+              "pairwise node key in each bundle). Since issue 14 the bound also counts the commit's one batch "
+              "signature (Ed25519Sign) and its Merkle tree (one BLAKE2b per sealed message and per inner node, "
+              "model of the section above); the trailers' bytes are not AEAD bytes.\n\n") % (
             fmt(fixed / 1000, 3), fmt(per_byte, 3), fmt(kdf / 1000, 3), fmt(code_key / 1000, 3))
         rows = []
         plot_rows = {"join": [], "leave": []}
@@ -423,6 +641,8 @@ def report_micro(mode, raw, outdir, mi):
                 t = ns(b, "real_time")
                 lb = (b["msgs"] * fixed + b["body_bytes"] * per_byte + b["kdf_calls"] * kdf +
                       b.get("code_keys", 0) * code_key)
+                if "batches" in b and sig_cost is not None and tree is not None:
+                    lb += b["batches"] * sig_cost + tree(b["msgs"], b.get("sealed_bytes", 0))
                 rows.append([op, fmt(n), fmt(int(b["sets"])), fmt(b["msgs"]), fmt(b["body_bytes"]),
                              fmt(b["kdf_calls"]), fmt(t / 1000, 4), fmt(lb / 1000, 4), "%.2f" % (t / lb)])
                 plot_rows[op].append((n, t / 1000, lb / 1000))
@@ -464,6 +684,9 @@ def report_micro(mode, raw, outdir, mi):
             {"tk_join.dat": plot_rows["join"], "tk_leave.dat": plot_rows["leave"]})
         if svg:
             s += "![T_k against n](%s)\n\n" % svg
+
+    s += before_after_tk(idx)
+    findings.update(sec_findings)
 
     # ---- memory
     mem_rows = []
@@ -930,7 +1153,51 @@ def report_throughput(mode, raw, outdir, mi):
             len(bad), "; ".join("%s p = %s n = %s seed %s: safety `%s`, liveness `%s` (`bckm-sim %s`)" % (
                 r["kind"], r["result"].get("bps"), r["result"].get("nodes"), r["result"].get("seed"),
                 r["result"].get("safety"), r["result"].get("liveness"), r.get("cmd", "?")) for r in bad)))
+    s += before_after_throughput(recs)
     s += "Where the simulator's time goes: [sim-profile.md](sim-profile.md).\n"
+    return s
+
+
+def best_tput(recs):
+    """{(p, n): (committed per virtual second, CPU per join per BP us, gap)}:
+    the better offered rate of each (p, n) among throughput runs."""
+    best = {}
+    for r in recs:
+        if r.get("kind") not in ("throughput", "throughput_n") or "result" not in r:
+            continue
+        res = r["result"]
+        tp, per, _, _ = tput_point(res)
+        key = (res.get("bps"), res.get("nodes"))
+        if key not in best or tp > best[key][0]:
+            best[key] = (tp, per)
+    return best
+
+
+def before_after_throughput(recs):
+    base = load_baseline()
+    s = "## Throughput before and after the security work\n\n"
+    if base is None:
+        return s + "**Not available:** %s is missing.\n\n" % BASELINE_FILE
+    before, after = best_tput(base.get("throughput", [])), best_tput(recs)
+    keys = sorted(k for k in after if k in before)
+    s += ("Before: the committed reports of %s, the run before issue 14 (bench/baseline-766d119.json); after: this "
+          "run. Same runs on both sides (joins only, the better of the two offered rates), compared where p and the "
+          "genesis size n match.\n\n") % baseline_name(base)
+    if not keys:
+        return s + ("**Not available:** no throughput run of this run has the p and n of a baseline run (the "
+                    "baseline is a full run at n = 10,000; `make bench-quick` uses n = 1,000).\n\n")
+    rows = []
+    for p, n in keys:
+        (tb, pb), (ta, pa) = before[(p, n)], after[(p, n)]
+        rows.append([p, fmt(n), fmt(tb), fmt(ta), ratio(ta, tb), fmt(pb) if pb else "n/a", fmt(pa) if pa else "n/a",
+                     ratio(pa, pb)])
+    s += table(["p", "n", "committed per virtual second before", "after", "after / before",
+                "CPU per join per BP us before", "after", "after / before"], rows) + "\n"
+    if (4, 10000) in before and (4, 10000) in after:
+        (tb, pb), (ta, pa) = before[(4, 10000)], after[(4, 10000)]
+        s += ("**Throughput at p = 4, n = 10,000 before and after the security work:** %s against %s committed per "
+              "virtual second (x%s); CPU per join per BP %s against %s us.\n\n") % (
+            fmt(ta), fmt(tb), ratio(ta, tb), fmt(pa) if pa else "n/a", fmt(pb) if pb else "n/a")
     return s
 
 
@@ -956,11 +1223,13 @@ def report(mode, raw, outdir):
             "small sizes).\n\n") % ("" if mode == "full" else "-quick", mi.get("date_utc", "?"), mi.get("commit", "?"),
                                    mi.get("Model name", "?"), mi.get("CPU(s)", "?"), mi.get("memory_gib", "?"))
     titles = [("microbench.md", "Micro-benchmarks: primitives, KDF, Assignment/Reorder, codecs, device apply, "
-               "T_k against its crypto lower bound and n, BP memory"),
+               "costs of origin authentication, catch-up and rejoin (issue 14), T_k against its crypto lower bound "
+               "and n, T_k before and after the security work, BP memory"),
               ("resilience.md", "Resilience (Fig. 4, Props. 1-4) and device storage (Prop. 5)"),
               ("response-time.md", "Response time T_k, T_e, T_a, T_r against p (Fig. 5a, 5b)"),
               ("error-rate.md", "`sync` error rate against p, per policy and fault profile (Fig. 5c)"),
-              ("throughput.md", "Committed requests per second against p; simulator speed")]
+              ("throughput.md", "Committed requests per second against p, before and after the security work; "
+               "simulator speed")]
     for name, t in titles:
         first = [l for l in parts[name].splitlines() if l.startswith("**")]
         idx += "- [%s](%s): %s\n" % (name, name, t)

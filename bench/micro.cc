@@ -30,7 +30,9 @@ extern "C" {
 #include "bckm/kdf.h"
 #include "bckm/km.h"
 #include "bckm/msg.h"
+#include "bckm/rejoin.h"
 #include "bckm/rekey_auth.h"
+#include "bckm/resync.h"
 #include "bckm/sets.h"
 #include "bckm/tx.h"
 }
@@ -179,20 +181,42 @@ uint32_t set_size(const bckm_sets *reg, uint32_t set) {
     return count;
 }
 
+// Where a signed message's batch trailer starts and what it says (u32
+// index, u32 count, u8 depth: bckm/rekey_auth.h), for the report's counters.
+struct Trailer {
+    size_t sealed = 0;
+    uint32_t index = 0, count = 0, depth = 0;
+};
+
+Trailer trailer_of(const uint8_t *msg, size_t len) {
+    bckm_msg_header h;
+    Trailer t;
+    must(bckm_msg_header_decode(msg, len, &h), "header_decode");
+    t.sealed = BCKM_MSG_HEADER_BYTES + (size_t)h.body_len + BCKM_MSG_TAG_BYTES;
+    if (t.sealed + 9 > len) must(BCKM_ERR_TRUNCATED, "trailer");
+    t.index = bckm_get_u32(msg + t.sealed);
+    t.count = bckm_get_u32(msg + t.sealed + 4);
+    t.depth = msg[t.sealed + 8];
+    return t;
+}
+
 // What one change cost in crypto operations: AEAD seals and their body
-// bytes (exact, from the messages), KDF calls (from the plan, following the
+// bytes (exact, from the messages, batch trailers excluded), the batch
+// signature and its Merkle hashing (sealed bytes), KDF calls (from the plan, following the
 // key manager's commit: one set-key update per changed set, one pair-key
 // update per (changed set, other set) pair, initial keys of a created set,
 // two derivations per pairwise node key in each bundle) and, for a join, the
 // code commitment: an Ed25519 key pair derived from the node's code, which
 // costs a scalar multiplication, not a hash.
 struct CryptoCount {
-    double msgs = 0, body_bytes = 0, kdf = 0, code_keys = 0;
+    double msgs = 0, body_bytes = 0, kdf = 0, code_keys = 0, sealed_bytes = 0, batches = 0;
     void add(const CryptoCount &o) {
         msgs += o.msgs;
         body_bytes += o.body_bytes;
         kdf += o.kdf;
         code_keys += o.code_keys;
+        sealed_bytes += o.sealed_bytes;
+        batches += o.batches;
     }
 };
 
@@ -201,8 +225,10 @@ CryptoCount count_crypto(const World &w, const bckm_tx &c) {
     uint32_t m = bckm_sets_count(w.reg);
     for (uint32_t i = 0; i < w.msgs.n; i++) {
         const bckm_msg_ref &ref = w.msgs.refs[i];
+        size_t sealed = trailer_of(w.msgs.buf + ref.off, ref.len).sealed;
         r.msgs += 1;
-        r.body_bytes += (double)(ref.len - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES);
+        r.sealed_bytes += (double)sealed;
+        r.body_bytes += (double)(sealed - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES);
         if (ref.kind == BCKM_MSG_BUNDLE) {
             uint32_t set, attach;
             if (bckm_sets_node(w.reg, ref.recipient, &set, &attach) == BCKM_OK)
@@ -213,6 +239,7 @@ CryptoCount count_crypto(const World &w, const bckm_tx &c) {
     r.kdf += ch * m - ch * (ch - 1) / 2;
     if (w.plan.created_set != 0) r.kdf += m + 2.0 * (m - 1);
     if (c.op == BCKM_OP_JOIN) r.code_keys += 1;
+    if (w.msgs.n > 0) r.batches = 1;   // one signed batch per commit
     return r;
 }
 
@@ -223,6 +250,8 @@ void set_counters(benchmark::State &st, const World &w, const CryptoCount &cc, d
     st.counters["body_bytes"] = cc.body_bytes / iters;
     st.counters["kdf_calls"] = cc.kdf / iters;
     st.counters["code_keys"] = cc.code_keys / iters;
+    st.counters["sealed_bytes"] = cc.sealed_bytes / iters;
+    st.counters["batches"] = cc.batches / iters;
 }
 
 // T_k of a join: prepare + registry apply (Assignment, Reorder) + commit
@@ -365,6 +394,17 @@ void BM_Blake2bKeyed(benchmark::State &st) {
     }
 }
 
+// Unkeyed BLAKE2b-256, what the batch Merkle tree hashes: an inner node is
+// 65 bytes, a leaf one byte more than its message.
+void BM_Blake2b(benchmark::State &st) {
+    size_t len = (size_t)st.range(0);
+    std::vector<uint8_t> in(len, 0x35);
+    for (auto _ : st) {
+        crypto_generichash(g_out, 32, in.data(), len, nullptr, 0);
+        benchmark::DoNotOptimize(g_out);
+    }
+}
+
 uint8_t g_pk[32], g_sk[64], g_sig[64], g_signmsg[86];
 
 void BM_Ed25519Sign(benchmark::State &st) {
@@ -487,7 +527,12 @@ void BM_DeviceApplyBundle(benchmark::State &st) {
 void BM_DeviceVerify(benchmark::State &st) {
     DeviceFixture fx((uint32_t)st.range(0));
     for (auto _ : st) must(bckm_rekey_auth_verify(fx.update.data(), fx.update.size(), fx.w->sign_pk), "verify");
+    Trailer t = trailer_of(fx.update.data(), fx.update.size());
+    st.counters["n"] = (double)st.range(0);
     st.counters["msg_bytes"] = (double)fx.update.size();
+    st.counters["sealed_bytes"] = (double)t.sealed;
+    st.counters["batch_msgs"] = (double)t.count;
+    st.counters["path_hashes"] = (double)t.depth;
 }
 
 // The BP's signature of one batch of k sealed messages (leaves, tree, one
@@ -533,10 +578,186 @@ void BM_BatchSign(benchmark::State &st) {
         st.SetIterationTime(t1 - t0);
     }
     st.counters["k"] = (double)k;
+    st.counters["sealed_bytes_per_msg"] = (double)one;
     st.counters["added_bytes_per_msg"] = (double)(signed_bytes - tmpl.len) / k;
     bckm_msgs_free(&tmpl);
     sodium_memzero(sk, sizeof sk);
 }
+
+// ---- catch-up, resync request and rejoin (issue 14) -----------------------------------
+
+// A sleeping node: a BP-1 network of n nodes; the sleeper joins with a KEK
+// the fixture keeps, then `epochs` changes of other nodes follow (joins,
+// each undone by a leave, so n stays put) that the sleeper misses.
+struct SleeperFixture {
+    std::unique_ptr<World> w;
+    uint32_t node = 0;
+    uint8_t kek[32];
+    uint64_t cur = 0;
+
+    SleeperFixture(uint32_t n, uint32_t epochs) {
+        w.reset(new World(n, false, 0x51ee9000u + n));
+        bckm_tx c;
+        bckm_drbg_fill(&w->rng, kek, sizeof kek);
+        bckm_msgs_clear(&w->msgs);
+        must(bckm_km_prepare_join(w->km, w->reg, kek, &c), "prepare_join");
+        must(bckm_sets_apply(w->reg, 1, &c, &w->plan), "sets_apply");
+        must(bckm_km_commit(w->km, w->reg, 1, &c, &w->plan, &w->msgs), "commit");
+        node = c.node_id;
+        uint64_t target = bckm_sets_epoch(w->reg) + epochs;
+        while (bckm_sets_epoch(w->reg) < target) {
+            bckm_tx j = w->join();
+            if (bckm_sets_epoch(w->reg) < target) w->leave(j.node_id);
+        }
+        bckm_msgs_clear(&w->msgs);
+        cur = bckm_sets_epoch(w->reg);
+    }
+    ~SleeperFixture() { sodium_memzero(kek, sizeof kek); }
+    SleeperFixture(const SleeperFixture &) = delete;
+    SleeperFixture &operator=(const SleeperFixture &) = delete;
+};
+
+constexpr uint32_t kSleeperN = 10000, kSleeperEpochs = 256;
+std::unique_ptr<SleeperFixture> g_sleeper;
+
+SleeperFixture &sleeper() {
+    if (!g_sleeper) g_sleeper.reset(new SleeperFixture(kSleeperN, kSleeperEpochs));
+    return *g_sleeper;
+}
+
+// The BP's answer to a node that slept through the last k epochs: k updates
+// under the node's KEK, signed as one batch. Only the call is timed; the
+// answer must be the replay (k updates), not the fallback bundle.
+void BM_CatchUp(benchmark::State &st) {
+    uint32_t k = (uint32_t)st.range(0);
+    SleeperFixture &fx = sleeper();
+    uint8_t ch[16];
+    randombytes_buf(ch, sizeof ch);
+    // out is sized up front, as a BP reusing one send buffer would have it,
+    // so the timing excludes the buffer's growth.
+    bckm_msgs out;
+    bckm_msgs_init(&out);
+    out.cap = (size_t)1 << 20;
+    out.refs_cap = 2 * kSleeperEpochs;
+    out.buf = static_cast<uint8_t *>(std::malloc(out.cap));
+    out.refs = static_cast<bckm_msg_ref *>(std::malloc(sizeof(bckm_msg_ref) * out.refs_cap));
+    if (out.buf == nullptr || out.refs == nullptr) must(BCKM_ERR_NOMEM, "alloc");
+    for (auto _ : st) {
+        bckm_msgs_clear(&out);
+        double t0 = cpu_now();
+        int e = bckm_km_catch_up(fx.w->km, fx.w->reg, fx.node, fx.cur - k, ch, &out);
+        double t1 = cpu_now();
+        must(e, "catch_up");
+        st.SetIterationTime(t1 - t0);
+    }
+    if (out.n != k) must(BCKM_ERR_STATE, "catch-up: not one update per missed epoch");
+    double sealed = 0;
+    for (uint32_t i = 0; i < out.n; i++) {
+        if (out.refs[i].kind != BCKM_MSG_UPDATE) must(BCKM_ERR_STATE, "catch-up: fell back to a bundle");
+        sealed += (double)trailer_of(out.buf + out.refs[i].off, out.refs[i].len).sealed;
+    }
+    st.counters["n"] = (double)fx.w->n;
+    st.counters["k"] = (double)k;
+    st.counters["msgs"] = (double)out.n;
+    st.counters["sealed_bytes"] = sealed;
+    st.counters["total_bytes"] = (double)out.len;
+    bckm_msgs_free(&out);
+    sodium_memzero(ch, sizeof ch);
+}
+
+// The node's resync request (make, under its KEK) and the BP opening it
+// (KEK look-up by node ID, tag check): what precedes every catch-up.
+void BM_ResyncRequest(benchmark::State &st) {
+    SleeperFixture &fx = sleeper();
+    uint8_t ch[16], got[16], req[BCKM_RESYNC_REQUEST_BYTES];
+    uint32_t node = 0;
+    uint64_t last = 0;
+    randombytes_buf(ch, sizeof ch);
+    for (auto _ : st) {
+        ch[0]++;
+        must(bckm_resync_request_make(fx.kek, fx.node, fx.cur - 1, ch, req), "resync_request_make");
+        must(bckm_km_open_resync(fx.w->km, req, sizeof req, &node, &last, got), "open_resync");
+        benchmark::DoNotOptimize(got);
+    }
+    if (node != fx.node || last != fx.cur - 1 || sodium_memcmp(got, ch, sizeof ch) != 0)
+        must(BCKM_ERR_MISMATCH, "open_resync fields");
+    st.counters["n"] = (double)fx.w->n;
+    sodium_memzero(ch, sizeof ch);
+    sodium_memzero(got, sizeof got);
+}
+
+// A cluster of p BPs: the BP table a node trusts (its root), each BP's
+// signing key, and one node's secret code and its on-chain commitment.
+struct RejoinFixture {
+    bckm_bp_table bps;
+    std::vector<std::vector<uint8_t>> sks;
+    uint8_t root[32], code[BCKM_CODE_BYTES], commitment[32];
+    uint32_t p;
+
+    explicit RejoinFixture(uint32_t nbps) : sks(nbps + 1), p(nbps) {
+        std::memset(&bps, 0, sizeof bps);
+        for (uint32_t b = 1; b <= nbps; b++) {
+            sks[b].assign(64, 0);
+            crypto_sign_keypair(bps.pk[b], sks[b].data());
+            bps.has[b] = 1;
+        }
+        bckm_bps_root(&bps, root);
+        randombytes_buf(code, sizeof code);
+        bckm_code_commit(code, commitment);
+    }
+    ~RejoinFixture() {
+        for (auto &k : sks) if (!k.empty()) sodium_memzero(k.data(), k.size());
+        sodium_memzero(code, sizeof code);
+    }
+};
+
+// The whole mutual rejoin handshake with the table's last BP (node hello; BP
+// challenge with its signature; node prove: table root, BP signature, its
+// own signature, KEK; BP verify against the commitment), every iteration.
+// The manual time is one side's CPU: the node's (hello + prove) or the
+// BP's (challenge + verify).
+void rejoin_run(benchmark::State &st, bool node_side) {
+    RejoinFixture fx((uint32_t)st.range(0));
+    const uint32_t b = fx.p, node_id = bckm_id_make(1, 7);
+    const uint8_t *bsk = fx.sks[b].data();
+    double node_total = 0, bp_total = 0;
+    for (auto _ : st) {
+        bckm_rejoin_node ns;
+        bckm_rejoin_bp bs;
+        uint8_t hello[BCKM_REJOIN_HELLO_BYTES], ch[BCKM_REJOIN_CHALLENGE_BYTES], proof[BCKM_REJOIN_PROOF_BYTES];
+        uint8_t bpk[BCKM_SIGN_PK_BYTES];
+        uint32_t bid = 0;
+        double tn = 0, tb = 0, t0;
+        t0 = cpu_now();
+        int e = bckm_rejoin_node_hello(&ns, node_id, nullptr, hello);
+        tn += cpu_now() - t0;
+        must(e, "rejoin_node_hello");
+        t0 = cpu_now();
+        e = bckm_rejoin_bp_challenge(&bs, b, bsk, hello, nullptr, ch);
+        tb += cpu_now() - t0;
+        must(e, "rejoin_bp_challenge");
+        t0 = cpu_now();
+        e = bckm_rejoin_node_prove(&ns, fx.root, &fx.bps, fx.code, ch, proof, &bid, bpk);
+        tn += cpu_now() - t0;
+        must(e, "rejoin_node_prove");
+        t0 = cpu_now();
+        e = bckm_rejoin_bp_verify(&bs, fx.commitment, proof);
+        tb += cpu_now() - t0;
+        must(e, "rejoin_bp_verify");
+        if (bid != b || sodium_memcmp(ns.kek, bs.kek, sizeof ns.kek) != 0) must(BCKM_ERR_MISMATCH, "rejoin KEKs");
+        sodium_memzero(&ns, sizeof ns);
+        sodium_memzero(&bs, sizeof bs);
+        node_total += tn;
+        bp_total += tb;
+        st.SetIterationTime(node_side ? tn : tb);
+    }
+    double it = st.iterations() ? (double)st.iterations() : 1;
+    st.counters["bps"] = (double)fx.p;
+    st.counters["node_us"] = node_total / it * 1e6;
+    st.counters["bp_us"] = bp_total / it * 1e6;
+}
+void BM_RejoinNode(benchmark::State &st) { rejoin_run(st, true); }
+void BM_RejoinBp(benchmark::State &st) { rejoin_run(st, false); }
 
 // ---- Layer 2 codecs ------------------------------------------------------------------
 
@@ -810,6 +1031,7 @@ int main(int argc, char **argv) {
     // Primitives first: they are the yardstick for everything after.
     benchmark::RegisterBenchmark("AeadSeal", BM_AeadSeal)->Arg(64)->Arg(128)->Arg(1024)->Arg(4096)->Arg(16384);
     benchmark::RegisterBenchmark("Blake2bKeyed", BM_Blake2bKeyed)->Arg(48)->Arg(64);
+    benchmark::RegisterBenchmark("Blake2b", BM_Blake2b)->Arg(65)->Arg(256)->Arg(4096);
     benchmark::RegisterBenchmark("Ed25519Sign", BM_Ed25519Sign);
     benchmark::RegisterBenchmark("Ed25519Verify", BM_Ed25519Verify);
     benchmark::RegisterBenchmark("Ed25519SeedKeypair", BM_Ed25519SeedKeypair);
@@ -846,6 +1068,12 @@ int main(int argc, char **argv) {
             benchmark::RegisterBenchmark("DeviceVerify", BM_DeviceVerify)->Arg(n);
         }
     benchmark::RegisterBenchmark("BatchSign", BM_BatchSign)->Arg(1)->Arg(64)->Arg(1024)->UseManualTime();
+    if (kSleeperN <= max_n) {
+        benchmark::RegisterBenchmark("CatchUp", BM_CatchUp)->Arg(1)->Arg(16)->Arg(256)->UseManualTime();
+        benchmark::RegisterBenchmark("ResyncRequest", BM_ResyncRequest);
+    }
+    benchmark::RegisterBenchmark("RejoinNode", BM_RejoinNode)->Arg(4)->Arg(16)->UseManualTime();
+    benchmark::RegisterBenchmark("RejoinBp", BM_RejoinBp)->Arg(4)->Arg(16)->UseManualTime();
     // T_k and memory, grouped by n so each genesis is built once.
     for (uint32_t n : {100u, 1000u, 10000u, 100000u, 1000000u}) {
         if (n > max_n) continue;
@@ -858,5 +1086,6 @@ int main(int argc, char **argv) {
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     g_world.reset();
+    g_sleeper.reset();
     return 0;
 }
