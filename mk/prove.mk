@@ -6,10 +6,10 @@
 # in proofs/session/ so reruns are fast; writes reports/proofs.md, prints
 # "Proved goals: N / M" and fails on any unproved goal. See proofs/README.md.
 #
-# PROVE_TIMEOUT (s per prover call, default 10) and PROVE_JOBS (default 2)
+# PROVE_TIMEOUT (s per prover call, default 30) and PROVE_JOBS (default 2)
 # tune the run; FRAMAC_WP_CACHE=none forces every goal to be proved afresh.
 
-PROVE_TIMEOUT ?= 10
+PROVE_TIMEOUT ?= 30
 PROVE_JOBS    ?= 2
 
 prove:

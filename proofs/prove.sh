@@ -4,7 +4,7 @@
 #   proofs/prove.sh            run every group of proofs/targets
 #
 # Environment: PROVE_OUT (logs and JSON, default build/prove), PROVE_TIMEOUT
-# (seconds per prover call, default 10), PROVE_JOBS (parallel prover calls,
+# (seconds per prover call, default 30), PROVE_JOBS (parallel prover calls,
 # default 2), FRAMAC (default frama-c). FRAMAC_WP_CACHE=none|update|replay|
 # rebuild|offline overrides the cache mode (default: cleanup, which keeps only
 # the entries this run used). Writes reports/proofs.md, prints
@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 OUT="${PROVE_OUT:-build/prove}"
-TIMEOUT="${PROVE_TIMEOUT:-10}"
+TIMEOUT="${PROVE_TIMEOUT:-30}"
 JOBS="${PROVE_JOBS:-2}"
 FRAMAC="${FRAMAC:-frama-c}"
 mkdir -p "$OUT" reports

@@ -148,10 +148,6 @@ struct bckm_envelope {
            \forall integer i; 0 <= i < BCKM_SIG_BYTES ==> \at(x->consent[i], X) == \at(y->consent[i], Y)) &&
         (\forall integer i; 0 <= i < BCKM_SIG_BYTES ==> \at(x->sig[i], X) == \at(y->sig[i], Y));
 
-    lemma bckm_envelope_roundtrip{X, Y, B}:
-        \forall struct bckm_envelope *x, *y, uint8_t *b;
-            bckm_envelope_encodes{X, B}(x, b) && bckm_envelope_encodes{Y, B}(y, b) ==>
-            bckm_envelope_same{X, Y}(x, y);
  */
 
 /* 1 when the fields of tx are ones the decoder accepts, 0 otherwise. */
