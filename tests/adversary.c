@@ -150,43 +150,78 @@ const uint8_t *adv_seed(const struct adversary *a, uint32_t node) {
 
 /* ---- the rules --------------------------------------------------------------- */
 
-/* (b) Spec section 5, step 3: a changed set's KEK and every pair key touching
- * a changed set are updated with the epoch's refresh key. Today one refresh
- * key serves the whole epoch (scope 0), so it applies to every name. */
-int adv_derive(const struct adv_name *n, const uint8_t prev[32], uint64_t epoch,
-               const struct adv_refresh *r, uint8_t out[32]) {
-    if (r->epoch != epoch || r->scope != 0) return 0;
-    switch (n->kind) {
-    case ADV_SET_KEK: bckm_kdf_set_update(prev, r->r, n->a, epoch, out); return 1;
-    case ADV_SET_PAIR: bckm_kdf_setpair_update(prev, r->r, n->a, n->b, epoch, out); return 1;
-    default: return 0;   /* node KEKs never roll forward */
+/* The values the adversary can put in side X's place of a refresh at epoch
+ * (for the pair with T, or T == ADV_NONE for X's set KEK): every value it
+ * learnt for X in any role, as is, and r_X,T = KDF(r_X; 13, T) from every
+ * r_X it learnt. Trying a learnt r_X,U as r_X or as r_X,T is what label 13's
+ * one-wayness says is useless; the closure tries it anyway, so a refresh
+ * value handed out in the wrong role (or a broken label 13) shows up. */
+static uint32_t side_values(const struct adversary *a, uint64_t epoch, uint32_t x, uint32_t t,
+                            uint8_t out[][BCKM_REFRESH_BYTES], uint32_t cap) {
+    uint32_t i, c = 0;
+    if (!bckm_map_get(&a->refresh_ix, epoch + 1, &i)) return 0;
+    for (; i != ADV_NONE && c < cap; i = a->refresh[i].next) {
+        const struct adv_refresh *r = &a->refresh[i];
+        if (r->epoch != epoch || r->x != x) continue;
+        memcpy(out[c++], r->r, BCKM_REFRESH_BYTES);
+        if (r->t == ADV_NONE && t != ADV_NONE && c < cap) bckm_kdf_pair_refresh(r->r, t, out[c++]);
     }
+    return c;
 }
 
-/* Tries every refresh value known for the epoch version v starts at. */
+#define ADV_MAX_SIDE 16u
+
+/* (b) Spec section 5, step 3: a changed set's KEK moves with r_S; a set pair
+ * (A, B) with A < B moves once per changed side, A's side (r_A,B) first
+ * (bckm_kdf_setpair_advance). The adversary need not know which sides
+ * changed: it builds every combination of the values it holds for each side
+ * (one side alone, or both), and the caller keeps a candidate only when it
+ * is the true value. */
+uint32_t adv_derive(const struct adversary *a, const struct adv_name *n, const uint8_t prev[32], uint64_t epoch,
+                    uint8_t out[ADV_MAX_CANDIDATES][32]) {
+    uint8_t ra[ADV_MAX_SIDE][BCKM_REFRESH_BYTES], rb[ADV_MAX_SIDE][BCKM_REFRESH_BYTES];
+    uint32_t c = 0, na, nb;
+    if (n->kind == ADV_SET_KEK) {
+        na = side_values(a, epoch, n->a, ADV_NONE, ra, ADV_MAX_SIDE);
+        for (uint32_t i = 0; i < na && c < ADV_MAX_CANDIDATES; i++) bckm_kdf_set_update(prev, ra[i], n->a, epoch, out[c++]);
+    } else if (n->kind == ADV_SET_PAIR) {   /* names hold pairs as (min, max) */
+        na = side_values(a, epoch, n->a, n->b, ra, ADV_MAX_SIDE);
+        nb = side_values(a, epoch, n->b, n->a, rb, ADV_MAX_SIDE);
+        for (uint32_t i = 0; i < na && c < ADV_MAX_CANDIDATES; i++)
+            bckm_kdf_setpair_advance(prev, n->a, ra[i], n->b, NULL, epoch, out[c++]);
+        for (uint32_t j = 0; j < nb && c < ADV_MAX_CANDIDATES; j++)
+            bckm_kdf_setpair_advance(prev, n->a, NULL, n->b, rb[j], epoch, out[c++]);
+        for (uint32_t i = 0; i < na; i++)
+            for (uint32_t j = 0; j < nb && c < ADV_MAX_CANDIDATES; j++)
+                bckm_kdf_setpair_advance(prev, n->a, ra[i], n->b, rb[j], epoch, out[c++]);
+    }                                       /* node KEKs never roll forward */
+    bckm_wipe(ra, sizeof ra);
+    bckm_wipe(rb, sizeof rb);
+    return c;
+}
+
+/* Tries every derivation the adversary can make for version v from the
+ * version before it and the refresh material of the epoch v starts at. */
 static void try_derive(struct adversary *a, uint32_t v) {
     const struct adv_version *cur = &a->vers[v];
     if (cur->known || cur->prev == ADV_NONE || !a->vers[cur->prev].known) return;
-    uint32_t r;
-    if (!bckm_map_get(&a->refresh_ix, cur->from + 1, &r)) return;
-    for (; r != ADV_NONE; r = a->refresh[r].next) {
-        uint8_t out[32];
-        int hit = adv_derive(&a->names[cur->name], a->vers[cur->prev].value, cur->from, &a->refresh[r], out) &&
-                  memcmp(out, cur->value, 32) == 0;
-        bckm_wipe(out, sizeof out);
-        if (hit) { a->derived++; adv_learn_key(a, a->vers[v].value); return; }
-    }
+    uint8_t out[ADV_MAX_CANDIDATES][32];
+    uint32_t c = adv_derive(a, &a->names[cur->name], a->vers[cur->prev].value, cur->from, out), hit = 0;
+    for (uint32_t k = 0; k < c; k++) hit |= memcmp(out[k], cur->value, 32) == 0;
+    bckm_wipe(out, (size_t)c * 32);
+    if (hit) { a->derived++; adv_learn_key(a, a->vers[v].value); }
 }
 
-static void learn_refresh(struct adversary *a, uint64_t epoch, uint32_t scope, const uint8_t r[BCKM_REFRESH_BYTES]) {
+static void learn_refresh(struct adversary *a, uint64_t epoch, uint32_t x, uint32_t t, const uint8_t r[BCKM_REFRESH_BYTES]) {
     uint32_t head = ADV_NONE, i;
     if (bckm_map_get(&a->refresh_ix, epoch + 1, &head))
         for (i = head; i != ADV_NONE; i = a->refresh[i].next)
-            if (a->refresh[i].scope == scope && memcmp(a->refresh[i].r, r, BCKM_REFRESH_BYTES) == 0) return;
+            if (a->refresh[i].x == x && a->refresh[i].t == t && memcmp(a->refresh[i].r, r, BCKM_REFRESH_BYTES) == 0) return;
     a->refresh = reserve(a->refresh, &a->cap_refresh, a->nrefresh + 1, sizeof *a->refresh);
     i = a->nrefresh++;
     a->refresh[i].epoch = epoch;
-    a->refresh[i].scope = scope;
+    a->refresh[i].x = x;
+    a->refresh[i].t = t;
     memcpy(a->refresh[i].r, r, BCKM_REFRESH_BYTES);
     a->refresh[i].next = head;
     map_put(&a->refresh_ix, epoch + 1, i);
@@ -200,13 +235,35 @@ static void learn_keyed_list(struct adversary *a, const struct bckm_msg_list *l)
     for (uint32_t i = 0; i < l->n; i++) adv_learn_key(a, l->p + (size_t)i * BCKM_MSG_KEYED_ENTRY_BYTES + 4);
 }
 
-/* (a) An update teaches its refresh key (for its epoch) and the new pair keys
- * it carries; a bundle teaches every key of its recipient and its pair seed. */
+static int list_has(const struct bckm_msg_list *l, uint32_t stride, uint32_t id) {
+    for (uint32_t i = 0; i < l->n; i++)
+        if (bckm_msg_list_id(l, i, stride) == id) return 1;
+    return 0;
+}
+
+/* (a) An update for the members of T teaches r_T (when T changed) and r_X,T
+ * for every other changed X, bound to its epoch, and the new pair keys it
+ * carries. T is the recipient of a set-KEK update; under a node KEK (the
+ * departed node's set-mates, catch-up) it is the one changed set without a
+ * pair refresh when r_T is present, else not named: the pair refreshes are
+ * then kept for an unknown T (ADV_ANY). A bundle teaches every key of its
+ * recipient and its pair seed. */
 void adv_learn_opened(struct adversary *a, const struct bckm_msg_header *h, const uint8_t *body) {
     if (h->kind == BCKM_MSG_UPDATE) {
         struct bckm_update_view v;
         if (bckm_msg_parse_update(body, h->body_len, &v) != BCKM_OK) return;
-        learn_refresh(a, h->epoch, 0, v.refresh);
+        uint32_t t = ADV_ANY;
+        if (h->kek_type == BCKM_KEK_SET) t = h->recipient;
+        else if (v.has_set_refresh)
+            for (uint32_t i = 0; i < v.changed.n; i++) {
+                uint32_t x = bckm_msg_list_id(&v.changed, i, 4);
+                if (!list_has(&v.pairs, BCKM_MSG_REFRESH_ENTRY_BYTES, x)) t = x;
+            }
+        if (v.has_set_refresh && t != ADV_ANY) learn_refresh(a, h->epoch, t, ADV_NONE, v.set_refresh);
+        for (uint32_t i = 0; i < v.pairs.n; i++) {
+            const uint8_t *e = v.pairs.p + (size_t)i * BCKM_MSG_REFRESH_ENTRY_BYTES;
+            learn_refresh(a, h->epoch, bckm_get_u32(e), t, e + 4);
+        }
         learn_keyed_list(a, &v.newkeys);
     } else {
         struct bckm_bundle_view v;

@@ -10,7 +10,8 @@
  * A value enters the closure only when the adversary holds it (a corrupted
  * device's store), opens it (bckm_msg_open with a key it holds) or derives
  * it (the spec's update rule, core/include/bckm/kdf.h, from a known value
- * of the previous epoch and refresh material it learnt).
+ * of the previous epoch and the per-set or per-pair refresh material it
+ * learnt: the BPs' refresh key r itself never reaches a device).
  *
  * Two functions carry the protocol's rules and will follow format changes:
  * adv_learn_opened (what an opened message teaches) and adv_derive (how one
@@ -52,9 +53,15 @@ struct adv_msg {
     uint8_t opened;
 };
 
+/* Refresh material learnt (spec 4, 5): r never leaves the BPs, so the
+ * adversary learns only r_X (a set refresh, t == ADV_NONE) and r_X,T (a pair
+ * refresh, t == T; ADV_ANY when an opened node-KEK update did not say which
+ * set it was for: the adversary then tries it on every pair of X). */
+#define ADV_ANY (UINT32_MAX - 1)
+
 struct adv_refresh {
     uint64_t epoch;
-    uint32_t scope;                /* 0: the whole epoch (one refresh key per change) */
+    uint32_t x, t;
     uint8_t r[BCKM_REFRESH_BYTES];
     uint32_t next;                 /* next refresh value of the same epoch */
 };
@@ -108,11 +115,15 @@ void adv_learn_seed(struct adversary *a, uint32_t node, const uint8_t seed[32]);
 /* (a) What an opened message teaches: refresh material, keys, seeds. */
 void adv_learn_opened(struct adversary *a, const struct bckm_msg_header *h, const uint8_t *body);
 
-/* (b) The derivation rule: the value of name n at `epoch` from its value at
- * the previous epoch `prev` and one refresh value r learnt for that epoch.
- * Returns 0 when r does not apply to n. */
-int adv_derive(const struct adv_name *n, const uint8_t prev[32], uint64_t epoch,
-               const struct adv_refresh *r, uint8_t out[32]);
+/* (b) The derivation rule: the candidate values of name n at `epoch` from
+ * its value `prev` at the previous epoch and the refresh material learnt for
+ * that epoch (a set KEK with r_S; a set pair (A, B) with r_A,B and/or r_B,A,
+ * each learnt or derived from a learnt r_A or r_B with label 13, one update
+ * per side, lower set ID first: every combination the adversary can build).
+ * Writes up to ADV_MAX_CANDIDATES values to out; returns how many. */
+#define ADV_MAX_CANDIDATES 320u
+uint32_t adv_derive(const struct adversary *a, const struct adv_name *n, const uint8_t prev[32], uint64_t epoch,
+                    uint8_t out[ADV_MAX_CANDIDATES][32]);
 
 /* Runs the closure to its fixpoint: opens every recorded message sealed
  * under a known key, learns from it, derives forward, until nothing new. */

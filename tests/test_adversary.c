@@ -28,6 +28,9 @@
 #include "check.h"
 #include "l1world.h"
 
+#include "bckm/rekey_auth.h"
+#include "bckm/resync.h"
+
 #include <sodium.h>
 
 /* ---- bookkeeping ------------------------------------------------------------- */
@@ -35,9 +38,20 @@
 enum { G_SECRECY, G_ORIGIN, G_AGREE, G_COUNT };
 static const char *const group_name[G_COUNT] = { "secrecy", "origin", "agreement" };
 
+/* Injection classes (what the message is) and trailer modes (how the
+ * adversary, which holds no BP signing key, tries to make it pass step 5 of
+ * spec section 7). Every injection is counted under both. */
+enum { I_FORGED_UPDATE, I_RESEALED_UPDATE, I_BUNDLE_SETKEK, I_RESEALED_BUNDLE, I_STALE, I_COUNT };
+static const char *const inj_name[I_COUNT] = { "forged update", "re-sealed old update", "bundle under a set KEK",
+                                               "re-sealed bundle", "stale-key forgery" };
+enum { T_OWN_KEY, T_SPLICED, T_OTHER_SENDER, T_COUNT };
+static const char *const trailer_name[T_COUNT] = { "own Ed25519 key", "spliced genuine trailer", "another BP's ID" };
+
 struct tally {
     uint64_t worlds, ops, corrupted, closure, opened, derived, moves;
     uint64_t inj_tried, inj_refused, rep_tried, rep_refused, resyncs, catchup_asks;
+    uint64_t inj_class[I_COUNT], inj_class_refused[I_COUNT], trailer[T_COUNT];
+    uint64_t old_requests, old_answer_msgs;
     uint64_t checks[G_COUNT], viol[G_COUNT];
 };
 
@@ -64,6 +78,11 @@ struct run {
     uint32_t printed;       /* violation lines printed in this world */
     uint8_t *snap;          /* a device store saved before a foreign message */
     size_t snap_cap;
+    uint8_t own_sk[64];     /* the adversary's own Ed25519 key (it has no BP's) */
+    struct bckm_map joined; /* node -> epoch of its join */
+    uint8_t (*reqs)[BCKM_RESYNC_REQUEST_BYTES]; /* honest resync requests seen */
+    uint32_t nreqs, cap_reqs;
+    struct bckm_map last_req; /* node -> its last request in reqs */
 };
 
 /* Counts one check of group g; prints the first violations of each world
@@ -218,19 +237,32 @@ static int apply_foreign(struct run *r, uint32_t node, const uint8_t *msg, size_
 }
 
 /* Injects a message the adversary built: any acceptance is a violation. */
-static void inject(struct run *r, uint32_t node, const uint8_t *msg, size_t len, const char *what) {
+static void inject(struct run *r, uint32_t node, const uint8_t *msg, size_t len, int cls, const char *what) {
     r->t->inj_tried++;
+    r->t->inj_class[cls]++;
     int e = apply_foreign(r, node, msg, len, 0);
-    if (e != BCKM_OK) r->t->inj_refused++;
+    if (e != BCKM_OK) { r->t->inj_refused++; r->t->inj_class_refused[cls]++; }
     verdict(r, G_ORIGIN, e != BCKM_OK, what, node, 0);
 }
 
-/* Replays recorded message i: accepted only as the device's genuine next
- * message (sent to it, for exactly its next epoch), which it keeps. */
+/* The freshness rule a replay is judged by (spec section 7, step 4): a
+ * message the BP sent this device, with no challenge and for exactly its
+ * next epoch, or answering the device's current resync challenge (for its
+ * next epoch, or a bundle at its epoch or later). */
+static int replay_allowed(const struct run *r, const struct bckm_device *d, uint32_t i) {
+    const struct adv_msg *m = &r->adv.msgs[i];
+    static const uint8_t zero[16] = {0};
+    if (!adv_routed(&r->adv, i, d->node_id)) return 0;
+    if (sodium_memcmp(m->h.challenge, zero, 16) == 0) return m->h.epoch == d->epoch + 1;
+    if (!d->resync || sodium_memcmp(m->h.challenge, d->challenge, 16) != 0) return 0;
+    return m->h.epoch == d->epoch + 1 || (m->h.kind == BCKM_MSG_BUNDLE && m->h.epoch >= d->epoch);
+}
+
+/* Replays recorded message i: accepted only when the freshness rule allows
+ * it (a message the device missed), and then kept. */
 static int replay(struct run *r, uint32_t node, uint32_t i) {
     const struct adv_msg *m = &r->adv.msgs[i];
-    uint64_t before = l1_device(&r->w, node)->epoch;
-    int next = m->h.epoch == before + 1 && adv_routed(&r->adv, i, node);
+    int next = replay_allowed(r, l1_device(&r->w, node), i);
     r->t->rep_tried++;
     int e = apply_foreign(r, node, m->bytes, m->len, next);
     if (e != BCKM_OK) r->t->rep_refused++;
@@ -240,32 +272,78 @@ static int replay(struct run *r, uint32_t node, uint32_t i) {
 
 /* ---- the adversary's actions ------------------------------------------------------ */
 
-/* Seals body as a message with the header fields given, under key. */
-static size_t seal(struct run *r, uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
-                   const uint8_t key[32], const uint8_t *body, size_t body_len, uint8_t *out, size_t cap) {
+/* A recorded genuine kind 1 or 2 message of BP bp (its trailer is what the
+ * adversary splices), or ADV_NONE. */
+static uint32_t genuine_of(struct run *r, uint32_t bp) {
+    for (uint32_t k = 0; k < 32 && r->adv.nmsgs > 0; k++) {
+        uint32_t i = r->adv.nmsgs - 1 - l1_rand(&r->w, r->adv.nmsgs < 64 ? r->adv.nmsgs : 64);
+        if (r->adv.msgs[i].h.sender == bp) return i;
+    }
+    return ADV_NONE;
+}
+
+/* Seals body as a message with the header fields given, under key, as the
+ * device's BP would send it (sender = its BP), then gives it a trailer the
+ * adversary can make: a batch signed with its own Ed25519 key, a genuine
+ * trailer of that BP cut from a recorded message, or its own signature
+ * under another BP's ID. Returns the length, 0 when it cannot build it. */
+static size_t seal(struct run *r, uint32_t target, uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
+                   const uint8_t key[32], const uint8_t *body, size_t body_len, int mode, uint8_t *out, size_t cap) {
+    const struct bckm_device *d = l1_device(&r->w, target);
     struct bckm_msg_header h;
     size_t len = 0;
     memset(&h, 0, sizeof h);
     h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
+    h.sender = d->bp_id;
+    if (mode == T_OTHER_SENDER) h.sender = (uint8_t)(d->bp_id % BCKM_MAX_BPS + 1);
     bckm_drbg_fill(&r->w.rng, h.nonce, sizeof h.nonce);
-    return bckm_msg_seal(&h, key, body, body_len, out, cap, &len) == BCKM_OK ? len : 0;
+    r->t->trailer[mode]++;
+    if (mode == T_SPLICED) {
+        uint32_t g = genuine_of(r, d->bp_id);
+        if (g == ADV_NONE || bckm_msg_seal(&h, key, body, body_len, out, cap, &len) != BCKM_OK) return 0;
+        const struct adv_msg *m = &r->adv.msgs[g];
+        size_t tl = m->len - m->h.sealed_len;
+        if (len + tl > cap) return 0;
+        memcpy(out + len, m->bytes + m->h.sealed_len, tl);
+        return len + tl;
+    }
+    struct bckm_msgs ms;
+    bckm_msgs_init(&ms);
+    size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES;
+    ms.buf = malloc(need);
+    ms.refs = malloc(sizeof *ms.refs);
+    if (ms.buf == NULL || ms.refs == NULL) exit(2);
+    ms.cap = need; ms.refs_cap = 1;
+    if (bckm_msg_seal(&h, key, body, body_len, ms.buf, need, &len) == BCKM_OK) {
+        ms.refs[0] = (struct bckm_msg_ref){ kind, kek_type, recipient, 0, len };
+        ms.len = len; ms.n = 1;
+        len = bckm_rekey_batch_sign(&ms, 0, h.sender, r->own_sk) == BCKM_OK && ms.refs[0].len <= cap ? ms.refs[0].len : 0;
+        if (len) memcpy(out, ms.buf + ms.refs[0].off, len);
+    } else len = 0;
+    bckm_msgs_free(&ms);
+    return len;
 }
 
-/* A well-formed update of set S for the next epoch, with a refresh key of
- * the adversary's choice: what a member could forge under K_S. */
-static size_t forge_update(struct run *r, uint32_t set, const uint8_t key[32], uint8_t *out, size_t cap) {
+static int random_mode(struct run *r) { return (int)l1_rand(&r->w, T_COUNT); }
+
+/* A well-formed v2 update of set S for the next epoch, with a set refresh
+ * of the adversary's choice: what a member could build under K_S. */
+static size_t forge_update(struct run *r, uint32_t target, uint32_t set, const uint8_t key[32], int mode,
+                           uint8_t *out, size_t cap) {
     uint8_t body[64], refresh[BCKM_REFRESH_BYTES];
     struct bckm_writer bw;
     bckm_drbg_fill(&r->w.rng, refresh, sizeof refresh);
     bckm_writer_init(&bw, body, sizeof body);
     bckm_writer_u8(&bw, BCKM_OP_LEAVE);
     bckm_writer_u32(&bw, r->nbad ? r->bad_list[0] : 1);
-    bckm_writer_bytes(&bw, refresh, sizeof refresh);
+    bckm_writer_u8(&bw, 1);                               /* has set refresh */
+    bckm_writer_bytes(&bw, refresh, sizeof refresh);      /* r_S */
     bckm_writer_u16(&bw, 1); bckm_writer_u32(&bw, set);  /* changed: S */
     bckm_writer_u16(&bw, 0); bckm_writer_u16(&bw, 0);    /* retired, joined */
     bckm_writer_u16(&bw, 0); bckm_writer_u16(&bw, 0);    /* left, new keys */
-    return bw.err ? 0 : seal(r, BCKM_MSG_UPDATE, BCKM_KEK_SET, set, bckm_sets_epoch(r->w.reg) + 1, key,
-                             body, bw.len, out, cap);
+    bckm_writer_u16(&bw, 0);                              /* pair refreshes */
+    return bw.err ? 0 : seal(r, target, BCKM_MSG_UPDATE, BCKM_KEK_SET, set, bckm_sets_epoch(r->w.reg) + 1, key,
+                             body, bw.len, mode, out, cap);
 }
 
 /* A recorded message of the given kind the adversary can open: its body. */
@@ -281,9 +359,11 @@ static size_t opened_body(struct run *r, uint8_t kind, uint8_t *body, size_t cap
 }
 
 /* Every set whose current KEK the closure holds gets, at an honest member:
- * a forged next-epoch update; sometimes an old genuine update body re-sealed
- * for the next epoch (mixed fields) and an opened bundle re-sealed under the
- * set KEK, as a set message and as one to the member. */
+ * a forged next-epoch update signed with the adversary's own key and one
+ * carrying a genuine trailer of the member's BP; sometimes an old genuine
+ * update body re-sealed for the next epoch (mixed fields) and an opened
+ * bundle re-sealed under the set KEK, as a set message and as one to the
+ * member. */
 static void inject_known_sets(struct run *r) {
     const struct bckm_set_info *tab = bckm_sets_table(r->w.reg);
     uint32_t m = bckm_sets_count(r->w.reg);
@@ -295,17 +375,24 @@ static void inject_known_sets(struct run *r) {
         uint32_t s = tab[i].id, u;
         const struct adv_version *v = adv_current(&r->adv, ADV_SET_KEK, s, 0);
         if (v == NULL || !v->known || (u = random_honest_member(r, s)) == 0) continue;
-        size_t len = forge_update(r, s, v->value, out, cap), n;
-        if (len) inject(r, u, out, len, "forged set update accepted");
+        size_t len, n;
+        if ((len = forge_update(r, u, s, v->value, T_OWN_KEY, out, cap)) > 0)
+            inject(r, u, out, len, I_FORGED_UPDATE, "forged set update accepted");
+        if ((len = forge_update(r, u, s, v->value, T_SPLICED, out, cap)) > 0)
+            inject(r, u, out, len, I_FORGED_UPDATE, "forged set update with a genuine trailer accepted");
         if (l1_rand(&r->w, 4) != 0) continue;
         if ((n = opened_body(r, BCKM_MSG_UPDATE, body, cap)) > 0 &&
-            (len = seal(r, BCKM_MSG_UPDATE, BCKM_KEK_SET, s, next, v->value, body, n, out, cap)) > 0)
-            inject(r, u, out, len, "re-sealed old update accepted");
+            (len = seal(r, u, BCKM_MSG_UPDATE, BCKM_KEK_SET, s, next, v->value, body, n, random_mode(r), out, cap)) > 0)
+            inject(r, u, out, len, I_RESEALED_UPDATE, "re-sealed old update accepted");
         if ((n = opened_body(r, BCKM_MSG_BUNDLE, body, cap)) > 0) {
-            if ((len = seal(r, BCKM_MSG_BUNDLE, BCKM_KEK_SET, s, next, v->value, body, n, out, cap)) > 0)
-                inject(r, u, out, len, "bundle under a set KEK accepted");
-            if ((len = seal(r, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, next, v->value, body, n, out, cap)) > 0)
-                inject(r, u, out, len, "re-sealed bundle accepted");
+            /* seal refuses a bundle under a set KEK (not canonical): the
+             * adversary relabels a node-KEK one. */
+            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, s, next, v->value, body, n, random_mode(r), out, cap)) > 0) {
+                out[2] = BCKM_KEK_SET;
+                inject(r, u, out, len, I_BUNDLE_SETKEK, "bundle under a set KEK accepted");
+            }
+            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, next, v->value, body, n, random_mode(r), out, cap)) > 0)
+                inject(r, u, out, len, I_RESEALED_BUNDLE, "re-sealed bundle accepted");
         }
     }
     bckm_wipe(body, cap);
@@ -319,9 +406,9 @@ static void inject_stale(struct run *r) {
     struct l1dev *d = dev_of(r, c);
     uint32_t u;
     if (d->live || d->dev->node_id == BCKM_ID_NONE || (u = random_honest_member(r, d->dev->set_id)) == 0) return;
-    uint8_t out[256];
-    size_t len = forge_update(r, d->dev->set_id, d->dev->set_kek, out, sizeof out);
-    if (len) inject(r, u, out, len, "update under a departed node's KEK accepted");
+    uint8_t out[512];
+    size_t len = forge_update(r, u, d->dev->set_id, d->dev->set_kek, random_mode(r), out, sizeof out);
+    if (len) inject(r, u, out, len, I_STALE, "update under a departed node's KEK accepted");
 }
 
 /* Replays random recorded messages, old and current, to honest members of
@@ -335,21 +422,52 @@ static void replay_random(struct run *r) {
     }
 }
 
-/* A corrupted member asks its BP to catch it up from an epoch of its choice;
- * whatever the BP sends goes to the network (the adversary opens it). */
+/* The BP's answer to a resync request (spec 10.5): it opens the request
+ * under the node's KEK, then catches the node up from the epoch and with the
+ * challenge the request names. Every message goes to the network. Returns
+ * the catch-up's result (the request's when it does not open). */
+static int answer_request(struct run *r, uint32_t bp, const uint8_t req[BCKM_RESYNC_REQUEST_BYTES],
+                          uint32_t *idx, uint32_t *nidx, uint32_t cap_idx, uint64_t *claim_out) {
+    uint32_t node;
+    uint64_t last;
+    uint8_t ch[16];
+    struct bckm_msgs out;
+    bckm_msgs_init(&out);
+    int e = bckm_km_open_resync(r->w.km[bp], req, BCKM_RESYNC_REQUEST_BYTES, &node, &last, ch);
+    if (e == BCKM_OK) e = bckm_km_catch_up(r->w.km[bp], r->w.reg, node, last, ch, &out);
+    if (claim_out) *claim_out = last;
+    for (uint32_t i = 0; e == BCKM_OK && i < out.n; i++) {
+        uint32_t x = adv_record(&r->adv, node, out.buf + out.refs[i].off, out.refs[i].len);
+        if (x != ADV_NONE && nidx != NULL && *nidx < cap_idx) idx[(*nidx)++] = x;
+    }
+    bckm_msgs_free(&out);
+    bckm_wipe(ch, sizeof ch);
+    return e;
+}
+
+/* A corrupted member asks its BP to catch it up from an epoch of its choice
+ * (it holds its KEK, so it can make the request); whatever the BP sends goes
+ * to the network (the adversary opens it). A claim from before the node
+ * joined must get a bundle, never a replay of epochs it held no keys for. */
 static void ask_catch_up(struct run *r) {
     uint64_t cur = bckm_sets_epoch(r->w.reg);
-    if (r->nbad == 0 || cur < 2 || l1_rand(&r->w, 10) != 0) return;
-    uint32_t c = r->bad_list[l1_rand(&r->w, r->nbad)];
+    if (r->nbad == 0 || cur < 2 || l1_rand(&r->w, 5) != 0) return;
+    uint32_t c = r->bad_list[l1_rand(&r->w, r->nbad)], joined_at = 0;
     struct l1dev *d = dev_of(r, c);
     if (!d->live) return;
     uint64_t span = cur - 1 < 200 ? cur - 1 : 200, claim = cur - 1 - l1_rand(&r->w, (uint32_t)span);
-    struct bckm_msgs out;
-    bckm_msgs_init(&out);
+    uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES];
+    uint32_t idx[256], n = 0;
+    bckm_drbg_fill(&r->w.rng, ch, sizeof ch);
     r->t->catchup_asks++;
-    if (bckm_km_catch_up(r->w.km[d->bp], r->w.reg, c, claim, &out) == BCKM_OK)
-        for (uint32_t i = 0; i < out.n; i++) (void)adv_record(&r->adv, c, out.buf + out.refs[i].off, out.refs[i].len);
-    bckm_msgs_free(&out);
+    if (bckm_resync_request_make(d->dev->kek, c, claim, ch, req) != BCKM_OK) return;
+    if (answer_request(r, d->bp, req, idx, &n, 256, NULL) != BCKM_OK) return;
+    (void)bckm_map_get(&r->joined, c, &joined_at);
+    if (claim >= joined_at) return;
+    int replayed_before_join = 0;
+    for (uint32_t i = 0; i < n; i++)
+        replayed_before_join |= r->adv.msgs[idx[i]].h.kind == BCKM_MSG_UPDATE && r->adv.msgs[idx[i]].h.epoch <= joined_at;
+    verdict(r, G_SECRECY, !replayed_before_join, "catch-up replayed an epoch before the requester joined", c, (uint32_t)claim);
 }
 
 /* ---- drops, sleep and resync -------------------------------------------------------- */
@@ -407,35 +525,71 @@ static void agree_all_peers(struct run *r, uint32_t node) {
     }
 }
 
-/* Wakes a sleeper: the adversary first delivers what it holds for it
- * (delayed and old messages, shuffled), then the BP's catch-up arrives,
- * reordered. The device must end at the current epoch, agreeing. */
+/* Keeps an honest node's resync request: the network saw it, and may
+ * replay it to the BP later. */
+static void keep_request(struct run *r, uint32_t node, const uint8_t req[BCKM_RESYNC_REQUEST_BYTES]) {
+    if (r->nreqs == r->cap_reqs) {
+        r->cap_reqs = r->cap_reqs ? 2 * r->cap_reqs : 16;
+        r->reqs = realloc(r->reqs, (size_t)r->cap_reqs * sizeof *r->reqs);
+        if (r->reqs == NULL) exit(2);
+    }
+    memcpy(r->reqs[r->nreqs], req, BCKM_RESYNC_REQUEST_BYTES);
+    if (bckm_map_put(&r->last_req, node, r->nreqs++) != BCKM_OK) exit(2);
+}
+
+/* The network replays an honest node's old resync request to the node's BP
+ * (it opens: the tag is genuine) and delivers the answer to the node, now
+ * awake: every message of it answers an old challenge and must be refused. */
+static void replay_old_request(struct run *r) {
+    if (r->nreqs == 0 || l1_rand(&r->w, 4) != 0) return;
+    const uint8_t *req = r->reqs[l1_rand(&r->w, r->nreqs)];
+    uint32_t node = bckm_resync_request_node(req), n = 0, idx[BCKM_KM_LOG_EPOCHS + 1];
+    struct l1dev *ld = dev_of(r, node);
+    if (ld == NULL || !honest_awake(r, node)) return;
+    r->t->old_requests++;
+    if (answer_request(r, ld->bp, req, idx, &n, BCKM_KM_LOG_EPOCHS + 1, NULL) != BCKM_OK) return;
+    r->t->old_answer_msgs += n;
+    for (uint32_t i = 0; i < n; i++) (void)replay(r, node, idx[i]);
+}
+
+/* Wakes a sleeper: it enters resync with a fresh challenge. The adversary
+ * first delivers what it holds for it (delayed and old messages, shuffled),
+ * then replays the node's previous resync request to the BP and delivers
+ * the BP's answer to it (an answer to an old challenge: refused); then the
+ * node's own request reaches the BP and its catch-up arrives, reordered.
+ * The device must end at the current epoch, agreeing. */
 static void wake(struct run *r, uint32_t node) {
     struct l1dev *ld = dev_of(r, node);
     struct bckm_device *d = ld->dev;
+    uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES];
     ld->asleep = 0;
-    bckm_device_begin_resync(d);
+    bckm_drbg_fill(&r->w.rng, ch, sizeof ch);
+    bckm_device_begin_resync(d, ch);
     r->t->resyncs++;
-    uint32_t *cand = malloc(((size_t)r->adv.nmsgs + 1) * sizeof *cand), n = 0;
+    uint32_t cap = r->adv.nmsgs + BCKM_KM_LOG_EPOCHS + 2;
+    uint32_t *cand = malloc((size_t)cap * sizeof *cand), n = 0, old;
     if (cand == NULL) exit(2);
     for (uint32_t i = 0; i < r->adv.nmsgs; i++)
         if (adv_routed(&r->adv, i, node) && (r->adv.msgs[i].h.epoch >= d->epoch || l1_rand(&r->w, 16) == 0)) cand[n++] = i;
     deliver_reordered(r, node, cand, n, 0);
-    struct bckm_msgs out;
-    bckm_msgs_init(&out);
-    int e = bckm_km_catch_up(r->w.km[ld->bp], r->w.reg, node, d->epoch, &out);
-    verdict(r, G_AGREE, e == BCKM_OK, "catch-up refused", node, (uint32_t)-e);
-    uint32_t *mine = malloc(((size_t)out.n + 1) * sizeof *mine), nm = 0;
-    if (mine == NULL) exit(2);
-    for (uint32_t i = 0; e == BCKM_OK && i < out.n; i++) {
-        uint32_t idx = adv_record(&r->adv, node, out.buf + out.refs[i].off, out.refs[i].len);
-        if (idx != ADV_NONE) mine[nm++] = idx;
+    if (bckm_map_get(&r->last_req, node, &old)) {
+        n = 0;
+        r->t->old_requests++;
+        if (answer_request(r, ld->bp, r->reqs[old], cand, &n, cap, NULL) == BCKM_OK) {
+            r->t->old_answer_msgs += n;
+            deliver_reordered(r, node, cand, n, 0);
+        }
     }
-    deliver_reordered(r, node, mine, nm, 1);
+    int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
+    if (e == BCKM_OK) keep_request(r, node, req);
+    n = 0;
+    if (e == BCKM_OK) e = answer_request(r, ld->bp, req, cand, &n, cap, NULL);
+    verdict(r, G_AGREE, e == BCKM_OK, "catch-up refused", node, (uint32_t)-e);
+    deliver_reordered(r, node, cand, n, 1);
     verdict(r, G_AGREE, d->epoch == bckm_sets_epoch(r->w.reg), "resynced device behind", node, (uint32_t)d->epoch);
     agree_all_peers(r, node);
-    bckm_msgs_free(&out);
-    free(mine); free(cand);
+    bckm_wipe(ch, sizeof ch);
+    free(cand);
 }
 
 static void wake_due(struct run *r) {
@@ -539,8 +693,12 @@ static uint32_t random_leaver(struct run *r) {
 static int one_change(struct run *r) {
     uint32_t phase = (r->op * 3) / r->wp->ops, n = bckm_sets_nodes(r->w.reg);
     uint32_t join_pct = phase == 0 ? 75 : phase == 1 ? 20 : 50, roll = l1_rand(&r->w, 100), u;
-    if (n < 8 || roll < join_pct || (u = random_leaver(r)) == 0)
-        return l1_join(&r->w, 1 + l1_rand(&r->w, r->w.p), NULL);
+    if (n < 8 || roll < join_pct || (u = random_leaver(r)) == 0) {
+        uint32_t node = 0;
+        int e = l1_join(&r->w, 1 + l1_rand(&r->w, r->w.p), &node);
+        if (e == BCKM_OK && bckm_map_put(&r->joined, node, (uint32_t)bckm_sets_epoch(r->w.reg)) != BCKM_OK) exit(2);
+        return e;
+    }
     return l1_leave(&r->w, u, roll % 3 == 0 ? BCKM_OP_EVICT : BCKM_OP_LEAVE);
 }
 
@@ -550,11 +708,21 @@ static void run_world(const struct world_params *wp, struct tally *t) {
     r->wp = wp; r->t = t;
     adv_init(&r->adv);
     bckm_map_init(&r->bad);
+    bckm_map_init(&r->joined);
+    bckm_map_init(&r->last_req);
     REQUIRE(l1_init(&r->w, wp->p, wp->policy, wp->n0 + wp->ops + 64, wp->seed) == 0);
     r->w.tap = on_network;
     r->w.tap_ctx = r;
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&r->w, wp->n0) == BCKM_OK);
+    for (uint32_t i = 0; i < r->w.ndevs; i++)
+        REQUIRE(bckm_map_put(&r->joined, r->w.devs[i].node_id, (uint32_t)bckm_sets_epoch(r->w.reg)) == BCKM_OK);
+    {
+        uint8_t seed[32], pk[32];
+        bckm_drbg_fill(&r->w.rng, seed, sizeof seed);
+        crypto_sign_seed_keypair(pk, r->own_sk, seed);
+        bckm_wipe(seed, sizeof seed);
+    }
     record_truth(r);
     corrupt_initial(r);
     adv_close(&r->adv);
@@ -575,6 +743,7 @@ static void run_world(const struct world_params *wp, struct tally *t) {
         inject_known_sets(r);
         inject_stale(r);
         replay_random(r);
+        replay_old_request(r);
         wake_due(r);
         adv_close(&r->adv);
         check_secrecy(r);
@@ -587,6 +756,10 @@ static void run_world(const struct world_params *wp, struct tally *t) {
     l1_free(&r->w);
     adv_free(&r->adv);
     bckm_map_free(&r->bad);
+    bckm_map_free(&r->joined);
+    bckm_map_free(&r->last_req);
+    bckm_wipe(r->own_sk, sizeof r->own_sk);
+    free(r->reqs);
     free(r->bad_list);
     free(r->snap);
     free(r);
@@ -627,6 +800,14 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
            (unsigned long long)t.derived, (unsigned long long)t.catchup_asks, (unsigned long long)t.inj_tried,
            (unsigned long long)t.inj_refused, (unsigned long long)t.rep_tried, (unsigned long long)t.rep_refused,
            (unsigned long long)t.resyncs);
+    printf("  %s: injections by class:", name);
+    for (int c = 0; c < I_COUNT; c++)
+        printf(" %s %llu/%llu refused;", inj_name[c], (unsigned long long)t.inj_class_refused[c],
+               (unsigned long long)t.inj_class[c]);
+    printf(" by trailer:");
+    for (int m = 0; m < T_COUNT; m++) printf(" %s %llu;", trailer_name[m], (unsigned long long)t.trailer[m]);
+    printf(" old resync requests replayed %llu (answers %llu messages)\n", (unsigned long long)t.old_requests,
+           (unsigned long long)t.old_answer_msgs);
     printf("  %s: secrecy %llu checks, %llu violations; origin %llu checks, %llu violations; "
            "agreement %llu checks, %llu violations\n", name,
            (unsigned long long)t.checks[G_SECRECY], (unsigned long long)t.viol[G_SECRECY],
@@ -639,6 +820,11 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
     CHECK(t.resyncs > 0);
     CHECK(t.catchup_asks > 0);
     CHECK(t.opened > 0);
+    for (int c = 0; c < I_COUNT; c++) CHECK_EQ(t.inj_class_refused[c], t.inj_class[c]);
+    for (int m = 0; m < T_COUNT; m++) CHECK(t.trailer[m] > 0);
+    CHECK(t.inj_class[I_FORGED_UPDATE] > 0);
+    CHECK(t.inj_class[I_STALE] > 0);
+    CHECK(t.old_requests > 0);
     for (int g = 0; g < G_COUNT; g++) {
         CHECK(t.checks[g] > 0);
         CHECK_EQ(t.viol[g], 0);
