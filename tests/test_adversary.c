@@ -51,7 +51,7 @@ struct tally {
     uint64_t worlds, ops, corrupted, closure, opened, derived, moves;
     uint64_t inj_tried, inj_refused, rep_tried, rep_refused, resyncs, catchup_asks;
     uint64_t inj_class[I_COUNT], inj_class_refused[I_COUNT], trailer[T_COUNT];
-    uint64_t old_requests, old_answer_msgs;
+    uint64_t old_requests, old_answer_msgs, prejoin_asks;
     uint64_t checks[G_COUNT], viol[G_COUNT];
 };
 
@@ -204,9 +204,14 @@ static void corrupt_initial(struct run *r) {
  * handing over the keys it kept. */
 static void corrupt_more(struct run *r) {
     if (r->nbad >= r->wp->kmax || l1_rand(&r->w, 100) >= 4) return;
-    int departed = l1_rand(&r->w, 2);
+    int departed = l1_rand(&r->w, 2), recent = l1_rand(&r->w, 3) == 0;
     for (uint32_t k = 0; k < 16; k++) {
-        struct l1dev *d = &r->w.devs[l1_rand(&r->w, r->w.ndevs)];
+        /* A third of the time a recent joiner, current: its catch-up claims
+         * from before its join are attack 2's. */
+        uint32_t back = r->w.ndevs < 8 ? r->w.ndevs : 8;
+        struct l1dev *d = recent ? &r->w.devs[r->w.ndevs - 1 - l1_rand(&r->w, back)]
+                                 : &r->w.devs[l1_rand(&r->w, r->w.ndevs)];
+        if (recent) departed = 0;
         if (d->asleep || d->live == departed || is_bad(r, d->node_id)) continue;
         corrupt(r, d->node_id);
         return;
@@ -457,13 +462,16 @@ static void ask_catch_up(struct run *r) {
     if (!d->live) return;
     uint64_t span = cur - 1 < 200 ? cur - 1 : 200, claim = cur - 1 - l1_rand(&r->w, (uint32_t)span);
     uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES];
-    uint32_t idx[256], n = 0;
+    uint32_t idx[BCKM_KM_LOG_EPOCHS + 1], n = 0;
+    (void)bckm_map_get(&r->joined, c, &joined_at);
+    /* Half the time: an epoch just before the node existed (attack 2). */
+    if (joined_at > 1 && l1_rand(&r->w, 2) == 0) claim = joined_at - 1 - l1_rand(&r->w, joined_at - 1 < 8 ? joined_at - 1 : 8);
     bckm_drbg_fill(&r->w.rng, ch, sizeof ch);
     r->t->catchup_asks++;
     if (bckm_resync_request_make(d->dev->kek, c, claim, ch, req) != BCKM_OK) return;
-    if (answer_request(r, d->bp, req, idx, &n, 256, NULL) != BCKM_OK) return;
-    (void)bckm_map_get(&r->joined, c, &joined_at);
+    if (answer_request(r, d->bp, req, idx, &n, BCKM_KM_LOG_EPOCHS + 1, NULL) != BCKM_OK) return;
     if (claim >= joined_at) return;
+    r->t->prejoin_asks++;
     int replayed_before_join = 0;
     for (uint32_t i = 0; i < n; i++)
         replayed_before_join |= r->adv.msgs[idx[i]].h.kind == BCKM_MSG_UPDATE && r->adv.msgs[idx[i]].h.epoch <= joined_at;
@@ -553,10 +561,11 @@ static void replay_old_request(struct run *r) {
 }
 
 /* Wakes a sleeper: it enters resync with a fresh challenge. The adversary
- * first delivers what it holds for it (delayed and old messages, shuffled),
- * then replays the node's previous resync request to the BP and delivers
- * the BP's answer to it (an answer to an old challenge: refused); then the
- * node's own request reaches the BP and its catch-up arrives, reordered.
+ * first replays the node's previous resync request to the BP and delivers
+ * the BP's answer to it (it answers an old challenge: refused, attack 8),
+ * then delivers what it holds for it (delayed and old messages, shuffled);
+ * then the node's own request reaches the BP and its catch-up arrives,
+ * reordered.
  * The device must end at the current epoch, agreeing. */
 static void wake(struct run *r, uint32_t node) {
     struct l1dev *ld = dev_of(r, node);
@@ -569,9 +578,6 @@ static void wake(struct run *r, uint32_t node) {
     uint32_t cap = r->adv.nmsgs + BCKM_KM_LOG_EPOCHS + 2;
     uint32_t *cand = malloc((size_t)cap * sizeof *cand), n = 0, old;
     if (cand == NULL) exit(2);
-    for (uint32_t i = 0; i < r->adv.nmsgs; i++)
-        if (adv_routed(&r->adv, i, node) && (r->adv.msgs[i].h.epoch >= d->epoch || l1_rand(&r->w, 16) == 0)) cand[n++] = i;
-    deliver_reordered(r, node, cand, n, 0);
     if (bckm_map_get(&r->last_req, node, &old)) {
         n = 0;
         r->t->old_requests++;
@@ -580,6 +586,10 @@ static void wake(struct run *r, uint32_t node) {
             deliver_reordered(r, node, cand, n, 0);
         }
     }
+    n = 0;
+    for (uint32_t i = 0; i < r->adv.nmsgs; i++)
+        if (adv_routed(&r->adv, i, node) && (r->adv.msgs[i].h.epoch >= d->epoch || l1_rand(&r->w, 16) == 0)) cand[n++] = i;
+    deliver_reordered(r, node, cand, n, 0);
     int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
     if (e == BCKM_OK) keep_request(r, node, req);
     n = 0;
@@ -806,8 +816,8 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
                (unsigned long long)t.inj_class[c]);
     printf(" by trailer:");
     for (int m = 0; m < T_COUNT; m++) printf(" %s %llu;", trailer_name[m], (unsigned long long)t.trailer[m]);
-    printf(" old resync requests replayed %llu (answers %llu messages)\n", (unsigned long long)t.old_requests,
-           (unsigned long long)t.old_answer_msgs);
+    printf(" old resync requests replayed %llu (answers %llu messages); catch-up asks from before the join %llu\n",
+           (unsigned long long)t.old_requests, (unsigned long long)t.old_answer_msgs, (unsigned long long)t.prejoin_asks);
     printf("  %s: secrecy %llu checks, %llu violations; origin %llu checks, %llu violations; "
            "agreement %llu checks, %llu violations\n", name,
            (unsigned long long)t.checks[G_SECRECY], (unsigned long long)t.viol[G_SECRECY],
@@ -833,17 +843,17 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
 
 static void adv_one_bp_global(void) {
     if (check_small()) family("1 BP global", 1, 3, 1, 1, BCKM_POLICY_GLOBAL, 30, 60, 80);
-    else family("1 BP global", 1, 6, 1, 1, BCKM_POLICY_GLOBAL, 40, 120, 300);
+    else family("1 BP global", 1, 5, 1, 1, BCKM_POLICY_GLOBAL, 40, 120, 300);
 }
 
 static void adv_owned(void) {
     if (check_small()) family("2-4 BPs owned", 2, 3, 2, 4, BCKM_POLICY_OWNED, 30, 60, 80);
-    else family("2-4 BPs owned", 2, 6, 2, 4, BCKM_POLICY_OWNED, 40, 150, 300);
+    else family("2-4 BPs owned", 2, 5, 2, 4, BCKM_POLICY_OWNED, 40, 150, 300);
 }
 
 static void adv_global(void) {
     if (check_small()) family("2-4 BPs global", 3, 3, 2, 4, BCKM_POLICY_GLOBAL, 30, 60, 80);
-    else family("2-4 BPs global", 3, 6, 2, 4, BCKM_POLICY_GLOBAL, 40, 150, 300);
+    else family("2-4 BPs global", 3, 5, 2, 4, BCKM_POLICY_GLOBAL, 40, 150, 300);
 }
 
 static void adv_thousand_nodes(void) {
