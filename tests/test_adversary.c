@@ -6,8 +6,12 @@
  * records every message a BP sends any device, drops messages to honest
  * devices (they fall asleep and resync with the BP's catch-up later),
  * replays and reorders, injects every message it can build from what it
- * knows, and asks the BPs to catch its devices up from epochs of its choice.
- * Its knowledge is a closure to a fixpoint (tests/adversary.c).
+ * knows (it holds no BP signing key: its messages carry its own Ed25519
+ * signature or a genuine trailer cut from a recorded message), replays old
+ * resync requests to the BPs, and asks the BPs to catch its devices up from
+ * epochs of its choice (before their join too). Honest sleepers resync with
+ * a fresh challenge. Its knowledge is a closure to a fixpoint
+ * (tests/adversary.c) over the per-set and per-pair refresh values it learns.
  *
  * Asserted after every operation, three groups:
  *   secrecy   no current link key between honest nodes (pairwise node keys
