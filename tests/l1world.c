@@ -126,7 +126,9 @@ static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len)
     struct delivery *dl = ctx;
     struct l1world *w = dl->w;
     uint32_t di = l1_index(w, node);
-    if (di == UINT32_MAX || w->devs[di].asleep || w->devs[di].bp != dl->bp) return BCKM_OK;
+    if (di == UINT32_MAX || w->devs[di].bp != dl->bp) return BCKM_OK;
+    if (w->tap != NULL) w->tap(w->tap_ctx, dl->bp, node, msg, len);
+    if (w->devs[di].asleep) return BCKM_OK;
     if (dl->cap < len) {
         uint8_t *c = realloc(dl->copy, len);
         if (c == NULL) return BCKM_ERR_NOMEM;

@@ -45,6 +45,11 @@ struct l1world {
     struct bckm_bp_table bps;
     uint8_t sign_sk[BCKM_MAX_BPS + 1][64];
     uint8_t bps_root[32];
+    /* The network's view (tests/test_adversary.c): when set, called for every
+     * message a BP transmits to a device it serves, before the device (awake
+     * or asleep) gets it. Observation only; NULL by default. */
+    void (*tap)(void *ctx, uint32_t bp, uint32_t node, const uint8_t *msg, size_t len);
+    void *tap_ctx;
 };
 
 int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed);
