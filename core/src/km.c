@@ -177,23 +177,6 @@ int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
     return e;
 }
 
-static int msgs_reserve(struct bckm_msgs *m, size_t bytes) {
-    if (m->n == m->refs_cap) {
-        uint32_t ncap = m->refs_cap ? m->refs_cap * 2 : 64;
-        struct bckm_msg_ref *r = realloc(m->refs, (size_t)ncap * sizeof *r);
-        if (r == NULL) return BCKM_ERR_NOMEM;
-        m->refs = r; m->refs_cap = ncap;
-    }
-    if (m->cap - m->len < bytes) {
-        size_t ncap = m->cap ? m->cap : 4096;
-        while (ncap - m->len < bytes) ncap *= 2;
-        uint8_t *b = realloc(m->buf, ncap);
-        if (b == NULL) return BCKM_ERR_NOMEM;
-        m->buf = b; m->cap = ncap;
-    }
-    return BCKM_OK;
-}
-
 /* Room for nrefs more messages of `bytes` bytes in all. */
 static int msgs_reserve_many(struct bckm_msgs *m, uint32_t nrefs, size_t bytes) {
     if (m->refs_cap - m->n < nrefs) {
@@ -229,6 +212,8 @@ static int ids_reserve(struct bckm_km *km, size_t n) {
     km->ids = b; km->ids_cap = n;
     return BCKM_OK;
 }
+
+static int msgs_reserve(struct bckm_msgs *m, size_t bytes) { return msgs_reserve_many(m, 1, bytes); }
 
 static int scratch_reserve(struct bckm_km *km, size_t bytes) {
     if (km->scratch_cap >= bytes) return BCKM_OK;
