@@ -296,6 +296,11 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *o
                  out->sig[k] == buf[bckm_env_signed_len(out->version) + k]; */
     /*@ assert out->version == 2 ==> \forall integer k; 0 <= k < BCKM_SIG_BYTES ==>
                  out->consent[k] == buf[ENV_OFF_CONSENT + k]; */
+    /* The encoding predicate in three steps (each a goal of its own): the
+     * 70-byte head, the signed bytes, the whole envelope. */
+    /*@ assert bckm_envelope_encodes_head{Here, Pre}(out, (uint8_t *)buf); */
+    /*@ assert bckm_envelope_encodes_signed{Here, Pre}(out, (uint8_t *)buf); */
+    /*@ assert bckm_envelope_encodes{Here, Pre}(out, (uint8_t *)buf); */
 
 out:
     return ret;
