@@ -408,7 +408,7 @@ int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32],
     if (e == BCKM_OK) {
         memcpy(kek_out, bs.kek, 32);
         randombytes_buf(challenge_out, 16);
-        bckm_device_rejoin(d, bs.kek, got, pk, challenge_out);
+        e = bckm_device_rejoin(d, bs.kek, got, pk, challenge_out);
     }
     sodium_memzero(&ns, sizeof ns);
     sodium_memzero(&bs, sizeof bs);
@@ -432,4 +432,22 @@ int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, 
     out->refs[out->n++] = (struct bckm_msg_ref){ hh.kind, hh.kek_type, hh.recipient, out->len, len };
     out->len += len;
     return bckm_rekey_batch_sign(out, first, bp, w->sign_sk[bp]);
+}
+
+int l1_move_to(struct l1world *w, uint32_t node, uint32_t b) {
+    uint32_t i = l1_index(w, node);
+    uint8_t kek[32], ch[16];
+    struct bckm_msgs m;
+    if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
+    int e = l1_rejoin(w, node, b, kek, ch);
+    bckm_msgs_init(&m);
+    if (e == BCKM_OK) e = bckm_km_adopt_node(w->km[b], w->reg, node, kek, ch, &m);
+    if (e == BCKM_OK) e = l1_reattach(w, node, b);
+    if (e == BCKM_OK) {
+        w->devs[i].bp = b;
+        l1_deliver(w, b, &m);
+    }
+    bckm_msgs_free(&m);
+    sodium_memzero(kek, sizeof kek);
+    return e;
 }

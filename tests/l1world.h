@@ -92,6 +92,11 @@ uint32_t l1_census(struct l1world *w);
  * resync challenge (bckm_device_rejoin), copied to challenge_out for the
  * BP's answer. */
 int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32], uint8_t challenge_out[16]);
+/* The whole move of node to BP b when b holds the node's set keys (global
+ * policy, or a set b owns or adopted): the rejoin handshake, b's adoption
+ * bundle delivered, and the REATTACH committed; the node is then served by
+ * b. */
+int l1_move_to(struct l1world *w, uint32_t node, uint32_t b);
 /* Seals body under kek with header h as BP bp would (sender bp) and signs it
  * as a one-message batch with bp's key, appending it to out: a genuine
  * message with a body the test chose, for tests of the body checks. */

@@ -380,15 +380,7 @@ static void split_adoption_then_reorder(void) {
                 CHECK(!bckm_km_has_node(w.km[b], u));        /* no longer served by b */
                 CHECK(!bckm_km_knows_set(w.km[b], us));      /* b cannot key its new set */
                 CHECK(bckm_km_knows_set(w.km[other], us));   /* the other BP can */
-                uint8_t kek[32], ch[16];
-                REQUIRE(l1_rejoin(&w, u, other, kek, ch) == BCKM_OK);
-                struct bckm_msgs m;
-                bckm_msgs_init(&m);
-                CHECK_EQ(bckm_km_adopt_node(w.km[other], w.reg, u, kek, ch, &m), BCKM_OK);
-                CHECK_EQ(l1_reattach(&w, u, other), BCKM_OK);
-                w.devs[l1_index(&w, u)].bp = other;
-                l1_deliver(&w, other, &m);
-                bckm_msgs_free(&m);
+                CHECK_EQ(l1_move_to(&w, u, other), BCKM_OK);
                 rejoined++;
             }
         }

@@ -334,5 +334,27 @@ static void one_signature_per_batch(void) {
     l1_free(&w);
 }
 
-CHECK_CASES(CASE(forged_set_update), CASE(reflected_handover), CASE(stale_bundle_in_resync),
+/* A rejoin installs a serving BP only with a BP ID of the table's range
+ * and only on a device that has joined; a refused one changes nothing. */
+static void rejoin_arguments_checked(void) {
+    struct l1world w;
+    REQUIRE(l1_init(&w, 2, BCKM_POLICY_GLOBAL, 64, 77) == 0);
+    REQUIRE(l1_genesis(&w, 8) == BCKM_OK);
+    struct bckm_device *d = w.devs[0].dev;
+    size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
+    uint8_t *snap = malloc(bytes), kek[32] = {1}, pk[32] = {2}, ch[16] = {3};
+    REQUIRE(snap != NULL);
+    memcpy(snap, d, bytes);
+    CHECK_EQ(bckm_device_rejoin(d, kek, 0, pk, ch), BCKM_ERR_ARG);
+    CHECK_EQ(bckm_device_rejoin(d, kek, BCKM_MAX_BPS + 1, pk, ch), BCKM_ERR_ARG);
+    CHECK_EQ(bckm_device_rejoin(d, kek, 2, NULL, ch), BCKM_ERR_ARG);
+    CHECK(memcmp(snap, d, bytes) == 0);
+    CHECK_EQ(bckm_device_rejoin(d, kek, 2, pk, ch), BCKM_OK);
+    CHECK_EQ(d->bp_id, 2);
+    CHECK_EQ(d->resync, 1);
+    free(snap);
+    l1_free(&w);
+}
+
+CHECK_CASES(CASE(forged_set_update), CASE(rejoin_arguments_checked), CASE(reflected_handover), CASE(stale_bundle_in_resync),
             CASE(other_bp_refused), CASE(tampered_trailer), CASE(one_signature_per_batch))

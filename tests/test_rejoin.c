@@ -150,15 +150,8 @@ static void mobility(void) {
     for (int k = 0; k < 10; k++) {
         uint32_t u = random_member_of(&w, 1), i = l1_index(&w, u);
         uint32_t b = 1 + (w.devs[i].bp % 3);
-        uint8_t kek[32], ch[16];
-        REQUIRE(l1_rejoin(&w, u, b, kek, ch) == BCKM_OK);
-        struct bckm_msgs m;
-        bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_adopt_node(w.km[b], w.reg, u, kek, ch, &m), BCKM_OK);
-        CHECK_EQ(l1_reattach(&w, u, b), BCKM_OK);
-        w.devs[i].bp = b;
-        l1_deliver(&w, b, &m);
-        bckm_msgs_free(&m);
+        CHECK_EQ(l1_move_to(&w, u, b), BCKM_OK);
+        CHECK_EQ(w.devs[i].bp, b);
         moved++;
         REQUIRE(random_ops(&w, 5) == BCKM_OK);
     }

@@ -1,4 +1,5 @@
 #include "bckm/credstore.h"
+#include "secret_array.h"
 #include "bckm/map.h"
 
 #include <stdlib.h>
@@ -45,13 +46,9 @@ int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial, const uint8_t
     if (cs->n == cs->cap) {
         /* Not realloc: the old array holds PSKs and must be wiped. */
         uint32_t ncap = cs->cap ? cs->cap * 2 : 16;
-        struct cred *nc = malloc((size_t)ncap * sizeof *nc);
+        struct cred *nc = bckm_secret_resize(cs->c, (size_t)cs->cap * sizeof *nc, (size_t)cs->n * sizeof *nc,
+                                             (size_t)ncap * sizeof *nc);
         if (nc == NULL) return BCKM_ERR_NOMEM;
-        if (cs->c != NULL) {
-            memcpy(nc, cs->c, (size_t)cs->n * sizeof *nc);
-            bckm_wipe(cs->c, (size_t)cs->cap * sizeof *cs->c);
-            free(cs->c);
-        }
         cs->c = nc;
         cs->cap = ncap;
     }

@@ -275,12 +275,15 @@ uint32_t bckm_device_key_count(const struct bckm_device *d) {
     return 2 + d->n_peers + d->n_sets;
 }
 
-void bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
-                        const uint8_t bp_pk[32], const uint8_t challenge[16]) {
+int bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
+                       const uint8_t bp_pk[32], const uint8_t challenge[16]) {
+    if (d == NULL || kek == NULL || bp_pk == NULL || challenge == NULL) return BCKM_ERR_ARG;
+    if (bp_id == 0 || bp_id > BCKM_MAX_BPS || d->node_id == BCKM_ID_NONE) return BCKM_ERR_ARG;
     memcpy(d->kek, kek, BCKM_KEY_BYTES);
     d->bp_id = (uint8_t)bp_id;
     memcpy(d->bp_pk, bp_pk, sizeof d->bp_pk);
     bckm_device_begin_resync(d, challenge);
+    return BCKM_OK;
 }
 
 void bckm_device_begin_resync(struct bckm_device *d, const uint8_t challenge[16]) {

@@ -3,6 +3,7 @@
 #include "bckm/map.h"
 #include "bckm/msg.h"
 #include "bckm/rejoin.h"
+#include "secret_array.h"
 #include "bckm/resync.h"
 #include "bckm/rekey_auth.h"
 
@@ -43,7 +44,6 @@ struct bckm_km {
     uint8_t sign_sk[64];       /* Ed25519: signs every batch of rekey messages */
     uint8_t *sign_work;        /* batch-signing workspace a commit reserves (no failure after its changes) */
     size_t sign_work_cap;
-    uint8_t challenge[BCKM_MSG_CHALLENGE_BYTES]; /* put in every header emit writes */
     uint32_t next_node;
     struct keypool node_keks;  /* node ID -> K_u */
     struct keypool set_keks;   /* set ID -> K_S */
@@ -79,55 +79,34 @@ static uint8_t *pool_get(const struct keypool *p, uint64_t id) {
     return p->keys[slot];
 }
 
+/* Room for `extra` new keys: pool_put of that many new IDs cannot fail. */
+static int pool_reserve(struct keypool *p, uint32_t extra) {
+    if (p->nfree + (p->cap - p->used) < extra) {
+        uint32_t need = p->used - p->nfree + extra, ncap = p->cap ? p->cap : 64;
+        while (ncap < need) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
+        uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
+        if (nf == NULL) return BCKM_ERR_NOMEM;
+        p->free_slots = nf;
+        size_t old = (size_t)p->cap * BCKM_KEY_BYTES;
+        uint8_t (*nk)[BCKM_KEY_BYTES] = bckm_secret_resize(p->keys, old, old, (size_t)ncap * BCKM_KEY_BYTES);
+        if (nk == NULL) return BCKM_ERR_NOMEM;
+        p->keys = nk;
+        p->cap = ncap;
+    }
+    return bckm_map_reserve(&p->index, extra);
+}
+
 static int pool_put(struct keypool *p, uint64_t id, const uint8_t key[BCKM_KEY_BYTES]) {
     uint8_t *k = pool_get(p, id);
     if (k != NULL) { memcpy(k, key, BCKM_KEY_BYTES); return BCKM_OK; }
-    uint32_t slot;
-    if (p->nfree > 0) {
-        slot = p->free_slots[--p->nfree];
-    } else {
-        if (p->used == p->cap) {
-            uint32_t ncap = p->cap ? p->cap * 2 : 64;
-            uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
-            uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
-            if (nk == NULL || nf == NULL) { free(nk); if (nf) p->free_slots = nf; return BCKM_ERR_NOMEM; }
-            p->free_slots = nf;
-            if (p->keys != NULL) {
-                memcpy(nk, p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
-                bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
-                free(p->keys);
-            }
-            p->keys = nk;
-            p->cap = ncap;
-        }
-        slot = p->used++;
-    }
+    if (pool_reserve(p, 1) != BCKM_OK) return BCKM_ERR_NOMEM;
+    uint32_t slot = p->nfree > 0 ? p->free_slots[--p->nfree] : p->used++;
     if (bckm_map_put(&p->index, id, slot) != BCKM_OK) {
         p->free_slots[p->nfree++] = slot;
         return BCKM_ERR_NOMEM;
     }
     memcpy(p->keys[slot], key, BCKM_KEY_BYTES);
     return BCKM_OK;
-}
-
-/* Room for `extra` new keys: pool_put of that many new IDs cannot fail. */
-static int pool_reserve(struct keypool *p, uint32_t extra) {
-    if (p->nfree + (p->cap - p->used) < extra) {
-        uint32_t need = p->used - p->nfree + extra, ncap = p->cap ? p->cap : 64;
-        while (ncap < need) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
-        uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
-        uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
-        if (nk == NULL || nf == NULL) { free(nk); if (nf) p->free_slots = nf; return BCKM_ERR_NOMEM; }
-        p->free_slots = nf;
-        if (p->keys != NULL) {
-            memcpy(nk, p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
-            bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
-            free(p->keys);
-        }
-        p->keys = nk;
-        p->cap = ncap;
-    }
-    return bckm_map_reserve(&p->index, extra);
 }
 
 static void pool_del(struct keypool *p, uint64_t id) {
@@ -233,8 +212,11 @@ static void km_random(struct bckm_km *km, uint8_t *out, size_t len) {
     else randombytes_buf(out, len);
 }
 
+/* challenge: the resync challenge a node-KEK message answers, or NULL
+ * (all zero: a set-KEK message always, bckm_msg_seal refuses any other). */
 static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t kek_type, uint32_t recipient,
-                uint64_t epoch, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body, size_t body_len) {
+                uint64_t epoch, const uint8_t *challenge, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body,
+                size_t body_len) {
     size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES;
     int e = msgs_reserve(out, need);
     if (e != BCKM_OK) return e;
@@ -242,7 +224,7 @@ static int emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t
     memset(&h, 0, sizeof h);
     h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
     h.sender = (uint8_t)km->bp;
-    if (kek_type == BCKM_KEK_NODE) memcpy(h.challenge, km->challenge, sizeof h.challenge);
+    if (challenge != NULL) memcpy(h.challenge, challenge, sizeof h.challenge);
     km_random(km, h.nonce, sizeof h.nonce);
     size_t len = 0;
     e = bckm_msg_seal(&h, kek, body, body_len, out->buf + out->len, out->cap - out->len, &len);
@@ -385,13 +367,9 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
     if (e != BCKM_OK) return e;
     if (km->npend == km->cap_pend) {
         uint32_t ncap = km->cap_pend ? km->cap_pend * 2 : 8;
-        struct pending *np = malloc((size_t)ncap * sizeof *np);
+        struct pending *np = bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
+                                                (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
         if (np == NULL) return BCKM_ERR_NOMEM;
-        if (km->pend != NULL) {
-            memcpy(np, km->pend, (size_t)km->npend * sizeof *np);
-            bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
-            free(km->pend);
-        }
         km->pend = np; km->cap_pend = ncap;
     }
     uint32_t node = bckm_id_make(km->bp, km->next_node);
@@ -440,16 +418,14 @@ static struct pending *pending_find(struct bckm_km *km, uint32_t node_id) {
 static void pending_compact(struct bckm_km *km) {
     if (km->cap_pend <= 16 || (uint64_t)km->npend * 4 >= km->cap_pend) return;
     uint32_t ncap = km->cap_pend / 2;
-    struct pending *np = malloc((size_t)ncap * sizeof *np);
     struct bckm_map idx;
     bckm_map_init(&idx);
-    if (np == NULL) return;
     for (uint32_t i = 0; i < km->npend; i++) {
-        if (bckm_map_put(&idx, km->pend[i].node_id, i) != BCKM_OK) { bckm_map_free(&idx); free(np); return; }
+        if (bckm_map_put(&idx, km->pend[i].node_id, i) != BCKM_OK) { bckm_map_free(&idx); return; }
     }
-    memcpy(np, km->pend, (size_t)km->npend * sizeof *np);
-    bckm_wipe(km->pend, (size_t)km->cap_pend * sizeof *km->pend);
-    free(km->pend);
+    struct pending *np = bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
+                                            (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
+    if (np == NULL) { bckm_map_free(&idx); return; }
     km->pend = np;
     km->cap_pend = ncap;
     bckm_map_free(&km->pend_index);
@@ -502,7 +478,7 @@ static void node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uint
 }
 
 static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, const uint8_t *code,
-                       uint64_t epoch, struct bckm_msgs *out) {
+                       uint64_t epoch, const uint8_t *challenge, struct bckm_msgs *out) {
     uint32_t set, attach, count = 0;
     int e = bckm_sets_node(reg, u, &set, &attach);
     if (e != BCKM_OK) return e;
@@ -551,7 +527,7 @@ static int emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
         bckm_writer_u32(&w, ids[2 * i]);
         bckm_writer_bytes(&w, k, BCKM_KEY_BYTES);
     }
-    e = w.err ? w.err : emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, kek, km->scratch, w.len);
+    e = w.err ? w.err : emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, challenge, kek, km->scratch, w.len);
 out:
     bckm_wipe(seed, sizeof seed);
     bckm_wipe(k, sizeof k);
@@ -829,21 +805,17 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     uint64_t epoch = plan->epoch;
     int leaving = c->op == BCKM_OP_LEAVE || c->op == BCKM_OP_EVICT;
     uint32_t departed = departed_set(c, plan);
-    size_t out_len = out->len;
-    uint32_t out_n = out->n;
     km->ndropped = 0;
     int e = commit_prepare(km, reg, origin_bp, c, plan, out);
     if (e != BCKM_OK) return e;
 
     /* (a) Messages under the keys the devices hold now, before any update.
-     * A failure here (none is expected after step 0) takes the messages
-     * back: nothing has changed yet. */
+     * A failure here (none is expected after step 0: the scratch, the
+     * output and every pool are reserved) changes nothing yet. */
     for (uint32_t i = 0; i < m; i++) {
         uint32_t t = tab[i].id, count;
         if (!knows_set(km, t) || t == plan->created_set) continue;
         const uint32_t *mem = bckm_sets_members(reg, t, &count);
-        e = scratch_reserve(km, update_bytes(plan));
-        if (e != BCKM_OK) goto undo;
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
         e = write_update(km, reg, c, plan, t, departed, &w);
@@ -856,13 +828,13 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
                 int moved = 0;
                 for (uint32_t j = 0; j < plan->move_count; j++) if (plan->moves[j].node_id == mem[k]) moved = 1;
                 if (kek == NULL || moved) continue;
-                e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, kek, km->scratch, w.len);
+                e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, NULL, kek, km->scratch, w.len);
                 if (e != BCKM_OK) goto undo;
             }
         } else {
             const uint8_t *kt = pool_get(&km->set_keks, t);
             if (kt == NULL) { e = BCKM_ERR_STATE; goto undo; }
-            e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, kt, km->scratch, w.len);
+            e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, NULL, kt, km->scratch, w.len);
             if (e != BCKM_OK) goto undo;
         }
         bckm_wipe(km->scratch, w.len);
@@ -920,7 +892,7 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     if ((e = log_change(km, c, plan)) != BCKM_OK) goto out;
     /* (g) Bundles: the joiner, and every mover attached here. */
     if (code != NULL) {
-        e = emit_bundle(km, reg, c->node_id, code, epoch, out);
+        e = emit_bundle(km, reg, c->node_id, code, epoch, NULL, out);
         pending_drop(km, p);
         if (e != BCKM_OK) goto out;
     }
@@ -930,7 +902,7 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
          * from the registry after Reorder: one message per device per epoch. */
         if (code != NULL && plan->moves[i].node_id == c->node_id) continue;
         if (is_dropped(km, plan->moves[i].node_id)) continue;
-        if ((e = emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, out)) != BCKM_OK) goto out;
+        if ((e = emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, NULL, out)) != BCKM_OK) goto out;
     }
     /* (h) Movers into a set this BP may not key are no longer served here:
      * their KEK and handed-over seed die; they rejoin a BP that holds the
@@ -944,8 +916,7 @@ out:
     bckm_wipe(k, sizeof k);
     return e;
 undo:
-    out->len = out_len;
-    out->n = out_n;
+    /* The messages appended so far are dropped by bckm_km_commit's batch_end. */
     km->ndropped = 0;
     return e;
 }
@@ -994,7 +965,7 @@ static int provision_batch(struct bckm_km *km, const struct bckm_sets *reg, stru
         for (uint32_t j = 0; j < count; j++) {
             if (pool_get(&km->node_keks, mem[j]) == NULL) continue;
             struct pending *p = pending_find(km, mem[j]);
-            e = emit_bundle(km, reg, mem[j], p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out);
+            e = emit_bundle(km, reg, mem[j], p != NULL ? p->code : NULL, bckm_sets_epoch(reg), NULL, out);
             if (p != NULL) pending_drop(km, p);
             if (e != BCKM_OK) return e;
         }
@@ -1011,7 +982,7 @@ int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     struct pending *p = pending_find(km, node_id);
     struct batch b = batch_begin(out);
-    int e = batch_end(km, out, b, emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), out));
+    int e = batch_end(km, out, b, emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), NULL, out));
     if (p != NULL && e == BCKM_OK) pending_drop(km, p);
     return e;
 }
@@ -1035,9 +1006,7 @@ int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
     if (!knows_set(km, set)) return BCKM_ERR_PERM;
     if ((e = pool_put(&km->node_keks, node_id, kek)) != BCKM_OK) return e;
     struct batch b = batch_begin(out);
-    memcpy(km->challenge, challenge, sizeof km->challenge);
-    e = emit_bundle(km, reg, node_id, NULL, bckm_sets_epoch(reg), out);
-    bckm_wipe(km->challenge, sizeof km->challenge);
+    e = emit_bundle(km, reg, node_id, NULL, bckm_sets_epoch(reg), challenge, out);
     return batch_end(km, out, b, e);
 }
 
@@ -1092,7 +1061,7 @@ size_t bckm_km_bytes(const struct bckm_km *km) {
 /* ---- sleeping nodes and adoption ------------------------------------------------------------ */
 
 static int catch_up_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
-                          struct bckm_msgs *out) {
+                          const uint8_t *challenge, struct bckm_msgs *out) {
     uint32_t set, attach;
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     const uint8_t *kek = pool_get(&km->node_keks, node_id);
@@ -1110,7 +1079,7 @@ static int catch_up_batch(struct bckm_km *km, const struct bckm_sets *reg, uint3
         if (l == NULL || moved_in(&l->plan, node_id) || l->plan.created_set == set ||
             (l->tx.op == BCKM_OP_JOIN && l->tx.node_id == node_id)) replay = 0;
     }
-    if (!replay) return emit_bundle(km, reg, node_id, NULL, cur, out);
+    if (!replay) return emit_bundle(km, reg, node_id, NULL, cur, challenge, out);
     for (uint64_t ep = last_epoch + 1; ep <= cur; ep++) {
         const struct log_entry *l = log_get(km, ep);
         uint32_t departed = departed_set(&l->tx, &l->plan);
@@ -1119,7 +1088,7 @@ static int catch_up_batch(struct bckm_km *km, const struct bckm_sets *reg, uint3
         struct bckm_writer w;
         bckm_writer_init(&w, km->scratch, km->scratch_cap);
         e = write_update(km, reg, &l->tx, &l->plan, set, departed, &w);
-        if (e == BCKM_OK) e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, node_id, ep, kek, km->scratch, w.len);
+        if (e == BCKM_OK) e = emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, node_id, ep, challenge, kek, km->scratch, w.len);
         bckm_wipe(km->scratch, w.len);
         if (e != BCKM_OK) return e;
     }
@@ -1130,9 +1099,7 @@ int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t n
                      const uint8_t challenge[16], struct bckm_msgs *out) {
     if (km == NULL) return BCKM_ERR_ARG;
     struct batch b = batch_begin(out);
-    if (challenge != NULL) memcpy(km->challenge, challenge, sizeof km->challenge);
-    int e = catch_up_batch(km, reg, node_id, last_epoch, out);
-    bckm_wipe(km->challenge, sizeof km->challenge);
+    int e = catch_up_batch(km, reg, node_id, last_epoch, challenge, out);
     return batch_end(km, out, b, e);
 }
 
@@ -1143,17 +1110,6 @@ int bckm_km_open_resync(const struct bckm_km *km, const uint8_t *req, size_t len
     const uint8_t *kek = pool_get(&km->node_keks, bckm_resync_request_node(req));
     if (kek == NULL) return BCKM_ERR_UNKNOWN;
     return bckm_resync_request_open(kek, req, node, last_epoch, challenge);
-}
-
-static int set_live(const struct bckm_sets *reg, uint32_t id) {
-    const struct bckm_set_info *tab = bckm_sets_table(reg);
-    uint32_t lo = 0, hi = bckm_sets_count(reg);
-    while (lo < hi) {                       /* the table is sorted by ID */
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (tab[mid].id == id) return 1;
-        if (tab[mid].id < id) lo = mid + 1; else hi = mid;
-    }
-    return 0;
 }
 
 /* What a handover may be (spec 10.4), checked before anything is used: a
@@ -1232,8 +1188,9 @@ static int import_handover_batch(struct bckm_km *km, const struct bckm_sets *reg
     if (e == BCKM_OK) {
         /* Every handed pair key must name a set live now (retired ones were
          * dropped on the way). */
+        uint32_t cnt;
         for (uint32_t i = 0; i < n && e == BCKM_OK; i++)
-            if (pk[i].live && !set_live(reg, pk[i].id)) e = BCKM_ERR_FORMAT;
+            if (pk[i].live && bckm_sets_members(reg, pk[i].id, &cnt) == NULL) e = BCKM_ERR_FORMAT;
     }
     if (e == BCKM_OK) {
         /* Adopt: from now on this BP holds the set's keys and rekeys it. A
@@ -1241,8 +1198,6 @@ static int import_handover_batch(struct bckm_km *km, const struct bckm_sets *reg
          * pairs with its own sets come from its own secrets only. All or
          * nothing: whatever this call added is taken back on failure. */
         int new_set = !bckm_map_get(&km->adopted, set, NULL), new_setkek = 0, new_kek = 0, new_seed = 0;
-        size_t out_len = out->len;
-        uint32_t out_n = out->n;
         e = new_set ? bckm_map_put(&km->adopted, set, 1) : BCKM_OK;
         if (e == BCKM_OK && pool_get(&km->set_keks, set) == NULL) {
             if ((e = pool_put(&km->set_keks, set, ks)) == BCKM_OK) new_setkek = 1;
@@ -1256,16 +1211,14 @@ static int import_handover_batch(struct bckm_km *km, const struct bckm_sets *reg
             if ((e = pool_put(&km->seeds, node_id, v.seed)) == BCKM_OK) new_seed = 1;
         }
         if (e == BCKM_OK && (e = pool_put(&km->node_keks, node_id, kek)) == BCKM_OK) new_kek = 1;
-        if (e == BCKM_OK) e = catch_up_batch(km, reg, node_id, h.epoch, out);
+        if (e == BCKM_OK) e = catch_up_batch(km, reg, node_id, h.epoch, NULL, out);
         if (e != BCKM_OK) {
             for (uint32_t i = 0; i < n; i++) if (pk[i].live == 2) pool_del(&km->pair_keys, pair_id(set, pk[i].id));
             if (new_kek) pool_del(&km->node_keks, node_id);
             if (new_seed) pool_del(&km->seeds, node_id);
             if (new_setkek) pool_del(&km->set_keks, set);
             if (new_set) (void)bckm_map_del(&km->adopted, set);
-            if (out->len > out_len) bckm_wipe(out->buf + out_len, out->len - out_len);
-            out->len = out_len;
-            out->n = out_n;
+            /* (the messages it appended: bckm_km_import_handover's batch_end) */
         }
     }
     if (pk != NULL) { bckm_wipe(pk, (n + 1) * sizeof *pk); free(pk); }

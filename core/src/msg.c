@@ -149,12 +149,8 @@ int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_vi
     if (r.err) return r.err;
     if (r.left != 0) return BCKM_ERR_FORMAT;
     if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE || v->has_set_refresh > 1) return BCKM_ERR_FORMAT;
-    if (!v->has_set_refresh) {
-        /* Canonical: an absent set refresh is all zero. */
-        uint8_t acc = 0;
-        for (uint32_t i = 0; i < BCKM_REFRESH_BYTES; i++) acc |= v->set_refresh[i];
-        if (acc != 0) return BCKM_ERR_FORMAT;
-    }
+    /* Canonical: an absent set refresh is all zero. */
+    if (!v->has_set_refresh && !all_zero(v->set_refresh, BCKM_REFRESH_BYTES)) return BCKM_ERR_FORMAT;
     return BCKM_OK;
 }
 
@@ -175,12 +171,8 @@ int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_vi
     if (r.err) return r.err;
     if (r.left != 0) return BCKM_ERR_FORMAT;
     if (v->node_id == BCKM_ID_NONE || v->set_id == BCKM_ID_NONE || v->has_code > 1) return BCKM_ERR_FORMAT;
-    if (!v->has_code) {
-        /* Canonical: an absent code is all zero. */
-        uint8_t acc = 0;
-        for (uint32_t i = 0; i < BCKM_CODE_BYTES; i++) acc |= v->code[i];
-        if (acc != 0) return BCKM_ERR_FORMAT;
-    }
+    /* Canonical: an absent code is all zero. */
+    if (!v->has_code && !all_zero(v->code, BCKM_CODE_BYTES)) return BCKM_ERR_FORMAT;
     return BCKM_OK;
 }
 

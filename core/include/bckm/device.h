@@ -88,9 +88,11 @@ uint32_t bckm_device_key_count(const struct bckm_device *d);
 
 /* Rejoin with another BP (spec 10.4): installs the KEK agreed with the
  * adopting BP and that BP's identity (both authenticated by the rejoin
- * handshake against bps_root), and enters resync expecting `challenge`. */
-void bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
-                        const uint8_t bp_pk[32], const uint8_t challenge[16]);
+ * handshake against bps_root), and enters resync expecting `challenge`.
+ * BCKM_ERR_ARG (store unchanged) for a NULL argument, a BP ID outside 1..255
+ * or a device that has not joined. */
+int bckm_device_rejoin(struct bckm_device *d, const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id,
+                       const uint8_t bp_pk[32], const uint8_t challenge[16]) BCKM_MUST_CHECK;
 
 /* Wake-up after sleeping (spec 10.5): enters resync expecting `challenge`
  * (16 bytes the caller draws from the OS randomness); the device then sends
