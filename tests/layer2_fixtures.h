@@ -33,6 +33,16 @@ static inline void fix_bp_keys(uint32_t bp, uint8_t pk[BCKM_SIGN_PK_BYTES],
 
 /* Transaction k (0, 1, 2): op k+1, node 0x0100000{7+k}, set 0x01000002,
  * code hash bytes (0x20*k + j), refresh key bytes (0xF0 - j - k). */
+/* The set Assignment gives a join at BP bp now (0 if it cannot): what a
+ * valid join transaction must name. */
+static inline uint32_t fix_assigned_set(const struct bckm_sets *r, uint32_t bp) {
+    uint32_t owner = bckm_sets_owner_for(r, bp), set = 0;
+    int fresh;
+    if (bckm_sets_assign(bckm_sets_table(r), bckm_sets_count(r), owner, bckm_sets_nodes(r) + 1,
+                         bckm_sets_next_counter(r, owner), &set, &fresh) != BCKM_OK) return 0;
+    return set;
+}
+
 static inline void fix_tx(unsigned k, struct bckm_tx *tx) {
     memset(tx, 0, sizeof *tx);
     tx->op = (uint8_t)(BCKM_TX_OP_JOIN + k);

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "bckm/contract.h"
+#include "layer2_fixtures.h"
 #include "bckm/rejoin.h"
 
 static struct bckm_bp_table bps;
@@ -38,11 +39,7 @@ static struct bckm_tx join_tx(const struct bckm_state *st, uint32_t bp, uint32_t
     bckm_code_commit(code, t.code_hash);
     t.op = BCKM_OP_JOIN;
     t.node_id = bckm_id_make(bp, counter);
-    const struct bckm_sets *r = bckm_state_registry(st);
-    uint32_t owner = bckm_sets_owner_for(r, bp);
-    int fresh;
-    if (bckm_sets_assign(bckm_sets_table(r), bckm_sets_count(r), owner, bckm_sets_nodes(r) + 1,
-                         bckm_sets_next_counter(r, owner), &t.set_id, &fresh) != BCKM_OK) t.set_id = 0;
+    t.set_id = fix_assigned_set(bckm_state_registry(st), bp);
     t.refresh[0] = (uint8_t)counter;
     return t;
 }
