@@ -1,4 +1,5 @@
 #include "bckm/common.h"
+#include "bckm/assert.h"
 
 #include <sodium.h>
 
@@ -34,3 +35,15 @@ int bckm_ct_equal(const uint8_t *a, const uint8_t *b, size_t len) {
 int bckm_init(void) {
     return sodium_init() < 0 ? BCKM_ERR_CRYPTO : BCKM_OK;
 }
+
+#ifndef __FRAMAC__
+#include <stdio.h>
+#include <stdlib.h>
+
+void bckm_assert_fail(const char *cond, const char *why, const char *file, int line) {
+    /* No secret ever reaches an assertion message: cond is source text and
+     * why a literal. */
+    (void)fprintf(stderr, "bckm: assertion failed at %s:%d: %s (%s)\n", file, line, cond, why);
+    abort();
+}
+#endif

@@ -935,6 +935,7 @@ static void keys_finish(cluster_t *c) {
     }
     struct keynet_stats st;
     keynet_stats(c->kn, &st);
+    keynet_keys_digest(c->kn, c->res->keys_hash);
     keys_byz_check(c);
     c->res->devices = st.devices;
     c->res->rekey_messages = st.messages;
@@ -1438,6 +1439,33 @@ static int ledgers_open(cluster_t *c) {
     return BCKM_OK;
 }
 
+/* The committed transactions at the first honest BP, in order (see
+ * bckm_sim_result.tx_hash): the same for every block format. */
+static void tx_digest(const cluster_t *c, uint8_t out[32]) {
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-txs", 12, 32);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!c->honest[i]) continue;
+        const bckm_sim_ledger *l = &c->bp[i].ledger;
+        for (uint64_t ht = 1; ht <= bckm_sim_ledger_height(l); ht++) {
+            const bckm_sim_block *b = bckm_sim_ledger_get(l, ht)->block;
+            uint8_t w[8];
+            bckm_put_u64(w, ht);
+            crypto_generichash_update(&h, w, 8);
+            uint32_t off = 0;
+            const uint8_t *tx;
+            size_t len;
+            while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
+                bckm_put_u32(w, (uint32_t)len);
+                crypto_generichash_update(&h, w, 4);
+                crypto_generichash_update(&h, tx, len);
+            }
+        }
+        break;
+    }
+    crypto_generichash_final(&h, out, 32);
+}
+
 int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     if (params == NULL || res == NULL || params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
         params->profile == NULL || params->block_max_txs == 0 || params->mempool_cap == 0 ||
@@ -1661,6 +1689,7 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         }
     }
     if (res->min_height == UINT64_MAX) res->min_height = 0;
+    tx_digest(c, res->tx_hash);
     crypto_generichash_final(&c->trace, res->trace_hash, 32);
     /* teardown */
     while (bckm_sim_evq_pop(&c->q, &ev))
@@ -1796,8 +1825,10 @@ static const char *mode_name(int m) {
 }
 
 void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap) {
-    char th[65];
+    char th[65], txh[65], kh[65];
     hex32(r->trace_hash, th);
+    hex32(r->tx_hash, txh);
+    hex32(r->keys_hash, kh);
     char safety[300], liveness[300];
     /* The violation text holds no quotes or backslashes (it is ours). */
     snprintf(safety, sizeof safety, "%s", r->outcome == BCKM_SIM_SAFETY ? r->violation : "ok");
@@ -1823,17 +1854,18 @@ void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, ch
         ",\"end_us\":%" PRIu64 ",\"first_arrival_us\":%" PRIu64 ",\"last_commit_us\":%" PRIu64
         ",\"commit90_us\":%" PRIu64
         ",\"bp_cpu_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
-        ",\"trace_hash\":\"%s\"}",
+        ",\"trace_hash\":\"%s\",\"tx_hash\":\"%s\"}",
         r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
         r->first_arrival_us, r->last_commit_us, r->commit90_us, r->bp_cpu_us,
-        safety, liveness, p->seed, th);
+        safety, liveness, p->seed, th, txh);
     if (p->app == BCKM_SIM_APP_KEYS) {
         o = o > 0 && o <= cap ? o - 1 : o; /* reopen the object */
         OUT(",\"app\":\"keys\",\"policy\":\"%s\",\"members\":%" PRIu64 ",\"joins\":%" PRIu64
             ",\"leaves\":%" PRIu64 ",\"evicts\":%" PRIu64 ",\"devices\":%" PRIu64
-            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64 ",\"rekey_bytes\":%" PRIu64 "}",
+            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64 ",\"rekey_bytes\":%" PRIu64
+            ",\"keys_hash\":\"%s\"}",
             p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned", r->members, r->joins, r->leaves,
-            r->evicts, r->devices, r->device_violations, r->rekey_messages, r->rekey_bytes);
+            r->evicts, r->devices, r->device_violations, r->rekey_messages, r->rekey_bytes, kh);
     }
 #undef OUT
 }

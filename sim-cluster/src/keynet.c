@@ -988,6 +988,30 @@ uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uin
     return bad + (uint32_t)kn->device_errors;
 }
 
+void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]) {
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-keys", 13, 32);
+    for (uint32_t i = 0; i < kn->ndevs; i++) {
+        const struct bckm_device *d = kn->devs[i];
+        uint8_t head[28];
+        bckm_put_u32(head, d->node_id);
+        bckm_put_u32(head + 4, d->set_id);
+        bckm_put_u64(head + 8, d->epoch);
+        bckm_put_u32(head + 16, d->n_peers);
+        bckm_put_u32(head + 20, d->n_sets);
+        bckm_put_u32(head + 24, i);
+        crypto_generichash_update(&h, head, sizeof head);
+        for (uint32_t k = 0; k < d->n_peers + d->n_sets; k++) {
+            const struct bckm_device_key *e = &d->keys[k < d->n_peers ? k : d->cap_peers + (k - d->n_peers)];
+            uint8_t id[4];
+            bckm_put_u32(id, e->id);
+            crypto_generichash_update(&h, id, 4);
+            crypto_generichash_update(&h, e->key, sizeof e->key);
+        }
+    }
+    crypto_generichash_final(&h, out, 32);
+}
+
 void keynet_stats(const struct keynet *kn, struct keynet_stats *st) {
     memset(st, 0, sizeof *st);
     st->messages = kn->messages;

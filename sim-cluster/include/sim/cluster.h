@@ -86,6 +86,11 @@ typedef struct {
     int outcome;                /* BCKM_SIM_OK, _SAFETY or _LIVENESS */
     char violation[256];
     uint8_t trace_hash[32];
+    /* Behaviour fingerprints independent of the block format: the committed
+     * transactions in order at the first honest BP (height, then each tx's
+     * length and bytes), and (key app) every simulated device's key store. */
+    uint8_t tx_hash[32];
+    uint8_t keys_hash[32];
     uint64_t end_us;
     uint64_t bp_cpu_us;         /* virtual CPU time charged to all BPs together */
     uint64_t restart_cpu_us;    /* of which restarts: snapshot restore, ledger replay and

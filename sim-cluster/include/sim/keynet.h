@@ -136,6 +136,9 @@ struct keynet_stats {
     uint64_t messages, message_bytes, device_errors, devices;
     size_t km_bytes[256];
 };
+/* BLAKE2b-256 over every simulated device in order: node, set, epoch, key
+ * counts and every key with its ID (a fingerprint of the device layer). */
+void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]);
 void keynet_stats(const struct keynet *kn, struct keynet_stats *st);
 
 /* The application's registry (for tests and reports). */
