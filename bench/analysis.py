@@ -44,15 +44,6 @@ def mean(xs):
     return sum(xs) / len(xs) if xs else None
 
 
-def median(xs):
-    """Median (mean of the two middle values for an even count), None for no values."""
-    xs = sorted(xs)
-    if not xs:
-        return None
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2.0
-
-
 def span(xs):
     """(min, max), None for no values."""
     xs = list(xs)

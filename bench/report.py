@@ -382,8 +382,10 @@ def report_micro(mode, micro, outdir, mi, base):
                                                            us(j["lb"]))
         grow = A.sqrt_growth({n: r["t"] for n, r in joins.items()}, A.TK_RATIO_N)
         if grow:
-            s += "Growth of the join's T_k relative to n = 10,000, against sqrt(n / 10,000):\n\n"
-            s += table(["n", "T_k / T_k(10^4)", "sqrt(n / 10^4)"],
+            s += "Growth of the join's T_k relative to n = %s, against sqrt(n / %s):\n\n" % (
+                fmt(A.TK_RATIO_N), fmt(A.TK_RATIO_N))
+            e = round(math.log10(A.TK_RATIO_N))
+            s += table(["n", "T_k / T_k(10^%d)" % e, "sqrt(n / 10^%d)" % e],
                        [[fmt(n), "%.2f" % g, "%.2f" % q] for n, g, q in grow]) + "\n"
             top = [(n, g, q) for n, g, q in grow if n == A.TK_GROWTH_N]
             if top:
