@@ -169,6 +169,7 @@ typedef struct cluster {
     crypto_generichash_state trace;
     int faults_on, partition_on;
     uint64_t fault_end;
+    uint64_t heal_at;           /* faults and plans are over: liveness counts from here */
     req_t *req;
     uint64_t done;
     bckm_u64set sig_memo;
@@ -257,8 +258,7 @@ void bp_restart(cluster_t *c, uint32_t i, uint64_t now);
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);
 
 /* results.c */
-int results_cmp_u64(const void *a, const void *b);
-void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t);
-void results_tx_digest(const cluster_t *c, uint8_t out[32]);
+/* After the loop: fills c->res (BCKM_ERR_NOMEM if it cannot). */
+int results_collect(cluster_t *c);
 
 #endif
