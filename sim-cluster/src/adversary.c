@@ -23,10 +23,12 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     if (c->neq == c->eq_cap) {
         size_t ncap = c->eq_cap ? c->eq_cap * 2 : 16;
         equiv_t *e = realloc(c->eq, ncap * sizeof *e);
-        if (e == NULL) abort();
+        if (e == NULL) return NULL;
         c->eq = e;
         c->eq_cap = ncap;
     }
+    bckm_sim_block *twin = bckm_sim_block_dup(pp->block);
+    if (twin == NULL) return NULL;
     equiv_t *e = &c->eq[c->neq++];
     memset(e, 0, sizeof *e);
     e->view = pp->view;
@@ -36,8 +38,7 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     bckm_pbft_msg *b = bckm_pbft_msg_new(BCKM_PBFT_PREPREPARE, pp->from);
     b->view = pp->view;
     b->seq = pp->seq;
-    b->block = bckm_sim_block_dup(pp->block);
-    if (b->block == NULL) abort();
+    b->block = twin;
     b->block->proposer ^= 0x80000000u;
     bckm_sim_block_digest(b->block, b->digest);
     bckm_pbft_msg_sign(b, c->sk[pp->from]);
@@ -78,7 +79,10 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
         if (m->type == BCKM_PBFT_PREPREPARE && m->from == from && m->block != NULL) {
             e = equiv_find(c, m->view, m->seq);
             if (e == NULL) e = equiv_start(c, m);
-            if (memcmp(e->a, m->digest, 32) == 0) {
+            if (e == NULL) {
+                /* No memory for the twin: this one goes out as it is. */
+                cluster_nomem(c);
+            } else if (memcmp(e->a, m->digest, 32) == 0) {
                 bckm_pbft_msg_unref(m);
                 simnet_send_pbft(c, from, to, bckm_pbft_msg_ref(e->ppb));
                 return;

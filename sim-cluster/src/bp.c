@@ -12,10 +12,13 @@ static void gossip_tx(cluster_t *c, uint32_t i, const uint8_t *tx, size_t len) {
     for (uint32_t j = 0; j < c->n; j++) {
         if (j == i) continue;
         net_msg *m = calloc(1, sizeof *m);
-        if (m == NULL) abort();
+        if (m != NULL) m->tx = malloc(len);
+        if (m == NULL || m->tx == NULL) {
+            free(m);
+            cluster_nomem(c);
+            return;
+        }
         m->kind = NET_TX;
-        m->tx = malloc(len);
-        if (m->tx == NULL) abort();
         memcpy(m->tx, tx, len);
         m->len = len;
         simnet_queue(c, i, j, m);
@@ -45,7 +48,10 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->exec_mask = 0;
         q->commit_seen = 0;
         q->t_k_commit = 0;
-        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) abort();
+        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) {
+            cluster_nomem(c);
+            return;
+        }
         bckm_sim_checker_submitted(&c->ck, q->tx, q->tx_len);
         q->fresh = 0;
     }
@@ -81,7 +87,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         c->res->retries++;
         q->gen++;
         uint64_t wait = c->p.profile->deadline_us / 8;
-        if (bckm_sim_evq_push(&c->q, now + wait, EV_CLIENT, (bp + 1) % c->n, r, NULL) != BCKM_OK) abort();
+        cluster_push(c, now + wait, EV_CLIENT, (bp + 1) % c->n, r);
     } else if (c->p.app == BCKM_SIM_APP_KEYS && q->origin != bp && q->origin < c->n) {
         /* Only the BP that prepared it knows a refusal is final (another
          * BP may just lag behind the state it was prepared against): the
@@ -89,8 +95,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         c->res->check_rejected++;
         c->res->retries++;
         q->gen++;
-        if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r, NULL) != BCKM_OK)
-            abort();
+        cluster_push(c, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r);
     } else {
         /* Final for this client: it takes a fresh request. But the refused
          * envelope may still sit in other BPs' mempools (gossiped while it
@@ -112,14 +117,11 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
         bp_t *me = &c->bp[i];
         if (!me->up) {
             if (ev->kind == EV_NET) simnet_free(ev->ptr);
-            if (ev->kind == EV_TICK &&
-                bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK)
-                abort();
+            if (ev->kind == EV_TICK) cluster_push(c, now + c->p.profile->tick_us, EV_TICK, i, 0);
             if (ev->kind == EV_CLIENT) {
                 /* Connection refused: the client tries the next BP at once. */
                 uint32_t nb = (i + 1) % c->n;
-                if (bckm_sim_evq_push(&c->q, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg, NULL) != BCKM_OK)
-                    abort();
+                cluster_push(c, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg);
             }
             return;
         }
@@ -160,7 +162,7 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
             bp_drain(c, i, now);
             bp_maybe_propose(c, i, now);
             c->cost = 1;
-            if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+            cluster_push(c, now + c->p.profile->tick_us, EV_TICK, i, 0);
             break;
         }
         case EV_CLIENT:
@@ -181,7 +183,7 @@ static void schedule_wake(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (me->wake_pending) return;
     uint64_t at = me->busy_until > now ? me->busy_until : now;
-    if (bckm_sim_evq_push(&c->q, at, EV_WAKE, i, 0, NULL) != BCKM_OK) abort();
+    cluster_push(c, at, EV_WAKE, i, 0);
     me->wake_pending = 1;
 }
 
@@ -195,7 +197,12 @@ void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
     if (me->held_len == me->held_cap) {
         size_t ncap = me->held_cap ? me->held_cap * 2 : 64;
         held_t *h = malloc(ncap * sizeof *h);
-        if (h == NULL) abort();
+        if (h == NULL) {
+            /* The event is lost with its payload; the run stops. */
+            if (ev->kind == EV_NET) simnet_free(ev->ptr);
+            cluster_nomem(c);
+            return;
+        }
         for (size_t k = 0; k < me->held_len; k++) h[k] = me->held[(me->held_head + k) % me->held_cap];
         free(me->held);
         me->held = h;

@@ -52,7 +52,13 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
     bp_t *me = &c->bp[i];
     bckm_sim_app *app = &me->app;
     uint8_t *results = calloc(b->ntx ? b->ntx : 1, 1);
-    if (results == NULL) abort();
+    if (results == NULL) {
+        /* The committed block is dropped; the run stops after this event. */
+        bckm_sim_block_free(b);
+        free(cert);
+        cluster_nomem(c);
+        return;
+    }
     app->ops->begin_block(app->self, b->height);
     uint32_t off = 0, k = 0;
     const uint8_t *tx;
@@ -126,10 +132,18 @@ static void fetch_reply(cluster_t *c, uint32_t i, uint32_t to, uint64_t from_h) 
     bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_BLOCKS, i);
     for (uint64_t h = from_h; h <= bckm_sim_ledger_height(&me->ledger) && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
         const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
-        m->blocks[m->nblocks] = bckm_sim_block_dup(e->block);
-        m->certs[m->nblocks] = malloc(sizeof(bckm_sim_cert));
-        if (m->blocks[m->nblocks] == NULL || m->certs[m->nblocks] == NULL) abort();
-        *m->certs[m->nblocks] = e->cert;
+        bckm_sim_block *blk = bckm_sim_block_dup(e->block);
+        bckm_sim_cert *cert = malloc(sizeof *cert);
+        if (blk == NULL || cert == NULL) {
+            /* The reply carries what fitted in memory; the run stops. */
+            bckm_sim_block_free(blk);
+            free(cert);
+            cluster_nomem(c);
+            break;
+        }
+        m->blocks[m->nblocks] = blk;
+        m->certs[m->nblocks] = cert;
+        *cert = e->cert;
         m->nblocks++;
     }
     m->hint = bckm_sim_ledger_height(&me->ledger);

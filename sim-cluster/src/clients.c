@@ -10,7 +10,7 @@ void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
     q->fresh = 1;
     q->gen++;
     c->res->retries++;
-    if (bckm_sim_evq_push(&c->q, when, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+    cluster_push(c, when, EV_CLIENT, bp, r);
 }
 
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now) {
@@ -27,7 +27,5 @@ void clients_schedule_deadline(cluster_t *c, uint32_t r, uint64_t now) {
     req_t *q = &c->req[r];
     q->gen++;
     /* arg = generation << 32 | request: only the latest deadline counts. */
-    if (bckm_sim_evq_push(&c->q, now + c->p.profile->deadline_us, EV_DEADLINE, q->bp,
-                          (q->gen << 32) | r, NULL) != BCKM_OK)
-        abort();
+    cluster_push(c, now + c->p.profile->deadline_us, EV_DEADLINE, q->bp, (q->gen << 32) | r);
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bckm/assert.h"
 #include "bckm/common.h"
 #include "bckm/map.h"
 #include "sim/checker.h"
@@ -170,6 +171,7 @@ typedef struct cluster {
     int faults_on, partition_on;
     uint64_t fault_end;
     uint64_t heal_at;           /* faults and plans are over: liveness counts from here */
+    int err;                    /* BCKM_OK, or why the run stopped (see cluster_nomem) */
     req_t *req;
     uint64_t done;
     bckm_u64set sig_memo;
@@ -211,6 +213,19 @@ static inline void trace_u64s(cluster_t *c, uint64_t a, uint64_t b, uint64_t d, 
     bckm_put_u64(buf + 16, d);
     bckm_put_u64(buf + 24, e);
     crypto_generichash_update(&c->trace, buf, sizeof buf);
+}
+
+/* An allocation failed where the code cannot return an error (an event
+ * handler, a send): what needed it is dropped, the run stops after the
+ * current event, nothing is checked or collected after it, and
+ * bckm_sim_run returns BCKM_ERR_NOMEM. */
+static inline void cluster_nomem(cluster_t *c) {
+    if (c->err == BCKM_OK) c->err = BCKM_ERR_NOMEM;
+}
+
+/* Queues an event that carries no payload (see cluster_nomem). */
+static inline void cluster_push(cluster_t *c, uint64_t at, int kind, uint32_t target, uint64_t arg) {
+    if (bckm_sim_evq_push(&c->q, at, kind, target, arg, NULL) != BCKM_OK) cluster_nomem(c);
 }
 
 /* cpu.c */

@@ -46,7 +46,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
             c->partition_on = 1;
             c->res->partitions++;
             uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-            if (bckm_sim_evq_push(&c->q, now + d, EV_HEAL, 0, 0, NULL) != BCKM_OK) abort();
+            cluster_push(c, now + d, EV_HEAL, 0, 0);
         }
         if (bckm_sim_rng_chance(&c->fault_rng, f->crash.num, f->crash.den)) {
             uint32_t down = 0;
@@ -55,12 +55,10 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
             if (down < (c->f ? c->f : 1) && c->bp[k].up) {
                 bp_crash(c, k, now);
                 uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-                if (bckm_sim_evq_push(&c->q, now + d, EV_RESTART, k, 0, NULL) != BCKM_OK) abort();
+                cluster_push(c, now + d, EV_RESTART, k, 0);
             }
         }
-        if (now + c->p.profile->tick_us < c->fault_end &&
-            bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_FAULT, 0, 0, NULL) != BCKM_OK)
-            abort();
+        if (now + c->p.profile->tick_us < c->fault_end) cluster_push(c, now + c->p.profile->tick_us, EV_FAULT, 0, 0);
         break;
     }
     case EV_HEAL:
@@ -98,7 +96,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
          * tells the client if it had committed after all. */
         uint32_t nb = (q->bp + 1) % c->n;
         q->gen++;
-        if (bckm_sim_evq_push(&c->q, now, EV_CLIENT, nb, r, NULL) != BCKM_OK) abort();
+        cluster_push(c, now, EV_CLIENT, nb, r);
         c->res->retries++;
         break;
     }
@@ -268,24 +266,24 @@ static void schedule_start(cluster_t *c) {
         bp_start(c, i, 0, 0);
         /* stagger the ticks so BPs do not all fire at the same instant */
         uint64_t off = bckm_sim_rng_below(&c->net_rng, c->p.profile->tick_us);
-        if (bckm_sim_evq_push(&c->q, off, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+        cluster_push(c, off, EV_TICK, i, 0);
     }
     for (uint32_t r = 0; r < c->p.requests; r++) {
         c->req[r].fresh = 1;
         uint64_t at = (uint64_t)r * c->p.request_gap_us +
                       bckm_sim_rng_below(&c->client_rng, c->p.request_gap_us + 1);
         uint32_t bp = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->n);
-        if (bckm_sim_evq_push(&c->q, at, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+        cluster_push(c, at, EV_CLIENT, bp, r);
     }
     c->fault_end = c->p.fault_us;
     c->faults_on = c->p.fault_us > 0;
-    if (c->faults_on && bckm_sim_evq_push(&c->q, 0, EV_FAULT, 0, 0, NULL) != BCKM_OK) abort();
-    if (bckm_sim_evq_push(&c->q, c->fault_end, EV_PHASE_END, 0, 0, NULL) != BCKM_OK) abort();
+    if (c->faults_on) cluster_push(c, 0, EV_FAULT, 0, 0);
+    cluster_push(c, c->fault_end, EV_PHASE_END, 0, 0);
     uint64_t last_plan = 0;
     for (uint32_t k = 0; k < c->p.plan_len; k++) {
         const bckm_sim_plan *pl = &c->p.plan[k];
-        if (bckm_sim_evq_push(&c->q, pl->start_us, EV_PLAN_START, pl->bp, k, NULL) != BCKM_OK) abort();
-        if (bckm_sim_evq_push(&c->q, pl->end_us, EV_PLAN_END, pl->bp, k, NULL) != BCKM_OK) abort();
+        cluster_push(c, pl->start_us, EV_PLAN_START, pl->bp, k);
+        cluster_push(c, pl->end_us, EV_PLAN_END, pl->bp, k);
         if (pl->end_us > last_plan) last_plan = pl->end_us;
     }
     c->heal_at = c->fault_end > last_plan ? c->fault_end : last_plan;
@@ -312,7 +310,7 @@ static void run_loop(cluster_t *c) {
             break;
         }
         handle(c, &ev);
-        if (res->outcome != BCKM_SIM_OK) break;
+        if (c->err != BCKM_OK || res->outcome != BCKM_SIM_OK) break;
         uint64_t checked = c->ck.blocks_checked + c->ck.replies_checked;
         if (bckm_sim_checker_step(&c->ck, ledgers, c->honest)) {
             res->outcome = BCKM_SIM_SAFETY;
@@ -330,7 +328,7 @@ static void run_loop(cluster_t *c) {
     res->end_us = c->q.now_us;
     /* End-of-run checks of the application (after liveness): for the key
      * app, the devices. */
-    if (res->outcome == BCKM_SIM_OK) c->wl->finish(c);
+    if (c->err == BCKM_OK && res->outcome == BCKM_SIM_OK) c->wl->finish(c);
 }
 
 /* BCKM_SIM_DEBUG set: the unfinished requests and each BP's state. */
@@ -401,9 +399,9 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     e = setup(c, params, res);
     if (e == BCKM_OK) {
         schedule_start(c);
-        run_loop(c);
+        if (c->err == BCKM_OK) run_loop(c);
         debug_dump(c);
-        e = results_collect(c);
+        e = c->err != BCKM_OK ? c->err : results_collect(c);
     }
     teardown(c);
     return e;
