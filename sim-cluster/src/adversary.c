@@ -128,5 +128,7 @@ void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now) {
     bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
     for (uint32_t j = 0; j < c->n; j++)
         if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
-            (void)bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now);
+            if (bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now) ==
+                BCKM_ERR_NOMEM)
+                cluster_nomem(c);
 }

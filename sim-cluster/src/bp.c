@@ -57,10 +57,14 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
     }
     c->cost += COST_CHECKTX;
     int rc = bckm_sim_mempool_add(&me->mp, &me->app, q->tx, q->tx_len, now);
-    int accepted = rc == BCKM_SIM_TX_OK || rc == BCKM_MP_SEEN;
+    if (rc == BCKM_ERR_NOMEM) {
+        cluster_nomem(c);
+        return;
+    }
+    int accepted = rc == BCKM_OK || rc == BCKM_ERR_EXISTS;
     if (!q->first_decided) {
         q->first_decided = 1;
-        q->first_accepted = rc == BCKM_SIM_TX_OK;
+        q->first_accepted = rc == BCKM_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
     if (!accepted && ((c->p.app == BCKM_SIM_APP_KV && rc == BCKM_KV_REJ_DUPLICATE) || (q->exec_mask >> bp & 1))) {
@@ -81,7 +85,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         gossip_tx(c, bp, q->tx, q->tx_len);
         clients_schedule_deadline(c, r, now);
         bp_maybe_propose(c, bp, now);
-    } else if (rc == BCKM_MP_FULL) {
+    } else if (rc == BCKM_ERR_STATE) {
         /* Not the tx's fault: the same tx, later, at the next BP. */
         c->res->check_rejected++;
         c->res->retries++;
@@ -140,7 +144,7 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
                 bp_drain(c, i, now);
             } else {
                 c->cost += COST_CHECKTX;
-                (void)bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now);
+                if (bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now) == BCKM_ERR_NOMEM) cluster_nomem(c);
             }
             simnet_free(m);
             bp_maybe_propose(c, i, now);

@@ -92,14 +92,15 @@ static void usage_check(FILE *o) {
 
 static const char *prog = "bckm-sim";
 
+/* A decimal unsigned 64-bit integer, nothing else: BCKM_OK or BCKM_ERR_FORMAT. */
 static int parse_u64(const char *s, uint64_t *out) {
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return BCKM_ERR_FORMAT;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0') return -1;
+    if (errno != 0 || *end != '\0') return BCKM_ERR_FORMAT;
     *out = v;
-    return 0;
+    return BCKM_OK;
 }
 
 static int bad(const char *cmd, const char *msg, const char *arg) {
