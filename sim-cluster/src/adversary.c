@@ -1,5 +1,5 @@
 /* The Byzantine adversary: what a Byzantine BP sends instead of what its
- * replica asked for, and the key-layer evictions it forges. */
+ * replica asked for. (The key layer's adversary is the keys workload's.) */
 #include "cluster_internal.h"
 
 #include <stdlib.h>
@@ -110,25 +110,4 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
 void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
     if (c->bp[from].byz) send_from_byz(c, from, to, m);
     else simnet_send_pbft(c, from, to, m);
-}
-
-#define BYZ_EVICTS 8u
-
-/* A key-layer Byzantine BP with KEYNET_BYZ_EVICT, now and then, signs a
- * leave or evict of a node another BP serves and hands it to every honest
- * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
- * contract's execution check is tried as well (bp_maybe_propose). */
-void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now) {
-    if (c->p.app != BCKM_SIM_APP_KEYS || !(c->p.byz_keys[i] & KEYNET_BYZ_EVICT) ||
-        c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
-        return;
-    if (keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
-    c->byz_env_n[i]++;
-    /* A BP's own request: it may propose it like any other. */
-    bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
-    for (uint32_t j = 0; j < c->n; j++)
-        if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
-            if (bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now) ==
-                BCKM_ERR_NOMEM)
-                cluster_nomem(c);
 }

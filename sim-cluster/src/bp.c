@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/kvapp.h"
-
 static void gossip_tx(cluster_t *c, uint32_t i, const uint8_t *tx, size_t len) {
     if (c->p.byz_kind[i] == BCKM_BYZ_SILENT) return;
     for (uint32_t j = 0; j < c->n; j++) {
@@ -67,7 +65,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->first_accepted = rc == BCKM_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
-    if (!accepted && ((c->p.app == BCKM_SIM_APP_KV && rc == BCKM_KV_REJ_DUPLICATE) || (q->exec_mask >> bp & 1))) {
+    if (!accepted && ((rc > 0 && c->wl->already_executed(rc)) || (q->exec_mask >> bp & 1))) {
         /* Already executed: the earlier submission committed. */
         clients_done(c, r, bp, 0, now);
         return;
@@ -92,7 +90,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->gen++;
         uint64_t wait = c->p.profile->deadline_us / 8;
         cluster_push(c, now + wait, EV_CLIENT, (bp + 1) % c->n, r);
-    } else if (c->p.app == BCKM_SIM_APP_KEYS && q->origin != bp && q->origin < c->n) {
+    } else if (q->origin != bp && q->origin < c->n) {
         /* Only the BP that prepared it knows a refusal is final (another
          * BP may just lag behind the state it was prepared against): the
          * client takes it back there. */

@@ -11,9 +11,10 @@
  *   bp_replica.c  what the PBFT replica asks for: execution, proposals,
  *                 state transfer; the ports it is given
  *   clients.c     the clients' requests: retries, deadlines, replies
- *   adversary.c   the Byzantine BPs' messages (and the key-layer evictions)
+ *   adversary.c   the Byzantine BPs' messages
  *   simnet.c      the simulated network: loss, duplication, reordering, partitions
- *   workload_kv.c, workload_keys.c   the applications (through workload_ops)
+ *   workload_kv.c, workload_keys.c   the applications (through workload_ops),
+ *                 the only files that know one (and results.c its counters)
  *   cpu.c         the CPU meter: model costs or measured CPU time
  *   params.c      the defaults and the swarm's draws (called by main and tests)
  */
@@ -110,7 +111,8 @@ typedef struct {
     int fresh;
     uint8_t tx[BCKM_SIM_REQ_TX_MAX];
     size_t tx_len;
-    uint32_t origin;           /* BP whose key manager prepared the tx (key app) */
+    uint32_t origin;           /* BP that prepared the tx, whose CheckTx refusal alone is final;
+                                * UINT32_MAX when any BP's is (kv) */
     uint8_t op;                /* key app: join, leave or evict */
     uint64_t exec_mask;        /* BPs at which the current tx executed successfully */
     uint64_t arrive_us, admit_us;
@@ -152,6 +154,14 @@ typedef struct {
     void (*executed)(struct cluster *c, uint32_t bp);
     /* A tx of ours was rejected for good: release what it held. */
     void (*rejected)(struct cluster *c, const uint8_t *tx, size_t len);
+    /* CheckTx's rejection code rc says the tx already executed. */
+    int (*already_executed)(int rc);
+    /* A Byzantine BP's action at the application's layer, before it may
+     * propose (the keys workload's forged evictions). */
+    void (*adversary)(struct cluster *c, uint32_t bp, uint64_t now);
+    /* Measured mode: CPU time the app charged but did not spend (memoised). */
+    uint64_t (*charged_ns)(struct cluster *c);
+    /* End-of-run checks (after liveness), then freeing what init made. */
     void (*finish)(struct cluster *c);
     void (*fini)(struct cluster *c);
 } workload_ops;
@@ -242,7 +252,6 @@ void simnet_flush(cluster_t *c, uint64_t depart);
 
 /* adversary.c */
 void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m);
-void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now);
 
 /* clients.c */
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when);
