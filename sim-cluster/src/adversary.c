@@ -48,6 +48,7 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
 }
 
 static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
+    BCKM_ASSERT(c->bp[from].byz, "only a Byzantine BP's messages are rewritten (adversary_send_pbft)");
     int kind = c->p.byz_kind[from];
     if (kind == BCKM_BYZ_SILENT) {
         bckm_pbft_msg_unref(m);

@@ -171,7 +171,7 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
             on_client(c, i, (uint32_t)ev->arg, now);
             break;
         default:
-            break;
+            BCKM_UNREACHABLE("only EV_NET, EV_TICK and EV_CLIENT are a BP's (bp_event)");
         }
         uint64_t cost = cpu_elapsed_us(c);
         c->cpu_mark = c->cpu_last;
@@ -196,6 +196,7 @@ static void schedule_wake(cluster_t *c, uint32_t i, uint64_t now) {
  * handled event: quadratic in the backlog of a saturated BP.) */
 void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(me->up, "a down BP gets each event at once (bp_handle): nothing waits for its CPU");
     if (me->held_len == me->held_cap) {
         size_t ncap = me->held_cap ? me->held_cap * 2 : 64;
         held_t *h = malloc(ncap * sizeof *h);
@@ -217,6 +218,7 @@ void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
 }
 
 held_t bp_unhold(bp_t *me) {
+    BCKM_ASSERT(me->held_len > 0 && me->held_cap > 0, "callers take only from a nonempty queue");
     held_t h = me->held[me->held_head];
     me->held_head = (me->held_head + 1) % me->held_cap;
     me->held_len--;

@@ -39,6 +39,7 @@ static int ledger_reopen(cluster_t *c, uint32_t i) {
 void bp_crash(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (!me->up) return;
+    BCKM_ASSERT(me->live, "a BP that is up has its replica, app and mempool (bp_start)");
     me->up = 0;
     /* What waited for the CPU dies with the process: each waiting event is
      * what it would be at a down BP (a message dropped, a client refused). */
@@ -87,6 +88,7 @@ void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
  */
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(!me->up && !me->live, "only a BP that is down, or not yet started, starts");
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
     uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns, saved_t0 = c->t0_ns;
     c->cost = 0;

@@ -50,6 +50,8 @@ void bp_snap_free(snap_t *s) {
 
 static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *cert, uint64_t now) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(b->height == bckm_sim_ledger_height(&me->ledger) + 1,
+                "the replica hands over committed blocks in chain order, one height at a time");
     bckm_sim_app *app = &me->app;
     uint8_t *results = calloc(b->ntx ? b->ntx : 1, 1);
     if (results == NULL) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
+    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done || q->attempt >= 250) return;
     q->attempt++;
@@ -14,6 +15,7 @@ void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
 }
 
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now) {
+    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done) return;
     q->done = 1;

@@ -101,7 +101,7 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         break;
     }
     default:
-        break;
+        BCKM_UNREACHABLE("every cluster-wide event kind has its case; a BP's went to bp_handle");
     }
 }
 
@@ -334,18 +334,18 @@ static void run_loop(cluster_t *c) {
 /* BCKM_SIM_DEBUG set: the unfinished requests and each BP's state. */
 static void debug_dump(const cluster_t *c) {
     if (getenv("BCKM_SIM_DEBUG") == NULL) return;
-        for (uint32_t r = 0; r < c->p.requests; r++) {
-            const req_t *q = &c->req[r];
-            if (!q->done)
-                fprintf(stderr, "req %u: bp %u attempt %u fresh %d accepted_ever %d gen %" PRIu64 "\n",
-                        r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
-        }
-        for (uint32_t i = 0; i < c->n; i++)
-            fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
-                    c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
-                    c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
-                    c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
+    for (uint32_t r = 0; r < c->p.requests; r++) {
+        const req_t *q = &c->req[r];
+        if (!q->done)
+            fprintf(stderr, "req %u: bp %u attempt %u fresh %d accepted_ever %d gen %" PRIu64 "\n",
+                    r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
     }
+    for (uint32_t i = 0; i < c->n; i++)
+        fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
+                c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
+                c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
+                c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
+}
 
 /* Frees all a cluster holds, whatever setup got to (c->bp may be NULL). */
 static void teardown(cluster_t *c) {

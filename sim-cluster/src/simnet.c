@@ -13,6 +13,7 @@ void simnet_free(net_msg *m) {
 }
 
 void simnet_queue(cluster_t *c, uint32_t from, uint32_t to, net_msg *m) {
+    BCKM_ASSERT(from < c->n && to < c->n, "messages travel between the cluster's BPs");
     if (c->nout == c->out_cap) {
         size_t ncap = c->out_cap ? c->out_cap * 2 : 64;
         out_t *o = realloc(c->out, ncap * sizeof *o);
