@@ -148,7 +148,7 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     /* The key manager (which survived the crash) catches up with the
      * replayed chain. */
     c->wl->executed(c, i);
-    uint64_t cost = restart ? cpu_elapsed_us(c) : 0;
+    uint64_t cost = restart ? bp_elapsed_us(c) : 0;
     c->cost = saved_cost;
     c->excl_ns = saved_excl;
     c->add_ns = saved_add;

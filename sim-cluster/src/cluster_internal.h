@@ -3,8 +3,8 @@
  * sim/cluster.h for that). Who calls whom, top to bottom; no file calls one
  * above it:
  *
- *   loop.c        bckm_sim_run: setup, the event loop, collect, teardown;
- *                 the cluster-wide events (faults, plans, phase end)
+ *   loop.c        bckm_sim_run: setup, the event loop, collect, teardown
+ *   faults.c      the faulty phase: seeded partitions and crashes, plans, its end
  *   results.c     timings, the committed-tx digest, JSON
  *   bp_life.c     a BP's start, crash and restart
  *   bp.c          a BP's CPU: one event at a time, the others wait in its queue
@@ -13,10 +13,14 @@
  *   clients.c     the clients' requests: retries, deadlines, replies
  *   adversary.c   the Byzantine BPs' messages
  *   simnet.c      the simulated network: loss, duplication, reordering, partitions
- *   workload_kv.c, workload_keys.c   the applications (through workload_ops),
- *                 the only files that know one (and results.c its counters)
+ *   workload_kv.c, workload_keys.c   the applications, the only files that
+ *                 know one (results.c prints the key app's counters); the
+ *                 files above reach them through c->wl (workload_ops)
  *   cpu.c         the CPU meter: model costs or measured CPU time
- *   params.c      the defaults and the swarm's draws (called by main and tests)
+ *   params.c      the defaults, the swarm's draws and their one-line
+ *                 description (called by main and the tests)
+ * The inline helpers below (trace_u64s, cluster_nomem, cluster_push) are
+ * for all of them.
  */
 #ifndef BCKM_SIM_CLUSTER_INTERNAL_H
 #define BCKM_SIM_CLUSTER_INTERNAL_H
@@ -241,6 +245,8 @@ static inline void cluster_push(cluster_t *c, uint64_t at, int kind, uint32_t ta
 /* cpu.c */
 uint64_t cpu_now_ns(void);
 uint64_t cpu_verify_cost_ns(void);
+/* The current handler's CPU time so far, in virtual microseconds (without
+ * the app's charged work: see bp_elapsed_us). */
 uint64_t cpu_elapsed_us(cluster_t *c);
 uint64_t cpu_took_us(const cluster_t *c, uint64_t t0, uint64_t model);
 
@@ -257,6 +263,7 @@ void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when);
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now);
 void clients_schedule_deadline(cluster_t *c, uint32_t r, uint64_t now);
+void clients_deadline(cluster_t *c, uint64_t arg, uint64_t now);
 
 /* workload_kv.c, workload_keys.c */
 extern const workload_ops workload_kv;
@@ -271,6 +278,7 @@ void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now);
 
 /* bp.c */
 void bp_handle(cluster_t *c, const bckm_sim_event *ev);
+uint64_t bp_elapsed_us(cluster_t *c);
 void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now);
 held_t bp_unhold(bp_t *me);
 void bp_wake(cluster_t *c, uint32_t i, uint64_t now);
@@ -280,6 +288,9 @@ int bp_ledger_path(const cluster_t *c, uint32_t i, char *out, size_t cap);
 void bp_crash(cluster_t *c, uint32_t i, uint64_t now);
 void bp_restart(cluster_t *c, uint32_t i, uint64_t now);
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);
+
+/* faults.c */
+void faults_handle(cluster_t *c, const bckm_sim_event *ev);
 
 /* results.c */
 /* After the loop: fills c->res (BCKM_ERR_NOMEM if it cannot). */

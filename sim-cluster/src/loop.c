@@ -1,5 +1,6 @@
-/* bckm_sim_run: the event loop over a virtual clock and the cluster-wide
- * events (seeded faults, scheduled plans, the end of the faulty phase). */
+/* bckm_sim_run: checks the parameters, sets the cluster up, runs the event
+ * loop over a virtual clock (each event to its BP, its client or the faults),
+ * collects the results and tears down. */
 #include "cluster_internal.h"
 
 #include <errno.h>
@@ -28,81 +29,8 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         else bp_handle(c, ev);
         return;
     }
-    switch (ev->kind) {
-    case EV_FAULT: {
-        if (!c->faults_on) break;
-        const bckm_sim_faults *f = &c->p.faults;
-        uint64_t vt = c->p.profile->vc_timeout_us;
-        if (!c->partition_on && bckm_sim_rng_chance(&c->fault_rng, f->partition.num, f->partition.den)) {
-            uint32_t ones = 0;
-            for (uint32_t k = 0; k < c->n; k++) {
-                c->bp[k].side = (int)bckm_sim_rng_below(&c->fault_rng, 2);
-                ones += (uint32_t)c->bp[k].side;
-            }
-            if (ones == 0 || ones == c->n) {
-                uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
-                c->bp[k].side ^= 1;
-            }
-            c->partition_on = 1;
-            c->res->partitions++;
-            uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-            cluster_push(c, now + d, EV_HEAL, 0, 0);
-        }
-        if (bckm_sim_rng_chance(&c->fault_rng, f->crash.num, f->crash.den)) {
-            uint32_t down = 0;
-            for (uint32_t k = 0; k < c->n; k++) down += !c->bp[k].up;
-            uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
-            if (down < (c->f ? c->f : 1) && c->bp[k].up) {
-                bp_crash(c, k, now);
-                uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-                cluster_push(c, now + d, EV_RESTART, k, 0);
-            }
-        }
-        if (now + c->p.profile->tick_us < c->fault_end) cluster_push(c, now + c->p.profile->tick_us, EV_FAULT, 0, 0);
-        break;
-    }
-    case EV_HEAL:
-        c->partition_on = 0;
-        break;
-    case EV_RESTART:
-        bp_restart(c, i, now);
-        break;
-    case EV_PLAN_START: {
-        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 1;
-        break;
-    }
-    case EV_PLAN_END: {
-        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_restart(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 0;
-        break;
-    }
-    case EV_PHASE_END:
-        c->faults_on = 0;
-        c->partition_on = 0;
-        for (uint32_t k = 0; k < c->n; k++) bp_restart(c, k, now);
-        break;
-    case EV_DEADLINE: {
-        uint32_t r = (uint32_t)(ev->arg & 0xFFFFFFFFu);
-        req_t *q = &c->req[r];
-        if (q->done || (ev->arg >> 32) != q->gen) break;
-        if (q->first_accepted && !q->counted_missed) {
-            q->counted_missed = 1;
-            c->res->sync_missed_first_try++;
-        }
-        /* Retry path: the same tx to the next BP; a duplicate check there
-         * tells the client if it had committed after all. */
-        uint32_t nb = (q->bp + 1) % c->n;
-        q->gen++;
-        cluster_push(c, now, EV_CLIENT, nb, r);
-        c->res->retries++;
-        break;
-    }
-    default:
-        BCKM_UNREACHABLE("every cluster-wide event kind has its case; a BP's went to bp_handle");
-    }
+    if (ev->kind == EV_DEADLINE) clients_deadline(c, ev->arg, now);
+    else faults_handle(c, ev);
 }
 
 /* All work is done and every honest BP that is up holds the same height. */
