@@ -27,9 +27,9 @@
 #define SIM_EXIT_LIVENESS 3
 #define SIM_EXIT_FAILED 4
 
-#define SIM_EXIT_HELP \
-    "Exit: 0 ok, 1 a safety violation (or a damaged ledger store at a restart),\n" \
-    "2 bad usage, 3 a liveness failure, 4 the simulator failed (out of memory).\n"
+#define SIM_EXIT_CODES \
+    "0 ok, 1 a safety violation (or a damaged ledger store\n" \
+    "at a restart), 2 bad usage, 3 a liveness failure, 4 the simulator failed (out of memory).\n"
 
 static int exit_of_outcome(int outcome) {
     return outcome == BCKM_SIM_OK ? SIM_EXIT_OK : outcome == BCKM_SIM_SAFETY ? SIM_EXIT_SAFETY : SIM_EXIT_LIVENESS;
@@ -43,7 +43,7 @@ static void usage_main(FILE *o) {
             "  check   swarm testing over a range of seeds (see bckm-sim check --help)\n"
             "  resilience  links deciphered by captured nodes or BPs (see bckm-sim resilience --help)\n"
             "A first run: bckm-sim run (the key-management contract on 4 BPs, 64 nodes).\n"
-            SIM_EXIT_HELP);
+            "Exit of run and check: " SIM_EXIT_CODES);
 }
 
 static void usage_run(FILE *o) {
@@ -86,7 +86,7 @@ static void usage_run(FILE *o) {
             "                  DIR/bp-<i>, each append committed to it; a crash drops the BP's\n"
             "                  memory and the restart reads the store back, verified). DIR is\n"
             "                  created when missing; a store already holding entries is refused\n"
-            SIM_EXIT_HELP
+            "Exit: " SIM_EXIT_CODES
             "A ledger directory that cannot be used is bad usage (2).\n");
 }
 
