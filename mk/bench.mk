@@ -16,9 +16,10 @@ $(BENCH_BIN): $(patsubst bench/%.cc,$(BUILD)/obj/bench/%.o,$(BENCH_CXX_SRC)) $(L
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $^ -lbenchmark -lpthread $(LDLIBS)
 
-# Linked from its own object, not the whole simulator library, so the
-# resilience sweeps do not depend on the cluster code compiling.
-$(RES_BIN): $(BUILD)/obj/bench/resilience_main.o $(BUILD)/obj/sim-cluster/src/resilience.o $(LIB)
+# Linked from its own objects (the analysis and the device fleet it builds
+# on), not the whole simulator library, so the resilience sweeps do not
+# depend on the cluster code compiling.
+$(RES_BIN): $(BUILD)/obj/bench/resilience_main.o $(BUILD)/obj/sim-cluster/src/resilience.o $(BUILD)/obj/sim-cluster/src/fleet.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,5 +1,7 @@
 #include "sim/keynet.h"
 
+#include "sim/fleet.h"
+
 #include "bckm/kdf.h"
 #include "bckm/map.h"
 #include "bckm/msg.h"
@@ -49,11 +51,10 @@ struct nodelist {
 
 struct keynet {
     struct keynet_params p;
-    struct bckm_bp_table bps;
-    uint8_t sign_sk[BCKM_MAX_BPS + 1][BCKM_SIGN_SK_BYTES];
-    uint8_t bps_root[32];             /* the devices' trust anchor over bps */
+    /* The BPs' key managers and keys, and the sampled device stores. */
+    struct bckm_fleet fleet;
+    int have_fleet;
     uint64_t next_seq[BCKM_MAX_BPS + 1];
-    struct bckm_km *km[BCKM_MAX_BPS + 1];
     struct bckm_state *genesis;
     /* Each key manager follows the chain through its own copy of the state,
      * so a replica restored by state transfer never makes it skip a change. */
@@ -62,13 +63,9 @@ struct keynet {
     struct bckm_plan plan;
     struct bckm_msgs msgs;
     struct bckm_drbg rng;
-    struct bckm_map dev_of;           /* node ID -> index in devs */
-    struct bckm_device **devs;
-    uint32_t ndevs, cap_devs;
-    uint32_t cap_peers, cap_sets;
     struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
     struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
-    uint64_t messages, message_bytes, device_errors;
+    uint64_t device_errors;           /* besides the fleet's delivery refusals */
     uint32_t pending_bp;              /* whose messages sit in msgs (0: none) */
     /* Envelopes some replica verified: the simulator does the work once and
      * charges every other replica verify_charge_ns for it. */
@@ -348,28 +345,8 @@ static int sampled(struct keynet *kn) {
     return rnd(kn, kn->p.nodes) < kn->p.devices;
 }
 
-static int add_device(struct keynet *kn, uint32_t node, const uint8_t kek[32]) {
-    if (kn->ndevs == kn->cap_devs) {
-        uint32_t ncap = kn->cap_devs ? kn->cap_devs * 2 : 64;
-        struct bckm_device **n = realloc(kn->devs, (size_t)ncap * sizeof *n);
-        if (n == NULL) return BCKM_ERR_NOMEM;
-        kn->devs = n; kn->cap_devs = ncap;
-    }
-    size_t bytes = BCKM_DEVICE_BYTES(kn->cap_peers, kn->cap_sets);
-    void *mem = malloc(bytes);
-    struct bckm_device *d;
-    if (mem == NULL) return BCKM_ERR_NOMEM;
-    uint32_t bp = bckm_id_bp(node);
-    int e = bckm_device_init(mem, bytes, kn->cap_peers, kn->cap_sets, kek, bp, kn->bps.pk[bp], kn->bps_root, &d);
-    if (e == BCKM_OK) e = bckm_map_put(&kn->dev_of, node, kn->ndevs);
-    if (e != BCKM_OK) { free(mem); return e; }
-    kn->devs[kn->ndevs++] = d;
-    return BCKM_OK;
-}
-
 static struct bckm_device *device_of(const struct keynet *kn, uint32_t node) {
-    uint32_t i;
-    return bckm_map_get(&kn->dev_of, node, &i) ? kn->devs[i] : NULL;
+    return bckm_fleet_device(&kn->fleet, node);
 }
 
 /* ---- key-layer Byzantine BPs ---------------------------------------------------- */
@@ -397,7 +374,7 @@ static void attack_apply(struct keynet *kn, struct bckm_device *d, const uint8_t
     memcpy(pk, d->bp_pk, 32);
     if (kn->p.trust_byz && signer != 0) {
         d->bp_id = (uint8_t)signer;
-        memcpy(d->bp_pk, kn->bps.pk[signer], 32);
+        memcpy(d->bp_pk, kn->fleet.bps.pk[signer], 32);
     }
     int e = bckm_device_apply(d, copy, len);
     d->bp_id = id;
@@ -441,7 +418,7 @@ static int byz_sign(struct keynet *kn, uint32_t b, const uint8_t *sealed, size_t
     m.refs[0].recipient = bckm_get_u32(sealed + 4);
     m.refs[0].off = 0;
     m.refs[0].len = len;
-    int e = bckm_rekey_batch_sign(&m, 0, b, kn->sign_sk[b]);
+    int e = bckm_rekey_batch_sign(&m, 0, b, kn->fleet.sign_sk[b]);
     if (e == BCKM_OK) {
         *out = malloc(m.refs[0].len);
         if (*out == NULL) e = BCKM_ERR_NOMEM;
@@ -564,16 +541,15 @@ static void record(struct keynet *kn, uint32_t node, const uint8_t *msg, size_t 
 }
 
 /* Delivery to the simulated devices BP bp serves (a node is served by the
- * BP whose ID its node ID carries); who gets what is bckm_msgs_route's.
- * At an honest BP, the key-layer Byzantine BPs get at the messages first:
- * forgeries and replays before the real ones, and one device (sleeper)
- * misses them and resyncs afterwards. At a forging BP, some of its own
- * signed messages also go to honest BPs' devices. */
+ * BP whose ID its node ID carries); who gets what is bckm_msgs_route's,
+ * the copy-then-apply is the fleet's (sim/fleet.h). At an honest BP, the
+ * key-layer Byzantine BPs get at the messages first: forgeries and replays
+ * before the real ones, and one device (sleeper) misses them and resyncs
+ * afterwards. At a forging BP, some of its own signed messages also go to
+ * honest BPs' devices. */
 struct delivery {
     struct keynet *kn;
     uint32_t bp;
-    uint8_t *copy;
-    size_t cap;
     int attack;            /* bp is honest and some BP forges or replays */
     uint32_t budget;       /* forgeries and replays left in this batch */
     uint32_t sleeper;      /* node that misses this batch (0: none) */
@@ -581,15 +557,17 @@ struct delivery {
 };
 
 static struct bckm_device *honest_victim(struct keynet *kn, uint32_t not) {
-    for (int tries = 0; tries < 8 && kn->ndevs > 0; tries++) {
-        struct bckm_device *d = kn->devs[adv_rnd(kn, kn->ndevs)];
+    for (int tries = 0; tries < 8 && kn->fleet.ndevs > 0; tries++) {
+        struct bckm_device *d = kn->fleet.devs[adv_rnd(kn, kn->fleet.ndevs)].dev;
         uint32_t b = bckm_id_bp(d->node_id);
         if (d->node_id != 0 && b != not && kn->p.byz_keys[b] == 0) return d;
     }
     return NULL;
 }
 
-static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
+/* The fleet's filter: sees every routed pair before the device does. fd is
+ * the node's store when bp serves it. */
+static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd, const uint8_t *msg, size_t len) {
     struct delivery *dl = ctx;
     struct keynet *kn = dl->kn;
     if (dl->stray > 0 && bckm_id_bp(node) == dl->bp && adv_rnd(kn, 4) == 0) {
@@ -598,39 +576,20 @@ static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len)
         struct bckm_device *v = honest_victim(kn, dl->bp);
         if (v != NULL) { dl->stray--; attack_apply(kn, v, msg, len, 0, dl->bp); }
     }
-    if (bckm_id_bp(node) != dl->bp) return BCKM_OK;
-    struct bckm_device *d = device_of(kn, node);
-    if (d == NULL || node == dl->sleeper) return BCKM_OK;
+    if (fd == NULL || node == dl->sleeper) return 0;
+    struct bckm_device *d = fd->dev;
     if (dl->attack && dl->budget > 0 && d->node_id != 0 && adv_rnd(kn, 3) == 0) {
         dl->budget--;
         if (kn->nforge) forge_for(kn, d, dl->bp, msg, len);
         if (kn->nreplay) replay_for(kn, d);
     }
-    if (dl->cap < len) {
-        uint8_t *c = realloc(dl->copy, len);
-        if (c == NULL) { kn->device_errors++; return BCKM_OK; }
-        dl->copy = c; dl->cap = len;
-    }
-    memcpy(dl->copy, msg, len);  /* applied in place */
     if (dl->attack && kn->nreplay) record(kn, node, msg, len);
-    if (bckm_device_apply(d, dl->copy, len) != BCKM_OK) kn->device_errors++;
-    return BCKM_OK;
+    return 1;
 }
 
 static void deliver_as(struct keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    for (uint32_t i = 0; i < m->n; i++) {
-        kn->messages++;
-        kn->message_bytes += m->refs[i].len;
-    }
-    if (bckm_msgs_route(m, reg, deliver_one, dl) != BCKM_OK) kn->device_errors++;
-    free(dl->copy);
-    dl->copy = NULL;
-    dl->cap = 0;
-}
-
-static void deliver(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
-    deliver_as(kn, &dl, reg, m);
+    /* The fleet counts a routing failure with the refusals. */
+    (void)bckm_fleet_deliver(&kn->fleet, dl->bp, reg, m, adversary_filter, dl);
 }
 
 /* One honest device of bp that is up to date with reg (before this batch)
@@ -663,11 +622,10 @@ static void wake(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, ui
     struct bckm_msgs m;
     bckm_msgs_init(&m);
     int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
-    if (e == BCKM_OK) e = bckm_km_open_resync(kn->km[bp], req, sizeof req, &on, &last, och);
-    if (e == BCKM_OK) e = bckm_km_catch_up(kn->km[bp], reg, on, last, och, &m);
+    if (e == BCKM_OK) e = bckm_km_open_resync(kn->fleet.km[bp], req, sizeof req, &on, &last, och);
+    if (e == BCKM_OK) e = bckm_km_catch_up(kn->fleet.km[bp], reg, on, last, och, &m);
     if (e == BCKM_OK) {
-        struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
-        deliver_as(kn, &dl, reg, &m);
+        (void)bckm_fleet_deliver(&kn->fleet, bp, reg, &m, NULL, NULL);
     } else {
         kn->device_errors++;
     }
@@ -676,12 +634,23 @@ static void wake(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, ui
 
 /* ---- genesis ------------------------------------------------------------------ */
 
+/* Under the cluster's seed: BP signing keys are drawn from the stream. */
+static void sign_seed(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t seed[32]) {
+    (void)ctx;
+    (void)bp;
+    bckm_drbg_fill(rng, seed, 32);
+}
+
+static int genesis_apply(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan) {
+    return bckm_contract_genesis((struct bckm_state *)ctx, bp, tx, plan);
+}
+
 int keynet_new(struct keynet **out, const struct keynet_params *p) {
     if (out == NULL || p == NULL || p->bps == 0 || p->bps > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     struct keynet *kn = calloc(1, sizeof *kn);
     if (kn == NULL) return BCKM_ERR_NOMEM;
     kn->p = *p;
-    uint8_t seed[32] = {0}, cluster[32], x_sk[BCKM_MAX_BPS + 1][32], x_pk[BCKM_MAX_BPS + 1][32];
+    uint8_t seed[32] = {0};
     bckm_put_u64(seed, p->seed);
     seed[8] = 'K';
     bckm_drbg_init(&kn->rng, seed);
@@ -693,69 +662,31 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
         kn->nforge += (kn->p.byz_keys[b] & KEYNET_BYZ_FORGE) != 0;
         kn->nreplay += (kn->p.byz_keys[b] & KEYNET_BYZ_REPLAY) != 0;
     }
-    bckm_map_init(&kn->dev_of);
     bckm_map_init(&kn->leaving);
-    if (bckm_sim_sigcache_init(&kn->shared_verified, KAPP_SIGCACHE * 4) != BCKM_OK) {
-        free(kn);
-        return BCKM_ERR_NOMEM;
-    }
     bckm_plan_init(&kn->plan);
     bckm_msgs_init(&kn->msgs);
-    bckm_device_caps(p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1, p->bps, &kn->cap_peers, &kn->cap_sets);
-    bckm_drbg_fill(&kn->rng, cluster, 32);
-    int e = BCKM_OK;
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-        uint8_t s[32], dseed[32];
-        bckm_drbg_fill(&kn->rng, s, 32);
-        crypto_sign_seed_keypair(kn->bps.pk[b], kn->sign_sk[b], s);
-        kn->bps.has[b] = 1;
-        struct bckm_km_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.bp_id = b;
-        cfg.policy = p->policy;
-        if (p->policy == BCKM_POLICY_GLOBAL) memcpy(cfg.domain, cluster, 32);
-        else bckm_drbg_fill(&kn->rng, cfg.domain, 32);
-        bckm_drbg_fill(&kn->rng, dseed, 32);
-        cfg.drbg_seed = dseed;
-        memcpy(cfg.sign_sk, kn->sign_sk[b], sizeof cfg.sign_sk);
-        e = bckm_km_new(&kn->km[b], &cfg);
-        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
-        bckm_drbg_fill(&kn->rng, x_sk[b], 32);
-        crypto_scalarmult_base(x_pk[b], x_sk[b]);
-    }
-    for (uint32_t a = 1; a <= p->bps && e == BCKM_OK; a++)
-        for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-            uint8_t sec[32];
-            if (a == b) continue;
-            e = bckm_km_bp_secret(x_sk[a], a, x_pk[b], b, sec);
-            if (e == BCKM_OK) e = bckm_km_set_peer_secret(kn->km[a], b, sec);
-        }
-    /* What devices trust: a hash of the BP table's signing keys. */
-    crypto_generichash(kn->bps_root, sizeof kn->bps_root, kn->bps.pk[1], (size_t)p->bps * sizeof kn->bps.pk[1], NULL, 0);
-    if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->bps);
-    /* The genesis network: n nodes provisioned directly, spread over the BPs. */
+    int e = bckm_sim_sigcache_init(&kn->shared_verified, KAPP_SIGCACHE * 4);
+    struct bckm_fleet_config fc = { p->bps, p->policy, p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1,
+                                    &kn->rng, sign_seed, NULL };
+    if (e == BCKM_OK) e = bckm_fleet_init(&kn->fleet, &fc);
+    if (e == BCKM_OK) kn->have_fleet = 1;
+    if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->fleet.bps);
+    /* The genesis network: n nodes provisioned directly, spread over the
+     * BPs, a seeded sample of them simulated. */
     for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {
         uint32_t b = 1 + i % p->bps;
-        uint8_t kek[32];
+        uint8_t kek[BCKM_KEY_BYTES];
         struct bckm_tx tx;
-        bckm_drbg_fill(&kn->rng, kek, 32);
-        e = bckm_km_prepare_join(kn->km[b], bckm_state_registry(kn->genesis), kek, &tx);
-        if (e == BCKM_OK) e = bckm_contract_genesis(kn->genesis, b, &tx, &kn->plan);
-        if (e == BCKM_OK) e = bckm_km_adopt(kn->km[b], tx.node_id);
+        e = bckm_fleet_genesis_node(&kn->fleet, b, bckm_state_registry(kn->genesis), &kn->rng, genesis_apply,
+                                    kn->genesis, &kn->plan, &tx, kek);
         if (e == BCKM_OK) e = list_push(&kn->live[b], tx.node_id);
-        if (e == BCKM_OK && sampled(kn)) e = add_device(kn, tx.node_id, kek);
+        if (e == BCKM_OK && sampled(kn)) e = bckm_fleet_add(&kn->fleet, tx.node_id, kek);
+        bckm_wipe(kek, sizeof kek);
     }
-    const struct bckm_sets *reg = kn->genesis ? bckm_state_registry(kn->genesis) : NULL;
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-        e = bckm_km_provision(kn->km[b], reg, NULL);
-        bckm_msgs_clear(&kn->msgs);
-        for (uint32_t k = 0; k < kn->live[b].n && e == BCKM_OK; k++)
-            if (device_of(kn, kn->live[b].ids[k]) != NULL) e = bckm_km_bundle_for(kn->km[b], reg, kn->live[b].ids[k], &kn->msgs);
-        if (e == BCKM_OK) deliver(kn, b, reg, &kn->msgs);
-        bckm_km_forget_codes(kn->km[b]);
-        if (e == BCKM_OK) e = bckm_state_clone(kn->genesis, &kn->view[b]);
-    }
-    bckm_wipe(x_sk, sizeof x_sk);
+    /* One bundle per simulated device: a large genesis never holds every
+     * BP's bundles at once. */
+    if (e == BCKM_OK) e = bckm_fleet_provision(&kn->fleet, bckm_state_registry(kn->genesis), 1);
+    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) e = bckm_state_clone(kn->genesis, &kn->view[b]);
     if (e != BCKM_OK) { keynet_free(kn); return e; }
     *out = kn;
     return BCKM_OK;
@@ -764,14 +695,11 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
 void keynet_free(struct keynet *kn) {
     if (kn == NULL) return;
     for (uint32_t b = 0; b <= BCKM_MAX_BPS; b++) {
-        bckm_km_free(kn->km[b]);
         bckm_state_free(kn->view[b]);
         free(kn->live[b].ids);
     }
+    if (kn->have_fleet) bckm_fleet_free(&kn->fleet);
     bckm_state_free(kn->genesis);
-    for (uint32_t i = 0; i < kn->ndevs; i++) free(kn->devs[i]);
-    free(kn->devs);
-    bckm_map_free(&kn->dev_of);
     bckm_map_free(&kn->leaving);
     bckm_sim_sigcache_free(&kn->shared_verified);
     for (uint32_t k = 0; k < 64; k++) {
@@ -781,7 +709,6 @@ void keynet_free(struct keynet *kn) {
     bckm_u64set_free(&kn->forged_envs);
     bckm_plan_free(&kn->plan);
     bckm_msgs_free(&kn->msgs);
-    bckm_wipe(kn->sign_sk, sizeof kn->sign_sk);
     free(kn);
 }
 
@@ -797,8 +724,8 @@ int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
     if (op == BCKM_OP_JOIN) {
         uint8_t kek[32];
         bckm_drbg_fill(&kn->rng, kek, 32);
-        e = bckm_km_prepare_join(kn->km[bp], reg, kek, &env->tx);
-        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = add_device(kn, env->tx.node_id, kek);
+        e = bckm_km_prepare_join(kn->fleet.km[bp], reg, kek, &env->tx);
+        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = bckm_fleet_add(&kn->fleet, env->tx.node_id, kek);
         bckm_wipe(kek, sizeof kek);
     } else {
         struct nodelist *l = &kn->live[bp];
@@ -812,7 +739,7 @@ int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
                 break;
             }
         }
-        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->km[bp], reg, pick, op, &env->tx);
+        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->fleet.km[bp], reg, pick, op, &env->tx);
         if (e == BCKM_OK) e = bckm_map_put(&kn->leaving, pick, 1);
     }
     return e;
@@ -824,7 +751,7 @@ int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
     env->version = BCKM_ENVELOPE_VERSION;
     env->bp = bp;
     env->seq = ++kn->next_seq[bp];
-    int e = bckm_envelope_sign(env, kn->sign_sk[bp]);
+    int e = bckm_envelope_sign(env, kn->fleet.sign_sk[bp]);
     if (e == BCKM_OK) e = bckm_envelope_encode(env, env_out);
     return e;
 }
@@ -840,7 +767,7 @@ int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
 void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
     if (bckm_envelope_decode(env_bytes, BCKM_ENVELOPE_BYTES, &env) != BCKM_OK) return;
-    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->km[bp], env.tx.node_id);
+    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->fleet.km[bp], env.tx.node_id);
     else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
@@ -869,7 +796,7 @@ int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *
     if (e == BCKM_OK) e = bckm_contract_apply_verified(kn->view[bp], &env, &kn->plan);
     if (e != BCKM_OK) return e;
     const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-    e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
+    e = bckm_km_commit(kn->fleet.km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
     if (e != BCKM_OK) return e;
     kn->pending_bp = bp;
     if (bckm_id_bp(env.tx.node_id) == bp) {
@@ -886,7 +813,7 @@ int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *
 void keynet_release(struct keynet *kn, uint32_t bp) {
     if (kn == NULL || bp == 0 || kn->pending_bp != bp) return;
     const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-    struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
+    struct delivery dl = { kn, bp, 0, 0, 0, 0 };
     if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
         dl.attack = 1;
         dl.budget = 3;
@@ -962,61 +889,18 @@ uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32
 
 uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
                                  const uint8_t *bps) {
-    const struct bckm_sets *reg = keynet_registry(app);
-    uint32_t bad = 0, m = bckm_sets_count(reg), nl = 0;
-    uint32_t *live = malloc((size_t)(kn->ndevs + 1) * sizeof *live);
-    if (live == NULL) return 1;
-    for (uint32_t i = 0; i < kn->ndevs; i++) {
-        struct bckm_device *d = kn->devs[i];
-        uint32_t set, at, count;
-        if (d->node_id == 0 || bckm_sets_node(reg, d->node_id, &set, &at) != BCKM_OK) continue;
-        if (bps != NULL && !bps[bckm_id_bp(d->node_id)]) continue;
-        live[nl++] = d->node_id;
-        if (d->epoch != bckm_sets_epoch(reg) || d->set_id != set) { bad++; continue; }
-        (void)bckm_sets_members(reg, set, &count);
-        if (bckm_device_key_count(d) != count + m) bad++;
-    }
-    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
-        uint32_t u = live[rnd(kn, nl)], v = live[rnd(kn, nl)];
-        if (u == v) continue;
-        struct bckm_device *du = device_of(kn, u), *dv = device_of(kn, v);
-        uint8_t ku[32], kv[32];
-        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
-            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) bad++;
-    }
-    free(live);
-    return bad + (uint32_t)kn->device_errors;
+    struct bckm_fleet_check ck;
+    if (bckm_fleet_check(&kn->fleet, keynet_registry(app), &kn->rng, pairs, bps, &ck) != BCKM_OK) return 1;
+    return ck.bad_devices + ck.disagree + (uint32_t)(kn->device_errors + kn->fleet.errors);
 }
 
-void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]) {
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-keys", 13, 32);
-    for (uint32_t i = 0; i < kn->ndevs; i++) {
-        const struct bckm_device *d = kn->devs[i];
-        uint8_t head[28];
-        bckm_put_u32(head, d->node_id);
-        bckm_put_u32(head + 4, d->set_id);
-        bckm_put_u64(head + 8, d->epoch);
-        bckm_put_u32(head + 16, d->n_peers);
-        bckm_put_u32(head + 20, d->n_sets);
-        bckm_put_u32(head + 24, i);
-        crypto_generichash_update(&h, head, sizeof head);
-        for (uint32_t k = 0; k < d->n_peers + d->n_sets; k++) {
-            const struct bckm_device_key *e = &d->keys[k < d->n_peers ? k : d->cap_peers + (k - d->n_peers)];
-            uint8_t id[4];
-            bckm_put_u32(id, e->id);
-            crypto_generichash_update(&h, id, 4);
-            crypto_generichash_update(&h, e->key, sizeof e->key);
-        }
-    }
-    crypto_generichash_final(&h, out, 32);
-}
+void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]) { bckm_fleet_keys_digest(&kn->fleet, out); }
 
 void keynet_stats(const struct keynet *kn, struct keynet_stats *st) {
     memset(st, 0, sizeof *st);
-    st->messages = kn->messages;
-    st->message_bytes = kn->message_bytes;
-    st->device_errors = kn->device_errors;
-    st->devices = kn->ndevs;
-    for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->km[b]);
+    st->messages = kn->fleet.messages;
+    st->message_bytes = kn->fleet.message_bytes;
+    st->device_errors = kn->device_errors + kn->fleet.errors;
+    st->devices = kn->fleet.ndevs;
+    for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->fleet.km[b]);
 }
