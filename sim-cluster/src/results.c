@@ -1,0 +1,105 @@
+/* A run's results: timings, the committed transactions' digest, JSON. */
+#include "cluster_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int results_cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t) {
+    memset(t, 0, sizeof *t);
+    if (n == 0) return;
+    qsort(v, n, sizeof *v, results_cmp_u64);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += (double)v[i];
+    t->mean_us = sum / (double)n;
+    t->p50_us = v[(n - 1) / 2];
+    t->p99_us = v[(n * 99 + 99) / 100 - 1 < n ? (n * 99 + 99) / 100 - 1 : n - 1];
+}
+
+/* The committed transactions at the first honest BP, in order (see
+ * bckm_sim_result.tx_hash): the same for every block format. */
+void results_tx_digest(const cluster_t *c, uint8_t out[32]) {
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-txs", 12, 32);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!c->honest[i]) continue;
+        const bckm_sim_ledger *l = &c->bp[i].ledger;
+        for (uint64_t ht = 1; ht <= bckm_sim_ledger_height(l); ht++) {
+            const bckm_sim_block *b = bckm_sim_ledger_get(l, ht)->block;
+            uint8_t w[8];
+            bckm_put_u64(w, ht);
+            crypto_generichash_update(&h, w, 8);
+            uint32_t off = 0;
+            const uint8_t *tx;
+            size_t len;
+            while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
+                bckm_put_u32(w, (uint32_t)len);
+                crypto_generichash_update(&h, w, 4);
+                crypto_generichash_update(&h, tx, len);
+            }
+        }
+        break;
+    }
+    crypto_generichash_final(&h, out, 32);
+}
+
+static void hex32(const uint8_t *b, char *out) {
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static const char *mode_name(int m) {
+    return m == BCKM_SIM_ASYNC ? "async" : m == BCKM_SIM_SYNC ? "sync" : "commit";
+}
+
+void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap) {
+    char th[65], txh[65], kh[65];
+    hex32(r->trace_hash, th);
+    hex32(r->tx_hash, txh);
+    hex32(r->keys_hash, kh);
+    char safety[300], liveness[300];
+    /* The violation text holds no quotes or backslashes (it is ours). */
+    snprintf(safety, sizeof safety, "%s", r->outcome == BCKM_SIM_SAFETY ? r->violation : "ok");
+    snprintf(liveness, sizeof liveness, "%s", r->outcome == BCKM_SIM_LIVENESS ? r->violation : "ok");
+    const bckm_sim_timing *t[4] = { &r->t_k, &r->t_e, &r->t_a, &r->t_r };
+    const char *tn[4] = { "t_k", "t_e", "t_a", "t_r" };
+    size_t o = 0;
+
+#define OUT(...) do { int w_ = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__); \
+    if (w_ > 0) o += (size_t)w_; } while (0)
+    OUT("{\"bps\":%u,\"nodes\":%u,\"requests\":%" PRIu64 ",\"mode\":\"%s\",\"profile\":\"%s\","
+        "\"cost\":\"%s\",\"byzantine\":%u,\"committed\":%" PRIu64 ",\"sync_accepted\":%" PRIu64
+        ",\"sync_missed_first_try\":%" PRIu64 ",\"error_rate\":%.6f,\"lost\":%" PRIu64
+        ",\"exec_rejected\":%" PRIu64 ",\"check_rejected\":%" PRIu64 ",\"retries\":%" PRIu64,
+        p->bps, p->app == BCKM_SIM_APP_KEYS ? p->nodes : 0, r->requests, mode_name(p->mode), p->profile->name,
+        p->cost == BCKM_SIM_COST_MODEL ? "model" : "measured", r->byzantine, r->committed,
+        r->sync_accepted, r->sync_missed_first_try, r->error_rate, r->lost, r->exec_rejected,
+        r->check_rejected, r->retries);
+    for (int k = 0; k < 4; k++)
+        OUT(",\"%s\":{\"mean_us\":%.1f,\"p50_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 "}", tn[k],
+            t[k]->mean_us, t[k]->p50_us, t[k]->p99_us);
+    OUT(",\"height\":%" PRIu64 ",\"view_changes\":%" PRIu64 ",\"fetches\":%" PRIu64
+        ",\"restarts\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"dropped\":%" PRIu64
+        ",\"end_us\":%" PRIu64 ",\"first_arrival_us\":%" PRIu64 ",\"last_commit_us\":%" PRIu64
+        ",\"commit90_us\":%" PRIu64
+        ",\"bp_cpu_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
+        ",\"trace_hash\":\"%s\",\"tx_hash\":\"%s\"}",
+        r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
+        r->first_arrival_us, r->last_commit_us, r->commit90_us, r->bp_cpu_us,
+        safety, liveness, p->seed, th, txh);
+    if (p->app == BCKM_SIM_APP_KEYS) {
+        o = o > 0 && o <= cap ? o - 1 : o; /* reopen the object */
+        OUT(",\"app\":\"keys\",\"policy\":\"%s\",\"members\":%" PRIu64 ",\"joins\":%" PRIu64
+            ",\"leaves\":%" PRIu64 ",\"evicts\":%" PRIu64 ",\"devices\":%" PRIu64
+            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64 ",\"rekey_bytes\":%" PRIu64
+            ",\"keys_hash\":\"%s\"}",
+            p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned", r->members, r->joins, r->leaves,
+            r->evicts, r->devices, r->device_violations, r->rekey_messages, r->rekey_bytes, kh);
+    }
+#undef OUT
+}
