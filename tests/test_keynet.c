@@ -10,10 +10,10 @@
 
 static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests, uint32_t devices) {
     struct keynet *kn;
-    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16, 0, { 0 }, 0 };
+    struct keynet_params p = { bps, nodes, pol, 7 + bps, devices, nodes + requests + 16, 0, { 0 }, 0, 0, NULL };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[BCKM_MAX_BPS + 1];
-    for (uint32_t b = 1; b <= bps; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
+    for (uint32_t b = 1; b <= bps; b++) { app[b] = keynet_app(kn, b); REQUIRE(app[b].self != NULL); }
     uint32_t committed = 0, rejected = 0, failures = 0;
     uint8_t env[BCKM_ENVELOPE_BYTES];
     for (uint32_t i = 0; i < requests; i++) {
@@ -27,7 +27,7 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
             app[b].ops->begin_block(app[b].self, i + 1);
             if (app[b].ops->deliver_tx(app[b].self, env, sizeof env) != BCKM_SIM_TX_OK) failures++;
             app[b].ops->commit(app[b].self, h);
-            int ce = keynet_committed(kn, b, &app[b]);
+            int ce = keynet_committed(kn, b);
             if (ce != BCKM_OK) { failures++; fprintf(stderr, "commit at %u: %s\n", b, bckm_strerror(ce)); }
         }
         committed++;
@@ -42,7 +42,7 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
     /* State transfer: a fresh replica restored from a snapshot has the same state. */
     uint8_t *snap; size_t slen;
     REQUIRE(app[1].ops->snapshot(app[1].self, &snap, &slen) == BCKM_OK);
-    bckm_sim_app fresh = keynet_app(kn);
+    bckm_sim_app fresh = keynet_app(kn, 0);
     CHECK_EQ(fresh.ops->restore(fresh.self, snap, slen), BCKM_OK);
     uint8_t hf[32];
     fresh.ops->commit(fresh.self, hf);
@@ -63,15 +63,15 @@ static void run(uint32_t bps, bckm_policy pol, uint32_t nodes, uint32_t requests
     keynet_free(kn);
 }
 
-/* A BP whose key manager follows a change but never releases its messages
+/* A BP whose key manager commits a change but never releases its messages
  * leaves its devices behind: the device check sees it, and only for that
  * BP's devices. Also: follow reports each change once and nothing after. */
 static void withheld_messages_caught(void) {
     struct keynet *kn;
-    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200, 0, { 0 }, 0 };
+    struct keynet_params p = { 3, 60, BCKM_POLICY_OWNED, 99, UINT32_MAX, 200, 0, { 0 }, 0, 2, NULL };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
     bckm_sim_app app[4];
-    for (uint32_t b = 1; b <= 3; b++) { app[b] = keynet_app(kn); REQUIRE(app[b].self != NULL); }
+    for (uint32_t b = 1; b <= 3; b++) { app[b] = keynet_app(kn, b); REQUIRE(app[b].self != NULL); }
     uint8_t env[BCKM_ENVELOPE_BYTES], seen[BCKM_ENVELOPE_BYTES];
     struct bckm_envelope e;
     REQUIRE(keynet_prepare(kn, &app[2], 2, BCKM_OP_JOIN, &e) == BCKM_OK);
@@ -86,11 +86,10 @@ static void withheld_messages_caught(void) {
         CHECK_EQ(keynet_pending(kn, b, &app[b]), 1);
         int stepped = 0;
         memset(seen, 0, sizeof seen);
-        CHECK_EQ(keynet_follow(kn, b, &app[b], &stepped, seen), BCKM_OK);
+        CHECK_EQ(keynet_follow(kn, b, &stepped, seen, NULL), BCKM_OK);
         CHECK_EQ(stepped, 1);
         CHECK_MEM(seen, env, sizeof env);
-        if (b != 2) keynet_release(kn, b);
-        CHECK_EQ(keynet_follow(kn, b, &app[b], &stepped, NULL), BCKM_OK);
+        CHECK_EQ(keynet_follow(kn, b, &stepped, NULL, NULL), BCKM_OK);
         CHECK_EQ(stepped, 0);
         CHECK_EQ(keynet_pending(kn, b, &app[b]), 0);
     }
@@ -131,9 +130,9 @@ static void admit(struct keynet *kn, bckm_sim_app *a, uint32_t b, uint8_t env[BC
  * either way every request prepared against it executes. */
 static void check_state_follows_blocks(void) {
     struct keynet *kn;
-    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200, 0, { 0 }, 0 };
+    struct keynet_params p = { 2, 50, BCKM_POLICY_OWNED, 31, 0, 200, 0, { 0 }, 0, 0, NULL };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
-    bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };  /* BP 1's replica, BP 2's */
+    bckm_sim_app app[2] = { keynet_app(kn, 1), keynet_app(kn, 2) };  /* BP 1's replica, BP 2's */
     REQUIRE(app[0].self != NULL && app[1].self != NULL);
     uint8_t e[10][BCKM_ENVELOPE_BYTES];
     for (int i = 0; i < 4; i++) admit(kn, &app[0], 1, e[i]);
@@ -166,9 +165,9 @@ static void check_state_follows_blocks(void) {
  * envelope with one bit changed is verified, and refused, at every replica. */
 static void shared_verification_exact(void) {
     struct keynet *kn;
-    struct keynet_params p = { 2, 20, BCKM_POLICY_OWNED, 5, 0, 100, 1000, { 0 }, 0 };
+    struct keynet_params p = { 2, 20, BCKM_POLICY_OWNED, 5, 0, 100, 1000, { 0 }, 0, 0, NULL };
     REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
-    bckm_sim_app app[2] = { keynet_app(kn), keynet_app(kn) };
+    bckm_sim_app app[2] = { keynet_app(kn, 1), keynet_app(kn, 2) };
     REQUIRE(app[0].self != NULL && app[1].self != NULL);
     uint8_t env[BCKM_ENVELOPE_BYTES], bad[BCKM_ENVELOPE_BYTES];
     REQUIRE(keynet_request(kn, &app[0], 1, BCKM_OP_JOIN, env) == BCKM_OK);
@@ -191,6 +190,60 @@ static void shared_verification_exact(void) {
     keynet_free(kn);
 }
 
+/* The contract runs once per change at a replica, and that execution drives
+ * its BP's key manager: a BP whose replica missed changes (it was down) and
+ * is restored from another's snapshot hands its key manager exactly those
+ * changes, from the restore's own executions, in order and once. */
+static void restored_replica_drives_its_key_manager(void) {
+    struct keynet *kn;
+    struct keynet_params p = { 2, 40, BCKM_POLICY_OWNED, 77, UINT32_MAX, 100, 0, { 0 }, 0, 0, NULL };
+    REQUIRE(keynet_new(&kn, &p) == BCKM_OK);
+    bckm_sim_app a1 = keynet_app(kn, 1), down = keynet_app(kn, 2);
+    REQUIRE(a1.self != NULL && down.self != NULL);
+    down.ops->destroy(down.self);  /* BP 2 is down: nothing drives its key manager */
+    uint8_t env[3][BCKM_ENVELOPE_BYTES];
+    for (int i = 0; i < 3; i++) {
+        uint8_t h[32];
+        REQUIRE(keynet_request(kn, &a1, 1, BCKM_OP_JOIN, env[i]) == BCKM_OK);
+        a1.ops->begin_block(a1.self, (uint64_t)i + 1);
+        CHECK_EQ(a1.ops->deliver_tx(a1.self, env[i], BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+        a1.ops->commit(a1.self, h);
+    }
+    CHECK_EQ(keynet_committed(kn, 1), BCKM_OK);
+    CHECK_EQ(keynet_pending(kn, 2, &a1), 3);
+    CHECK(keynet_check_devices(kn, &a1, 100) > 0);  /* BP 2's devices are behind */
+    uint8_t *snap;
+    size_t slen;
+    REQUIRE(a1.ops->snapshot(a1.self, &snap, &slen) == BCKM_OK);
+    bckm_sim_app a2 = keynet_app(kn, 2);
+    REQUIRE(a2.self != NULL);
+    CHECK_EQ(a2.ops->restore(a2.self, snap, slen), BCKM_OK);
+    free(snap);
+    uint8_t seen[BCKM_ENVELOPE_BYTES];
+    int stepped = 0;
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(keynet_follow(kn, 2, &stepped, seen, NULL), BCKM_OK);
+        CHECK_EQ(stepped, 1);
+        CHECK_MEM(seen, env[i], BCKM_ENVELOPE_BYTES);
+    }
+    CHECK_EQ(keynet_follow(kn, 2, &stepped, NULL, NULL), BCKM_OK);
+    CHECK_EQ(stepped, 0);
+    CHECK_EQ(keynet_pending(kn, 2, &a2), 0);
+    CHECK_EQ(keynet_check_devices(kn, &a2, 200), 0);
+    /* A reference replica executes the same chain and drives nothing. */
+    bckm_sim_app ref = keynet_app(kn, 0);
+    REQUIRE(ref.self != NULL);
+    ref.ops->begin_block(ref.self, 1);
+    for (int i = 0; i < 3; i++) CHECK_EQ(ref.ops->deliver_tx(ref.self, env[i], BCKM_ENVELOPE_BYTES), BCKM_SIM_TX_OK);
+    CHECK_EQ(keynet_follow(kn, 1, &stepped, NULL, NULL), BCKM_OK);
+    CHECK_EQ(stepped, 0);
+    CHECK_EQ(keynet_check_devices(kn, &a2, 200), 0);
+    ref.ops->destroy(ref.self);
+    a1.ops->destroy(a1.self);
+    a2.ops->destroy(a2.self);
+    keynet_free(kn);
+}
+
 static void owned_four_bps_all_devices(void) { run(4, BCKM_POLICY_OWNED, 200, check_small() ? 60 : 300, UINT32_MAX); }
 static void global_three_bps_all_devices(void) { run(3, BCKM_POLICY_GLOBAL, 150, check_small() ? 60 : 300, UINT32_MAX); }
 static void sampled_devices_large_genesis(void) {
@@ -199,4 +252,4 @@ static void sampled_devices_large_genesis(void) {
 
 CHECK_CASES(CASE(owned_four_bps_all_devices), CASE(global_three_bps_all_devices), CASE(sampled_devices_large_genesis),
             CASE(withheld_messages_caught), CASE(check_state_follows_blocks),
-            CASE(shared_verification_exact))
+            CASE(shared_verification_exact), CASE(restored_replica_drives_its_key_manager))

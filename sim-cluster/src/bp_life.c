@@ -98,7 +98,7 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         c->t0_ns = saved_t0;
         return;
     }
-    me->app = c->wl->new_app(c);
+    me->app = c->wl->new_app(c, i);
     if (me->app.self == NULL) abort();
     uint64_t from = 0;
     if (me->stable.buf != NULL) {

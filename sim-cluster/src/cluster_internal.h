@@ -144,7 +144,8 @@ typedef struct {
     const char *name;
     size_t tx_len;             /* a junk tx of this size (the invalid proposer) */
     int (*init)(struct cluster *c);
-    bckm_sim_app (*new_app)(struct cluster *c);
+    /* The app of cluster BP bp (UINT32_MAX: the checker's reference). */
+    bckm_sim_app (*new_app)(struct cluster *c, uint32_t bp);
     /* A fresh tx for request r at BP bp: fills q->tx, q->tx_len, q->origin. */
     int (*make_tx)(struct cluster *c, uint32_t bp, uint32_t r);
     /* After BP bp executed a block (or was restored): follow the chain. */

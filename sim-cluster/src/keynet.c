@@ -2,6 +2,8 @@
 
 #include "sim/fleet.h"
 
+#include "bckm/assert.h"
+
 #include "bckm/kdf.h"
 #include "bckm/map.h"
 #include "bckm/msg.h"
@@ -19,6 +21,9 @@
 
 struct kapp {
     struct keynet *kn;
+    /* The BP whose key manager takes its changes from this replica's
+     * executions (0: none, a reference replica). */
+    uint32_t bp;
     struct bckm_state *st;
     /* The check state (ABCI's "check state"): the committed state plus every
      * tx check_tx accepted since the last commit, in admission order. It is
@@ -44,6 +49,11 @@ struct kapp {
 /* Envelopes a replica remembers as verified: several full mempools' worth. */
 #define KAPP_SIGCACHE 8192u
 
+struct step {
+    uint8_t env[BCKM_ENVELOPE_BYTES];
+    uint64_t ns;                      /* the key manager's CPU time, measured */
+};
+
 struct nodelist {
     uint32_t *ids;
     uint32_t n, cap;
@@ -56,17 +66,23 @@ struct keynet {
     int have_fleet;
     uint64_t next_seq[BCKM_MAX_BPS + 1];
     struct bckm_state *genesis;
-    /* Each key manager follows the chain through its own copy of the state,
-     * so a replica restored by state transfer never makes it skip a change. */
-    struct bckm_state *view[BCKM_MAX_BPS + 1];
-    size_t view_n[BCKM_MAX_BPS + 1];
+    /* BP bp's key manager has handled the first followed[bp] changes of
+     * the chain, each taken from the one execution of it by driver[bp] (its
+     * newest replica): a replica restored by state transfer or replay hands
+     * it exactly the changes it has not handled, in chain order. done[bp]
+     * lists what it handled and the cluster has not yet taken; err[bp] is
+     * its first failure (it then stops). */
+    size_t followed[BCKM_MAX_BPS + 1];
+    struct kapp *driver[BCKM_MAX_BPS + 1];
+    struct steps { struct step *s; size_t head, n, cap; } done[BCKM_MAX_BPS + 1];
+    int err[BCKM_MAX_BPS + 1];
+    uint64_t device_ns;               /* CPU time of device work, measured */
     struct bckm_plan plan;
     struct bckm_msgs msgs;
     struct bckm_drbg rng;
     struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
     struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
     uint64_t device_errors;           /* besides the fleet's delivery refusals */
-    uint32_t pending_bp;              /* whose messages sit in msgs (0: none) */
     /* Envelopes some replica verified: the simulator does the work once and
      * charges every other replica verify_charge_ns for it. */
     bckm_sim_sigcache shared_verified;
@@ -212,13 +228,37 @@ static int log_append(struct kapp *a, const uint8_t *tx) {
     return BCKM_OK;
 }
 
+static void km_step(struct keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+                    const struct bckm_sets *reg, int foreign);
+
+/* 1 when the change about to be applied as the replica's index-th is the
+ * next one BP a->bp's key manager needs from it. */
+static int drives(const struct kapp *a, size_t index) {
+    const struct keynet *kn = a->kn;
+    return a->bp != 0 && kn->driver[a->bp] == a && kn->err[a->bp] == BCKM_OK && kn->followed[a->bp] == index;
+}
+
+/* Independent of the contract: a leave or evict executed on the chain must
+ * come from the BP serving the node (spec 10.1); reg is the state before. */
+static int foreign_removal(const struct bckm_sets *reg, const struct bckm_envelope *env) {
+    uint32_t set, at;
+    return (env->tx.op == BCKM_OP_LEAVE || env->tx.op == BCKM_OP_EVICT) &&
+           bckm_sets_node(reg, env->tx.node_id, &set, &at) == BCKM_OK && at != env->bp;
+}
+
 static int app_deliver(void *self, const uint8_t *tx, size_t len) {
     struct kapp *a = self;
     struct bckm_envelope env;
     int e = decode_verified(a, tx, len, &env);
+    int drive = e == BCKM_OK && drives(a, a->log_n);
+    int foreign = drive && foreign_removal(bckm_state_registry(a->st), &env);
+    /* The one execution of the contract: its plan, and the registry right
+     * after it, are what the key manager commits from. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(a->st, &env, &a->kn->plan);
     if (e == BCKM_OK) e = log_append(a, tx);
-    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len))) a->kn->byz.evicts_refused_exec++;
+    if (e == BCKM_OK && drive) km_step(a->kn, a->bp, tx, &env, bckm_state_registry(a->st), foreign);
+    else if (e != BCKM_OK && a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len)))
+        a->kn->byz.evicts_refused_exec++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
@@ -247,8 +287,14 @@ static int replay(struct kapp *a, const uint8_t *envs, size_t n) {
     if (e != BCKM_OK) return e;
     for (size_t i = 0; i < n && e == BCKM_OK; i++) {
         struct bckm_envelope env;
-        e = bckm_envelope_decode(envs + i * BCKM_ENVELOPE_BYTES, BCKM_ENVELOPE_BYTES, &env);
+        const uint8_t *raw = envs + i * BCKM_ENVELOPE_BYTES;
+        e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
+        int drive = e == BCKM_OK && drives(a, i);
+        int foreign = drive && foreign_removal(bckm_state_registry(st), &env);
         if (e == BCKM_OK) e = bckm_contract_apply(st, &env, &a->kn->plan);
+        /* A change BP a->bp's key manager has not handled yet (it lagged
+         * behind the snapshot): handled from this execution. */
+        if (e == BCKM_OK && drive) km_step(a->kn, a->bp, raw, &env, bckm_state_registry(st), foreign);
     }
     if (e != BCKM_OK) { bckm_state_free(st); return e; }
     bckm_state_free(a->st);
@@ -298,6 +344,7 @@ static uint64_t app_tx_id(void *self, const uint8_t *tx, size_t len) {
 static void app_destroy(void *self) {
     struct kapp *a = self;
     if (a == NULL) return;
+    if (a->bp != 0 && a->kn->driver[a->bp] == a) a->kn->driver[a->bp] = NULL;
     bckm_state_free(a->st);
     bckm_state_free(a->check);
     free(a->pend);
@@ -311,11 +358,13 @@ static const bckm_sim_app_ops kapp_ops = {
     app_snapshot, app_restore, app_height, app_tx_id, app_destroy
 };
 
-bckm_sim_app keynet_app(struct keynet *kn) {
+bckm_sim_app keynet_app(struct keynet *kn, uint32_t bp) {
     bckm_sim_app out = { &kapp_ops, NULL };
+    if (kn == NULL || bp > kn->p.bps) return out;
     struct kapp *a = calloc(1, sizeof *a);
     if (a == NULL) return out;
     a->kn = kn;
+    a->bp = bp;
     if (bckm_sim_sigcache_init(&a->verified, KAPP_SIGCACHE) != BCKM_OK) { free(a); return out; }
     if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) {
         bckm_sim_sigcache_free(&a->verified);
@@ -323,6 +372,7 @@ bckm_sim_app keynet_app(struct keynet *kn) {
         return out;
     }
     out.self = a;
+    if (bp != 0) kn->driver[bp] = a;
     return out;
 }
 
@@ -686,7 +736,6 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
     /* One bundle per simulated device: a large genesis never holds every
      * BP's bundles at once. */
     if (e == BCKM_OK) e = bckm_fleet_provision(&kn->fleet, bckm_state_registry(kn->genesis), 1);
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) e = bckm_state_clone(kn->genesis, &kn->view[b]);
     if (e != BCKM_OK) { keynet_free(kn); return e; }
     *out = kn;
     return BCKM_OK;
@@ -695,7 +744,7 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
 void keynet_free(struct keynet *kn) {
     if (kn == NULL) return;
     for (uint32_t b = 0; b <= BCKM_MAX_BPS; b++) {
-        bckm_state_free(kn->view[b]);
+        free(kn->done[b].s);
         free(kn->live[b].ids);
     }
     if (kn->have_fleet) bckm_fleet_free(&kn->fleet);
@@ -771,48 +820,26 @@ void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM
     else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
-int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *stepped,
-                  uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || app == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
-    const struct kapp *a = self_of(app);
-    *stepped = 0;
-    bckm_msgs_clear(&kn->msgs);
-    kn->pending_bp = 0;
-    /* Follow the chain this replica committed, one change at a time. */
-    if (kn->view_n[bp] >= a->log_n) return BCKM_OK;
-    const uint8_t *raw = a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES;
-    struct bckm_envelope env;
-    int e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
-    /* Independent of the contract: a leave or evict executed on the chain
-     * must come from the BP serving the node (spec 10.1). */
-    uint32_t vset, vat;
-    if (e == BCKM_OK && (env.tx.op == BCKM_OP_LEAVE || env.tx.op == BCKM_OP_EVICT) &&
-        bckm_sets_node(bckm_state_registry(kn->view[bp]), env.tx.node_id, &vset, &vat) == BCKM_OK && vat != env.bp) {
-        kn->byz.evicts_executed++;
-        byz_note(kn, "a node was evicted by a BP that does not serve it", env.tx.node_id, env.bp);
+static uint64_t clock_ns(const struct keynet *kn) { return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0; }
+
+static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
+    if (q->head > 0 && q->head == q->n) q->head = q->n = 0;
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 16;
+        struct step *n = realloc(q->s, ncap * sizeof *n);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        q->s = n;
+        q->cap = ncap;
     }
-    /* The log holds only envelopes this replica executed, each verified by
-     * it at execution (or earlier): not verified a second time here. */
-    if (e == BCKM_OK) e = bckm_contract_apply_verified(kn->view[bp], &env, &kn->plan);
-    if (e != BCKM_OK) return e;
-    const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-    e = bckm_km_commit(kn->fleet.km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
-    if (e != BCKM_OK) return e;
-    kn->pending_bp = bp;
-    if (bckm_id_bp(env.tx.node_id) == bp) {
-        /* Bookkeeping of who the serving BP may pick for a leave. */
-        if (env.tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env.tx.node_id);
-        else { list_remove(&kn->live[bp], env.tx.node_id); (void)bckm_map_del(&kn->leaving, env.tx.node_id); }
-    }
-    kn->view_n[bp]++;
-    *stepped = 1;
-    if (env_out != NULL) memcpy(env_out, raw, BCKM_ENVELOPE_BYTES);
-    return e;
+    memcpy(q->s[q->n].env, raw, BCKM_ENVELOPE_BYTES);
+    q->s[q->n].ns = ns;
+    q->n++;
+    return BCKM_OK;
 }
 
-void keynet_release(struct keynet *kn, uint32_t bp) {
-    if (kn == NULL || bp == 0 || kn->pending_bp != bp) return;
-    const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
+/* BP bp's devices receive its key manager's messages for this change, reg
+ * being the registry right after it. */
+static void release(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
     struct delivery dl = { kn, bp, 0, 0, 0, 0 };
     if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
         dl.attack = 1;
@@ -823,17 +850,71 @@ void keynet_release(struct keynet *kn, uint32_t bp) {
     }
     deliver_as(kn, &dl, reg, &kn->msgs);
     if (dl.sleeper != 0) wake(kn, bp, reg, dl.sleeper);
-    bckm_msgs_clear(&kn->msgs);
-    kn->pending_bp = 0;
 }
 
-int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
-    int stepped = 1, e = BCKM_OK;
-    while (stepped && e == BCKM_OK) {
-        e = keynet_follow(kn, bp, app, &stepped, NULL);
-        if (e == BCKM_OK) keynet_release(kn, bp);
+/*
+ * BP bp's key manager handles the change env (raw: its bytes) that its
+ * replica just executed: reg is the registry after that one execution and
+ * kn->plan what it did. foreign: the change removes a node its BP does not
+ * serve. Then bp's devices get the messages, unless withheld.
+ */
+static void km_step(struct keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+                    const struct bckm_sets *reg, int foreign) {
+    BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK, "only a working key manager steps");
+    if (foreign) {
+        kn->byz.evicts_executed++;
+        byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id, env->bp);
     }
+    uint64_t t0 = clock_ns(kn);
+    bckm_msgs_clear(&kn->msgs);
+    int e = bckm_km_commit(kn->fleet.km[bp], reg, env->bp, &env->tx, &kn->plan, &kn->msgs);
+    if (e == BCKM_OK && bckm_id_bp(env->tx.node_id) == bp) {
+        /* Bookkeeping of who the serving BP may pick for a leave. */
+        if (env->tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env->tx.node_id);
+        else { list_remove(&kn->live[bp], env->tx.node_id); (void)bckm_map_del(&kn->leaving, env->tx.node_id); }
+    }
+    if (e == BCKM_OK) {
+        kn->followed[bp]++;
+        e = step_push(&kn->done[bp], raw, clock_ns(kn) - t0);
+    }
+    if (e != BCKM_OK) {
+        kn->err[bp] = e;
+        bckm_msgs_clear(&kn->msgs);
+        return;
+    }
+    /* Devices apply their messages on their own CPUs, not the BP's. */
+    uint64_t t1 = clock_ns(kn);
+    if (kn->p.withhold_bp != bp) release(kn, bp, reg);
+    bckm_msgs_clear(&kn->msgs);
+    kn->device_ns += clock_ns(kn) - t1;
+}
+
+int keynet_follow(struct keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
+                  uint64_t *ns_out) {
+    if (kn == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+    struct steps *q = &kn->done[bp];
+    *stepped = 0;
+    if (q->head < q->n) {
+        const struct step *st = &q->s[q->head++];
+        *stepped = 1;
+        if (env_out != NULL) memcpy(env_out, st->env, BCKM_ENVELOPE_BYTES);
+        if (ns_out != NULL) *ns_out = st->ns;
+        return BCKM_OK;
+    }
+    return kn->err[bp];
+}
+
+int keynet_committed(struct keynet *kn, uint32_t bp) {
+    int stepped = 1, e = BCKM_OK;
+    while (stepped && e == BCKM_OK) e = keynet_follow(kn, bp, &stepped, NULL, NULL);
     return e;
+}
+
+uint64_t keynet_take_device_ns(struct keynet *kn) {
+    if (kn == NULL) return 0;
+    uint64_t ns = kn->device_ns;
+    kn->device_ns = 0;
+    return ns;
 }
 
 int keynet_byz_evict(struct keynet *kn, const bckm_sim_app *view, uint32_t bp,
@@ -879,8 +960,8 @@ uint64_t keynet_take_charge_ns(struct keynet *kn) {
 
 uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
     if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return 0;
-    size_t n = self_of(app)->log_n;
-    return n > kn->view_n[bp] ? (uint32_t)(n - kn->view_n[bp]) : 0;
+    size_t n = self_of(app)->log_n, untaken = kn->done[bp].n - kn->done[bp].head;
+    return (uint32_t)(untaken + (n > kn->followed[bp] ? n - kn->followed[bp] : 0));
 }
 
 uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs) {

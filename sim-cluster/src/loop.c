@@ -232,7 +232,7 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         free(c->bp); free(c->req); free(c);
         return we;
     }
-    bckm_sim_app ref = c->wl->new_app(c);
+    bckm_sim_app ref = c->wl->new_app(c, UINT32_MAX);
     if (ref.self == NULL || bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref) != BCKM_OK)
         abort();
     /* Every certificate signature is one a replica verified through

@@ -26,10 +26,16 @@ static int keys_init(cluster_t *c) {
     kp.verify_charge_ns = c->verify_cal_ns;
     for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & KEYNET_BYZ_ALL;
     kp.trust_byz = c->p.byz_keys_trust;
+    kp.withhold_bp = c->p.withhold_rekeys;
+    kp.clock_ns = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns : NULL;
     return keynet_new(&c->kn, &kp);
 }
 
-static bckm_sim_app keys_new_app(cluster_t *c) { return keynet_app(c->kn); }
+/* Cluster BP bp's replica drives keynet BP bp + 1's key manager; the
+ * checker's reference drives none. */
+static bckm_sim_app keys_new_app(cluster_t *c, uint32_t bp) {
+    return keynet_app(c->kn, bp < c->n ? bp + 1 : 0);
+}
 
 static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     req_t *q = &c->req[r];
@@ -82,31 +88,26 @@ static void keys_byz_check(cluster_t *c) {
     }
 }
 
+/* BP i's key manager committed, while its replica executed them, the
+ * changes the replica executed (the contract ran once for both); its
+ * devices applied their messages on their own CPUs, not the BP's. */
 static void keys_executed(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
-    /* Each step's work runs from the end of the previous step's release (its
-     * bookkeeping below, a decode and a lookup, counts with the next). */
-    uint64_t mark = measured ? cpu_now_ns() : 0;
+    if (measured) c->excl_ns += keynet_take_device_ns(c->kn);
     for (;;) {
         uint8_t raw[BCKM_ENVELOPE_BYTES];
         int stepped = 0;
-        int e = keynet_follow(c->kn, i + 1, &me->app, &stepped, raw);
+        uint64_t ns = 0;
+        int e = keynet_follow(c->kn, i + 1, &stepped, raw, &ns);
         if (e != BCKM_OK) {
             c->res->keynet_failures++;
             fail(c, "key manager cannot follow the committed chain", i, e);
             return;
         }
         if (!stepped) { keys_byz_check(c); return; }
-        uint64_t t1 = measured ? cpu_now_ns() : 0;
-        uint64_t work = measured ? (t1 - mark + 999) / 1000 : COST_KM_COMMIT;
+        uint64_t work = measured ? (ns + 999) / 1000 : COST_KM_COMMIT;
         c->cost += COST_KM_COMMIT;
-        /* Devices apply their messages on their own CPUs, not the BP's. */
-        if (c->p.withhold_rekeys != i + 1) keynet_release(c->kn, i + 1);
-        if (measured) {
-            mark = cpu_now_ns();
-            c->excl_ns += mark - t1;
-        }
         /* The commit work for a request at the BP that prepared it is the
          * rest of that request's Layer 1 time. */
         struct bckm_envelope env;

@@ -1,12 +1,16 @@
 /*
  * The key-management network the cluster replicates: the bckm contract as an
- * ABCI-like application (sim/app.h), the genesis network, each BP's key
- * manager and Ed25519 key, and a sample of real device key stores.
+ * ABCI-like application (sim/app.h) over a device fleet (sim/fleet.h: each
+ * BP's key manager and Ed25519 key, the genesis network, a sample of real
+ * device key stores).
  *
  * The consensus engine sees only the application; the request path calls
  * keynet_prepare (Layer 1 work at the receiving BP) and keynet_seal (the
- * signed envelope) and, after every executed block, keynet_follow and
- * keynet_release at that BP (its key manager rekeys its own devices). Nothing here knows about PBFT.
+ * signed envelope). The contract runs once per change at each replica: BP
+ * bp's replica hands each change it executes, with that execution's plan,
+ * to BP bp's key manager, whose rekey messages then reach bp's devices;
+ * after every executed block the cluster takes what happened with
+ * keynet_follow. Nothing here knows about PBFT.
  */
 #ifndef BCKM_SIM_KEYNET_H
 #define BCKM_SIM_KEYNET_H
@@ -45,14 +49,23 @@ struct keynet_params {
      * device that trusts that BP's key (its trust anchor swapped for the
      * call), so the acceptance check must fire. Never set in a real run. */
     int trust_byz;
+    /* Tests only: this BP's key manager commits every change but never
+     * hands its messages to its devices (0: none). */
+    uint32_t withhold_bp;
+    /* The CPU clock that times key-manager and device work (measured cost);
+     * NULL: nothing is timed. */
+    uint64_t (*clock_ns)(void);
 };
 
 int keynet_new(struct keynet **out, const struct keynet_params *p);
 void keynet_free(struct keynet *kn);
 
-/* An application instance starting from the genesis state (for a BP or the
- * checker's reference). */
-bckm_sim_app keynet_app(struct keynet *kn);
+/* An application instance starting from the genesis state. bp 1..bps: BP
+ * bp's replica, whose executions drive BP bp's key manager from then on (a
+ * BP's newest replica drives it; one restored after a crash hands it the
+ * changes it missed); 0: a replica that drives none (the checker's
+ * reference, a state-transfer test). {NULL, NULL}-self on failure. */
+bckm_sim_app keynet_app(struct keynet *kn, uint32_t bp);
 
 /*
  * A request at BP bp, in two parts so the cluster can time them apart.
@@ -75,29 +88,29 @@ int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
 void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env[BCKM_ENVELOPE_BYTES]);
 
 /*
- * After BP bp's application `app` executed envelopes: BP bp's key manager
- * follows that chain and its sampled devices receive their messages. Each
- * BP's key manager sees every committed change exactly once, in chain order,
- * through its own copy of the state, so a replica restored by state transfer
- * never makes it skip or repeat one.
- *
- * keynet_follow is one step of that, the key manager's own work only: it
- * handles the next change not yet seen (*stepped = 1, its envelope copied to
- * env_out when not NULL) or finds none (*stepped = 0), and leaves the rekey
- * messages pending; keynet_release hands them to BP bp's sampled devices
- * (device work, not the BP's) and must come before the next step.
- * keynet_committed runs both until BP bp is up to date.
+ * What BP bp's key manager did since the last call. Its replica's
+ * execution of each change made it commit that change (the plan and the
+ * registry of that one execution) and hand the messages to bp's sampled
+ * devices; each change is handled exactly once, in chain order.
+ * keynet_follow reports the next one not yet reported (*stepped = 1, its
+ * envelope in env_out and the key manager's CPU time in *ns_out, each when
+ * not NULL) or none (*stepped = 0); the key manager's first failure is
+ * returned once everything before it was reported (it then stops).
+ * keynet_committed reports everything and returns that failure.
  */
-int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *stepped,
-                  uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
-void keynet_release(struct keynet *kn, uint32_t bp);
-int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) BCKM_MUST_CHECK;
+int keynet_follow(struct keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
+                  uint64_t *ns_out) BCKM_MUST_CHECK;
+int keynet_committed(struct keynet *kn, uint32_t bp) BCKM_MUST_CHECK;
 /* The CPU time charged since the last call for verifications a replica
  * did not redo (each replica still verifies every envelope once, as a real
  * BP must; the simulator shares the result and charges the cost). */
 uint64_t keynet_take_charge_ns(struct keynet *kn);
+/* The CPU time devices spent on their messages since the last call (with
+ * clock_ns): the BP's handler does not pay for it. */
+uint64_t keynet_take_device_ns(struct keynet *kn);
 
-/* Changes `app` executed that BP bp's key manager has not followed yet. */
+/* Changes `app` executed that BP bp's key manager has not handled or
+ * keynet_follow has not reported. */
 uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app);
 
 /* Device invariants over the sample (agreement on `pairs` random links of
