@@ -110,15 +110,15 @@ void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg
 
 #define BYZ_EVICTS 8u
 
-/* A key-layer Byzantine BP with KEYNET_BYZ_EVICT, now and then, signs a
+/* A key-layer Byzantine BP with BCKM_KEYNET_BYZ_EVICT, now and then, signs a
  * leave or evict of a node another BP serves and hands it to every honest
  * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
  * contract's execution check is tried as well (bp_maybe_propose). */
 void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now) {
-    if (c->p.app != BCKM_SIM_APP_KEYS || !(c->p.byz_keys[i] & KEYNET_BYZ_EVICT) ||
+    if (c->p.app != BCKM_SIM_APP_KEYS || !(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) ||
         c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
         return;
-    if (keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
+    if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
     c->byz_env_n[i]++;
     /* A BP's own request: it may propose it like any other. */
     bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);

@@ -192,8 +192,8 @@ typedef struct cluster {
     uint64_t cpu_mark, cpu_last;
     uint64_t add_ns;            /* measured mode: work charged but not redone (memoised) */
     uint64_t verify_cal_ns;     /* measured mode: CPU time of one Ed25519 verification here */
-    struct keynet *kn;
-    /* Key-layer Byzantine BPs (KEYNET_BYZ_EVICT): the leave/evict each
+    struct bckm_keynet *kn;
+    /* Key-layer Byzantine BPs (BCKM_KEYNET_BYZ_EVICT): the leave/evict each
      * forged last, proposed in its blocks; at most BYZ_EVICTS per BP. */
     bckm_sim_rng keyadv_rng;
     uint8_t byz_env[BCKM_SIM_MAX_BPS][BCKM_ENVELOPE_BYTES];

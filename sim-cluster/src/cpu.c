@@ -33,7 +33,7 @@ uint64_t cpu_verify_cost_ns(void) {
 /* CPU time the current handler has used so far, in virtual microseconds. */
 uint64_t cpu_elapsed_us(cluster_t *c) {
     if (c->p.cost != BCKM_SIM_COST_MEASURED) return c->cost;
-    c->add_ns += keynet_take_charge_ns(c->kn);
+    c->add_ns += bckm_keynet_take_charge_ns(c->kn);
     c->cpu_last = cpu_now_ns();
     uint64_t ns = c->cpu_last - c->t0_ns;
     ns = (ns > c->excl_ns ? ns - c->excl_ns : 0) + c->add_ns;

@@ -20,7 +20,7 @@
 /* ---- the application ------------------------------------------------------- */
 
 struct kapp {
-    struct keynet *kn;
+    struct bckm_keynet *kn;
     /* The BP whose key manager takes its changes from this replica's
      * executions (0: none, a reference replica). */
     uint32_t bp;
@@ -59,8 +59,8 @@ struct nodelist {
     uint32_t n, cap;
 };
 
-struct keynet {
-    struct keynet_params p;
+struct bckm_keynet {
+    struct bckm_keynet_params p;
     /* The BPs' key managers and keys, and the sampled device stores. */
     struct bckm_fleet fleet;
     int have_fleet;
@@ -95,16 +95,16 @@ struct keynet {
     struct recorded { uint32_t node; uint64_t epoch; size_t len; uint8_t *msg; } rec[64];
     uint32_t rec_next;
     bckm_u64set forged_envs;
-    struct keynet_byz_stats byz;
+    struct bckm_keynet_byz_stats byz;
 };
 
-static uint32_t rnd(struct keynet *kn, uint32_t bound) {
+static uint32_t rnd(struct bckm_keynet *kn, uint32_t bound) {
     uint8_t b[4];
     bckm_drbg_fill(&kn->rng, b, 4);
     return bound ? bckm_get_u32(b) % bound : 0;
 }
 
-static uint32_t adv_rnd(struct keynet *kn, uint32_t bound) {
+static uint32_t adv_rnd(struct bckm_keynet *kn, uint32_t bound) {
     uint8_t b[4];
     bckm_drbg_fill(&kn->adv, b, 4);
     return bound ? bckm_get_u32(b) % bound : 0;
@@ -116,7 +116,7 @@ static uint64_t env_id(const uint8_t *tx, size_t len) {
     return bckm_get_u64(h);
 }
 
-static void byz_note(struct keynet *kn, const char *what, uint32_t node, uint32_t bp) {
+static void byz_note(struct bckm_keynet *kn, const char *what, uint32_t node, uint32_t bp) {
     if (kn->byz.first[0] != '\0') return;
     snprintf(kn->byz.first, sizeof kn->byz.first, "%s (node %u, BP %u)", what, node, bp);
 }
@@ -169,7 +169,7 @@ static void pend_push(struct kapp *a, const uint8_t *tx) {
 static int decode_verified(struct kapp *a, const uint8_t *tx, size_t len, struct bckm_envelope *env) {
     int e = bckm_envelope_decode(tx, len, env);
     if (e != BCKM_OK || bckm_sim_sigcache_has(&a->verified, tx, len)) return e;
-    struct keynet *kn = a->kn;
+    struct bckm_keynet *kn = a->kn;
     if (bckm_sim_sigcache_has(&kn->shared_verified, tx, len)) {
         /* This replica's first look, another replica's work: same result
          * (a pure function of these bytes), charged as if redone. */
@@ -228,13 +228,13 @@ static int log_append(struct kapp *a, const uint8_t *tx) {
     return BCKM_OK;
 }
 
-static void km_step(struct keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
                     const struct bckm_sets *reg, int foreign);
 
 /* 1 when the change about to be applied as the replica's index-th is the
  * next one BP a->bp's key manager needs from it. */
 static int drives(const struct kapp *a, size_t index) {
-    const struct keynet *kn = a->kn;
+    const struct bckm_keynet *kn = a->kn;
     return a->bp != 0 && kn->driver[a->bp] == a && kn->err[a->bp] == BCKM_OK && kn->followed[a->bp] == index;
 }
 
@@ -358,7 +358,7 @@ static const bckm_sim_app_ops kapp_ops = {
     app_snapshot, app_restore, app_height, app_tx_id, app_destroy
 };
 
-bckm_sim_app keynet_app(struct keynet *kn, uint32_t bp) {
+bckm_sim_app bckm_keynet_app(struct bckm_keynet *kn, uint32_t bp) {
     bckm_sim_app out = { &kapp_ops, NULL };
     if (kn == NULL || bp > kn->p.bps) return out;
     struct kapp *a = calloc(1, sizeof *a);
@@ -376,7 +376,7 @@ bckm_sim_app keynet_app(struct keynet *kn, uint32_t bp) {
     return out;
 }
 
-const struct bckm_sets *keynet_registry(const bckm_sim_app *app) {
+const struct bckm_sets *bckm_keynet_registry(const bckm_sim_app *app) {
     return bckm_state_registry(self_of(app)->st);
 }
 
@@ -389,20 +389,20 @@ static const struct bckm_sets *check_registry(const bckm_sim_app *app) {
 
 /* ---- devices ---------------------------------------------------------------- */
 
-static int sampled(struct keynet *kn) {
+static int sampled(struct bckm_keynet *kn) {
     if (kn->p.devices == UINT32_MAX) return 1;
     if (kn->p.devices == 0 || kn->p.nodes == 0) return 0;
     return rnd(kn, kn->p.nodes) < kn->p.devices;
 }
 
-static struct bckm_device *device_of(const struct keynet *kn, uint32_t node) {
+static struct bckm_device *device_of(const struct bckm_keynet *kn, uint32_t node) {
     return bckm_fleet_device(&kn->fleet, node);
 }
 
 /* ---- key-layer Byzantine BPs ---------------------------------------------------- */
 
 /* A random BP with behaviour `what`, other than `not`; 0 when none. */
-static uint32_t pick_byz(struct keynet *kn, uint8_t what, uint32_t not) {
+static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not) {
     uint32_t ids[BCKM_MAX_BPS], n = 0;
     for (uint32_t b = 1; b <= kn->p.bps; b++)
         if ((kn->p.byz_keys[b] & what) && b != not) ids[n++] = b;
@@ -415,7 +415,7 @@ static uint32_t pick_byz(struct keynet *kn, uint8_t what, uint32_t not) {
  * the outcome: any acceptance is a violation. signer: the Byzantine BP
  * whose key signed it (for the trust_byz test hook), 0 for a replay.
  */
-static void attack_apply(struct keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
+static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
                          int replay, uint32_t signer) {
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL) { kn->device_errors++; return; }
@@ -452,7 +452,7 @@ static void attack_apply(struct keynet *kn, struct bckm_device *d, const uint8_t
 
 /* Signs one sealed message (no trailer) as a one-message batch of BP b;
  * the complete message in *out (malloc'd). */
-static int byz_sign(struct keynet *kn, uint32_t b, const uint8_t *sealed, size_t len, uint8_t **out,
+static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, size_t len, uint8_t **out,
                     size_t *out_len) {
     struct bckm_msgs m;
     bckm_msgs_init(&m);
@@ -491,8 +491,8 @@ static int byz_sign(struct keynet *kn, uint32_t b, const uint8_t *sealed, size_t
  *  4  a bundle for the node at the next epoch, under a key b made up
  *     (it cannot know the node KEK), signed by b.
  */
-static void forge_for(struct keynet *kn, struct bckm_device *d, uint32_t bp, const uint8_t *real, size_t len) {
-    uint32_t b = pick_byz(kn, KEYNET_BYZ_FORGE, bp);
+static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp, const uint8_t *real, size_t len) {
+    uint32_t b = pick_byz(kn, BCKM_KEYNET_BYZ_FORGE, bp);
     struct bckm_msg_header h;
     if (b == 0 || bckm_msg_header_decode(real, len, &h) != BCKM_OK) return;
     uint32_t v = adv_rnd(kn, 5);
@@ -569,7 +569,7 @@ static void forge_for(struct keynet *kn, struct bckm_device *d, uint32_t bp, con
 
 /* Replays to d every recorded message for its node at an epoch it already
  * passed (at most two, newest first). */
-static void replay_for(struct keynet *kn, struct bckm_device *d) {
+static void replay_for(struct bckm_keynet *kn, struct bckm_device *d) {
     uint32_t done = 0;
     for (uint32_t k = 0; k < 64 && done < 2; k++) {
         struct recorded *r = &kn->rec[(kn->rec_next + 63 - k) % 64];
@@ -579,7 +579,7 @@ static void replay_for(struct keynet *kn, struct bckm_device *d) {
     }
 }
 
-static void record(struct keynet *kn, uint32_t node, const uint8_t *msg, size_t len) {
+static void record(struct bckm_keynet *kn, uint32_t node, const uint8_t *msg, size_t len) {
     struct bckm_msg_header h;
     if (bckm_msg_header_decode(msg, len, &h) != BCKM_OK) return;
     struct recorded *r = &kn->rec[kn->rec_next];
@@ -598,7 +598,7 @@ static void record(struct keynet *kn, uint32_t node, const uint8_t *msg, size_t 
  * afterwards. At a forging BP, some of its own signed messages also go to
  * honest BPs' devices. */
 struct delivery {
-    struct keynet *kn;
+    struct bckm_keynet *kn;
     uint32_t bp;
     int attack;            /* bp is honest and some BP forges or replays */
     uint32_t budget;       /* forgeries and replays left in this batch */
@@ -606,7 +606,7 @@ struct delivery {
     uint32_t stray;        /* a forging bp's messages left to send astray */
 };
 
-static struct bckm_device *honest_victim(struct keynet *kn, uint32_t not) {
+static struct bckm_device *honest_victim(struct bckm_keynet *kn, uint32_t not) {
     for (int tries = 0; tries < 8 && kn->fleet.ndevs > 0; tries++) {
         struct bckm_device *d = kn->fleet.devs[adv_rnd(kn, kn->fleet.ndevs)].dev;
         uint32_t b = bckm_id_bp(d->node_id);
@@ -619,7 +619,7 @@ static struct bckm_device *honest_victim(struct keynet *kn, uint32_t not) {
  * the node's store when bp serves it. */
 static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd, const uint8_t *msg, size_t len) {
     struct delivery *dl = ctx;
-    struct keynet *kn = dl->kn;
+    struct bckm_keynet *kn = dl->kn;
     if (dl->stray > 0 && bckm_id_bp(node) == dl->bp && adv_rnd(kn, 4) == 0) {
         /* A forging BP's own message, signed by it, handed to a device of
          * another BP as is. */
@@ -637,14 +637,14 @@ static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd,
     return 1;
 }
 
-static void deliver_as(struct keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
+static void deliver_as(struct bckm_keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
     /* The fleet counts a routing failure with the refusals. */
     (void)bckm_fleet_deliver(&kn->fleet, dl->bp, reg, m, adversary_filter, dl);
 }
 
 /* One honest device of bp that is up to date with reg (before this batch)
  * and stays a member: it sleeps through the batch. 0 when none. */
-static uint32_t pick_sleeper(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
+static uint32_t pick_sleeper(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
     struct nodelist *l = &kn->live[bp];
     for (int tries = 0; tries < 4 && l->n > 0; tries++) {
         uint32_t u = l->ids[adv_rnd(kn, l->n)], set, at;
@@ -659,7 +659,7 @@ static uint32_t pick_sleeper(struct keynet *kn, uint32_t bp, const struct bckm_s
 /* The sleeper wakes: it enters resync with a fresh challenge and sends its
  * resync request; a replayer first hands it the old messages it recorded;
  * then bp opens the request and answers with its catch-up. */
-static void wake(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, uint32_t node) {
+static void wake(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg, uint32_t node) {
     struct bckm_device *d = device_of(kn, node);
     uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES], och[16];
     uint32_t on;
@@ -695,9 +695,9 @@ static int genesis_apply(void *ctx, uint32_t bp, const struct bckm_tx *tx, struc
     return bckm_contract_genesis((struct bckm_state *)ctx, bp, tx, plan);
 }
 
-int keynet_new(struct keynet **out, const struct keynet_params *p) {
+int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p) {
     if (out == NULL || p == NULL || p->bps == 0 || p->bps > BCKM_MAX_BPS) return BCKM_ERR_ARG;
-    struct keynet *kn = calloc(1, sizeof *kn);
+    struct bckm_keynet *kn = calloc(1, sizeof *kn);
     if (kn == NULL) return BCKM_ERR_NOMEM;
     kn->p = *p;
     uint8_t seed[32] = {0};
@@ -708,9 +708,9 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
     bckm_drbg_init(&kn->adv, seed);
     bckm_u64set_init(&kn->forged_envs);
     for (uint32_t b = 1; b <= p->bps; b++) {
-        kn->nevict += (kn->p.byz_keys[b] & KEYNET_BYZ_EVICT) != 0;
-        kn->nforge += (kn->p.byz_keys[b] & KEYNET_BYZ_FORGE) != 0;
-        kn->nreplay += (kn->p.byz_keys[b] & KEYNET_BYZ_REPLAY) != 0;
+        kn->nevict += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_EVICT) != 0;
+        kn->nforge += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_FORGE) != 0;
+        kn->nreplay += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_REPLAY) != 0;
     }
     bckm_map_init(&kn->leaving);
     bckm_plan_init(&kn->plan);
@@ -736,12 +736,12 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
     /* One bundle per simulated device: a large genesis never holds every
      * BP's bundles at once. */
     if (e == BCKM_OK) e = bckm_fleet_provision(&kn->fleet, bckm_state_registry(kn->genesis), 1);
-    if (e != BCKM_OK) { keynet_free(kn); return e; }
+    if (e != BCKM_OK) { bckm_keynet_free(kn); return e; }
     *out = kn;
     return BCKM_OK;
 }
 
-void keynet_free(struct keynet *kn) {
+void bckm_keynet_free(struct bckm_keynet *kn) {
     if (kn == NULL) return;
     for (uint32_t b = 0; b <= BCKM_MAX_BPS; b++) {
         free(kn->done[b].s);
@@ -763,7 +763,7 @@ void keynet_free(struct keynet *kn) {
 
 /* ---- the request path ------------------------------------------------------------ */
 
-int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    struct bckm_envelope *env) {
     if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     const struct bckm_sets *reg = check_registry(view);
@@ -794,7 +794,7 @@ int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uin
     return e;
 }
 
-int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
+int bckm_keynet_seal(struct bckm_keynet *kn, uint32_t bp, struct bckm_envelope *env,
                 uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     if (kn == NULL || env == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     env->version = BCKM_ENVELOPE_VERSION;
@@ -805,22 +805,22 @@ int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
     return e;
 }
 
-int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+int bckm_keynet_request(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
-    int e = keynet_prepare(kn, view, bp, op, &env);
-    if (e == BCKM_OK) e = keynet_seal(kn, bp, &env, env_out);
+    int e = bckm_keynet_prepare(kn, view, bp, op, &env);
+    if (e == BCKM_OK) e = bckm_keynet_seal(kn, bp, &env, env_out);
     return e;
 }
 
-void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
+void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
     if (bckm_envelope_decode(env_bytes, BCKM_ENVELOPE_BYTES, &env) != BCKM_OK) return;
     if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->fleet.km[bp], env.tx.node_id);
     else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
-static uint64_t clock_ns(const struct keynet *kn) { return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0; }
+static uint64_t clock_ns(const struct bckm_keynet *kn) { return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0; }
 
 static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
     if (q->head > 0 && q->head == q->n) q->head = q->n = 0;
@@ -839,13 +839,13 @@ static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
 
 /* BP bp's devices receive its key manager's messages for this change, reg
  * being the registry right after it. */
-static void release(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
+static void release(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
     struct delivery dl = { kn, bp, 0, 0, 0, 0 };
     if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
         dl.attack = 1;
         dl.budget = 3;
         if (kn->nreplay && kn->msgs.n > 0 && adv_rnd(kn, 4) == 0) dl.sleeper = pick_sleeper(kn, bp, reg);
-    } else if (kn->p.byz_keys[bp] & KEYNET_BYZ_FORGE) {
+    } else if (kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_FORGE) {
         dl.stray = 2;
     }
     deliver_as(kn, &dl, reg, &kn->msgs);
@@ -858,7 +858,7 @@ static void release(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg)
  * kn->plan what it did. foreign: the change removes a node its BP does not
  * serve. Then bp's devices get the messages, unless withheld.
  */
-static void km_step(struct keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
                     const struct bckm_sets *reg, int foreign) {
     BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK, "only a working key manager steps");
     if (foreign) {
@@ -889,7 +889,7 @@ static void km_step(struct keynet *kn, uint32_t bp, const uint8_t *raw, const st
     kn->device_ns += clock_ns(kn) - t1;
 }
 
-int keynet_follow(struct keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
+int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
                   uint64_t *ns_out) {
     if (kn == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     struct steps *q = &kn->done[bp];
@@ -904,23 +904,23 @@ int keynet_follow(struct keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[
     return kn->err[bp];
 }
 
-int keynet_committed(struct keynet *kn, uint32_t bp) {
+int bckm_keynet_committed(struct bckm_keynet *kn, uint32_t bp) {
     int stepped = 1, e = BCKM_OK;
-    while (stepped && e == BCKM_OK) e = keynet_follow(kn, bp, &stepped, NULL, NULL);
+    while (stepped && e == BCKM_OK) e = bckm_keynet_follow(kn, bp, &stepped, NULL, NULL);
     return e;
 }
 
-uint64_t keynet_take_device_ns(struct keynet *kn) {
+uint64_t bckm_keynet_take_device_ns(struct bckm_keynet *kn) {
     if (kn == NULL) return 0;
     uint64_t ns = kn->device_ns;
     kn->device_ns = 0;
     return ns;
 }
 
-int keynet_byz_evict(struct keynet *kn, const bckm_sim_app *view, uint32_t bp,
+int bckm_keynet_byz_evict(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp,
                      uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps ||
-        !(kn->p.byz_keys[bp] & KEYNET_BYZ_EVICT))
+        !(kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_EVICT))
         return BCKM_ERR_ARG;
     const struct bckm_sets *reg = check_registry(view);
     if (reg == NULL) return BCKM_ERR_NOMEM;
@@ -940,44 +940,44 @@ int keynet_byz_evict(struct keynet *kn, const bckm_sim_app *view, uint32_t bp,
     /* Everything the contract can check is right but the originator. */
     env.tx.op = adv_rnd(kn, 2) ? BCKM_OP_EVICT : BCKM_OP_LEAVE;
     bckm_drbg_fill(&kn->adv, env.tx.refresh, sizeof env.tx.refresh);
-    e = keynet_seal(kn, bp, &env, env_out);
+    e = bckm_keynet_seal(kn, bp, &env, env_out);
     if (e == BCKM_OK && bckm_u64set_add(&kn->forged_envs, env_id(env_out, BCKM_ENVELOPE_BYTES)) < 0)
         e = BCKM_ERR_NOMEM;
     if (e == BCKM_OK) kn->byz.evicts++;
     return e;
 }
 
-void keynet_byz_stats(const struct keynet *kn, struct keynet_byz_stats *st) {
+void bckm_keynet_byz_stats(const struct bckm_keynet *kn, struct bckm_keynet_byz_stats *st) {
     *st = kn->byz;
 }
 
-uint64_t keynet_take_charge_ns(struct keynet *kn) {
+uint64_t bckm_keynet_take_charge_ns(struct bckm_keynet *kn) {
     if (kn == NULL) return 0;
     uint64_t ns = kn->charged_ns;
     kn->charged_ns = 0;
     return ns;
 }
 
-uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+uint32_t bckm_keynet_pending(const struct bckm_keynet *kn, uint32_t bp, const bckm_sim_app *app) {
     if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return 0;
     size_t n = self_of(app)->log_n, untaken = kn->done[bp].n - kn->done[bp].head;
     return (uint32_t)(untaken + (n > kn->followed[bp] ? n - kn->followed[bp] : 0));
 }
 
-uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
-    return keynet_check_devices_of(kn, app, pairs, NULL);
+uint32_t bckm_keynet_check_devices(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
+    return bckm_keynet_check_devices_of(kn, app, pairs, NULL);
 }
 
-uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
+uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs,
                                  const uint8_t *bps) {
     struct bckm_fleet_check ck;
-    if (bckm_fleet_check(&kn->fleet, keynet_registry(app), &kn->rng, pairs, bps, &ck) != BCKM_OK) return 1;
+    if (bckm_fleet_check(&kn->fleet, bckm_keynet_registry(app), &kn->rng, pairs, bps, &ck) != BCKM_OK) return 1;
     return ck.bad_devices + ck.disagree + (uint32_t)(kn->device_errors + kn->fleet.errors);
 }
 
-void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]) { bckm_fleet_keys_digest(&kn->fleet, out); }
+void bckm_keynet_keys_digest(const struct bckm_keynet *kn, uint8_t out[32]) { bckm_fleet_keys_digest(&kn->fleet, out); }
 
-void keynet_stats(const struct keynet *kn, struct keynet_stats *st) {
+void bckm_keynet_stats(const struct bckm_keynet *kn, struct bckm_keynet_stats *st) {
     memset(st, 0, sizeof *st);
     st->messages = kn->fleet.messages;
     st->message_bytes = kn->fleet.message_bytes;

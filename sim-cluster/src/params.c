@@ -105,9 +105,9 @@ void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p) {
         /* None drawn at the consensus layer: one BP is Byzantine at the key
          * layer only (it runs PBFT honestly). */
         uint32_t i = (uint32_t)bckm_sim_rng_below(&r, p->bps);
-        p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
+        p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
         return;
     }
     for (uint32_t i = 0; i < p->bps; i++)
-        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
+        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
 }

@@ -14,7 +14,7 @@ static void fail(cluster_t *c, const char *msg, uint32_t bp, int e) {
 /* The key-management contract (sim/keynet.h). Cluster BP i is keynet BP
  * i + 1 (BP IDs start at 1 in node IDs). */
 static int keys_init(cluster_t *c) {
-    struct keynet_params kp;
+    struct bckm_keynet_params kp;
     memset(&kp, 0, sizeof kp);
     kp.bps = c->n;
     kp.nodes = c->p.nodes;
@@ -24,17 +24,17 @@ static int keys_init(cluster_t *c) {
     /* Fresh retries of joins take new IDs: leave room for them. */
     kp.max_nodes = c->p.nodes + 2 * c->p.requests + 64;
     kp.verify_charge_ns = c->verify_cal_ns;
-    for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & KEYNET_BYZ_ALL;
+    for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & BCKM_KEYNET_BYZ_ALL;
     kp.trust_byz = c->p.byz_keys_trust;
     kp.withhold_bp = c->p.withhold_rekeys;
     kp.clock_ns = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns : NULL;
-    return keynet_new(&c->kn, &kp);
+    return bckm_keynet_new(&c->kn, &kp);
 }
 
 /* Cluster BP bp's replica drives keynet BP bp + 1's key manager; the
  * checker's reference drives none. */
 static bckm_sim_app keys_new_app(cluster_t *c, uint32_t bp) {
-    return keynet_app(c->kn, bp < c->n ? bp + 1 : 0);
+    return bckm_keynet_app(c->kn, bp < c->n ? bp + 1 : 0);
 }
 
 static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
@@ -48,16 +48,16 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     /* Layer 1 (T_k): the key manager prepares against the BP's committed
      * state. A leave or evict with no member to remove at this BP is a join. */
     uint64_t t0 = measured ? cpu_now_ns() : 0;
-    int e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+    int e = bckm_keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
     if (e == BCKM_ERR_UNKNOWN && op != BCKM_OP_JOIN) {
         op = BCKM_OP_JOIN;
-        e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+        e = bckm_keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
     }
     uint64_t prep = cpu_took_us(c, t0, COST_KM_PREPARE);
     c->cost += COST_KM_PREPARE;
     if (e != BCKM_OK) return e;
     /* Transaction generation (part of T_e): sequence number and signature. */
-    e = keynet_seal(c->kn, bp + 1, &env, q->tx);
+    e = bckm_keynet_seal(c->kn, bp + 1, &env, q->tx);
     c->cost += COST_SEAL;
     if (e != BCKM_OK) return e;
     q->tx_len = BCKM_ENVELOPE_BYTES;
@@ -71,8 +71,8 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
  * honest BP's device accepted, or any leave/evict executed for a node by a
  * BP that does not serve it, fails the run. */
 static void keys_byz_check(cluster_t *c) {
-    struct keynet_byz_stats st;
-    keynet_byz_stats(c->kn, &st);
+    struct bckm_keynet_byz_stats st;
+    bckm_keynet_byz_stats(c->kn, &st);
     c->res->byz_forged = st.forged;
     c->res->byz_forged_refused = st.forged_refused;
     c->res->byz_replayed = st.replayed;
@@ -94,12 +94,12 @@ static void keys_byz_check(cluster_t *c) {
 static void keys_executed(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
-    if (measured) c->excl_ns += keynet_take_device_ns(c->kn);
+    if (measured) c->excl_ns += bckm_keynet_take_device_ns(c->kn);
     for (;;) {
         uint8_t raw[BCKM_ENVELOPE_BYTES];
         int stepped = 0;
         uint64_t ns = 0;
-        int e = keynet_follow(c->kn, i + 1, &stepped, raw, &ns);
+        int e = bckm_keynet_follow(c->kn, i + 1, &stepped, raw, &ns);
         if (e != BCKM_OK) {
             c->res->keynet_failures++;
             fail(c, "key manager cannot follow the committed chain", i, e);
@@ -126,7 +126,7 @@ static void keys_executed(cluster_t *c, uint32_t i) {
 static void keys_rejected(cluster_t *c, const uint8_t *tx, size_t len) {
     struct bckm_envelope env;
     if (len != BCKM_ENVELOPE_BYTES || bckm_envelope_decode(tx, len, &env) != BCKM_OK) return;
-    keynet_abandon(c->kn, env.bp, tx);
+    bckm_keynet_abandon(c->kn, env.bp, tx);
 }
 
 /* After the run settled: every honest BP's key manager is up to date and
@@ -141,17 +141,17 @@ static void keys_finish(cluster_t *c) {
         mask[i + 1] = 1;
         if (ref == UINT32_MAX) ref = i;
     }
-    struct keynet_stats st;
-    keynet_stats(c->kn, &st);
-    keynet_keys_digest(c->kn, c->res->keys_hash);
+    struct bckm_keynet_stats st;
+    bckm_keynet_stats(c->kn, &st);
+    bckm_keynet_keys_digest(c->kn, c->res->keys_hash);
     keys_byz_check(c);
     c->res->devices = st.devices;
     c->res->rekey_messages = st.messages;
     c->res->rekey_bytes = st.message_bytes;
     if (ref == UINT32_MAX || c->res->outcome != BCKM_SIM_OK) return;
     const bckm_sim_app *app = &c->bp[ref].app;
-    c->res->members = bckm_sets_nodes(keynet_registry(app));
-    uint32_t bad = keynet_check_devices_of(c->kn, app, 256, mask);
+    c->res->members = bckm_sets_nodes(bckm_keynet_registry(app));
+    uint32_t bad = bckm_keynet_check_devices_of(c->kn, app, 256, mask);
     c->res->device_violations = bad;
     if (bad != 0) {
         c->res->outcome = BCKM_SIM_SAFETY;
@@ -161,7 +161,7 @@ static void keys_finish(cluster_t *c) {
 }
 
 static void keys_fini(cluster_t *c) {
-    keynet_free(c->kn);
+    bckm_keynet_free(c->kn);
     c->kn = NULL;
 }
 
