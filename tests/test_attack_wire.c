@@ -9,6 +9,7 @@
 #include "check.h"
 #include "l1world.h"
 
+#include "bckm/assert.h"
 #include "bckm/rekey_auth.h"
 
 #include <sodium.h>
@@ -18,7 +19,7 @@
 static int try_apply(struct bckm_device *d, const uint8_t *msg, size_t len, int *unchanged) {
     size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
     uint8_t *snap = malloc(bytes), *copy = malloc(len ? len : 1);
-    if (snap == NULL || copy == NULL) abort();
+    BCKM_ASSERT(snap != NULL && copy != NULL, "a test device and one message fit in memory");
     memcpy(snap, d, bytes);
     memcpy(copy, msg, len);
     int e = bckm_device_apply(d, copy, len);

@@ -417,20 +417,15 @@ static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not) {
  */
 static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
                          int replay, uint32_t signer) {
-    uint8_t *copy = malloc(len ? len : 1);
-    if (copy == NULL) { kn->device_errors++; return; }
-    memcpy(copy, msg, len);
     uint8_t id = d->bp_id, pk[32];
     memcpy(pk, d->bp_pk, 32);
     if (kn->p.trust_byz && signer != 0) {
         d->bp_id = (uint8_t)signer;
         memcpy(d->bp_pk, kn->fleet.bps.pk[signer], 32);
     }
-    int e = bckm_device_apply(d, copy, len);
+    int e = bckm_fleet_apply(&kn->fleet, d, msg, len);
     d->bp_id = id;
     memcpy(d->bp_pk, pk, 32);
-    bckm_wipe(copy, len);
-    free(copy);
     if (replay) {
         kn->byz.replayed++;
         if (e == BCKM_OK) {
