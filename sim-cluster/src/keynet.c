@@ -1,19 +1,10 @@
-#include "sim/keynet.h"
-
-#include "sim/fleet.h"
+/* The key-management contract as a replicated app, the request path and
+ * the key managers' steps; the key-layer adversary is keynet_byz.c. */
+#include "keynet_internal.h"
 
 #include "bckm/assert.h"
-
 #include "bckm/kdf.h"
-#include "bckm/map.h"
-#include "bckm/msg.h"
-#include "bckm/rekey_auth.h"
-#include "bckm/resync.h"
-#include "sim/sigcache.h"
-#include "sim/u64set.h"
 
-#include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,78 +39,6 @@ struct kapp {
 
 /* Envelopes a replica remembers as verified: several full mempools' worth. */
 #define KAPP_SIGCACHE 8192u
-
-struct step {
-    uint8_t env[BCKM_ENVELOPE_BYTES];
-    uint64_t ns;                      /* the key manager's CPU time, measured */
-};
-
-struct nodelist {
-    uint32_t *ids;
-    uint32_t n, cap;
-};
-
-struct bckm_keynet {
-    struct bckm_keynet_params p;
-    /* The BPs' key managers and keys, and the sampled device stores. */
-    struct bckm_fleet fleet;
-    int have_fleet;
-    uint64_t next_seq[BCKM_MAX_BPS + 1];
-    struct bckm_state *genesis;
-    /* BP bp's key manager has handled the first followed[bp] changes of
-     * the chain, each taken from the one execution of it by driver[bp] (its
-     * newest replica): a replica restored by state transfer or replay hands
-     * it exactly the changes it has not handled, in chain order. done[bp]
-     * lists what it handled and the cluster has not yet taken; err[bp] is
-     * its first failure (it then stops). */
-    size_t followed[BCKM_MAX_BPS + 1];
-    struct kapp *driver[BCKM_MAX_BPS + 1];
-    struct steps { struct step *s; size_t head, n, cap; } done[BCKM_MAX_BPS + 1];
-    int err[BCKM_MAX_BPS + 1];
-    uint64_t device_ns;               /* CPU time of device work, measured */
-    struct bckm_plan plan;
-    struct bckm_msgs msgs;
-    struct bckm_drbg rng;
-    struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
-    struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
-    uint64_t device_errors;           /* besides the fleet's delivery refusals */
-    /* Envelopes some replica verified: the simulator does the work once and
-     * charges every other replica verify_charge_ns for it. */
-    bckm_sim_sigcache shared_verified;
-    uint64_t charged_ns;
-    /* Key-layer Byzantine BPs: their own random stream (so an honest run's
-     * draws are the same with or without them), the messages honest BPs
-     * delivered (what a replayer recorded), the forged envelopes' IDs. */
-    uint32_t nforge, nreplay, nevict;
-    struct bckm_drbg adv;
-    struct recorded { uint32_t node; uint64_t epoch; size_t len; uint8_t *msg; } rec[64];
-    uint32_t rec_next;
-    bckm_u64set forged_envs;
-    struct bckm_keynet_byz_stats byz;
-};
-
-static uint32_t rnd(struct bckm_keynet *kn, uint32_t bound) {
-    uint8_t b[4];
-    bckm_drbg_fill(&kn->rng, b, 4);
-    return bound ? bckm_get_u32(b) % bound : 0;
-}
-
-static uint32_t adv_rnd(struct bckm_keynet *kn, uint32_t bound) {
-    uint8_t b[4];
-    bckm_drbg_fill(&kn->adv, b, 4);
-    return bound ? bckm_get_u32(b) % bound : 0;
-}
-
-static uint64_t env_id(const uint8_t *tx, size_t len) {
-    uint8_t h[8];
-    crypto_generichash(h, sizeof h, tx, len, NULL, 0);
-    return bckm_get_u64(h);
-}
-
-static void byz_note(struct bckm_keynet *kn, const char *what, uint32_t node, uint32_t bp) {
-    if (kn->byz.first[0] != '\0') return;
-    snprintf(kn->byz.first, sizeof kn->byz.first, "%s (node %u, BP %u)", what, node, bp);
-}
 
 static int list_push(struct nodelist *l, uint32_t id) {
     if (l->n == l->cap) {
@@ -200,7 +119,7 @@ static int app_check(void *self, const uint8_t *tx, size_t len) {
     /* Applying checks the rules first and changes nothing when they fail. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(cs, &env, &a->kn->plan);
     if (e == BCKM_OK) pend_push(a, tx);
-    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len))) a->kn->byz.evicts_refused_check++;
+    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len))) a->kn->byz.evicts_refused_check++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
@@ -257,7 +176,7 @@ static int app_deliver(void *self, const uint8_t *tx, size_t len) {
     if (e == BCKM_OK) e = bckm_contract_apply_verified(a->st, &env, &a->kn->plan);
     if (e == BCKM_OK) e = log_append(a, tx);
     if (e == BCKM_OK && drive) km_step(a->kn, a->bp, tx, &env, bckm_state_registry(a->st), foreign);
-    else if (e != BCKM_OK && a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len)))
+    else if (e != BCKM_OK && a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len)))
         a->kn->byz.evicts_refused_exec++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
@@ -380,9 +299,7 @@ const struct bckm_sets *bckm_keynet_registry(const bckm_sim_app *app) {
     return bckm_state_registry(self_of(app)->st);
 }
 
-/* The registry of the app's check state (committed plus admitted); NULL
- * when it cannot be built. */
-static const struct bckm_sets *check_registry(const bckm_sim_app *app) {
+const struct bckm_sets *keynet_check_registry(const bckm_sim_app *app) {
     struct bckm_state *cs = check_state(self_of(app));
     return cs == NULL ? NULL : bckm_state_registry(cs);
 }
@@ -392,289 +309,11 @@ static const struct bckm_sets *check_registry(const bckm_sim_app *app) {
 static int sampled(struct bckm_keynet *kn) {
     if (kn->p.devices == UINT32_MAX) return 1;
     if (kn->p.devices == 0 || kn->p.nodes == 0) return 0;
-    return rnd(kn, kn->p.nodes) < kn->p.devices;
+    return keynet_rnd(kn, kn->p.nodes) < kn->p.devices;
 }
 
 static struct bckm_device *device_of(const struct bckm_keynet *kn, uint32_t node) {
     return bckm_fleet_device(&kn->fleet, node);
-}
-
-/* ---- key-layer Byzantine BPs ---------------------------------------------------- */
-
-/* A random BP with behaviour `what`, other than `not`; 0 when none. */
-static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not) {
-    uint32_t ids[BCKM_MAX_BPS], n = 0;
-    for (uint32_t b = 1; b <= kn->p.bps; b++)
-        if ((kn->p.byz_keys[b] & what) && b != not) ids[n++] = b;
-    return n ? ids[adv_rnd(kn, n)] : 0;
-}
-
-/*
- * Hands an honest BP's device a message that BP did not produce for it at
- * this point (forged, or a replay of one it already applied) and counts
- * the outcome: any acceptance is a violation. signer: the Byzantine BP
- * whose key signed it (for the trust_byz test hook), 0 for a replay.
- */
-static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
-                         int replay, uint32_t signer) {
-    uint8_t id = d->bp_id, pk[32];
-    memcpy(pk, d->bp_pk, 32);
-    if (kn->p.trust_byz && signer != 0) {
-        d->bp_id = (uint8_t)signer;
-        memcpy(d->bp_pk, kn->fleet.bps.pk[signer], 32);
-    }
-    int e = bckm_fleet_apply(&kn->fleet, d, msg, len);
-    d->bp_id = id;
-    memcpy(d->bp_pk, pk, 32);
-    if (replay) {
-        kn->byz.replayed++;
-        if (e == BCKM_OK) {
-            kn->byz.replays_accepted++;
-            byz_note(kn, "an honest BP's device accepted a replayed rekey message", d->node_id, id);
-        } else {
-            kn->byz.replays_refused++;
-        }
-    } else {
-        kn->byz.forged++;
-        if (e == BCKM_OK) {
-            kn->byz.forged_accepted++;
-            byz_note(kn, "an honest BP's device accepted a forged rekey message", d->node_id, id);
-        } else {
-            kn->byz.forged_refused++;
-        }
-    }
-}
-
-/* Signs one sealed message (no trailer) as a one-message batch of BP b;
- * the complete message in *out (malloc'd). */
-static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, size_t len, uint8_t **out,
-                    size_t *out_len) {
-    struct bckm_msgs m;
-    bckm_msgs_init(&m);
-    m.buf = malloc(len);
-    m.refs = malloc(sizeof *m.refs);
-    if (m.buf == NULL || m.refs == NULL) { bckm_msgs_free(&m); return BCKM_ERR_NOMEM; }
-    memcpy(m.buf, sealed, len);
-    m.len = m.cap = len;
-    m.refs_cap = 1;
-    m.n = 1;
-    m.refs[0].kind = sealed[1];
-    m.refs[0].kek_type = sealed[2];
-    m.refs[0].recipient = bckm_get_u32(sealed + 4);
-    m.refs[0].off = 0;
-    m.refs[0].len = len;
-    int e = bckm_rekey_batch_sign(&m, 0, b, kn->fleet.sign_sk[b]);
-    if (e == BCKM_OK) {
-        *out = malloc(m.refs[0].len);
-        if (*out == NULL) e = BCKM_ERR_NOMEM;
-        else { memcpy(*out, m.buf + m.refs[0].off, m.refs[0].len); *out_len = m.refs[0].len; }
-    }
-    bckm_msgs_free(&m);
-    return e;
-}
-
-/*
- * The forger b builds, for device d of honest BP `bp`, a message of the
- * kind of `real` (the one bp is about to deliver to it) and hands it over
- * before the real one. One of:
- *  0  its own next-epoch message: real's body (opened with the set KEK b
- *     holds under global, else random bytes under a random key), under a
- *     set KEK with a refresh b chose, sealed with sender b, signed by b;
- *  1  the same with the header's sender rewritten to bp after signing;
- *  2  real with one byte of its trailer (index, path or signature) flipped;
- *  3  real with one byte of its ciphertext flipped, trailer kept;
- *  4  a bundle for the node at the next epoch, under a key b made up
- *     (it cannot know the node KEK), signed by b.
- */
-static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp, const uint8_t *real, size_t len) {
-    uint32_t b = pick_byz(kn, BCKM_KEYNET_BYZ_FORGE, bp);
-    struct bckm_msg_header h;
-    if (b == 0 || bckm_msg_header_decode(real, len, &h) != BCKM_OK) return;
-    uint32_t v = adv_rnd(kn, 5);
-    if (v == 2 || v == 3) {
-        uint8_t *t = malloc(len);
-        if (t == NULL) return;
-        memcpy(t, real, len);
-        size_t lo = v == 2 ? h.sealed_len : BCKM_MSG_HEADER_BYTES, hi = v == 2 ? len : h.sealed_len;
-        t[lo + adv_rnd(kn, (uint32_t)(hi - lo))] ^= (uint8_t)(1u << adv_rnd(kn, 8));
-        attack_apply(kn, d, t, len, 0, 0);
-        free(t);
-        return;
-    }
-    uint8_t key[32], body_fixed[107];
-    const uint8_t *body = NULL;
-    size_t body_len = 0;
-    uint8_t *opened = NULL;
-    bckm_drbg_fill(&kn->adv, key, 32);
-    struct bckm_msg_header nh = h;
-    nh.sender = (uint8_t)b;
-    bckm_drbg_fill(&kn->adv, nh.nonce, sizeof nh.nonce);
-    if (v == 4) {
-        struct bckm_writer w;
-        uint8_t rnd32[32];
-        bckm_writer_init(&w, body_fixed, sizeof body_fixed);
-        bckm_writer_u32(&w, d->node_id);
-        bckm_writer_u32(&w, d->set_id);
-        bckm_writer_u8(&w, 0);
-        memset(rnd32, 0, 32);
-        bckm_writer_bytes(&w, rnd32, 32);                         /* code (absent) */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* pair seed */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* set KEK */
-        bckm_writer_u16(&w, 0);
-        bckm_writer_u16(&w, 0);
-        if (w.err) return;
-        nh.kind = BCKM_MSG_BUNDLE;
-        nh.kek_type = BCKM_KEK_NODE;
-        nh.recipient = d->node_id;
-        nh.epoch = d->epoch + 1;
-        memset(nh.challenge, 0, sizeof nh.challenge);
-        body = body_fixed;
-        body_len = w.len;
-    } else {
-        opened = malloc(len);
-        if (opened == NULL) return;
-        memcpy(opened, real, len);
-        struct bckm_msg_header oh;
-        if (kn->p.policy == BCKM_POLICY_GLOBAL && h.kek_type == BCKM_KEK_SET &&
-            bckm_msg_open(opened, h.sealed_len, d->set_kek, &oh) == BCKM_OK) {
-            /* Under global b holds every set KEK: the device's copy is the
-             * same value, the simulator reads it from there. */
-            memcpy(key, d->set_kek, 32);
-            uint8_t *bd = opened + BCKM_MSG_HEADER_BYTES;
-            /* update: op 1 | subject 4 | has set refresh 1 | r_S 16 */
-            if (h.kind == BCKM_MSG_UPDATE && h.body_len >= 22 && bd[5] == 1) bckm_drbg_fill(&kn->adv, bd + 6, 16);
-        } else {
-            bckm_drbg_fill(&kn->adv, opened + BCKM_MSG_HEADER_BYTES, h.body_len);
-        }
-        body = opened + BCKM_MSG_HEADER_BYTES;
-        body_len = h.body_len;
-    }
-    size_t cap = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES, sl = 0, fl = 0;
-    uint8_t *sealed = malloc(cap), *full = NULL;
-    if (sealed != NULL && bckm_msg_seal(&nh, key, body, body_len, sealed, cap, &sl) == BCKM_OK &&
-        byz_sign(kn, b, sealed, sl, &full, &fl) == BCKM_OK) {
-        if (v == 1) full[3] = (uint8_t)bp;
-        attack_apply(kn, d, full, fl, 0, v == 1 ? 0 : b);
-    }
-    bckm_wipe(key, sizeof key);
-    if (opened != NULL) { bckm_wipe(opened, len); free(opened); }
-    free(sealed);
-    free(full);
-}
-
-/* Replays to d every recorded message for its node at an epoch it already
- * passed (at most two, newest first). */
-static void replay_for(struct bckm_keynet *kn, struct bckm_device *d) {
-    uint32_t done = 0;
-    for (uint32_t k = 0; k < 64 && done < 2; k++) {
-        struct recorded *r = &kn->rec[(kn->rec_next + 63 - k) % 64];
-        if (r->msg == NULL || r->node != d->node_id || r->epoch > d->epoch) continue;
-        attack_apply(kn, d, r->msg, r->len, 1, 0);
-        done++;
-    }
-}
-
-static void record(struct bckm_keynet *kn, uint32_t node, const uint8_t *msg, size_t len) {
-    struct bckm_msg_header h;
-    if (bckm_msg_header_decode(msg, len, &h) != BCKM_OK) return;
-    struct recorded *r = &kn->rec[kn->rec_next];
-    uint8_t *c = realloc(r->msg, len);
-    if (c == NULL) return;
-    memcpy(c, msg, len);
-    r->msg = c; r->len = len; r->node = node; r->epoch = h.epoch;
-    kn->rec_next = (kn->rec_next + 1) % 64;
-}
-
-/* Delivery to the simulated devices BP bp serves (a node is served by the
- * BP whose ID its node ID carries); who gets what is bckm_msgs_route's,
- * the copy-then-apply is the fleet's (sim/fleet.h). At an honest BP, the
- * key-layer Byzantine BPs get at the messages first: forgeries and replays
- * before the real ones, and one device (sleeper) misses them and resyncs
- * afterwards. At a forging BP, some of its own signed messages also go to
- * honest BPs' devices. */
-struct delivery {
-    struct bckm_keynet *kn;
-    uint32_t bp;
-    int attack;            /* bp is honest and some BP forges or replays */
-    uint32_t budget;       /* forgeries and replays left in this batch */
-    uint32_t sleeper;      /* node that misses this batch (0: none) */
-    uint32_t stray;        /* a forging bp's messages left to send astray */
-};
-
-static struct bckm_device *honest_victim(struct bckm_keynet *kn, uint32_t not) {
-    for (int tries = 0; tries < 8 && kn->fleet.ndevs > 0; tries++) {
-        struct bckm_device *d = kn->fleet.devs[adv_rnd(kn, kn->fleet.ndevs)].dev;
-        uint32_t b = bckm_id_bp(d->node_id);
-        if (d->node_id != 0 && b != not && kn->p.byz_keys[b] == 0) return d;
-    }
-    return NULL;
-}
-
-/* The fleet's filter: sees every routed pair before the device does. fd is
- * the node's store when bp serves it. */
-static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd, const uint8_t *msg, size_t len) {
-    struct delivery *dl = ctx;
-    struct bckm_keynet *kn = dl->kn;
-    if (dl->stray > 0 && bckm_id_bp(node) == dl->bp && adv_rnd(kn, 4) == 0) {
-        /* A forging BP's own message, signed by it, handed to a device of
-         * another BP as is. */
-        struct bckm_device *v = honest_victim(kn, dl->bp);
-        if (v != NULL) { dl->stray--; attack_apply(kn, v, msg, len, 0, dl->bp); }
-    }
-    if (fd == NULL || node == dl->sleeper) return 0;
-    struct bckm_device *d = fd->dev;
-    if (dl->attack && dl->budget > 0 && d->node_id != 0 && adv_rnd(kn, 3) == 0) {
-        dl->budget--;
-        if (kn->nforge) forge_for(kn, d, dl->bp, msg, len);
-        if (kn->nreplay) replay_for(kn, d);
-    }
-    if (dl->attack && kn->nreplay) record(kn, node, msg, len);
-    return 1;
-}
-
-static void deliver_as(struct bckm_keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    /* The fleet counts a routing failure with the refusals. */
-    (void)bckm_fleet_deliver(&kn->fleet, dl->bp, reg, m, adversary_filter, dl);
-}
-
-/* One honest device of bp that is up to date with reg (before this batch)
- * and stays a member: it sleeps through the batch. 0 when none. */
-static uint32_t pick_sleeper(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
-    struct nodelist *l = &kn->live[bp];
-    for (int tries = 0; tries < 4 && l->n > 0; tries++) {
-        uint32_t u = l->ids[adv_rnd(kn, l->n)], set, at;
-        struct bckm_device *d = device_of(kn, u);
-        if (d != NULL && d->node_id == u && d->epoch + 1 == bckm_sets_epoch(reg) &&
-            bckm_sets_node(reg, u, &set, &at) == BCKM_OK && at == bp && !bckm_map_get(&kn->leaving, u, NULL))
-            return u;
-    }
-    return 0;
-}
-
-/* The sleeper wakes: it enters resync with a fresh challenge and sends its
- * resync request; a replayer first hands it the old messages it recorded;
- * then bp opens the request and answers with its catch-up. */
-static void wake(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg, uint32_t node) {
-    struct bckm_device *d = device_of(kn, node);
-    uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES], och[16];
-    uint32_t on;
-    uint64_t last;
-    bckm_drbg_fill(&kn->adv, ch, sizeof ch);
-    ch[0] |= 1;  /* never all zero */
-    bckm_device_begin_resync(d, ch);
-    kn->byz.resyncs++;
-    replay_for(kn, d);
-    struct bckm_msgs m;
-    bckm_msgs_init(&m);
-    int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
-    if (e == BCKM_OK) e = bckm_km_open_resync(kn->fleet.km[bp], req, sizeof req, &on, &last, och);
-    if (e == BCKM_OK) e = bckm_km_catch_up(kn->fleet.km[bp], reg, on, last, och, &m);
-    if (e == BCKM_OK) {
-        (void)bckm_fleet_deliver(&kn->fleet, bp, reg, &m, NULL, NULL);
-    } else {
-        kn->device_errors++;
-    }
-    bckm_msgs_free(&m);
 }
 
 /* ---- genesis ------------------------------------------------------------------ */
@@ -761,7 +400,7 @@ void bckm_keynet_free(struct bckm_keynet *kn) {
 int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    struct bckm_envelope *env) {
     if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
-    const struct bckm_sets *reg = check_registry(view);
+    const struct bckm_sets *reg = keynet_check_registry(view);
     if (reg == NULL) return BCKM_ERR_NOMEM;
     memset(env, 0, sizeof *env);
     int e;
@@ -776,7 +415,7 @@ int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32
         uint32_t pick = 0;
         e = BCKM_ERR_UNKNOWN;
         for (uint32_t tries = 0; tries < 16 && l->n > 0; tries++) {
-            pick = l->ids[rnd(kn, l->n)];
+            pick = l->ids[keynet_rnd(kn, l->n)];
             uint32_t set, at;
             if (!bckm_map_get(&kn->leaving, pick, NULL) && bckm_sets_node(reg, pick, &set, &at) == BCKM_OK) {
                 e = BCKM_OK;
@@ -832,21 +471,6 @@ static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
     return BCKM_OK;
 }
 
-/* BP bp's devices receive its key manager's messages for this change, reg
- * being the registry right after it. */
-static void release(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
-    struct delivery dl = { kn, bp, 0, 0, 0, 0 };
-    if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
-        dl.attack = 1;
-        dl.budget = 3;
-        if (kn->nreplay && kn->msgs.n > 0 && adv_rnd(kn, 4) == 0) dl.sleeper = pick_sleeper(kn, bp, reg);
-    } else if (kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_FORGE) {
-        dl.stray = 2;
-    }
-    deliver_as(kn, &dl, reg, &kn->msgs);
-    if (dl.sleeper != 0) wake(kn, bp, reg, dl.sleeper);
-}
-
 /*
  * BP bp's key manager handles the change env (raw: its bytes) that its
  * replica just executed: reg is the registry after that one execution and
@@ -858,7 +482,7 @@ static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, con
     BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK, "only a working key manager steps");
     if (foreign) {
         kn->byz.evicts_executed++;
-        byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id, env->bp);
+        keynet_byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id, env->bp);
     }
     uint64_t t0 = clock_ns(kn);
     bckm_msgs_clear(&kn->msgs);
@@ -879,7 +503,7 @@ static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, con
     }
     /* Devices apply their messages on their own CPUs, not the BP's. */
     uint64_t t1 = clock_ns(kn);
-    if (kn->p.withhold_bp != bp) release(kn, bp, reg);
+    if (kn->p.withhold_bp != bp) keynet_byz_release(kn, bp, reg);
     bckm_msgs_clear(&kn->msgs);
     kn->device_ns += clock_ns(kn) - t1;
 }
@@ -910,40 +534,6 @@ uint64_t bckm_keynet_take_device_ns(struct bckm_keynet *kn) {
     uint64_t ns = kn->device_ns;
     kn->device_ns = 0;
     return ns;
-}
-
-int bckm_keynet_byz_evict(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp,
-                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps ||
-        !(kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_EVICT))
-        return BCKM_ERR_ARG;
-    const struct bckm_sets *reg = check_registry(view);
-    if (reg == NULL) return BCKM_ERR_NOMEM;
-    struct bckm_envelope env;
-    memset(&env, 0, sizeof env);
-    int e = BCKM_ERR_UNKNOWN;
-    for (int tries = 0; tries < 8 && e != BCKM_OK; tries++) {
-        uint32_t h = 1 + adv_rnd(kn, kn->p.bps), at;
-        struct nodelist *l = &kn->live[h];
-        if (h == bp || l->n == 0) continue;
-        env.tx.node_id = l->ids[adv_rnd(kn, l->n)];
-        if (bckm_sets_node(reg, env.tx.node_id, &env.tx.set_id, &at) == BCKM_OK && at != bp &&
-            bckm_sets_code_hash(reg, env.tx.node_id, env.tx.code_hash) == BCKM_OK)
-            e = BCKM_OK;
-    }
-    if (e != BCKM_OK) return e;
-    /* Everything the contract can check is right but the originator. */
-    env.tx.op = adv_rnd(kn, 2) ? BCKM_OP_EVICT : BCKM_OP_LEAVE;
-    bckm_drbg_fill(&kn->adv, env.tx.refresh, sizeof env.tx.refresh);
-    e = bckm_keynet_seal(kn, bp, &env, env_out);
-    if (e == BCKM_OK && bckm_u64set_add(&kn->forged_envs, env_id(env_out, BCKM_ENVELOPE_BYTES)) < 0)
-        e = BCKM_ERR_NOMEM;
-    if (e == BCKM_OK) kn->byz.evicts++;
-    return e;
-}
-
-void bckm_keynet_byz_stats(const struct bckm_keynet *kn, struct bckm_keynet_byz_stats *st) {
-    *st = kn->byz;
 }
 
 uint64_t bckm_keynet_take_charge_ns(struct bckm_keynet *kn) {
