@@ -101,6 +101,7 @@ int bckm_fleet_add(struct bckm_fleet *f, uint32_t node, const uint8_t kek[BCKM_K
         free(mem);
         return e;
     }
+    BCKM_ASSERT(f->ndevs < f->cap_devs, "room was made above");
     f->devs[f->ndevs++] = (struct bckm_fleet_dev){ node, d, 1, 0, bp };
     return BCKM_OK;
 }
@@ -147,6 +148,7 @@ int bckm_fleet_provision(struct bckm_fleet *f, const struct bckm_sets *reg, int 
     bckm_msgs_init(&m);
     int e = BCKM_OK;
     for (uint32_t b = 1; b <= f->p && e == BCKM_OK; b++) {
+        BCKM_ASSERT(f->km[b] != NULL, "bckm_fleet_init made every BP's key manager");
         bckm_msgs_clear(&m);
         if (per_device) {
             e = bckm_km_provision(f->km[b], reg, NULL);
@@ -187,6 +189,7 @@ static int route_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
     struct bckm_fleet *f = r->f;
     struct bckm_fleet_dev *d = bckm_fleet_dev(f, node);
     if (d != NULL && d->bp != r->bp) d = NULL;   /* another BP serves it */
+    BCKM_ASSERT(d == NULL || (d->dev != NULL && d->node_id == node), "an entry holds its node's store");
     if (r->filter != NULL && !r->filter(r->ctx, node, d, msg, len)) return BCKM_OK;
     if (d == NULL || d->asleep) return BCKM_OK;
     if (r->cap < len) {
@@ -244,6 +247,7 @@ int bckm_fleet_check(const struct bckm_fleet *f, const struct bckm_sets *reg, st
         }
         out->bad_devices += (uint32_t)bad;
     }
+    BCKM_ASSERT(nl <= f->ndevs, "one entry per device at most");
     out->members = nl;
     for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
         uint32_t u = live[bckm_fleet_rand(rng, nl)], v = live[bckm_fleet_rand(rng, nl)];

@@ -154,7 +154,11 @@ static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, con
  * next one BP a->bp's key manager needs from it. */
 static int drives(const struct kapp *a, size_t index) {
     const struct bckm_keynet *kn = a->kn;
-    return a->bp != 0 && kn->driver[a->bp] == a && kn->err[a->bp] == BCKM_OK && kn->followed[a->bp] == index;
+    if (a->bp == 0 || kn->driver[a->bp] != a || kn->err[a->bp] != BCKM_OK) return 0;
+    /* The driver executes the chain from genesis (directly or replaying a
+     * snapshot), so the key manager can never have missed a change. */
+    BCKM_ASSERT(index <= kn->followed[a->bp], "a driving replica reaches each change the key manager needs");
+    return kn->followed[a->bp] == index;
 }
 
 /* Independent of the contract: a leave or evict executed on the chain must
@@ -465,6 +469,7 @@ static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
         q->s = n;
         q->cap = ncap;
     }
+    BCKM_ASSERT(q->n < q->cap && q->head <= q->n, "room was made above");
     memcpy(q->s[q->n].env, raw, BCKM_ENVELOPE_BYTES);
     q->s[q->n].ns = ns;
     q->n++;
@@ -513,6 +518,7 @@ int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped, uint8_
     if (kn == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     struct steps *q = &kn->done[bp];
     *stepped = 0;
+    BCKM_ASSERT(q->head <= q->n, "the reader never passes the writer");
     if (q->head < q->n) {
         const struct step *st = &q->s[q->head++];
         *stepped = 1;
