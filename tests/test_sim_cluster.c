@@ -2,12 +2,14 @@
  * Byzantine BPs, the checker catching a fork with f+1, crash/restart,
  * state transfer, the checker's own negative cases and the command line. */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bckm/common.h"
+#include "bckm/sets.h"
 #include "check.h"
 #include "sim/checker.h"
 #include "sim/cluster.h"
@@ -195,6 +197,68 @@ static void test_liveness_failure_reported(void) {
     CHECK_EQ(r.committed, 5);
 }
 
+static void test_run_refuses_bad_params(void) {
+    /* A plan naming a BP beyond the cluster, or ending before it starts, is
+     * refused as an argument (it used to stop the process). */
+    bckm_sim_params p;
+    bckm_sim_result r;
+    bckm_sim_params_default(&p);
+    p.requests = 3;
+    p.plan_len = 1;
+    p.plan[0] = (bckm_sim_plan){ BCKM_SIM_PLAN_CRASH, 4, 1000, 2000 };
+    CHECK_EQ(bckm_sim_run(&p, &r), BCKM_ERR_ARG);
+    p.plan[0] = (bckm_sim_plan){ BCKM_SIM_PLAN_ISOLATE, 1, 3000, 2000 };
+    CHECK_EQ(bckm_sim_run(&p, &r), BCKM_ERR_ARG);
+    p.plan[0] = (bckm_sim_plan){ BCKM_SIM_PLAN_ISOLATE, 3, 1000, 2000 };
+    REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
+    CHECK_EQ(r.outcome, BCKM_SIM_OK);
+    CHECK_EQ(r.committed, 3);
+}
+
+static void test_params_describe(void) {
+    /* The line check --verbose prints names every drawn setting. */
+    bckm_sim_params p;
+    char line[1024];
+    bckm_sim_swarm_params_app(7, 7, 2, BCKM_SIM_APP_KEYS, &p);
+    p.byz_keys[1] = 1; /* key-layer evictions only, at an otherwise honest BP */
+    bckm_sim_params_describe(&p, line, sizeof line);
+    char want[128];
+    snprintf(want, sizeof want, "bps 7, byzantine ");
+    CHECK(strncmp(line, want, strlen(want)) == 0);
+    uint32_t named = 0;
+    for (uint32_t i = 0; i < p.bps; i++) {
+        if (p.byz_kind[i] == BCKM_BYZ_HONEST) continue;
+        snprintf(want, sizeof want, " %u:%s", i, bckm_sim_byz_name(p.byz_kind[i]));
+        CHECK(strstr(line, want) != NULL);
+        named++;
+    }
+    CHECK_EQ(named, 2);
+    CHECK(strstr(line, " 1:") != NULL && strstr(line, "+keys(evict)") != NULL);
+    snprintf(want, sizeof want, "faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u",
+             p.faults.loss.num, p.faults.loss.den, p.faults.dup.num, p.faults.dup.den, p.faults.reorder.num,
+             p.faults.reorder.den, p.faults.partition.num, p.faults.partition.den, p.faults.crash.num,
+             p.faults.crash.den);
+    CHECK(strstr(line, want) != NULL);
+    snprintf(want, sizeof want, "requests %u gap %llu us, mode %s, profile %s", p.requests,
+             (unsigned long long)p.request_gap_us,
+             p.mode == BCKM_SIM_ASYNC ? "async" : p.mode == BCKM_SIM_SYNC ? "sync" : "commit", p.profile->name);
+    CHECK(strstr(line, want) != NULL);
+    snprintf(want, sizeof want, "app keys nodes %u policy %s", p.nodes,
+             p.policy == BCKM_POLICY_GLOBAL ? "global" : "owned");
+    CHECK(strstr(line, want) != NULL);
+    /* The kv app names its key space; a short buffer is cut, terminated. */
+    bckm_sim_swarm_params(7, 4, 0, &p);
+    bckm_sim_params_describe(&p, line, sizeof line);
+    CHECK(strstr(line, "byzantine none") != NULL);
+    snprintf(want, sizeof want, "app kv keys %u", p.keys);
+    CHECK(strstr(line, want) != NULL);
+    char small[12];
+    memset(small, 'x', sizeof small);
+    bckm_sim_params_describe(&p, small, sizeof small);
+    CHECK_EQ(strlen(small), sizeof small - 1);
+    CHECK(strncmp(small, line, sizeof small - 1) == 0);
+}
+
 static void test_many_bps(void) {
     /* 32 BPs (f = 10) with f mixed Byzantine BPs and a lossy, partitioned,
      * crashing network; 10 BPs in the sanitizer build. */
@@ -367,6 +431,23 @@ static int run_cmd(const char *args) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
 }
 
+/* Runs bckm-sim with args; its stdout (up to cap - 1 bytes) into out, and the
+ * exit code, -1 when the command is not built. */
+static int run_out(const char *args, char *out, size_t cap) {
+    const char *build = getenv("BUILD");
+    char path[512], cmd[1024];
+    snprintf(path, sizeof path, "%s/bin/bckm-sim", build ? build : "build");
+    out[0] = '\0';
+    if (access(path, X_OK) != 0) return -1;
+    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", path, args);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -2;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+}
+
 static void test_command_line(void) {
     if (run_cmd("--help") < 0) {
         /* Only the sanitizer build runs without the command built; the
@@ -384,7 +465,8 @@ static void test_command_line(void) {
         "run --app kv --nodes 10", "run --app kv --policy owned", "run --app ledger",
         "check --seeds 1-2 --app x", "check", "check --seeds 5-1", "check --seeds x",
         "check --seeds 1-2 --bps 4 --byzantine 9", "check --seeds 1-2 --wat", "bogus",
-        "run --nodes 10 --join-pct 101", "run --nodes 10 --join-pct x", "run --join-pct 50",
+        "run --nodes 10 --join-pct 101", "run --nodes 10 --join-pct x", "run --app kv --join-pct 50",
+        "run --keys 8", "run --nodes 10 --keys 8", "run --app kv --devices all",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = run_cmd(bad[i]);
@@ -402,9 +484,42 @@ static void test_command_line(void) {
     CHECK_EQ(run_cmd("check --seeds 1-3 --bps 4 --byzantine 2 --expect-violation"), 0);
     CHECK_EQ(run_cmd("check --seeds 1-3 --bps 4 --byzantine 2"), 1);
     CHECK_EQ(run_cmd("check --seeds 1-2 --bps 4 --byzantine 0 --expect-violation"), 1);
+    /* Exit codes: 1 a safety violation (two equivocators of four fork),
+     * 3 a liveness failure (two silent BPs of four leave no quorum). */
+    CHECK_EQ(run_cmd("run --app kv --bps 4 --requests 5 --seed 2 --faults byz=equivocate,byzn=2"), 1);
+    CHECK_EQ(run_cmd("run --app kv --bps 4 --requests 5 --seed 1 --faults byz=silent,byzn=2"), 3);
+    CHECK_EQ(run_cmd("run --bps 4 --requests 5 --seed 1 --faults byz=silent,byzn=2"), 3);
+    static char out[65536];
+    /* The default application is the key-management contract on 64 nodes. */
+    CHECK_EQ(run_out("run --requests 5 --json", out, sizeof out), 0);
+    CHECK(strstr(out, "\"app\":\"keys\"") != NULL);
+    CHECK(strstr(out, "\"nodes\":64,") != NULL);
+    CHECK(strstr(out, "\"keys_hash\":") != NULL);
+    CHECK_EQ(run_out("run --app kv --requests 5 --json", out, sizeof out), 0);
+    CHECK(strstr(out, "\"app\":\"keys\"") == NULL);
+    CHECK(strstr(out, "\"nodes\":0,") != NULL);
+    CHECK_EQ(run_out("run --requests 5", out, sizeof out), 0);
+    CHECK(strstr(out, "64 genesis nodes") != NULL);
+    /* check prints the seed range first, and with --verbose each seed's
+     * drawn settings before its result. */
+    CHECK_EQ(run_out("check --seeds 3-4", out, sizeof out), 0);
+    CHECK(strncmp(out, "seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n", strlen("seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n")) == 0);
+    CHECK(strstr(out, "settings:") == NULL);
+    CHECK_EQ(run_out("check --seeds 3-4 --bps 5 --app keys --verbose", out, sizeof out), 0);
+    CHECK(strncmp(out, "seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n", strlen("seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n")) == 0);
+    for (int s = 3; s <= 4; s++) {
+        bckm_sim_params p;
+        char want[1200], desc[1024];
+        bckm_sim_swarm_params_app((uint64_t)s, 5, -1, BCKM_SIM_APP_KEYS, &p);
+        bckm_sim_params_describe(&p, desc, sizeof desc);
+        snprintf(want, sizeof want, "seed %d settings: %s\nseed %d: bps 5 ", s, desc, s);
+        CHECK(strstr(out, want) != NULL);
+        CHECK(strstr(desc, "nodes ") != NULL && strstr(desc, "faults loss=") != NULL);
+    }
 }
 
 CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_equivocators_fork),
             CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
             CASE(test_profiles_and_modes), CASE(test_liveness_failure_reported), CASE(test_many_bps),
-            CASE(test_checker_catches), CASE(test_checker_accepted_record), CASE(test_command_line))
+            CASE(test_checker_catches), CASE(test_checker_accepted_record), CASE(test_run_refuses_bad_params),
+            CASE(test_params_describe), CASE(test_command_line))

@@ -178,10 +178,10 @@ static void test_mempool(void) {
     bckm_kv_make_tx(t1, key, 1, 0, 0, 5);
     bckm_kv_make_tx(t2, key, 2, 0, 0, 6);  /* conflicts with t1 */
     bckm_kv_make_tx(t3, key, 3, 1, 0, 7);
-    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 10), BCKM_SIM_TX_OK);
-    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 11), BCKM_MP_SEEN);
-    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t2, sizeof t2, 12), BCKM_SIM_TX_OK);
-    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t3, sizeof t3, 13), BCKM_MP_FULL);
+    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 10), BCKM_OK);
+    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 11), BCKM_ERR_EXISTS);
+    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t2, sizeof t2, 12), BCKM_OK);
+    CHECK_EQ(bckm_sim_mempool_add(&m, &a, t3, sizeof t3, 13), BCKM_ERR_STATE);
     CHECK_EQ(bckm_sim_mempool_oldest(&m), 10);
     bckm_sim_block b = { 1, { 0 }, 0, 0, 0, NULL };
     REQUIRE(bckm_sim_mempool_reap(&m, 1, &b) == BCKM_OK);

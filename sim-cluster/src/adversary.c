@@ -1,5 +1,5 @@
 /* The Byzantine adversary: what a Byzantine BP sends instead of what its
- * replica asked for, and the key-layer evictions it forges. */
+ * replica asked for. (The key layer's adversary is the keys workload's.) */
 #include "cluster_internal.h"
 
 #include <stdlib.h>
@@ -23,10 +23,12 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     if (c->neq == c->eq_cap) {
         size_t ncap = c->eq_cap ? c->eq_cap * 2 : 16;
         equiv_t *e = realloc(c->eq, ncap * sizeof *e);
-        if (e == NULL) abort();
+        if (e == NULL) return NULL;
         c->eq = e;
         c->eq_cap = ncap;
     }
+    bckm_sim_block *twin = bckm_sim_block_dup(pp->block);
+    if (twin == NULL) return NULL;
     equiv_t *e = &c->eq[c->neq++];
     memset(e, 0, sizeof *e);
     e->view = pp->view;
@@ -36,8 +38,7 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     bckm_pbft_msg *b = bckm_pbft_msg_new(BCKM_PBFT_PREPREPARE, pp->from);
     b->view = pp->view;
     b->seq = pp->seq;
-    b->block = bckm_sim_block_dup(pp->block);
-    if (b->block == NULL) abort();
+    b->block = twin;
     b->block->proposer ^= 0x80000000u;
     bckm_sim_block_digest(b->block, b->digest);
     bckm_pbft_msg_sign(b, c->sk[pp->from]);
@@ -47,6 +48,7 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
 }
 
 static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
+    BCKM_ASSERT(c->bp[from].byz, "only a Byzantine BP's messages are rewritten (adversary_send_pbft)");
     int kind = c->p.byz_kind[from];
     if (kind == BCKM_BYZ_SILENT) {
         bckm_pbft_msg_unref(m);
@@ -78,7 +80,10 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
         if (m->type == BCKM_PBFT_PREPREPARE && m->from == from && m->block != NULL) {
             e = equiv_find(c, m->view, m->seq);
             if (e == NULL) e = equiv_start(c, m);
-            if (memcmp(e->a, m->digest, 32) == 0) {
+            if (e == NULL) {
+                /* No memory for the twin: this one goes out as it is. */
+                cluster_nomem(c);
+            } else if (memcmp(e->a, m->digest, 32) == 0) {
                 bckm_pbft_msg_unref(m);
                 simnet_send_pbft(c, from, to, bckm_pbft_msg_ref(e->ppb));
                 return;
@@ -106,23 +111,4 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
 void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
     if (c->bp[from].byz) send_from_byz(c, from, to, m);
     else simnet_send_pbft(c, from, to, m);
-}
-
-#define BYZ_EVICTS 8u
-
-/* A key-layer Byzantine BP with BCKM_KEYNET_BYZ_EVICT, now and then, signs a
- * leave or evict of a node another BP serves and hands it to every honest
- * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
- * contract's execution check is tried as well (bp_maybe_propose). */
-void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now) {
-    if (c->p.app != BCKM_SIM_APP_KEYS || !(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) ||
-        c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
-        return;
-    if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
-    c->byz_env_n[i]++;
-    /* A BP's own request: it may propose it like any other. */
-    bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
-    for (uint32_t j = 0; j < c->n; j++)
-        if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
-            (void)bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now);
 }

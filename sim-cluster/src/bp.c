@@ -5,17 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/kvapp.h"
+/* The current handler's CPU time so far; in the measured mode with the work
+ * the application charged but did not redo (memoised verifications). */
+uint64_t bp_elapsed_us(cluster_t *c) {
+    if (c->p.cost == BCKM_SIM_COST_MEASURED) c->add_ns += c->wl->charged_ns(c);
+    return cpu_elapsed_us(c);
+}
 
 static void gossip_tx(cluster_t *c, uint32_t i, const uint8_t *tx, size_t len) {
     if (c->p.byz_kind[i] == BCKM_BYZ_SILENT) return;
     for (uint32_t j = 0; j < c->n; j++) {
         if (j == i) continue;
         net_msg *m = calloc(1, sizeof *m);
-        if (m == NULL) abort();
+        if (m != NULL) m->tx = malloc(len);
+        if (m == NULL || m->tx == NULL) {
+            free(m);
+            cluster_nomem(c);
+            return;
+        }
         m->kind = NET_TX;
-        m->tx = malloc(len);
-        if (m->tx == NULL) abort();
         memcpy(m->tx, tx, len);
         m->len = len;
         simnet_queue(c, i, j, m);
@@ -45,19 +53,26 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->exec_mask = 0;
         q->commit_seen = 0;
         q->t_k_commit = 0;
-        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) abort();
+        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) {
+            cluster_nomem(c);
+            return;
+        }
         bckm_sim_checker_submitted(&c->ck, q->tx, q->tx_len);
         q->fresh = 0;
     }
     c->cost += COST_CHECKTX;
     int rc = bckm_sim_mempool_add(&me->mp, &me->app, q->tx, q->tx_len, now);
-    int accepted = rc == BCKM_SIM_TX_OK || rc == BCKM_MP_SEEN;
+    if (rc == BCKM_ERR_NOMEM) {
+        cluster_nomem(c);
+        return;
+    }
+    int accepted = rc == BCKM_OK || rc == BCKM_ERR_EXISTS;
     if (!q->first_decided) {
         q->first_decided = 1;
-        q->first_accepted = rc == BCKM_SIM_TX_OK;
+        q->first_accepted = rc == BCKM_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
-    if (!accepted && ((c->p.app == BCKM_SIM_APP_KV && rc == BCKM_KV_REJ_DUPLICATE) || (q->exec_mask >> bp & 1))) {
+    if (!accepted && ((rc > 0 && c->wl->already_executed(rc)) || (q->exec_mask >> bp & 1))) {
         /* Already executed: the earlier submission committed. */
         clients_done(c, r, bp, 0, now);
         return;
@@ -65,7 +80,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
     if (accepted) {
         if (!q->accepted_ever) {
             q->accepted_ever = 1;
-            q->admit_us = now + cpu_elapsed_us(c);
+            q->admit_us = now + bp_elapsed_us(c);
             /* T_e: from arrival to admission, less the Layer 1 part. */
             uint64_t e = q->admit_us - q->arrive_us;
             q->t_e = e > q->t_k_prep ? e - q->t_k_prep : 0;
@@ -75,22 +90,21 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         gossip_tx(c, bp, q->tx, q->tx_len);
         clients_schedule_deadline(c, r, now);
         bp_maybe_propose(c, bp, now);
-    } else if (rc == BCKM_MP_FULL) {
+    } else if (rc == BCKM_ERR_STATE) {
         /* Not the tx's fault: the same tx, later, at the next BP. */
         c->res->check_rejected++;
         c->res->retries++;
         q->gen++;
         uint64_t wait = c->p.profile->deadline_us / 8;
-        if (bckm_sim_evq_push(&c->q, now + wait, EV_CLIENT, (bp + 1) % c->n, r, NULL) != BCKM_OK) abort();
-    } else if (c->p.app == BCKM_SIM_APP_KEYS && q->origin != bp && q->origin < c->n) {
+        cluster_push(c, now + wait, EV_CLIENT, (bp + 1) % c->n, r);
+    } else if (q->origin != bp && q->origin < c->n) {
         /* Only the BP that prepared it knows a refusal is final (another
          * BP may just lag behind the state it was prepared against): the
          * client takes it back there. */
         c->res->check_rejected++;
         c->res->retries++;
         q->gen++;
-        if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r, NULL) != BCKM_OK)
-            abort();
+        cluster_push(c, now + c->p.profile->tick_us * 2, EV_CLIENT, q->origin, r);
     } else {
         /* Final for this client: it takes a fresh request. But the refused
          * envelope may still sit in other BPs' mempools (gossiped while it
@@ -112,14 +126,11 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
         bp_t *me = &c->bp[i];
         if (!me->up) {
             if (ev->kind == EV_NET) simnet_free(ev->ptr);
-            if (ev->kind == EV_TICK &&
-                bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK)
-                abort();
+            if (ev->kind == EV_TICK) cluster_push(c, now + c->p.profile->tick_us, EV_TICK, i, 0);
             if (ev->kind == EV_CLIENT) {
                 /* Connection refused: the client tries the next BP at once. */
                 uint32_t nb = (i + 1) % c->n;
-                if (bckm_sim_evq_push(&c->q, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg, NULL) != BCKM_OK)
-                    abort();
+                cluster_push(c, now + c->p.profile->one_way_us * 2, EV_CLIENT, nb, ev->arg);
             }
             return;
         }
@@ -138,7 +149,7 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
                 bp_drain(c, i, now);
             } else {
                 c->cost += COST_CHECKTX;
-                (void)bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now);
+                if (bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now) == BCKM_ERR_NOMEM) cluster_nomem(c);
             }
             simnet_free(m);
             bp_maybe_propose(c, i, now);
@@ -160,16 +171,16 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
             bp_drain(c, i, now);
             bp_maybe_propose(c, i, now);
             c->cost = 1;
-            if (bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+            cluster_push(c, now + c->p.profile->tick_us, EV_TICK, i, 0);
             break;
         }
         case EV_CLIENT:
             on_client(c, i, (uint32_t)ev->arg, now);
             break;
         default:
-            break;
+            BCKM_UNREACHABLE("only EV_NET, EV_TICK and EV_CLIENT are a BP's (bp_event)");
         }
-        uint64_t cost = cpu_elapsed_us(c);
+        uint64_t cost = bp_elapsed_us(c);
         c->cpu_mark = c->cpu_last;
         me->busy_until = now + cost;
         c->res->bp_cpu_us += cost;
@@ -181,7 +192,7 @@ static void schedule_wake(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (me->wake_pending) return;
     uint64_t at = me->busy_until > now ? me->busy_until : now;
-    if (bckm_sim_evq_push(&c->q, at, EV_WAKE, i, 0, NULL) != BCKM_OK) abort();
+    cluster_push(c, at, EV_WAKE, i, 0);
     me->wake_pending = 1;
 }
 
@@ -192,10 +203,16 @@ static void schedule_wake(cluster_t *c, uint32_t i, uint64_t now) {
  * handled event: quadratic in the backlog of a saturated BP.) */
 void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(me->up, "a down BP gets each event at once (bp_handle): nothing waits for its CPU");
     if (me->held_len == me->held_cap) {
         size_t ncap = me->held_cap ? me->held_cap * 2 : 64;
         held_t *h = malloc(ncap * sizeof *h);
-        if (h == NULL) abort();
+        if (h == NULL) {
+            /* The event is lost with its payload; the run stops. */
+            if (ev->kind == EV_NET) simnet_free(ev->ptr);
+            cluster_nomem(c);
+            return;
+        }
         for (size_t k = 0; k < me->held_len; k++) h[k] = me->held[(me->held_head + k) % me->held_cap];
         free(me->held);
         me->held = h;
@@ -208,6 +225,7 @@ void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
 }
 
 held_t bp_unhold(bp_t *me) {
+    BCKM_ASSERT(me->held_len > 0 && me->held_cap > 0, "callers take only from a nonempty queue");
     held_t h = me->held[me->held_head];
     me->held_head = (me->held_head + 1) % me->held_cap;
     me->held_len--;

@@ -39,6 +39,7 @@ static int ledger_reopen(cluster_t *c, uint32_t i) {
 void bp_crash(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     if (!me->up) return;
+    BCKM_ASSERT(me->live, "a BP that is up has its replica, app and mempool (bp_start)");
     me->up = 0;
     /* What waited for the CPU dies with the process: each waiting event is
      * what it would be at a down BP (a message dropped, a client refused). */
@@ -49,8 +50,10 @@ void bp_crash(cluster_t *c, uint32_t i, uint64_t now) {
     }
     c->res->crashes++;
     if (me->has_durable) bckm_pbft_durable_free(&me->durable);
-    if (bckm_pbft_durable_copy(&me->durable, &me->rep.d) != BCKM_OK) abort();
-    me->has_durable = 1;
+    /* Without memory for the copy the BP restarts with no durable state
+     * (a fresh replica); the run stops after this event anyway. */
+    me->has_durable = bckm_pbft_durable_copy(&me->durable, &me->rep.d) == BCKM_OK;
+    if (!me->has_durable) cluster_nomem(c);
     me->fetches_before += me->rep.fetches;
     c->res->view_changes += me->rep.view_changes;
     bckm_pbft_free(&me->rep);
@@ -85,21 +88,29 @@ void bp_restart(cluster_t *c, uint32_t i, uint64_t now) {
  */
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(!me->up && !me->live, "only a BP that is down, or not yet started, starts");
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
     uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns, saved_t0 = c->t0_ns;
     c->cost = 0;
     c->excl_ns = 0;
     c->add_ns = 0;
     c->t0_ns = measured ? cpu_now_ns() : 0;
-    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK) {
+    int down = c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK;
+    if (!down) {
+        me->app = c->wl->new_app(c, i);
+        if (me->app.self == NULL) {
+            cluster_nomem(c);
+            down = 1;
+        }
+    }
+    if (down) {
+        /* The BP stays down; the run stops (ledger_reopen, cluster_nomem). */
         c->cost = saved_cost;
         c->excl_ns = saved_excl;
         c->add_ns = saved_add;
         c->t0_ns = saved_t0;
         return;
     }
-    me->app = c->wl->new_app(c, i);
-    if (me->app.self == NULL) abort();
     uint64_t from = 0;
     if (me->stable.buf != NULL) {
         c->cost += COST_SNAPSHOT;
@@ -137,7 +148,7 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     /* The key manager (which survived the crash) catches up with the
      * replayed chain. */
     c->wl->executed(c, i);
-    uint64_t cost = restart ? cpu_elapsed_us(c) : 0;
+    uint64_t cost = restart ? bp_elapsed_us(c) : 0;
     c->cost = saved_cost;
     c->excl_ns = saved_excl;
     c->add_ns = saved_add;
@@ -159,9 +170,10 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     uint64_t h = bckm_sim_ledger_height(&me->ledger);
     const bckm_sim_entry *top = bckm_sim_ledger_get(&me->ledger, h);
     c->cur = i;
-    if (bckm_pbft_init(&me->rep, &cfg, h, top ? top->digest : NULL, top ? &top->cert : NULL,
-                       me->has_durable ? &me->durable : NULL, now) != BCKM_OK)
-        abort();
+    int e = bckm_pbft_init(&me->rep, &cfg, h, top ? top->digest : NULL, top ? &top->cert : NULL,
+                           me->has_durable ? &me->durable : NULL, now);
+    BCKM_ASSERT(e == BCKM_OK, "the replica's configuration is built here from checked parameters "
+                              "(bckm_pbft_init refuses only bad arguments)");
     bckm_wipe(cfg.sk, sizeof cfg.sk);
     me->live = 1;
     me->up = 1;

@@ -50,9 +50,17 @@ void bp_snap_free(snap_t *s) {
 
 static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *cert, uint64_t now) {
     bp_t *me = &c->bp[i];
+    BCKM_ASSERT(b->height == bckm_sim_ledger_height(&me->ledger) + 1,
+                "the replica hands over committed blocks in chain order, one height at a time");
     bckm_sim_app *app = &me->app;
     uint8_t *results = calloc(b->ntx ? b->ntx : 1, 1);
-    if (results == NULL) abort();
+    if (results == NULL) {
+        /* The committed block is dropped; the run stops after this event. */
+        bckm_sim_block_free(b);
+        free(cert);
+        cluster_nomem(c);
+        return;
+    }
     app->ops->begin_block(app->self, b->height);
     uint32_t off = 0, k = 0;
     const uint8_t *tx;
@@ -126,10 +134,18 @@ static void fetch_reply(cluster_t *c, uint32_t i, uint32_t to, uint64_t from_h) 
     bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_BLOCKS, i);
     for (uint64_t h = from_h; h <= bckm_sim_ledger_height(&me->ledger) && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
         const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
-        m->blocks[m->nblocks] = bckm_sim_block_dup(e->block);
-        m->certs[m->nblocks] = malloc(sizeof(bckm_sim_cert));
-        if (m->blocks[m->nblocks] == NULL || m->certs[m->nblocks] == NULL) abort();
-        *m->certs[m->nblocks] = e->cert;
+        bckm_sim_block *blk = bckm_sim_block_dup(e->block);
+        bckm_sim_cert *cert = malloc(sizeof *cert);
+        if (blk == NULL || cert == NULL) {
+            /* The reply carries what fitted in memory; the run stops. */
+            bckm_sim_block_free(blk);
+            free(cert);
+            cluster_nomem(c);
+            break;
+        }
+        m->blocks[m->nblocks] = blk;
+        m->certs[m->nblocks] = cert;
+        *cert = e->cert;
         m->nblocks++;
     }
     m->hint = bckm_sim_ledger_height(&me->ledger);
@@ -175,7 +191,7 @@ void bp_drain(cluster_t *c, uint32_t i, uint64_t now) {
 void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     int kind = c->p.byz_kind[i];
-    if (me->up && me->live) adversary_byz_evict(c, i, now);
+    if (me->up && me->live) c->wl->adversary(c, i, now);
     if (!me->up || kind == BCKM_BYZ_SILENT || me->mp.len == 0) return;
     uint64_t h;
     uint8_t prev[32];

@@ -4,16 +4,18 @@
 #include <stdlib.h>
 
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
+    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done || q->attempt >= 250) return;
     q->attempt++;
     q->fresh = 1;
     q->gen++;
     c->res->retries++;
-    if (bckm_sim_evq_push(&c->q, when, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+    cluster_push(c, when, EV_CLIENT, bp, r);
 }
 
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now) {
+    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done) return;
     q->done = 1;
@@ -27,7 +29,25 @@ void clients_schedule_deadline(cluster_t *c, uint32_t r, uint64_t now) {
     req_t *q = &c->req[r];
     q->gen++;
     /* arg = generation << 32 | request: only the latest deadline counts. */
-    if (bckm_sim_evq_push(&c->q, now + c->p.profile->deadline_us, EV_DEADLINE, q->bp,
-                          (q->gen << 32) | r, NULL) != BCKM_OK)
-        abort();
+    cluster_push(c, now + c->p.profile->deadline_us, EV_DEADLINE, q->bp, (q->gen << 32) | r);
+}
+
+/* A client's deadline passed (arg as clients_schedule_deadline made it): if
+ * its request is still open and this is its latest deadline, it sends the
+ * same tx to the next BP. */
+void clients_deadline(cluster_t *c, uint64_t arg, uint64_t now) {
+    uint32_t r = (uint32_t)(arg & 0xFFFFFFFFu);
+    BCKM_ASSERT(r < c->p.requests, "deadlines are scheduled for the cluster's own requests");
+    req_t *q = &c->req[r];
+    if (q->done || (arg >> 32) != q->gen) return;
+    if (q->first_accepted && !q->counted_missed) {
+        q->counted_missed = 1;
+        c->res->sync_missed_first_try++;
+    }
+    /* Retry path: the same tx to the next BP; a duplicate check there
+     * tells the client if it had committed after all. */
+    uint32_t nb = (q->bp + 1) % c->n;
+    q->gen++;
+    cluster_push(c, now, EV_CLIENT, nb, r);
+    c->res->retries++;
 }

@@ -3,19 +3,24 @@
  * sim/cluster.h for that). Who calls whom, top to bottom; no file calls one
  * above it:
  *
- *   loop.c        bckm_sim_run: setup, the event loop, collect, teardown;
- *                 the cluster-wide events (faults, plans, phase end)
+ *   loop.c        bckm_sim_run: setup, the event loop, collect, teardown
+ *   faults.c      the faulty phase: seeded partitions and crashes, plans, its end
  *   results.c     timings, the committed-tx digest, JSON
  *   bp_life.c     a BP's start, crash and restart
  *   bp.c          a BP's CPU: one event at a time, the others wait in its queue
  *   bp_replica.c  what the PBFT replica asks for: execution, proposals,
  *                 state transfer; the ports it is given
  *   clients.c     the clients' requests: retries, deadlines, replies
- *   adversary.c   the Byzantine BPs' messages (and the key-layer evictions)
+ *   adversary.c   the Byzantine BPs' messages
  *   simnet.c      the simulated network: loss, duplication, reordering, partitions
- *   workload_kv.c, workload_keys.c   the applications (through workload_ops)
+ *   workload_kv.c, workload_keys.c   the applications, the only files that
+ *                 know one (results.c prints the key app's counters); the
+ *                 files above reach them through c->wl (workload_ops)
  *   cpu.c         the CPU meter: model costs or measured CPU time
- *   params.c      the defaults and the swarm's draws (called by main and tests)
+ *   params.c      the defaults, the swarm's draws and their one-line
+ *                 description (called by main and the tests)
+ * The inline helpers below (trace_u64s, cluster_nomem, cluster_push) are
+ * for all of them.
  */
 #ifndef BCKM_SIM_CLUSTER_INTERNAL_H
 #define BCKM_SIM_CLUSTER_INTERNAL_H
@@ -24,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bckm/assert.h"
 #include "bckm/common.h"
 #include "bckm/map.h"
 #include "sim/checker.h"
@@ -109,7 +115,8 @@ typedef struct {
     int fresh;
     uint8_t tx[BCKM_SIM_REQ_TX_MAX];
     size_t tx_len;
-    uint32_t origin;           /* BP whose key manager prepared the tx (key app) */
+    uint32_t origin;           /* BP that prepared the tx, whose CheckTx refusal alone is final;
+                                * UINT32_MAX when any BP's is (kv) */
     uint8_t op;                /* key app: join, leave or evict */
     uint64_t exec_mask;        /* BPs at which the current tx executed successfully */
     uint64_t arrive_us, admit_us;
@@ -152,6 +159,14 @@ typedef struct {
     void (*executed)(struct cluster *c, uint32_t bp);
     /* A tx of ours was rejected for good: release what it held. */
     void (*rejected)(struct cluster *c, const uint8_t *tx, size_t len);
+    /* CheckTx's rejection code rc says the tx already executed. */
+    int (*already_executed)(int rc);
+    /* A Byzantine BP's action at the application's layer, before it may
+     * propose (the keys workload's forged evictions). */
+    void (*adversary)(struct cluster *c, uint32_t bp, uint64_t now);
+    /* Measured mode: CPU time the app charged but did not spend (memoised). */
+    uint64_t (*charged_ns)(struct cluster *c);
+    /* End-of-run checks (after liveness), then freeing what init made. */
     void (*finish)(struct cluster *c);
     void (*fini)(struct cluster *c);
 } workload_ops;
@@ -170,6 +185,8 @@ typedef struct cluster {
     crypto_generichash_state trace;
     int faults_on, partition_on;
     uint64_t fault_end;
+    uint64_t heal_at;           /* faults and plans are over: liveness counts from here */
+    int err;                    /* BCKM_OK, or why the run stopped (see cluster_nomem) */
     req_t *req;
     uint64_t done;
     bckm_u64set sig_memo;
@@ -213,9 +230,24 @@ static inline void trace_u64s(cluster_t *c, uint64_t a, uint64_t b, uint64_t d, 
     crypto_generichash_update(&c->trace, buf, sizeof buf);
 }
 
+/* An allocation failed where the code cannot return an error (an event
+ * handler, a send): what needed it is dropped, the run stops after the
+ * current event, nothing is checked or collected after it, and
+ * bckm_sim_run returns BCKM_ERR_NOMEM. */
+static inline void cluster_nomem(cluster_t *c) {
+    if (c->err == BCKM_OK) c->err = BCKM_ERR_NOMEM;
+}
+
+/* Queues an event that carries no payload (see cluster_nomem). */
+static inline void cluster_push(cluster_t *c, uint64_t at, int kind, uint32_t target, uint64_t arg) {
+    if (bckm_sim_evq_push(&c->q, at, kind, target, arg, NULL) != BCKM_OK) cluster_nomem(c);
+}
+
 /* cpu.c */
 uint64_t cpu_now_ns(void);
 uint64_t cpu_verify_cost_ns(void);
+/* The current handler's CPU time so far, in virtual microseconds (without
+ * the app's charged work: see bp_elapsed_us). */
 uint64_t cpu_elapsed_us(cluster_t *c);
 uint64_t cpu_took_us(const cluster_t *c, uint64_t t0, uint64_t model);
 
@@ -227,12 +259,12 @@ void simnet_flush(cluster_t *c, uint64_t depart);
 
 /* adversary.c */
 void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m);
-void adversary_byz_evict(cluster_t *c, uint32_t i, uint64_t now);
 
 /* clients.c */
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when);
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now);
 void clients_schedule_deadline(cluster_t *c, uint32_t r, uint64_t now);
+void clients_deadline(cluster_t *c, uint64_t arg, uint64_t now);
 
 /* workload_kv.c, workload_keys.c */
 extern const workload_ops workload_kv;
@@ -247,6 +279,7 @@ void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now);
 
 /* bp.c */
 void bp_handle(cluster_t *c, const bckm_sim_event *ev);
+uint64_t bp_elapsed_us(cluster_t *c);
 void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now);
 held_t bp_unhold(bp_t *me);
 void bp_wake(cluster_t *c, uint32_t i, uint64_t now);
@@ -257,9 +290,11 @@ void bp_crash(cluster_t *c, uint32_t i, uint64_t now);
 void bp_restart(cluster_t *c, uint32_t i, uint64_t now);
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);
 
+/* faults.c */
+void faults_handle(cluster_t *c, const bckm_sim_event *ev);
+
 /* results.c */
-int results_cmp_u64(const void *a, const void *b);
-void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t);
-void results_tx_digest(const cluster_t *c, uint8_t out[32]);
+/* After the loop: fills c->res (BCKM_ERR_NOMEM if it cannot). */
+int results_collect(cluster_t *c);
 
 #endif

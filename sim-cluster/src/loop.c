@@ -1,5 +1,6 @@
-/* bckm_sim_run: the event loop over a virtual clock and the cluster-wide
- * events (seeded faults, scheduled plans, the end of the faulty phase). */
+/* bckm_sim_run: checks the parameters, sets the cluster up, runs the event
+ * loop over a virtual clock (each event to its BP, its client or the faults),
+ * collects the results and tears down. */
 #include "cluster_internal.h"
 
 #include <errno.h>
@@ -28,83 +29,8 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
         else bp_handle(c, ev);
         return;
     }
-    switch (ev->kind) {
-    case EV_FAULT: {
-        if (!c->faults_on) break;
-        const bckm_sim_faults *f = &c->p.faults;
-        uint64_t vt = c->p.profile->vc_timeout_us;
-        if (!c->partition_on && bckm_sim_rng_chance(&c->fault_rng, f->partition.num, f->partition.den)) {
-            uint32_t ones = 0;
-            for (uint32_t k = 0; k < c->n; k++) {
-                c->bp[k].side = (int)bckm_sim_rng_below(&c->fault_rng, 2);
-                ones += (uint32_t)c->bp[k].side;
-            }
-            if (ones == 0 || ones == c->n) {
-                uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
-                c->bp[k].side ^= 1;
-            }
-            c->partition_on = 1;
-            c->res->partitions++;
-            uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-            if (bckm_sim_evq_push(&c->q, now + d, EV_HEAL, 0, 0, NULL) != BCKM_OK) abort();
-        }
-        if (bckm_sim_rng_chance(&c->fault_rng, f->crash.num, f->crash.den)) {
-            uint32_t down = 0;
-            for (uint32_t k = 0; k < c->n; k++) down += !c->bp[k].up;
-            uint32_t k = (uint32_t)bckm_sim_rng_below(&c->fault_rng, c->n);
-            if (down < (c->f ? c->f : 1) && c->bp[k].up) {
-                bp_crash(c, k, now);
-                uint64_t d = bckm_sim_rng_range(&c->fault_rng, vt, 8 * vt);
-                if (bckm_sim_evq_push(&c->q, now + d, EV_RESTART, k, 0, NULL) != BCKM_OK) abort();
-            }
-        }
-        if (now + c->p.profile->tick_us < c->fault_end &&
-            bckm_sim_evq_push(&c->q, now + c->p.profile->tick_us, EV_FAULT, 0, 0, NULL) != BCKM_OK)
-            abort();
-        break;
-    }
-    case EV_HEAL:
-        c->partition_on = 0;
-        break;
-    case EV_RESTART:
-        bp_restart(c, i, now);
-        break;
-    case EV_PLAN_START: {
-        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 1;
-        break;
-    }
-    case EV_PLAN_END: {
-        const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_restart(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 0;
-        break;
-    }
-    case EV_PHASE_END:
-        c->faults_on = 0;
-        c->partition_on = 0;
-        for (uint32_t k = 0; k < c->n; k++) bp_restart(c, k, now);
-        break;
-    case EV_DEADLINE: {
-        uint32_t r = (uint32_t)(ev->arg & 0xFFFFFFFFu);
-        req_t *q = &c->req[r];
-        if (q->done || (ev->arg >> 32) != q->gen) break;
-        if (q->first_accepted && !q->counted_missed) {
-            q->counted_missed = 1;
-            c->res->sync_missed_first_try++;
-        }
-        /* Retry path: the same tx to the next BP; a duplicate check there
-         * tells the client if it had committed after all. */
-        uint32_t nb = (q->bp + 1) % c->n;
-        q->gen++;
-        if (bckm_sim_evq_push(&c->q, now, EV_CLIENT, nb, r, NULL) != BCKM_OK) abort();
-        c->res->retries++;
-        break;
-    }
-    default:
-        break;
-    }
+    if (ev->kind == EV_DEADLINE) clients_deadline(c, ev->arg, now);
+    else faults_handle(c, ev);
 }
 
 /* All work is done and every honest BP that is up holds the same height. */
@@ -144,8 +70,9 @@ static int ledgers_open(cluster_t *c) {
     return BCKM_OK;
 }
 
-int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
-    if (params == NULL || res == NULL || params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
+/* What bckm_sim_run accepts; everything else is BCKM_ERR_ARG. */
+static int params_check(const bckm_sim_params *params) {
+    if (params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
         params->profile == NULL || params->block_max_txs == 0 || params->mempool_cap == 0 ||
         params->plan_len > BCKM_SIM_PLAN_MAX || params->requests > 0x00FFFFFFu)
         return BCKM_ERR_ARG;
@@ -159,18 +86,17 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     if (params->ledger != BCKM_SIM_LEDGER_MEM &&
         (params->ledger != BCKM_SIM_LEDGER_LMDB || params->ledger_dir == NULL || params->ledger_dir[0] == '\0'))
         return BCKM_ERR_ARG;
-    if (sodium_init() < 0) return BCKM_ERR_CRYPTO;
-    memset(res, 0, sizeof *res);
-    cluster_t *c = calloc(1, sizeof *c);
-    if (c == NULL) return BCKM_ERR_NOMEM;
-    c->p = *params;
-    c->res = res;
-    c->n = params->bps;
-    c->f = bckm_pbft_f(c->n);
-    c->bp = calloc(c->n, sizeof *c->bp);
-    c->req = calloc(params->requests ? params->requests : 1, sizeof *c->req);
-    if (c->bp == NULL || c->req == NULL) { free(c->bp); free(c->req); free(c); return BCKM_ERR_NOMEM; }
-    uint64_t seed = params->seed;
+    for (uint32_t k = 0; k < params->plan_len; k++) {
+        const bckm_sim_plan *pl = &params->plan[k];
+        if (pl->bp >= params->bps || pl->end_us < pl->start_us) return BCKM_ERR_ARG;
+    }
+    return BCKM_OK;
+}
+
+/* The streams every subsystem draws from, the BPs' signing keys and the
+ * clients' key, all from the seed. */
+static void draw_streams_and_keys(cluster_t *c) {
+    uint64_t seed = c->p.seed;
     bckm_sim_rng_seed(&c->net_rng, bckm_sim_seed_derive(seed, "network"));
     bckm_sim_rng_seed(&c->fault_rng, bckm_sim_seed_derive(seed, "faults"));
     bckm_sim_rng_seed(&c->client_rng, bckm_sim_seed_derive(seed, "clients"));
@@ -184,6 +110,15 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         bckm_wipe(s, sizeof s);
     }
     for (int k = 0; k < 4; k++) bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
+    bckm_sim_rng_seed(&c->keyadv_rng, bckm_sim_seed_derive(seed, "key-adversary"));
+}
+
+/* Which BPs are Byzantine and how (c->p.byz_kind), which are held to the
+ * invariants (c->honest). */
+static void draw_byzantine(cluster_t *c) {
+    const bckm_sim_params *params = &c->p;
+    uint64_t seed = c->p.seed;
+    bckm_sim_result *res = c->res;
     /* Byzantine BPs: explicit per-BP kinds win; otherwise byz_count (default
      * f) BPs drawn from the seed get the spec's kind. */
     int any = 0;
@@ -213,58 +148,80 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
         c->honest[i] = !c->bp[i].byz && c->p.byz_keys[i] == 0;
         res->byzantine += (uint32_t)!c->honest[i];
     }
-    bckm_sim_rng_seed(&c->keyadv_rng, bckm_sim_seed_derive(seed, "key-adversary"));
+}
+
+/* The cluster before its first event: keys and Byzantine BPs drawn from the
+ * seed, ledgers open, the workload and the checker ready. Whatever this
+ * leaves allocated on an error, teardown frees. */
+static int setup(cluster_t *c, const bckm_sim_params *params, bckm_sim_result *res) {
+    c->p = *params;
+    c->res = res;
+    c->n = params->bps;
+    c->f = bckm_pbft_f(c->n);
     bckm_sim_evq_init(&c->q);
     bckm_u64set_init(&c->sig_memo);
-    crypto_generichash_init(&c->trace, (const uint8_t *)"bckm-sim-trace", 14, 32);
     bckm_map_init(&c->txmap);
     c->wl = c->p.app == BCKM_SIM_APP_KEYS ? &workload_keys : &workload_kv;
+    c->bp = calloc(c->n, sizeof *c->bp);
+    c->req = calloc(params->requests ? params->requests : 1, sizeof *c->req);
+    if (c->bp == NULL || c->req == NULL) return BCKM_ERR_NOMEM;
+    draw_streams_and_keys(c);
+    draw_byzantine(c);
+    crypto_generichash_init(&c->trace, (const uint8_t *)"bckm-sim-trace", 14, 32);
     if (c->p.cost == BCKM_SIM_COST_MEASURED) c->verify_cal_ns = cpu_verify_cost_ns();
-    int we = ledgers_open(c);
-    if (we == BCKM_OK) {
-        we = c->wl->init(c);
-    }
-    if (we != BCKM_OK) {
-        for (uint32_t i = 0; i < c->n; i++) bckm_sim_ledger_free(&c->bp[i].ledger);
-        bckm_map_free(&c->txmap);
-        bckm_u64set_free(&c->sig_memo);
-        bckm_sim_evq_free(&c->q);
-        free(c->bp); free(c->req); free(c);
-        return we;
-    }
+    int e = ledgers_open(c);
+    if (e != BCKM_OK) return e;
+    e = c->wl->init(c);
+    if (e != BCKM_OK) return e;
     bckm_sim_app ref = c->wl->new_app(c, UINT32_MAX);
-    if (ref.self == NULL || bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref) != BCKM_OK)
-        abort();
+    if (ref.self == NULL) return BCKM_ERR_NOMEM;
+    e = bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref);
+    if (e != BCKM_OK) {
+        ref.ops->destroy(ref.self);
+        return e;
+    }
     /* Every certificate signature is one a replica verified through
      * bp_port_verify: the checker finds it in that record instead of checking
      * it a second time (it still rebuilds each statement itself). */
     bckm_sim_checker_accepted(&c->ck, &c->sig_memo);
+    return BCKM_OK;
+}
+
+/* The first events: every BP starts, then its first tick; the clients'
+ * arrivals; the faulty phase and its end; the scheduled plans. */
+static void schedule_start(cluster_t *c) {
     for (uint32_t i = 0; i < c->n; i++) {
         bp_start(c, i, 0, 0);
         /* stagger the ticks so BPs do not all fire at the same instant */
         uint64_t off = bckm_sim_rng_below(&c->net_rng, c->p.profile->tick_us);
-        if (bckm_sim_evq_push(&c->q, off, EV_TICK, i, 0, NULL) != BCKM_OK) abort();
+        cluster_push(c, off, EV_TICK, i, 0);
     }
     for (uint32_t r = 0; r < c->p.requests; r++) {
         c->req[r].fresh = 1;
         uint64_t at = (uint64_t)r * c->p.request_gap_us +
                       bckm_sim_rng_below(&c->client_rng, c->p.request_gap_us + 1);
         uint32_t bp = (uint32_t)bckm_sim_rng_below(&c->client_rng, c->n);
-        if (bckm_sim_evq_push(&c->q, at, EV_CLIENT, bp, r, NULL) != BCKM_OK) abort();
+        cluster_push(c, at, EV_CLIENT, bp, r);
     }
     c->fault_end = c->p.fault_us;
     c->faults_on = c->p.fault_us > 0;
-    if (c->faults_on && bckm_sim_evq_push(&c->q, 0, EV_FAULT, 0, 0, NULL) != BCKM_OK) abort();
-    if (bckm_sim_evq_push(&c->q, c->fault_end, EV_PHASE_END, 0, 0, NULL) != BCKM_OK) abort();
+    if (c->faults_on) cluster_push(c, 0, EV_FAULT, 0, 0);
+    cluster_push(c, c->fault_end, EV_PHASE_END, 0, 0);
     uint64_t last_plan = 0;
     for (uint32_t k = 0; k < c->p.plan_len; k++) {
         const bckm_sim_plan *pl = &c->p.plan[k];
-        if (pl->bp >= c->n || pl->end_us < pl->start_us) abort();
-        if (bckm_sim_evq_push(&c->q, pl->start_us, EV_PLAN_START, pl->bp, k, NULL) != BCKM_OK) abort();
-        if (bckm_sim_evq_push(&c->q, pl->end_us, EV_PLAN_END, pl->bp, k, NULL) != BCKM_OK) abort();
+        cluster_push(c, pl->start_us, EV_PLAN_START, pl->bp, k);
+        cluster_push(c, pl->end_us, EV_PLAN_END, pl->bp, k);
         if (pl->end_us > last_plan) last_plan = pl->end_us;
     }
-    uint64_t heal_at = c->fault_end > last_plan ? c->fault_end : last_plan;
+    c->heal_at = c->fault_end > last_plan ? c->fault_end : last_plan;
+}
+
+/* Events until the run settles, a check fails, or the liveness deadline
+ * passes; then the application's end-of-run checks. */
+static void run_loop(cluster_t *c) {
+    bckm_sim_result *res = c->res;
+    uint64_t heal_at = c->heal_at;
     uint64_t deadline = heal_at + c->p.liveness_us;
     const bckm_sim_ledger *ledgers[BCKM_SIM_MAX_BPS];
     for (uint32_t i = 0; i < c->n; i++) ledgers[i] = &c->bp[i].ledger;
@@ -281,7 +238,7 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
             break;
         }
         handle(c, &ev);
-        if (res->outcome != BCKM_SIM_OK) break;
+        if (c->err != BCKM_OK || res->outcome != BCKM_SIM_OK) break;
         uint64_t checked = c->ck.blocks_checked + c->ck.replies_checked;
         if (bckm_sim_checker_step(&c->ck, ledgers, c->honest)) {
             res->outcome = BCKM_SIM_SAFETY;
@@ -299,77 +256,28 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     res->end_us = c->q.now_us;
     /* End-of-run checks of the application (after liveness): for the key
      * app, the devices. */
-    if (res->outcome == BCKM_SIM_OK) c->wl->finish(c);
-    if (getenv("BCKM_SIM_DEBUG") != NULL) {
-        for (uint32_t r = 0; r < c->p.requests; r++) {
-            req_t *q = &c->req[r];
-            if (!q->done)
-                fprintf(stderr, "req %u: bp %u attempt %u fresh %d accepted_ever %d gen %" PRIu64 "\n",
-                        r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
-        }
-        for (uint32_t i = 0; i < c->n; i++)
-            fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
-                    c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
-                    c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
-                    c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
-    }
-    /* Requests whose tx was admitted but never finished are lost; there
-     * must be none after the liveness phase. */
-    size_t ns = 0;
-    for (int k = 0; k < 4; k++) c->samples[k] = calloc(c->p.requests ? c->p.requests : 1, sizeof(uint64_t));
+    if (c->err == BCKM_OK && res->outcome == BCKM_SIM_OK) c->wl->finish(c);
+}
+
+/* BCKM_SIM_DEBUG set: the unfinished requests and each BP's state. */
+static void debug_dump(const cluster_t *c) {
+    if (getenv("BCKM_SIM_DEBUG") == NULL) return;
     for (uint32_t r = 0; r < c->p.requests; r++) {
-        req_t *q = &c->req[r];
-        if (q->done) {
-            res->committed++;
-            uint64_t tk = q->t_k_prep + q->t_k_commit;
-            c->samples[0][ns] = tk;
-            c->samples[1][ns] = q->t_e;
-            c->samples[2][ns] = q->t_a;
-            c->samples[3][ns] = c->p.mode == BCKM_SIM_COMMIT ? tk + q->t_e + q->t_a
-                              : c->p.mode == BCKM_SIM_SYNC ? tk + q->t_e : tk;
-            ns++;
-            if (c->p.app == BCKM_SIM_APP_KEYS) {
-                if (q->op == BCKM_OP_JOIN) res->joins++;
-                else if (q->op == BCKM_OP_LEAVE) res->leaves++;
-                else res->evicts++;
-            }
-        } else {
-            res->lost++;
-        }
+        const req_t *q = &c->req[r];
+        if (!q->done)
+            fprintf(stderr, "req %u: bp %u attempt %u fresh %d accepted_ever %d gen %" PRIu64 "\n",
+                    r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
     }
-    res->requests = c->p.requests;
-    results_timing(c->samples[0], ns, &res->t_k);
-    results_timing(c->samples[1], ns, &res->t_e);
-    results_timing(c->samples[2], ns, &res->t_a);
-    results_timing(c->samples[3], ns, &res->t_r);
-    /* When nine in ten requests had executed: a throughput window that a
-     * few retried stragglers do not stretch. */
-    size_t nc = 0;
-    for (uint32_t r = 0; r < c->p.requests; r++)
-        if (c->req[r].commit_us) c->samples[0][nc++] = c->req[r].commit_us;
-    if (nc > 0) {
-        qsort(c->samples[0], nc, sizeof(uint64_t), results_cmp_u64);
-        res->commit90_us = c->samples[0][(nc * 9 + 9) / 10 - 1 < nc ? (nc * 9 + 9) / 10 - 1 : nc - 1];
-    }
-    for (int k = 0; k < 4; k++) free(c->samples[k]);
-    res->error_rate = res->sync_accepted ? (double)res->sync_missed_first_try / (double)res->sync_accepted : 0.0;
-    res->min_height = UINT64_MAX;
-    for (uint32_t i = 0; i < c->n; i++) {
-        bp_t *me = &c->bp[i];
-        uint64_t h = bckm_sim_ledger_height(&me->ledger);
-        res->bp_height[i] = h;
-        res->bp_fetches[i] = me->fetches_before + (me->live ? me->rep.fetches : 0);
-        res->fetches += res->bp_fetches[i];
-        if (me->live) res->view_changes += me->rep.view_changes;
-        if (c->honest[i]) {
-            if (h < res->min_height) res->min_height = h;
-            if (h > res->max_height) res->max_height = h;
-        }
-    }
-    if (res->min_height == UINT64_MAX) res->min_height = 0;
-    results_tx_digest(c, res->tx_hash);
-    crypto_generichash_final(&c->trace, res->trace_hash, 32);
-    /* teardown */
+    for (uint32_t i = 0; i < c->n; i++)
+        fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
+                c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
+                c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
+                c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
+}
+
+/* Frees all a cluster holds, whatever setup got to (c->bp may be NULL). */
+static void teardown(cluster_t *c) {
+    bckm_sim_event ev;
     while (bckm_sim_evq_pop(&c->q, &ev))
         if (ev.kind == EV_NET) simnet_free(ev.ptr);
     for (size_t i = 0; i < c->nout; i++) simnet_free(c->out[i].m);
@@ -380,7 +288,7 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
             for (int t = 0; t < 2; t++) bckm_pbft_msg_unref(c->eq[i].votes_b[j][t]);
     }
     free(c->eq);
-    for (uint32_t i = 0; i < c->n; i++) {
+    for (uint32_t i = 0; i < c->n && c->bp != NULL; i++) {
         bp_t *me = &c->bp[i];
         if (me->live) {
             bckm_pbft_free(&me->rep);
@@ -406,5 +314,23 @@ int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
     free(c->bp);
     free(c->req);
     free(c);
-    return BCKM_OK;
+}
+
+int bckm_sim_run(const bckm_sim_params *params, bckm_sim_result *res) {
+    if (params == NULL || res == NULL) return BCKM_ERR_ARG;
+    int e = params_check(params);
+    if (e != BCKM_OK) return e;
+    if (sodium_init() < 0) return BCKM_ERR_CRYPTO;
+    memset(res, 0, sizeof *res);
+    cluster_t *c = calloc(1, sizeof *c);
+    if (c == NULL) return BCKM_ERR_NOMEM;
+    e = setup(c, params, res);
+    if (e == BCKM_OK) {
+        schedule_start(c);
+        if (c->err == BCKM_OK) run_loop(c);
+        debug_dump(c);
+        e = c->err != BCKM_OK ? c->err : results_collect(c);
+    }
+    teardown(c);
+    return e;
 }

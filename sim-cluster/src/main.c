@@ -2,8 +2,9 @@
  * bckm-sim: runs the deterministic PBFT cluster.
  *   bckm-sim run   [flags]   one run; prints a summary or one JSON object
  *   bckm-sim check [flags]   swarm testing over a range of seeds
- * Exit codes: 0 success; 1 a safety or liveness violation (for check: or no
- * violation when --expect-violation); 2 bad usage.
+ * Exit codes (SIM_EXIT_*): 0 success; 1 a safety violation (for check: or
+ * no violation when --expect-violation); 2 bad usage; 3 a liveness failure
+ * (and no safety violation); 4 the simulator itself failed (out of memory).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,13 +18,32 @@
 #include "sim/cluster.h"
 #include "sim/net.h"
 
+/* The exit codes (also in the help texts and spec/cluster.md 10). A damaged
+ * ledger store found at a restart is a safety violation: the design assumes
+ * durable storage. */
+#define SIM_EXIT_OK 0
+#define SIM_EXIT_SAFETY 1
+#define SIM_EXIT_USAGE 2
+#define SIM_EXIT_LIVENESS 3
+#define SIM_EXIT_FAILED 4
+
+#define SIM_EXIT_CODES \
+    "0 ok, 1 a safety violation (or a damaged ledger store\n" \
+    "at a restart), 2 bad usage, 3 a liveness failure, 4 the simulator failed (out of memory).\n"
+
+static int exit_of_outcome(int outcome) {
+    return outcome == BCKM_SIM_OK ? SIM_EXIT_OK : outcome == BCKM_SIM_SAFETY ? SIM_EXIT_SAFETY : SIM_EXIT_LIVENESS;
+}
+
 static void usage_main(FILE *o) {
     fprintf(o,
             "usage: bckm-sim <command> [flags]\n"
             "commands:\n"
             "  run     one simulated run of the PBFT cluster (see bckm-sim run --help)\n"
             "  check   swarm testing over a range of seeds (see bckm-sim check --help)\n"
-            "  resilience  links deciphered by captured nodes or BPs (see bckm-sim resilience --help)\n");
+            "  resilience  links deciphered by captured nodes or BPs (see bckm-sim resilience --help)\n"
+            "A first run: bckm-sim run (the key-management contract on 4 BPs, 64 nodes).\n"
+            "Exit of run and check: " SIM_EXIT_CODES);
 }
 
 static void usage_run(FILE *o) {
@@ -52,10 +72,11 @@ static void usage_run(FILE *o) {
             "                  sample of about K, or none (default: all up to 1024 nodes, else 256);\n"
             "                  at the end each one of an honest BP must be at the current epoch\n"
             "                  and agree with its peers\n"
-            "  --app A         keys (default when --nodes is given) or kv (the test key-value store)\n"
+            "  --app A         keys: the key-management contract (default; with 64 nodes unless\n"
+            "                  --nodes); kv: the test key-value store of the engine tests\n"
             "  --block-txs N   most txs per block (default 16); each BP's mempool holds at\n"
             "                  least four blocks' worth (default 256)\n"
-            "  --keys N        key space of the kv test application, 1..4096 (default 16)\n"
+            "  --keys N        key space of --app kv, 1..4096 (default 16)\n"
             "  --fault-ms MS   length of the faulty phase (default 300 when --faults is given)\n"
             "  --gap-us US     mean gap between request arrivals (default 2000)\n"
             "  --join-pct J    key app: J%% of requests are joins, the rest half leaves, half\n"
@@ -65,8 +86,8 @@ static void usage_run(FILE *o) {
             "                  DIR/bp-<i>, each append committed to it; a crash drops the BP's\n"
             "                  memory and the restart reads the store back, verified). DIR is\n"
             "                  created when missing; a store already holding entries is refused\n"
-            "Exit: 0 ok, 1 safety or liveness violation (or a damaged ledger store at a\n"
-            "restart), 2 bad usage or a ledger directory that cannot be used.\n");
+            "Exit: " SIM_EXIT_CODES
+            "A ledger directory that cannot be used is bad usage (2).\n");
 }
 
 static void usage_check(FILE *o) {
@@ -87,35 +108,40 @@ static void usage_check(FILE *o) {
             "                      only. A device of an honest BP accepting any of them, or a node\n"
             "                      evicted by a BP that does not serve it, is a violation\n"
             "  --expect-violation  succeed only if some seed shows a violation\n"
-            "Exit: 0 as expected, 1 a violation (or none with --expect-violation), 2 bad usage.\n");
+            "  --verbose           each seed's drawn settings on one line, then its result\n"
+            "  It prints the seed range and what is drawn first.\n"
+            "Exit: 0 as expected, 1 a safety violation (or none at all with\n"
+            "--expect-violation), 2 bad usage, 3 liveness failures only, 4 the simulator\n"
+            "failed (out of memory).\n");
 }
 
 static const char *prog = "bckm-sim";
 
+/* A decimal unsigned 64-bit integer, nothing else: BCKM_OK or BCKM_ERR_FORMAT. */
 static int parse_u64(const char *s, uint64_t *out) {
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return BCKM_ERR_FORMAT;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0') return -1;
+    if (errno != 0 || *end != '\0') return BCKM_ERR_FORMAT;
     *out = v;
-    return 0;
+    return BCKM_OK;
 }
 
 static int bad(const char *cmd, const char *msg, const char *arg) {
     fprintf(stderr, "bckm-sim %s: %s%s%s%s\n", cmd, msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
     fprintf(stderr, "try 'bckm-sim %s --help'\n", cmd);
-    return 2;
+    return SIM_EXIT_USAGE;
 }
 
 static int cmd_run(int argc, char **argv) {
     bckm_sim_params p;
     bckm_sim_params_default(&p);
-    int json = 0, have_faults = 0, have_nodes = 0, have_app = 0, have_devices = 0, key_flags = 0;
+    int json = 0, have_faults = 0, have_nodes = 0, have_app = 0, have_devices = 0, have_keys = 0, key_flags = 0;
     uint64_t fault_ms = 300;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage_run(stdout); return 0; }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage_run(stdout); return SIM_EXIT_OK; }
         if (strcmp(a, "--json") == 0) { json = 1; continue; }
         if (strncmp(a, "--", 2) != 0) return bad("run", "unexpected argument", a);
         if (i + 1 >= argc) return bad("run", "missing value for", a);
@@ -174,6 +200,7 @@ static int cmd_run(int argc, char **argv) {
         } else if (strcmp(a, "--keys") == 0) {
             if (parse_u64(v, &x) || x < 1 || x > 4096) return bad("run", "--keys wants 1..4096, got", v);
             p.keys = (uint32_t)x;
+            have_keys = 1;
         } else if (strcmp(a, "--fault-ms") == 0) {
             if (parse_u64(v, &x) || x > 3600000) return bad("run", "--fault-ms wants 0..3600000, got", v);
             fault_ms = x;
@@ -200,11 +227,12 @@ static int cmd_run(int argc, char **argv) {
     }
     if (p.faults.byz_count > 0 && (uint32_t)p.faults.byz_count > p.bps)
         return bad("run", "byzn is larger than --bps", NULL);
-    if (!have_app && have_nodes) p.app = BCKM_SIM_APP_KEYS;
-    if (p.app == BCKM_SIM_APP_KV && have_app && (have_nodes || key_flags))
-        return bad("run", "--nodes, --policy and --devices belong to the key app, not --app kv", NULL);
-    if (p.app == BCKM_SIM_APP_KV && key_flags)
-        return bad("run", "--policy, --devices and --join-pct need --nodes N (or --app keys)", NULL);
+    /* The protocol is what a first run shows: the key app unless --app kv. */
+    if (!have_app) p.app = BCKM_SIM_APP_KEYS;
+    if (p.app == BCKM_SIM_APP_KV && (have_nodes || key_flags))
+        return bad("run", "--nodes, --policy, --devices and --join-pct belong to the key app, not --app kv", NULL);
+    if (p.app == BCKM_SIM_APP_KEYS && have_keys)
+        return bad("run", "--keys is the key space of --app kv", NULL);
     if (p.app == BCKM_SIM_APP_KEYS && !have_nodes) p.nodes = 64;
     if (p.app == BCKM_SIM_APP_KEYS && !have_devices) p.devices = p.nodes <= 1024 ? BCKM_SIM_DEVICES_ALL : 256;
     p.fault_us = have_faults ? fault_ms * 1000 : 0;
@@ -214,8 +242,9 @@ static int cmd_run(int argc, char **argv) {
     int rc = bckm_sim_run(&p, &r);
     if (rc != BCKM_OK) {
         if (r.violation[0] != '\0') fprintf(stderr, "bckm-sim run: %s\n", r.violation);
-        else fprintf(stderr, "bckm-sim run: setup failed: %s\n", bckm_strerror(rc));
-        return 2;
+        else fprintf(stderr, "bckm-sim run: %s: %s\n", rc == BCKM_ERR_NOMEM ? "failed" : "setup failed",
+                     bckm_strerror(rc));
+        return rc == BCKM_ERR_NOMEM ? SIM_EXIT_FAILED : SIM_EXIT_USAGE;
     }
     if (json) {
         static char buf[4096];
@@ -238,7 +267,7 @@ static int cmd_run(int argc, char **argv) {
         if (r.outcome != BCKM_SIM_OK) printf("VIOLATION: %s\n", r.violation);
         else printf("safety ok, liveness ok\n");
     }
-    return r.outcome == BCKM_SIM_OK ? 0 : 1;
+    return exit_of_outcome(r.outcome);
 }
 
 static int cmd_check(int argc, char **argv) {
@@ -246,7 +275,7 @@ static int cmd_check(int argc, char **argv) {
     int have_seeds = 0, have_byz = 0, expect = 0, verbose = 0, app = BCKM_SIM_APP_KV, byz_keys = 0;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
-        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) { usage_check(stdout); return 0; }
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) { usage_check(stdout); return SIM_EXIT_OK; }
         if (strcmp(f, "--expect-violation") == 0) { expect = 1; continue; }
         if (strcmp(f, "--verbose") == 0) { verbose = 1; continue; }
         if (strcmp(f, "--byzantine-keys") == 0) { byz_keys = 1; continue; }
@@ -278,15 +307,32 @@ static int cmd_check(int argc, char **argv) {
     if (!have_seeds) return bad("check", "--seeds A-B is required", NULL);
     if (bps && have_byz && byz > bps) return bad("check", "--byzantine is larger than --bps", NULL);
     if (byz_keys && app != BCKM_SIM_APP_KEYS) return bad("check", "--byzantine-keys needs --app keys", NULL);
-    uint64_t runs = 0, violations = 0;
+    /* What the range covers and what each seed draws, before the first run. */
+    printf("seeds %" PRIu64 "-%" PRIu64 " (%" PRIu64 "), app %s, bps ", a, b, b - a + 1,
+           app == BCKM_SIM_APP_KEYS ? "keys" : "kv");
+    if (bps) printf("%" PRIu64, bps);
+    else printf("drawn");
+    printf(", byzantine ");
+    if (have_byz) printf("%" PRIu64, byz);
+    else printf("0..f drawn");
+    printf("%s\n", byz_keys ? ", key-layer behaviours drawn" : "");
+    fflush(stdout);
+    uint64_t runs = 0, violations = 0, safety = 0;
     for (uint64_t s = a;; s++) {
         bckm_sim_params p;
         bckm_sim_swarm_params_app(s, (uint32_t)bps, have_byz ? (int)byz : -1, app, &p);
         if (byz_keys) bckm_sim_swarm_byz_keys(s, &p);
+        if (verbose) {
+            char desc[1024];
+            bckm_sim_params_describe(&p, desc, sizeof desc);
+            printf("seed %" PRIu64 " settings: %s\n", s, desc);
+        }
         bckm_sim_result r;
-        if (bckm_sim_run(&p, &r) != BCKM_OK) {
-            fprintf(stderr, "bckm-sim check: seed %" PRIu64 ": setup failed\n", s);
-            return 2;
+        int rc = bckm_sim_run(&p, &r);
+        if (rc != BCKM_OK) {
+            fprintf(stderr, "bckm-sim check: seed %" PRIu64 ": %s: %s\n", s,
+                    rc == BCKM_ERR_NOMEM ? "failed" : "setup failed", bckm_strerror(rc));
+            return rc == BCKM_ERR_NOMEM ? SIM_EXIT_FAILED : SIM_EXIT_USAGE;
         }
         runs++;
         if (verbose)
@@ -301,6 +347,7 @@ static int cmd_check(int argc, char **argv) {
                    r.byz_evicts_refused_exec, r.byz_accepted);
         if (r.outcome != BCKM_SIM_OK) {
             violations++;
+            safety += r.outcome == BCKM_SIM_SAFETY;
             printf("seed %" PRIu64 ": %s violation: %s\n", s,
                    r.outcome == BCKM_SIM_SAFETY ? "safety" : "liveness", r.violation);
             printf("  replay: %s check --seeds %" PRIu64 "-%" PRIu64, prog, s, s);
@@ -313,22 +360,22 @@ static int cmd_check(int argc, char **argv) {
         if (s == b) break;
     }
     printf("%" PRIu64 " seeds run, %" PRIu64 " with a violation\n", runs, violations);
-    if (expect) return violations > 0 ? 0 : 1;
-    return violations > 0 ? 1 : 0;
+    if (expect) return violations > 0 ? SIM_EXIT_OK : SIM_EXIT_SAFETY;
+    return safety > 0 ? SIM_EXIT_SAFETY : violations > 0 ? SIM_EXIT_LIVENESS : SIM_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
     if (argc > 0 && argv[0] != NULL) prog = argv[0];
-    if (argc < 2) { usage_main(stderr); return 2; }
+    if (argc < 2) { usage_main(stderr); return SIM_EXIT_USAGE; }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage_main(stdout);
-        return 0;
+        return SIM_EXIT_OK;
     }
-    if (bckm_init() != BCKM_OK) { fprintf(stderr, "bckm-sim: libsodium failed to start\n"); return 2; }
+    if (bckm_init() != BCKM_OK) { fprintf(stderr, "bckm-sim: libsodium failed to start\n"); return SIM_EXIT_FAILED; }
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "check") == 0) return cmd_check(argc - 2, argv + 2);
     if (strcmp(argv[1], "resilience") == 0) return bckm_resilience_main(argc - 1, argv + 1);
     fprintf(stderr, "bckm-sim: unknown command '%s'\n", argv[1]);
     usage_main(stderr);
-    return 2;
+    return SIM_EXIT_USAGE;
 }

@@ -50,21 +50,21 @@ int bckm_sim_mempool_add(bckm_sim_mempool *m, const bckm_sim_app *app, const uin
          * (committed, or dropped by a recheck), so CheckTx gives the client
          * a real answer instead of a silent "seen". */
         for (size_t i = 0; i < m->len; i++)
-            if (m->e[i].hash == h) return BCKM_MP_SEEN;
+            if (m->e[i].hash == h) return BCKM_ERR_EXISTS;
     }
-    if (m->len >= m->capacity) return BCKM_MP_FULL;
+    if (m->len >= m->capacity) return BCKM_ERR_STATE;
     int rc = app->ops->check_tx(app->self, tx, len);
     if (rc != BCKM_SIM_TX_OK) return rc;
     if (!seen(m, h)) remember(m, h);
     if (m->len == m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
         bckm_sim_mp_entry *n = realloc(m->e, ncap * sizeof *n);
-        if (n == NULL) return BCKM_MP_FULL;
+        if (n == NULL) return BCKM_ERR_NOMEM;
         m->e = n;
         m->cap = ncap;
     }
     uint8_t *copy = malloc(len);
-    if (copy == NULL) return BCKM_MP_FULL;
+    if (copy == NULL) return BCKM_ERR_NOMEM;
     memcpy(copy, tx, len);
     m->e[m->len++] = (bckm_sim_mp_entry){ copy, len, h, now_us };
     return BCKM_SIM_TX_OK;

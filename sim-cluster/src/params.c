@@ -1,6 +1,8 @@
 /* A run's settings: the defaults, and the swarm's draws from a seed. */
 #include "cluster_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 void bckm_sim_params_default(bckm_sim_params *p) {
@@ -110,4 +112,51 @@ void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p) {
     }
     for (uint32_t i = 0; i < p->bps; i++)
         if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
+}
+
+void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
+    BCKM_ASSERT(buf != NULL && cap > 0, "the caller gives room for at least the terminator");
+    size_t o = 0;
+#define OUT(...) do { int w_ = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, __VA_ARGS__); \
+    if (w_ > 0) o += (size_t)w_; } while (0)
+    OUT("bps %u, byzantine", p->bps);
+    uint32_t nbyz = 0;
+    for (uint32_t i = 0; i < p->bps && i < BCKM_SIM_MAX_BPS; i++) {
+        if (p->byz_kind[i] == BCKM_BYZ_HONEST && p->byz_keys[i] == 0) continue;
+        OUT(" %u:%s", i, bckm_sim_byz_name(p->byz_kind[i]));
+        nbyz++;
+        if (p->byz_keys[i] != 0) {
+            OUT("+keys(");
+            static const struct { unsigned bit; const char *name; } kb[] = {
+                { BCKM_KEYNET_BYZ_EVICT, "evict" }, { BCKM_KEYNET_BYZ_FORGE, "forge" }, { BCKM_KEYNET_BYZ_REPLAY, "replay" } };
+            int first = 1;
+            for (size_t k = 0; k < sizeof kb / sizeof kb[0]; k++)
+                if (p->byz_keys[i] & kb[k].bit) { OUT("%s%s", first ? "" : "|", kb[k].name); first = 0; }
+            OUT(")");
+        }
+    }
+    /* Not yet drawn (bckm_sim_run draws them from the seed): how many. */
+    if (nbyz == 0 && p->faults.byz_kind != BCKM_BYZ_HONEST)
+        OUT(" %s x %s", p->faults.byz_count < 0 ? "f" : "n", bckm_sim_byz_name(p->faults.byz_kind));
+    else if (nbyz == 0)
+        OUT(" none");
+    const bckm_sim_faults *f = &p->faults;
+    OUT(", faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u for %" PRIu64 " ms",
+        f->loss.num, f->loss.den, f->dup.num, f->dup.den, f->reorder.num, f->reorder.den, f->partition.num,
+        f->partition.den, f->crash.num, f->crash.den, p->fault_us / 1000);
+    OUT(", requests %u gap %" PRIu64 " us, mode %s, profile %s, block-txs %u, mempool %u, checkpoint %u",
+        p->requests, p->request_gap_us,
+        p->mode == BCKM_SIM_ASYNC ? "async" : p->mode == BCKM_SIM_SYNC ? "sync" : "commit",
+        p->profile ? p->profile->name : "?", p->block_max_txs, p->mempool_cap, p->checkpoint_interval);
+    if (p->app == BCKM_SIM_APP_KEYS) {
+        OUT(", app keys nodes %u policy %s devices ", p->nodes,
+            p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned");
+        if (p->devices == BCKM_SIM_DEVICES_ALL) OUT("all");
+        else OUT("%u", p->devices);
+        OUT(" join %u%% leave %u%%", p->join_pct, p->leave_pct);
+    } else {
+        OUT(", app kv keys %u", p->keys);
+    }
+#undef OUT
+    if (o >= cap) buf[cap - 1] = '\0';
 }

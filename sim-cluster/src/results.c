@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int results_cmp_u64(const void *a, const void *b) {
+static int results_cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t) {
+static void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t) {
     memset(t, 0, sizeof *t);
     if (n == 0) return;
     qsort(v, n, sizeof *v, results_cmp_u64);
@@ -24,7 +24,7 @@ void results_timing(uint64_t *v, size_t n, bckm_sim_timing *t) {
 
 /* The committed transactions at the first honest BP, in order (see
  * bckm_sim_result.tx_hash): the same for every block format. */
-void results_tx_digest(const cluster_t *c, uint8_t out[32]) {
+static void results_tx_digest(const cluster_t *c, uint8_t out[32]) {
     crypto_generichash_state h;
     crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-txs", 12, 32);
     for (uint32_t i = 0; i < c->n; i++) {
@@ -47,6 +47,73 @@ void results_tx_digest(const cluster_t *c, uint8_t out[32]) {
         break;
     }
     crypto_generichash_final(&h, out, 32);
+}
+
+/* The result of a finished run: which requests committed, their timings,
+ * the heights, the committed transactions' digest and the trace hash. */
+int results_collect(cluster_t *c) {
+    bckm_sim_result *res = c->res;
+    /* Requests whose tx was admitted but never finished are lost; there
+     * must be none after the liveness phase. */
+    size_t ns = 0;
+    for (int k = 0; k < 4; k++) c->samples[k] = calloc(c->p.requests ? c->p.requests : 1, sizeof(uint64_t));
+    if (c->samples[0] == NULL || c->samples[1] == NULL || c->samples[2] == NULL || c->samples[3] == NULL) {
+        for (int k = 0; k < 4; k++) free(c->samples[k]);
+        return BCKM_ERR_NOMEM;
+    }
+    for (uint32_t r = 0; r < c->p.requests; r++) {
+        req_t *q = &c->req[r];
+        if (q->done) {
+            res->committed++;
+            uint64_t tk = q->t_k_prep + q->t_k_commit;
+            c->samples[0][ns] = tk;
+            c->samples[1][ns] = q->t_e;
+            c->samples[2][ns] = q->t_a;
+            c->samples[3][ns] = c->p.mode == BCKM_SIM_COMMIT ? tk + q->t_e + q->t_a
+                              : c->p.mode == BCKM_SIM_SYNC ? tk + q->t_e : tk;
+            ns++;
+            if (c->p.app == BCKM_SIM_APP_KEYS) {
+                if (q->op == BCKM_OP_JOIN) res->joins++;
+                else if (q->op == BCKM_OP_LEAVE) res->leaves++;
+                else res->evicts++;
+            }
+        } else {
+            res->lost++;
+        }
+    }
+    res->requests = c->p.requests;
+    results_timing(c->samples[0], ns, &res->t_k);
+    results_timing(c->samples[1], ns, &res->t_e);
+    results_timing(c->samples[2], ns, &res->t_a);
+    results_timing(c->samples[3], ns, &res->t_r);
+    /* When nine in ten requests had executed: a throughput window that a
+     * few retried stragglers do not stretch. */
+    size_t nc = 0;
+    for (uint32_t r = 0; r < c->p.requests; r++)
+        if (c->req[r].commit_us) c->samples[0][nc++] = c->req[r].commit_us;
+    if (nc > 0) {
+        qsort(c->samples[0], nc, sizeof(uint64_t), results_cmp_u64);
+        res->commit90_us = c->samples[0][(nc * 9 + 9) / 10 - 1 < nc ? (nc * 9 + 9) / 10 - 1 : nc - 1];
+    }
+    for (int k = 0; k < 4; k++) free(c->samples[k]);
+    res->error_rate = res->sync_accepted ? (double)res->sync_missed_first_try / (double)res->sync_accepted : 0.0;
+    res->min_height = UINT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        bp_t *me = &c->bp[i];
+        uint64_t h = bckm_sim_ledger_height(&me->ledger);
+        res->bp_height[i] = h;
+        res->bp_fetches[i] = me->fetches_before + (me->live ? me->rep.fetches : 0);
+        res->fetches += res->bp_fetches[i];
+        if (me->live) res->view_changes += me->rep.view_changes;
+        if (c->honest[i]) {
+            if (h < res->min_height) res->min_height = h;
+            if (h > res->max_height) res->max_height = h;
+        }
+    }
+    if (res->min_height == UINT64_MAX) res->min_height = 0;
+    results_tx_digest(c, res->tx_hash);
+    crypto_generichash_final(&c->trace, res->trace_hash, 32);
+    return BCKM_OK;
 }
 
 static void hex32(const uint8_t *b, char *out) {

@@ -13,10 +13,15 @@ void simnet_free(net_msg *m) {
 }
 
 void simnet_queue(cluster_t *c, uint32_t from, uint32_t to, net_msg *m) {
+    BCKM_ASSERT(from < c->n && to < c->n, "messages travel between the cluster's BPs");
     if (c->nout == c->out_cap) {
         size_t ncap = c->out_cap ? c->out_cap * 2 : 64;
         out_t *o = realloc(c->out, ncap * sizeof *o);
-        if (o == NULL) abort();
+        if (o == NULL) {
+            simnet_free(m);
+            cluster_nomem(c);
+            return;
+        }
         c->out = o;
         c->out_cap = ncap;
     }
@@ -28,7 +33,11 @@ void simnet_queue(cluster_t *c, uint32_t from, uint32_t to, net_msg *m) {
 
 void simnet_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *pm) {
     net_msg *m = calloc(1, sizeof *m);
-    if (m == NULL) abort();
+    if (m == NULL) {
+        bckm_pbft_msg_unref(pm);
+        cluster_nomem(c);
+        return;
+    }
     m->kind = NET_PBFT;
     m->pbft = pm; /* takes the reference */
     simnet_queue(c, from, to, m);
@@ -59,12 +68,19 @@ void simnet_flush(cluster_t *c, uint64_t depart) {
             net_msg *mm = m;
             if (k == 1) {
                 mm = calloc(1, sizeof *mm);
-                if (mm == NULL) abort();
+                if (mm == NULL) {
+                    cluster_nomem(c);
+                    break;
+                }
                 *mm = *m;
                 mm->pbft = bckm_pbft_msg_ref(m->pbft);
                 if (m->tx) {
                     mm->tx = malloc(m->len);
-                    if (mm->tx == NULL) abort();
+                    if (mm->tx == NULL) {
+                        simnet_free(mm);
+                        cluster_nomem(c);
+                        break;
+                    }
                     memcpy(mm->tx, m->tx, m->len);
                 }
             }
@@ -79,7 +95,12 @@ void simnet_flush(cluster_t *c, uint64_t depart) {
                 if (at < c->link_last[from][to]) at = c->link_last[from][to];
                 c->link_last[from][to] = at;
             }
-            if (bckm_sim_evq_push(&c->q, at, EV_NET, to, 0, mm) != BCKM_OK) abort();
+            if (bckm_sim_evq_push(&c->q, at, EV_NET, to, 0, mm) != BCKM_OK) {
+                /* The first copy may be m itself: no second copy of it. */
+                simnet_free(mm);
+                cluster_nomem(c);
+                break;
+            }
         }
     }
     c->nout = 0;

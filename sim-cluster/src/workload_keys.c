@@ -3,6 +3,7 @@
 #include "cluster_internal.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 static void fail(cluster_t *c, const char *msg, uint32_t bp, int e) {
@@ -160,12 +161,51 @@ static void keys_finish(cluster_t *c) {
     }
 }
 
+#define BYZ_EVICTS 8u
+
+/* A key-layer Byzantine BP with BCKM_KEYNET_BYZ_EVICT, now and then, signs a
+ * leave or evict of a node another BP serves and hands it to every honest
+ * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
+ * contract's execution check is tried as well (bp_maybe_propose). */
+static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
+    if (!(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) ||
+        c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
+        return;
+    if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
+    c->byz_env_n[i]++;
+    /* A BP's own request: it may propose it like any other. */
+    bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
+    for (uint32_t j = 0; j < c->n; j++)
+        if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
+            if (bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now) ==
+                BCKM_ERR_NOMEM)
+                cluster_nomem(c);
+}
+
+/* Measured mode: CPU time the key managers charged for work they did not
+ * redo (memoised verifications). */
+static uint64_t keys_charged_ns(cluster_t *c) { return bckm_keynet_take_charge_ns(c->kn); }
+
+/* The contract refuses a re-executed envelope like any invalid one: only the
+ * BP that prepared it can tell (the client goes back there, on_client). */
+static int keys_already_executed(int rc) { (void)rc; return 0; }
+
 static void keys_fini(cluster_t *c) {
     bckm_keynet_free(c->kn);
     c->kn = NULL;
 }
 
 const workload_ops workload_keys = {
-    "keys", BCKM_ENVELOPE_BYTES, keys_init, keys_new_app, keys_make_tx, keys_executed, keys_rejected,
-    keys_finish, keys_fini
+    .name = "keys",
+    .tx_len = BCKM_ENVELOPE_BYTES,
+    .init = keys_init,
+    .new_app = keys_new_app,
+    .make_tx = keys_make_tx,
+    .executed = keys_executed,
+    .rejected = keys_rejected,
+    .already_executed = keys_already_executed,
+    .adversary = keys_adversary,
+    .charged_ns = keys_charged_ns,
+    .finish = keys_finish,
+    .fini = keys_fini,
 };

@@ -32,6 +32,25 @@ static void kv_finish(cluster_t *c) { (void)c; }
 
 static void kv_fini(cluster_t *c) { (void)c; }
 
+/* CheckTx at a BP that already executed the tx id: the client's earlier
+ * submission committed. */
+static int kv_already_executed(int rc) { return rc == BCKM_KV_REJ_DUPLICATE; }
+
+static void kv_adversary(cluster_t *c, uint32_t bp, uint64_t now) { (void)c; (void)bp; (void)now; }
+
+static uint64_t kv_charged_ns(cluster_t *c) { (void)c; return 0; }
+
 const workload_ops workload_kv = {
-    "kv", BCKM_KV_TX_BYTES, kv_init, kv_new_app, kv_make_tx, kv_executed, kv_rejected, kv_finish, kv_fini
+    .name = "kv",
+    .tx_len = BCKM_KV_TX_BYTES,
+    .init = kv_init,
+    .new_app = kv_new_app,
+    .make_tx = kv_make_tx,
+    .executed = kv_executed,
+    .rejected = kv_rejected,
+    .already_executed = kv_already_executed,
+    .adversary = kv_adversary,
+    .charged_ns = kv_charged_ns,
+    .finish = kv_finish,
+    .fini = kv_fini,
 };

@@ -146,6 +146,12 @@ void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int a
  * becomes Byzantine at the key layer only. More than f drawn: unchanged. */
 void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p);
 
+/* One line (no newline) naming a run's drawn settings: cluster size,
+ * Byzantine BPs and their behaviours (key-layer masks too), fault rates and
+ * the faulty phase, load, reply mode, profile, block and mempool sizes, and
+ * the application's settings. Truncated to cap - 1 characters; cap > 0. */
+void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap);
+
 /* Writes the run as one JSON object (no trailing newline). */
 void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap);
 

@@ -12,17 +12,18 @@
 #ifndef BCKM_SIM_KVAPP_H
 #define BCKM_SIM_KVAPP_H
 
+#include "bckm/common.h"
 #include "sim/app.h"
 
 #define BCKM_KV_TX_BYTES 44u
 #define BCKM_KV_KEYS_MAX 4096u
 
-enum {
-    BCKM_KV_REJ_FORMAT = 1,    /* wrong length or key out of range */
-    BCKM_KV_REJ_TAG = 2,       /* client tag does not verify */
-    BCKM_KV_REJ_DUPLICATE = 3, /* this tx id has already executed */
-    BCKM_KV_REJ_CONFLICT = 4   /* expected version is not the current one */
-};
+/* Rejection codes (sim/app.h): as the key app's, the bckm_err of the
+ * refusal negated, so one error space names every refusal. */
+#define BCKM_KV_REJ_FORMAT (-BCKM_ERR_FORMAT)      /* wrong length or key out of range */
+#define BCKM_KV_REJ_TAG (-BCKM_ERR_AUTH)           /* client tag does not verify */
+#define BCKM_KV_REJ_DUPLICATE (-BCKM_ERR_REPLAY)   /* this tx id has already executed */
+#define BCKM_KV_REJ_CONFLICT (-BCKM_ERR_MISMATCH)  /* expected version is not the current one */
 
 /* A new store with `keys` keys (1..BCKM_KV_KEYS_MAX) and the 32-byte client
  * key; .self is NULL on failure. */

@@ -12,8 +12,6 @@
 #include "sim/block.h"
 #include "sim/u64set.h"
 
-enum { BCKM_MP_FULL = 100, BCKM_MP_SEEN = 101 };
-
 typedef struct {
     uint8_t *tx;
     size_t len;
@@ -33,7 +31,11 @@ uint64_t bckm_sim_tx_hash(const uint8_t *tx, size_t len);
 
 void bckm_sim_mempool_init(bckm_sim_mempool *m, size_t capacity, size_t cache_cap);
 void bckm_sim_mempool_free(bckm_sim_mempool *m);
-/* CheckTx and admission: 0, an application code, BCKM_MP_FULL or BCKM_MP_SEEN. */
+/* CheckTx and admission. BCKM_OK: admitted. The pool's own refusals are
+ * bckm_err codes: BCKM_ERR_EXISTS, the tx is already pooled (nothing done);
+ * BCKM_ERR_STATE, the pool is at capacity (the tx may come back later);
+ * BCKM_ERR_NOMEM, an allocation failed. A positive value is CheckTx's
+ * rejection code (sim/app.h), kept apart from those by its sign. */
 int bckm_sim_mempool_add(bckm_sim_mempool *m, const bckm_sim_app *app, const uint8_t *tx,
                          size_t len, uint64_t now_us);
 /* Appends up to max txs (oldest first) to b. */
