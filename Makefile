@@ -102,6 +102,7 @@ tests: $(TEST_BINS)
 test: 
 	scripts/deps.sh test
 	$(MAKE) --no-print-directory all $(TEST_BINS) $(ASAN_TEST_BINS)
+	$(MAKE) --no-print-directory bench-analysis-test
 	BUILD=$(BUILD) scripts/run-tests.sh $(TEST_BINS) -- $(ASAN_TEST_BINS)
 
 test-fast: all $(TEST_BINS)
