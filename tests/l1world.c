@@ -12,10 +12,16 @@
 
 uint32_t l1_delivery_errors = 0;
 
-uint32_t l1_rand(struct l1world *w, uint32_t bound) {
-    uint8_t b[4];
-    bckm_drbg_fill(&w->rng, b, 4);
-    return bound ? bckm_get_u32(b) % bound : 0;
+uint32_t l1_rand(struct l1world *w, uint32_t bound) { return bckm_fleet_rand(&w->rng, bound); }
+
+/* The signing key comes from the seed alone (not from w->rng, so the
+ * world's random sequence is what it was without it). */
+static void sign_seed(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t seed[32]) {
+    const uint8_t *s = ctx;
+    uint8_t lab[12] = { 'l', '1', 's', 'i', 'g', 'n' };
+    (void)rng;
+    bckm_put_u32(lab + 8, bp);
+    crypto_generichash(seed, 32, lab, sizeof lab, s, 8);
 }
 
 int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_nodes, uint64_t seed) {
@@ -25,128 +31,40 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
     uint8_t s[32] = {0};
     bckm_put_u64(s, seed);
     bckm_drbg_init(&w->rng, s);
-    bckm_device_caps(max_nodes, p, &w->cap_peers, &w->cap_sets);
-    if (bckm_sets_new(&w->reg, policy) != BCKM_OK) return -1;
-    bckm_map_init(&w->dev_of);
     bckm_plan_init(&w->plan);
-    uint8_t cluster[32], sk[BCKM_MAX_BPS + 1][32], pk[BCKM_MAX_BPS + 1][32];
-    bckm_drbg_fill(&w->rng, cluster, 32);
-    for (uint32_t b = 1; b <= p; b++) {
-        struct bckm_km_config cfg;
-        uint8_t dseed[32];
-        memset(&cfg, 0, sizeof cfg);
-        cfg.bp_id = b;
-        cfg.policy = policy;
-        if (policy == BCKM_POLICY_GLOBAL) memcpy(cfg.domain, cluster, 32);
-        else bckm_drbg_fill(&w->rng, cfg.domain, 32);
-        bckm_drbg_fill(&w->rng, dseed, 32);
-        cfg.drbg_seed = dseed;
-        /* The signing key comes from the seed alone (not from w->rng, so
-         * the world's random sequence is what it was without it). */
-        uint8_t kseed[32], lab[12] = { 'l', '1', 's', 'i', 'g', 'n' };
-        bckm_put_u32(lab + 8, b);
-        crypto_generichash(kseed, 32, lab, sizeof lab, s, 8);
-        crypto_sign_seed_keypair(w->bps.pk[b], w->sign_sk[b], kseed);
-        w->bps.has[b] = 1;
-        memcpy(cfg.sign_sk, w->sign_sk[b], 64);
-        bckm_wipe(kseed, sizeof kseed);
-        int ke = bckm_km_new(&w->km[b], &cfg);
-        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
-        if (ke != BCKM_OK) return -1;
-        bckm_drbg_fill(&w->rng, sk[b], 32);
-        bckm_msgs_init(&w->out[b]);
-    }
-    /* The devices' trust anchor: the root of the BP table (spec 8). */
-    bckm_bps_root(&w->bps, w->bps_root);
-    /* Static X25519 keys of the BPs, registered at cluster set-up. */
-    for (uint32_t b = 1; b <= p; b++) {
-        crypto_scalarmult_base(pk[b], sk[b]);
-    }
-    for (uint32_t a = 1; a <= p; a++)
-        for (uint32_t b = 1; b <= p; b++) {
-            if (a == b) continue;
-            uint8_t sec[32];
-            if (bckm_km_bp_secret(sk[a], a, pk[b], b, sec) != BCKM_OK) return -1;
-            if (bckm_km_set_peer_secret(w->km[a], b, sec) != BCKM_OK) return -1;
-        }
+    for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++) bckm_msgs_init(&w->out[b]);
+    if (bckm_sets_new(&w->reg, policy) != BCKM_OK) return -1;
+    struct bckm_fleet_config fc = { p, policy, max_nodes, &w->rng, sign_seed, s };
+    if (bckm_fleet_init(&w->fleet, &fc) != BCKM_OK) return -1;
+    w->fleet.report = 1;
     return 0;
 }
 
 void l1_free(struct l1world *w) {
-    for (uint32_t i = 0; i < w->ndevs; i++) free(w->devs[i].dev);
-    free(w->devs);
-    for (uint32_t b = 1; b <= w->p; b++) { bckm_km_free(w->km[b]); bckm_msgs_free(&w->out[b]); }
+    bckm_fleet_free(&w->fleet);
+    for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++) bckm_msgs_free(&w->out[b]);
     bckm_sets_free(w->reg);
-    bckm_map_free(&w->dev_of);
     bckm_plan_free(&w->plan);
-    sodium_memzero(w->sign_sk, sizeof w->sign_sk);
 }
 
-struct bckm_device *l1_device(struct l1world *w, uint32_t node) {
-    uint32_t i;
-    if (!bckm_map_get(&w->dev_of, node, &i)) return NULL;
-    return w->devs[i].dev;
+struct bckm_device *l1_device(struct l1world *w, uint32_t node) { return bckm_fleet_device(&w->fleet, node); }
+
+uint32_t l1_index(struct l1world *w, uint32_t node) { return bckm_fleet_index(&w->fleet, node); }
+
+/* The network's view: every message a BP transmits to a device it serves,
+ * awake or asleep. */
+static int tap_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *d, const uint8_t *msg, size_t len) {
+    struct l1world *w = ctx;
+    if (d != NULL && w->tap != NULL) w->tap(w->tap_ctx, d->bp, node, msg, len);
+    return 1;
 }
 
-static int add_device(struct l1world *w, uint32_t node, const uint8_t kek[32]) {
-    if (w->ndevs == w->cap_devs) {
-        w->cap_devs = w->cap_devs ? w->cap_devs * 2 : 256;
-        w->devs = realloc(w->devs, (size_t)w->cap_devs * sizeof *w->devs);
-        if (w->devs == NULL) return -1;
-    }
-    size_t bytes = BCKM_DEVICE_BYTES(w->cap_peers, w->cap_sets);
-    void *mem = malloc(bytes);
-    struct bckm_device *d;
-    uint32_t bp = bckm_id_bp(node);
-    if (mem == NULL || bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, kek, bp, w->bps.pk[bp],
-                                        w->bps_root, &d) != BCKM_OK) return -1;
-    w->devs[w->ndevs] = (struct l1dev){ node, d, 1, 0, bp };
-    if (bckm_map_put(&w->dev_of, node, w->ndevs) != BCKM_OK) return -1;
-    w->ndevs++;
-    return 0;
-}
-
-/* Delivers one BP's messages: node-KEK messages to their node, set-KEK
- * messages to every member of the set attached to that BP, except nodes that
- * get a bundle in the same batch. */
-uint32_t l1_index(struct l1world *w, uint32_t node) {
-    uint32_t i;
-    return bckm_map_get(&w->dev_of, node, &i) ? i : UINT32_MAX;
-}
-
-struct delivery {
-    struct l1world *w;
-    uint32_t bp;
-    uint8_t *copy;
-    size_t cap;
-};
-
-/* Devices asleep or served by another BP do not receive BP bp's batch. */
-static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
-    struct delivery *dl = ctx;
-    struct l1world *w = dl->w;
-    uint32_t di = l1_index(w, node);
-    if (di == UINT32_MAX || w->devs[di].bp != dl->bp) return BCKM_OK;
-    if (w->tap != NULL) w->tap(w->tap_ctx, dl->bp, node, msg, len);
-    if (w->devs[di].asleep) return BCKM_OK;
-    if (dl->cap < len) {
-        uint8_t *c = realloc(dl->copy, len);
-        if (c == NULL) return BCKM_ERR_NOMEM;
-        dl->copy = c; dl->cap = len;
-    }
-    memcpy(dl->copy, msg, len);  /* applied in place */
-    int e = bckm_device_apply(w->devs[di].dev, dl->copy, len);
-    if (e != BCKM_OK) {
-        l1_delivery_errors++;
-        fprintf(stderr, "delivery to %u (%zu bytes) failed: %s\n", node, len, bckm_strerror(e));
-    }
-    return BCKM_OK;
-}
-
+/* Delivers one BP's messages to the devices it serves (asleep ones get
+ * nothing); refusals are counted in l1_delivery_errors. */
 static int deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) {
-    struct delivery dl = { w, bp, NULL, 0 };
-    int e = bckm_msgs_route(m, w->reg, deliver_one, &dl);
-    free(dl.copy);
+    uint64_t before = w->fleet.errors;
+    int e = bckm_fleet_deliver(&w->fleet, bp, w->reg, m, tap_filter, w);
+    l1_delivery_errors += (uint32_t)(w->fleet.errors - before);
     return e == BCKM_OK ? 0 : -1;
 }
 
@@ -155,27 +73,27 @@ int l1_genesis(struct l1world *w, uint32_t n) {
         uint32_t bp = 1 + (i % w->p);
         uint8_t kek[32];
         struct bckm_tx c;
-        bckm_drbg_fill(&w->rng, kek, 32);
-        int e = bckm_km_prepare_join(w->km[bp], w->reg, kek, &c);
-        if (e == BCKM_OK) e = bckm_sets_apply(w->reg, bp, &c, &w->plan);
-        if (e == BCKM_OK) e = bckm_km_adopt(w->km[bp], c.node_id);
-        if (e == BCKM_OK && add_device(w, c.node_id, kek) != 0) e = BCKM_ERR_NOMEM;
+        int e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets, w->reg, &w->plan,
+                                        &c, kek);
+        if (e == BCKM_OK) e = bckm_fleet_add(&w->fleet, c.node_id, kek);
+        sodium_memzero(kek, sizeof kek);
         if (e != BCKM_OK) return e;
     }
     w->n_peak = n;
+    /* Each BP's bundles stay in w->out[bp] (tests replay them). */
     for (uint32_t bp = 1; bp <= w->p; bp++) {
         bckm_msgs_clear(&w->out[bp]);
-        int e = bckm_km_provision(w->km[bp], w->reg, &w->out[bp]);
+        int e = bckm_km_provision(w->fleet.km[bp], w->reg, &w->out[bp]);
         if (e != BCKM_OK) return e;
-        deliver(w, bp, &w->out[bp]);
+        (void)deliver(w, bp, &w->out[bp]);
     }
     return BCKM_OK;
 }
 
-void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) { deliver(w, bp, m); }
+void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) { (void)deliver(w, bp, m); }
 
 void l1_deliver_all(struct l1world *w) {
-    for (uint32_t bp = 1; bp <= w->p; bp++) if (!w->dead[bp]) deliver(w, bp, &w->out[bp]);
+    for (uint32_t bp = 1; bp <= w->p; bp++) if (!w->dead[bp]) (void)deliver(w, bp, &w->out[bp]);
 }
 
 static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *c) {
@@ -186,7 +104,7 @@ static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *
     for (uint32_t bp = 1; bp <= w->p; bp++) {
         bckm_msgs_clear(&w->out[bp]);
         if (w->dead[bp]) continue;
-        e = bckm_km_commit(w->km[bp], w->reg, origin, c, &w->plan, &w->out[bp]);
+        e = bckm_km_commit(w->fleet.km[bp], w->reg, origin, c, &w->plan, &w->out[bp]);
         if (e != BCKM_OK) return e;
     }
     if (!w->hold) l1_deliver_all(w);
@@ -198,9 +116,9 @@ int l1_join(struct l1world *w, uint32_t bp, uint32_t *node_out) {
     uint8_t kek[32];
     struct bckm_tx c;
     bckm_drbg_fill(&w->rng, kek, 32);
-    int e = bckm_km_prepare_join(w->km[bp], w->reg, kek, &c);
+    int e = bckm_km_prepare_join(w->fleet.km[bp], w->reg, kek, &c);
     if (e != BCKM_OK) return e;
-    if (add_device(w, c.node_id, kek) != 0) return BCKM_ERR_NOMEM;
+    if (bckm_fleet_add(&w->fleet, c.node_id, kek) != BCKM_OK) return BCKM_ERR_NOMEM;
     if (node_out) *node_out = c.node_id;
     return commit_all(w, bp, &c);
 }
@@ -213,14 +131,14 @@ int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uin
     uint8_t hello[BCKM_ENROL_HELLO_BYTES], reply[BCKM_ENROL_REPLY_BYTES], fin[BCKM_ENROL_FINISH_BYTES], cred[32];
     int e = bckm_enrol_device_hello(&ds, serial, psk, NULL, hello);
     if (e == BCKM_OK) e = bckm_credstore_get(cs, bckm_enrol_hello_serial(hello), cred);
-    if (e == BCKM_OK) e = bckm_enrol_bp_reply(&bs, bp, w->bps.pk[bp], w->bps_root, cred, hello, NULL, reply);
+    if (e == BCKM_OK) e = bckm_enrol_bp_reply(&bs, bp, w->fleet.bps.pk[bp], w->fleet.bps_root, cred, hello, NULL, reply);
     sodium_memzero(cred, sizeof cred);
     if (e == BCKM_OK) e = bckm_enrol_device_finish(&ds, reply, fin);
     if (e == BCKM_OK) e = bckm_enrol_bp_finish(&bs, fin);
-    if (e == BCKM_OK && (ds.bp_id != bp || memcmp(ds.bps_root, w->bps_root, 32) != 0)) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK && (ds.bp_id != bp || memcmp(ds.bps_root, w->fleet.bps_root, 32) != 0)) e = BCKM_ERR_AUTH;
     if (e == BCKM_OK) e = bckm_credstore_spend(cs, serial);
-    if (e == BCKM_OK) e = bckm_km_prepare_join(w->km[bp], w->reg, bs.kek, &c);
-    if (e == BCKM_OK && add_device(w, c.node_id, bs.kek) != 0) e = BCKM_ERR_NOMEM;
+    if (e == BCKM_OK) e = bckm_km_prepare_join(w->fleet.km[bp], w->reg, bs.kek, &c);
+    if (e == BCKM_OK && bckm_fleet_add(&w->fleet, c.node_id, bs.kek) != BCKM_OK) e = BCKM_ERR_NOMEM;
     sodium_memzero(&ds, sizeof ds);
     sodium_memzero(&bs, sizeof bs);
     if (e != BCKM_OK) return e;
@@ -232,11 +150,11 @@ int l1_leave(struct l1world *w, uint32_t node, uint8_t op) {
     uint32_t i = l1_index(w, node);
     struct bckm_tx c;
     if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
-    uint32_t bp = w->devs[i].bp;     /* the BP that serves the node takes its leave */
-    int e = bckm_km_prepare_leave(w->km[bp], w->reg, node, op, &c);
+    uint32_t bp = w->fleet.devs[i].bp;     /* the BP that serves the node takes its leave */
+    int e = bckm_km_prepare_leave(w->fleet.km[bp], w->reg, node, op, &c);
     if (e != BCKM_OK) return e;
     e = commit_all(w, bp, &c);
-    if (e == BCKM_OK) w->devs[i].live = 0;
+    if (e == BCKM_OK) w->fleet.devs[i].live = 0;
     return e;
 }
 
@@ -247,12 +165,12 @@ int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp) {
     if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
     uint64_t ctr = bckm_sets_reattach_ctr(w->reg, node) + 1;
     int e = bckm_sets_reattach_tx(w->reg, node, ctr, &c);
-    if (e == BCKM_OK) e = bckm_reattach_consent(w->devs[i].dev->code, node, bp, ctr, consent);
+    if (e == BCKM_OK) e = bckm_reattach_consent(w->fleet.devs[i].dev->code, node, bp, ctr, consent);
     if (e == BCKM_OK) e = bckm_sets_apply_reattach(w->reg, bp, &c, consent, &w->plan);
     for (uint32_t b = 1; b <= w->p && e == BCKM_OK; b++) {
         bckm_msgs_clear(&w->out[b]);
         if (w->dead[b]) continue;
-        e = bckm_km_commit(w->km[b], w->reg, bp, &c, &w->plan, &w->out[b]);
+        e = bckm_km_commit(w->fleet.km[b], w->reg, bp, &c, &w->plan, &w->out[b]);
         if (e == BCKM_OK && w->out[b].n != 0) e = BCKM_ERR_STATE;  /* a REATTACH sends nothing */
     }
     return e;
@@ -283,12 +201,12 @@ static uint32_t set_size(struct l1world *w, uint32_t set) {
 uint32_t l1_census(struct l1world *w) {
     size_t cap = 1024, n = 0;
     struct entry *e = malloc(cap * sizeof *e);
-    for (uint32_t i = 0; i < w->ndevs; i++) {
-        const struct bckm_device *d = w->devs[i].dev;
+    for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
+        const struct bckm_device *d = w->fleet.devs[i].dev;
         if (d->node_id == 0) continue;
         size_t need = n + 4 + d->n_peers + d->n_sets;
         if (need > cap) { while (need > cap) cap *= 2; e = realloc(e, cap * sizeof *e); }
-        uint8_t live = (uint8_t)w->devs[i].live;
+        uint8_t live = (uint8_t)w->fleet.devs[i].live;
         uint32_t u = d->node_id;
         e[n] = (struct entry){ {0}, u, u, 0, K_KEK, live }; memcpy(e[n++].key, d->kek, 32);
         e[n] = (struct entry){ {0}, u, u, 0, K_SEED, live }; memcpy(e[n++].key, d->seed, 32);
@@ -360,32 +278,22 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
         uint32_t nb = bckm_sets_owner_nodes(w->reg, o);
         fails += violated(per_owner[o] <= nb / s + (nb % s != 0) + 1, "per_owner[o] <= nb / s + (nb % s != 0) + 1");
     }
-    uint32_t stale = 0, wrong_count = 0, wrong_set = 0;
-    uint32_t *live = malloc((size_t)(w->ndevs + 1) * sizeof *live), nl = 0;
-    for (uint32_t i = 0; i < w->ndevs; i++) {
-        if (!w->devs[i].live) continue;
-        const struct bckm_device *d = w->devs[i].dev;
+    /* The world's own bookkeeping: the devices it marks live are exactly
+     * the registry's members. */
+    uint32_t flagged = 0, flagged_members = 0;
+    for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
         uint32_t set, at;
-        live[nl++] = w->devs[i].node_id;
-        if (d->epoch != bckm_sets_epoch(w->reg)) stale++;
-        if (bckm_sets_node(w->reg, d->node_id, &set, &at) != BCKM_OK || set != d->set_id) { wrong_set++; continue; }
-        if (bckm_device_key_count(d) != set_size(w, set) + m) wrong_count++;
+        if (!w->fleet.devs[i].live) continue;
+        flagged++;
+        flagged_members += bckm_sets_node(w->reg, w->fleet.devs[i].node_id, &set, &at) == BCKM_OK;
     }
-    fails += violated(nl == n, "nl == n");
-    fails += violated(stale == 0, "stale == 0");
-    fails += violated(wrong_set == 0, "wrong_set == 0");
-    fails += violated(wrong_count == 0, "wrong_count == 0");
-    uint32_t disagree = 0;
-    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
-        uint32_t u = live[l1_rand(w, nl)], v = live[l1_rand(w, nl)];
-        if (u == v) continue;
-        struct bckm_device *du = l1_device(w, u), *dv = l1_device(w, v);
-        uint8_t ku[32], kv[32];
-        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
-            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) disagree++;
-    }
-    fails += violated(disagree == 0, "disagree == 0");
-    free(live);
+    struct bckm_fleet_check ck;
+    if (bckm_fleet_check(&w->fleet, w->reg, &w->rng, pairs, NULL, &ck) != BCKM_OK) return fails + 1;
+    fails += violated(flagged == n && flagged_members == n && ck.members == n, "every member and only members live, each with a device");
+    fails += violated(ck.stale == 0, "stale == 0");
+    fails += violated(ck.wrong_set == 0, "wrong_set == 0");
+    fails += violated(ck.wrong_count == 0, "wrong_count == 0");
+    fails += violated(ck.disagree == 0, "disagree == 0");
     return fails;
 }
 
@@ -398,9 +306,9 @@ int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32],
     uint32_t got = 0;
     if (d == NULL) return BCKM_ERR_UNKNOWN;
     int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
-    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->sign_sk[b], hello, NULL, chal);
-    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->bps_root, &w->bps, d->code, chal, proof, &got, pk);
-    if (e == BCKM_OK && (got != b || sodium_memcmp(pk, w->bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->fleet.sign_sk[b], hello, NULL, chal);
+    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->fleet.bps_root, &w->fleet.bps, d->code, chal, proof, &got, pk);
+    if (e == BCKM_OK && (got != b || sodium_memcmp(pk, w->fleet.bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
     /* the BP reads the node's commitment from the chain (the registry) */
     if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
     if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
@@ -431,7 +339,7 @@ int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, 
     uint32_t first = out->n;
     out->refs[out->n++] = (struct bckm_msg_ref){ hh.kind, hh.kek_type, hh.recipient, out->len, len };
     out->len += len;
-    return bckm_rekey_batch_sign(out, first, bp, w->sign_sk[bp]);
+    return bckm_rekey_batch_sign(out, first, bp, w->fleet.sign_sk[bp]);
 }
 
 int l1_move_to(struct l1world *w, uint32_t node, uint32_t b) {
@@ -441,10 +349,10 @@ int l1_move_to(struct l1world *w, uint32_t node, uint32_t b) {
     if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
     int e = l1_rejoin(w, node, b, kek, ch);
     bckm_msgs_init(&m);
-    if (e == BCKM_OK) e = bckm_km_adopt_node(w->km[b], w->reg, node, kek, ch, &m);
+    if (e == BCKM_OK) e = bckm_km_adopt_node(w->fleet.km[b], w->reg, node, kek, ch, &m);
     if (e == BCKM_OK) e = l1_reattach(w, node, b);
     if (e == BCKM_OK) {
-        w->devs[i].bp = b;
+        w->fleet.devs[i].bp = b;
         l1_deliver(w, b, &m);
     }
     bckm_msgs_free(&m);

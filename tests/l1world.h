@@ -14,25 +14,17 @@
 #include "bckm/map.h"
 #include "bckm/msg.h"
 #include "bckm/sets.h"
+#include "sim/fleet.h"
 
-struct l1dev {
-    uint32_t node_id;
-    struct bckm_device *dev;
-    int live;       /* a current member */
-    int asleep;     /* radio off: receives nothing */
-    uint32_t bp;    /* the BP serving it (joined at, or adopted by) */
-};
-
+/* The world's fleet (sim/fleet.h) holds the key managers w->fleet.km[b],
+ * the BP table and signing keys, and the devices w->fleet.devs (live:
+ * a current member; asleep: receives nothing; bp: the BP serving it). */
 struct l1world {
     uint32_t p;
     bckm_policy policy;
-    struct bckm_sets *reg;
-    struct bckm_km *km[BCKM_MAX_BPS + 1];
+    struct bckm_sets *reg;           /* stands in for the replicated state */
+    struct bckm_fleet fleet;
     struct bckm_drbg rng;
-    struct l1dev *devs;
-    uint32_t ndevs, cap_devs;
-    struct bckm_map dev_of;          /* node ID -> index in devs */
-    uint32_t cap_peers, cap_sets;
     uint32_t n_peak;
     struct bckm_msgs out[BCKM_MAX_BPS + 1]; /* last epoch's messages per BP */
     struct bckm_plan plan;
@@ -40,11 +32,6 @@ struct l1world {
     uint32_t last_bp;
     int hold;                        /* 1: commit without delivering */
     uint8_t dead[BCKM_MAX_BPS + 1];  /* failed BPs: commit and deliver nothing */
-    /* The BPs' Ed25519 keys (envelopes, rejoin challenges) and the table's
-     * root, the trust anchor every device learns at enrolment. */
-    struct bckm_bp_table bps;
-    uint8_t sign_sk[BCKM_MAX_BPS + 1][64];
-    uint8_t bps_root[32];
     /* The network's view (tests/test_adversary.c): when set, called for every
      * message a BP transmits to a device it serves, before the device (awake
      * or asleep) gets it. Observation only; NULL by default. */
@@ -74,7 +61,7 @@ int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp);
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);
 struct bckm_device *l1_device(struct l1world *w, uint32_t node);
-/* Index of a node's device in w->devs, or UINT32_MAX. */
+/* Index of a node's device in w->fleet.devs, or UINT32_MAX. */
 uint32_t l1_index(struct l1world *w, uint32_t node);
 /* Delivers a batch of messages produced by BP bp. */
 void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m);

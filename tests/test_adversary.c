@@ -103,14 +103,14 @@ static void verdict(struct run *r, int g, int ok, const char *what, uint32_t x, 
 
 static int is_bad(const struct run *r, uint32_t node) { return bckm_map_get(&r->bad, node, NULL); }
 
-static struct l1dev *dev_of(struct run *r, uint32_t node) {
+static struct bckm_fleet_dev *dev_of(struct run *r, uint32_t node) {
     uint32_t i = l1_index(&r->w, node);
-    return i == UINT32_MAX ? NULL : &r->w.devs[i];
+    return i == UINT32_MAX ? NULL : &r->w.fleet.devs[i];
 }
 
 /* An honest current member that is online: the adversary's targets. */
 static int honest_awake(struct run *r, uint32_t node) {
-    struct l1dev *d = dev_of(r, node);
+    struct bckm_fleet_dev *d = dev_of(r, node);
     return d != NULL && d->live && !d->asleep && !is_bad(r, node);
 }
 
@@ -142,16 +142,16 @@ static void record_truth(struct run *r) {
     uint8_t k[32];
     for (uint32_t i = 0; i < m; i++) {
         for (uint32_t b = 1; b <= r->w.p; b++)
-            if (bckm_km_set_key(r->w.km[b], tab[i].id, k) == BCKM_OK) { adv_truth(&r->adv, ADV_SET_KEK, tab[i].id, 0, epoch, k); break; }
+            if (bckm_km_set_key(r->w.fleet.km[b], tab[i].id, k) == BCKM_OK) { adv_truth(&r->adv, ADV_SET_KEK, tab[i].id, 0, epoch, k); break; }
         for (uint32_t j = i + 1; j < m; j++)
             for (uint32_t b = 1; b <= r->w.p; b++)
-                if (bckm_km_pair_key(r->w.km[b], tab[i].id, tab[j].id, k) == BCKM_OK) {
+                if (bckm_km_pair_key(r->w.fleet.km[b], tab[i].id, tab[j].id, k) == BCKM_OK) {
                     adv_truth(&r->adv, ADV_SET_PAIR, tab[i].id, tab[j].id, epoch, k);
                     break;
                 }
     }
-    for (; r->keks_recorded < r->w.ndevs; r->keks_recorded++) {
-        struct l1dev *d = &r->w.devs[r->keks_recorded];
+    for (; r->keks_recorded < r->w.fleet.ndevs; r->keks_recorded++) {
+        struct bckm_fleet_dev *d = &r->w.fleet.devs[r->keks_recorded];
         adv_truth(&r->adv, ADV_NODE_KEK, d->node_id, 0, 0, d->dev->kek);
     }
     bckm_wipe(k, sizeof k);
@@ -182,7 +182,7 @@ static void corrupt(struct run *r, uint32_t node) {
 
 static void snapshot_current(struct run *r) {
     for (uint32_t i = 0; i < r->nbad; i++) {
-        struct l1dev *d = dev_of(r, r->bad_list[i]);
+        struct bckm_fleet_dev *d = dev_of(r, r->bad_list[i]);
         if (d->live) snapshot(r, r->bad_list[i]);
     }
 }
@@ -212,9 +212,9 @@ static void corrupt_more(struct run *r) {
     for (uint32_t k = 0; k < 16; k++) {
         /* A third of the time a recent joiner, current: its catch-up claims
          * from before its join are attack 2's. */
-        uint32_t back = r->w.ndevs < 8 ? r->w.ndevs : 8;
-        struct l1dev *d = recent ? &r->w.devs[r->w.ndevs - 1 - l1_rand(&r->w, back)]
-                                 : &r->w.devs[l1_rand(&r->w, r->w.ndevs)];
+        uint32_t back = r->w.fleet.ndevs < 8 ? r->w.fleet.ndevs : 8;
+        struct bckm_fleet_dev *d = recent ? &r->w.fleet.devs[r->w.fleet.ndevs - 1 - l1_rand(&r->w, back)]
+                                 : &r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)];
         if (recent) departed = 0;
         if (d->asleep || d->live == departed || is_bad(r, d->node_id)) continue;
         corrupt(r, d->node_id);
@@ -412,7 +412,7 @@ static void inject_known_sets(struct run *r) {
 static void inject_stale(struct run *r) {
     if (r->nbad == 0) return;
     uint32_t c = r->bad_list[l1_rand(&r->w, r->nbad)];
-    struct l1dev *d = dev_of(r, c);
+    struct bckm_fleet_dev *d = dev_of(r, c);
     uint32_t u;
     if (d->live || d->dev->node_id == BCKM_ID_NONE || (u = random_honest_member(r, d->dev->set_id)) == 0) return;
     uint8_t out[512];
@@ -442,8 +442,8 @@ static int answer_request(struct run *r, uint32_t bp, const uint8_t req[BCKM_RES
     uint8_t ch[16];
     struct bckm_msgs out;
     bckm_msgs_init(&out);
-    int e = bckm_km_open_resync(r->w.km[bp], req, BCKM_RESYNC_REQUEST_BYTES, &node, &last, ch);
-    if (e == BCKM_OK) e = bckm_km_catch_up(r->w.km[bp], r->w.reg, node, last, ch, &out);
+    int e = bckm_km_open_resync(r->w.fleet.km[bp], req, BCKM_RESYNC_REQUEST_BYTES, &node, &last, ch);
+    if (e == BCKM_OK) e = bckm_km_catch_up(r->w.fleet.km[bp], r->w.reg, node, last, ch, &out);
     if (claim_out) *claim_out = last;
     for (uint32_t i = 0; e == BCKM_OK && i < out.n; i++) {
         uint32_t x = adv_record(&r->adv, node, out.buf + out.refs[i].off, out.refs[i].len);
@@ -462,7 +462,7 @@ static void ask_catch_up(struct run *r) {
     uint64_t cur = bckm_sets_epoch(r->w.reg);
     if (r->nbad == 0 || cur < 2 || l1_rand(&r->w, 5) != 0) return;
     uint32_t c = r->bad_list[l1_rand(&r->w, r->nbad)], joined_at = 0;
-    struct l1dev *d = dev_of(r, c);
+    struct bckm_fleet_dev *d = dev_of(r, c);
     if (!d->live) return;
     uint64_t span = cur - 1 < 200 ? cur - 1 : 200, claim = cur - 1 - l1_rand(&r->w, (uint32_t)span);
     uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES];
@@ -487,7 +487,7 @@ static void ask_catch_up(struct run *r) {
 /* The adversary drops every message to an honest device for a few changes. */
 static void drop_some(struct run *r) {
     if (r->nsleep == 4 || l1_rand(&r->w, 100) >= 12) return;
-    struct l1dev *d = &r->w.devs[l1_rand(&r->w, r->w.ndevs)];
+    struct bckm_fleet_dev *d = &r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)];
     if (!honest_awake(r, d->node_id) || d->dev->node_id == BCKM_ID_NONE) return;
     d->asleep = 1;
     r->sleep[r->nsleep++] = (struct sleeper){ d->node_id, r->op + 1 + l1_rand(&r->w, 3) };
@@ -556,7 +556,7 @@ static void replay_old_request(struct run *r) {
     if (r->nreqs == 0 || l1_rand(&r->w, 4) != 0) return;
     const uint8_t *req = r->reqs[l1_rand(&r->w, r->nreqs)];
     uint32_t node = bckm_resync_request_node(req), n = 0, idx[BCKM_KM_LOG_EPOCHS + 1];
-    struct l1dev *ld = dev_of(r, node);
+    struct bckm_fleet_dev *ld = dev_of(r, node);
     if (ld == NULL || !honest_awake(r, node)) return;
     r->t->old_requests++;
     if (answer_request(r, ld->bp, req, idx, &n, BCKM_KM_LOG_EPOCHS + 1, NULL) != BCKM_OK) return;
@@ -572,7 +572,7 @@ static void replay_old_request(struct run *r) {
  * reordered.
  * The device must end at the current epoch, agreeing. */
 static void wake(struct run *r, uint32_t node) {
-    struct l1dev *ld = dev_of(r, node);
+    struct bckm_fleet_dev *ld = dev_of(r, node);
     struct bckm_device *d = ld->dev;
     uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES];
     ld->asleep = 0;
@@ -608,7 +608,7 @@ static void wake(struct run *r, uint32_t node) {
 
 static void wake_due(struct run *r) {
     for (uint32_t i = 0; i < r->nsleep;) {
-        struct l1dev *d = dev_of(r, r->sleep[i].node);
+        struct bckm_fleet_dev *d = dev_of(r, r->sleep[i].node);
         if (r->op < r->sleep[i].wake_op && d->live) { i++; continue; }
         if (d->live) wake(r, r->sleep[i].node);
         else d->asleep = 0;
@@ -622,7 +622,7 @@ static int node_key_known(struct run *r, uint32_t set, uint32_t u, uint32_t v) {
     uint8_t k[32], d[32];
     int known = 0;
     for (uint32_t b = 1; b <= r->w.p; b++) {
-        if (!bckm_km_knows_set(r->w.km[b], set) || bckm_km_node_pair_key(r->w.km[b], r->w.reg, u, v, k) != BCKM_OK) continue;
+        if (!bckm_km_knows_set(r->w.fleet.km[b], set) || bckm_km_node_pair_key(r->w.fleet.km[b], r->w.reg, u, v, k) != BCKM_OK) continue;
         known = adv_knows(&r->adv, k);
         const uint8_t *q;
         if (!known && (q = adv_seed(&r->adv, u)) != NULL) { bckm_kdf_pair_node(q, u, v, d); known = sodium_memcmp(d, k, 32) == 0; }
@@ -668,13 +668,13 @@ static void check_secrecy(struct run *r) {
  * set-mate and a random node of another set; l1_check when nobody sleeps. */
 static void check_agreement(struct run *r, uint32_t delivery_errors_before) {
     uint64_t cur = bckm_sets_epoch(r->w.reg);
-    for (uint32_t i = 0; i < r->w.ndevs; i++) {
-        uint32_t u = r->w.devs[i].node_id, count;
+    for (uint32_t i = 0; i < r->w.fleet.ndevs; i++) {
+        uint32_t u = r->w.fleet.devs[i].node_id, count;
         if (!honest_awake(r, u)) continue;
-        struct bckm_device *du = r->w.devs[i].dev;
+        struct bckm_device *du = r->w.fleet.devs[i].dev;
         verdict(r, G_AGREE, du->epoch == cur, "honest device not at the current epoch", u, (uint32_t)du->epoch);
         const uint32_t *mem = bckm_sets_members(r->w.reg, du->set_id, &count);
-        uint32_t peers[2] = { count ? mem[l1_rand(&r->w, count)] : 0, r->w.devs[l1_rand(&r->w, r->w.ndevs)].node_id };
+        uint32_t peers[2] = { count ? mem[l1_rand(&r->w, count)] : 0, r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)].node_id };
         for (int k = 0; k < 2; k++) {
             uint32_t v = peers[k];
             if (v == u || !honest_awake(r, v)) continue;
@@ -695,8 +695,8 @@ static uint32_t random_leaver(struct run *r) {
     int want_bad = r->nbad > 0 && l1_rand(&r->w, 4) == 0;
     for (uint32_t k = 0; k < 64; k++) {
         uint32_t u = want_bad && k < 8 ? r->bad_list[l1_rand(&r->w, r->nbad)]
-                                       : r->w.devs[l1_rand(&r->w, r->w.ndevs)].node_id;
-        struct l1dev *d = dev_of(r, u);
+                                       : r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)].node_id;
+        struct bckm_fleet_dev *d = dev_of(r, u);
         if (d->live && !d->asleep) return u;
     }
     return 0;
@@ -729,8 +729,8 @@ static void run_world(const struct world_params *wp, struct tally *t) {
     r->w.tap_ctx = r;
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&r->w, wp->n0) == BCKM_OK);
-    for (uint32_t i = 0; i < r->w.ndevs; i++)
-        REQUIRE(bckm_map_put(&r->joined, r->w.devs[i].node_id, (uint32_t)bckm_sets_epoch(r->w.reg)) == BCKM_OK);
+    for (uint32_t i = 0; i < r->w.fleet.ndevs; i++)
+        REQUIRE(bckm_map_put(&r->joined, r->w.fleet.devs[i].node_id, (uint32_t)bckm_sets_epoch(r->w.reg)) == BCKM_OK);
     {
         uint8_t seed[32], pk[32];
         bckm_drbg_fill(&r->w.rng, seed, sizeof seed);

@@ -115,13 +115,13 @@ static uint32_t collusion_round(uint32_t p, bckm_policy pol, uint32_t n0, uint64
     /* d: a member of a set with at least two members; w: a member of another set. */
     uint32_t di, wi;
     for (;;) {
-        di = l1_rand(&w, w.ndevs);
+        di = l1_rand(&w, w.fleet.ndevs);
         uint32_t cnt;
-        (void)bckm_sets_members(w.reg, w.devs[di].dev->set_id, &cnt);
+        (void)bckm_sets_members(w.reg, w.fleet.devs[di].dev->set_id, &cnt);
         if (cnt >= 2) break;
     }
-    do wi = l1_rand(&w, w.ndevs); while (w.devs[wi].dev->set_id == w.devs[di].dev->set_id);
-    struct bckm_device *d = snapshot(w.devs[di].dev), *c = snapshot(w.devs[wi].dev);
+    do wi = l1_rand(&w, w.fleet.ndevs); while (w.fleet.devs[wi].dev->set_id == w.fleet.devs[di].dev->set_id);
+    struct bckm_device *d = snapshot(w.fleet.devs[di].dev), *c = snapshot(w.fleet.devs[wi].dev);
     uint32_t s = d->set_id, t = c->set_id, dnode = d->node_id;
     w.hold = 1;
     int e = l1_leave(&w, dnode, BCKM_OP_EVICT);
@@ -193,25 +193,25 @@ static int count_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
     struct count_ctx *cc = ctx;
     uint32_t i = l1_index(cc->w, node);
     (void)msg; (void)len;
-    if (i != UINT32_MAX && cc->w->devs[i].bp == cc->bp) cc->got[i]++;
+    if (i != UINT32_MAX && cc->w->fleet.devs[i].bp == cc->bp) cc->got[i]++;
     return BCKM_OK;
 }
 
 /* Every live device gets exactly one message from the BP serving it, for
  * the change just committed (held); returns the devices that did not. */
 static uint32_t one_message_each(struct l1world *w) {
-    uint32_t *got = calloc((size_t)w->ndevs + 1, sizeof *got), bad = 0;
+    uint32_t *got = calloc((size_t)w->fleet.ndevs + 1, sizeof *got), bad = 0;
     for (uint32_t bp = 1; bp <= w->p; bp++) {
         struct count_ctx cc = { w, bp, got };
         if (bckm_msgs_route(&w->out[bp], w->reg, count_one, &cc) != BCKM_OK) bad++;
     }
-    for (uint32_t i = 0; i < w->ndevs; i++) {
+    for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
         uint32_t set, at;
-        int member = bckm_sets_node(w->reg, w->devs[i].node_id, &set, &at) == BCKM_OK && w->devs[i].live
-                     && w->devs[i].node_id != (w->last.op != BCKM_OP_JOIN ? w->last.node_id : 0);
+        int member = bckm_sets_node(w->reg, w->fleet.devs[i].node_id, &set, &at) == BCKM_OK && w->fleet.devs[i].live
+                     && w->fleet.devs[i].node_id != (w->last.op != BCKM_OP_JOIN ? w->last.node_id : 0);
         if (got[i] != (member ? 1u : 0u)) {
             fprintf(stderr, "epoch %llu: node %08x got %u messages\n", (unsigned long long)bckm_sets_epoch(w->reg),
-                    w->devs[i].node_id, got[i]);
+                    w->fleet.devs[i].node_id, got[i]);
             bad++;
         }
     }
@@ -243,8 +243,8 @@ static void one_message_per_device_per_epoch(void) {
                     if (w.plan.moves[k].node_id == joiner) moved_joiners++;
             } else {
                 uint32_t i;
-                do i = l1_rand(&w, w.ndevs); while (!w.devs[i].live);
-                e = l1_leave(&w, w.devs[i].node_id, l1_rand(&w, 2) ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
+                do i = l1_rand(&w, w.fleet.ndevs); while (!w.fleet.devs[i].live);
+                e = l1_leave(&w, w.fleet.devs[i].node_id, l1_rand(&w, 2) ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
             }
             w.hold = 0;
             if (e != BCKM_OK) { bad++; break; }
@@ -341,9 +341,9 @@ static void split_adoption_then_reorder(void) {
     REQUIRE(l1_genesis(&w, 150) == BCKM_OK);
     w.dead[3] = 1;
     uint32_t adopted = 0;
-    for (uint32_t i = 0; i < w.ndevs; i++) {
-        if (!w.devs[i].live || w.devs[i].bp != 3) continue;
-        struct bckm_device *d = w.devs[i].dev;
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++) {
+        if (!w.fleet.devs[i].live || w.fleet.devs[i].bp != 3) continue;
+        struct bckm_device *d = w.fleet.devs[i].dev;
         uint32_t b = 1 + ((d->set_id & 0xFFFFFFu) % 2), hl_ok;
         uint8_t kek[32], ch[16], hand[65536], nonce[24] = { (uint8_t)i };
         size_t hl = 0;
@@ -352,9 +352,9 @@ static void split_adoption_then_reorder(void) {
         bckm_msgs_init(&m);
         hl_ok = bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK;
         REQUIRE(hl_ok);
-        CHECK_EQ(bckm_km_import_handover(w.km[b], w.reg, d->node_id, kek, hand, hl, &m), BCKM_OK);
+        CHECK_EQ(bckm_km_import_handover(w.fleet.km[b], w.reg, d->node_id, kek, hand, hl, &m), BCKM_OK);
         CHECK_EQ(l1_reattach(&w, d->node_id, b), BCKM_OK);   /* b serves it on chain too */
-        w.devs[i].bp = b;
+        w.fleet.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);
         adopted++;
@@ -365,21 +365,21 @@ static void split_adoption_then_reorder(void) {
     for (uint32_t op = 0; op < 400 && dropped_total == 0; op++) {
         /* a member of one of BP 3's sets leaves, through the BP serving it */
         uint32_t i, set, at;
-        do i = l1_rand(&w, w.ndevs);
-        while (!w.devs[i].live || bckm_sets_node(w.reg, w.devs[i].node_id, &set, &at) != BCKM_OK ||
+        do i = l1_rand(&w, w.fleet.ndevs);
+        while (!w.fleet.devs[i].live || bckm_sets_node(w.reg, w.fleet.devs[i].node_id, &set, &at) != BCKM_OK ||
                bckm_id_bp(set) != 3);
-        int e = l1_leave(&w, w.devs[i].node_id, BCKM_OP_LEAVE);
+        int e = l1_leave(&w, w.fleet.devs[i].node_id, BCKM_OP_LEAVE);
         REQUIRE(e == BCKM_OK);   /* the commit at every BP succeeded */
         for (uint32_t b = 1; b <= 2; b++) {
             const uint32_t *nodes;
-            uint32_t nd = bckm_km_dropped(w.km[b], &nodes);
+            uint32_t nd = bckm_km_dropped(w.fleet.km[b], &nodes);
             for (uint32_t k = 0; k < nd; k++) {
                 uint32_t u = nodes[k], us, other = 3 - b;
                 dropped_total++;
                 REQUIRE(bckm_sets_node(w.reg, u, &us, &at) == BCKM_OK);
-                CHECK(!bckm_km_has_node(w.km[b], u));        /* no longer served by b */
-                CHECK(!bckm_km_knows_set(w.km[b], us));      /* b cannot key its new set */
-                CHECK(bckm_km_knows_set(w.km[other], us));   /* the other BP can */
+                CHECK(!bckm_km_has_node(w.fleet.km[b], u));        /* no longer served by b */
+                CHECK(!bckm_km_knows_set(w.fleet.km[b], us));      /* b cannot key its new set */
+                CHECK(bckm_km_knows_set(w.fleet.km[other], us));   /* the other BP can */
                 CHECK_EQ(l1_move_to(&w, u, other), BCKM_OK);
                 rejoined++;
             }
@@ -416,8 +416,8 @@ static void km_digest(struct l1world *w, const struct bckm_km *km, const uint32_
                 crypto_generichash_update(&st, k, 32);
             }
     }
-    for (uint32_t i = 0; i < w->ndevs; i++) {
-        b[0] = (uint8_t)bckm_km_has_node(km, w->devs[i].node_id);
+    for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
+        b[0] = (uint8_t)bckm_km_has_node(km, w->fleet.devs[i].node_id);
         crypto_generichash_update(&st, b, 1);
     }
     crypto_generichash_final(&st, out, 32);
@@ -443,24 +443,24 @@ static void failed_commit_changes_nothing(void) {
     uint8_t kek[32];
     struct bckm_tx c;
     randombytes_buf(kek, sizeof kek);
-    REQUIRE(bckm_km_prepare_join(w.km[1], w.reg, kek, &c) == BCKM_OK);
+    REQUIRE(bckm_km_prepare_join(w.fleet.km[1], w.reg, kek, &c) == BCKM_OK);
     REQUIRE(bckm_sets_apply(w.reg, 1, &c, &w.plan) == BCKM_OK);
     uint32_t extra[64], ne = 0;
     for (uint32_t i = 0; i < w.plan.retired_count && ne < 64; i++) extra[ne++] = w.plan.retired[i];
     uint8_t before[32], after[32];
-    km_digest(&w, w.km[2], extra, ne, before);
+    km_digest(&w, w.fleet.km[2], extra, ne, before);
     struct bckm_msgs out;
     bckm_msgs_init(&out);
     /* Output already holding a message stays as it was. */
     REQUIRE(msgs_seed(&out) == 0);
     size_t len0 = out.len;
     uint32_t n0 = out.n;
-    CHECK_EQ(bckm_km_commit(w.km[2], w.reg, 1, &c, &w.plan, &out), BCKM_ERR_STATE);
-    km_digest(&w, w.km[2], extra, ne, after);
+    CHECK_EQ(bckm_km_commit(w.fleet.km[2], w.reg, 1, &c, &w.plan, &out), BCKM_ERR_STATE);
+    km_digest(&w, w.fleet.km[2], extra, ne, after);
     CHECK_MEM(before, after, 32);
     CHECK_EQ(out.len, len0);
     CHECK_EQ(out.n, n0);
-    CHECK_EQ(bckm_km_dropped(w.km[2], NULL), 0);
+    CHECK_EQ(bckm_km_dropped(w.fleet.km[2], NULL), 0);
     bckm_msgs_free(&out);
     l1_free(&w);
 }
@@ -476,7 +476,7 @@ static void update_refresh_shape_checked(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 1, BCKM_POLICY_GLOBAL, 100, 81) == 0);
     REQUIRE(l1_genesis(&w, 16) == BCKM_OK);
-    struct bckm_device *d = w.devs[0].dev;
+    struct bckm_device *d = w.fleet.devs[0].dev;
     uint32_t own = d->set_id, other = 0;
     for (uint32_t k = 0; k < d->n_sets; k++) other = d->keys[d->cap_peers + k].id;
     REQUIRE(other != 0);

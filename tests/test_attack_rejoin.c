@@ -22,8 +22,8 @@
 #include <sodium.h>
 
 static uint32_t live_member(struct l1world *w, uint32_t bp) {
-    for (uint32_t i = 0; i < w->ndevs; i++)
-        if (w->devs[i].live && !w->devs[i].asleep && w->devs[i].bp == bp) return w->devs[i].node_id;
+    for (uint32_t i = 0; i < w->fleet.ndevs; i++)
+        if (w->fleet.devs[i].live && !w->fleet.devs[i].asleep && w->fleet.devs[i].bp == bp) return w->fleet.devs[i].node_id;
     return 0;
 }
 
@@ -77,12 +77,12 @@ static void catch_up_before_join(void) {
     uint32_t node = 0;
     uint64_t last = 0;
     REQUIRE(bckm_resync_request_make(dy->kek, y, before, chal, req) == BCKM_OK);
-    CHECK_EQ(bckm_km_open_resync(w.km[1], req, sizeof req, &node, &last, got_ch), BCKM_OK);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got_ch), BCKM_OK);
     CHECK_EQ(node, y);
     CHECK_EQ(last, before);
     struct bckm_msgs m;
     bckm_msgs_init(&m);
-    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, node, last, got_ch, &m), BCKM_OK);
+    CHECK_EQ(bckm_km_catch_up(w.fleet.km[1], w.reg, node, last, got_ch, &m), BCKM_OK);
     /* At most a bundle of its current keys, never the eviction's refresh. */
     CHECK(m.n <= 1);
     for (uint32_t i = 0; i < m.n; i++) CHECK_EQ(m.refs[i].kind, BCKM_MSG_BUNDLE);
@@ -92,7 +92,7 @@ static void catch_up_before_join(void) {
     uint64_t ep = bckm_sets_epoch(w.reg);
     REQUIRE(l1_join(&w, 2, NULL) == BCKM_OK);
     bckm_msgs_init(&m);
-    CHECK_EQ(bckm_km_catch_up(w.km[1], w.reg, y, ep, NULL, &m), BCKM_OK);
+    CHECK_EQ(bckm_km_catch_up(w.fleet.km[1], w.reg, y, ep, NULL, &m), BCKM_OK);
     CHECK_EQ(m.n, 1);
     if (m.n == 1) CHECK_EQ(m.refs[0].kind, BCKM_MSG_UPDATE);
     bckm_msgs_free(&m);
@@ -127,13 +127,13 @@ static void resync_request_authenticated(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 1, BCKM_POLICY_OWNED, 200, 42) == 0);
     REQUIRE(l1_genesis(&w, 30) == BCKM_OK);
-    uint32_t y = w.devs[0].node_id, z = w.devs[1].node_id;
+    uint32_t y = w.fleet.devs[0].node_id, z = w.fleet.devs[1].node_id;
     REQUIRE(bckm_resync_request_make(l1_device(&w, y)->kek, z, 0, chal, req) == BCKM_OK);
-    CHECK_EQ(bckm_km_open_resync(w.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_AUTH);
-    CHECK_EQ(bckm_km_open_resync(w.km[1], req, sizeof req - 1, &node, &last, got), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_AUTH);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req - 1, &node, &last, got), BCKM_ERR_FORMAT);
     REQUIRE(bckm_resync_request_make(l1_device(&w, y)->kek, y, 0, chal, req) == BCKM_OK);
     REQUIRE(l1_leave(&w, y, BCKM_OP_EVICT) == BCKM_OK);
-    CHECK_EQ(bckm_km_open_resync(w.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_UNKNOWN);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_UNKNOWN);
     l1_free(&w);
 }
 
@@ -217,12 +217,12 @@ struct snap {
 
 static void take(struct l1world *w, uint32_t s, uint32_t u, struct snap *sn) {
     memset(sn, 0, sizeof *sn);
-    sn->knows = (uint8_t)bckm_km_knows_set(w->km[1], s);
-    sn->has_node = (uint8_t)bckm_km_has_node(w->km[1], u);
+    sn->knows = (uint8_t)bckm_km_knows_set(w->fleet.km[1], s);
+    sn->has_node = (uint8_t)bckm_km_has_node(w->fleet.km[1], u);
     const struct bckm_set_info *tab = bckm_sets_table(w->reg);
     for (uint32_t i = 0; i < bckm_sets_count(w->reg) && i < 64; i++)
-        sn->has_pair[i] = bckm_km_pair_key(w->km[1], s, tab[i].id, sn->pair[i]) == BCKM_OK;
-    sn->bytes = bckm_km_bytes(w->km[1]);
+        sn->has_pair[i] = bckm_km_pair_key(w->fleet.km[1], s, tab[i].id, sn->pair[i]) == BCKM_OK;
+    sn->bytes = bckm_km_bytes(w->fleet.km[1]);
 }
 
 /* Opens a handover, lets edit change its body, seals it again. */
@@ -257,13 +257,13 @@ static void handover_poisoning(void) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 80) == BCKM_OK);
     w.dead[2] = 1;
-    for (uint32_t i = 0; i < w.ndevs; i++) if (w.devs[i].bp == 2) w.devs[i].asleep = 1;
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++) if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1;
     for (int k = 0; k < 4; k++) REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
     uint32_t u = 0, ui = 0;
-    for (uint32_t i = 0; i < w.ndevs && u == 0; i++)
-        if (w.devs[i].live && w.devs[i].bp == 2) { u = w.devs[i].node_id; ui = i; }
+    for (uint32_t i = 0; i < w.fleet.ndevs && u == 0; i++)
+        if (w.fleet.devs[i].live && w.fleet.devs[i].bp == 2) { u = w.fleet.devs[i].node_id; ui = i; }
     REQUIRE(u != 0);
-    struct bckm_device *d = w.devs[ui].dev;
+    struct bckm_device *d = w.fleet.devs[ui].dev;
     uint32_t s = d->set_id;
     uint8_t kek[32], ch[16], hand[65536], nonce[24] = {4};
     size_t hl = 0;
@@ -277,16 +277,16 @@ static void handover_poisoning(void) {
     bckm_msgs_init(&m);
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
     REQUIRE(reseal(hand, hl, kek, edit_dead_set) == hl);
-    CHECK_EQ(bckm_km_import_handover(w.km[1], w.reg, u, kek, hand, hl, &m), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, u, kek, hand, hl, &m), BCKM_ERR_FORMAT);
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
     REQUIRE(reseal(hand, hl, kek, edit_code) == hl);
-    CHECK_EQ(bckm_km_import_handover(w.km[1], w.reg, u, kek, hand, hl, &m), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, u, kek, hand, hl, &m), BCKM_ERR_FORMAT);
     /* under a KEK other than the handshake's */
     uint8_t wrong[32];
     memcpy(wrong, kek, 32);
     wrong[0] ^= 1;
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
-    CHECK_EQ(bckm_km_import_handover(w.km[1], w.reg, u, wrong, hand, hl, &m), BCKM_ERR_AUTH);
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, u, wrong, hand, hl, &m), BCKM_ERR_AUTH);
     CHECK_EQ(m.n, 0);
     take(&w, s, u, &after);
     CHECK_MEM(&before, &after, sizeof before);
@@ -294,7 +294,7 @@ static void handover_poisoning(void) {
     uint32_t own = live_member(&w, 1);
     struct bckm_device *dn = l1_device(&w, own);
     REQUIRE(bckm_device_export(dn, nonce, hand, sizeof hand, &hl) == BCKM_OK);
-    CHECK_EQ(bckm_km_import_handover(w.km[1], w.reg, own, dn->kek, hand, hl, &m), BCKM_ERR_PERM);
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, own, dn->kek, hand, hl, &m), BCKM_ERR_PERM);
 
     /* The forgery: every pair key of u's set with a BP 1 set replaced by a
      * value the forger picks. */
@@ -305,9 +305,9 @@ static void handover_poisoning(void) {
         if (bckm_id_bp(d->keys[d->cap_peers + k].id) == 1) { memcpy(d->keys[d->cap_peers + k].key, evil, 32); forged++; }
     REQUIRE(forged > 0);
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
-    CHECK_EQ(bckm_km_import_handover(w.km[1], w.reg, u, kek, hand, hl, &m), BCKM_OK);
-    w.devs[ui].bp = 1;
-    w.devs[ui].asleep = 0;
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, u, kek, hand, hl, &m), BCKM_OK);
+    w.fleet.devs[ui].bp = 1;
+    w.fleet.devs[ui].asleep = 0;
     l1_deliver(&w, 1, &m);
     /* BP 1's own pair keys are untouched: never the forger's value. */
     const struct bckm_set_info *tab = bckm_sets_table(w.reg);
@@ -315,29 +315,29 @@ static void handover_poisoning(void) {
     for (uint32_t i = 0; i < bckm_sets_count(w.reg) && i < 64; i++) {
         uint8_t k[32];
         if (bckm_id_bp(tab[i].id) != 1 || !before.has_pair[i]) continue;
-        REQUIRE(bckm_km_pair_key(w.km[1], s, tab[i].id, k) == BCKM_OK);
+        REQUIRE(bckm_km_pair_key(w.fleet.km[1], s, tab[i].id, k) == BCKM_OK);
         if (memcmp(k, before.pair[i], 32) == 0) kept++;
         if (memcmp(k, evil, 32) == 0) poisoned++;
     }
     CHECK_EQ(kept, forged);
     CHECK_EQ(poisoned, 0);
-    CHECK(bckm_km_knows_set(w.km[1], s));
+    CHECK(bckm_km_knows_set(w.fleet.km[1], s));
     bckm_msgs_free(&m);
     /* The next joiners at BP 1 agree with everyone but the forger's own
      * (self-inflicted) links. */
     for (int k = 0; k < 4; k++) REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
-    w.devs[ui].live = 0;   /* leave the forger out of the agreement check */
+    w.fleet.devs[ui].live = 0;   /* leave the forger out of the agreement check */
     uint32_t bad = 0;
-    for (uint32_t i = 0; i < w.ndevs; i++) {
-        if (!w.devs[i].live || w.devs[i].asleep || w.devs[i].bp != 1 || i == ui) continue;
-        uint32_t v = w.devs[i].node_id;
-        struct bckm_device *dv = w.devs[i].dev;
-        for (uint32_t j = w.ndevs - 4; j < w.ndevs; j++) {
-            struct bckm_device *dj = w.devs[j].dev;
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++) {
+        if (!w.fleet.devs[i].live || w.fleet.devs[i].asleep || w.fleet.devs[i].bp != 1 || i == ui) continue;
+        uint32_t v = w.fleet.devs[i].node_id;
+        struct bckm_device *dv = w.fleet.devs[i].dev;
+        for (uint32_t j = w.fleet.ndevs - 4; j < w.fleet.ndevs; j++) {
+            struct bckm_device *dj = w.fleet.devs[j].dev;
             uint8_t a[32], b[32];
             if (j == i) continue;
             if (bckm_device_key_for(dj, v, dv->set_id, a) != BCKM_OK ||
-                bckm_device_key_for(dv, w.devs[j].node_id, dj->set_id, b) != BCKM_OK || memcmp(a, b, 32) != 0)
+                bckm_device_key_for(dv, w.fleet.devs[j].node_id, dj->set_id, b) != BCKM_OK || memcmp(a, b, 32) != 0)
                 bad++;
         }
     }
@@ -357,7 +357,7 @@ static void codes_not_recomputable(void) {
     struct bckm_device *d = l1_device(&w, y);
     REQUIRE(d->has_code);
     struct bckm_drbg g, probe;
-    REQUIRE(bckm_km_generator(w.km[1], &g) == BCKM_OK);
+    REQUIRE(bckm_km_generator(w.fleet.km[1], &g) == BCKM_OK);
     REQUIRE(g.counter > 0);
     /* Every earlier counter under the current key, and the next outputs. */
     uint32_t hits = 0;

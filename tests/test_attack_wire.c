@@ -9,6 +9,7 @@
 #include "check.h"
 #include "l1world.h"
 
+#include "bckm/assert.h"
 #include "bckm/rekey_auth.h"
 
 #include <sodium.h>
@@ -18,7 +19,7 @@
 static int try_apply(struct bckm_device *d, const uint8_t *msg, size_t len, int *unchanged) {
     size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
     uint8_t *snap = malloc(bytes), *copy = malloc(len ? len : 1);
-    if (snap == NULL || copy == NULL) abort();
+    BCKM_ASSERT(snap != NULL && copy != NULL, "a test device and one message fit in memory");
     memcpy(snap, d, bytes);
     memcpy(copy, msg, len);
     int e = bckm_device_apply(d, copy, len);
@@ -67,7 +68,7 @@ static void forged_set_update(void) {
     REQUIRE(l1_init(&w, 1, BCKM_POLICY_GLOBAL, 256, 101) == 0);
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 40) == BCKM_OK);
-    uint32_t u = w.devs[3].node_id, v = set_mate(&w, u);
+    uint32_t u = w.fleet.devs[3].node_id, v = set_mate(&w, u);
     REQUIRE(v != 0);
     struct bckm_device *du = l1_device(&w, u), *dv = l1_device(&w, v);
     uint64_t e0 = dv->epoch;
@@ -117,7 +118,7 @@ static void reflected_handover(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 1, BCKM_POLICY_GLOBAL, 256, 102) == 0);
     REQUIRE(l1_genesis(&w, 30) == BCKM_OK);
-    struct bckm_device *d = w.devs[5].dev;
+    struct bckm_device *d = w.fleet.devs[5].dev;
     uint8_t ch[16], nonce[24] = { 9 }, hand[8192];
     randombytes_buf(ch, sizeof ch);
     bckm_device_begin_resync(d, ch);    /* the state in which it hands over */
@@ -161,11 +162,11 @@ static void stale_bundle_in_resync(void) {
     l1_deliver_all(&w);
     w.hold = 0;
     uint32_t di = l1_index(&w, u);
-    struct bckm_device *d = w.devs[di].dev;
+    struct bckm_device *d = w.fleet.devs[di].dev;
     uint64_t slept_at = d->epoch;
-    w.devs[di].asleep = 1;
+    w.fleet.devs[di].asleep = 1;
     for (int k = 0; k < 6; k++) REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
-    w.devs[di].asleep = 0;
+    w.fleet.devs[di].asleep = 0;
     uint8_t ch[16];
     randombytes_buf(ch, sizeof ch);
     bckm_device_begin_resync(d, ch);
@@ -179,13 +180,13 @@ static void stale_bundle_in_resync(void) {
     randombytes_buf(old, sizeof old);
     struct bckm_msgs m;
     bckm_msgs_init(&m);
-    REQUIRE(bckm_km_catch_up(w.km[1], w.reg, u, slept_at, old, &m) == BCKM_OK);
+    REQUIRE(bckm_km_catch_up(w.fleet.km[1], w.reg, u, slept_at, old, &m) == BCKM_OK);
     REQUIRE(m.n > 0);
     CHECK_EQ(try_apply(d, m.buf + m.refs[0].off, m.refs[0].len, &same), BCKM_ERR_REPLAY);
     CHECK(same);
     /* the real catch-up is accepted */
     bckm_msgs_clear(&m);
-    REQUIRE(bckm_km_catch_up(w.km[1], w.reg, u, slept_at, ch, &m) == BCKM_OK);
+    REQUIRE(bckm_km_catch_up(w.fleet.km[1], w.reg, u, slept_at, ch, &m) == BCKM_OK);
     l1_deliver(&w, 1, &m);
     CHECK_EQ(l1_delivery_errors, 0);
     CHECK_EQ(d->epoch, bckm_sets_epoch(w.reg));
@@ -205,7 +206,7 @@ static void other_bp_refused(void) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 40) == BCKM_OK);
     w.hold = 1;
-    REQUIRE(l1_leave(&w, w.devs[0].node_id, BCKM_OP_LEAVE) == BCKM_OK);
+    REQUIRE(l1_leave(&w, w.fleet.devs[0].node_id, BCKM_OP_LEAVE) == BCKM_OK);
     /* a device of BP 1 whose set got a set-KEK update from BP 2 too */
     const struct bckm_msgs *o2 = &w.out[2];
     uint32_t hits = 0;
@@ -216,9 +217,9 @@ static void other_bp_refused(void) {
         const uint32_t *mem = bckm_sets_members(w.reg, r->recipient, &n);
         for (uint32_t k = 0; k < n; k++) {
             uint32_t di = l1_index(&w, mem[k]);
-            if (di == UINT32_MAX || w.devs[di].bp != 1) continue;
+            if (di == UINT32_MAX || w.fleet.devs[di].bp != 1) continue;
             int same = 0;
-            struct bckm_device *d = w.devs[di].dev;
+            struct bckm_device *d = w.fleet.devs[di].dev;
             CHECK_EQ(try_apply(d, o2->buf + r->off, r->len, &same), BCKM_ERR_PERM);
             CHECK(same);
             /* claiming to be BP 1 with BP 2's signature */
@@ -247,7 +248,7 @@ static void tampered_trailer(void) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 40) == BCKM_OK);
     w.hold = 1;
-    REQUIRE(l1_leave(&w, w.devs[1].node_id, BCKM_OP_LEAVE) == BCKM_OK);
+    REQUIRE(l1_leave(&w, w.fleet.devs[1].node_id, BCKM_OP_LEAVE) == BCKM_OK);
     const struct bckm_msgs *o = &w.out[1];
     REQUIRE(o->n >= 2);
     uint32_t tried = 0, refused = 0, kept = 0;
@@ -321,13 +322,13 @@ static void one_signature_per_batch(void) {
             REQUIRE(bckm_msg_header_decode(p, len, &h) == BCKM_OK);
             if (memcmp(p + len - 64, sig0, 64) == 0) same_sig++;
             if (bckm_get_u32(p + h.sealed_len) == i && bckm_get_u32(p + h.sealed_len + 4) == o->n) right_count++;
-            if (bckm_rekey_auth_verify(p, len, w.bps.pk[1]) == BCKM_OK) verified++;
+            if (bckm_rekey_auth_verify(p, len, w.fleet.bps.pk[1]) == BCKM_OK) verified++;
         }
         CHECK_EQ(same_sig, o->n);
         CHECK_EQ(right_count, o->n);
         CHECK_EQ(verified, o->n);
         w.hold = 0;
-        REQUIRE(l1_leave(&w, w.devs[7 + round].node_id, BCKM_OP_LEAVE) == BCKM_OK);
+        REQUIRE(l1_leave(&w, w.fleet.devs[7 + round].node_id, BCKM_OP_LEAVE) == BCKM_OK);
     }
     CHECK_EQ(l1_delivery_errors, 0);
     CHECK_EQ(l1_check(&w, 64), 0);
@@ -340,7 +341,7 @@ static void rejoin_arguments_checked(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 2, BCKM_POLICY_GLOBAL, 64, 77) == 0);
     REQUIRE(l1_genesis(&w, 8) == BCKM_OK);
-    struct bckm_device *d = w.devs[0].dev;
+    struct bckm_device *d = w.fleet.devs[0].dev;
     size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
     uint8_t *snap = malloc(bytes), kek[32] = {1}, pk[32] = {2}, ch[16] = {3};
     REQUIRE(snap != NULL);

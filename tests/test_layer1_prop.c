@@ -50,8 +50,8 @@ static void copy_msgs(struct bckm_msgs *dst, const struct bckm_msgs *src) {
 
 static uint32_t random_member(struct l1world *w) {
     for (;;) {
-        uint32_t i = l1_rand(w, w->ndevs);
-        if (w->devs[i].live) return w->devs[i].node_id;
+        uint32_t i = l1_rand(w, w->fleet.ndevs);
+        if (w->fleet.devs[i].live) return w->fleet.devs[i].node_id;
     }
 }
 

@@ -13,10 +13,10 @@
 
 static uint32_t random_member_of(struct l1world *w, int want_bp_alive) {
     for (int tries = 0; tries < 100000; tries++) {
-        uint32_t i = l1_rand(w, w->ndevs);
-        if (!w->devs[i].live || w->devs[i].asleep) continue;
-        if (want_bp_alive && w->dead[w->devs[i].bp]) continue;
-        return w->devs[i].node_id;
+        uint32_t i = l1_rand(w, w->fleet.ndevs);
+        if (!w->fleet.devs[i].live || w->fleet.devs[i].asleep) continue;
+        if (want_bp_alive && w->dead[w->fleet.devs[i].bp]) continue;
+        return w->fleet.devs[i].node_id;
     }
     return 0;
 }
@@ -41,25 +41,25 @@ static void sleeping_nodes(bckm_policy pol, uint32_t n0, uint32_t ops, uint64_t 
     uint32_t sleepers[6];
     for (int i = 0; i < 6; i++) {
         uint32_t u;
-        do u = random_member_of(&w, 1); while (w.devs[l1_index(&w, u)].asleep);
+        do u = random_member_of(&w, 1); while (w.fleet.devs[l1_index(&w, u)].asleep);
         sleepers[i] = u;
-        w.devs[l1_index(&w, u)].asleep = 1;
+        w.fleet.devs[l1_index(&w, u)].asleep = 1;
     }
     /* Sleepers are not picked to leave (random_member_of skips them). */
     REQUIRE(random_ops(&w, ops) == BCKM_OK);
     uint32_t behind = 0;
     for (int i = 0; i < 6; i++) {
         uint32_t di = l1_index(&w, sleepers[i]);
-        struct bckm_device *d = w.devs[di].dev;
+        struct bckm_device *d = w.fleet.devs[di].dev;
         if (d->epoch < bckm_sets_epoch(w.reg)) behind++;
-        w.devs[di].asleep = 0;
+        w.fleet.devs[di].asleep = 0;
         uint8_t ch[16];
         randombytes_buf(ch, sizeof ch);
         bckm_device_begin_resync(d, ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_catch_up(w.km[w.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m), BCKM_OK);
-        l1_deliver(&w, w.devs[di].bp, &m);
+        CHECK_EQ(bckm_km_catch_up(w.fleet.km[w.fleet.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m), BCKM_OK);
+        l1_deliver(&w, w.fleet.devs[di].bp, &m);
         bckm_msgs_free(&m);
     }
     CHECK_EQ(behind, 6);
@@ -92,32 +92,32 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 150) == BCKM_OK);
     w.dead[2] = 1;
-    for (uint32_t i = 0; i < w.ndevs; i++) if (w.devs[i].bp == 2) w.devs[i].asleep = 1;  /* unreachable */
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++) if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1;  /* unreachable */
     REQUIRE(random_ops(&w, 25) == BCKM_OK);
     uint32_t orphans = 0, rejoined = 0;
-    for (uint32_t i = 0; i < w.ndevs; i++) {
-        if (!w.devs[i].live || w.devs[i].bp != 2) continue;
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++) {
+        if (!w.fleet.devs[i].live || w.fleet.devs[i].bp != 2) continue;
         orphans++;
         uint32_t b = pol == BCKM_POLICY_OWNED ? 1 : 1 + (i % 2 ? 0 : 2 % p);
         if (b == 2 || w.dead[b]) b = 1;
         uint8_t kek[32], ch[16];
-        if (l1_rejoin(&w, w.devs[i].node_id, b, kek, ch) != BCKM_OK) continue;
-        struct bckm_device *d = w.devs[i].dev;
+        if (l1_rejoin(&w, w.fleet.devs[i].node_id, b, kek, ch) != BCKM_OK) continue;
+        struct bckm_device *d = w.fleet.devs[i].dev;
         struct bckm_msgs m;
         bckm_msgs_init(&m);
         int e;
         if (pol == BCKM_POLICY_GLOBAL) {
-            e = bckm_km_adopt_node(w.km[b], w.reg, w.devs[i].node_id, kek, ch, &m);
+            e = bckm_km_adopt_node(w.fleet.km[b], w.reg, w.fleet.devs[i].node_id, kek, ch, &m);
         } else {
             uint8_t hand[65536], nonce[24] = { (uint8_t)i };
             size_t hl = 0;
             e = bckm_device_export(d, nonce, hand, sizeof hand, &hl);
-            if (e == BCKM_OK) e = bckm_km_import_handover(w.km[b], w.reg, w.devs[i].node_id, kek, hand, hl, &m);
+            if (e == BCKM_OK) e = bckm_km_import_handover(w.fleet.km[b], w.reg, w.fleet.devs[i].node_id, kek, hand, hl, &m);
         }
-        if (e == BCKM_OK) e = l1_reattach(&w, w.devs[i].node_id, b);
+        if (e == BCKM_OK) e = l1_reattach(&w, w.fleet.devs[i].node_id, b);
         if (e != BCKM_OK) fprintf(stderr, "adoption failed: %s\n", bckm_strerror(e));
-        w.devs[i].bp = b;
-        w.devs[i].asleep = 0;
+        w.fleet.devs[i].bp = b;
+        w.fleet.devs[i].asleep = 0;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);
         if (e == BCKM_OK) rejoined++;
@@ -149,9 +149,9 @@ static void mobility(void) {
     uint32_t moved = 0;
     for (int k = 0; k < 10; k++) {
         uint32_t u = random_member_of(&w, 1), i = l1_index(&w, u);
-        uint32_t b = 1 + (w.devs[i].bp % 3);
+        uint32_t b = 1 + (w.fleet.devs[i].bp % 3);
         CHECK_EQ(l1_move_to(&w, u, b), BCKM_OK);
-        CHECK_EQ(w.devs[i].bp, b);
+        CHECK_EQ(w.fleet.devs[i].bp, b);
         moved++;
         REQUIRE(random_ops(&w, 5) == BCKM_OK);
     }

@@ -88,7 +88,7 @@ static void test_trusting_device_caught(void) {
     for (uint64_t s = 1; s <= 4; s++) {
         bckm_sim_params p;
         bckm_sim_result r;
-        byz_params(&p, s, BCKM_POLICY_GLOBAL, KEYNET_BYZ_FORGE);
+        byz_params(&p, s, BCKM_POLICY_GLOBAL, BCKM_KEYNET_BYZ_FORGE);
         REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
         CHECK_EQ(r.outcome, BCKM_SIM_OK);
         CHECK_EQ(r.byz_accepted, 0);
@@ -106,7 +106,7 @@ static void test_trusting_device_caught(void) {
 
 /* Each behaviour alone, owned policy: it runs and is refused. */
 static void test_each_behaviour(void) {
-    static const uint8_t kinds[] = { KEYNET_BYZ_EVICT, KEYNET_BYZ_FORGE, KEYNET_BYZ_REPLAY };
+    static const uint8_t kinds[] = { BCKM_KEYNET_BYZ_EVICT, BCKM_KEYNET_BYZ_FORGE, BCKM_KEYNET_BYZ_REPLAY };
     for (size_t k = 0; k < sizeof kinds; k++) {
         bckm_sim_params p;
         bckm_sim_result r;
@@ -116,11 +116,11 @@ static void test_each_behaviour(void) {
         if (r.outcome != BCKM_SIM_OK) fprintf(stderr, "behaviour %u: %s\n", kinds[k], r.violation);
         CHECK_EQ(r.byz_accepted, 0);
         CHECK_EQ(r.device_violations, 0);
-        if (kinds[k] == KEYNET_BYZ_EVICT) {
+        if (kinds[k] == BCKM_KEYNET_BYZ_EVICT) {
             CHECK(r.byz_evicts > 0);
             CHECK(r.byz_evicts_refused_check > 0);
             CHECK_EQ(r.byz_forged + r.byz_replayed, 0);
-        } else if (kinds[k] == KEYNET_BYZ_FORGE) {
+        } else if (kinds[k] == BCKM_KEYNET_BYZ_FORGE) {
             CHECK(r.byz_forged > 0);
             CHECK_EQ(r.byz_forged_refused, r.byz_forged);
             CHECK_EQ(r.byz_evicts + r.byz_replayed, 0);

@@ -97,7 +97,7 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     c->t0_ns = measured ? cpu_now_ns() : 0;
     int down = c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK;
     if (!down) {
-        me->app = c->wl->new_app(c);
+        me->app = c->wl->new_app(c, i);
         if (me->app.self == NULL) {
             cluster_nomem(c);
             down = 1;

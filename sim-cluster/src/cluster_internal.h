@@ -151,7 +151,8 @@ typedef struct {
     const char *name;
     size_t tx_len;             /* a junk tx of this size (the invalid proposer) */
     int (*init)(struct cluster *c);
-    bckm_sim_app (*new_app)(struct cluster *c);
+    /* The app of cluster BP bp (UINT32_MAX: the checker's reference). */
+    bckm_sim_app (*new_app)(struct cluster *c, uint32_t bp);
     /* A fresh tx for request r at BP bp: fills q->tx, q->tx_len, q->origin. */
     int (*make_tx)(struct cluster *c, uint32_t bp, uint32_t r);
     /* After BP bp executed a block (or was restored): follow the chain. */
@@ -208,8 +209,8 @@ typedef struct cluster {
     uint64_t cpu_mark, cpu_last;
     uint64_t add_ns;            /* measured mode: work charged but not redone (memoised) */
     uint64_t verify_cal_ns;     /* measured mode: CPU time of one Ed25519 verification here */
-    struct keynet *kn;
-    /* Key-layer Byzantine BPs (KEYNET_BYZ_EVICT): the leave/evict each
+    struct bckm_keynet *kn;
+    /* Key-layer Byzantine BPs (BCKM_KEYNET_BYZ_EVICT): the leave/evict each
      * forged last, proposed in its blocks; at most BYZ_EVICTS per BP. */
     bckm_sim_rng keyadv_rng;
     uint8_t byz_env[BCKM_SIM_MAX_BPS][BCKM_ENVELOPE_BYTES];

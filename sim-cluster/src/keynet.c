@@ -1,22 +1,20 @@
-#include "sim/keynet.h"
+/* The key-management contract as a replicated app, the request path and
+ * the key managers' steps; the key-layer adversary is keynet_byz.c. */
+#include "keynet_internal.h"
 
+#include "bckm/assert.h"
 #include "bckm/kdf.h"
-#include "bckm/map.h"
-#include "bckm/msg.h"
-#include "bckm/rekey_auth.h"
-#include "bckm/resync.h"
-#include "sim/sigcache.h"
-#include "sim/u64set.h"
 
-#include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- the application ------------------------------------------------------- */
 
 struct kapp {
-    struct keynet *kn;
+    struct bckm_keynet *kn;
+    /* The BP whose key manager takes its changes from this replica's
+     * executions (0: none, a reference replica). */
+    uint32_t bp;
     struct bckm_state *st;
     /* The check state (ABCI's "check state"): the committed state plus every
      * tx check_tx accepted since the last commit, in admission order. It is
@@ -41,72 +39,6 @@ struct kapp {
 
 /* Envelopes a replica remembers as verified: several full mempools' worth. */
 #define KAPP_SIGCACHE 8192u
-
-struct nodelist {
-    uint32_t *ids;
-    uint32_t n, cap;
-};
-
-struct keynet {
-    struct keynet_params p;
-    struct bckm_bp_table bps;
-    uint8_t sign_sk[BCKM_MAX_BPS + 1][BCKM_SIGN_SK_BYTES];
-    uint8_t bps_root[32];             /* the devices' trust anchor over bps */
-    uint64_t next_seq[BCKM_MAX_BPS + 1];
-    struct bckm_km *km[BCKM_MAX_BPS + 1];
-    struct bckm_state *genesis;
-    /* Each key manager follows the chain through its own copy of the state,
-     * so a replica restored by state transfer never makes it skip a change. */
-    struct bckm_state *view[BCKM_MAX_BPS + 1];
-    size_t view_n[BCKM_MAX_BPS + 1];
-    struct bckm_plan plan;
-    struct bckm_msgs msgs;
-    struct bckm_drbg rng;
-    struct bckm_map dev_of;           /* node ID -> index in devs */
-    struct bckm_device **devs;
-    uint32_t ndevs, cap_devs;
-    uint32_t cap_peers, cap_sets;
-    struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
-    struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
-    uint64_t messages, message_bytes, device_errors;
-    uint32_t pending_bp;              /* whose messages sit in msgs (0: none) */
-    /* Envelopes some replica verified: the simulator does the work once and
-     * charges every other replica verify_charge_ns for it. */
-    bckm_sim_sigcache shared_verified;
-    uint64_t charged_ns;
-    /* Key-layer Byzantine BPs: their own random stream (so an honest run's
-     * draws are the same with or without them), the messages honest BPs
-     * delivered (what a replayer recorded), the forged envelopes' IDs. */
-    uint32_t nforge, nreplay, nevict;
-    struct bckm_drbg adv;
-    struct recorded { uint32_t node; uint64_t epoch; size_t len; uint8_t *msg; } rec[64];
-    uint32_t rec_next;
-    bckm_u64set forged_envs;
-    struct keynet_byz_stats byz;
-};
-
-static uint32_t rnd(struct keynet *kn, uint32_t bound) {
-    uint8_t b[4];
-    bckm_drbg_fill(&kn->rng, b, 4);
-    return bound ? bckm_get_u32(b) % bound : 0;
-}
-
-static uint32_t adv_rnd(struct keynet *kn, uint32_t bound) {
-    uint8_t b[4];
-    bckm_drbg_fill(&kn->adv, b, 4);
-    return bound ? bckm_get_u32(b) % bound : 0;
-}
-
-static uint64_t env_id(const uint8_t *tx, size_t len) {
-    uint8_t h[8];
-    crypto_generichash(h, sizeof h, tx, len, NULL, 0);
-    return bckm_get_u64(h);
-}
-
-static void byz_note(struct keynet *kn, const char *what, uint32_t node, uint32_t bp) {
-    if (kn->byz.first[0] != '\0') return;
-    snprintf(kn->byz.first, sizeof kn->byz.first, "%s (node %u, BP %u)", what, node, bp);
-}
 
 static int list_push(struct nodelist *l, uint32_t id) {
     if (l->n == l->cap) {
@@ -156,7 +88,7 @@ static void pend_push(struct kapp *a, const uint8_t *tx) {
 static int decode_verified(struct kapp *a, const uint8_t *tx, size_t len, struct bckm_envelope *env) {
     int e = bckm_envelope_decode(tx, len, env);
     if (e != BCKM_OK || bckm_sim_sigcache_has(&a->verified, tx, len)) return e;
-    struct keynet *kn = a->kn;
+    struct bckm_keynet *kn = a->kn;
     if (bckm_sim_sigcache_has(&kn->shared_verified, tx, len)) {
         /* This replica's first look, another replica's work: same result
          * (a pure function of these bytes), charged as if redone. */
@@ -187,7 +119,7 @@ static int app_check(void *self, const uint8_t *tx, size_t len) {
     /* Applying checks the rules first and changes nothing when they fail. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(cs, &env, &a->kn->plan);
     if (e == BCKM_OK) pend_push(a, tx);
-    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len))) a->kn->byz.evicts_refused_check++;
+    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len))) a->kn->byz.evicts_refused_check++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
@@ -215,13 +147,41 @@ static int log_append(struct kapp *a, const uint8_t *tx) {
     return BCKM_OK;
 }
 
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+                    const struct bckm_sets *reg, int foreign);
+
+/* 1 when the change about to be applied as the replica's index-th is the
+ * next one BP a->bp's key manager needs from it. */
+static int drives(const struct kapp *a, size_t index) {
+    const struct bckm_keynet *kn = a->kn;
+    if (a->bp == 0 || kn->driver[a->bp] != a || kn->err[a->bp] != BCKM_OK) return 0;
+    /* The driver executes the chain from genesis (directly or replaying a
+     * snapshot), so the key manager can never have missed a change. */
+    BCKM_ASSERT(index <= kn->followed[a->bp], "a driving replica reaches each change the key manager needs");
+    return kn->followed[a->bp] == index;
+}
+
+/* Independent of the contract: a leave or evict executed on the chain must
+ * come from the BP serving the node (spec 10.1); reg is the state before. */
+static int foreign_removal(const struct bckm_sets *reg, const struct bckm_envelope *env) {
+    uint32_t set, at;
+    return (env->tx.op == BCKM_OP_LEAVE || env->tx.op == BCKM_OP_EVICT) &&
+           bckm_sets_node(reg, env->tx.node_id, &set, &at) == BCKM_OK && at != env->bp;
+}
+
 static int app_deliver(void *self, const uint8_t *tx, size_t len) {
     struct kapp *a = self;
     struct bckm_envelope env;
     int e = decode_verified(a, tx, len, &env);
+    int drive = e == BCKM_OK && drives(a, a->log_n);
+    int foreign = drive && foreign_removal(bckm_state_registry(a->st), &env);
+    /* The one execution of the contract: its plan, and the registry right
+     * after it, are what the key manager commits from. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(a->st, &env, &a->kn->plan);
     if (e == BCKM_OK) e = log_append(a, tx);
-    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, env_id(tx, len))) a->kn->byz.evicts_refused_exec++;
+    if (e == BCKM_OK && drive) km_step(a->kn, a->bp, tx, &env, bckm_state_registry(a->st), foreign);
+    else if (e != BCKM_OK && a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len)))
+        a->kn->byz.evicts_refused_exec++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
@@ -250,8 +210,14 @@ static int replay(struct kapp *a, const uint8_t *envs, size_t n) {
     if (e != BCKM_OK) return e;
     for (size_t i = 0; i < n && e == BCKM_OK; i++) {
         struct bckm_envelope env;
-        e = bckm_envelope_decode(envs + i * BCKM_ENVELOPE_BYTES, BCKM_ENVELOPE_BYTES, &env);
+        const uint8_t *raw = envs + i * BCKM_ENVELOPE_BYTES;
+        e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
+        int drive = e == BCKM_OK && drives(a, i);
+        int foreign = drive && foreign_removal(bckm_state_registry(st), &env);
         if (e == BCKM_OK) e = bckm_contract_apply(st, &env, &a->kn->plan);
+        /* A change BP a->bp's key manager has not handled yet (it lagged
+         * behind the snapshot): handled from this execution. */
+        if (e == BCKM_OK && drive) km_step(a->kn, a->bp, raw, &env, bckm_state_registry(st), foreign);
     }
     if (e != BCKM_OK) { bckm_state_free(st); return e; }
     bckm_state_free(a->st);
@@ -301,6 +267,7 @@ static uint64_t app_tx_id(void *self, const uint8_t *tx, size_t len) {
 static void app_destroy(void *self) {
     struct kapp *a = self;
     if (a == NULL) return;
+    if (a->bp != 0 && a->kn->driver[a->bp] == a) a->kn->driver[a->bp] = NULL;
     bckm_state_free(a->st);
     bckm_state_free(a->check);
     free(a->pend);
@@ -314,11 +281,13 @@ static const bckm_sim_app_ops kapp_ops = {
     app_snapshot, app_restore, app_height, app_tx_id, app_destroy
 };
 
-bckm_sim_app keynet_app(struct keynet *kn) {
+bckm_sim_app bckm_keynet_app(struct bckm_keynet *kn, uint32_t bp) {
     bckm_sim_app out = { &kapp_ops, NULL };
+    if (kn == NULL || bp > kn->p.bps) return out;
     struct kapp *a = calloc(1, sizeof *a);
     if (a == NULL) return out;
     a->kn = kn;
+    a->bp = bp;
     if (bckm_sim_sigcache_init(&a->verified, KAPP_SIGCACHE) != BCKM_OK) { free(a); return out; }
     if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) {
         bckm_sim_sigcache_free(&a->verified);
@@ -326,362 +295,50 @@ bckm_sim_app keynet_app(struct keynet *kn) {
         return out;
     }
     out.self = a;
+    if (bp != 0) kn->driver[bp] = a;
     return out;
 }
 
-const struct bckm_sets *keynet_registry(const bckm_sim_app *app) {
+const struct bckm_sets *bckm_keynet_registry(const bckm_sim_app *app) {
     return bckm_state_registry(self_of(app)->st);
 }
 
-/* The registry of the app's check state (committed plus admitted); NULL
- * when it cannot be built. */
-static const struct bckm_sets *check_registry(const bckm_sim_app *app) {
+const struct bckm_sets *keynet_check_registry(const bckm_sim_app *app) {
     struct bckm_state *cs = check_state(self_of(app));
     return cs == NULL ? NULL : bckm_state_registry(cs);
 }
 
 /* ---- devices ---------------------------------------------------------------- */
 
-static int sampled(struct keynet *kn) {
+static int sampled(struct bckm_keynet *kn) {
     if (kn->p.devices == UINT32_MAX) return 1;
     if (kn->p.devices == 0 || kn->p.nodes == 0) return 0;
-    return rnd(kn, kn->p.nodes) < kn->p.devices;
+    return keynet_rnd(kn, kn->p.nodes) < kn->p.devices;
 }
 
-static int add_device(struct keynet *kn, uint32_t node, const uint8_t kek[32]) {
-    if (kn->ndevs == kn->cap_devs) {
-        uint32_t ncap = kn->cap_devs ? kn->cap_devs * 2 : 64;
-        struct bckm_device **n = realloc(kn->devs, (size_t)ncap * sizeof *n);
-        if (n == NULL) return BCKM_ERR_NOMEM;
-        kn->devs = n; kn->cap_devs = ncap;
-    }
-    size_t bytes = BCKM_DEVICE_BYTES(kn->cap_peers, kn->cap_sets);
-    void *mem = malloc(bytes);
-    struct bckm_device *d;
-    if (mem == NULL) return BCKM_ERR_NOMEM;
-    uint32_t bp = bckm_id_bp(node);
-    int e = bckm_device_init(mem, bytes, kn->cap_peers, kn->cap_sets, kek, bp, kn->bps.pk[bp], kn->bps_root, &d);
-    if (e == BCKM_OK) e = bckm_map_put(&kn->dev_of, node, kn->ndevs);
-    if (e != BCKM_OK) { free(mem); return e; }
-    kn->devs[kn->ndevs++] = d;
-    return BCKM_OK;
-}
-
-static struct bckm_device *device_of(const struct keynet *kn, uint32_t node) {
-    uint32_t i;
-    return bckm_map_get(&kn->dev_of, node, &i) ? kn->devs[i] : NULL;
-}
-
-/* ---- key-layer Byzantine BPs ---------------------------------------------------- */
-
-/* A random BP with behaviour `what`, other than `not`; 0 when none. */
-static uint32_t pick_byz(struct keynet *kn, uint8_t what, uint32_t not) {
-    uint32_t ids[BCKM_MAX_BPS], n = 0;
-    for (uint32_t b = 1; b <= kn->p.bps; b++)
-        if ((kn->p.byz_keys[b] & what) && b != not) ids[n++] = b;
-    return n ? ids[adv_rnd(kn, n)] : 0;
-}
-
-/*
- * Hands an honest BP's device a message that BP did not produce for it at
- * this point (forged, or a replay of one it already applied) and counts
- * the outcome: any acceptance is a violation. signer: the Byzantine BP
- * whose key signed it (for the trust_byz test hook), 0 for a replay.
- */
-static void attack_apply(struct keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
-                         int replay, uint32_t signer) {
-    uint8_t *copy = malloc(len ? len : 1);
-    if (copy == NULL) { kn->device_errors++; return; }
-    memcpy(copy, msg, len);
-    uint8_t id = d->bp_id, pk[32];
-    memcpy(pk, d->bp_pk, 32);
-    if (kn->p.trust_byz && signer != 0) {
-        d->bp_id = (uint8_t)signer;
-        memcpy(d->bp_pk, kn->bps.pk[signer], 32);
-    }
-    int e = bckm_device_apply(d, copy, len);
-    d->bp_id = id;
-    memcpy(d->bp_pk, pk, 32);
-    bckm_wipe(copy, len);
-    free(copy);
-    if (replay) {
-        kn->byz.replayed++;
-        if (e == BCKM_OK) {
-            kn->byz.replays_accepted++;
-            byz_note(kn, "an honest BP's device accepted a replayed rekey message", d->node_id, id);
-        } else {
-            kn->byz.replays_refused++;
-        }
-    } else {
-        kn->byz.forged++;
-        if (e == BCKM_OK) {
-            kn->byz.forged_accepted++;
-            byz_note(kn, "an honest BP's device accepted a forged rekey message", d->node_id, id);
-        } else {
-            kn->byz.forged_refused++;
-        }
-    }
-}
-
-/* Signs one sealed message (no trailer) as a one-message batch of BP b;
- * the complete message in *out (malloc'd). */
-static int byz_sign(struct keynet *kn, uint32_t b, const uint8_t *sealed, size_t len, uint8_t **out,
-                    size_t *out_len) {
-    struct bckm_msgs m;
-    bckm_msgs_init(&m);
-    m.buf = malloc(len);
-    m.refs = malloc(sizeof *m.refs);
-    if (m.buf == NULL || m.refs == NULL) { bckm_msgs_free(&m); return BCKM_ERR_NOMEM; }
-    memcpy(m.buf, sealed, len);
-    m.len = m.cap = len;
-    m.refs_cap = 1;
-    m.n = 1;
-    m.refs[0].kind = sealed[1];
-    m.refs[0].kek_type = sealed[2];
-    m.refs[0].recipient = bckm_get_u32(sealed + 4);
-    m.refs[0].off = 0;
-    m.refs[0].len = len;
-    int e = bckm_rekey_batch_sign(&m, 0, b, kn->sign_sk[b]);
-    if (e == BCKM_OK) {
-        *out = malloc(m.refs[0].len);
-        if (*out == NULL) e = BCKM_ERR_NOMEM;
-        else { memcpy(*out, m.buf + m.refs[0].off, m.refs[0].len); *out_len = m.refs[0].len; }
-    }
-    bckm_msgs_free(&m);
-    return e;
-}
-
-/*
- * The forger b builds, for device d of honest BP `bp`, a message of the
- * kind of `real` (the one bp is about to deliver to it) and hands it over
- * before the real one. One of:
- *  0  its own next-epoch message: real's body (opened with the set KEK b
- *     holds under global, else random bytes under a random key), under a
- *     set KEK with a refresh b chose, sealed with sender b, signed by b;
- *  1  the same with the header's sender rewritten to bp after signing;
- *  2  real with one byte of its trailer (index, path or signature) flipped;
- *  3  real with one byte of its ciphertext flipped, trailer kept;
- *  4  a bundle for the node at the next epoch, under a key b made up
- *     (it cannot know the node KEK), signed by b.
- */
-static void forge_for(struct keynet *kn, struct bckm_device *d, uint32_t bp, const uint8_t *real, size_t len) {
-    uint32_t b = pick_byz(kn, KEYNET_BYZ_FORGE, bp);
-    struct bckm_msg_header h;
-    if (b == 0 || bckm_msg_header_decode(real, len, &h) != BCKM_OK) return;
-    uint32_t v = adv_rnd(kn, 5);
-    if (v == 2 || v == 3) {
-        uint8_t *t = malloc(len);
-        if (t == NULL) return;
-        memcpy(t, real, len);
-        size_t lo = v == 2 ? h.sealed_len : BCKM_MSG_HEADER_BYTES, hi = v == 2 ? len : h.sealed_len;
-        t[lo + adv_rnd(kn, (uint32_t)(hi - lo))] ^= (uint8_t)(1u << adv_rnd(kn, 8));
-        attack_apply(kn, d, t, len, 0, 0);
-        free(t);
-        return;
-    }
-    uint8_t key[32], body_fixed[107];
-    const uint8_t *body = NULL;
-    size_t body_len = 0;
-    uint8_t *opened = NULL;
-    bckm_drbg_fill(&kn->adv, key, 32);
-    struct bckm_msg_header nh = h;
-    nh.sender = (uint8_t)b;
-    bckm_drbg_fill(&kn->adv, nh.nonce, sizeof nh.nonce);
-    if (v == 4) {
-        struct bckm_writer w;
-        uint8_t rnd32[32];
-        bckm_writer_init(&w, body_fixed, sizeof body_fixed);
-        bckm_writer_u32(&w, d->node_id);
-        bckm_writer_u32(&w, d->set_id);
-        bckm_writer_u8(&w, 0);
-        memset(rnd32, 0, 32);
-        bckm_writer_bytes(&w, rnd32, 32);                         /* code (absent) */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* pair seed */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* set KEK */
-        bckm_writer_u16(&w, 0);
-        bckm_writer_u16(&w, 0);
-        if (w.err) return;
-        nh.kind = BCKM_MSG_BUNDLE;
-        nh.kek_type = BCKM_KEK_NODE;
-        nh.recipient = d->node_id;
-        nh.epoch = d->epoch + 1;
-        memset(nh.challenge, 0, sizeof nh.challenge);
-        body = body_fixed;
-        body_len = w.len;
-    } else {
-        opened = malloc(len);
-        if (opened == NULL) return;
-        memcpy(opened, real, len);
-        struct bckm_msg_header oh;
-        if (kn->p.policy == BCKM_POLICY_GLOBAL && h.kek_type == BCKM_KEK_SET &&
-            bckm_msg_open(opened, h.sealed_len, d->set_kek, &oh) == BCKM_OK) {
-            /* Under global b holds every set KEK: the device's copy is the
-             * same value, the simulator reads it from there. */
-            memcpy(key, d->set_kek, 32);
-            uint8_t *bd = opened + BCKM_MSG_HEADER_BYTES;
-            /* update: op 1 | subject 4 | has set refresh 1 | r_S 16 */
-            if (h.kind == BCKM_MSG_UPDATE && h.body_len >= 22 && bd[5] == 1) bckm_drbg_fill(&kn->adv, bd + 6, 16);
-        } else {
-            bckm_drbg_fill(&kn->adv, opened + BCKM_MSG_HEADER_BYTES, h.body_len);
-        }
-        body = opened + BCKM_MSG_HEADER_BYTES;
-        body_len = h.body_len;
-    }
-    size_t cap = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES, sl = 0, fl = 0;
-    uint8_t *sealed = malloc(cap), *full = NULL;
-    if (sealed != NULL && bckm_msg_seal(&nh, key, body, body_len, sealed, cap, &sl) == BCKM_OK &&
-        byz_sign(kn, b, sealed, sl, &full, &fl) == BCKM_OK) {
-        if (v == 1) full[3] = (uint8_t)bp;
-        attack_apply(kn, d, full, fl, 0, v == 1 ? 0 : b);
-    }
-    bckm_wipe(key, sizeof key);
-    if (opened != NULL) { bckm_wipe(opened, len); free(opened); }
-    free(sealed);
-    free(full);
-}
-
-/* Replays to d every recorded message for its node at an epoch it already
- * passed (at most two, newest first). */
-static void replay_for(struct keynet *kn, struct bckm_device *d) {
-    uint32_t done = 0;
-    for (uint32_t k = 0; k < 64 && done < 2; k++) {
-        struct recorded *r = &kn->rec[(kn->rec_next + 63 - k) % 64];
-        if (r->msg == NULL || r->node != d->node_id || r->epoch > d->epoch) continue;
-        attack_apply(kn, d, r->msg, r->len, 1, 0);
-        done++;
-    }
-}
-
-static void record(struct keynet *kn, uint32_t node, const uint8_t *msg, size_t len) {
-    struct bckm_msg_header h;
-    if (bckm_msg_header_decode(msg, len, &h) != BCKM_OK) return;
-    struct recorded *r = &kn->rec[kn->rec_next];
-    uint8_t *c = realloc(r->msg, len);
-    if (c == NULL) return;
-    memcpy(c, msg, len);
-    r->msg = c; r->len = len; r->node = node; r->epoch = h.epoch;
-    kn->rec_next = (kn->rec_next + 1) % 64;
-}
-
-/* Delivery to the simulated devices BP bp serves (a node is served by the
- * BP whose ID its node ID carries); who gets what is bckm_msgs_route's.
- * At an honest BP, the key-layer Byzantine BPs get at the messages first:
- * forgeries and replays before the real ones, and one device (sleeper)
- * misses them and resyncs afterwards. At a forging BP, some of its own
- * signed messages also go to honest BPs' devices. */
-struct delivery {
-    struct keynet *kn;
-    uint32_t bp;
-    uint8_t *copy;
-    size_t cap;
-    int attack;            /* bp is honest and some BP forges or replays */
-    uint32_t budget;       /* forgeries and replays left in this batch */
-    uint32_t sleeper;      /* node that misses this batch (0: none) */
-    uint32_t stray;        /* a forging bp's messages left to send astray */
-};
-
-static struct bckm_device *honest_victim(struct keynet *kn, uint32_t not) {
-    for (int tries = 0; tries < 8 && kn->ndevs > 0; tries++) {
-        struct bckm_device *d = kn->devs[adv_rnd(kn, kn->ndevs)];
-        uint32_t b = bckm_id_bp(d->node_id);
-        if (d->node_id != 0 && b != not && kn->p.byz_keys[b] == 0) return d;
-    }
-    return NULL;
-}
-
-static int deliver_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
-    struct delivery *dl = ctx;
-    struct keynet *kn = dl->kn;
-    if (dl->stray > 0 && bckm_id_bp(node) == dl->bp && adv_rnd(kn, 4) == 0) {
-        /* A forging BP's own message, signed by it, handed to a device of
-         * another BP as is. */
-        struct bckm_device *v = honest_victim(kn, dl->bp);
-        if (v != NULL) { dl->stray--; attack_apply(kn, v, msg, len, 0, dl->bp); }
-    }
-    if (bckm_id_bp(node) != dl->bp) return BCKM_OK;
-    struct bckm_device *d = device_of(kn, node);
-    if (d == NULL || node == dl->sleeper) return BCKM_OK;
-    if (dl->attack && dl->budget > 0 && d->node_id != 0 && adv_rnd(kn, 3) == 0) {
-        dl->budget--;
-        if (kn->nforge) forge_for(kn, d, dl->bp, msg, len);
-        if (kn->nreplay) replay_for(kn, d);
-    }
-    if (dl->cap < len) {
-        uint8_t *c = realloc(dl->copy, len);
-        if (c == NULL) { kn->device_errors++; return BCKM_OK; }
-        dl->copy = c; dl->cap = len;
-    }
-    memcpy(dl->copy, msg, len);  /* applied in place */
-    if (dl->attack && kn->nreplay) record(kn, node, msg, len);
-    if (bckm_device_apply(d, dl->copy, len) != BCKM_OK) kn->device_errors++;
-    return BCKM_OK;
-}
-
-static void deliver_as(struct keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    for (uint32_t i = 0; i < m->n; i++) {
-        kn->messages++;
-        kn->message_bytes += m->refs[i].len;
-    }
-    if (bckm_msgs_route(m, reg, deliver_one, dl) != BCKM_OK) kn->device_errors++;
-    free(dl->copy);
-    dl->copy = NULL;
-    dl->cap = 0;
-}
-
-static void deliver(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, struct bckm_msgs *m) {
-    struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
-    deliver_as(kn, &dl, reg, m);
-}
-
-/* One honest device of bp that is up to date with reg (before this batch)
- * and stays a member: it sleeps through the batch. 0 when none. */
-static uint32_t pick_sleeper(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg) {
-    struct nodelist *l = &kn->live[bp];
-    for (int tries = 0; tries < 4 && l->n > 0; tries++) {
-        uint32_t u = l->ids[adv_rnd(kn, l->n)], set, at;
-        struct bckm_device *d = device_of(kn, u);
-        if (d != NULL && d->node_id == u && d->epoch + 1 == bckm_sets_epoch(reg) &&
-            bckm_sets_node(reg, u, &set, &at) == BCKM_OK && at == bp && !bckm_map_get(&kn->leaving, u, NULL))
-            return u;
-    }
-    return 0;
-}
-
-/* The sleeper wakes: it enters resync with a fresh challenge and sends its
- * resync request; a replayer first hands it the old messages it recorded;
- * then bp opens the request and answers with its catch-up. */
-static void wake(struct keynet *kn, uint32_t bp, const struct bckm_sets *reg, uint32_t node) {
-    struct bckm_device *d = device_of(kn, node);
-    uint8_t ch[16], req[BCKM_RESYNC_REQUEST_BYTES], och[16];
-    uint32_t on;
-    uint64_t last;
-    bckm_drbg_fill(&kn->adv, ch, sizeof ch);
-    ch[0] |= 1;  /* never all zero */
-    bckm_device_begin_resync(d, ch);
-    kn->byz.resyncs++;
-    replay_for(kn, d);
-    struct bckm_msgs m;
-    bckm_msgs_init(&m);
-    int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
-    if (e == BCKM_OK) e = bckm_km_open_resync(kn->km[bp], req, sizeof req, &on, &last, och);
-    if (e == BCKM_OK) e = bckm_km_catch_up(kn->km[bp], reg, on, last, och, &m);
-    if (e == BCKM_OK) {
-        struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
-        deliver_as(kn, &dl, reg, &m);
-    } else {
-        kn->device_errors++;
-    }
-    bckm_msgs_free(&m);
+static struct bckm_device *device_of(const struct bckm_keynet *kn, uint32_t node) {
+    return bckm_fleet_device(&kn->fleet, node);
 }
 
 /* ---- genesis ------------------------------------------------------------------ */
 
-int keynet_new(struct keynet **out, const struct keynet_params *p) {
+/* Under the cluster's seed: BP signing keys are drawn from the stream. */
+static void sign_seed(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t seed[32]) {
+    (void)ctx;
+    (void)bp;
+    bckm_drbg_fill(rng, seed, 32);
+}
+
+static int genesis_apply(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan) {
+    return bckm_contract_genesis((struct bckm_state *)ctx, bp, tx, plan);
+}
+
+int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p) {
     if (out == NULL || p == NULL || p->bps == 0 || p->bps > BCKM_MAX_BPS) return BCKM_ERR_ARG;
-    struct keynet *kn = calloc(1, sizeof *kn);
+    struct bckm_keynet *kn = calloc(1, sizeof *kn);
     if (kn == NULL) return BCKM_ERR_NOMEM;
     kn->p = *p;
-    uint8_t seed[32] = {0}, cluster[32], x_sk[BCKM_MAX_BPS + 1][32], x_pk[BCKM_MAX_BPS + 1][32];
+    uint8_t seed[32] = {0};
     bckm_put_u64(seed, p->seed);
     seed[8] = 'K';
     bckm_drbg_init(&kn->rng, seed);
@@ -689,89 +346,47 @@ int keynet_new(struct keynet **out, const struct keynet_params *p) {
     bckm_drbg_init(&kn->adv, seed);
     bckm_u64set_init(&kn->forged_envs);
     for (uint32_t b = 1; b <= p->bps; b++) {
-        kn->nevict += (kn->p.byz_keys[b] & KEYNET_BYZ_EVICT) != 0;
-        kn->nforge += (kn->p.byz_keys[b] & KEYNET_BYZ_FORGE) != 0;
-        kn->nreplay += (kn->p.byz_keys[b] & KEYNET_BYZ_REPLAY) != 0;
+        kn->nevict += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_EVICT) != 0;
+        kn->nforge += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_FORGE) != 0;
+        kn->nreplay += (kn->p.byz_keys[b] & BCKM_KEYNET_BYZ_REPLAY) != 0;
     }
-    bckm_map_init(&kn->dev_of);
     bckm_map_init(&kn->leaving);
-    if (bckm_sim_sigcache_init(&kn->shared_verified, KAPP_SIGCACHE * 4) != BCKM_OK) {
-        free(kn);
-        return BCKM_ERR_NOMEM;
-    }
     bckm_plan_init(&kn->plan);
     bckm_msgs_init(&kn->msgs);
-    bckm_device_caps(p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1, p->bps, &kn->cap_peers, &kn->cap_sets);
-    bckm_drbg_fill(&kn->rng, cluster, 32);
-    int e = BCKM_OK;
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-        uint8_t s[32], dseed[32];
-        bckm_drbg_fill(&kn->rng, s, 32);
-        crypto_sign_seed_keypair(kn->bps.pk[b], kn->sign_sk[b], s);
-        kn->bps.has[b] = 1;
-        struct bckm_km_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.bp_id = b;
-        cfg.policy = p->policy;
-        if (p->policy == BCKM_POLICY_GLOBAL) memcpy(cfg.domain, cluster, 32);
-        else bckm_drbg_fill(&kn->rng, cfg.domain, 32);
-        bckm_drbg_fill(&kn->rng, dseed, 32);
-        cfg.drbg_seed = dseed;
-        memcpy(cfg.sign_sk, kn->sign_sk[b], sizeof cfg.sign_sk);
-        e = bckm_km_new(&kn->km[b], &cfg);
-        bckm_wipe(cfg.sign_sk, sizeof cfg.sign_sk);
-        bckm_drbg_fill(&kn->rng, x_sk[b], 32);
-        crypto_scalarmult_base(x_pk[b], x_sk[b]);
-    }
-    for (uint32_t a = 1; a <= p->bps && e == BCKM_OK; a++)
-        for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-            uint8_t sec[32];
-            if (a == b) continue;
-            e = bckm_km_bp_secret(x_sk[a], a, x_pk[b], b, sec);
-            if (e == BCKM_OK) e = bckm_km_set_peer_secret(kn->km[a], b, sec);
-        }
-    /* What devices trust: a hash of the BP table's signing keys. */
-    crypto_generichash(kn->bps_root, sizeof kn->bps_root, kn->bps.pk[1], (size_t)p->bps * sizeof kn->bps.pk[1], NULL, 0);
-    if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->bps);
-    /* The genesis network: n nodes provisioned directly, spread over the BPs. */
+    int e = bckm_sim_sigcache_init(&kn->shared_verified, KAPP_SIGCACHE * 4);
+    struct bckm_fleet_config fc = { p->bps, p->policy, p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1,
+                                    &kn->rng, sign_seed, NULL };
+    if (e == BCKM_OK) e = bckm_fleet_init(&kn->fleet, &fc);
+    if (e == BCKM_OK) kn->have_fleet = 1;
+    if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->fleet.bps);
+    /* The genesis network: n nodes provisioned directly, spread over the
+     * BPs, a seeded sample of them simulated. */
     for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {
         uint32_t b = 1 + i % p->bps;
-        uint8_t kek[32];
+        uint8_t kek[BCKM_KEY_BYTES];
         struct bckm_tx tx;
-        bckm_drbg_fill(&kn->rng, kek, 32);
-        e = bckm_km_prepare_join(kn->km[b], bckm_state_registry(kn->genesis), kek, &tx);
-        if (e == BCKM_OK) e = bckm_contract_genesis(kn->genesis, b, &tx, &kn->plan);
-        if (e == BCKM_OK) e = bckm_km_adopt(kn->km[b], tx.node_id);
+        e = bckm_fleet_genesis_node(&kn->fleet, b, bckm_state_registry(kn->genesis), &kn->rng, genesis_apply,
+                                    kn->genesis, &kn->plan, &tx, kek);
         if (e == BCKM_OK) e = list_push(&kn->live[b], tx.node_id);
-        if (e == BCKM_OK && sampled(kn)) e = add_device(kn, tx.node_id, kek);
+        if (e == BCKM_OK && sampled(kn)) e = bckm_fleet_add(&kn->fleet, tx.node_id, kek);
+        bckm_wipe(kek, sizeof kek);
     }
-    const struct bckm_sets *reg = kn->genesis ? bckm_state_registry(kn->genesis) : NULL;
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-        e = bckm_km_provision(kn->km[b], reg, NULL);
-        bckm_msgs_clear(&kn->msgs);
-        for (uint32_t k = 0; k < kn->live[b].n && e == BCKM_OK; k++)
-            if (device_of(kn, kn->live[b].ids[k]) != NULL) e = bckm_km_bundle_for(kn->km[b], reg, kn->live[b].ids[k], &kn->msgs);
-        if (e == BCKM_OK) deliver(kn, b, reg, &kn->msgs);
-        bckm_km_forget_codes(kn->km[b]);
-        if (e == BCKM_OK) e = bckm_state_clone(kn->genesis, &kn->view[b]);
-    }
-    bckm_wipe(x_sk, sizeof x_sk);
-    if (e != BCKM_OK) { keynet_free(kn); return e; }
+    /* One bundle per simulated device: a large genesis never holds every
+     * BP's bundles at once. */
+    if (e == BCKM_OK) e = bckm_fleet_provision(&kn->fleet, bckm_state_registry(kn->genesis), 1);
+    if (e != BCKM_OK) { bckm_keynet_free(kn); return e; }
     *out = kn;
     return BCKM_OK;
 }
 
-void keynet_free(struct keynet *kn) {
+void bckm_keynet_free(struct bckm_keynet *kn) {
     if (kn == NULL) return;
     for (uint32_t b = 0; b <= BCKM_MAX_BPS; b++) {
-        bckm_km_free(kn->km[b]);
-        bckm_state_free(kn->view[b]);
+        free(kn->done[b].s);
         free(kn->live[b].ids);
     }
+    if (kn->have_fleet) bckm_fleet_free(&kn->fleet);
     bckm_state_free(kn->genesis);
-    for (uint32_t i = 0; i < kn->ndevs; i++) free(kn->devs[i]);
-    free(kn->devs);
-    bckm_map_free(&kn->dev_of);
     bckm_map_free(&kn->leaving);
     bckm_sim_sigcache_free(&kn->shared_verified);
     for (uint32_t k = 0; k < 64; k++) {
@@ -781,242 +396,183 @@ void keynet_free(struct keynet *kn) {
     bckm_u64set_free(&kn->forged_envs);
     bckm_plan_free(&kn->plan);
     bckm_msgs_free(&kn->msgs);
-    bckm_wipe(kn->sign_sk, sizeof kn->sign_sk);
     free(kn);
 }
 
 /* ---- the request path ------------------------------------------------------------ */
 
-int keynet_prepare(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    struct bckm_envelope *env) {
     if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
-    const struct bckm_sets *reg = check_registry(view);
+    const struct bckm_sets *reg = keynet_check_registry(view);
     if (reg == NULL) return BCKM_ERR_NOMEM;
     memset(env, 0, sizeof *env);
     int e;
     if (op == BCKM_OP_JOIN) {
         uint8_t kek[32];
         bckm_drbg_fill(&kn->rng, kek, 32);
-        e = bckm_km_prepare_join(kn->km[bp], reg, kek, &env->tx);
-        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = add_device(kn, env->tx.node_id, kek);
+        e = bckm_km_prepare_join(kn->fleet.km[bp], reg, kek, &env->tx);
+        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = bckm_fleet_add(&kn->fleet, env->tx.node_id, kek);
         bckm_wipe(kek, sizeof kek);
     } else {
         struct nodelist *l = &kn->live[bp];
         uint32_t pick = 0;
         e = BCKM_ERR_UNKNOWN;
         for (uint32_t tries = 0; tries < 16 && l->n > 0; tries++) {
-            pick = l->ids[rnd(kn, l->n)];
+            pick = l->ids[keynet_rnd(kn, l->n)];
             uint32_t set, at;
             if (!bckm_map_get(&kn->leaving, pick, NULL) && bckm_sets_node(reg, pick, &set, &at) == BCKM_OK) {
                 e = BCKM_OK;
                 break;
             }
         }
-        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->km[bp], reg, pick, op, &env->tx);
+        if (e == BCKM_OK) e = bckm_km_prepare_leave(kn->fleet.km[bp], reg, pick, op, &env->tx);
         if (e == BCKM_OK) e = bckm_map_put(&kn->leaving, pick, 1);
     }
     return e;
 }
 
-int keynet_seal(struct keynet *kn, uint32_t bp, struct bckm_envelope *env,
+int bckm_keynet_seal(struct bckm_keynet *kn, uint32_t bp, struct bckm_envelope *env,
                 uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     if (kn == NULL || env == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     env->version = BCKM_ENVELOPE_VERSION;
     env->bp = bp;
     env->seq = ++kn->next_seq[bp];
-    int e = bckm_envelope_sign(env, kn->sign_sk[bp]);
+    int e = bckm_envelope_sign(env, kn->fleet.sign_sk[bp]);
     if (e == BCKM_OK) e = bckm_envelope_encode(env, env_out);
     return e;
 }
 
-int keynet_request(struct keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
+int bckm_keynet_request(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
                    uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
-    int e = keynet_prepare(kn, view, bp, op, &env);
-    if (e == BCKM_OK) e = keynet_seal(kn, bp, &env, env_out);
+    int e = bckm_keynet_prepare(kn, view, bp, op, &env);
+    if (e == BCKM_OK) e = bckm_keynet_seal(kn, bp, &env, env_out);
     return e;
 }
 
-void keynet_abandon(struct keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
+void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
     if (bckm_envelope_decode(env_bytes, BCKM_ENVELOPE_BYTES, &env) != BCKM_OK) return;
-    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->km[bp], env.tx.node_id);
+    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->fleet.km[bp], env.tx.node_id);
     else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
-int keynet_follow(struct keynet *kn, uint32_t bp, const bckm_sim_app *app, int *stepped,
-                  uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || app == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
-    const struct kapp *a = self_of(app);
-    *stepped = 0;
-    bckm_msgs_clear(&kn->msgs);
-    kn->pending_bp = 0;
-    /* Follow the chain this replica committed, one change at a time. */
-    if (kn->view_n[bp] >= a->log_n) return BCKM_OK;
-    const uint8_t *raw = a->log + kn->view_n[bp] * BCKM_ENVELOPE_BYTES;
-    struct bckm_envelope env;
-    int e = bckm_envelope_decode(raw, BCKM_ENVELOPE_BYTES, &env);
-    /* Independent of the contract: a leave or evict executed on the chain
-     * must come from the BP serving the node (spec 10.1). */
-    uint32_t vset, vat;
-    if (e == BCKM_OK && (env.tx.op == BCKM_OP_LEAVE || env.tx.op == BCKM_OP_EVICT) &&
-        bckm_sets_node(bckm_state_registry(kn->view[bp]), env.tx.node_id, &vset, &vat) == BCKM_OK && vat != env.bp) {
+static uint64_t clock_ns(const struct bckm_keynet *kn) { return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0; }
+
+static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
+    if (q->head > 0 && q->head == q->n) q->head = q->n = 0;
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 16;
+        struct step *n = realloc(q->s, ncap * sizeof *n);
+        if (n == NULL) return BCKM_ERR_NOMEM;
+        q->s = n;
+        q->cap = ncap;
+    }
+    BCKM_ASSERT(q->n < q->cap && q->head <= q->n, "room was made above");
+    memcpy(q->s[q->n].env, raw, BCKM_ENVELOPE_BYTES);
+    q->s[q->n].ns = ns;
+    q->n++;
+    return BCKM_OK;
+}
+
+/*
+ * BP bp's key manager handles the change env (raw: its bytes) that its
+ * replica just executed: reg is the registry after that one execution and
+ * kn->plan what it did. foreign: the change removes a node its BP does not
+ * serve. Then bp's devices get the messages, unless withheld.
+ */
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
+                    const struct bckm_sets *reg, int foreign) {
+    BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK, "only a working key manager steps");
+    if (foreign) {
         kn->byz.evicts_executed++;
-        byz_note(kn, "a node was evicted by a BP that does not serve it", env.tx.node_id, env.bp);
+        keynet_byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id, env->bp);
     }
-    /* The log holds only envelopes this replica executed, each verified by
-     * it at execution (or earlier): not verified a second time here. */
-    if (e == BCKM_OK) e = bckm_contract_apply_verified(kn->view[bp], &env, &kn->plan);
-    if (e != BCKM_OK) return e;
-    const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-    e = bckm_km_commit(kn->km[bp], reg, env.bp, &env.tx, &kn->plan, &kn->msgs);
-    if (e != BCKM_OK) return e;
-    kn->pending_bp = bp;
-    if (bckm_id_bp(env.tx.node_id) == bp) {
-        /* Bookkeeping of who the serving BP may pick for a leave. */
-        if (env.tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env.tx.node_id);
-        else { list_remove(&kn->live[bp], env.tx.node_id); (void)bckm_map_del(&kn->leaving, env.tx.node_id); }
-    }
-    kn->view_n[bp]++;
-    *stepped = 1;
-    if (env_out != NULL) memcpy(env_out, raw, BCKM_ENVELOPE_BYTES);
-    return e;
-}
-
-void keynet_release(struct keynet *kn, uint32_t bp) {
-    if (kn == NULL || bp == 0 || kn->pending_bp != bp) return;
-    const struct bckm_sets *reg = bckm_state_registry(kn->view[bp]);
-    struct delivery dl = { kn, bp, NULL, 0, 0, 0, 0, 0 };
-    if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
-        dl.attack = 1;
-        dl.budget = 3;
-        if (kn->nreplay && kn->msgs.n > 0 && adv_rnd(kn, 4) == 0) dl.sleeper = pick_sleeper(kn, bp, reg);
-    } else if (kn->p.byz_keys[bp] & KEYNET_BYZ_FORGE) {
-        dl.stray = 2;
-    }
-    deliver_as(kn, &dl, reg, &kn->msgs);
-    if (dl.sleeper != 0) wake(kn, bp, reg, dl.sleeper);
+    uint64_t t0 = clock_ns(kn);
     bckm_msgs_clear(&kn->msgs);
-    kn->pending_bp = 0;
+    int e = bckm_km_commit(kn->fleet.km[bp], reg, env->bp, &env->tx, &kn->plan, &kn->msgs);
+    if (e == BCKM_OK && bckm_id_bp(env->tx.node_id) == bp) {
+        /* Bookkeeping of who the serving BP may pick for a leave. */
+        if (env->tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env->tx.node_id);
+        else { list_remove(&kn->live[bp], env->tx.node_id); (void)bckm_map_del(&kn->leaving, env->tx.node_id); }
+    }
+    if (e == BCKM_OK) {
+        kn->followed[bp]++;
+        e = step_push(&kn->done[bp], raw, clock_ns(kn) - t0);
+    }
+    if (e != BCKM_OK) {
+        kn->err[bp] = e;
+        bckm_msgs_clear(&kn->msgs);
+        return;
+    }
+    /* Devices apply their messages on their own CPUs, not the BP's. */
+    uint64_t t1 = clock_ns(kn);
+    if (kn->p.withhold_bp != bp) keynet_byz_release(kn, bp, reg);
+    bckm_msgs_clear(&kn->msgs);
+    kn->device_ns += clock_ns(kn) - t1;
 }
 
-int keynet_committed(struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
+                  uint64_t *ns_out) {
+    if (kn == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+    struct steps *q = &kn->done[bp];
+    *stepped = 0;
+    BCKM_ASSERT(q->head <= q->n, "the reader never passes the writer");
+    if (q->head < q->n) {
+        const struct step *st = &q->s[q->head++];
+        *stepped = 1;
+        if (env_out != NULL) memcpy(env_out, st->env, BCKM_ENVELOPE_BYTES);
+        if (ns_out != NULL) *ns_out = st->ns;
+        return BCKM_OK;
+    }
+    return kn->err[bp];
+}
+
+int bckm_keynet_committed(struct bckm_keynet *kn, uint32_t bp) {
     int stepped = 1, e = BCKM_OK;
-    while (stepped && e == BCKM_OK) {
-        e = keynet_follow(kn, bp, app, &stepped, NULL);
-        if (e == BCKM_OK) keynet_release(kn, bp);
-    }
+    while (stepped && e == BCKM_OK) e = bckm_keynet_follow(kn, bp, &stepped, NULL, NULL);
     return e;
 }
 
-int keynet_byz_evict(struct keynet *kn, const bckm_sim_app *view, uint32_t bp,
-                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps ||
-        !(kn->p.byz_keys[bp] & KEYNET_BYZ_EVICT))
-        return BCKM_ERR_ARG;
-    const struct bckm_sets *reg = check_registry(view);
-    if (reg == NULL) return BCKM_ERR_NOMEM;
-    struct bckm_envelope env;
-    memset(&env, 0, sizeof env);
-    int e = BCKM_ERR_UNKNOWN;
-    for (int tries = 0; tries < 8 && e != BCKM_OK; tries++) {
-        uint32_t h = 1 + adv_rnd(kn, kn->p.bps), at;
-        struct nodelist *l = &kn->live[h];
-        if (h == bp || l->n == 0) continue;
-        env.tx.node_id = l->ids[adv_rnd(kn, l->n)];
-        if (bckm_sets_node(reg, env.tx.node_id, &env.tx.set_id, &at) == BCKM_OK && at != bp &&
-            bckm_sets_code_hash(reg, env.tx.node_id, env.tx.code_hash) == BCKM_OK)
-            e = BCKM_OK;
-    }
-    if (e != BCKM_OK) return e;
-    /* Everything the contract can check is right but the originator. */
-    env.tx.op = adv_rnd(kn, 2) ? BCKM_OP_EVICT : BCKM_OP_LEAVE;
-    bckm_drbg_fill(&kn->adv, env.tx.refresh, sizeof env.tx.refresh);
-    e = keynet_seal(kn, bp, &env, env_out);
-    if (e == BCKM_OK && bckm_u64set_add(&kn->forged_envs, env_id(env_out, BCKM_ENVELOPE_BYTES)) < 0)
-        e = BCKM_ERR_NOMEM;
-    if (e == BCKM_OK) kn->byz.evicts++;
-    return e;
+uint64_t bckm_keynet_take_device_ns(struct bckm_keynet *kn) {
+    if (kn == NULL) return 0;
+    uint64_t ns = kn->device_ns;
+    kn->device_ns = 0;
+    return ns;
 }
 
-void keynet_byz_stats(const struct keynet *kn, struct keynet_byz_stats *st) {
-    *st = kn->byz;
-}
-
-uint64_t keynet_take_charge_ns(struct keynet *kn) {
+uint64_t bckm_keynet_take_charge_ns(struct bckm_keynet *kn) {
     if (kn == NULL) return 0;
     uint64_t ns = kn->charged_ns;
     kn->charged_ns = 0;
     return ns;
 }
 
-uint32_t keynet_pending(const struct keynet *kn, uint32_t bp, const bckm_sim_app *app) {
+uint32_t bckm_keynet_pending(const struct bckm_keynet *kn, uint32_t bp, const bckm_sim_app *app) {
     if (kn == NULL || app == NULL || bp == 0 || bp > kn->p.bps) return 0;
-    size_t n = self_of(app)->log_n;
-    return n > kn->view_n[bp] ? (uint32_t)(n - kn->view_n[bp]) : 0;
+    size_t n = self_of(app)->log_n, untaken = kn->done[bp].n - kn->done[bp].head;
+    return (uint32_t)(untaken + (n > kn->followed[bp] ? n - kn->followed[bp] : 0));
 }
 
-uint32_t keynet_check_devices(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
-    return keynet_check_devices_of(kn, app, pairs, NULL);
+uint32_t bckm_keynet_check_devices(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
+    return bckm_keynet_check_devices_of(kn, app, pairs, NULL);
 }
 
-uint32_t keynet_check_devices_of(struct keynet *kn, const bckm_sim_app *app, uint32_t pairs,
+uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs,
                                  const uint8_t *bps) {
-    const struct bckm_sets *reg = keynet_registry(app);
-    uint32_t bad = 0, m = bckm_sets_count(reg), nl = 0;
-    uint32_t *live = malloc((size_t)(kn->ndevs + 1) * sizeof *live);
-    if (live == NULL) return 1;
-    for (uint32_t i = 0; i < kn->ndevs; i++) {
-        struct bckm_device *d = kn->devs[i];
-        uint32_t set, at, count;
-        if (d->node_id == 0 || bckm_sets_node(reg, d->node_id, &set, &at) != BCKM_OK) continue;
-        if (bps != NULL && !bps[bckm_id_bp(d->node_id)]) continue;
-        live[nl++] = d->node_id;
-        if (d->epoch != bckm_sets_epoch(reg) || d->set_id != set) { bad++; continue; }
-        (void)bckm_sets_members(reg, set, &count);
-        if (bckm_device_key_count(d) != count + m) bad++;
-    }
-    for (uint32_t k = 0; k < pairs && nl >= 2; k++) {
-        uint32_t u = live[rnd(kn, nl)], v = live[rnd(kn, nl)];
-        if (u == v) continue;
-        struct bckm_device *du = device_of(kn, u), *dv = device_of(kn, v);
-        uint8_t ku[32], kv[32];
-        if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
-            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || memcmp(ku, kv, 32) != 0) bad++;
-    }
-    free(live);
-    return bad + (uint32_t)kn->device_errors;
+    struct bckm_fleet_check ck;
+    if (bckm_fleet_check(&kn->fleet, bckm_keynet_registry(app), &kn->rng, pairs, bps, &ck) != BCKM_OK) return 1;
+    return ck.bad_devices + ck.disagree + (uint32_t)(kn->device_errors + kn->fleet.errors);
 }
 
-void keynet_keys_digest(const struct keynet *kn, uint8_t out[32]) {
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, (const uint8_t *)"bckm-sim-keys", 13, 32);
-    for (uint32_t i = 0; i < kn->ndevs; i++) {
-        const struct bckm_device *d = kn->devs[i];
-        uint8_t head[28];
-        bckm_put_u32(head, d->node_id);
-        bckm_put_u32(head + 4, d->set_id);
-        bckm_put_u64(head + 8, d->epoch);
-        bckm_put_u32(head + 16, d->n_peers);
-        bckm_put_u32(head + 20, d->n_sets);
-        bckm_put_u32(head + 24, i);
-        crypto_generichash_update(&h, head, sizeof head);
-        for (uint32_t k = 0; k < d->n_peers + d->n_sets; k++) {
-            const struct bckm_device_key *e = &d->keys[k < d->n_peers ? k : d->cap_peers + (k - d->n_peers)];
-            uint8_t id[4];
-            bckm_put_u32(id, e->id);
-            crypto_generichash_update(&h, id, 4);
-            crypto_generichash_update(&h, e->key, sizeof e->key);
-        }
-    }
-    crypto_generichash_final(&h, out, 32);
-}
+void bckm_keynet_keys_digest(const struct bckm_keynet *kn, uint8_t out[32]) { bckm_fleet_keys_digest(&kn->fleet, out); }
 
-void keynet_stats(const struct keynet *kn, struct keynet_stats *st) {
+void bckm_keynet_stats(const struct bckm_keynet *kn, struct bckm_keynet_stats *st) {
     memset(st, 0, sizeof *st);
-    st->messages = kn->messages;
-    st->message_bytes = kn->message_bytes;
-    st->device_errors = kn->device_errors;
-    st->devices = kn->ndevs;
-    for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->km[b]);
+    st->messages = kn->fleet.messages;
+    st->message_bytes = kn->fleet.message_bytes;
+    st->device_errors = kn->device_errors + kn->fleet.errors;
+    st->devices = kn->fleet.ndevs;
+    for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->fleet.km[b]);
 }

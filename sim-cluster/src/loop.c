@@ -173,7 +173,7 @@ static int setup(cluster_t *c, const bckm_sim_params *params, bckm_sim_result *r
     if (e != BCKM_OK) return e;
     e = c->wl->init(c);
     if (e != BCKM_OK) return e;
-    bckm_sim_app ref = c->wl->new_app(c);
+    bckm_sim_app ref = c->wl->new_app(c, UINT32_MAX);
     if (ref.self == NULL) return BCKM_ERR_NOMEM;
     e = bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref);
     if (e != BCKM_OK) {

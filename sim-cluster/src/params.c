@@ -107,11 +107,11 @@ void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p) {
         /* None drawn at the consensus layer: one BP is Byzantine at the key
          * layer only (it runs PBFT honestly). */
         uint32_t i = (uint32_t)bckm_sim_rng_below(&r, p->bps);
-        p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
+        p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
         return;
     }
     for (uint32_t i = 0; i < p->bps; i++)
-        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, KEYNET_BYZ_ALL));
+        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
 }
 
 void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
@@ -128,7 +128,7 @@ void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
         if (p->byz_keys[i] != 0) {
             OUT("+keys(");
             static const struct { unsigned bit; const char *name; } kb[] = {
-                { KEYNET_BYZ_EVICT, "evict" }, { KEYNET_BYZ_FORGE, "forge" }, { KEYNET_BYZ_REPLAY, "replay" } };
+                { BCKM_KEYNET_BYZ_EVICT, "evict" }, { BCKM_KEYNET_BYZ_FORGE, "forge" }, { BCKM_KEYNET_BYZ_REPLAY, "replay" } };
             int first = 1;
             for (size_t k = 0; k < sizeof kb / sizeof kb[0]; k++)
                 if (p->byz_keys[i] & kb[k].bit) { OUT("%s%s", first ? "" : "|", kb[k].name); first = 0; }

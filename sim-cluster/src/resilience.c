@@ -1,5 +1,9 @@
 #include "sim/resilience.h"
 
+#include "sim/fleet.h"
+
+#include "bckm/assert.h"
+
 #include "bckm/kdf.h"
 #include "bckm/map.h"
 #include "bckm/msg.h"
@@ -13,58 +17,65 @@
 
 /* ---- a set of 32-byte key values ---------------------------------------------- */
 
-/* Open addressing on the first 8 bytes of the key: every key here is a
- * BLAKE2b output, so those bytes are already uniform. */
+/* The key values in the order learnt, indexed by core's hash map on their
+ * first 8 bytes (every key here is a BLAKE2b output, so those bytes are
+ * already uniform). Keys that share them are chained through next[], and
+ * a lookup compares all 32 bytes: a colliding prefix never counts as a
+ * known key. */
 struct keyset {
     uint8_t (*keys)[BCKM_KEY_BYTES];
-    uint8_t *used;
-    uint64_t cap, len;   /* cap: power of two or 0 */
+    uint32_t *next;         /* 1 + index of the next key with this prefix, 0: none */
+    uint32_t len, cap;
+    struct bckm_map first;  /* prefix -> index of the latest key with it */
 };
 
-static uint64_t key_hash(const uint8_t *k) {
-    uint64_t h;
-    memcpy(&h, k, sizeof h);
-    return h;
+static uint64_t key_prefix(const uint8_t *k) {
+    uint64_t h = bckm_get_u64(k);
+    return h ? h : 1;  /* the map's keys are nonzero */
 }
 
 static void keyset_free(struct keyset *s) {
     if (s->keys != NULL) bckm_wipe(s->keys, (size_t)s->cap * BCKM_KEY_BYTES);
     free(s->keys);
-    free(s->used);
+    free(s->next);
+    bckm_map_free(&s->first);
     memset(s, 0, sizeof *s);
 }
 
 static int keyset_has(const struct keyset *s, const uint8_t *k) {
-    if (s->cap == 0) return 0;
-    for (uint64_t i = key_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i]) return 0;
+    uint32_t i;
+    if (!bckm_map_get(&s->first, key_prefix(k), &i)) return 0;
+    for (;;) {
+        BCKM_ASSERT(i < s->len, "the map and the chains index learnt keys");
         if (bckm_ct_equal(s->keys[i], k, BCKM_KEY_BYTES)) return 1;
+        if (s->next[i] == 0) return 0;
+        i = s->next[i] - 1;
     }
-}
-
-static void keyset_insert_raw(struct keyset *s, const uint8_t *k) {
-    uint64_t i = key_hash(k) & (s->cap - 1);
-    while (s->used[i]) i = (i + 1) & (s->cap - 1);
-    s->used[i] = 1;
-    memcpy(s->keys[i], k, BCKM_KEY_BYTES);
-    s->len++;
 }
 
 static int keyset_add(struct keyset *s, const uint8_t *k) {
     if (keyset_has(s, k)) return BCKM_OK;
-    if ((s->len + 1) * 2 > s->cap) {
-        struct keyset n;
-        n.cap = s->cap ? s->cap * 2 : 1024;
-        n.len = 0;
-        n.keys = malloc((size_t)n.cap * BCKM_KEY_BYTES);
-        n.used = calloc((size_t)n.cap, 1);
-        if (n.keys == NULL || n.used == NULL) { free(n.keys); free(n.used); return BCKM_ERR_NOMEM; }
-        for (uint64_t i = 0; i < s->cap; i++)
-            if (s->used[i]) keyset_insert_raw(&n, s->keys[i]);
-        keyset_free(s);
-        *s = n;
+    if (s->len == s->cap) {
+        uint32_t ncap = s->cap ? s->cap * 2 : 1024;
+        if (ncap < s->cap) return BCKM_ERR_NOMEM;
+        uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
+        uint32_t *nn = realloc(s->next, (size_t)ncap * sizeof *nn);
+        if (nn != NULL) s->next = nn;
+        if (nk == NULL || nn == NULL) { free(nk); return BCKM_ERR_NOMEM; }
+        /* Moved by hand, not realloc'd: the old copy is wiped. */
+        if (s->len > 0) memcpy(nk, s->keys, (size_t)s->len * BCKM_KEY_BYTES);
+        if (s->keys != NULL) bckm_wipe(s->keys, (size_t)s->cap * BCKM_KEY_BYTES);
+        free(s->keys);
+        s->keys = nk;
+        s->cap = ncap;
     }
-    keyset_insert_raw(s, k);
+    uint64_t h = key_prefix(k);
+    uint32_t prev;
+    s->next[s->len] = bckm_map_get(&s->first, h, &prev) ? prev + 1 : 0;
+    int e = bckm_map_put(&s->first, h, s->len);
+    if (e != BCKM_OK) return e;
+    memcpy(s->keys[s->len], k, BCKM_KEY_BYTES);
+    s->len++;
     return BCKM_OK;
 }
 
@@ -73,13 +84,14 @@ static int keyset_add(struct keyset *s, const uint8_t *k) {
 struct bckm_res_world {
     struct bckm_res_params prm;
     struct bckm_sets *reg;
-    struct bckm_km *km[BCKM_MAX_BPS + 1];
+    /* The key managers and the device stores (every node's when
+     * all_devices, else the captured nodes' only). */
+    struct bckm_fleet fleet;
+    int have_fleet;
     struct bckm_drbg rng;
     uint32_t *ids;                     /* genesis index -> node ID */
     uint8_t (*keks)[BCKM_KEY_BYTES];   /* genesis index -> node KEK */
     struct bckm_map index;             /* node ID -> genesis index */
-    struct bckm_device **devs;         /* genesis index -> store or NULL */
-    uint32_t cap_peers, cap_sets;
     int provisioned;
     /* adversary */
     struct keyset known;
@@ -87,9 +99,6 @@ struct bckm_res_world {
     struct bckm_map cap_nodes;         /* captured node IDs */
     uint8_t cap_bps[BCKM_MAX_BPS + 1];
     uint64_t node_keks_held;
-    /* BP signing keys (derived from the seed, not from rng) and the root */
-    uint8_t sign_pk[BCKM_MAX_BPS + 1][32];
-    uint8_t bps_root[32];
 };
 
 static uint32_t rng_below(struct bckm_drbg *d, uint32_t bound) {
@@ -102,22 +111,25 @@ static uint32_t rng_below(struct bckm_drbg *d, uint32_t bound) {
 /* The key manager that generated a set's keys: its owner (owned policy) or
  * any BP (global policy, where every BP derives the same keys). */
 static const struct bckm_km *truth_km(const struct bckm_res_world *w, uint32_t set) {
-    if (w->prm.policy == BCKM_POLICY_GLOBAL) return w->km[1];
+    if (w->prm.policy == BCKM_POLICY_GLOBAL) return w->fleet.km[1];
     uint32_t b = bckm_id_bp(set);
-    return (b >= 1 && b <= w->prm.bps) ? w->km[b] : NULL;
+    return (b >= 1 && b <= w->prm.bps) ? w->fleet.km[b] : NULL;
 }
 
+/* The store of genesis node i, made when first needed. */
 static int new_device(struct bckm_res_world *w, uint32_t i) {
-    if (w->devs[i] != NULL) return BCKM_OK;
-    size_t bytes = BCKM_DEVICE_BYTES(w->cap_peers, w->cap_sets);
-    void *mem = malloc(bytes);
-    struct bckm_device *d;
-    if (mem == NULL) return BCKM_ERR_NOMEM;
-    uint32_t bp = bckm_id_bp(w->ids[i]);
-    int e = bckm_device_init(mem, bytes, w->cap_peers, w->cap_sets, w->keks[i], bp, w->sign_pk[bp], w->bps_root, &d);
-    if (e != BCKM_OK) { free(mem); return e; }
-    w->devs[i] = d;
-    return BCKM_OK;
+    if (bckm_fleet_device(&w->fleet, w->ids[i]) != NULL) return BCKM_OK;
+    return bckm_fleet_add(&w->fleet, w->ids[i], w->keks[i]);
+}
+
+/* BP signing keys come from the seed, not from rng (the analysis' random
+ * sequence does not depend on them). */
+static void sign_seed(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t seed[32]) {
+    const uint8_t *s = ctx;
+    uint8_t lab[12] = { 'r', 'e', 's', 's', 'i', 'g', 'n' };
+    (void)rng;
+    bckm_put_u32(lab + 8, bp);
+    crypto_generichash(seed, 32, lab, sizeof lab, s, BCKM_KEY_BYTES);
 }
 
 int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p) {
@@ -137,50 +149,17 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
     memcpy(s, "bckm-resilience", 15);
     bckm_put_u64(s + 24, p->seed);
     bckm_drbg_init(&w->rng, s);
-    bckm_device_caps(p->nodes, p->bps, &w->cap_peers, &w->cap_sets);
     int e = bckm_sets_new(&w->reg, p->policy);
     if (e != BCKM_OK) return e;
     w->ids = calloc(p->nodes, sizeof *w->ids);
     w->keks = malloc((size_t)p->nodes * BCKM_KEY_BYTES);
-    w->devs = calloc(p->nodes, sizeof *w->devs);
-    if (w->ids == NULL || w->keks == NULL || w->devs == NULL) return BCKM_ERR_NOMEM;
+    if (w->ids == NULL || w->keks == NULL) return BCKM_ERR_NOMEM;
 
-    /* Key managers: the same wiring as a cluster's set-up (domain secrets,
-     * static X25519 keys, the pairwise BP secrets). */
-    uint8_t cluster[BCKM_KEY_BYTES], sk[BCKM_MAX_BPS + 1][32], pk[BCKM_MAX_BPS + 1][32];
-    bckm_drbg_fill(&w->rng, cluster, sizeof cluster);
-    for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-        struct bckm_km_config cfg;
-        uint8_t dseed[BCKM_KEY_BYTES];
-        memset(&cfg, 0, sizeof cfg);
-        cfg.bp_id = b;
-        cfg.policy = p->policy;
-        if (p->policy == BCKM_POLICY_GLOBAL) memcpy(cfg.domain, cluster, sizeof cluster);
-        else bckm_drbg_fill(&w->rng, cfg.domain, sizeof cfg.domain);
-        bckm_drbg_fill(&w->rng, dseed, sizeof dseed);
-        cfg.drbg_seed = dseed;
-        uint8_t kseed[32], lab[12] = { 'r', 'e', 's', 's', 'i', 'g', 'n' };
-        bckm_put_u32(lab + 8, b);
-        crypto_generichash(kseed, sizeof kseed, lab, sizeof lab, s, sizeof s);
-        crypto_sign_seed_keypair(w->sign_pk[b], cfg.sign_sk, kseed);
-        bckm_wipe(kseed, sizeof kseed);
-        e = bckm_km_new(&w->km[b], &cfg);
-        bckm_wipe(&cfg, sizeof cfg);
-        bckm_drbg_fill(&w->rng, sk[b], 32);
-        crypto_scalarmult_base(pk[b], sk[b]);
-    }
-    for (uint32_t a = 1; a <= p->bps && e == BCKM_OK; a++)
-        for (uint32_t b = 1; b <= p->bps && e == BCKM_OK; b++) {
-            if (a == b) continue;
-            uint8_t sec[BCKM_KEY_BYTES];
-            e = bckm_km_bp_secret(sk[a], a, pk[b], b, sec);
-            if (e == BCKM_OK) e = bckm_km_set_peer_secret(w->km[a], b, sec);
-            bckm_wipe(sec, sizeof sec);
-        }
-    bckm_wipe(sk, sizeof sk);
-    bckm_wipe(cluster, sizeof cluster);
-    crypto_generichash(w->bps_root, sizeof w->bps_root, w->sign_pk[1], (size_t)p->bps * 32, NULL, 0);
+    /* Key managers: the same wiring as a cluster's set-up (sim/fleet.h). */
+    struct bckm_fleet_config fc = { p->bps, p->policy, p->nodes, &w->rng, sign_seed, s };
+    e = bckm_fleet_init(&w->fleet, &fc);
     if (e != BCKM_OK) return e;
+    w->have_fleet = 1;
 
     /* Genesis: joins spread round-robin over the BPs (n/p each, as the
      * paper's Prop. 3 assumes), applied to the registry without messages. */
@@ -189,10 +168,8 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
     for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {
         uint32_t bp = 1 + (i % p->bps);
         struct bckm_tx c;
-        bckm_drbg_fill(&w->rng, w->keks[i], BCKM_KEY_BYTES);
-        e = bckm_km_prepare_join(w->km[bp], w->reg, w->keks[i], &c);
-        if (e == BCKM_OK) e = bckm_sets_apply(w->reg, bp, &c, &plan);
-        if (e == BCKM_OK) e = bckm_km_adopt(w->km[bp], c.node_id);
+        e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets, w->reg, &plan, &c,
+                                    w->keks[i]);
         if (e == BCKM_OK) e = bckm_map_put(&w->index, c.node_id, i);
         w->ids[i] = c.node_id;
     }
@@ -205,14 +182,8 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
 
 void bckm_res_free(struct bckm_res_world *w) {
     if (w == NULL) return;
-    for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++) bckm_km_free(w->km[b]);
+    if (w->have_fleet) bckm_fleet_free(&w->fleet);
     bckm_sets_free(w->reg);
-    if (w->devs != NULL)
-        for (uint32_t i = 0; i < w->prm.nodes; i++) {
-            if (w->devs[i] != NULL) bckm_device_wipe(w->devs[i]);
-            free(w->devs[i]);
-        }
-    free(w->devs);
     if (w->keks != NULL) bckm_wipe(w->keks, (size_t)w->prm.nodes * BCKM_KEY_BYTES);
     free(w->keks);
     free(w->ids);
@@ -224,34 +195,13 @@ void bckm_res_free(struct bckm_res_world *w) {
 }
 
 /* Provisions every BP's devices, one BP at a time so that only one BP's
- * bundles are in memory; delivers each bundle to its store if it has one. */
+ * bundles are in memory; each bundle reaches its node's store if it has
+ * one. */
 static int provision(struct bckm_res_world *w) {
     if (w->provisioned) return BCKM_OK;
-    struct bckm_msgs m;
-    uint8_t *copy = NULL;
-    size_t copy_cap = 0;
-    int e = BCKM_OK;
-    bckm_msgs_init(&m);
-    for (uint32_t b = 1; b <= w->prm.bps && e == BCKM_OK; b++) {
-        bckm_msgs_clear(&m);
-        e = bckm_km_provision(w->km[b], w->reg, &m);
-        for (uint32_t i = 0; i < m.n && e == BCKM_OK; i++) {
-            const struct bckm_msg_ref *r = &m.refs[i];
-            uint32_t gi;
-            if (r->kek_type != BCKM_KEK_NODE || !bckm_map_get(&w->index, r->recipient, &gi)) continue;
-            if (w->devs[gi] == NULL) continue;
-            if (copy_cap < r->len) {
-                free(copy);
-                copy_cap = r->len;
-                copy = malloc(copy_cap);
-                if (copy == NULL) { e = BCKM_ERR_NOMEM; break; }
-            }
-            memcpy(copy, m.buf + r->off, r->len);
-            e = bckm_device_apply(w->devs[gi], copy, r->len);
-        }
-    }
-    free(copy);
-    bckm_msgs_free(&m);
+    int e = bckm_fleet_provision(&w->fleet, w->reg, 0);
+    /* A genesis store that refuses its own BP's bundle is a broken world. */
+    if (e == BCKM_OK && w->fleet.errors != 0) e = BCKM_ERR_STATE;
     if (e == BCKM_OK) w->provisioned = 1;
     return e;
 }
@@ -271,7 +221,7 @@ static int capture_device(struct bckm_res_world *w, const struct bckm_device *d)
 /* Everything a BP's key manager holds (set KEKs, pairwise set keys, node
  * KEKs) or derives on demand (pairwise node keys of the sets it knows). */
 static int capture_bp(struct bckm_res_world *w, uint32_t b) {
-    const struct bckm_km *km = w->km[b];
+    const struct bckm_km *km = w->fleet.km[b];
     const struct bckm_set_info *tab = bckm_sets_table(w->reg);
     uint32_t m = bckm_sets_count(w->reg);
     uint8_t k[BCKM_KEY_BYTES];
@@ -443,9 +393,7 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
             e = capture_bp(w, order[i]);
             continue;
         }
-        uint32_t gi = 0;
-        (void)bckm_map_get(&w->index, order[i], &gi);
-        const struct bckm_device *d = w->devs[gi];
+        const struct bckm_device *d = bckm_fleet_device(&w->fleet, order[i]);
         if (d == NULL || d->node_id != order[i]) { e = BCKM_ERR_STATE; break; }
         uint32_t kc = bckm_device_key_count(d);
         if (kc < r->dev_keys_min) r->dev_keys_min = kc;
@@ -483,9 +431,7 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
 const struct bckm_sets *bckm_res_registry(const struct bckm_res_world *w) { return w->reg; }
 
 const struct bckm_device *bckm_res_device(const struct bckm_res_world *w, uint32_t node_id) {
-    uint32_t gi;
-    if (!bckm_map_get(&w->index, node_id, &gi)) return NULL;
-    return w->devs[gi];
+    return bckm_fleet_device(&w->fleet, node_id);
 }
 
 int bckm_res_knows(const struct bckm_res_world *w, const uint8_t key[BCKM_KEY_BYTES]) {

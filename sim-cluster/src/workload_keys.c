@@ -15,7 +15,7 @@ static void fail(cluster_t *c, const char *msg, uint32_t bp, int e) {
 /* The key-management contract (sim/keynet.h). Cluster BP i is keynet BP
  * i + 1 (BP IDs start at 1 in node IDs). */
 static int keys_init(cluster_t *c) {
-    struct keynet_params kp;
+    struct bckm_keynet_params kp;
     memset(&kp, 0, sizeof kp);
     kp.bps = c->n;
     kp.nodes = c->p.nodes;
@@ -25,12 +25,18 @@ static int keys_init(cluster_t *c) {
     /* Fresh retries of joins take new IDs: leave room for them. */
     kp.max_nodes = c->p.nodes + 2 * c->p.requests + 64;
     kp.verify_charge_ns = c->verify_cal_ns;
-    for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & KEYNET_BYZ_ALL;
+    for (uint32_t i = 0; i < c->n; i++) kp.byz_keys[i + 1] = c->p.byz_keys[i] & BCKM_KEYNET_BYZ_ALL;
     kp.trust_byz = c->p.byz_keys_trust;
-    return keynet_new(&c->kn, &kp);
+    kp.withhold_bp = c->p.withhold_rekeys;
+    kp.clock_ns = c->p.cost == BCKM_SIM_COST_MEASURED ? cpu_now_ns : NULL;
+    return bckm_keynet_new(&c->kn, &kp);
 }
 
-static bckm_sim_app keys_new_app(cluster_t *c) { return keynet_app(c->kn); }
+/* Cluster BP bp's replica drives keynet BP bp + 1's key manager; the
+ * checker's reference drives none. */
+static bckm_sim_app keys_new_app(cluster_t *c, uint32_t bp) {
+    return bckm_keynet_app(c->kn, bp < c->n ? bp + 1 : 0);
+}
 
 static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     req_t *q = &c->req[r];
@@ -43,16 +49,16 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     /* Layer 1 (T_k): the key manager prepares against the BP's committed
      * state. A leave or evict with no member to remove at this BP is a join. */
     uint64_t t0 = measured ? cpu_now_ns() : 0;
-    int e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+    int e = bckm_keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
     if (e == BCKM_ERR_UNKNOWN && op != BCKM_OP_JOIN) {
         op = BCKM_OP_JOIN;
-        e = keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
+        e = bckm_keynet_prepare(c->kn, &me->app, bp + 1, op, &env);
     }
     uint64_t prep = cpu_took_us(c, t0, COST_KM_PREPARE);
     c->cost += COST_KM_PREPARE;
     if (e != BCKM_OK) return e;
     /* Transaction generation (part of T_e): sequence number and signature. */
-    e = keynet_seal(c->kn, bp + 1, &env, q->tx);
+    e = bckm_keynet_seal(c->kn, bp + 1, &env, q->tx);
     c->cost += COST_SEAL;
     if (e != BCKM_OK) return e;
     q->tx_len = BCKM_ENVELOPE_BYTES;
@@ -66,8 +72,8 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
  * honest BP's device accepted, or any leave/evict executed for a node by a
  * BP that does not serve it, fails the run. */
 static void keys_byz_check(cluster_t *c) {
-    struct keynet_byz_stats st;
-    keynet_byz_stats(c->kn, &st);
+    struct bckm_keynet_byz_stats st;
+    bckm_keynet_byz_stats(c->kn, &st);
     c->res->byz_forged = st.forged;
     c->res->byz_forged_refused = st.forged_refused;
     c->res->byz_replayed = st.replayed;
@@ -83,31 +89,26 @@ static void keys_byz_check(cluster_t *c) {
     }
 }
 
+/* BP i's key manager committed, while its replica executed them, the
+ * changes the replica executed (the contract ran once for both); its
+ * devices applied their messages on their own CPUs, not the BP's. */
 static void keys_executed(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
-    /* Each step's work runs from the end of the previous step's release (its
-     * bookkeeping below, a decode and a lookup, counts with the next). */
-    uint64_t mark = measured ? cpu_now_ns() : 0;
+    if (measured) c->excl_ns += bckm_keynet_take_device_ns(c->kn);
     for (;;) {
         uint8_t raw[BCKM_ENVELOPE_BYTES];
         int stepped = 0;
-        int e = keynet_follow(c->kn, i + 1, &me->app, &stepped, raw);
+        uint64_t ns = 0;
+        int e = bckm_keynet_follow(c->kn, i + 1, &stepped, raw, &ns);
         if (e != BCKM_OK) {
             c->res->keynet_failures++;
             fail(c, "key manager cannot follow the committed chain", i, e);
             return;
         }
         if (!stepped) { keys_byz_check(c); return; }
-        uint64_t t1 = measured ? cpu_now_ns() : 0;
-        uint64_t work = measured ? (t1 - mark + 999) / 1000 : COST_KM_COMMIT;
+        uint64_t work = measured ? (ns + 999) / 1000 : COST_KM_COMMIT;
         c->cost += COST_KM_COMMIT;
-        /* Devices apply their messages on their own CPUs, not the BP's. */
-        if (c->p.withhold_rekeys != i + 1) keynet_release(c->kn, i + 1);
-        if (measured) {
-            mark = cpu_now_ns();
-            c->excl_ns += mark - t1;
-        }
         /* The commit work for a request at the BP that prepared it is the
          * rest of that request's Layer 1 time. */
         struct bckm_envelope env;
@@ -126,7 +127,7 @@ static void keys_executed(cluster_t *c, uint32_t i) {
 static void keys_rejected(cluster_t *c, const uint8_t *tx, size_t len) {
     struct bckm_envelope env;
     if (len != BCKM_ENVELOPE_BYTES || bckm_envelope_decode(tx, len, &env) != BCKM_OK) return;
-    keynet_abandon(c->kn, env.bp, tx);
+    bckm_keynet_abandon(c->kn, env.bp, tx);
 }
 
 /* After the run settled: every honest BP's key manager is up to date and
@@ -141,17 +142,17 @@ static void keys_finish(cluster_t *c) {
         mask[i + 1] = 1;
         if (ref == UINT32_MAX) ref = i;
     }
-    struct keynet_stats st;
-    keynet_stats(c->kn, &st);
-    keynet_keys_digest(c->kn, c->res->keys_hash);
+    struct bckm_keynet_stats st;
+    bckm_keynet_stats(c->kn, &st);
+    bckm_keynet_keys_digest(c->kn, c->res->keys_hash);
     keys_byz_check(c);
     c->res->devices = st.devices;
     c->res->rekey_messages = st.messages;
     c->res->rekey_bytes = st.message_bytes;
     if (ref == UINT32_MAX || c->res->outcome != BCKM_SIM_OK) return;
     const bckm_sim_app *app = &c->bp[ref].app;
-    c->res->members = bckm_sets_nodes(keynet_registry(app));
-    uint32_t bad = keynet_check_devices_of(c->kn, app, 256, mask);
+    c->res->members = bckm_sets_nodes(bckm_keynet_registry(app));
+    uint32_t bad = bckm_keynet_check_devices_of(c->kn, app, 256, mask);
     c->res->device_violations = bad;
     if (bad != 0) {
         c->res->outcome = BCKM_SIM_SAFETY;
@@ -162,15 +163,15 @@ static void keys_finish(cluster_t *c) {
 
 #define BYZ_EVICTS 8u
 
-/* A key-layer Byzantine BP with KEYNET_BYZ_EVICT, now and then, signs a
+/* A key-layer Byzantine BP with BCKM_KEYNET_BYZ_EVICT, now and then, signs a
  * leave or evict of a node another BP serves and hands it to every honest
  * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
  * contract's execution check is tried as well (bp_maybe_propose). */
 static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
-    if (!(c->p.byz_keys[i] & KEYNET_BYZ_EVICT) ||
+    if (!(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) ||
         c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
         return;
-    if (keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
+    if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
     c->byz_env_n[i]++;
     /* A BP's own request: it may propose it like any other. */
     bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
@@ -183,14 +184,14 @@ static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
 
 /* Measured mode: CPU time the key managers charged for work they did not
  * redo (memoised verifications). */
-static uint64_t keys_charged_ns(cluster_t *c) { return keynet_take_charge_ns(c->kn); }
+static uint64_t keys_charged_ns(cluster_t *c) { return bckm_keynet_take_charge_ns(c->kn); }
 
 /* The contract refuses a re-executed envelope like any invalid one: only the
  * BP that prepared it can tell (the client goes back there, on_client). */
 static int keys_already_executed(int rc) { (void)rc; return 0; }
 
 static void keys_fini(cluster_t *c) {
-    keynet_free(c->kn);
+    bckm_keynet_free(c->kn);
     c->kn = NULL;
 }
 

@@ -7,7 +7,10 @@
  * talks to, then writes (sim/kvapp.h). */
 static int kv_init(cluster_t *c) { (void)c; return BCKM_OK; }
 
-static bckm_sim_app kv_new_app(cluster_t *c) { return bckm_kv_new(c->p.keys, c->client_key); }
+static bckm_sim_app kv_new_app(cluster_t *c, uint32_t bp) {
+    (void)bp;
+    return bckm_kv_new(c->p.keys, c->client_key);
+}
 
 static int kv_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     req_t *q = &c->req[r];

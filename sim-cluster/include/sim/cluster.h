@@ -62,12 +62,12 @@ typedef struct {
     uint32_t join_pct, leave_pct; /* key app: request mix in percent (rest: evict) */
     uint32_t withhold_rekeys;   /* tests: 1 + the BP whose key manager never releases its
                                  * rekey messages (0: none); the device check must catch it */
-    /* key app: key-layer Byzantine behaviours per BP (KEYNET_BYZ_* of
+    /* key app: key-layer Byzantine behaviours per BP (BCKM_KEYNET_BYZ_* of
      * sim/keynet.h, a mask; 0 honest). A BP with a nonzero mask counts as
      * Byzantine (at most f in all for the run to be held to safety). */
     uint8_t byz_keys[BCKM_SIM_MAX_BPS];
     int byz_keys_trust;         /* tests only: honest devices trust the forger's key
-                                 * (keynet_params.trust_byz); the checker must fire */
+                                 * (bckm_keynet_params.trust_byz); the checker must fire */
     int ledger;                 /* BCKM_SIM_LEDGER_MEM (default) or _LMDB (sim/ledger.h) */
     const char *ledger_dir;     /* lmdb: BP i's store is ledger_dir/bp-<i>; each must be
                                  * missing or empty at the start of a run */
@@ -142,7 +142,7 @@ void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int a
 
 /* Key-layer Byzantine BPs for a key-app swarm run (after
  * bckm_sim_swarm_params_app): each Byzantine BP also gets a nonempty seeded
- * set of KEYNET_BYZ_* behaviours; when the seed drew none, one BP (f >= 1)
+ * set of BCKM_KEYNET_BYZ_* behaviours; when the seed drew none, one BP (f >= 1)
  * becomes Byzantine at the key layer only. More than f drawn: unchanged. */
 void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p);
 

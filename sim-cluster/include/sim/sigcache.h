@@ -10,6 +10,10 @@
  * when full, the oldest entry is forgotten (a miss only costs a
  * verification). Not shared between replicas: each trusts only its own
  * checks.
+ *
+ * Not a plain set (sim/u64set.h) or map: it is bounded and forgets in FIFO
+ * order, and it compares full 32-byte digests, so it keeps core's map only
+ * as the index of its ring.
  */
 #ifndef BCKM_SIM_SIGCACHE_H
 #define BCKM_SIM_SIGCACHE_H

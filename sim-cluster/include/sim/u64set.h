@@ -1,14 +1,17 @@
-/* A growable open-addressing set of 64-bit values (0 is stored out of band).
- * Used for executed-tx ids, the mempool's duplicate cache and the checker. */
+/* A growable set of 64-bit values: core's hash map (bckm/map.h) with the
+ * value 0, which the map cannot hold as a key, kept out of band. Used for
+ * executed-tx ids, the mempool's duplicate cache, the checker and the
+ * key layer's forged envelopes. */
 #ifndef BCKM_SIM_U64SET_H
 #define BCKM_SIM_U64SET_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bckm/map.h"
+
 typedef struct {
-    uint64_t *slots;
-    size_t cap, len;
+    struct bckm_map map;   /* nonzero members, each mapped to 1 */
     int has_zero;
 } bckm_u64set;
 
