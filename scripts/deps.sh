@@ -10,7 +10,7 @@ set -euo pipefail
 group="${1:-all}"
 
 pkgs_build=(build-essential pkg-config libsodium-dev liblmdb-dev)
-pkgs_test=(clang libclang-rt-14-dev)
+pkgs_test=(clang libclang-rt-14-dev python3)
 pkgs_prove=(frama-c-base why3 z3 cvc4 python3)
 pkgs_fuzz=(afl++ clang llvm python3)
 pkgs_bench=(libbenchmark-dev g++ gnuplot-nox python3)
