@@ -8,7 +8,7 @@
 /* The current handler's CPU time so far; in the measured mode with the work
  * the application charged but did not redo (memoised verifications). */
 uint64_t bp_elapsed_us(cluster_t *c) {
-    if (c->p.cost == BCKM_SIM_COST_MEASURED) c->add_ns += c->wl->charged_ns(c);
+    if (c->p.cost == BCKM_SIM_COST_MEASURED) if (c->wl->charged_ns != NULL) c->add_ns += c->wl->charged_ns(c);
     return cpu_elapsed_us(c);
 }
 
@@ -72,7 +72,7 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->first_accepted = rc == BCKM_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
-    if (!accepted && ((rc > 0 && c->wl->already_executed(rc)) || (q->exec_mask >> bp & 1))) {
+    if (!accepted && ((rc > 0 && c->wl->already_executed != NULL && c->wl->already_executed(rc)) || (q->exec_mask >> bp & 1))) {
         /* Already executed: the earlier submission committed. */
         clients_done(c, r, bp, 0, now);
         return;

@@ -191,7 +191,7 @@ void bp_drain(cluster_t *c, uint32_t i, uint64_t now) {
 void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     bp_t *me = &c->bp[i];
     int kind = c->p.byz_kind[i];
-    if (me->up && me->live) c->wl->adversary(c, i, now);
+    if (me->up && me->live && c->wl->adversary != NULL) c->wl->adversary(c, i, now);
     if (!me->up || kind == BCKM_BYZ_SILENT || me->mp.len == 0) return;
     uint64_t h;
     uint8_t prev[32];

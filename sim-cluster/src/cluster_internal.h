@@ -159,7 +159,8 @@ typedef struct {
     void (*executed)(struct cluster *c, uint32_t bp);
     /* A tx of ours was rejected for good: release what it held. */
     void (*rejected)(struct cluster *c, const uint8_t *tx, size_t len);
-    /* CheckTx's rejection code rc says the tx already executed. */
+    /* The last three hooks are optional (NULL: the application has none).
+     * CheckTx's rejection code rc says the tx already executed. */
     int (*already_executed)(int rc);
     /* A Byzantine BP's action at the application's layer, before it may
      * propose (the keys workload's forged evictions). */

@@ -186,10 +186,6 @@ static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
  * redo (memoised verifications). */
 static uint64_t keys_charged_ns(cluster_t *c) { return bckm_keynet_take_charge_ns(c->kn); }
 
-/* The contract refuses a re-executed envelope like any invalid one: only the
- * BP that prepared it can tell (the client goes back there, on_client). */
-static int keys_already_executed(int rc) { (void)rc; return 0; }
-
 static void keys_fini(cluster_t *c) {
     bckm_keynet_free(c->kn);
     c->kn = NULL;
@@ -203,7 +199,9 @@ const workload_ops workload_keys = {
     .make_tx = keys_make_tx,
     .executed = keys_executed,
     .rejected = keys_rejected,
-    .already_executed = keys_already_executed,
+    /* No already_executed: the contract refuses a re-executed envelope like
+     * any invalid one; only the BP that prepared it can tell (the client goes
+     * back there, on_client). */
     .adversary = keys_adversary,
     .charged_ns = keys_charged_ns,
     .finish = keys_finish,

@@ -36,10 +36,6 @@ static void kv_fini(cluster_t *c) { (void)c; }
  * submission committed. */
 static int kv_already_executed(int rc) { return rc == BCKM_KV_REJ_DUPLICATE; }
 
-static void kv_adversary(cluster_t *c, uint32_t bp, uint64_t now) { (void)c; (void)bp; (void)now; }
-
-static uint64_t kv_charged_ns(cluster_t *c) { (void)c; return 0; }
-
 const workload_ops workload_kv = {
     .name = "kv",
     .tx_len = BCKM_KV_TX_BYTES,
@@ -49,8 +45,6 @@ const workload_ops workload_kv = {
     .executed = kv_executed,
     .rejected = kv_rejected,
     .already_executed = kv_already_executed,
-    .adversary = kv_adversary,
-    .charged_ns = kv_charged_ns,
     .finish = kv_finish,
     .fini = kv_fini,
 };
