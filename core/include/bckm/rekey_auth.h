@@ -21,7 +21,7 @@
 #define BCKM_REKEY_AUTH_H
 
 #include "bckm/common.h"
-#include "bckm/km.h"
+#include "bckm/msgs.h"
 #include "bckm/msg.h"
 
 #define BCKM_REKEY_BATCH_LABEL "bckm-rekey-batch-v1"

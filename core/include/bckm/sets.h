@@ -22,6 +22,7 @@
 
 #include "bckm/common.h"
 #include "bckm/tx.h"
+#include "bckm/plan.h"
 
 typedef enum { BCKM_POLICY_OWNED = 1, BCKM_POLICY_GLOBAL = 2 } bckm_policy;
 
@@ -250,37 +251,27 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
                          uint32_t owner, uint32_t cap, uint32_t victim,
                          uint32_t *dest, uint32_t m);
 
+/*
+ * Takes back the first k moves of a plan made by bckm_sets_plan_moves (the
+ * sizes only), for a caller that cannot carry the plan out.
+ */
+/*@ requires k <= m;
+    requires \valid(sets + (0 .. count - 1));
+    requires m > 0 ==> \valid(dest + (0 .. m - 1));
+    requires \separated(dest + (0 .. m - 1), sets + (0 .. count - 1));
+    requires \forall integer j; 0 <= j < k ==> 0 <= dest[j] < count;
+    requires \forall integer j, i; 0 <= j <= k ==> bckm_moved_to(dest, j, i) >= 0;
+    requires \forall integer i; 0 <= i < count ==> sets[i].size >= bckm_moved_to(dest, k, i);
+    assigns sets[0 .. count - 1].size;
+    ensures \forall integer i; 0 <= i < count ==>
+      sets[i].size == \old(sets[i].size) - \old(bckm_moved_to(dest, k, i));
+ */
+void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count,
+                          const uint32_t *dest, uint32_t m, uint32_t k);
+
 /* ---- The registry (BP side; allocates) ---------------------------------- */
 
 struct bckm_sets; /* opaque */
-
-/* A member move made by Reorder. */
-struct bckm_move {
-    uint32_t node_id;
-    uint32_t from_set;
-    uint32_t to_set;
-};
-
-/* What applying one change did to the registry, in the order it happened.
- * The arrays are owned by the plan: bckm_plan_init before first use,
- * bckm_plan_free when done; bckm_sets_apply refills them. */
-struct bckm_plan {
-    uint64_t epoch;          /* the key epoch this change opens (1, 2, ...) */
-    uint32_t created_set;    /* set opened by a join, or 0 */
-    uint32_t retired_count;  /* sets removed (emptied or dissolved) */
-    uint32_t *retired;
-    uint32_t changed_count;  /* live sets whose membership changed */
-    uint32_t *changed;
-    uint32_t move_count;
-    struct bckm_move *moves;
-    uint32_t cap_sets_, cap_moves_;
-};
-
-void bckm_plan_init(struct bckm_plan *p);
-void bckm_plan_free(struct bckm_plan *p);
-/* 1 when set_id is in p->changed / p->retired. */
-int bckm_plan_changed(const struct bckm_plan *p, uint32_t set_id);
-int bckm_plan_retired(const struct bckm_plan *p, uint32_t set_id);
 
 int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) BCKM_MUST_CHECK;
 void bckm_sets_free(struct bckm_sets *s);
