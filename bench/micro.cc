@@ -888,7 +888,7 @@ struct CertFixture {
         cert.count = 2 * f + 1;
         for (uint32_t i = 0; i < cert.count; i++) {
             cert.sigs[i].bp = i + 1;
-            must(bckm_commit_sign(9, hash, sks[i].data(), cert.sigs[i].sig), "commit_sign");
+            must(bckm_commit_sign(9, cert.view, hash, sks[i].data(), cert.sigs[i].sig), "commit_sign");
         }
     }
 };

@@ -57,7 +57,7 @@ static int fuzz_cert(const uint8_t *data, size_t size) {
     for (uint32_t i = 0; i < fuzz_cert_signed.count; i++) {
         uint32_t bp = fuzz_cert_signed.sigs[i].bp;
         if (bp > FUZZ_N_BPS) { unknown = 1; continue; }
-        FUZZ_CHECK(bckm_commit_sign(fuzz_cert_signed.height, fuzz_cert_signed.block_hash,
+        FUZZ_CHECK(bckm_commit_sign(fuzz_cert_signed.height, fuzz_cert_signed.view, fuzz_cert_signed.block_hash,
                                     fuzz_bp_sk[bp - 1], fuzz_cert_signed.sigs[i].sig) == BCKM_OK);
     }
     int vrc = bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,

@@ -99,7 +99,7 @@ static void fuzz_lg_make_chain(void) {
         c.count = 3;
         for (uint32_t i = 0; i < 3; i++) {
             c.sigs[i].bp = i + 1u;
-            FUZZ_CHECK(bckm_commit_sign(c.height, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) == BCKM_OK);
+            FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) == BCKM_OK);
         }
         FUZZ_CHECK(bckm_cert_encode(&c, fuzz_lg_cert[b], sizeof fuzz_lg_cert[b],
                                     &fuzz_lg_cert_len[b]) == BCKM_OK);

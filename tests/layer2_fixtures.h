@@ -118,7 +118,7 @@ static inline int fix_cert(const uint8_t block_hash[BCKM_HASH_BYTES], struct bck
         uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
         c->sigs[i].bp = signers[i];
         fix_bp_keys(signers[i], pk, sk);
-        ret = bckm_commit_sign(c->height, block_hash, sk, c->sigs[i].sig);
+        ret = bckm_commit_sign(c->height, c->view, block_hash, sk, c->sigs[i].sig);
     }
     return ret;
 }

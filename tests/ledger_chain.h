@@ -99,7 +99,7 @@ static inline int chain_make(const struct chain_keys *keys, uint64_t h,
     for (uint32_t b = 1; b <= CHAIN_BPS; b++) {
         if (!(signers & (1u << (b - 1u)))) continue;
         c.sigs[c.count].bp = b;
-        ret = bckm_commit_sign(h, hash, keys->sk[b - 1u], c.sigs[c.count].sig);
+        ret = bckm_commit_sign(h, c.view, hash, keys->sk[b - 1u], c.sigs[c.count].sig);
         if (ret != BCKM_OK) return ret;
         c.count++;
     }
@@ -112,7 +112,7 @@ static inline unsigned chain_signers(uint64_t h) {
     return 0xFu & ~(1u << (h % CHAIN_BPS));
 }
 
-#define CHAIN_BLOCK_CAP (BCKM_BLOCK_HEADER_BYTES + CHAIN_MAX_TXS * BCKM_ENVELOPE_BYTES)
+#define CHAIN_BLOCK_CAP (BCKM_BLOCK_HEADER_BYTES + CHAIN_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES))
 #define CHAIN_CERT_CAP (BCKM_CERT_FIXED_BYTES + CHAIN_BPS * BCKM_CERT_ENTRY_BYTES)
 
 /* A whole chain of `len` blocks, heights 1..len (index h-1). */

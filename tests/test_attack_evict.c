@@ -447,7 +447,7 @@ static void ledger_stores_reattach(void) {
     memcpy(c.block_hash, hash, 32);
     for (uint32_t b = 1; b <= 3; b++) {
         c.sigs[c.count].bp = b;
-        REQUIRE(bckm_commit_sign(1, hash, keys.sk[b - 1], c.sigs[c.count].sig) == BCKM_OK);
+        REQUIRE(bckm_commit_sign(1, 0, hash, keys.sk[b - 1], c.sigs[c.count].sig) == BCKM_OK);
         c.count++;
     }
     REQUIRE(bckm_cert_encode(&c, cert, sizeof cert, &cl) == BCKM_OK);

@@ -540,8 +540,8 @@ static void cert_verify_rules(void) {
     c.count = 4;
     c.sigs[2].bp = 3;
     c.sigs[3].bp = 4;
-    REQUIRE(bckm_commit_sign(c.height, fx.hash, bp_sk[2], c.sigs[2].sig) == BCKM_OK);
-    REQUIRE(bckm_commit_sign(c.height, fx.hash, bp_sk[3], c.sigs[3].sig) == BCKM_OK);
+    REQUIRE(bckm_commit_sign(c.height, c.view, fx.hash, bp_sk[2], c.sigs[2].sig) == BCKM_OK);
+    REQUIRE(bckm_commit_sign(c.height, c.view, fx.hash, bp_sk[3], c.sigs[3].sig) == BCKM_OK);
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_OK);
     /* a bad signature */
     c = fx.cert; c.sigs[1].sig[10] ^= 4;

@@ -5,6 +5,7 @@
 #include "bckm/block.h"
 
 #include <sodium.h>
+#include <string.h>
 
 /* Byte offsets inside a header. */
 #define HDR_OFF_VERSION 0u
@@ -207,12 +208,79 @@ out:
 
 /* ---- body -------------------------------------------------------------- */
 
+/* One record of a body: u16 length || the transaction's bytes. */
+#define TX_PREFIX_BYTES 2u
+
+int bckm_block_body_put(uint8_t *out, size_t cap, size_t *pos, const uint8_t *tx, size_t len) {
+    if (out == NULL || pos == NULL || tx == NULL) return BCKM_ERR_ARG;
+    if (len == 0 || len > BCKM_BLOCK_TX_MAX_BYTES || *pos > cap) return BCKM_ERR_ARG;
+    if (cap - *pos < TX_PREFIX_BYTES + len) return BCKM_ERR_NOMEM;
+    bckm_put_u16(out + *pos, (uint16_t)len);
+    memcpy(out + *pos + TX_PREFIX_BYTES, tx, len);
+    *pos += TX_PREFIX_BYTES + len;
+    return BCKM_OK;
+}
+
+int bckm_block_body_next(const uint8_t *body, size_t len, size_t *pos, const uint8_t **tx,
+                         size_t *tx_len) {
+    size_t n;
+
+    if (pos == NULL || tx == NULL || tx_len == NULL || (len > 0 && body == NULL) || *pos > len)
+        return BCKM_ERR_ARG;
+    if (*pos == len) return 0;
+    if (len - *pos < TX_PREFIX_BYTES) return BCKM_ERR_TRUNCATED;
+    n = bckm_get_u16(body + *pos);
+    if (n == 0 || n > BCKM_BLOCK_TX_MAX_BYTES) return BCKM_ERR_FORMAT;
+    if (len - *pos - TX_PREFIX_BYTES < n) return BCKM_ERR_TRUNCATED;
+    *tx = body + *pos + TX_PREFIX_BYTES;
+    *tx_len = n;
+    *pos += TX_PREFIX_BYTES + n;
+    return 1;
+}
+
+int bckm_block_body_root(const uint8_t *body, size_t len, uint32_t n, uint8_t out[BCKM_HASH_BYTES]) {
+    static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
+    crypto_generichash_state st;
+    const uint8_t *tx;
+    size_t pos = 0, tx_len;
+    uint8_t cnt[4];
+    uint32_t i;
+    int r;
+
+    if (out == NULL || (len > 0 && body == NULL) || n > BCKM_BLOCK_MAX_TXS) return BCKM_ERR_ARG;
+    /* The framing first: exactly n well-formed records fill the body. */
+    for (i = 0; i < n; i++) {
+        r = bckm_block_body_next(body, len, &pos, &tx, &tx_len);
+        if (r == 0) return BCKM_ERR_TRUNCATED;
+        if (r < 0) return r;
+    }
+    if (pos != len) return BCKM_ERR_FORMAT;
+    bckm_put_u32(cnt, n);
+    if (crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES) != 0 ||
+        crypto_generichash_update(&st, label, sizeof label) != 0 ||
+        crypto_generichash_update(&st, cnt, sizeof cnt) != 0 ||
+        (len > 0 && crypto_generichash_update(&st, body, len) != 0) ||
+        crypto_generichash_final(&st, out, BCKM_HASH_BYTES) != 0)
+        return BCKM_ERR_CRYPTO;
+    return BCKM_OK;
+}
+
+int bckm_block_body_check(const struct bckm_block_header *hdr, const uint8_t *body, size_t len) {
+    uint8_t root[BCKM_HASH_BYTES];
+    int ret;
+
+    if (hdr == NULL) return BCKM_ERR_ARG;
+    ret = bckm_block_body_root(body, len, hdr->n_txs, root);
+    if (ret == BCKM_OK && !same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) ret = BCKM_ERR_MISMATCH;
+    return ret;
+}
+
 int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
                        uint8_t out[BCKM_HASH_BYTES]) {
     static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
     crypto_generichash_state st;
     uint8_t cnt[4];
-    uint8_t enc[BCKM_ENVELOPE_MAX_BYTES];
+    uint8_t enc[TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES];
     size_t len = 0;
     int ret = BCKM_OK;
     uint32_t i;
@@ -223,10 +291,12 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     bckm_put_u32(cnt, n);
     if (crypto_generichash_update(&st, label, sizeof label) != 0 ||
         crypto_generichash_update(&st, cnt, sizeof cnt) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+    /* The same bytes as the root of bckm_block_body_encode's body. */
     for (i = 0; i < n; i++) {
-        ret = bckm_envelope_encode_to(&envs[i], enc, sizeof enc, &len);
+        ret = bckm_envelope_encode_to(&envs[i], enc + TX_PREFIX_BYTES, sizeof enc - TX_PREFIX_BYTES, &len);
         if (ret != BCKM_OK) goto out;
-        if (crypto_generichash_update(&st, enc, len) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+        bckm_put_u16(enc, (uint16_t)len);
+        if (crypto_generichash_update(&st, enc, TX_PREFIX_BYTES + len) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
     }
     if (crypto_generichash_final(&st, out, BCKM_HASH_BYTES) != 0) ret = BCKM_ERR_CRYPTO;
 
@@ -248,16 +318,18 @@ int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
     }
     if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
     /*@ loop invariant 0 <= i <= n && 0 <= pos <= cap && remain == cap - pos;
-        loop invariant pos <= i * BCKM_ENVELOPE_MAX_BYTES;
+        loop invariant pos <= i * (TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES);
         loop assigns i, pos, remain, ret, w, out[0 .. cap - 1];
         loop variant n - i; */
     for (i = 0; i < n; i++) {
-        /* Each envelope's own length (134 or 198), checked against what
-         * remains by the encoder itself. */
-        ret = bckm_envelope_encode_to(&envs[i], out + pos, remain, &w);
+        /* u16 length || the envelope at its own length (134 or 198),
+         * checked against what remains by the encoder itself. */
+        if (remain < TX_PREFIX_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
+        ret = bckm_envelope_encode_to(&envs[i], out + pos + TX_PREFIX_BYTES, remain - TX_PREFIX_BYTES, &w);
         if (ret != BCKM_OK) goto out;
-        pos += w;
-        remain -= w;
+        bckm_put_u16(out + pos, (uint16_t)w);
+        pos += TX_PREFIX_BYTES + w;
+        remain -= TX_PREFIX_BYTES + w;
     }
     *out_len = pos;
 
@@ -267,39 +339,24 @@ out:
 
 int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *buf, size_t len,
                            struct bckm_envelope *envs, uint32_t cap) {
-    uint8_t root[BCKM_HASH_BYTES];
-    int ret = BCKM_OK;
-    size_t remain = len;
-    size_t pos = 0;
-    size_t w = 0;
+    const uint8_t *tx;
+    size_t pos = 0, tx_len;
+    int ret;
     uint32_t i;
-    uint32_t n;
 
-    if (hdr == NULL || (len > 0 && buf == NULL)) { ret = BCKM_ERR_ARG; goto out; }
-    n = hdr->n_txs;
-    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
-    if (n > cap || (n > 0 && envs == NULL)) { ret = BCKM_ERR_NOMEM; goto out; }
-    /*@ loop invariant 0 <= i <= n && 0 <= pos <= len && remain == len - pos;
-        loop assigns i, pos, remain, ret, w, envs[0 .. n - 1];
-        loop variant n - i; */
-    for (i = 0; i < n; i++) {
-        /* The version byte gives the envelope's length (134 or 198). */
-        if (remain == 0) { ret = BCKM_ERR_TRUNCATED; goto out; }
-        w = bckm_envelope_wire_len(buf[pos]);
-        if (w == 0) { ret = BCKM_ERR_FORMAT; goto out; }
-        if (remain < w) { ret = BCKM_ERR_TRUNCATED; goto out; }
-        ret = bckm_envelope_decode(buf + pos, w, &envs[i]);
-        if (ret != BCKM_OK) goto out;
-        pos += w;
-        remain -= w;
+    if (hdr == NULL || (len > 0 && buf == NULL)) return BCKM_ERR_ARG;
+    if (hdr->n_txs > BCKM_BLOCK_MAX_TXS) return BCKM_ERR_ARG;
+    if (hdr->n_txs > cap || (hdr->n_txs > 0 && envs == NULL)) return BCKM_ERR_NOMEM;
+    ret = bckm_block_body_check(hdr, buf, len);
+    if (ret != BCKM_OK) return ret;
+    /* Framing and root are good; every transaction must be an envelope. */
+    for (i = 0; i < hdr->n_txs; i++) {
+        if (bckm_block_body_next(buf, len, &pos, &tx, &tx_len) != 1) return BCKM_ERR_FORMAT;
+        if (tx_len != bckm_envelope_wire_len(tx[0])) return BCKM_ERR_FORMAT;
+        ret = bckm_envelope_decode(tx, tx_len, &envs[i]);
+        if (ret != BCKM_OK) return ret;
     }
-    if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
-    ret = bckm_block_tx_root(envs, n, root);
-    if (ret != BCKM_OK) goto out;
-    if (!same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) ret = BCKM_ERR_MISMATCH;
-
-out:
-    return ret;
+    return BCKM_OK;
 }
 
 int bckm_block_seal(struct bckm_block_header *hdr, const struct bckm_envelope *envs, uint32_t n) {
@@ -493,36 +550,35 @@ out:
     return ret;
 }
 
-#define COMMIT_MSG_BYTES (BCKM_COMMIT_LABEL_BYTES + 8u + BCKM_HASH_BYTES)
-
-static void commit_message(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
-                           uint8_t msg[COMMIT_MSG_BYTES]) {
+void bckm_commit_message(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
+                         uint8_t msg[BCKM_COMMIT_MSG_BYTES]) {
     static const uint8_t label[BCKM_COMMIT_LABEL_BYTES] = BCKM_COMMIT_LABEL;
-    copy_bytes(msg, label, BCKM_COMMIT_LABEL_BYTES);
+    memcpy(msg, label, BCKM_COMMIT_LABEL_BYTES);
     bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES, height);
-    copy_bytes(msg + BCKM_COMMIT_LABEL_BYTES + 8u, block_hash, BCKM_HASH_BYTES);
+    bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES + 8u, view);
+    memcpy(msg + BCKM_COMMIT_LABEL_BYTES + 16u, block_hash, BCKM_HASH_BYTES);
 }
 
-int bckm_commit_sign(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+int bckm_commit_sign(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
                      const uint8_t sk[BCKM_SIGN_SK_BYTES], uint8_t sig[BCKM_SIG_BYTES]) {
-    uint8_t msg[COMMIT_MSG_BYTES];
+    uint8_t msg[BCKM_COMMIT_MSG_BYTES];
     int ret = BCKM_OK;
 
     if (block_hash == NULL || sk == NULL || sig == NULL || height == 0) { ret = BCKM_ERR_ARG; goto out; }
-    commit_message(height, block_hash, msg);
+    bckm_commit_message(height, view, block_hash, msg);
     if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) ret = BCKM_ERR_CRYPTO;
 
 out:
     return ret;
 }
 
-int bckm_commit_verify(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+int bckm_commit_verify(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
                        const uint8_t pk[BCKM_SIGN_PK_BYTES], const uint8_t sig[BCKM_SIG_BYTES]) {
-    uint8_t msg[COMMIT_MSG_BYTES];
+    uint8_t msg[BCKM_COMMIT_MSG_BYTES];
     int ret = BCKM_OK;
 
     if (block_hash == NULL || pk == NULL || sig == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    commit_message(height, block_hash, msg);
+    bckm_commit_message(height, view, block_hash, msg);
     if (crypto_sign_verify_detached(sig, msg, sizeof msg, pk) != 0) ret = BCKM_ERR_AUTH;
 
 out:
@@ -544,7 +600,7 @@ int bckm_cert_verify(const struct bckm_cert *c, const uint8_t block_hash[BCKM_HA
     for (i = 0; i < c->count; i++) {
         uint32_t bp = c->sigs[i].bp;
         if (bp > n_bps) { ret = BCKM_ERR_UNKNOWN; goto out; }
-        ret = bckm_commit_verify(c->height, c->block_hash, bp_pk[bp - 1u], c->sigs[i].sig);
+        ret = bckm_commit_verify(c->height, c->view, c->block_hash, bp_pk[bp - 1u], c->sigs[i].sig);
         if (ret != BCKM_OK) goto out;
         /* Signers are strictly increasing (cert_is_valid), so each counts once. */
         valid++;

@@ -14,6 +14,7 @@ int bckm_ledger_handle_new(const struct bckm_ledger_config *cfg, bckm_ledger **o
     if (cfg == NULL || out == NULL || cfg->bp_pk == NULL) { ret = BCKM_ERR_ARG; goto out; }
     if (cfg->n_bps == 0 || cfg->n_bps > BCKM_MAX_BPS) { ret = BCKM_ERR_ARG; goto out; }
     if (cfg->f > (cfg->n_bps - 1u) / 2u) { ret = BCKM_ERR_ARG; goto out; }
+    if ((cfg->flags & ~(BCKM_LEDGER_TRUST_FILE | BCKM_LEDGER_OPAQUE)) != 0) { ret = BCKM_ERR_ARG; goto out; }
     l = calloc(1, sizeof *l);
     if (l == NULL) { ret = BCKM_ERR_NOMEM; goto out; }
     l->bp_pk = calloc(cfg->n_bps, sizeof *l->bp_pk);
@@ -22,6 +23,7 @@ int bckm_ledger_handle_new(const struct bckm_ledger_config *cfg, bckm_ledger **o
     memcpy(l->bp_pk, cfg->bp_pk, (size_t)cfg->n_bps * sizeof *l->bp_pk);
     l->n_bps = cfg->n_bps;
     l->f = cfg->f;
+    l->opaque = (cfg->flags & BCKM_LEDGER_OPAQUE) != 0;
     *out = l;
     l = NULL;
 
@@ -45,7 +47,15 @@ int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_le
     int ret;
 
     if (block == NULL || cert == NULL) return BCKM_ERR_ARG;
-    ret = bckm_block_decode(block, block_len, &h, l->envs, BCKM_BLOCK_MAX_TXS);
+    if (l->opaque) {
+        /* The transactions are the application's: framing and root only. */
+        if (block_len < BCKM_BLOCK_HEADER_BYTES) return BCKM_ERR_TRUNCATED;
+        ret = bckm_block_header_decode(block, BCKM_BLOCK_HEADER_BYTES, &h);
+        if (ret == BCKM_OK)
+            ret = bckm_block_body_check(&h, block + BCKM_BLOCK_HEADER_BYTES, block_len - BCKM_BLOCK_HEADER_BYTES);
+    } else {
+        ret = bckm_block_decode(block, block_len, &h, l->envs, BCKM_BLOCK_MAX_TXS);
+    }
     if (ret != BCKM_OK) return ret;
     /* The height check first: a block for another height is a caller's
      * ordering problem (STATE), not a broken chain. */
@@ -135,8 +145,9 @@ int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len,
     p.block_len = block_len;
     p.cert = cert;
     p.cert_len = cert_len;
-    p.envs = l->envs;
-    p.n = n;
+    p.envs = l->opaque ? NULL : l->envs;
+    p.n = l->opaque ? 0 : n;
+    p.n_txs = n;
     p.status = status != NULL ? status : executed;
     ret = l->ops->put(l, &p);
     if (ret != BCKM_OK) return ret;
@@ -161,11 +172,16 @@ int bckm_ledger_get_cert(bckm_ledger *l, uint64_t height, uint8_t *out, size_t c
     return get_common(l, 1, height, out, cap, len);
 }
 
+int bckm_ledger_get_status(bckm_ledger *l, uint64_t height, uint8_t *out, size_t cap, size_t *len) {
+    return get_common(l, 2, height, out, cap, len);
+}
+
 static int query_common(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
                         struct bckm_ledger_pos after, struct bckm_ledger_entry *out, size_t cap,
                         size_t *n) {
     if (l == NULL || n == NULL || (cap > 0 && out == NULL)) return BCKM_ERR_ARG;
     *n = 0;
+    if (l->opaque) return BCKM_ERR_STATE;   /* an opaque ledger keeps no envelope index */
     if (cap == 0) return BCKM_OK;
     return l->ops->query(l, q, key, after, out, cap, n);
 }

@@ -24,14 +24,15 @@ struct ledger_put {
     uint64_t height;
     const uint8_t *block; size_t block_len;
     const uint8_t *cert; size_t cert_len;
-    const struct bckm_envelope *envs; uint32_t n;
-    const uint8_t *status;               /* n bytes, never NULL */
+    const struct bckm_envelope *envs; uint32_t n;   /* envelopes to index (0: opaque ledger) */
+    uint32_t n_txs;
+    const uint8_t *status;               /* n_txs bytes, never NULL */
 };
 
 struct ledger_ops {
     /* Stores p atomically: all of it or nothing. */
     int (*put)(bckm_ledger *l, const struct ledger_put *p);
-    /* which: 0 block, 1 certificate. height is in 1..l->height. */
+    /* which: 0 block, 1 certificate, 2 status bytes. height is in 1..l->height. */
     int (*get)(bckm_ledger *l, int which, uint64_t height, uint8_t *out, size_t cap, size_t *len);
     /* key: 4-byte big-endian node ID, 32-byte code hash, or NULL. */
     int (*query)(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
@@ -44,6 +45,7 @@ struct bckm_ledger {
     void *impl;
     uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES];   /* copy of the configured table */
     uint32_t n_bps, f;
+    int opaque;                             /* BCKM_LEDGER_OPAQUE: no envelope decoding, no indexes */
     uint64_t height;                        /* tip, after the last successful put */
     uint8_t tip_hash[BCKM_HASH_BYTES];
     struct bckm_envelope *envs;             /* workspace: BCKM_BLOCK_MAX_TXS */
@@ -56,8 +58,9 @@ int bckm_ledger_handle_new(const struct bckm_ledger_config *cfg, bckm_ledger **o
 void bckm_ledger_handle_free(bckm_ledger *l);
 
 /* Validates (block, cert) as the successor of the current tip (l->height,
- * l->tip_hash). On success the decoded envelopes are in l->envs, *n_txs
- * holds their count and hash the block hash. */
+ * l->tip_hash). On success *n_txs holds the block's transaction count, hash
+ * the block hash and, unless the ledger is opaque, l->envs the decoded
+ * envelopes. */
 int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_len,
                       const uint8_t *cert, size_t cert_len, uint32_t *n_txs,
                       uint8_t hash[BCKM_HASH_BYTES]);

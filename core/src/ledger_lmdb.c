@@ -1,14 +1,17 @@
 /*
  * LMDB ledger backend: durable storage of the committed chain.
  *
- * One environment (a directory) with six named databases:
- *   meta     "format" -> "bckm-ledger-v1"
+ * One environment (a directory) with seven named databases:
+ *   meta     "format" -> "bckm-ledger-v2" (envelopes) or "bckm-ledger-v2-opaque"
  *   blocks   u64 height -> block encoding
  *   certs    u64 height -> certificate encoding
+ *   status   u64 height -> one status byte per transaction
  *   txs      position (u64 height || u32 index) -> status || envelope
  *   by_node  u32 node ID -> positions (sorted duplicates, fixed size)
  *   by_code  32-byte code hash -> positions (sorted duplicates, fixed size)
- * Keys are big-endian, so LMDB's byte order is commit order.
+ * Keys are big-endian, so LMDB's byte order is commit order. An opaque
+ * ledger (BCKM_LEDGER_OPAQUE) leaves txs, by_node and by_code empty. A store
+ * of another format (v1 included) is refused as BCKM_ERR_CORRUPT.
  *
  * An append is one write transaction committed with LMDB's default
  * durability (fsync before mdb_txn_commit returns); LMDB's copy-on-write
@@ -42,12 +45,22 @@
 #include <unistd.h>
 
 #define FORMAT_KEY "format"
-#define FORMAT_VALUE "bckm-ledger-v1"
+#define FORMAT_ENVELOPES "bckm-ledger-v2"
+#define FORMAT_OPAQUE "bckm-ledger-v2-opaque"
 
 struct lm {
     MDB_env *env;
-    MDB_dbi meta, blocks, certs, txs, by_node, by_code;
+    MDB_dbi meta, blocks, certs, status, txs, by_node, by_code;
 };
+
+static const char *format_value(const bckm_ledger *l) {
+    return l->opaque ? FORMAT_OPAQUE : FORMAT_ENVELOPES;
+}
+
+static int format_is(const bckm_ledger *l, const MDB_val *v) {
+    const char *f = format_value(l);
+    return v->mv_size == strlen(f) && memcmp(v->mv_data, f, v->mv_size) == 0;
+}
 
 static int map_err(int rc) {
     if (rc == MDB_SUCCESS) return BCKM_OK;
@@ -82,6 +95,8 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     if ((rc = mdb_put(txn, s->blocks, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
     v = val(p->cert, p->cert_len);
     if ((rc = mdb_put(txn, s->certs, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
+    v = val(p->status, p->n_txs);
+    if ((rc = mdb_put(txn, s->status, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
     for (uint32_t i = 0; i < p->n; i++) {
         struct bckm_ledger_pos ps = { p->height, i };
         bckm_ledger_pos_encode(ps, pos);
@@ -118,13 +133,13 @@ static int lm_get(bckm_ledger *l, int which, uint64_t height, uint8_t *out, size
     if (rc != MDB_SUCCESS) return map_err(rc);
     bckm_put_u64(hkey, height);
     k = val(hkey, sizeof hkey);
-    rc = mdb_get(txn, which == 0 ? s->blocks : s->certs, &k, &v);
+    rc = mdb_get(txn, which == 0 ? s->blocks : which == 1 ? s->certs : s->status, &k, &v);
     /* Every height up to the tip was there when the store was verified. */
     if (rc == MDB_NOTFOUND) { ret = BCKM_ERR_CORRUPT; goto out; }
     if (rc != MDB_SUCCESS) { ret = map_err(rc); goto out; }
     *len = v.mv_size;
     if (v.mv_size > cap) { ret = BCKM_ERR_NOMEM; goto out; }
-    memcpy(out, v.mv_data, v.mv_size);
+    if (v.mv_size > 0) memcpy(out, v.mv_data, v.mv_size);
 
 out:
     mdb_txn_abort(txn);
@@ -207,7 +222,8 @@ static void lm_close(bckm_ledger *l) {
 static const struct ledger_ops lm_ops = { lm_put, lm_get, lm_query, lm_close };
 
 /* Creates the databases when missing and checks the format marker. */
-static int lm_init_dbs(struct lm *s) {
+static int lm_init_dbs(bckm_ledger *l) {
+    struct lm *s = l->impl;
     MDB_txn *txn = NULL;
     MDB_val k = val(FORMAT_KEY, sizeof FORMAT_KEY - 1u), v;
     int rc, ret = BCKM_OK;
@@ -218,6 +234,7 @@ static int lm_init_dbs(struct lm *s) {
     if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &s->blocks)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &s->certs)) != MDB_SUCCESS ||
+        (rc = mdb_dbi_open(txn, "status", MDB_CREATE, &s->status)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &s->txs)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "by_node", dup, &s->by_node)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "by_code", dup, &s->by_code)) != MDB_SUCCESS) {
@@ -231,13 +248,12 @@ static int lm_init_dbs(struct lm *s) {
         /* Only a store without blocks may be given its marker now. */
         if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
         if (st.ms_entries != 0) { ret = BCKM_ERR_CORRUPT; goto fail; }
-        v = val(FORMAT_VALUE, sizeof FORMAT_VALUE - 1u);
+        v = val(format_value(l), strlen(format_value(l)));
         if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
     } else if (rc != MDB_SUCCESS) {
         ret = map_err(rc);
         goto fail;
-    } else if (v.mv_size != sizeof FORMAT_VALUE - 1u ||
-               memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
+    } else if (!format_is(l, &v)) {
         ret = BCKM_ERR_CORRUPT;
         goto fail;
     }
@@ -313,9 +329,17 @@ static int lm_verify(bckm_ledger *l) {
             ret = BCKM_ERR_CORRUPT;
             goto out;
         }
-        ret = verify_block_txs(l, txn, cn, cc, l->height + 1u, n);
-        if (ret != BCKM_OK) goto out;
-        total_txs += n;
+        {
+            MDB_val sv;
+            rc = mdb_get(txn, s->status, &k, &sv);
+            if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && sv.mv_size != n)) { ret = BCKM_ERR_CORRUPT; goto out; }
+            if (rc != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+        }
+        if (!l->opaque) {
+            ret = verify_block_txs(l, txn, cn, cc, l->height + 1u, n);
+            if (ret != BCKM_OK) goto out;
+            total_txs += n;
+        }
         l->height++;
         memcpy(l->tip_hash, hash, BCKM_HASH_BYTES);
         rc = mdb_cursor_get(cb, &k, &v, MDB_NEXT);
@@ -323,6 +347,8 @@ static int lm_verify(bckm_ledger *l) {
     if (rc != MDB_NOTFOUND) { ret = map_err(rc); goto out; }
     /* Every expected entry exists; equal counts mean there is nothing more. */
     if ((rc = mdb_stat(txn, s->certs, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+    if (st.ms_entries != l->height) { ret = BCKM_ERR_CORRUPT; goto out; }
+    if ((rc = mdb_stat(txn, s->status, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
     if (st.ms_entries != l->height) { ret = BCKM_ERR_CORRUPT; goto out; }
     if ((rc = mdb_stat(txn, s->txs, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
     if (st.ms_entries != total_txs) { ret = BCKM_ERR_CORRUPT; goto out; }
@@ -382,17 +408,18 @@ static int lm_env_open(struct lm *s, const char *dir, uint64_t map_bytes, unsign
 /* Opens the six databases of an existing store in a read-only environment.
  * *empty is set when the store has none yet (a crash before the first
  * commit of lm_init_dbs). */
-static int lm_open_dbs_ro(struct lm *s, int *empty) {
-    static const char *const names[6] = { "meta", "blocks", "certs", "txs", "by_node", "by_code" };
-    MDB_dbi *dbis[6] = { &s->meta, &s->blocks, &s->certs, &s->txs, &s->by_node, &s->by_code };
+static int lm_open_dbs_ro(bckm_ledger *l, int *empty) {
+    struct lm *s = l->impl;
+    static const char *const names[7] = { "meta", "blocks", "certs", "status", "txs", "by_node", "by_code" };
+    MDB_dbi *dbis[7] = { &s->meta, &s->blocks, &s->certs, &s->status, &s->txs, &s->by_node, &s->by_code };
     MDB_txn *txn = NULL;
     int rc;
 
     *empty = 0;
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS) return map_err(rc);
-    for (int i = 0; i < 6; i++) {
-        unsigned fl = i >= 4 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
+    for (int i = 0; i < 7; i++) {
+        unsigned fl = i >= 5 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
         rc = mdb_dbi_open(txn, names[i], fl, dbis[i]);
         if (rc == MDB_NOTFOUND && i == 0) { *empty = 1; mdb_txn_abort(txn); return BCKM_OK; }
         if (rc != MDB_SUCCESS) { mdb_txn_abort(txn); return rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc); }
@@ -409,7 +436,7 @@ static int lm_open_dbs_ro(struct lm *s, int *empty) {
         } else if (rc != MDB_SUCCESS) {
             mdb_txn_abort(txn);
             return map_err(rc);
-        } else if (v.mv_size != sizeof FORMAT_VALUE - 1u || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
+        } else if (!format_is(l, &v)) {
             mdb_txn_abort(txn);
             return BCKM_ERR_CORRUPT;
         }
@@ -436,11 +463,10 @@ static int lm_handle(const struct bckm_ledger_config *cfg, bckm_ledger **out) {
  * `to` through the ordinary append path (lm_put), so every LMDB structure of
  * `to` is built afresh and only the ledger's own, verified content crosses. */
 static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
-    static uint8_t status[BCKM_BLOCK_MAX_TXS];
     struct lm *so = from->impl;
     struct bckm_block_header h;
     MDB_txn *txn = NULL;
-    uint8_t hkey[8], pos[LEDGER_POS_BYTES];
+    uint8_t hkey[8];
     MDB_val k, v, cv, sv;
     int rc, ret = BCKM_OK;
 
@@ -450,29 +476,24 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         bckm_put_u64(hkey, ht);
         k = val(hkey, sizeof hkey);
         if ((rc = mdb_get(txn, so->blocks, &k, &v)) != MDB_SUCCESS ||
-            (rc = mdb_get(txn, so->certs, &k, &cv)) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
-        ret = bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs, BCKM_BLOCK_MAX_TXS);
-        if (ret != BCKM_OK) { ret = BCKM_ERR_CORRUPT; break; }
-        for (uint32_t i = 0; i < h.n_txs; i++) {
-            struct bckm_ledger_pos ps = { ht, i };
-            bckm_ledger_pos_encode(ps, pos);
-            k = val(pos, sizeof pos);
-            if (mdb_get(txn, so->txs, &k, &sv) != MDB_SUCCESS || sv.mv_size < 2 ||
-                sv.mv_size != 1 + bckm_envelope_wire_len(((const uint8_t *)sv.mv_data)[1])) {
-                ret = BCKM_ERR_CORRUPT;
-                break;
-            }
-            status[i] = ((const uint8_t *)sv.mv_data)[0];
+            (rc = mdb_get(txn, so->certs, &k, &cv)) != MDB_SUCCESS ||
+            (rc = mdb_get(txn, so->status, &k, &sv)) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
+        if (v.mv_size < BCKM_BLOCK_HEADER_BYTES ||
+            bckm_block_header_decode(v.mv_data, BCKM_BLOCK_HEADER_BYTES, &h) != BCKM_OK ||
+            sv.mv_size != h.n_txs) { ret = BCKM_ERR_CORRUPT; break; }
+        if (!from->opaque && bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs, BCKM_BLOCK_MAX_TXS) != BCKM_OK) {
+            ret = BCKM_ERR_CORRUPT;
+            break;
         }
-        if (ret != BCKM_OK) break;
         p.height = ht;
         p.block = v.mv_data;
         p.block_len = v.mv_size;
         p.cert = cv.mv_data;
         p.cert_len = cv.mv_size;
-        p.envs = from->envs;
-        p.n = h.n_txs;
-        p.status = status;
+        p.envs = from->opaque ? NULL : from->envs;
+        p.n = from->opaque ? 0 : h.n_txs;
+        p.n_txs = h.n_txs;
+        p.status = sv.mv_data;
         ret = lm_put(to, &p);
     }
     mdb_txn_abort(txn);
@@ -497,11 +518,11 @@ static int probe_body(const char *dir, const char *copy, const struct bckm_ledge
     if ((ret = lm_handle(cfg, &lo)) != BCKM_OK) return ret;
     if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) { bckm_ledger_close(lo); return ret; }
     ret = lm_env_open(lo->impl, dir, cfg->map_bytes, MDB_RDONLY);
-    if (ret == BCKM_OK) ret = lm_open_dbs_ro(lo->impl, &empty);
+    if (ret == BCKM_OK) ret = lm_open_dbs_ro(lo, &empty);
     if (ret == BCKM_OK && !empty) ret = lm_verify(lo);
     height0 = lo->height;
     if (ret == BCKM_OK) ret = lm_env_open(lc->impl, copy, cfg->map_bytes, MDB_NOSYNC);
-    if (ret == BCKM_OK) ret = lm_init_dbs(lc->impl);
+    if (ret == BCKM_OK) ret = lm_init_dbs(lc);
     if (ret == BCKM_OK) ret = rebuild(lo, lc, height0);
     bckm_ledger_close(lo);
     bckm_ledger_close(lc);
@@ -510,7 +531,7 @@ static int probe_body(const char *dir, const char *copy, const struct bckm_ledge
 
     if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) return ret;
     ret = lm_env_open(lc->impl, copy, cfg->map_bytes, 0);
-    if (ret == BCKM_OK) ret = lm_init_dbs(lc->impl);
+    if (ret == BCKM_OK) ret = lm_init_dbs(lc);
     if (ret == BCKM_OK) ret = lm_verify(lc);
     if (ret == BCKM_OK && lc->height != height0) ret = BCKM_ERR_CORRUPT;
     bckm_ledger_close(lc);
@@ -607,7 +628,7 @@ int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
     if (ret != BCKM_OK) goto fail;
     /* Reader slots left by a process that died are freed. */
     (void)mdb_reader_check(s->env, &dead);
-    ret = lm_init_dbs(s);
+    ret = lm_init_dbs(l);
     if (ret != BCKM_OK) goto fail;
     ret = lm_verify(l);
     if (ret != BCKM_OK) goto fail;

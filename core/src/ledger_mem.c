@@ -31,8 +31,8 @@ struct table {
 };
 
 struct blob {
-    uint8_t *block, *cert;
-    size_t block_len, cert_len;
+    uint8_t *block, *cert, *status;
+    size_t block_len, cert_len, n_status;
 };
 
 struct mem {
@@ -133,7 +133,7 @@ static void clear_pending(struct mem *m, const struct ledger_put *p, uint32_t up
 
 static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     struct mem *m = l->impl;
-    uint8_t *bcopy = NULL, *ccopy = NULL;
+    uint8_t *bcopy = NULL, *ccopy = NULL, *scopy = NULL;
     int ret = BCKM_OK;
     uint32_t k = 0;
     void *a;
@@ -148,9 +148,11 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     if (ret != BCKM_OK) goto fail;
     bcopy = malloc(p->block_len);
     ccopy = malloc(p->cert_len);
-    if (bcopy == NULL || ccopy == NULL) { ret = BCKM_ERR_NOMEM; goto fail; }
+    scopy = malloc(p->n_txs ? p->n_txs : 1u);
+    if (bcopy == NULL || ccopy == NULL || scopy == NULL) { ret = BCKM_ERR_NOMEM; goto fail; }
     memcpy(bcopy, p->block, p->block_len);
     memcpy(ccopy, p->cert, p->cert_len);
+    if (p->n_txs > 0) memcpy(scopy, p->status, p->n_txs);
     for (k = 0; k < p->n; k++) {
         uint8_t key[4];
         struct posting *q;
@@ -170,6 +172,8 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     m->blobs[m->n_blobs].block_len = p->block_len;
     m->blobs[m->n_blobs].cert = ccopy;
     m->blobs[m->n_blobs].cert_len = p->cert_len;
+    m->blobs[m->n_blobs].status = scopy;
+    m->blobs[m->n_blobs].n_status = p->n_txs;
     m->n_blobs++;
     for (k = 0; k < p->n; k++) {
         uint8_t key[4];
@@ -195,6 +199,7 @@ fail_k:
 fail:
     free(bcopy);
     free(ccopy);
+    free(scopy);
     return ret;
 }
 
@@ -207,11 +212,11 @@ static int mem_get(bckm_ledger *l, int which, uint64_t height, uint8_t *out, siz
 
     if (height == 0 || height > m->n_blobs) return BCKM_ERR_ARG;
     b = &m->blobs[height - 1u];
-    src = which == 0 ? b->block : b->cert;
-    n = which == 0 ? b->block_len : b->cert_len;
+    src = which == 0 ? b->block : which == 1 ? b->cert : b->status;
+    n = which == 0 ? b->block_len : which == 1 ? b->cert_len : b->n_status;
     *len = n;
     if (n > cap) return BCKM_ERR_NOMEM;
-    memcpy(out, src, n);
+    if (n > 0) memcpy(out, src, n);
     return BCKM_OK;
 }
 
@@ -259,7 +264,11 @@ static int mem_query(bckm_ledger *l, enum ledger_query qk, const uint8_t *key,
 static void mem_close(bckm_ledger *l) {
     struct mem *m = l->impl;
     if (m == NULL) return;
-    for (size_t i = 0; i < m->n_blobs; i++) { free(m->blobs[i].block); free(m->blobs[i].cert); }
+    for (size_t i = 0; i < m->n_blobs; i++) {
+        free(m->blobs[i].block);
+        free(m->blobs[i].cert);
+        free(m->blobs[i].status);
+    }
     free(m->blobs);
     free(m->entries);
     table_free(&m->by_node);

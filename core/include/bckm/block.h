@@ -1,6 +1,8 @@
 /*
- * bckm block: block header, block body (the signed envelopes), block hash,
- * transaction root and the commit certificate stored beside each block.
+ * bckm block: block header, block body (length-prefixed opaque transactions
+ * that the application decodes; the key application's are signed
+ * envelopes), block hash, transaction root and the commit certificate
+ * stored beside each block.
  *
  * Normative layout: spec/layer2-formats.md. Same rules as tx.h: decoders take
  * (buf, len), check every count against its maximum and every length
@@ -15,16 +17,20 @@
 #include "bckm/common.h"
 #include "bckm/tx.h"
 
-#define BCKM_BLOCK_VERSION 1u
-/* Most envelopes in one block: bounds every body buffer a caller allocates. */
+#define BCKM_BLOCK_VERSION 2u
+/* Most transactions in one block: bounds every body buffer a caller allocates. */
 #define BCKM_BLOCK_MAX_TXS 1024u
+/* Longest transaction a body carries (a record is u16 length || bytes). */
+#define BCKM_BLOCK_TX_MAX_BYTES 1024u
+#define BCKM_BLOCK_TX_PREFIX_BYTES 2u
 /* version 1 || height 8 || prev hash 32 || proposer 4 || time 8 ||
- * tx root 32 || state hash 32 || envelope count 4 */
+ * tx root 32 || state hash 32 || transaction count 4 */
 #define BCKM_BLOCK_HEADER_BYTES 121u
-/* A whole block as the ledger stores it: header || envelopes. */
-#define BCKM_BLOCK_MAX_BYTES (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * BCKM_ENVELOPE_MAX_BYTES)
+/* A whole block as the ledger stores it: header || body. */
+#define BCKM_BLOCK_MAX_BYTES \
+    (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
 
-#define BCKM_CERT_VERSION 1u
+#define BCKM_CERT_VERSION 2u
 /* At most one signature per BP. */
 #define BCKM_CERT_MAX_SIGS BCKM_MAX_BPS
 /* version 1 || height 8 || view 8 || block hash 32 || count 2 */
@@ -36,12 +42,14 @@
 /* Domain-separation labels (ASCII, no terminator). Their first six bytes
  * differ ("bckm-b", "bckm-t", "bckm-c", and "bckm-e" for envelopes), so no
  * input of one hash or signature can be read as an input of another. */
-#define BCKM_BLOCK_LABEL "bckm-block-v1"
+#define BCKM_BLOCK_LABEL "bckm-block-v2"
 #define BCKM_BLOCK_LABEL_BYTES 13u
-#define BCKM_TXROOT_LABEL "bckm-txroot-v1"
+#define BCKM_TXROOT_LABEL "bckm-txroot-v2"
 #define BCKM_TXROOT_LABEL_BYTES 14u
-#define BCKM_COMMIT_LABEL "bckm-commit-v1"
+#define BCKM_COMMIT_LABEL "bckm-commit-v2"
 #define BCKM_COMMIT_LABEL_BYTES 14u
+/* label || u64 height || u64 view || block hash */
+#define BCKM_COMMIT_MSG_BYTES (BCKM_COMMIT_LABEL_BYTES + 8u + 8u + BCKM_HASH_BYTES)
 
 struct bckm_block_header {
     uint8_t version;                          /* BCKM_BLOCK_VERSION */
@@ -50,7 +58,10 @@ struct bckm_block_header {
     uint32_t proposer;                        /* BP ID, 1..BCKM_MAX_BPS */
     uint64_t time;                            /* virtual microseconds */
     uint8_t tx_root[BCKM_HASH_BYTES];         /* bckm_block_tx_root of the body */
-    uint8_t state_hash[BCKM_HASH_BYTES];      /* replicated state after execution */
+    /* The application state before this block: after executing block
+     * height-1 (the genesis state at height 1), as Tendermint's app hash.
+     * The proposer knows it when it proposes. */
+    uint8_t state_hash[BCKM_HASH_BYTES];
     uint32_t n_txs;                           /* 0..BCKM_BLOCK_MAX_TXS */
 };
 
@@ -63,7 +74,7 @@ struct bckm_cert_sig {
 struct bckm_cert {
     uint8_t version;                          /* BCKM_CERT_VERSION */
     uint64_t height;
-    uint64_t view;                            /* consensus view/round; not signed */
+    uint64_t view;                            /* consensus view/round; signed */
     uint8_t block_hash[BCKM_HASH_BYTES];
     uint32_t count;                           /* 1..BCKM_CERT_MAX_SIGS */
     struct bckm_cert_sig sigs[BCKM_CERT_MAX_SIGS];
@@ -161,14 +172,41 @@ int bckm_block_hash(const struct bckm_block_header *h,
 
 /* ---- body -------------------------------------------------------------- */
 
-/* BLAKE2b-256(BCKM_TXROOT_LABEL || u32 n || envelope 0 || ... || envelope n-1),
- * each envelope at its own length,
+/* A body is n_txs records, each u16 length || that many bytes, the length in
+ * 1..BCKM_BLOCK_TX_MAX_BYTES, and nothing after the last. What the bytes
+ * are is the application's business (bckm_block_body_decode reads them as
+ * envelopes). */
+
+/* Appends one record at out + *pos (cap bytes in all) and advances *pos.
+ * BCKM_ERR_ARG for a length outside 1..BCKM_BLOCK_TX_MAX_BYTES, NOMEM when
+ * it does not fit (nothing written). */
+int bckm_block_body_put(uint8_t *out, size_t cap, size_t *pos, const uint8_t *tx,
+                        size_t len) BCKM_MUST_CHECK;
+
+/* Reads the record at *pos: 1 with *tx, *tx_len set and *pos advanced; 0 at
+ * the end (*pos == len); TRUNCATED or FORMAT (length 0 or over the maximum)
+ * for a malformed record. */
+int bckm_block_body_next(const uint8_t *body, size_t len, size_t *pos, const uint8_t **tx,
+                         size_t *tx_len);
+
+/* The transaction root of a body of n records: BLAKE2b-256(BCKM_TXROOT_LABEL
+ * || u32 n || body). The framing is checked first: exactly n well-formed
+ * records filling len bytes, else TRUNCATED or FORMAT. */
+int bckm_block_body_root(const uint8_t *body, size_t len, uint32_t n,
+                         uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
+
+/* bckm_block_body_root of (body, len, hdr->n_txs), then MISMATCH when it is
+ * not hdr->tx_root. */
+int bckm_block_body_check(const struct bckm_block_header *hdr, const uint8_t *body,
+                          size_t len) BCKM_MUST_CHECK;
+
+/* The root of the body that holds these n envelopes (bckm_block_body_encode),
  * n <= BCKM_BLOCK_MAX_TXS. */
 int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
                        uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
 
-/* Writes the n envelopes back to back into out (cap bytes), each at its own
- * length (134 or 198, tx.h); *out_len gets the total. BCKM_ERR_ARG when n is over the maximum or an
+/* Writes the body of the n envelopes into out (cap bytes): one record per
+ * envelope, at its own length (134 or 198, tx.h); *out_len gets the total. BCKM_ERR_ARG when n is over the maximum or an
  * envelope is invalid, BCKM_ERR_NOMEM when cap is too small. */
 /*@ requires n <= BCKM_BLOCK_MAX_TXS;
     requires n == 0 || \valid_read(envs + (0 .. n - 1));
@@ -181,10 +219,10 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
 int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
                            uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
 
-/* Decodes hdr->n_txs envelopes from exactly len bytes into envs (room for
- * cap) and checks them against hdr->tx_root. TRUNCATED when len is short,
- * FORMAT when long or an envelope is malformed, NOMEM when cap is too small,
- * MISMATCH when the root differs. On error envs[0 .. cap-1] may have been
+/* Checks the body (bckm_block_body_check) and decodes each of its hdr->n_txs
+ * transactions as an envelope into envs (room for cap). TRUNCATED or FORMAT
+ * for bad framing, FORMAT for a transaction that is not exactly one
+ * envelope, NOMEM when cap is too small, MISMATCH when the root differs. On error envs[0 .. cap-1] may have been
  * overwritten (never beyond cap). */
 int bckm_block_body_decode(const struct bckm_block_header *hdr,
                            const uint8_t *buf, size_t len,
@@ -245,18 +283,26 @@ int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap,
  */
 int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) BCKM_MUST_CHECK;
 
-/* The Ed25519 signature of BP sk on the commit of (height, block_hash):
- * message BCKM_COMMIT_LABEL || u64 height || block hash. */
-int bckm_commit_sign(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+/* The commit message of (height, view, block_hash): BCKM_COMMIT_LABEL ||
+ * u64 height || u64 view || block hash. The view is signed so that a commit
+ * vote of one view cannot be counted in another (PBFT counts commits per
+ * view, as Tendermint counts precommits per round). */
+void bckm_commit_message(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
+                         uint8_t msg[BCKM_COMMIT_MSG_BYTES]);
+
+/* The Ed25519 signature of BP sk on the commit message of (height, view,
+ * block_hash). */
+int bckm_commit_sign(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
                      const uint8_t sk[BCKM_SIGN_SK_BYTES],
                      uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
 
 /* BCKM_OK or BCKM_ERR_AUTH. */
-int bckm_commit_verify(uint64_t height, const uint8_t block_hash[BCKM_HASH_BYTES],
+int bckm_commit_verify(uint64_t height, uint64_t view, const uint8_t block_hash[BCKM_HASH_BYTES],
                        const uint8_t pk[BCKM_SIGN_PK_BYTES],
                        const uint8_t sig[BCKM_SIG_BYTES]) BCKM_MUST_CHECK;
 
 /* Checks a certificate for block_hash: the hash matches (else MISMATCH),
+ * every signature is over the commit message of (c->height, c->view, hash),
  * the signers are canonical (else FORMAT), each signer is a BP of the table
  * (BP ID b has key bp_pk[b-1], b <= n_bps; else UNKNOWN), every signature is
  * valid (else AUTH) and there are at least 2f+1 distinct signers (else AUTH).

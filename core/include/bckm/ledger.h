@@ -11,7 +11,8 @@
  *     appended blocks, including every append that returned BCKM_OK.
  *
  * Every append is validated before anything changes: the block decodes
- * (canonically, with its transaction root), its height is the next one, its
+ * (canonically, with its transaction root; every transaction an envelope
+ * unless the ledger is opaque), its height is the next one, its
  * previous hash is the hash of the current tip (all zero for height 1), the
  * certificate decodes, names this height and block hash, and verifies against
  * the BP key table with at least 2f+1 signers. A rejected append changes
@@ -55,6 +56,12 @@ struct bckm_ledger_config {
  * bckm_ledger_open_lmdb). Faster open; a damaged file can then crash the
  * process inside liblmdb. */
 #define BCKM_LEDGER_TRUST_FILE 1u
+/* Opaque transactions: the ledger checks a block's framing and root but does
+ * not read its transactions as envelopes, and keeps no index (the queries
+ * below return BCKM_ERR_STATE). For applications whose transactions are
+ * not envelopes (the simulator's kv store). An LMDB store remembers which
+ * kind it is, and refuses to be opened as the other. */
+#define BCKM_LEDGER_OPAQUE 2u
 
 /* Position of a transaction: block height (from 1) and index in the block. */
 struct bckm_ledger_pos {
@@ -122,6 +129,10 @@ int bckm_ledger_get_block(bckm_ledger *l, uint64_t height, uint8_t *out, size_t 
                           size_t *len) BCKM_MUST_CHECK;
 int bckm_ledger_get_cert(bckm_ledger *l, uint64_t height, uint8_t *out, size_t cap,
                          size_t *len) BCKM_MUST_CHECK;
+/* The status bytes of the block at height, one per transaction in block
+ * order (what execution made of each), as get_block. */
+int bckm_ledger_get_status(bckm_ledger *l, uint64_t height, uint8_t *out, size_t cap,
+                           size_t *len) BCKM_MUST_CHECK;
 
 /* Queries. Each returns in *n up to cap entries strictly after position
  * `after`, in commit order; page by passing the last position returned.
