@@ -6,6 +6,9 @@ CC      ?= cc
 CXX     ?= c++
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# The library (core/src) is held to the conversion, qualifier and format
+# warnings as well.
+CORE_WARN := -Wconversion -Wsign-conversion -Wcast-qual -Wformat=2
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L
 INCS    := -Icore/include -Isim-cluster/include -Itests
 CFLAGS  ?= $(OPT) -g
@@ -58,6 +61,8 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/core/src/%.o $(BUILD)/asan/obj/core/src/%.o: WARN += $(CORE_WARN)
 
 $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
