@@ -449,8 +449,8 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         struct ledger_put p;
         bckm_put_u64(hkey, ht);
         k = val(hkey, sizeof hkey);
-        if ((rc = mdb_get(txn, so->blocks, &k, &v)) != MDB_SUCCESS ||
-            (rc = mdb_get(txn, so->certs, &k, &cv)) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
+        if (mdb_get(txn, so->blocks, &k, &v) != MDB_SUCCESS ||
+            mdb_get(txn, so->certs, &k, &cv) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
         ret = bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs, BCKM_BLOCK_MAX_TXS);
         if (ret != BCKM_OK) { ret = BCKM_ERR_CORRUPT; break; }
         for (uint32_t i = 0; i < h.n_txs; i++) {
