@@ -4,7 +4,7 @@
 #
 #   scripts/deps.sh            all groups
 #   scripts/deps.sh test       only what `make test` needs
-#   scripts/deps.sh prove|fuzz|bench
+#   scripts/deps.sh prove|fuzz|bench|lint
 set -euo pipefail
 
 group="${1:-all}"
@@ -14,14 +14,16 @@ pkgs_test=(clang libclang-rt-14-dev python3)
 pkgs_prove=(frama-c-base why3 z3 cvc4 python3)
 pkgs_fuzz=(afl++ clang llvm python3)
 pkgs_bench=(libbenchmark-dev g++ gnuplot-nox python3)
+pkgs_lint=(cppcheck clang-tidy clang-format)
 
 case "$group" in
   test)  want=("${pkgs_build[@]}" "${pkgs_test[@]}") ;;
   prove) want=("${pkgs_build[@]}" "${pkgs_prove[@]}") ;;
   fuzz)  want=("${pkgs_build[@]}" "${pkgs_fuzz[@]}") ;;
   bench) want=("${pkgs_build[@]}" "${pkgs_bench[@]}") ;;
-  all)   want=("${pkgs_build[@]}" "${pkgs_test[@]}" "${pkgs_prove[@]}" "${pkgs_fuzz[@]}" "${pkgs_bench[@]}") ;;
-  *) echo "deps.sh: unknown group '$group' (test|prove|fuzz|bench|all)" >&2; exit 2 ;;
+  lint)  want=("${pkgs_build[@]}" "${pkgs_lint[@]}") ;;
+  all)   want=("${pkgs_build[@]}" "${pkgs_test[@]}" "${pkgs_prove[@]}" "${pkgs_fuzz[@]}" "${pkgs_bench[@]}" "${pkgs_lint[@]}") ;;
+  *) echo "deps.sh: unknown group '$group' (test|prove|fuzz|bench|lint|all)" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -201,11 +201,17 @@ static uint32_t set_size(struct l1world *w, uint32_t set) {
 uint32_t l1_census(struct l1world *w) {
     size_t cap = 1024, n = 0;
     struct entry *e = malloc(cap * sizeof *e);
+    if (e == NULL) return UINT32_MAX; /* out of memory: fails the census */
     for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
         const struct bckm_device *d = w->fleet.devs[i].dev;
         if (d->node_id == 0) continue;
         size_t need = n + 4 + d->n_peers + d->n_sets;
-        if (need > cap) { while (need > cap) cap *= 2; e = realloc(e, cap * sizeof *e); }
+        if (need > cap) {
+            while (need > cap) cap *= 2;
+            struct entry *ne = realloc(e, cap * sizeof *e);
+            if (ne == NULL) { free(e); return UINT32_MAX; }
+            e = ne;
+        }
         uint8_t live = (uint8_t)w->fleet.devs[i].live;
         uint32_t u = d->node_id;
         e[n] = (struct entry){ {0}, u, u, 0, K_KEK, live }; memcpy(e[n++].key, d->kek, 32);

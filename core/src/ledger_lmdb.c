@@ -475,9 +475,9 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         struct ledger_put p;
         bckm_put_u64(hkey, ht);
         k = val(hkey, sizeof hkey);
-        if ((rc = mdb_get(txn, so->blocks, &k, &v)) != MDB_SUCCESS ||
-            (rc = mdb_get(txn, so->certs, &k, &cv)) != MDB_SUCCESS ||
-            (rc = mdb_get(txn, so->status, &k, &sv)) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
+        if (mdb_get(txn, so->blocks, &k, &v) != MDB_SUCCESS ||
+            mdb_get(txn, so->certs, &k, &cv) != MDB_SUCCESS ||
+            mdb_get(txn, so->status, &k, &sv) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
         if (v.mv_size < BCKM_BLOCK_HEADER_BYTES ||
             bckm_block_header_decode(v.mv_data, BCKM_BLOCK_HEADER_BYTES, &h) != BCKM_OK ||
             sv.mv_size != h.n_txs) { ret = BCKM_ERR_CORRUPT; break; }

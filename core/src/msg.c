@@ -165,7 +165,7 @@ int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_vi
     v->has_code = p[8];
     v->code = p + 9;
     v->seed = p + 9 + BCKM_KEY_BYTES;
-    v->set_kek = p + 9 + 2 * BCKM_KEY_BYTES;
+    v->set_kek = p + 9 + 2 * (size_t)BCKM_KEY_BYTES;
     take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->setkeys);
     take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->peers);
     if (r.err) return r.err;

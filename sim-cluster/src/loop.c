@@ -105,11 +105,11 @@ static void draw_streams_and_keys(cluster_t *c) {
     bckm_sim_rng_seed(&keys_rng, bckm_sim_seed_derive(seed, "keys"));
     for (uint32_t i = 0; i < c->n; i++) {
         uint8_t s[32];
-        for (int k = 0; k < 4; k++) bckm_put_u64(s + 8 * k, bckm_sim_rng_next(&keys_rng));
+        for (size_t k = 0; k < 4; k++) bckm_put_u64(s + 8 * k, bckm_sim_rng_next(&keys_rng));
         crypto_sign_seed_keypair(c->pk[i], c->sk[i], s);
         bckm_wipe(s, sizeof s);
     }
-    for (int k = 0; k < 4; k++) bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
+    for (size_t k = 0; k < 4; k++) bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
     bckm_sim_rng_seed(&c->keyadv_rng, bckm_sim_seed_derive(seed, "key-adversary"));
 }
 
@@ -132,11 +132,13 @@ static void draw_byzantine(cluster_t *c) {
         for (uint32_t i = 0; i < c->n; i++) ids[i] = i;
         for (uint32_t i = c->n - 1; i > 0; i--) {
             uint32_t j = (uint32_t)bckm_sim_rng_below(&br, i + 1);
+            // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): c->n >= 1 (checked above), ids[0..n-1] set
             uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
         }
         for (uint32_t i = 0; i < k; i++) {
             int kind = params->faults.byz_kind;
             if (kind == BCKM_BYZ_MIXED) kind = 1 + (int)bckm_sim_rng_below(&br, 5);
+            // cppcheck-suppress uninitvar ; i < k <= c->n and ids[0..n-1] are set
             c->p.byz_kind[ids[i]] = kind;
         }
     }

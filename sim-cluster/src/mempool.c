@@ -67,6 +67,7 @@ int bckm_sim_mempool_add(bckm_sim_mempool *m, const bckm_sim_app *app, const uin
     if (copy == NULL) return BCKM_ERR_NOMEM;
     memcpy(copy, tx, len);
     m->e[m->len++] = (bckm_sim_mp_entry){ copy, len, h, now_us };
+    // cppcheck-suppress memleak ; the entry above owns copy now
     return BCKM_SIM_TX_OK;
 }
 

@@ -74,8 +74,10 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
         for (uint32_t i = 0; i < p->bps; i++) ids[i] = i;
         for (uint32_t i = p->bps - 1; i > 0; i--) {
             uint32_t j = (uint32_t)bckm_sim_rng_below(&r, i + 1);
+            // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): p->bps >= 1, ids[0..bps-1] set
             uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
         }
+        // cppcheck-suppress uninitvar ; i < k <= p->bps and ids[0..bps-1] are set
         for (uint32_t i = 0; i < k; i++) p->byz_kind[ids[i]] = 1 + (int)bckm_sim_rng_below(&r, 5);
         p->faults.byz_kind = k ? BCKM_BYZ_MIXED : BCKM_BYZ_HONEST;
     }

@@ -374,7 +374,9 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
     if (p->capture != BCKM_RES_CAPTURE_NODE && p->capture != BCKM_RES_CAPTURE_BP) return BCKM_ERR_ARG;
     if (p->pick != BCKM_RES_PICK_RANDOM && p->pick != BCKM_RES_PICK_COVER) return BCKM_ERR_ARG;
     if (p->count < 1 || p->count > total) return BCKM_ERR_ARG;
-    uint32_t *order = malloc((size_t)total * sizeof *order);
+    /* Zeroed: no path reads a slot pick_order did not write, but the
+     * analyzers cannot see that p->count <= total bounds every read. */
+    uint32_t *order = calloc(total, sizeof *order);
     if (order == NULL) return BCKM_ERR_NOMEM;
     int e = pick_order(w, order, total);
     /* The captured nodes need their real stores before provisioning. */

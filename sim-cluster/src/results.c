@@ -117,7 +117,7 @@ int results_collect(cluster_t *c) {
 }
 
 static void hex32(const uint8_t *b, char *out) {
-    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
+    for (size_t i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 static const char *mode_name(int m) {
