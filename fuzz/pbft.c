@@ -125,8 +125,8 @@ static bckm_sim_block *fuzz_pb_block(fuzz_pb_in *in, uint64_t height, const uint
                                      uint32_t proposer) {
     bckm_sim_block *b = calloc(1, sizeof *b);
     FUZZ_CHECK(b != NULL);
-    b->height = height;
-    memcpy(b->prev, prev, 32);
+    b->h.height = height;
+    memcpy(b->h.prev_hash, prev, 32);
     b->proposer = proposer;
     uint32_t ntx = fuzz_pb_u8(in) % 4u;
     for (uint32_t t = 0; t < ntx; t++) {
@@ -135,15 +135,15 @@ static bckm_sim_block *fuzz_pb_block(fuzz_pb_in *in, uint64_t height, const uint
         for (size_t i = 0; i < len; i++) tx[i] = (uint8_t)fuzz_pb_u8(in);
         FUZZ_CHECK(bckm_sim_block_add_tx(b, tx, len) == BCKM_OK);
     }
-    if (fuzz_pb_u8(in) == 0xB5) b->ntx += 1;   /* a count that disagrees with the data */
+    if (fuzz_pb_u8(in) == 0xB5) b->h.n_txs += 1;   /* a count that disagrees with the data */
     bckm_sim_block_free(fuzz_pb_last_block);
     fuzz_pb_last_block = bckm_sim_block_dup(b);
     FUZZ_CHECK(fuzz_pb_last_block != NULL);
     return b;
 }
 
-static bckm_sim_cert *fuzz_pb_cert(fuzz_pb_in *in) {
-    bckm_sim_cert *c = calloc(1, sizeof *c);
+static struct bckm_cert *fuzz_pb_cert(fuzz_pb_in *in) {
+    struct bckm_cert *c = calloc(1, sizeof *c);
     FUZZ_CHECK(c != NULL);
     c->view = fuzz_pb_u8(in);
     c->count = fuzz_pb_u8(in) % 6u;
@@ -245,12 +245,12 @@ static void fuzz_pb_drain(uint64_t *committed) {
             /* With a single forging peer nothing can reach a quorum. */
             FUZZ_CHECK(fuzz_pb_open);
             FUZZ_CHECK(a.block != NULL && a.cert != NULL);
-            FUZZ_CHECK(a.block->height == *committed + 1);
+            FUZZ_CHECK(a.block->h.height == *committed + 1);
             uint8_t d[32];
             bckm_sim_block_digest(a.block, d);
-            FUZZ_CHECK(bckm_pbft_cert_valid(&fuzz_pb_r, a.block->height, d, a.cert));
-            *committed = a.block->height;
-            bckm_pbft_executed(&fuzz_pb_r, a.block->height, d);
+            FUZZ_CHECK(bckm_pbft_cert_valid(&fuzz_pb_r, a.block->h.height, d, a.cert));
+            *committed = a.block->h.height;
+            bckm_pbft_executed(&fuzz_pb_r, a.block->h.height, d);
             bckm_sim_block_free(a.block);
             free(a.cert);
             bckm_pbft_msg_unref(a.msg);

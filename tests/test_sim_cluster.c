@@ -300,8 +300,8 @@ static void append_block(bckm_sim_ledger *l, bckm_sim_app *app, const keys_t *k,
                          uint64_t first_id, uint32_t ntx, bckm_sim_checker *ck, int submit) {
     uint64_t h = l->len + 1;
     bckm_sim_block *b = calloc(1, sizeof *b);
-    b->height = h;
-    if (h > 1) memcpy(b->prev, bckm_sim_ledger_get(l, h - 1)->digest, 32);
+    b->h.height = h;
+    if (h > 1) memcpy(b->h.prev_hash, bckm_sim_ledger_get(l, h - 1)->digest, 32);
     uint8_t *res = calloc(ntx ? ntx : 1, 1);
     app->ops->begin_block(app->self, h);
     for (uint32_t i = 0; i < ntx; i++) {
@@ -314,7 +314,7 @@ static void append_block(bckm_sim_ledger *l, bckm_sim_app *app, const keys_t *k,
     uint8_t state[32], d[32];
     app->ops->commit(app->self, state);
     bckm_sim_block_digest(b, d);
-    bckm_sim_cert cert;
+    struct bckm_cert cert;
     memset(&cert, 0, sizeof cert);
     for (uint32_t s = 0; s < signers; s++) {
         uint8_t m[BCKM_SIM_SIGNED_BYTES];

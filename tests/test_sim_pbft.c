@@ -22,7 +22,7 @@ typedef struct {
     size_t head, len, cap;
     /* committed blocks per replica, kept for FETCH replies */
     bckm_sim_block *blocks[N][16];
-    bckm_sim_cert certs[N][16];
+    struct bckm_cert certs[N][16];
     uint8_t digests[N][16][32];
     uint64_t height[N];
     int drop_commits;          /* drop every COMMIT on the bus */
@@ -41,7 +41,7 @@ static int verify_port(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t
 
 static int validate_port(void *ctx, const bckm_sim_block *b) {
     (void)ctx;
-    return b->ntx > 100; /* everything small is valid here */
+    return b->h.n_txs > 100; /* everything small is valid here */
 }
 
 static void enqueue(bus *b, uint32_t to, bckm_pbft_msg *m) {
@@ -65,12 +65,12 @@ static void drain(bus *b, uint32_t i) {
             bckm_pbft_msg_unref(a.msg);
             break;
         case BCKM_PBFT_ACT_COMMIT: {
-            uint64_t h = a.block->height;
-            if (h == b->height[i] + 1 && h < 16) {
+            uint64_t h = a.block->h.height;
+            if (h == b->h.height[i] + 1 && h < 16) {
                 b->blocks[i][h] = a.block;
                 b->certs[i][h] = *a.cert;
                 bckm_sim_block_digest(a.block, b->digests[i][h]);
-                b->height[i] = h;
+                b->h.height[i] = h;
                 bckm_pbft_executed(&b->r[i], h, b->digests[i][h]);
             } else {
                 bckm_sim_block_free(a.block);
@@ -80,9 +80,9 @@ static void drain(bus *b, uint32_t i) {
         }
         case BCKM_PBFT_ACT_FETCH_REPLY: {
             bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_BLOCKS, i);
-            for (uint64_t h = a.seq; h <= b->height[i] && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
+            for (uint64_t h = a.seq; h <= b->h.height[i] && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
                 m->blocks[m->nblocks] = bckm_sim_block_dup(b->blocks[i][h]);
-                m->certs[m->nblocks] = malloc(sizeof(bckm_sim_cert));
+                m->certs[m->nblocks] = malloc(sizeof(struct bckm_cert));
                 *m->certs[m->nblocks] = b->certs[i][h];
                 m->nblocks++;
             }
@@ -146,8 +146,8 @@ static void make_block(bckm_sim_block *blk, const bus *b, uint32_t proposer, uin
     uint8_t prev[32];
     memset(blk, 0, sizeof *blk);
     (void)bckm_pbft_can_propose(&b->r[proposer], &h, prev);
-    blk->height = h;
-    memcpy(blk->prev, prev, 32);
+    blk->h.height = h;
+    memcpy(blk->h.prev_hash, prev, 32);
     blk->proposer = proposer;
     uint8_t tx[8];
     memset(tx, fill, sizeof tx);
@@ -178,7 +178,7 @@ static void test_normal_case_and_certificates(void) {
     }
     /* A certificate stops verifying when a signature or the digest changes,
      * or when it has fewer than q distinct signers. */
-    bckm_sim_cert c = b.certs[2][3];
+    struct bckm_cert c = b.certs[2][3];
     c.sig[0][5] ^= 1;
     CHECK(!bckm_pbft_cert_valid(&b.r[1], 3, b.digests[2][3], &c));
     CHECK(!bckm_pbft_cert_valid(&b.r[1], 3, b.digests[2][2], &b.certs[2][3]));

@@ -39,8 +39,8 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     b->view = pp->view;
     b->seq = pp->seq;
     b->block = twin;
-    b->block->proposer ^= 0x80000000u;
-    bckm_sim_block_digest(b->block, b->digest);
+    b->block->h.time ^= 1u;   /* same transactions, another block hash */
+    if (bckm_sim_block_digest(b->block, b->digest) != BCKM_OK) { bckm_pbft_msg_unref(b); c->neq--; return NULL; }
     bckm_pbft_msg_sign(b, c->sk[pp->from]);
     memcpy(e->b, b->digest, 32);
     e->ppb = b;
@@ -73,7 +73,7 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
         bckm_sim_rng_chance(&c->adv_rng, 1, 2)) {
         /* State transfer from a liar: a certificate signature is altered,
          * which the fetching replica must notice. */
-        m->certs[0]->sig[0][bckm_sim_rng_below(&c->adv_rng, 64)] ^= 0x10;
+        m->certs[0]->sigs[0].sig[bckm_sim_rng_below(&c->adv_rng, 64)] ^= 0x10;
     }
     if (kind == BCKM_BYZ_EQUIVOCATE && !c->bp[to].byz && honest_group(c, to) == 1) {
         equiv_t *e = NULL;

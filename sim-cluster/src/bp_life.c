@@ -19,14 +19,12 @@ int bp_ledger_path(const cluster_t *c, uint32_t i, char *out, size_t cap) {
  * tolerates. */
 static int ledger_reopen(cluster_t *c, uint32_t i) {
     bp_t *me = &c->bp[i];
-    char path[4096], err[320];
-    int e = bp_ledger_path(c, i, path, sizeof path);
-    if (e == BCKM_OK) e = bckm_sim_ledger_open(&me->ledger, path, c->n, 0, err, sizeof err);
-    else snprintf(err, sizeof err, "ledger directory name too long");
-    if (e == BCKM_OK && bckm_sim_ledger_height(&me->ledger) < me->stored_height) {
-        snprintf(err, sizeof err, "ledger store %.120s: holds %" PRIu64 " entries, %" PRIu64 " were committed",
-                 path, bckm_sim_ledger_height(&me->ledger), me->stored_height);
-        bckm_sim_ledger_free(&me->ledger);
+    char err[320];
+    int e = bp_ledger_open(c, i, 0, err, sizeof err);
+    if (e == BCKM_OK && bp_height(me) < me->stored_height) {
+        snprintf(err, sizeof err, "ledger store of BP %u: holds %" PRIu64 " blocks, %" PRIu64 " were committed",
+                 i, bp_height(me), me->stored_height);
+        bp_ledger_close(me);
         e = BCKM_ERR_CORRUPT;
     }
     if (e != BCKM_OK && c->res->outcome == BCKM_SIM_OK) {
@@ -64,8 +62,8 @@ void bp_crash(cluster_t *c, uint32_t i, uint64_t now) {
     /* With a store the process loses its memory: what comes back at the
      * restart is what the store holds. */
     if (c->p.ledger == BCKM_SIM_LEDGER_LMDB) {
-        me->stored_height = bckm_sim_ledger_height(&me->ledger);
-        bckm_sim_ledger_close(&me->ledger);
+        me->stored_height = bp_height(me);
+        bp_ledger_close(me);
     }
     me->live = 0;
 }
@@ -95,7 +93,7 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     c->excl_ns = 0;
     c->add_ns = 0;
     c->t0_ns = measured ? cpu_now_ns() : 0;
-    int down = c->p.ledger == BCKM_SIM_LEDGER_LMDB && me->ledger.store == NULL && ledger_reopen(c, i) != BCKM_OK;
+    int down = me->ledger == NULL && ledger_reopen(c, i) != BCKM_OK;
     if (!down) {
         me->app = c->wl->new_app(c, i);
         if (me->app.self == NULL) {
@@ -112,10 +110,13 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         return;
     }
     uint64_t from = 0;
+    uint8_t state[32] = { 0 };   /* the genesis state */
     if (me->stable.buf != NULL) {
         c->cost += COST_SNAPSHOT;
-        if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK)
+        if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK) {
             from = me->stable.seq;
+            memcpy(state, me->stable.state, 32);
+        }
         else if (c->res->outcome == BCKM_SIM_OK) {
             /* The durable snapshot was written by this BP: failing to read
              * it back is corruption, not a fault the design tolerates. */
@@ -124,27 +125,38 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         }
     }
     c->res->bp_restored_from[i] = from;
-    /* Replay the durable ledger above the snapshot; every state hash must
-     * come out as recorded. */
-    for (uint64_t h = from + 1; h <= bckm_sim_ledger_height(&me->ledger); h++) {
-        const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
+    /* Replay the durable ledger above the snapshot; each block's header
+     * carries the state before it, which the replay must reproduce. */
+    for (uint64_t h = from + 1; h <= bp_height(me); h++) {
+        bckm_sim_block *b = NULL;
+        int re = bp_ledger_read(me, h, &b, NULL, NULL);
+        if (re != BCKM_OK) {
+            if (re == BCKM_ERR_NOMEM) cluster_nomem(c);
+            else if (c->res->outcome == BCKM_SIM_OK) {
+                c->res->outcome = BCKM_SIM_SAFETY;
+                snprintf(c->res->violation, sizeof c->res->violation,
+                         "BP %u: ledger height %" PRIu64 " unreadable at restart: %s", i, h, bckm_strerror(re));
+            }
+            break;
+        }
+        if (memcmp(state, b->h.state_hash, 32) != 0 && c->res->outcome == BCKM_SIM_OK) {
+            c->res->outcome = BCKM_SIM_SAFETY;
+            snprintf(c->res->violation, sizeof c->res->violation,
+                     "BP %u: replay after restart diverges before height %" PRIu64, i, h);
+        }
         me->app.ops->begin_block(me->app.self, h);
         uint32_t off = 0;
         const uint8_t *tx;
         size_t len;
-        while (bckm_sim_block_next_tx(e->block, &off, &tx, &len) == 1) {
+        while (bckm_sim_block_next_tx(b, &off, &tx, &len) == 1) {
             (void)me->app.ops->deliver_tx(me->app.self, tx, len);
             c->cost += COST_DELIVER;
         }
-        uint8_t st[32];
-        me->app.ops->commit(me->app.self, st);
+        me->app.ops->commit(me->app.self, state);
         c->cost += COST_BLOCK;
-        if (memcmp(st, e->state_hash, 32) != 0 && c->res->outcome == BCKM_SIM_OK) {
-            c->res->outcome = BCKM_SIM_SAFETY;
-            snprintf(c->res->violation, sizeof c->res->violation,
-                     "BP %u: replay after restart diverges at height %" PRIu64, i, h);
-        }
+        bckm_sim_block_free(b);
     }
+    memcpy(me->state, state, 32);
     /* The key manager (which survived the crash) catches up with the
      * replayed chain. */
     c->wl->executed(c, i);
@@ -167,11 +179,22 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     cfg.verify = bp_port_verify;
     cfg.validate = bp_port_validate;
     cfg.ctx = c;
-    uint64_t h = bckm_sim_ledger_height(&me->ledger);
-    const bckm_sim_entry *top = bckm_sim_ledger_get(&me->ledger, h);
+    uint64_t h = bp_height(me);
+    /* The replica starts on the ledger's tip: its digest and certificate. */
+    bckm_sim_block *top = NULL;
+    struct bckm_cert *top_cert = h > 0 ? malloc(sizeof *top_cert) : NULL;
+    uint8_t top_digest[32];
+    if (h > 0 && (top_cert == NULL || bp_ledger_read(me, h, &top, top_cert, top_digest) != BCKM_OK)) {
+        /* Read a moment ago by the replay: only memory can fail here. */
+        free(top_cert);
+        top_cert = NULL;
+        cluster_nomem(c);
+    }
     c->cur = i;
-    int e = bckm_pbft_init(&me->rep, &cfg, h, top ? top->digest : NULL, top ? &top->cert : NULL,
+    int e = bckm_pbft_init(&me->rep, &cfg, h, top ? top_digest : NULL, top ? top_cert : NULL, me->state,
                            me->has_durable ? &me->durable : NULL, now);
+    bckm_sim_block_free(top);
+    free(top_cert);
     BCKM_ASSERT(e == BCKM_OK, "the replica's configuration is built here from checked parameters "
                               "(bckm_pbft_init refuses only bad arguments)");
     bckm_wipe(cfg.sk, sizeof cfg.sk);
@@ -180,5 +203,5 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     me->busy_until = now + cost;
     c->res->bp_cpu_us += cost;
     c->res->restart_cpu_us += cost;
-    me->last_commit_us = top ? now : 0;
+    me->last_commit_us = h > 0 ? now : 0;
 }

@@ -31,7 +31,7 @@ int bp_port_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mle
 int bp_port_validate(void *ctx, const bckm_sim_block *b) {
     cluster_t *c = ctx;
     bp_t *me = &c->bp[c->cur];
-    if (b->ntx > c->p.block_max_txs) return 1;
+    if (b->h.n_txs > c->p.block_max_txs) return 1;
     uint32_t off = 0;
     const uint8_t *tx;
     size_t len;
@@ -48,12 +48,12 @@ void bp_snap_free(snap_t *s) {
     memset(s, 0, sizeof *s);
 }
 
-static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *cert, uint64_t now) {
+static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cert *cert, uint64_t now) {
     bp_t *me = &c->bp[i];
-    BCKM_ASSERT(b->height == bckm_sim_ledger_height(&me->ledger) + 1,
+    BCKM_ASSERT(b->h.height == bp_height(me) + 1,
                 "the replica hands over committed blocks in chain order, one height at a time");
     bckm_sim_app *app = &me->app;
-    uint8_t *results = calloc(b->ntx ? b->ntx : 1, 1);
+    uint8_t *results = calloc(b->h.n_txs ? b->h.n_txs : 1, 1);
     if (results == NULL) {
         /* The committed block is dropped; the run stops after this event. */
         bckm_sim_block_free(b);
@@ -61,7 +61,7 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
         cluster_nomem(c);
         return;
     }
-    app->ops->begin_block(app->self, b->height);
+    app->ops->begin_block(app->self, b->h.height);
     uint32_t off = 0, k = 0;
     const uint8_t *tx;
     size_t len;
@@ -72,12 +72,15 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
     }
     uint8_t state[32], digest[32];
     app->ops->commit(app->self, state);
-    bckm_sim_block_digest(b, digest);
+    memcpy(me->state, state, 32);
+    int le = bckm_sim_block_digest(b, digest);
     c->cost += COST_BLOCK;
-    uint64_t height = b->height;
-    int le = bckm_sim_ledger_append(&me->ledger, b, cert, digest, state, results, now);
+    uint64_t height = b->h.height;
+    if (le == BCKM_OK) le = bp_ledger_append(me, b, cert, results);
     free(cert);
     if (le != BCKM_OK) {
+        bckm_sim_block_free(b);
+        free(results);
         /* The store refused the entry (disk full, I/O error): the run
          * cannot go on with a BP that lost a committed block. */
         if (c->res->outcome == BCKM_SIM_OK) {
@@ -88,7 +91,7 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
         return;
     }
     me->last_commit_us = now;
-    trace_u64s(c, 0xC0 + i, b->height, bckm_get_u64(digest), bckm_get_u64(state));
+    trace_u64s(c, 0xC0 + i, b->h.height, bckm_get_u64(digest), bckm_get_u64(state));
     bckm_sim_mempool_update(&me->mp, app, b);
     /* The key managers follow what this BP committed. */
     c->wl->executed(c, i);
@@ -108,7 +111,7 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
                     if (q->commit_us == 0) q->commit_us = now;
                 }
                 if (!q->done && q->bp == i) {
-                    if (mine) clients_done(c, r, i, b->height, now);
+                    if (mine) clients_done(c, r, i, b->h.height, now);
                     else if (!(q->exec_mask >> i & 1)) {
                         /* Rejected on the agreed chain: it can never commit. */
                         c->res->exec_rejected++;
@@ -120,35 +123,45 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, bckm_sim_cert *
         }
         k++;
     }
-    if (c->p.checkpoint_interval && b->height % c->p.checkpoint_interval == 0) {
-        snap_t *s = &me->pending[(b->height / c->p.checkpoint_interval) % 4];
+    if (c->p.checkpoint_interval && b->h.height % c->p.checkpoint_interval == 0) {
+        snap_t *s = &me->pending[(b->h.height / c->p.checkpoint_interval) % 4];
         bp_snap_free(s);
-        if (app->ops->snapshot(app->self, &s->buf, &s->len) == BCKM_OK) s->seq = b->height;
+        if (app->ops->snapshot(app->self, &s->buf, &s->len) == BCKM_OK) {
+            s->seq = b->h.height;
+            memcpy(s->state, state, 32);
+        }
         c->cost += COST_SNAPSHOT;
     }
-    bckm_pbft_executed(&me->rep, b->height, state);
+    /* The ledger keeps its own copy of the block and the results. */
+    free(results);
+    bckm_sim_block_free(b);
+    bckm_pbft_executed(&me->rep, height, state);
 }
 
 static void fetch_reply(cluster_t *c, uint32_t i, uint32_t to, uint64_t from_h) {
     bp_t *me = &c->bp[i];
     bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_BLOCKS, i);
-    for (uint64_t h = from_h; h <= bckm_sim_ledger_height(&me->ledger) && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
-        const bckm_sim_entry *e = bckm_sim_ledger_get(&me->ledger, h);
-        bckm_sim_block *blk = bckm_sim_block_dup(e->block);
-        bckm_sim_cert *cert = malloc(sizeof *cert);
-        if (blk == NULL || cert == NULL) {
-            /* The reply carries what fitted in memory; the run stops. */
-            bckm_sim_block_free(blk);
+    for (uint64_t h = from_h; h <= bp_height(me) && m->nblocks < BCKM_PBFT_FETCH_MAX; h++) {
+        bckm_sim_block *blk = NULL;
+        struct bckm_cert *cert = malloc(sizeof *cert);
+        int e = cert == NULL ? BCKM_ERR_NOMEM : bp_ledger_read(me, h, &blk, cert, NULL);
+        if (e != BCKM_OK) {
+            /* The reply carries what could be read; out of memory stops the
+             * run, and a ledger that cannot be read back is a broken BP. */
             free(cert);
-            cluster_nomem(c);
+            if (e == BCKM_ERR_NOMEM) cluster_nomem(c);
+            else if (c->res->outcome == BCKM_SIM_OK) {
+                c->res->outcome = BCKM_SIM_SAFETY;
+                snprintf(c->res->violation, sizeof c->res->violation, "BP %u: ledger height %" PRIu64 " unreadable: %s",
+                         i, h, bckm_strerror(e));
+            }
             break;
         }
         m->blocks[m->nblocks] = blk;
         m->certs[m->nblocks] = cert;
-        *cert = e->cert;
         m->nblocks++;
     }
-    m->hint = bckm_sim_ledger_height(&me->ledger);
+    m->hint = bp_height(me);
     adversary_send_pbft(c, i, to, m);
 }
 
@@ -201,8 +214,8 @@ void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     if ((me->mp.len < c->p.block_max_txs || kind == BCKM_BYZ_CENSOR) &&
         now - me->last_commit_us < c->p.profile->block_interval_us)
         return;
-    bckm_sim_block b = { h, { 0 }, i, 0, 0, NULL };
-    memcpy(b.prev, prev, 32);
+    bckm_sim_block b;
+    bckm_sim_block_init(&b, h, prev, i, now, me->state);
     if (kind == BCKM_BYZ_INVALID) {
         /* A tx nobody submitted: its client tag cannot verify. */
         uint8_t junk[BCKM_SIM_REQ_TX_MAX];
@@ -218,6 +231,6 @@ void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs, &b);
     }
     (void)bckm_pbft_propose(&me->rep, &b, now);
-    free(b.data);
+    free(b.body);
     bp_drain(c, i, now);
 }

@@ -80,17 +80,12 @@ void bckm_sim_checker_reply(bckm_sim_checker *ck, uint32_t bp, const uint8_t *tx
     ck->replies[ck->nreplies++] = (bckm_sim_reply){ bp, bckm_sim_tx_hash(tx, len), height };
 }
 
-/* COMMIT statement as signed by a replica: the checker rebuilds the bytes
- * from the wire layout in spec/cluster.md rather than calling the replica. */
+/* A COMMIT signature is over core's commit message (bckm_commit_message:
+ * height, view, block hash), so the q of a block are its core certificate. */
 static int commit_sig_ok(bckm_sim_checker *ck, uint32_t signer, uint64_t view, uint64_t height,
                          const uint8_t digest[32], const uint8_t sig[64]) {
-    uint8_t m[69];
-    memcpy(m, "bckm-sim-pbft-v1", 16);
-    m[16] = 3; /* COMMIT */
-    bckm_put_u64(m + 17, view);
-    bckm_put_u64(m + 25, height);
-    memcpy(m + 33, digest, 32);
-    bckm_put_u32(m + 65, signer);
+    uint8_t m[BCKM_COMMIT_MSG_BYTES];
+    bckm_commit_message(height, view, digest, m);
     /* Each distinct (signer, statement, signature) is verified once. */
     uint8_t key[8];
     crypto_generichash_state st;
@@ -111,22 +106,6 @@ static int commit_sig_ok(bckm_sim_checker *ck, uint32_t signer, uint64_t view, u
     return 1;
 }
 
-static void digest_of(const bckm_sim_block *b, uint8_t out[32]) {
-    /* Same layout as the spec: domain | height | prev | proposer | ntx | len | data. */
-    uint8_t hdr[17 + 8 + 32 + 4 + 4 + 4];
-    memcpy(hdr, "bckm-sim-block-v1", 17);
-    bckm_put_u64(hdr + 17, b->height);
-    memcpy(hdr + 25, b->prev, 32);
-    bckm_put_u32(hdr + 57, b->proposer);
-    bckm_put_u32(hdr + 61, b->ntx);
-    bckm_put_u32(hdr + 65, b->data_len);
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, hdr, sizeof hdr);
-    if (b->data_len) crypto_generichash_update(&st, b->data, b->data_len);
-    crypto_generichash_final(&st, out, 32);
-}
-
 /* gcc -fanalyzer (GCC 12) reports res as leaked: a false positive, it is
  * stored in ck->canon_results[]. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -134,23 +113,23 @@ static void digest_of(const bckm_sim_block *b, uint8_t out[32]) {
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 #endif
 /* Re-executes the next block of the agreed chain on the reference app. */
-static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_entry *e) {
+static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_block *b, const uint8_t *status,
+                         const uint8_t digest[32]) {
     if (ck->canon_len == ck->canon_cap) {
         uint64_t ncap = ck->canon_cap ? ck->canon_cap * 2 : 64;
-        void *a = realloc(ck->canon_digest, ncap * 32), *b = realloc(ck->canon_state, ncap * 32);
+        void *a = realloc(ck->canon_digest, ncap * 32), *s = realloc(ck->canon_state, ncap * 32);
         if (a) ck->canon_digest = a;
-        if (b) ck->canon_state = b;
+        if (s) ck->canon_state = s;
         void *c = realloc(ck->canon_results, ncap * sizeof *ck->canon_results);
         if (c) ck->canon_results = c;
         // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of block pointers, so sizeof a pointer
         void *d = realloc(ck->canon_block, ncap * sizeof *ck->canon_block);
         if (d) ck->canon_block = d;
-        if (!a || !b || !c || !d) abort();
+        if (!a || !s || !c || !d) abort();
         ck->canon_cap = ncap;
     }
-    const bckm_sim_block *b = e->block;
-    uint64_t h = b->height;
-    uint8_t *res = calloc(b->ntx ? b->ntx : 1, 1);
+    uint64_t h = b->h.height;
+    uint8_t *res = calloc(b->h.n_txs ? b->h.n_txs : 1, 1);
     if (res == NULL) abort();
     const bckm_sim_app *app = &ck->ref;
     app->ops->begin_block(app->self, h);
@@ -171,20 +150,18 @@ static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_entry
                 violation(ck, "height %llu: tx id %llu executed twice", (unsigned long long)h,
                           (unsigned long long)id);
         }
-        if (res[i] != e->results[i])
+        if (i < b->h.n_txs && res[i] != status[i])
             violation(ck, "height %llu (BP %u): tx %u result %u, reference says %u",
-                      (unsigned long long)h, bp, i, e->results[i], res[i]);
+                      (unsigned long long)h, bp, i, status[i], res[i]);
         i++;
     }
-    if (rc < 0 || i != b->ntx)
+    if (rc < 0 || i != b->h.n_txs)
         violation(ck, "height %llu (BP %u): malformed tx list", (unsigned long long)h, bp);
     uint8_t state[32];
     app->ops->commit(app->self, state);
-    if (memcmp(state, e->state_hash, 32) != 0)
-        violation(ck, "height %llu (BP %u): state hash differs from the reference execution",
-                  (unsigned long long)h, bp);
+    /* (The BPs' state after h is checked on the header of h + 1.) */
     uint64_t k = ck->canon_len++;
-    memcpy(ck->canon_digest[k], e->digest, 32);
+    memcpy(ck->canon_digest[k], digest, 32);
     memcpy(ck->canon_state[k], state, 32);
     ck->canon_results[k] = res;
     ck->canon_block[k] = bckm_sim_block_dup(b);
@@ -194,57 +171,92 @@ static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_entry
 #pragma GCC diagnostic pop
 #endif
 
-static void check_entry(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_ledger *l, uint64_t h) {
-    const bckm_sim_entry *e = bckm_sim_ledger_get(l, h);
-    if (e == NULL || e->block == NULL) {
-        violation(ck, "BP %u: ledger has no entry at height %llu", bp, (unsigned long long)h);
-        return;
+/* Reads height h of BP bp's ledger: the block, its digest, certificate
+ * and status bytes. 0 (and a violation) when it cannot be read. */
+static int read_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_t h, bckm_sim_block **b,
+                      uint8_t digest[32], struct bckm_cert *cert, uint8_t *status) {
+    uint8_t cbuf[BCKM_CERT_MAX_BYTES];
+    size_t len = 0, clen = 0, slen = 0;
+    int e = bckm_ledger_get_block(l, h, NULL, 0, &len);
+    uint8_t *buf = (e == BCKM_OK || e == BCKM_ERR_NOMEM) ? malloc(len ? len : 1) : NULL;
+    if (buf == NULL) abort();
+    e = bckm_ledger_get_block(l, h, buf, len, &len);
+    if (e == BCKM_OK) e = bckm_sim_block_decode(buf, len, b);
+    free(buf);
+    if (e == BCKM_OK && (e = bckm_sim_block_digest(*b, digest)) != BCKM_OK) {
+        bckm_sim_block_free(*b);
+        *b = NULL;
     }
-    const bckm_sim_block *b = e->block;
+    if (e == BCKM_OK) e = bckm_ledger_get_cert(l, h, cbuf, sizeof cbuf, &clen);
+    if (e == BCKM_OK) e = bckm_cert_decode(cbuf, clen, cert);
+    if (e == BCKM_OK) e = bckm_ledger_get_status(l, h, status, BCKM_BLOCK_MAX_TXS, &slen);
+    if (e == BCKM_OK && slen != (*b)->h.n_txs) e = BCKM_ERR_CORRUPT;
+    if (e != BCKM_OK) {
+        if (*b != NULL) bckm_sim_block_free(*b);
+        *b = NULL;
+        violation(ck, "BP %u: ledger height %llu unreadable: %s", bp, (unsigned long long)h, bckm_strerror(e));
+        return 0;
+    }
+    return 1;
+}
+
+static void check_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_t h) {
+    static const uint8_t zero[32];
+    static struct bckm_cert cert;            /* 17 KB: not on the stack */
+    static uint8_t status[BCKM_BLOCK_MAX_TXS];
+    bckm_sim_block *b = NULL;
     uint8_t d[32];
-    digest_of(b, d);
-    if (b->height != h || memcmp(d, e->digest, 32) != 0) {
-        violation(ck, "BP %u: entry %llu has a wrong height or digest", bp, (unsigned long long)h);
-        return;
+    if (!read_entry(ck, bp, l, h, &b, d, &cert, status)) return;
+    if (b->h.height != h) {
+        violation(ck, "BP %u: entry %llu has a wrong height", bp, (unsigned long long)h);
+        goto out;
     }
-    const bckm_sim_entry *prev = h > 1 ? bckm_sim_ledger_get(l, h - 1) : NULL;
-    uint8_t zero[32] = { 0 };
-    if (memcmp(b->prev, prev ? prev->digest : zero, 32) != 0) {
+    if (memcmp(b->h.prev_hash, h > 1 ? ck->last_digest[bp] : zero, 32) != 0) {
         violation(ck, "BP %u: hash chain broken at height %llu", bp, (unsigned long long)h);
-        return;
+        goto out;
     }
     uint8_t seen[BCKM_SIM_MAX_BPS] = { 0 };
     uint32_t good = 0;
-    for (uint32_t i = 0; i < e->cert.count && i < BCKM_SIM_MAX_BPS; i++) {
-        uint32_t s = e->cert.signer[i];
-        if (s >= ck->n || seen[s]) continue;
-        if (!commit_sig_ok(ck, s, e->cert.view, h, e->digest, e->cert.sig[i])) continue;
-        seen[s] = 1;
+    if (cert.height != h || memcmp(cert.block_hash, d, 32) != 0) {
+        violation(ck, "BP %u: the certificate at height %llu is for another block", bp, (unsigned long long)h);
+        goto out;
+    }
+    for (uint32_t i = 0; i < cert.count && i < BCKM_SIM_MAX_BPS; i++) {
+        uint32_t bpid = cert.sigs[i].bp;
+        if (bpid == 0 || bpid > ck->n || seen[bpid - 1]) continue;
+        if (!commit_sig_ok(ck, bpid - 1, cert.view, h, d, cert.sigs[i].sig)) continue;
+        seen[bpid - 1] = 1;
         good++;
     }
     if (good < ck->q) {
         violation(ck, "BP %u: height %llu has %u valid certificate signatures, need %u", bp,
                   (unsigned long long)h, good, ck->q);
-        return;
+        goto out;
     }
+    if (h > ck->canon_len + 1) {
+        violation(ck, "checker: BP %u skipped to height %llu", bp, (unsigned long long)h);
+        goto out;
+    }
+    /* The header carries the state before the block: the reference's after h - 1. */
+    if (memcmp(b->h.state_hash, h > 1 ? ck->canon_state[h - 2] : zero, 32) != 0)
+        violation(ck, "BP %u: the state before height %llu differs from the reference execution", bp,
+                  (unsigned long long)h);
     if (h <= ck->canon_len) {
-        if (memcmp(ck->canon_digest[h - 1], e->digest, 32) != 0) {
+        if (memcmp(ck->canon_digest[h - 1], d, 32) != 0) {
             violation(ck, "fork: honest BP %u committed a different block at height %llu", bp,
                       (unsigned long long)h);
-            return;
+            goto out;
         }
-        if (memcmp(ck->canon_state[h - 1], e->state_hash, 32) != 0)
-            violation(ck, "BP %u: state hash at height %llu differs from the other BPs", bp,
-                      (unsigned long long)h);
-        if (memcmp(ck->canon_results[h - 1], e->results, b->ntx) != 0)
+        if (memcmp(ck->canon_results[h - 1], status, b->h.n_txs) != 0)
             violation(ck, "BP %u: tx results at height %llu differ from the other BPs", bp,
                       (unsigned long long)h);
-    } else if (h == ck->canon_len + 1) {
-        extend_canon(ck, bp, e);
     } else {
-        violation(ck, "checker: BP %u skipped to height %llu", bp, (unsigned long long)h);
+        extend_canon(ck, bp, b, status, d);
     }
+    memcpy(ck->last_digest[bp], d, 32);
     ck->blocks_checked++;
+out:
+    bckm_sim_block_free(b);
 }
 
 static void check_replies(bckm_sim_checker *ck) {
@@ -274,13 +286,13 @@ static void check_replies(bckm_sim_checker *ck) {
     ck->nreplies = w;
 }
 
-int bckm_sim_checker_step(bckm_sim_checker *ck, const bckm_sim_ledger *const *ledgers,
+int bckm_sim_checker_step(bckm_sim_checker *ck, bckm_ledger *const *ledgers,
                           const uint8_t *honest) {
     if (ck->violated) return 1;
     for (uint32_t bp = 0; bp < ck->n && !ck->violated; bp++) {
         if (!honest[bp]) continue;
-        const bckm_sim_ledger *l = ledgers[bp];
-        while (ck->checked[bp] < bckm_sim_ledger_height(l) && !ck->violated) {
+        bckm_ledger *l = ledgers[bp];
+        while (l != NULL && ck->checked[bp] < bckm_ledger_height(l) && !ck->violated) {
             check_entry(ck, bp, l, ck->checked[bp] + 1);
             ck->checked[bp]++;
         }

@@ -36,7 +36,8 @@
 #include "sim/cluster.h"
 #include "sim/evq.h"
 #include "sim/keynet.h"
-#include "sim/ledger.h"
+#include "bckm/ledger.h"
+#include "sim/block.h"
 #include "sim/mempool.h"
 #include "sim/pbft.h"
 #include "sim/rng.h"
@@ -74,6 +75,7 @@ typedef struct {
     uint64_t seq;
     uint8_t *buf;
     size_t len;
+    uint8_t state[32];         /* the application's state hash at seq */
 } snap_t;
 
 /* An event that reached a busy BP and waits for its CPU. */
@@ -90,8 +92,9 @@ typedef struct {
     bckm_pbft_replica rep;
     bckm_sim_app app;
     bckm_sim_mempool mp;
-    bckm_sim_ledger ledger;
+    bckm_ledger *ledger;       /* core's ledger (bckm/ledger.h): memory or LMDB */
     uint64_t stored_height;    /* lmdb: ledger height when the store was closed at a crash */
+    uint8_t state[32];         /* the application's state after the last executed block */
     bckm_pbft_durable durable;
     int has_durable;
     snap_t stable;             /* durable snapshot at the last stable checkpoint */
@@ -150,6 +153,7 @@ struct cluster;
 typedef struct {
     const char *name;
     size_t tx_len;             /* a junk tx of this size (the invalid proposer) */
+    int envelopes;             /* every committed tx is an envelope: the ledger indexes them */
     int (*init)(struct cluster *c);
     /* The app of cluster BP bp (UINT32_MAX: the checker's reference). */
     bckm_sim_app (*new_app)(struct cluster *c, uint32_t bp);
@@ -287,6 +291,18 @@ void bp_wake(cluster_t *c, uint32_t i, uint64_t now);
 
 /* bp_life.c */
 int bp_ledger_path(const cluster_t *c, uint32_t i, char *out, size_t cap);
+
+/* bp_ledger.c: a BP's chain in core's ledger. */
+/* Opens BP i's ledger: in memory, or its LMDB store (which must be empty
+ * when fresh). err gets why on failure. */
+int bp_ledger_open(cluster_t *c, uint32_t i, int fresh, char *err, size_t errcap);
+void bp_ledger_close(bp_t *me);
+uint64_t bp_height(const bp_t *me);
+/* Appends block b with its certificate and one result byte per tx. */
+int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert, const uint8_t *results);
+/* The block at height h (new, the caller frees it) and, when cert is not
+ * NULL, its certificate; the block's digest in digest when not NULL. */
+int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert, uint8_t digest[32]);
 void bp_crash(cluster_t *c, uint32_t i, uint64_t now);
 void bp_restart(cluster_t *c, uint32_t i, uint64_t now);
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);

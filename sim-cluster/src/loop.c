@@ -40,7 +40,7 @@ static int settled(const cluster_t *c) {
     for (uint32_t i = 0; i < c->n; i++) {
         if (!c->honest[i]) continue;
         if (!c->bp[i].up) return 0;
-        uint64_t hi = bckm_sim_ledger_height(&c->bp[i].ledger);
+        uint64_t hi = bp_height(&c->bp[i]);
         if (h == UINT64_MAX) h = hi;
         else if (hi != h) return 0;
     }
@@ -50,21 +50,13 @@ static int settled(const cluster_t *c) {
 /* Every BP's ledger, empty; with lmdb each opens its store, which must hold
  * no entry (a run never continues another run's chain). */
 static int ledgers_open(cluster_t *c) {
-    for (uint32_t i = 0; i < c->n; i++) bckm_sim_ledger_init(&c->bp[i].ledger);
-    if (c->p.ledger != BCKM_SIM_LEDGER_LMDB) return BCKM_OK;
-    if (mkdir(c->p.ledger_dir, 0700) != 0 && errno != EEXIST) {
+    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && mkdir(c->p.ledger_dir, 0700) != 0 && errno != EEXIST) {
         snprintf(c->res->violation, sizeof c->res->violation, "ledger directory %s: %s", c->p.ledger_dir,
                  strerror(errno));
         return BCKM_ERR_IO;
     }
     for (uint32_t i = 0; i < c->n; i++) {
-        char path[4096];
-        int e = bp_ledger_path(c, i, path, sizeof path);
-        if (e != BCKM_OK) {
-            snprintf(c->res->violation, sizeof c->res->violation, "ledger directory name too long");
-            return e;
-        }
-        e = bckm_sim_ledger_open(&c->bp[i].ledger, path, c->n, 1, c->res->violation, sizeof c->res->violation);
+        int e = bp_ledger_open(c, i, 1, c->res->violation, sizeof c->res->violation);
         if (e != BCKM_OK) return e;
     }
     return BCKM_OK;
@@ -225,8 +217,8 @@ static void run_loop(cluster_t *c) {
     bckm_sim_result *res = c->res;
     uint64_t heal_at = c->heal_at;
     uint64_t deadline = heal_at + c->p.liveness_us;
-    const bckm_sim_ledger *ledgers[BCKM_SIM_MAX_BPS];
-    for (uint32_t i = 0; i < c->n; i++) ledgers[i] = &c->bp[i].ledger;
+    /* A crashed BP's LMDB ledger is closed until it restarts (NULL). */
+    bckm_ledger *ledgers[BCKM_SIM_MAX_BPS];
     bckm_sim_event ev;
     int measured_run = c->p.cost == BCKM_SIM_COST_MEASURED;
     if (measured_run) c->cpu_mark = cpu_now_ns();
@@ -242,6 +234,7 @@ static void run_loop(cluster_t *c) {
         handle(c, &ev);
         if (c->err != BCKM_OK || res->outcome != BCKM_SIM_OK) break;
         uint64_t checked = c->ck.blocks_checked + c->ck.replies_checked;
+        for (uint32_t i = 0; i < c->n; i++) ledgers[i] = c->bp[i].ledger;
         if (bckm_sim_checker_step(&c->ck, ledgers, c->honest)) {
             res->outcome = BCKM_SIM_SAFETY;
             snprintf(res->violation, sizeof res->violation, "%s", c->ck.msg);
@@ -272,7 +265,7 @@ static void debug_dump(const cluster_t *c) {
     }
     for (uint32_t i = 0; i < c->n; i++)
         fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
-                c->bp[i].up, c->bp[i].byz, bckm_sim_ledger_height(&c->bp[i].ledger),
+                c->bp[i].up, c->bp[i].byz, bp_height(&c->bp[i]),
                 c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
                 c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
 }
@@ -305,7 +298,7 @@ static void teardown(cluster_t *c) {
         if (me->has_durable) bckm_pbft_durable_free(&me->durable);
         bp_snap_free(&me->stable);
         for (int k = 0; k < 4; k++) bp_snap_free(&me->pending[k]);
-        bckm_sim_ledger_free(&me->ledger);
+        bp_ledger_close(me);
     }
     bckm_sim_checker_free(&c->ck);
     c->wl->fini(c);

@@ -68,10 +68,24 @@ void bckm_pbft_nv_digest(const bckm_pbft_msg *m, uint8_t out[32]) {
     crypto_generichash_final(&st, out, 32);
 }
 
+/* What a message's signature covers: core's commit message for a COMMIT
+ * (so q of them are the block's core certificate), the PBFT signed bytes
+ * otherwise. Returns the length written to out. */
+static size_t signed_message(uint8_t out[BCKM_SIM_SIGNED_BYTES], uint8_t type, uint64_t view,
+                             uint64_t seq, const uint8_t digest[32], uint32_t from) {
+    _Static_assert(BCKM_COMMIT_MSG_BYTES <= BCKM_SIM_SIGNED_BYTES, "one buffer holds either");
+    if (type == BCKM_PBFT_COMMIT) {
+        bckm_commit_message(seq, view, digest, out);
+        return BCKM_COMMIT_MSG_BYTES;
+    }
+    bckm_sim_signed_bytes(out, type, view, seq, digest, from);
+    return BCKM_SIM_SIGNED_BYTES;
+}
+
 void bckm_pbft_msg_sign(bckm_pbft_msg *m, const uint8_t sk[64]) {
     uint8_t sb[BCKM_SIM_SIGNED_BYTES];
-    bckm_sim_signed_bytes(sb, m->type, m->view, m->seq, m->digest, m->from);
-    crypto_sign_detached(m->sig, NULL, sb, sizeof sb, sk);
+    size_t n = signed_message(sb, m->type, m->view, m->seq, m->digest, m->from);
+    crypto_sign_detached(m->sig, NULL, sb, n, sk);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -116,8 +130,8 @@ static int sig_ok(const bckm_pbft_replica *r, uint8_t type, uint64_t view, uint6
                   const uint8_t digest[32], uint32_t from, const uint8_t sig[64]) {
     if (from >= r->cfg.n) return 0;
     uint8_t sb[BCKM_SIM_SIGNED_BYTES];
-    bckm_sim_signed_bytes(sb, type, view, seq, digest, from);
-    return r->cfg.verify(r->cfg.ctx, r->cfg.pk[from], sb, sizeof sb, sig);
+    size_t n = signed_message(sb, type, view, seq, digest, from);
+    return r->cfg.verify(r->cfg.ctx, r->cfg.pk[from], sb, n, sig);
 }
 
 static int msg_sig_ok(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
@@ -125,14 +139,21 @@ static int msg_sig_ok(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
 }
 
 int bckm_pbft_cert_valid(const bckm_pbft_replica *r, uint64_t height, const uint8_t digest[32],
-                         const bckm_sim_cert *cert) {
-    if (cert == NULL || cert->count > BCKM_SIM_MAX_BPS) return 0;
+                         const struct bckm_cert *cert) {
+    /* A core certificate (version, height, hash, canonical signers) whose
+     * signatures are q valid COMMITs of distinct replicas (BP ID = replica
+     * ID + 1) in the certificate's view. */
+    if (cert == NULL || cert->count > BCKM_SIM_MAX_BPS || cert->version != BCKM_CERT_VERSION ||
+        cert->height != height || memcmp(cert->block_hash, digest, 32) != 0)
+        return 0;
     uint8_t seen[BCKM_SIM_MAX_BPS] = { 0 };
     uint32_t good = 0;
     for (uint32_t i = 0; i < cert->count; i++) {
-        uint32_t s = cert->signer[i];
-        if (s >= r->cfg.n || seen[s]) continue;
-        if (!sig_ok(r, BCKM_PBFT_COMMIT, cert->view, height, digest, s, cert->sig[i])) continue;
+        if (cert->sigs[i].bp == 0 || cert->sigs[i].bp > r->cfg.n) continue;
+        if (i > 0 && cert->sigs[i].bp <= cert->sigs[i - 1].bp) return 0;  /* not canonical */
+        uint32_t s = cert->sigs[i].bp - 1u;
+        if (seen[s]) continue;
+        if (!sig_ok(r, BCKM_PBFT_COMMIT, cert->view, height, digest, s, cert->sigs[i].sig)) continue;
         seen[s] = 1;
         good++;
     }
@@ -140,10 +161,9 @@ int bckm_pbft_cert_valid(const bckm_pbft_replica *r, uint64_t height, const uint
 }
 
 static int prepared_valid(const bckm_pbft_replica *r, const bckm_pbft_prepared *p) {
-    if (p->block == NULL || p->count > BCKM_SIM_MAX_BPS || p->block->height != p->seq) return 0;
+    if (p->block == NULL || p->count > BCKM_SIM_MAX_BPS || p->block->h.height != p->seq) return 0;
     uint8_t d[32];
-    bckm_sim_block_digest(p->block, d);
-    if (memcmp(d, p->digest, 32) != 0) return 0;
+    if (bckm_sim_block_digest(p->block, d) != BCKM_OK || memcmp(d, p->digest, 32) != 0) return 0;
     uint8_t seen[BCKM_SIM_MAX_BPS] = { 0 };
     uint32_t good = 0;
     for (uint32_t i = 0; i < p->count; i++) {
@@ -244,17 +264,17 @@ static uint32_t count_votes(const bckm_pbft_replica *r, const uint8_t have[], ui
 }
 
 static void commit_block(bckm_pbft_replica *r, bckm_sim_block *block, const uint8_t d[32],
-                         const bckm_sim_cert *cert) {
-    bckm_sim_cert *c = malloc(sizeof *c);
+                         const struct bckm_cert *cert) {
+    struct bckm_cert *c = malloc(sizeof *c);
     if (c == NULL) abort();
     *c = *cert;
-    r->committed = block->height;
+    r->committed = block->h.height;
     memcpy(r->last_digest, d, 32);
     r->last_cert = *cert;
     r->last_progress_us = r->now_us;
     r->vc_attempts = 0;
     if (r->d.has_prepared && r->d.prepared.seq <= r->committed) bckm_pbft_durable_free(&r->d);
-    bckm_pbft_action a = { BCKM_PBFT_ACT_COMMIT, 0, block->height, NULL, block, c };
+    bckm_pbft_action a = { BCKM_PBFT_ACT_COMMIT, 0, block->h.height, NULL, block, c };
     push(r, a);
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -266,13 +286,17 @@ static void try_progress(bckm_pbft_replica *r) {
         bckm_pbft_slot *s = &r->slot[0];
         uint64_t seq = r->committed + 1;
         if (r->d.in_vc || !s->have_pp) return;
+        /* The header's state hash is checked against the host's state
+         * after c: wait until the host has executed c (bckm_pbft_executed
+         * calls back here). */
+        if (r->executed < r->committed) return;
         if (!s->checked) {
             s->checked = 1;
             const bckm_sim_block *b = s->block;
             /* The proposer field is informational: a block re-proposed after
              * a view change keeps the proposer that built it. */
-            s->valid = b->height == seq && memcmp(b->prev, r->last_digest, 32) == 0 &&
-                       r->cfg.validate(r->cfg.ctx, b) == 0;
+            s->valid = b->h.height == seq && memcmp(b->h.prev_hash, r->last_digest, 32) == 0 &&
+                       memcmp(b->h.state_hash, r->state, 32) == 0 && r->cfg.validate(r->cfg.ctx, b) == 0;
             /* Never vote for two blocks at one (view, height), even across a
              * restart: the durable vote says what this replica already said. */
             if (r->d.vote_view == r->d.view && r->d.vote_seq == seq &&
@@ -304,13 +328,17 @@ static void try_progress(bckm_pbft_replica *r) {
         if (!s->prepared) return;
         if (!s->sent_commit) send_vote(r, BCKM_PBFT_COMMIT, seq, s->digest, s);
         if (count_votes(r, s->chave, s->cdig, s->digest) < r->q) return;
-        bckm_sim_cert cert;
+        struct bckm_cert cert;
         memset(&cert, 0, sizeof cert);
+        cert.version = BCKM_CERT_VERSION;
+        cert.height = seq;
+        memcpy(cert.block_hash, s->digest, 32);
         cert.view = r->d.view;
+        /* In replica order, so the signers are canonical (increasing BP IDs). */
         for (uint32_t i = 0; i < r->cfg.n && cert.count < r->q; i++) {
             if (!s->chave[i] || memcmp(s->cdig[i], s->digest, 32) != 0) continue;
-            cert.signer[cert.count] = i;
-            memcpy(cert.sig[cert.count], s->csig[i], BCKM_SIM_SIG_BYTES);
+            cert.sigs[cert.count].bp = i + 1u;
+            memcpy(cert.sigs[cert.count].sig, s->csig[i], BCKM_SIM_SIG_BYTES);
             cert.count++;
         }
         bckm_sim_block *b = s->block;
@@ -329,8 +357,9 @@ static void accept_preprepare(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
     bckm_pbft_slot *s = &r->slot[m->seq - r->committed - 1];
     if (s->have_pp) return; /* the first PRE-PREPARE for (view, seq) wins */
     uint8_t d[32];
-    bckm_sim_block_digest(m->block, d);
-    if (memcmp(d, m->digest, 32) != 0 || m->block->height != m->seq) return;
+    if (bckm_sim_block_digest(m->block, d) != BCKM_OK || memcmp(d, m->digest, 32) != 0 ||
+        m->block->h.height != m->seq)
+        return;
     s->block = bckm_sim_block_dup(m->block);
     if (s->block == NULL) abort();
     memcpy(s->digest, d, 32);
@@ -406,6 +435,11 @@ static void check_stable(bckm_pbft_replica *r, uint32_t who) {
 }
 
 void bckm_pbft_executed(bckm_pbft_replica *r, uint64_t seq, const uint8_t state_hash[32]) {
+    if (seq > r->executed) {
+        r->executed = seq;
+        memcpy(r->state, state_hash, 32);
+        if (seq == r->committed) try_progress(r);
+    }
     if (r->cfg.checkpoint_interval == 0 || seq % r->cfg.checkpoint_interval != 0) return;
     bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_CHECKPOINT, r->cfg.id);
     m->seq = seq;
@@ -435,7 +469,7 @@ static int vc_valid(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
     if (m->prepared) {
         if (m->prepared->seq != m->seq + 1 || m->prepared->view >= m->view) return 0;
         if (!prepared_valid(r, m->prepared)) return 0;
-        if (memcmp(m->prepared->block->prev, m->last_digest, 32) != 0) return 0;
+        if (memcmp(m->prepared->block->h.prev_hash, m->last_digest, 32) != 0) return 0;
     }
     return msg_sig_ok(r, m);
 }
@@ -573,8 +607,7 @@ static int nv_valid(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
             pp->block == NULL || !msg_sig_ok(r, pp))
             return 0;
         uint8_t d[32];
-        bckm_sim_block_digest(pp->block, d);
-        if (memcmp(d, pp->digest, 32) != 0) return 0;
+        if (bckm_sim_block_digest(pp->block, d) != BCKM_OK || memcmp(d, pp->digest, 32) != 0) return 0;
     }
     uint8_t d[32];
     bckm_pbft_nv_digest(m, d);
@@ -665,11 +698,11 @@ static void on_blocks(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
     for (uint32_t i = 0; i < m->nblocks && i < BCKM_PBFT_FETCH_MAX; i++) {
         const bckm_sim_block *b = m->blocks[i];
         if (b == NULL || m->certs[i] == NULL) return;
-        if (b->height <= r->committed) continue;
-        if (b->height != r->committed + 1 || memcmp(b->prev, r->last_digest, 32) != 0) return;
+        if (b->h.height <= r->committed) continue;
+        if (b->h.height != r->committed + 1 || memcmp(b->h.prev_hash, r->last_digest, 32) != 0) return;
         uint8_t d[32];
-        bckm_sim_block_digest(b, d);
-        if (!bckm_pbft_cert_valid(r, b->height, d, m->certs[i])) { r->rejected_msgs++; return; }
+        if (bckm_sim_block_digest(b, d) != BCKM_OK ||
+            !bckm_pbft_cert_valid(r, b->h.height, d, m->certs[i])) { r->rejected_msgs++; return; }
         bckm_sim_block *copy = bckm_sim_block_dup(b);
         if (copy == NULL) abort();
         slots_shift(r);
@@ -684,8 +717,8 @@ static void on_blocks(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
 /* ---- entry points ------------------------------------------------------ */
 
 int bckm_pbft_init(bckm_pbft_replica *r, const bckm_pbft_config *cfg, uint64_t committed,
-                   const uint8_t last_digest[32], const bckm_sim_cert *last_cert,
-                   const bckm_pbft_durable *durable, uint64_t now_us) {
+                   const uint8_t last_digest[32], const struct bckm_cert *last_cert,
+                   const uint8_t state[32], const bckm_pbft_durable *durable, uint64_t now_us) {
     if (r == NULL || cfg == NULL || cfg->n == 0 || cfg->n > BCKM_SIM_MAX_BPS || cfg->id >= cfg->n ||
         cfg->verify == NULL || cfg->validate == NULL)
         return BCKM_ERR_ARG;
@@ -694,6 +727,8 @@ int bckm_pbft_init(bckm_pbft_replica *r, const bckm_pbft_config *cfg, uint64_t c
     r->f = bckm_pbft_f(cfg->n);
     r->q = bckm_pbft_quorum(cfg->n);
     r->committed = committed;
+    r->executed = committed;
+    if (state) memcpy(r->state, state, 32);
     if (last_digest) memcpy(r->last_digest, last_digest, 32);
     if (last_cert) r->last_cert = *last_cert;
     r->now_us = now_us;
@@ -865,14 +900,17 @@ int bckm_pbft_can_propose(const bckm_pbft_replica *r, uint64_t *height, uint8_t 
 int bckm_pbft_propose(bckm_pbft_replica *r, const bckm_sim_block *b, uint64_t now_us) {
     r->now_us = now_us;
     if (!bckm_pbft_can_propose(r, NULL, NULL)) return BCKM_ERR_STATE;
-    if (b->height != r->committed + 1 || memcmp(b->prev, r->last_digest, 32) != 0)
+    if (b->h.height != r->committed + 1 || memcmp(b->h.prev_hash, r->last_digest, 32) != 0)
         return BCKM_ERR_ARG;
     bckm_pbft_msg *m = bckm_pbft_msg_new(BCKM_PBFT_PREPREPARE, r->cfg.id);
     m->view = r->d.view;
-    m->seq = b->height;
+    m->seq = b->h.height;
     m->block = bckm_sim_block_dup(b);
     if (m->block == NULL) abort();
-    bckm_sim_block_digest(b, m->digest);
+    if (bckm_sim_block_digest(b, m->digest) != BCKM_OK) {
+        bckm_pbft_msg_unref(m);
+        return BCKM_ERR_ARG;
+    }
     bckm_pbft_msg_sign(m, r->cfg.sk);
     emit(r, bckm_pbft_msg_ref(m), UINT32_MAX);
     accept_preprepare(r, m);

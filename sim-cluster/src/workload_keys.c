@@ -194,6 +194,7 @@ static void keys_fini(cluster_t *c) {
 const workload_ops workload_keys = {
     .name = "keys",
     .tx_len = BCKM_ENVELOPE_BYTES,
+    .envelopes = 1,
     .init = keys_init,
     .new_app = keys_new_app,
     .make_tx = keys_make_tx,

@@ -23,7 +23,8 @@
 #define BCKM_SIM_CHECKER_H
 
 #include "sim/app.h"
-#include "sim/ledger.h"
+#include "bckm/ledger.h"
+#include "sim/block.h"
 #include "sim/u64set.h"
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     uint8_t **canon_results;
     bckm_sim_block **canon_block;
     uint64_t checked[BCKM_SIM_MAX_BPS];
+    uint8_t last_digest[BCKM_SIM_MAX_BPS][32];   /* of block checked[bp] */
     bckm_u64set submitted, executed_ok, sigs_ok;
     const bckm_u64set *accepted; /* see bckm_sim_checker_accepted(), or NULL */
     bckm_sim_reply *replies;
@@ -71,7 +73,7 @@ void bckm_sim_checker_reply(bckm_sim_checker *ck, uint32_t bp, const uint8_t *tx
 /* Checks what changed since the last step; honest[i] says whether BP i's
  * ledger is held to the invariants. Returns 1 once a violation is found
  * (ck->msg says which), 0 otherwise. */
-int bckm_sim_checker_step(bckm_sim_checker *ck, const bckm_sim_ledger *const *ledgers,
+int bckm_sim_checker_step(bckm_sim_checker *ck, bckm_ledger *const *ledgers,
                           const uint8_t *honest);
 
 #endif

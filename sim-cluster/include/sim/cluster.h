@@ -17,7 +17,7 @@
 #include "sim/app.h"
 #include "sim/net.h"
 #include "sim/block.h"
-#include "sim/ledger.h"
+#include "sim/block.h"
 
 enum { BCKM_SIM_ASYNC = 0, BCKM_SIM_SYNC = 1, BCKM_SIM_COMMIT = 2 };
 enum { BCKM_SIM_COST_MODEL = 0, BCKM_SIM_COST_MEASURED = 1 };
@@ -33,6 +33,11 @@ enum { BCKM_SIM_APP_KV = 0, BCKM_SIM_APP_KEYS = 1 };
 
 /* Scheduled faults for directed tests (on top of the seeded ones). */
 enum { BCKM_SIM_PLAN_CRASH = 1, BCKM_SIM_PLAN_ISOLATE = 2 };
+/* The backend of every BP's ledger (core's bckm/ledger.h): memory (it
+ * stands for the disk and survives a simulated crash) or LMDB (closed at a
+ * crash, reopened and verified at the restart). */
+enum { BCKM_SIM_LEDGER_MEM = 0, BCKM_SIM_LEDGER_LMDB = 1 };
+
 typedef struct {
     int kind;
     uint32_t bp;
@@ -68,7 +73,7 @@ typedef struct {
     uint8_t byz_keys[BCKM_SIM_MAX_BPS];
     int byz_keys_trust;         /* tests only: honest devices trust the forger's key
                                  * (bckm_keynet_params.trust_byz); the checker must fire */
-    int ledger;                 /* BCKM_SIM_LEDGER_MEM (default) or _LMDB (sim/ledger.h) */
+    int ledger;                 /* BCKM_SIM_LEDGER_MEM (default) or _LMDB: core's ledger backends */
     const char *ledger_dir;     /* lmdb: BP i's store is ledger_dir/bp-<i>; each must be
                                  * missing or empty at the start of a run */
     uint64_t fault_us;          /* length of the faulty phase */

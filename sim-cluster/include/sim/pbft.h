@@ -12,10 +12,12 @@
  *    v mod n; the sequence number of a block is its height.
  *  - normal case: PRE-PREPARE(v,s,D,block) from the primary; each replica
  *    that accepts it (height s = its committed height + 1, prev digest =
- *    its last block, application says every tx verifies) broadcasts
+ *    its last block, the header's state hash = the state its host reported
+ *    after executing height s-1, application says every tx verifies) broadcasts
  *    PREPARE(v,s,D); q matching PREPAREs (the primary's included) = prepared,
  *    then COMMIT(v,s,D); q matching COMMITs = committed, and those q COMMIT
- *    signatures are the block's commit certificate.
+ *    signatures (each over core's commit message of (s, v, D)) are the
+ *    block's core commit certificate (struct bckm_cert).
  *  - one block in flight: a replica votes only on height c+1, but buffers
  *    messages for heights up to c+window so a replica a little behind loses
  *    nothing.
@@ -86,7 +88,7 @@ struct bckm_pbft_msg {
     bckm_sim_block *block;
     /* VIEW-CHANGE: seq = committed height c, digest = hash of this body */
     uint8_t last_digest[32];
-    bckm_sim_cert *last_cert;    /* certificate of block c (NULL when c = 0) */
+    struct bckm_cert *last_cert;    /* certificate of block c (NULL when c = 0) */
     bckm_pbft_prepared *prepared;/* prepared certificate for c+1, or NULL */
     /* NEW-VIEW */
     uint32_t nvc;
@@ -95,7 +97,7 @@ struct bckm_pbft_msg {
     /* BLOCKS (unsigned: every block carries its certificate) */
     uint32_t nblocks;
     bckm_sim_block *blocks[BCKM_PBFT_FETCH_MAX];
-    bckm_sim_cert *certs[BCKM_PBFT_FETCH_MAX];
+    struct bckm_cert *certs[BCKM_PBFT_FETCH_MAX];
 };
 
 bckm_pbft_msg *bckm_pbft_msg_new(uint8_t type, uint32_t from);
@@ -148,7 +150,7 @@ typedef struct {
     uint64_t seq;
     bckm_pbft_msg *msg;          /* a reference the host must drop */
     bckm_sim_block *block;       /* COMMIT: owned by the host */
-    bckm_sim_cert *cert;         /* COMMIT: owned by the host */
+    struct bckm_cert *cert;         /* COMMIT: owned by the host */
 } bckm_pbft_action;
 
 typedef struct {
@@ -168,8 +170,10 @@ typedef struct {
     uint32_t f, q;
     bckm_pbft_durable d;
     uint64_t committed;          /* height c */
+    uint64_t executed;           /* the host executed heights up to this (bckm_pbft_executed) */
+    uint8_t state[32];           /* the state the host reported after `executed` */
     uint8_t last_digest[32];
-    bckm_sim_cert last_cert;
+    struct bckm_cert last_cert;
     bckm_pbft_slot slot[BCKM_PBFT_WINDOW];
     /* view change */
     bckm_pbft_msg *vcs[BCKM_SIM_MAX_BPS]; /* latest valid VIEW-CHANGE per replica */
@@ -196,10 +200,12 @@ typedef struct {
 } bckm_pbft_replica;
 
 /* Starts a replica at committed height c with its last block's digest and
- * certificate (from the ledger), and the durable part saved before a crash
+ * certificate (from the ledger), the application state after c (NULL: the
+ * genesis state, all zero), and the durable part saved before a crash
  * (NULL for a fresh start). Returns a bckm_err. */
 int bckm_pbft_init(bckm_pbft_replica *r, const bckm_pbft_config *cfg, uint64_t committed,
-                   const uint8_t last_digest[32], const bckm_sim_cert *last_cert,
+                   const uint8_t last_digest[32], const struct bckm_cert *last_cert,
+                   const uint8_t state[32],
                    const bckm_pbft_durable *durable, uint64_t now_us);
 void bckm_pbft_free(bckm_pbft_replica *r);
 /* A deep copy of the durable state (what a crash keeps). */
@@ -221,7 +227,9 @@ void bckm_pbft_on_tick(bckm_pbft_replica *r, uint64_t now_us, int has_pending, i
 int bckm_pbft_can_propose(const bckm_pbft_replica *r, uint64_t *height, uint8_t prev[32]);
 /* Proposes a block (copied) built by the host after can_propose said yes. */
 int bckm_pbft_propose(bckm_pbft_replica *r, const bckm_sim_block *b, uint64_t now_us);
-/* The host executed block seq; state_hash is the application state after it. */
+/* The host executed block seq; state_hash is the application state after it.
+ * The replica votes on block seq+1 only after this (its header must carry
+ * that state). */
 void bckm_pbft_executed(bckm_pbft_replica *r, uint64_t seq, const uint8_t state_hash[32]);
 
 /* Pops the next action; 0 when there is none. */
@@ -230,6 +238,6 @@ int bckm_pbft_pop(bckm_pbft_replica *r, bckm_pbft_action *a);
 /* Checks a commit certificate for (height, digest) against the config's keys:
  * q valid COMMIT signatures from distinct replicas. 1 if valid. */
 int bckm_pbft_cert_valid(const bckm_pbft_replica *r, uint64_t height, const uint8_t digest[32],
-                         const bckm_sim_cert *cert);
+                         const struct bckm_cert *cert);
 
 #endif
