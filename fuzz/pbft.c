@@ -125,9 +125,9 @@ static bckm_sim_block *fuzz_pb_block(fuzz_pb_in *in, uint64_t height, const uint
                                      uint32_t proposer) {
     bckm_sim_block *b = calloc(1, sizeof *b);
     FUZZ_CHECK(b != NULL);
-    b->h.height = height;
-    memcpy(b->h.prev_hash, prev, 32);
-    b->proposer = proposer;
+    /* On the replica's state, or (sometimes) on another one. */
+    bckm_sim_block_init(b, height, prev, proposer, 0, fuzz_pb_r.state);
+    if (fuzz_pb_u8(in) == 0x5A) b->h.state_hash[0] ^= 1;
     uint32_t ntx = fuzz_pb_u8(in) % 4u;
     for (uint32_t t = 0; t < ntx; t++) {
         uint8_t tx[16];
@@ -145,11 +145,12 @@ static bckm_sim_block *fuzz_pb_block(fuzz_pb_in *in, uint64_t height, const uint
 static struct bckm_cert *fuzz_pb_cert(fuzz_pb_in *in) {
     struct bckm_cert *c = calloc(1, sizeof *c);
     FUZZ_CHECK(c != NULL);
+    c->version = BCKM_CERT_VERSION;
     c->view = fuzz_pb_u8(in);
     c->count = fuzz_pb_u8(in) % 6u;
     for (uint32_t i = 0; i < c->count; i++) {
-        c->signer[i] = fuzz_pb_u8(in) % (fuzz_pb_n + 2u);
-        c->sig[i][0] = (uint8_t)fuzz_pb_u8(in);
+        c->sigs[i].bp = fuzz_pb_u8(in) % (fuzz_pb_n + 2u);
+        c->sigs[i].sig[0] = (uint8_t)fuzz_pb_u8(in);
     }
     return c;
 }
@@ -289,7 +290,7 @@ static int fuzz_pbft(const uint8_t *data, size_t size) {
     cfg.verify = fuzz_pb_verify;
     cfg.validate = fuzz_pb_validate;
     uint8_t genesis[32] = { 0 };
-    FUZZ_CHECK(bckm_pbft_init(&fuzz_pb_r, &cfg, 0, genesis, NULL, NULL, 0) == BCKM_OK);
+    FUZZ_CHECK(bckm_pbft_init(&fuzz_pb_r, &cfg, 0, genesis, NULL, NULL, NULL, 0) == BCKM_OK);
 
     uint64_t now = 0, committed = 0, view = fuzz_pb_r.d.view;
     for (int op = 0; op < FUZZ_PB_MAX_OPS && in.n > 0; op++) {

@@ -14,7 +14,7 @@
 #include "sim/checker.h"
 #include "sim/cluster.h"
 #include "sim/kvapp.h"
-#include "sim/ledger.h"
+#include "bckm/ledger.h"
 #include "sim/mempool.h"
 
 static void faulty_params(bckm_sim_params *p, uint64_t seed) {
@@ -294,36 +294,67 @@ static void make_keys(keys_t *k) {
     memset(k->client, 5, 32);
 }
 
+/* A hand-made chain in core's memory ledger. Its ledger checks
+ * certificates with f = 0 (one signature suffices), so that a certificate
+ * too short for the cluster's quorum can be stored and the checker, which
+ * wants q, must catch it. */
+typedef struct {
+    bckm_ledger *l;
+    uint8_t last[32], state[32];
+} chain_t;
+
+static void chain_open(chain_t *c, const keys_t *k) {
+    struct bckm_ledger_config cfg;
+    memset(c, 0, sizeof *c);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])k->pk;
+    cfg.n_bps = 4;
+    cfg.f = 0;
+    cfg.flags = BCKM_LEDGER_OPAQUE;
+    REQUIRE(bckm_ledger_open_memory(&cfg, &c->l) == BCKM_OK);
+}
+
 /* Appends a block of `ntx` fresh txs, executed on `app`, certified by the
- * first `signers` keys. */
-static void append_block(bckm_sim_ledger *l, bckm_sim_app *app, const keys_t *k, uint32_t signers,
-                         uint64_t first_id, uint32_t ntx, bckm_sim_checker *ck, int submit) {
-    uint64_t h = l->len + 1;
-    bckm_sim_block *b = calloc(1, sizeof *b);
-    b->h.height = h;
-    if (h > 1) memcpy(b->h.prev_hash, bckm_sim_ledger_get(l, h - 1)->digest, 32);
-    uint8_t *res = calloc(ntx ? ntx : 1, 1);
+ * first `signers` keys; bad_state: its header names a state before it that
+ * execution did not give. */
+static void append_block(chain_t *c, bckm_sim_app *app, const keys_t *k, uint32_t signers,
+                         uint64_t first_id, uint32_t ntx, bckm_sim_checker *ck, int submit, int bad_state) {
+    static struct bckm_cert cert;
+    uint64_t h = bckm_ledger_height(c->l) + 1;
+    bckm_sim_block b;
+    bckm_sim_block_init(&b, h, c->last, 0, h, c->state);
+    if (bad_state) b.h.state_hash[0] ^= 1;
+    uint8_t res[16] = { 0 };
     app->ops->begin_block(app->self, h);
-    for (uint32_t i = 0; i < ntx; i++) {
+    for (uint32_t i = 0; i < ntx && i < sizeof res; i++) {
         uint8_t tx[BCKM_KV_TX_BYTES];
         bckm_kv_make_tx(tx, k->client, first_id + i, (uint32_t)(first_id + i) % 8, 0, 1);
-        (void)bckm_sim_block_add_tx(b, tx, sizeof tx);
+        REQUIRE(bckm_sim_block_add_tx(&b, tx, sizeof tx) == BCKM_OK);
         if (submit) bckm_sim_checker_submitted(ck, tx, sizeof tx);
         res[i] = (uint8_t)app->ops->deliver_tx(app->self, tx, sizeof tx);
     }
-    uint8_t state[32], d[32];
-    app->ops->commit(app->self, state);
-    bckm_sim_block_digest(b, d);
-    struct bckm_cert cert;
+    uint8_t d[32];
+    app->ops->commit(app->self, c->state);
+    REQUIRE(bckm_sim_block_digest(&b, d) == BCKM_OK);
     memset(&cert, 0, sizeof cert);
+    cert.version = BCKM_CERT_VERSION;
+    cert.height = h;
+    memcpy(cert.block_hash, d, 32);
     for (uint32_t s = 0; s < signers; s++) {
-        uint8_t m[BCKM_SIM_SIGNED_BYTES];
-        bckm_sim_signed_bytes(m, 3, 0, h, d, s);
-        crypto_sign_detached(cert.sig[s], NULL, m, sizeof m, k->sk[s]);
-        cert.signer[s] = s;
+        uint8_t m[BCKM_COMMIT_MSG_BYTES];
+        bckm_commit_message(h, 0, d, m);
+        crypto_sign_detached(cert.sigs[s].sig, NULL, m, sizeof m, k->sk[s]);
+        cert.sigs[s].bp = s + 1;
     }
     cert.count = signers;
-    (void)bckm_sim_ledger_append(l, b, &cert, d, state, res, 0);
+    uint8_t *blk = NULL, cb[BCKM_CERT_MAX_BYTES];
+    size_t bl = 0, cl = 0;
+    REQUIRE(bckm_sim_block_encode(&b, &blk, &bl) == BCKM_OK);
+    REQUIRE(bckm_cert_encode(&cert, cb, sizeof cb, &cl) == BCKM_OK);
+    REQUIRE(bckm_ledger_append(c->l, blk, bl, cb, cl, res) == BCKM_OK);
+    free(blk);
+    free(b.body);
+    memcpy(c->last, d, 32);
 }
 
 static void test_checker_catches(void) {
@@ -334,36 +365,35 @@ static void test_checker_catches(void) {
     for (int scenario = 0; scenario < 5; scenario++) {
         bckm_sim_checker ck;
         REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t (*)[32])k.pk, bckm_kv_new(8, k.client)) == BCKM_OK);
-        bckm_sim_ledger l[4];
+        chain_t l[4];
         bckm_sim_app app[4];
-        const bckm_sim_ledger *lp[4];
+        bckm_ledger *lp[4];
         for (int i = 0; i < 4; i++) {
-            bckm_sim_ledger_init(&l[i]);
+            chain_open(&l[i], &k);
             app[i] = bckm_kv_new(8, k.client);
-            lp[i] = &l[i];
+            lp[i] = l[i].l;
         }
         /* Two honest ledgers with the same first block. */
-        append_block(&l[0], &app[0], &k, 3, 1, 2, &ck, 1);
-        append_block(&l[1], &app[1], &k, 3, 1, 2, &ck, 0);
+        append_block(&l[0], &app[0], &k, 3, 1, 2, &ck, 1, 0);
+        append_block(&l[1], &app[1], &k, 3, 1, 2, &ck, 0, 0);
         CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 0);
         switch (scenario) {
         case 0: /* fork: a different, fully certified block at height 2 */
-            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1);
-            append_block(&l[1], &app[1], &k, 3, 20, 1, &ck, 1);
+            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1, 0);
+            append_block(&l[1], &app[1], &k, 3, 20, 1, &ck, 1, 0);
             break;
         case 1: /* a certificate one signature short */
-            append_block(&l[0], &app[0], &k, 2, 10, 1, &ck, 1);
+            append_block(&l[0], &app[0], &k, 2, 10, 1, &ck, 1, 0);
             break;
         case 2: /* a tx no client submitted */
-            append_block(&l[0], &app[0], &k, 3, 30, 1, &ck, 0);
+            append_block(&l[0], &app[0], &k, 3, 30, 1, &ck, 0, 0);
             break;
-        case 3: /* a state hash that re-execution does not give */
-            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1);
-            l[0].e[1].state_hash[0] ^= 1;
+        case 3: /* a state before the block that re-execution does not give */
+            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1, 1);
             break;
         case 4: /* a commit reply for a tx that is not in the block */
         {
-            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1);
+            append_block(&l[0], &app[0], &k, 3, 10, 1, &ck, 1, 0);
             uint8_t tx[BCKM_KV_TX_BYTES];
             bckm_kv_make_tx(tx, k.client, 99, 1, 0, 1);
             bckm_sim_checker_reply(&ck, 0, tx, sizeof tx, 2);
@@ -373,7 +403,7 @@ static void test_checker_catches(void) {
         CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 1);
         CHECK(ck.msg[0] != '\0');
         for (int i = 0; i < 4; i++) {
-            bckm_sim_ledger_free(&l[i]);
+            bckm_ledger_close(l[i].l);
             app[i].ops->destroy(app[i].self);
         }
         bckm_sim_checker_free(&ck);
@@ -382,7 +412,8 @@ static void test_checker_catches(void) {
 
 /* The record of signatures libsodium accepted spares the checker a second
  * verification of each certificate signature in it, and nothing else: a
- * signature not in the record is verified, and a bad one still caught. */
+ * signature not in the record is verified, and a short certificate still
+ * caught. */
 static void test_checker_accepted_record(void) {
     REQUIRE(sodium_init() >= 0);
     keys_t k;
@@ -394,25 +425,38 @@ static void test_checker_accepted_record(void) {
         bckm_u64set acc;
         bckm_u64set_init(&acc);
         if (with_record) bckm_sim_checker_accepted(&ck, &acc);
-        bckm_sim_ledger l;
+        chain_t l;
+        chain_open(&l, &k);
         bckm_sim_app app = bckm_kv_new(8, k.client);
-        const bckm_sim_ledger *lp[4] = { &l, &l, &l, &l };
-        bckm_sim_ledger_init(&l);
-        append_block(&l, &app, &k, 3, 1, 2, &ck, 1);
+        bckm_ledger *lp[4] = { l.l, l.l, l.l, l.l };
+        append_block(&l, &app, &k, 3, 1, 2, &ck, 1, 0);
         /* The record holds two of block 1's three signatures. */
-        const bckm_sim_entry *e = bckm_sim_ledger_get(&l, 1);
+        static uint8_t buf[4096], cb[BCKM_CERT_MAX_BYTES];
+        static struct bckm_cert cert;
+        size_t bl = 0, cl = 0;
+        bckm_sim_block *b1 = NULL;
+        uint8_t d[32];
+        REQUIRE(bckm_ledger_get_block(l.l, 1, buf, sizeof buf, &bl) == BCKM_OK);
+        REQUIRE(bckm_sim_block_decode(buf, bl, &b1) == BCKM_OK);
+        REQUIRE(bckm_sim_block_digest(b1, d) == BCKM_OK);
+        REQUIRE(bckm_ledger_get_cert(l.l, 1, cb, sizeof cb, &cl) == BCKM_OK);
+        REQUIRE(bckm_cert_decode(cb, cl, &cert) == BCKM_OK);
         for (uint32_t s = 0; s < 2; s++) {
-            uint8_t m[BCKM_SIM_SIGNED_BYTES];
-            bckm_sim_signed_bytes(m, 3, e->cert.view, 1, e->digest, e->cert.signer[s]);
-            (void)bckm_u64set_add(&acc, bckm_sim_accepted_key(k.pk[e->cert.signer[s]], m, sizeof m, e->cert.sig[s]));
+            uint8_t m[BCKM_COMMIT_MSG_BYTES];
+            bckm_commit_message(1, cert.view, d, m);
+            uint32_t signer = cert.sigs[s].bp - 1;
+            (void)bckm_u64set_add(&acc, bckm_sim_accepted_key(k.pk[signer], m, sizeof m, cert.sigs[s].sig));
         }
+        bckm_sim_block_free(b1);
         CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 0);
         CHECK_EQ(ck.sigs_checked, with_record ? 1 : 3);
-        /* Block 2 with a signature not in the record and broken. */
-        append_block(&l, &app, &k, 3, 10, 1, &ck, 1);
-        l.e[1].cert.sig[2][7] ^= 1;
+        /* Block 2 certified by two: its signatures are not in the record
+         * (both verified here), and two are short of the quorum. */
+        uint64_t before = ck.sigs_checked;
+        append_block(&l, &app, &k, 2, 10, 1, &ck, 1, 0);
         CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 1);
-        bckm_sim_ledger_free(&l);
+        CHECK_EQ(ck.sigs_checked, before + 2);
+        bckm_ledger_close(l.l);
         app.ops->destroy(app.self);
         bckm_sim_checker_free(&ck);
         bckm_u64set_free(&acc);

@@ -183,9 +183,11 @@ static void test_mempool(void) {
     CHECK_EQ(bckm_sim_mempool_add(&m, &a, t2, sizeof t2, 12), BCKM_OK);
     CHECK_EQ(bckm_sim_mempool_add(&m, &a, t3, sizeof t3, 13), BCKM_ERR_STATE);
     CHECK_EQ(bckm_sim_mempool_oldest(&m), 10);
-    bckm_sim_block b = { 1, { 0 }, 0, 0, 0, NULL };
+    static const uint8_t zero[32];
+    bckm_sim_block b;
+    bckm_sim_block_init(&b, 1, zero, 0, 0, zero);
     REQUIRE(bckm_sim_mempool_reap(&m, 1, &b) == BCKM_OK);
-    CHECK_EQ(b.ntx, 1);
+    CHECK_EQ(b.h.n_txs, 1);
     a.ops->begin_block(a.self, 1);
     CHECK_EQ(a.ops->deliver_tx(a.self, t1, sizeof t1), BCKM_SIM_TX_OK);
     uint8_t h[32];
@@ -195,18 +197,30 @@ static void test_mempool(void) {
     CHECK_EQ(m.len, 0);
     CHECK_EQ(m.rechecked_out, 1);
     CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 20), BCKM_KV_REJ_DUPLICATE);
-    free(b.data);
+    free(b.body);
     bckm_sim_mempool_free(&m);
     a.ops->destroy(a.self);
 }
 
+/* The simulator's block is core's: the digest is core's block hash over
+ * the header with the body's root, and a body that disagrees with its
+ * header has no digest. */
 static void test_block_format(void) {
-    bckm_sim_block b = { 3, { 7 }, 1, 0, 0, NULL };
+    uint8_t prev[32] = { 7 }, state[32] = { 9 };
+    bckm_sim_block b;
+    bckm_sim_block_init(&b, 3, prev, 1, 100, state);
     uint8_t tx[5] = { 1, 2, 3, 4, 5 }, d1[32], d2[32];
     REQUIRE(bckm_sim_block_add_tx(&b, tx, 5) == BCKM_OK);
     REQUIRE(bckm_sim_block_add_tx(&b, tx, 3) == BCKM_OK);
     CHECK(bckm_sim_block_add_tx(&b, tx, 0) == BCKM_ERR_ARG);
-    bckm_sim_block_digest(&b, d1);
+    CHECK_EQ(b.h.n_txs, 2);
+    CHECK_EQ(b.h.proposer, 2);           /* replica 1 is BP 2 */
+    CHECK_EQ(bckm_sim_block_proposer(&b), 1);
+    REQUIRE(bckm_sim_block_digest(&b, d1) == BCKM_OK);
+    /* The digest is core's hash of the header. */
+    uint8_t hh[32];
+    REQUIRE(bckm_block_hash(&b.h, hh) == BCKM_OK);
+    CHECK_MEM(d1, hh, 32);
     uint32_t off = 0;
     const uint8_t *p;
     size_t len;
@@ -215,14 +229,45 @@ static void test_block_format(void) {
     CHECK_EQ(bckm_sim_block_next_tx(&b, &off, &p, &len), 1);
     CHECK_EQ(len, 3);
     CHECK_EQ(bckm_sim_block_next_tx(&b, &off, &p, &len), 0);
-    b.data[1] = 200; /* length runs past the end */
+    /* Encoded and decoded: the same block. */
+    uint8_t *enc = NULL;
+    size_t elen = 0;
+    bckm_sim_block *back = NULL;
+    REQUIRE(bckm_sim_block_encode(&b, &enc, &elen) == BCKM_OK);
+    CHECK_EQ(elen, BCKM_BLOCK_HEADER_BYTES + b.body_len);
+    REQUIRE(bckm_sim_block_decode(enc, elen, &back) == BCKM_OK);
+    REQUIRE(bckm_sim_block_digest(back, d2) == BCKM_OK);
+    CHECK_MEM(d1, d2, 32);
+    CHECK_EQ(back->body_len, b.body_len);
+    /* A body altered under its header: no digest, and not decodable. */
+    enc[BCKM_BLOCK_HEADER_BYTES + 2] ^= 1;
+    bckm_sim_block *bad = NULL;
+    CHECK_EQ(bckm_sim_block_decode(enc, elen, &bad), BCKM_ERR_MISMATCH);
+    CHECK(bad == NULL);
+    b.body[2] ^= 1;
+    CHECK_EQ(bckm_sim_block_digest(&b, d2), BCKM_ERR_MISMATCH);
+    b.body[2] ^= 1;
+    b.body[1] = 200; /* length runs past the end */
     off = 0;
     CHECK_EQ(bckm_sim_block_next_tx(&b, &off, &p, &len), BCKM_ERR_FORMAT);
-    b.data[1] = 5;
-    b.proposer = 2;
-    bckm_sim_block_digest(&b, d2);
+    CHECK(bckm_sim_block_digest(&b, d2) != BCKM_OK);
+    b.body[1] = 5;
+    /* Every header field is hashed: the proposer, the time, the state. */
+    REQUIRE(bckm_sim_block_digest(&b, d2) == BCKM_OK);
+    CHECK_MEM(d1, d2, 32);
+    b.h.time++;
+    REQUIRE(bckm_sim_block_digest(&b, d2) == BCKM_OK);
     CHECK(memcmp(d1, d2, 32) != 0);
-    free(b.data);
+    b.h.time--;
+    b.h.state_hash[5] ^= 1;
+    REQUIRE(bckm_sim_block_digest(&b, d2) == BCKM_OK);
+    CHECK(memcmp(d1, d2, 32) != 0);
+    b.h.state_hash[5] ^= 1;
+    b.h.proposer = 0;                    /* not a BP ID */
+    CHECK_EQ(bckm_sim_block_digest(&b, d2), BCKM_ERR_FORMAT);
+    free(enc);
+    bckm_sim_block_free(back);
+    free(b.body);
 }
 
 CHECK_CASES(CASE(test_rng_deterministic), CASE(test_rng_ranges), CASE(test_evq_order),
