@@ -1,19 +1,19 @@
 /*
  * The cluster's invariant checker. It shares no code with the replica: it
- * recomputes block digests, verifies every commit certificate's signatures
- * itself and re-executes the agreed chain on its own instance of the
- * application. The cluster calls bckm_sim_checker_step after every event;
+ * reads every honest BP's core ledger, recomputes block digests (core's
+ * block hash), verifies every commit certificate's signatures itself and
+ * re-executes the agreed chain on its own instance of the application. The cluster calls bckm_sim_checker_step after every event;
  * the work is incremental (each ledger entry is checked once).
  *
  * Invariants (spec/cluster.md, "Checker"):
  *  1. agreement: honest BPs hold the same block at every height;
  *  2. each honest ledger is a hash chain (height, prev digest, digest);
- *  3. each committed block carries a certificate of 2f+1 valid COMMIT
+ *  3. each committed block carries a certificate of q valid COMMIT
  *     signatures from distinct BPs;
  *  4. every tx in a committed block was submitted by a client;
  *  5. no tx executes successfully twice;
- *  6. results and state hashes agree with the reference re-execution, hence
- *     with each other;
+ *  6. results, and the state each header names before its block, agree with
+ *     the reference re-execution, hence with each other;
  *  7. a commit reply that claims success names a tx that is on the agreed
  *     chain at that height with a success result.
  * Liveness (everything submitted commits once faults heal) is checked by the
