@@ -28,14 +28,9 @@ lint:
 CPPCHECK_SRC   := core/src sim-cluster/src tests fuzz bench/resilience_main.c
 CPPCHECK_FLAGS := --std=c11 -D_POSIX_C_SOURCE=200809L --enable=warning,performance,portability \
 	--error-exitcode=1 --inline-suppr --quiet $(INCS) -Ifuzz/support
-# Excluded by file, to fix when the km/sets split lands (those files take
-# no edit until then):
-#   core/src/km.c  objectIndex  bckm_msgs_route: `rec` points at the local
-#                               `one` and is read at rec[k] (k < nrec == 1 then)
-CPPCHECK_EXCLUDE := --suppress=objectIndex:core/src/km.c
 
 lint-cppcheck:
-	cppcheck $(CPPCHECK_FLAGS) $(CPPCHECK_EXCLUDE) -j2 $(CPPCHECK_SRC)
+	cppcheck $(CPPCHECK_FLAGS) -j2 $(CPPCHECK_SRC)
 
 # ---- clang-tidy ----------------------------------------------------------
 # The checks are in .clang-tidy. One target per file so that make -j runs
@@ -45,18 +40,6 @@ TIDY_TARGETS := $(addprefix lint-tidy/,$(TIDY_SRC))
 TIDY_FLAGS   := $(CSTD) $(INCS)
 .PHONY: $(TIDY_TARGETS)
 
-# Excluded by file (TIDY_EXCLUDE_<file>, added to the checks of .clang-tidy),
-# to fix when the km/sets split lands (those files take no edit until then):
-#   core/src/km.c   bugprone-implicit-widening-of-multiplication-result
-#                   emit_bundle: ids[2 * np], ids[2 * i] (uint32_t products
-#                   widened to a size_t offset)
-#   core/src/km.c   clang-analyzer-core.uninitialized.Assign
-#                   import_handover_batch: reads v.setkeys.n before knowing
-#                   that the bundle parsed (the value is unused then)
-#   core/src/sets.c clang-analyzer-core.NullDereference
-#                   bckm_sets_free on bckm_sets_clone's failure path
-TIDY_EXCLUDE_core/src/km.c  := -bugprone-implicit-widening-of-multiplication-result,-clang-analyzer-core.uninitialized.Assign
-TIDY_EXCLUDE_core/src/sets.c := -clang-analyzer-core.NullDereference
 
 lint-tidy: $(TIDY_TARGETS)
 

@@ -76,12 +76,12 @@ int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     for (uint32_t i = 0; i < count; i++) if (mem[i] == u) pos_u = i;
     if ((e = bckm_km_reserve_ids(km, (size_t)(count ? count : 1) * 2)) != BCKM_OK) goto out;
     uint32_t *ids = km->ids, np = 0;
-    for (uint32_t i = 0; i < count; i++) if (mem[i] != u) { ids[2 * np] = mem[i]; ids[2 * np + 1] = i; np++; }
+    for (uint32_t i = 0; i < count; i++) if (mem[i] != u) { ids[(size_t)2 * np] = mem[i]; ids[(size_t)2 * np + 1] = i; np++; }
     qsort(ids, np, 2 * sizeof *ids, cmp_u32);
     bckm_writer_u16(&w, (uint16_t)np);
     for (uint32_t i = 0; i < np; i++) {
-        bckm_km_node_pair(km, u, pos_u, ids[2 * i], ids[2 * i + 1], k);
-        bckm_writer_u32(&w, ids[2 * i]);
+        bckm_km_node_pair(km, u, pos_u, ids[(size_t)2 * i], ids[(size_t)2 * i + 1], k);
+        bckm_writer_u32(&w, ids[(size_t)2 * i]);
         bckm_writer_bytes(&w, k, BCKM_KEY_BYTES);
     }
     e = w.err ? w.err : bckm_km_emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, challenge, kek, km->scratch, w.len);

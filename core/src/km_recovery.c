@@ -101,7 +101,7 @@ static int import_handover_batch(struct bckm_km *km, const struct bckm_sets *reg
     if (e == BCKM_OK && (h.epoch > cur || cur - h.epoch > BCKM_KM_LOG_EPOCHS)) e = BCKM_ERR_STATE;
     if (e == BCKM_OK) e = handover_precheck(km, set, node_id, &h, &v);
     /* Roll the handed keys forward exactly as the device would. */
-    uint32_t n = v.setkeys.n;
+    uint32_t n = e == BCKM_OK ? v.setkeys.n : 0;   /* v is only read once it parsed */
     struct { uint32_t id; uint8_t key[BCKM_KEY_BYTES]; uint8_t live; } *pk = NULL;
     uint8_t ks[BCKM_KEY_BYTES];
     if (e == BCKM_OK) {

@@ -24,11 +24,14 @@ int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
         if (m->refs[i].kind == BCKM_MSG_BUNDLE) e = bckm_map_put(&bundled, m->refs[i].recipient, 1);
     for (uint32_t i = 0; i < m->n && e == BCKM_OK; i++) {
         const struct bckm_msg_ref *r = &m->refs[i];
-        uint32_t nrec = 1, one = r->recipient;
-        const uint32_t *rec = &one;
-        if (r->kek_type == BCKM_KEK_SET) rec = bckm_sets_members(reg, r->recipient, &nrec);
-        for (uint32_t k = 0; k < nrec && e == BCKM_OK; k++) {
-            if (r->kek_type == BCKM_KEK_SET && bckm_map_get(&bundled, rec[k], NULL)) continue;
+        if (r->kek_type != BCKM_KEK_SET) {
+            e = deliver(ctx, r->recipient, m->buf + r->off, r->len);
+            continue;
+        }
+        uint32_t nrec = 0;
+        const uint32_t *rec = bckm_sets_members(reg, r->recipient, &nrec);
+        for (uint32_t k = 0; rec != NULL && k < nrec && e == BCKM_OK; k++) {
+            if (bckm_map_get(&bundled, rec[k], NULL)) continue;
             e = deliver(ctx, rec[k], m->buf + r->off, r->len);
         }
     }
