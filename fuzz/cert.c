@@ -12,7 +12,10 @@
  *     (support/bp_keys.h: BPs 1..4, f = 1), bckm_cert_verify must answer
  *     exactly what its contract says: UNKNOWN for a signer outside the
  *     table, AUTH for fewer than 2f+1 signers, OK otherwise; and one flipped
- *     signature bit then gives AUTH.
+ *     signature bit then gives AUTH;
+ *   - the view is signed: a certificate that verifies no longer does once
+ *     its view is changed (AUTH), and its encoding changes in the view bytes
+ *     only.
  */
 #include "support/fuzz.h"
 
@@ -66,6 +69,23 @@ static int fuzz_cert(const uint8_t *data, size_t size) {
     if (unknown) FUZZ_CHECK(vrc == BCKM_ERR_UNKNOWN);
     else if (fuzz_cert_signed.count < 2u * FUZZ_F + 1u) FUZZ_CHECK(vrc == BCKM_ERR_AUTH);
     else FUZZ_CHECK(vrc == BCKM_OK);
+
+    if (vrc == BCKM_OK) {
+        /* Commit votes of one view are not votes of another. */
+        uint64_t view = fuzz_cert_signed.view;
+        fuzz_cert_signed.view = view ^ (1ull << (data[0] % 64u));
+        FUZZ_CHECK(bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,
+                                    (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
+                                    FUZZ_N_BPS, FUZZ_F) == BCKM_ERR_AUTH);
+        uint8_t msg_a[BCKM_COMMIT_MSG_BYTES], msg_b[BCKM_COMMIT_MSG_BYTES];
+        bckm_commit_message(fuzz_cert_signed.height, view, fuzz_cert_signed.block_hash, msg_a);
+        bckm_commit_message(fuzz_cert_signed.height, fuzz_cert_signed.view, fuzz_cert_signed.block_hash, msg_b);
+        FUZZ_CHECK(memcmp(msg_a, msg_b, BCKM_COMMIT_LABEL_BYTES + 8u) == 0);
+        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 8u, msg_b + BCKM_COMMIT_LABEL_BYTES + 8u, 8u) != 0);
+        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 16u, msg_b + BCKM_COMMIT_LABEL_BYTES + 16u,
+                          BCKM_HASH_BYTES) == 0);
+        fuzz_cert_signed.view = view;
+    }
 
     if (!unknown) {
         uint32_t i = data[0] % fuzz_cert_signed.count;

@@ -5,7 +5,7 @@
  * A golden chain of three blocks, each with a commit certificate signed by
  * BPs 1..3 of the four in support/bp_keys.h, is built once; the first two are
  * stored in an LMDB ledger whose data.mdb is kept as a template. Byte 0 of
- * the input picks a mode (% 4):
+ * the input picks a mode (% 5):
  *   0  raw: the rest of the input is data.mdb;
  *   1  patched: the template with (u32 offset, xor byte) patches applied
  *      to LMDB's own pages (FUZZ_LEDGER_NO_PAGES=1 skips this mode; the
@@ -13,18 +13,28 @@
  *      trust in its pages no longer crashes the caller);
  *   2  edited: the template with LMDB-level edits (u8 op, u8 database,
  *      u8 key length, key, u16 value length, value): put, delete, or flip one
- *      byte of a stored value, in any of the ledger's six databases;
+ *      byte of a stored value, in any of the ledger's seven databases;
  *   3  append: an in-memory ledger holding golden block 1 is offered a block
  *      and a certificate, each a golden one (bit-flipped where the input
- *      says) or raw bytes.
+ *      says) or raw bytes;
+ *   4  opaque append: an opaque in-memory ledger (BCKM_LEDGER_OPAQUE)
+ *      holding golden block 1 is offered block 2 with the body given by the
+ *      input (u8 count, u8 status seed, then the body bytes), a genuine
+ *      header over it (its root is the body's when the framing allows one)
+ *      and a genuine certificate.
  * Oracles:
  *   - open returns OK, CORRUPT, IO or NOMEM, never crashes; on OK the ledger
  *     holds exactly a prefix of the golden chain: no signatures can be
  *     forged, so every block it serves must be byte-equal to the golden block
  *     of that height, the transactions it lists are those blocks' envelopes
  *     in order, and the next golden block appends;
+ *   - every stored block has one status byte per transaction;
  *   - a rejected append changes nothing (height, tip hash, stored block, the
- *     transaction list), and the genuine next block still appends after it.
+ *     transaction list), and the genuine next block still appends after it;
+ *   - opaque: the append succeeds exactly when bckm_block_body_root accepts
+ *     the body with that count, and otherwise fails with its error; on
+ *     success the block and the status bytes read back as given, and the
+ *     queries say STATE.
  * The store lives in a private directory under $TMPDIR (default /dev/shm
  * when present, else /tmp), removed at exit.
  */
@@ -42,7 +52,8 @@
 #define FUZZ_LG_BLOCKS 3
 #define FUZZ_LG_TXS 2
 
-static uint8_t fuzz_lg_block[FUZZ_LG_BLOCKS][BCKM_BLOCK_HEADER_BYTES + FUZZ_LG_TXS * BCKM_ENVELOPE_BYTES];
+static uint8_t fuzz_lg_block[FUZZ_LG_BLOCKS][BCKM_BLOCK_HEADER_BYTES +
+                                             FUZZ_LG_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_BYTES)];
 static size_t fuzz_lg_block_len[FUZZ_LG_BLOCKS];
 static uint8_t fuzz_lg_cert[FUZZ_LG_BLOCKS][BCKM_CERT_MAX_BYTES];
 static size_t fuzz_lg_cert_len[FUZZ_LG_BLOCKS];
@@ -167,6 +178,10 @@ static void fuzz_lg_check_prefix(bckm_ledger *l, int write) {
         FUZZ_CHECK(len == fuzz_lg_block_len[i - 1]);
         FUZZ_CHECK(memcmp(buf, fuzz_lg_block[i - 1], len) == 0);
         total += i == 2 ? 1u : 2u;
+        /* Status bytes are covered by no hash (any value may be found), but
+         * there is one per transaction. */
+        FUZZ_CHECK(bckm_ledger_get_status(l, i, buf, sizeof buf, &len) == BCKM_OK);
+        FUZZ_CHECK(len == (i == 2 ? 1u : 2u));
     }
     size_t n = 0;
     FUZZ_CHECK(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, fuzz_lg_entries,
@@ -212,22 +227,22 @@ static void fuzz_lg_open_and_check(int write) {
 /* LMDB-level edits on the template store, as a tool or a disk error could
  * make them; errors from LMDB itself (bad sizes, missing keys) are fine. */
 static void fuzz_lg_edit(const uint8_t *p, size_t n) {
-    static const char *const names[6] = { "meta", "blocks", "certs", "txs", "by_node", "by_code" };
+    static const char *const names[7] = { "meta", "blocks", "certs", "status", "txs", "by_node", "by_code" };
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
-    MDB_dbi dbi[6];
+    MDB_dbi dbi[7];
     FUZZ_CHECK(mdb_env_create(&env) == MDB_SUCCESS);
     FUZZ_CHECK(mdb_env_set_maxdbs(env, 8) == MDB_SUCCESS);
     FUZZ_CHECK(mdb_env_set_mapsize(env, fuzz_lg_cfg.map_bytes) == MDB_SUCCESS);
     if (mdb_env_open(env, fuzz_lg_dir, MDB_NOSYNC, 0600) != MDB_SUCCESS) goto out;
     if (mdb_txn_begin(env, NULL, 0, &txn) != MDB_SUCCESS) goto out;
-    for (int i = 0; i < 6; i++) {
-        unsigned flags = i >= 4 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0;
+    for (int i = 0; i < 7; i++) {
+        unsigned flags = i >= 5 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0;
         FUZZ_CHECK(mdb_dbi_open(txn, names[i], flags, &dbi[i]) == MDB_SUCCESS);
     }
     for (int e = 0; e < 8 && n > 0; e++) {
         uint32_t op = fuzz_take_u8(&p, &n, 0) % 3u;
-        MDB_dbi d = dbi[fuzz_take_u8(&p, &n, 1) % 6u];
+        MDB_dbi d = dbi[fuzz_take_u8(&p, &n, 1) % 7u];
         uint8_t key[64], value[512];
         size_t kl = fuzz_take_u8(&p, &n, 8) % sizeof key;
         for (size_t i = 0; i < kl; i++) key[i] = (uint8_t)fuzz_take_u8(&p, &n, 0);
@@ -247,7 +262,7 @@ static void fuzz_lg_edit(const uint8_t *p, size_t n) {
                 memcpy(value, v.mv_data, v.mv_size);
                 value[off % v.mv_size] ^= x;
                 v.mv_data = value;
-                if (d == dbi[4] || d == dbi[5]) (void)mdb_del(txn, d, &k, NULL);
+                if (d == dbi[5] || d == dbi[6]) (void)mdb_del(txn, d, &k, NULL);
                 (void)mdb_put(txn, d, &k, &v, 0);
             }
         }
@@ -326,11 +341,84 @@ static void fuzz_lg_append(const uint8_t *p, size_t n) {
     bckm_ledger_close(l);
 }
 
+/* Mode 4: block 2 of arbitrary opaque transactions on an opaque ledger. */
+static void fuzz_lg_opaque(const uint8_t *p, size_t n) {
+    static uint8_t blk[BCKM_BLOCK_MAX_BYTES], crt[BCKM_CERT_MAX_BYTES], buf[BCKM_BLOCK_MAX_BYTES];
+    static struct bckm_cert c;
+    struct bckm_ledger_config cfg = fuzz_lg_cfg;
+    struct bckm_block_header h;
+    uint8_t prev[BCKM_HASH_BYTES], hash[BCKM_HASH_BYTES], status[BCKM_BLOCK_MAX_TXS];
+    bckm_ledger *l = NULL;
+    size_t cl = 0;
+
+    uint32_t count = fuzz_take_u8(&p, &n, 1);
+    uint32_t seed = fuzz_take_u8(&p, &n, 0);
+    if (n > sizeof blk - BCKM_BLOCK_HEADER_BYTES) n = sizeof blk - BCKM_BLOCK_HEADER_BYTES;
+    for (uint32_t i = 0; i < BCKM_BLOCK_MAX_TXS; i++) status[i] = (uint8_t)(seed + 31u * i);
+
+    cfg.flags = BCKM_LEDGER_OPAQUE;
+    FUZZ_CHECK(bckm_ledger_open_memory(&cfg, &l) == BCKM_OK);
+    /* Golden block 1's envelopes are opaque transactions as good as any. */
+    FUZZ_CHECK(bckm_ledger_append(l, fuzz_lg_block[0], fuzz_lg_block_len[0], fuzz_lg_cert[0],
+                                  fuzz_lg_cert_len[0], NULL) == BCKM_OK);
+    FUZZ_CHECK(bckm_ledger_tip_hash(l, prev) == BCKM_OK);
+
+    memset(&h, 0, sizeof h);
+    h.version = BCKM_BLOCK_VERSION;
+    h.height = 2;
+    memcpy(h.prev_hash, prev, sizeof prev);
+    h.proposer = 2;
+    h.time = 2000000u;
+    memset(h.state_hash, 0x77, sizeof h.state_hash);
+    h.n_txs = count;
+    int want = bckm_block_body_root(p, n, count, h.tx_root);
+    if (want != BCKM_OK) memset(h.tx_root, 0x5E, sizeof h.tx_root);
+    FUZZ_CHECK(bckm_block_header_encode(&h, blk) == BCKM_OK);
+    if (n > 0) memcpy(blk + BCKM_BLOCK_HEADER_BYTES, p, n);
+    FUZZ_CHECK(bckm_block_hash(&h, hash) == BCKM_OK);
+    memset(&c, 0, sizeof c);
+    c.version = BCKM_CERT_VERSION;
+    c.height = 2;
+    c.view = seed;
+    memcpy(c.block_hash, hash, sizeof hash);
+    c.count = 3;
+    for (uint32_t i = 0; i < 3; i++) {
+        c.sigs[i].bp = i + 1u;
+        FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) == BCKM_OK);
+    }
+    FUZZ_CHECK(bckm_cert_encode(&c, crt, sizeof crt, &cl) == BCKM_OK);
+
+    int rc = bckm_ledger_append(l, blk, BCKM_BLOCK_HEADER_BYTES + n, crt, cl, status);
+    if (getenv("FUZZ_TRACE") != NULL)
+        fprintf(stderr, "ledger: opaque append of %u txs, %zu body bytes: %s\n", count, n, bckm_strerror(rc));
+    FUZZ_CHECK(rc == want);
+    size_t len = 0;
+    if (rc == BCKM_OK) {
+        FUZZ_CHECK(bckm_ledger_height(l) == 2);
+        FUZZ_CHECK(bckm_ledger_get_block(l, 2, buf, sizeof buf, &len) == BCKM_OK);
+        FUZZ_CHECK(len == BCKM_BLOCK_HEADER_BYTES + n && memcmp(buf, blk, len) == 0);
+        FUZZ_CHECK(bckm_ledger_get_status(l, 2, buf, sizeof buf, &len) == BCKM_OK);
+        FUZZ_CHECK(len == count && (count == 0 || memcmp(buf, status, count) == 0));
+    } else {
+        FUZZ_CHECK(bckm_ledger_height(l) == 1);
+        FUZZ_CHECK(bckm_ledger_get_block(l, 2, buf, sizeof buf, &len) == BCKM_ERR_ARG);
+    }
+    FUZZ_CHECK(bckm_ledger_get_status(l, 1, buf, sizeof buf, &len) == BCKM_OK && len == 2);
+    size_t got = 99;
+    FUZZ_CHECK(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, fuzz_lg_entries, 1, &got) == BCKM_ERR_STATE);
+    FUZZ_CHECK(got == 0);
+    bckm_ledger_close(l);
+}
+
 static int fuzz_ledger(const uint8_t *data, size_t size) {
     fuzz_lg_setup();
-    uint32_t mode = fuzz_take_u8(&data, &size, 1) % 4u;
+    uint32_t mode = fuzz_take_u8(&data, &size, 1) % 5u;
     if (mode == 3) {
         fuzz_lg_append(data, size);
+        return 0;
+    }
+    if (mode == 4) {
+        fuzz_lg_opaque(data, size);
         return 0;
     }
     unlink(fuzz_lg_lock);

@@ -104,6 +104,28 @@ static inline int fix_block(struct bckm_block_header *h, struct bckm_envelope en
     return ret;
 }
 
+/* The opaque body: FIX_OPAQUE_TXS transactions that are not envelopes (as
+ * another application, such as the simulator's kv store, would put in a
+ * block), of lengths 1, 7 and 1024 (the longest a record may hold);
+ * transaction k has bytes (0xA0 + 0x10 * k + j) mod 256. */
+#define FIX_OPAQUE_TXS 3u
+#define FIX_OPAQUE_BODY_BYTES (3u * BCKM_BLOCK_TX_PREFIX_BYTES + 1u + 7u + BCKM_BLOCK_TX_MAX_BYTES)
+
+static inline size_t fix_opaque_tx(unsigned k, uint8_t out[BCKM_BLOCK_TX_MAX_BYTES]) {
+    static const size_t lens[FIX_OPAQUE_TXS] = { 1u, 7u, BCKM_BLOCK_TX_MAX_BYTES };
+    for (size_t j = 0; j < lens[k]; j++) out[j] = (uint8_t)(0xA0u + 0x10u * k + j);
+    return lens[k];
+}
+
+static inline int fix_opaque_body(uint8_t *out, size_t cap, size_t *len) {
+    uint8_t tx[BCKM_BLOCK_TX_MAX_BYTES];
+    int ret = BCKM_OK;
+    *len = 0;
+    for (unsigned k = 0; k < FIX_OPAQUE_TXS && ret == BCKM_OK; k++)
+        ret = bckm_block_body_put(out, cap, len, tx, fix_opaque_tx(k, tx));
+    return ret;
+}
+
 /* Certificate of that block, view 3, signed by BPs 1, 2 and 4 (n = 4, f = 1). */
 static inline int fix_cert(const uint8_t block_hash[BCKM_HASH_BYTES], struct bckm_cert *c) {
     static const uint32_t signers[3] = { 1, 2, 4 };

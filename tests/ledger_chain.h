@@ -51,6 +51,27 @@ static inline void chain_code_of(uint32_t node, uint8_t out[BCKM_HASH_BYTES]) {
     for (size_t j = 0; j < BCKM_HASH_BYTES; j++) out[j] = (uint8_t)(node * 13u + j * 5u);
 }
 
+/* The commit certificate of (h, hash), view h % 3, signed by the BPs of
+ * the signers bitmask. */
+static inline int chain_cert(const struct chain_keys *keys, uint64_t h, const uint8_t hash[BCKM_HASH_BYTES],
+                             unsigned signers, uint8_t *cert, size_t cert_cap, size_t *cert_len) {
+    static struct bckm_cert c;  /* 17 KiB: kept off the stack */
+    int ret;
+    memset(&c, 0, sizeof c);
+    c.version = BCKM_CERT_VERSION;
+    c.height = h;
+    c.view = h % 3u;
+    memcpy(c.block_hash, hash, BCKM_HASH_BYTES);
+    for (uint32_t b = 1; b <= CHAIN_BPS; b++) {
+        if (!(signers & (1u << (b - 1u)))) continue;
+        c.sigs[c.count].bp = b;
+        ret = bckm_commit_sign(h, c.view, hash, keys->sk[b - 1u], c.sigs[c.count].sig);
+        if (ret != BCKM_OK) return ret;
+        c.count++;
+    }
+    return bckm_cert_encode(&c, cert, cert_cap, cert_len);
+}
+
 /* Builds block h over prev_hash. variant changes the content (so two
  * different valid blocks exist for one height); signers is a bitmask of BPs
  * (bit b-1 for BP b) that sign the certificate. Writes the envelopes
@@ -61,7 +82,6 @@ static inline int chain_make(const struct chain_keys *keys, uint64_t h,
                              uint8_t *blk, size_t blk_cap, size_t *blk_len,
                              uint8_t *cert, size_t cert_cap, size_t *cert_len,
                              uint8_t hash[BCKM_HASH_BYTES]) {
-    static struct bckm_cert c;  /* 17 KiB: kept off the stack */
     struct bckm_block_header hdr;
     uint32_t n = (uint32_t)((h * 7u + variant) % (CHAIN_MAX_TXS + 1u));
     int ret;
@@ -91,20 +111,56 @@ static inline int chain_make(const struct chain_keys *keys, uint64_t h,
     if ((ret = bckm_block_seal(&hdr, envs, n)) != BCKM_OK) return ret;
     if ((ret = bckm_block_encode(&hdr, envs, n, blk, blk_cap, blk_len)) != BCKM_OK) return ret;
     if ((ret = bckm_block_hash(&hdr, hash)) != BCKM_OK) return ret;
-    memset(&c, 0, sizeof c);
-    c.version = BCKM_CERT_VERSION;
-    c.height = h;
-    c.view = h % 3u;
-    memcpy(c.block_hash, hash, BCKM_HASH_BYTES);
-    for (uint32_t b = 1; b <= CHAIN_BPS; b++) {
-        if (!(signers & (1u << (b - 1u)))) continue;
-        c.sigs[c.count].bp = b;
-        ret = bckm_commit_sign(h, c.view, hash, keys->sk[b - 1u], c.sigs[c.count].sig);
-        if (ret != BCKM_OK) return ret;
-        c.count++;
-    }
     *n_txs = n;
-    return bckm_cert_encode(&c, cert, cert_cap, cert_len);
+    return chain_cert(keys, h, hash, signers, cert, cert_cap, cert_len);
+}
+
+/* Opaque transactions for a ledger opened with BCKM_LEDGER_OPAQUE: block h
+ * holds (h * 5 + variant) % (CHAIN_OPAQUE_MAX_TXS + 1) transactions of
+ * arbitrary bytes that are no envelopes (as the simulator's kv store would
+ * write), lengths from 1 to BCKM_BLOCK_TX_MAX_BYTES. */
+#define CHAIN_OPAQUE_MAX_TXS 6u
+#define CHAIN_OPAQUE_BLOCK_CAP \
+    (BCKM_BLOCK_HEADER_BYTES + CHAIN_OPAQUE_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
+
+static inline size_t chain_opaque_tx(uint64_t h, uint32_t k, uint32_t variant,
+                                     uint8_t out[BCKM_BLOCK_TX_MAX_BYTES]) {
+    size_t len = k == 0 && h % 4u == 0 ? BCKM_BLOCK_TX_MAX_BYTES
+               : 1u + (size_t)((h * 37u + k * 101u + variant) % 300u);
+    for (size_t j = 0; j < len; j++) out[j] = (uint8_t)(h * 11u + k * 3u + j + variant);
+    return len;
+}
+
+static inline int chain_make_opaque(const struct chain_keys *keys, uint64_t h,
+                                    const uint8_t prev_hash[BCKM_HASH_BYTES], uint32_t variant,
+                                    unsigned signers, uint32_t *n_txs, uint8_t *blk, size_t blk_cap,
+                                    size_t *blk_len, uint8_t *cert, size_t cert_cap, size_t *cert_len,
+                                    uint8_t hash[BCKM_HASH_BYTES]) {
+    struct bckm_block_header hdr;
+    uint8_t tx[BCKM_BLOCK_TX_MAX_BYTES];
+    uint32_t n = (uint32_t)((h * 5u + variant) % (CHAIN_OPAQUE_MAX_TXS + 1u));
+    size_t pos = BCKM_BLOCK_HEADER_BYTES;
+    int ret;
+
+    for (uint32_t k = 0; k < n; k++) {
+        ret = bckm_block_body_put(blk, blk_cap, &pos, tx, chain_opaque_tx(h, k, variant, tx));
+        if (ret != BCKM_OK) return ret;
+    }
+    memset(&hdr, 0, sizeof hdr);
+    hdr.version = BCKM_BLOCK_VERSION;
+    hdr.height = h;
+    memcpy(hdr.prev_hash, prev_hash, BCKM_HASH_BYTES);
+    hdr.proposer = 1u + (uint32_t)(h % CHAIN_BPS);
+    hdr.time = h * 1000u + variant;
+    for (size_t j = 0; j < BCKM_HASH_BYTES; j++) hdr.state_hash[j] = (uint8_t)(h * 3u + j + variant);
+    hdr.n_txs = n;
+    ret = bckm_block_body_root(blk + BCKM_BLOCK_HEADER_BYTES, pos - BCKM_BLOCK_HEADER_BYTES, n, hdr.tx_root);
+    if (ret != BCKM_OK) return ret;
+    if ((ret = bckm_block_header_encode(&hdr, blk)) != BCKM_OK) return ret;
+    if ((ret = bckm_block_hash(&hdr, hash)) != BCKM_OK) return ret;
+    *blk_len = pos;
+    *n_txs = n;
+    return chain_cert(keys, h, hash, signers, cert, cert_cap, cert_len);
 }
 
 /* The three signers of the honest chain at height h (all but one BP). */

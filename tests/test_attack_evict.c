@@ -435,12 +435,15 @@ static void ledger_stores_reattach(void) {
     memset(&h, 0, sizeof h);
     h.version = BCKM_BLOCK_VERSION; h.height = 1; h.proposer = 1;
     REQUIRE(bckm_block_seal(&h, envs, 2) == BCKM_OK);
-    static uint8_t blk[BCKM_BLOCK_HEADER_BYTES + 2 * BCKM_ENVELOPE_MAX_BYTES];
+    static uint8_t blk[BCKM_BLOCK_HEADER_BYTES + 2 * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES)];
     static uint8_t cert[CHAIN_CERT_CAP];
     static struct bckm_cert c;
     size_t bl = 0, cl = 0;
     uint8_t hash[32];
     REQUIRE(bckm_block_encode(&h, envs, 2, blk, sizeof blk, &bl) == BCKM_OK);
+    /* one record per envelope: u16 length || the envelope (134 and 198 bytes) */
+    CHECK_EQ(bl, BCKM_BLOCK_HEADER_BYTES + 2 * BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_BYTES +
+                     BCKM_ENVELOPE_V2_BYTES);
     REQUIRE(bckm_block_hash(&h, hash) == BCKM_OK);
     memset(&c, 0, sizeof c);
     c.version = BCKM_CERT_VERSION; c.height = 1; c.view = 0;

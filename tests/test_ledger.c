@@ -63,6 +63,8 @@ static void empty_ledger(void) {
         CHECK(memcmp(tip, (uint8_t[32]){ 0 }, 32) == 0);
         CHECK_EQ(bckm_ledger_get_block(l, 1, buf, sizeof buf, &len), BCKM_ERR_ARG);
         CHECK_EQ(bckm_ledger_get_cert(l, 0, buf, sizeof buf, &len), BCKM_ERR_ARG);
+        CHECK_EQ(bckm_ledger_get_status(l, 1, buf, sizeof buf, &len), BCKM_ERR_ARG);
+        CHECK_EQ(bckm_ledger_get_status(l, 0, buf, sizeof buf, &len), BCKM_ERR_ARG);
         CHECK_EQ(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, e, 2, &n), BCKM_OK);
         CHECK_EQ(n, 0);
         CHECK_EQ(bckm_ledger_find_node(l, 0x01000001u, BCKM_LEDGER_POS_START, e, 2, &n), BCKM_OK);
@@ -99,6 +101,22 @@ static void append_and_read(void) {
         CHECK_EQ(bckm_ledger_get_block(l, 7, buf, 10, &len), BCKM_ERR_NOMEM);
         CHECK_EQ(len, ch.blk_len[6]);
         CHECK_EQ(bckm_ledger_get_block(l, 41, buf, sizeof buf, &len), BCKM_ERR_ARG);
+        /* Status bytes: appended with NULL, so one "executed" (0) per
+         * transaction, none for an empty block. */
+        for (uint64_t h = 1; h <= 40; h++) {
+            memset(buf, 0xAA, CHAIN_MAX_TXS + 1);
+            len = 99;
+            if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) bad++;
+            for (size_t k = 0; k < len && k < CHAIN_MAX_TXS; k++) if (buf[k] != 0) bad++;
+            if (buf[len] != 0xAA) bad++;
+        }
+        CHECK_EQ(bad, 0);
+        uint64_t hs = 1;
+        while (ch.n_txs[hs - 1] < 2) hs++;
+        CHECK_EQ(bckm_ledger_get_status(l, hs, buf, 1, &len), BCKM_ERR_NOMEM);
+        CHECK_EQ(len, ch.n_txs[hs - 1]);
+        CHECK_EQ(bckm_ledger_get_status(l, 41, buf, sizeof buf, &len), BCKM_ERR_ARG);
+        CHECK_EQ(bckm_ledger_get_status(l, 0, buf, sizeof buf, &len), BCKM_ERR_ARG);
         bckm_ledger_close(l);
         rm_store(tmpdir);
     }
@@ -301,6 +319,22 @@ static void check_queries(bckm_ledger *l, uint64_t height) {
     CHECK_EQ(bad, 0);
 }
 
+/* get_status gives back, for every block, the status bytes of its
+ * transactions as appended. */
+static void check_status(bckm_ledger *l, uint64_t height) {
+    uint8_t buf[CHAIN_MAX_TXS + 4];
+    int bad = 0;
+    for (uint64_t h = 1; h <= height; h++) {
+        size_t len = 0;
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) {
+            bad++;
+            continue;
+        }
+        for (uint32_t k = 0; k < len; k++) if (buf[k] != status_of(h, k)) bad++;
+    }
+    CHECK_EQ(bad, 0);
+}
+
 static void queries_match_blocks(void) {
     REQUIRE(chain_ready(60));
     struct bckm_ledger_config cfg = chain_config(&ch.keys);
@@ -319,6 +353,7 @@ static void queries_match_blocks(void) {
         }
         CHECK(total > 60);  /* the chain exercises multi-entry postings */
         check_queries(l, 60);
+        check_status(l, 60);
         /* cap 0 and NULL arguments */
         size_t n = 7;
         CHECK_EQ(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, NULL, 0, &n), BCKM_OK);
@@ -330,11 +365,176 @@ static void queries_match_blocks(void) {
             REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
             CHECK_EQ(bckm_ledger_height(l), 60);
             check_queries(l, 60);
+            check_status(l, 60);
         }
         bckm_ledger_close(l);
         rm_store(tmpdir);
     }
     with_status = 0;
+}
+
+/* ---- opaque ledgers ------------------------------------------------------ */
+
+#define OPAQUE_LEN 24
+static uint8_t op_blk[OPAQUE_LEN][CHAIN_OPAQUE_BLOCK_CAP], op_cert[OPAQUE_LEN][CHAIN_CERT_CAP];
+static size_t op_blk_len[OPAQUE_LEN], op_cert_len[OPAQUE_LEN];
+static uint8_t op_hash[OPAQUE_LEN][BCKM_HASH_BYTES];
+static uint32_t op_n[OPAQUE_LEN];
+
+/* A chain of opaque blocks (ledger_chain.h) under the same BP keys. */
+static int opaque_ready(void) {
+    static int ready;
+    static const uint8_t zero[BCKM_HASH_BYTES];
+    if (ready) return 1;
+    if (!chain_ready(60)) return 0;
+    for (uint64_t h = 1; h <= OPAQUE_LEN; h++)
+        if (chain_make_opaque(&ch.keys, h, h == 1 ? zero : op_hash[h - 2], 0, chain_signers(h), &op_n[h - 1],
+                              op_blk[h - 1], CHAIN_OPAQUE_BLOCK_CAP, &op_blk_len[h - 1], op_cert[h - 1],
+                              CHAIN_CERT_CAP, &op_cert_len[h - 1], op_hash[h - 1]) != BCKM_OK) return 0;
+    ready = 1;
+    return 1;
+}
+
+static uint8_t op_status(uint64_t h, uint32_t k) {
+    return (uint8_t)(h * 13u + k * 7u + 1u);
+}
+
+static int op_append(bckm_ledger *l, uint64_t h) {
+    uint8_t status[CHAIN_OPAQUE_MAX_TXS];
+    for (uint32_t k = 0; k < CHAIN_OPAQUE_MAX_TXS; k++) status[k] = op_status(h, k);
+    return bckm_ledger_append(l, op_blk[h - 1], op_blk_len[h - 1], op_cert[h - 1], op_cert_len[h - 1], status);
+}
+
+static struct bckm_ledger_config opaque_config(void) {
+    struct bckm_ledger_config cfg = chain_config(&ch.keys);
+    cfg.flags = BCKM_LEDGER_OPAQUE;
+    return cfg;
+}
+
+/* Blocks 1..height are stored byte for byte, with their status bytes, and
+ * their transactions read back as the opaque chain made them. */
+static void check_opaque_store(bckm_ledger *l, uint64_t height) {
+    static uint8_t buf[CHAIN_OPAQUE_BLOCK_CAP];
+    uint8_t tx[BCKM_BLOCK_TX_MAX_BYTES];
+    int bad = 0;
+    CHECK_EQ(bckm_ledger_height(l), height);
+    for (uint64_t h = 1; h <= height; h++) {
+        size_t len = 0, pos = 0, tl = 0;
+        const uint8_t *t = NULL;
+        if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_cert_len[h - 1] ||
+            memcmp(buf, op_cert[h - 1], len) != 0) bad++;
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_n[h - 1]) bad++;
+        else
+            for (uint32_t k = 0; k < len; k++) if (buf[k] != op_status(h, k)) bad++;
+        if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_blk_len[h - 1] ||
+            memcmp(buf, op_blk[h - 1], len) != 0) { bad++; continue; }
+        const uint8_t *body = buf + BCKM_BLOCK_HEADER_BYTES;
+        size_t body_len = len - BCKM_BLOCK_HEADER_BYTES;
+        for (uint32_t k = 0; k < op_n[h - 1]; k++) {
+            size_t want = chain_opaque_tx(h, k, 0, tx);
+            if (bckm_block_body_next(body, body_len, &pos, &t, &tl) != 1 || tl != want ||
+                memcmp(t, tx, want) != 0) bad++;
+        }
+        if (pos != body_len) bad++;
+    }
+    CHECK_EQ(bad, 0);
+}
+
+/* Queries have no index to read on an opaque ledger. */
+static void check_opaque_queries(bckm_ledger *l) {
+    struct bckm_ledger_entry e[4];
+    uint8_t code[32] = { 0 };
+    size_t n = 99;
+    CHECK_EQ(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
+    CHECK_EQ(n, 0);
+    n = 99;
+    CHECK_EQ(bckm_ledger_find_node(l, 0x01000001u, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
+    CHECK_EQ(n, 0);
+    n = 99;
+    CHECK_EQ(bckm_ledger_find_code(l, code, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
+    CHECK_EQ(n, 0);
+}
+
+static void opaque_ledger(void) {
+    static uint8_t blk[CHAIN_OPAQUE_BLOCK_CAP + 1];
+    REQUIRE(opaque_ready());
+    struct bckm_ledger_config cfg = opaque_config();
+    uint64_t total = 0;
+    for (uint64_t h = 1; h <= 20; h++) total += op_n[h - 1];
+    CHECK(total > 40);
+    for (int bi = 0; bi < 2; bi++) {
+        bckm_ledger *l = NULL;
+        int bad = 0;
+        REQUIRE(fresh_dir());
+        REQUIRE(open_backend(&backends[bi], &cfg, &l) == BCKM_OK);
+        check_opaque_queries(l);
+        for (uint64_t h = 1; h <= 19; h++) if (op_append(l, h) != BCKM_OK) bad++;
+        CHECK_EQ(bad, 0);
+        uint8_t tip[32];
+        CHECK_EQ(bckm_ledger_tip_hash(l, tip), BCKM_OK);
+        CHECK_MEM(tip, op_hash[18], 32);
+        check_opaque_store(l, 19);
+        check_opaque_queries(l);
+        /* Rejected appends of block 20 (two transactions) change nothing. */
+        REQUIRE(op_n[19] == 2 && op_n[20] == 0);
+        size_t bl = op_blk_len[19];
+        memcpy(blk, op_blk[19], bl);
+        blk[bl - 1] ^= 1;  /* a transaction byte: the root */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_MISMATCH);
+        memcpy(blk, op_blk[19], bl);
+        blk[bl] = 0;  /* a trailing byte */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl + 1, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
+        CHECK_EQ(bckm_ledger_append(l, blk, bl - 1, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_TRUNCATED);
+        bckm_put_u16(blk + BCKM_BLOCK_HEADER_BYTES, 0);  /* a zero-length first record */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
+        bckm_put_u16(blk + BCKM_BLOCK_HEADER_BYTES, BCKM_BLOCK_TX_MAX_BYTES + 1);
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
+        CHECK_EQ(bckm_ledger_append(l, op_blk[19], bl, op_cert[18], op_cert_len[18], NULL), BCKM_ERR_MISMATCH);
+        CHECK_EQ(op_append(l, 21), BCKM_ERR_STATE);
+        check_opaque_store(l, 19);
+        CHECK_EQ(op_append(l, 20), BCKM_OK);
+        check_opaque_store(l, 20);
+        if (backends[bi].durable) {
+            /* Reopened, it is the same ledger and goes on. */
+            bckm_ledger_close(l);
+            l = NULL;
+            REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
+            check_opaque_store(l, 20);
+            check_opaque_queries(l);
+            CHECK_EQ(op_append(l, 21), BCKM_OK);  /* an empty block */
+            bckm_ledger_close(l);
+            l = NULL;
+            REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
+            check_opaque_store(l, 21);
+        }
+        bckm_ledger_close(l);
+        rm_store(tmpdir);
+    }
+    /* Envelope ledgers refuse these blocks (their transactions are not
+     * envelopes); an opaque ledger takes an envelope chain's blocks, whose
+     * framing and root are just as right. */
+    struct bckm_ledger_config env_cfg = chain_config(&ch.keys);
+    bckm_ledger *l = NULL;
+    REQUIRE(op_n[0] > 0);
+    REQUIRE(bckm_ledger_open_memory(&env_cfg, &l) == BCKM_OK);
+    CHECK_EQ(op_append(l, 1), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_ledger_height(l), 0);
+    bckm_ledger_close(l);
+    REQUIRE(bckm_ledger_open_memory(&cfg, &l) == BCKM_OK);
+    for (uint64_t h = 1; h <= 5; h++) CHECK_EQ(chain_append(l, &ch, h), BCKM_OK);
+    check_opaque_queries(l);
+    uint8_t st[8];
+    size_t sl = 0;
+    CHECK_EQ(bckm_ledger_get_status(l, 5, st, sizeof st, &sl), BCKM_OK);
+    CHECK_EQ(sl, ch.n_txs[4]);
+    bckm_ledger_close(l);
+    /* Unknown flags are refused. */
+    struct bckm_ledger_config odd = cfg;
+    odd.flags = 4u;
+    CHECK_EQ(bckm_ledger_open_memory(&odd, &l), BCKM_ERR_ARG);
+    REQUIRE(fresh_dir());
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &odd, &l), BCKM_ERR_ARG);
+    rm_store(tmpdir);
 }
 
 /* ---- LMDB only ---------------------------------------------------------- */
@@ -395,6 +595,21 @@ static size_t raw_count(const char *db) {
     return n;
 }
 
+/* Copies the value of key into out (cap bytes); its length, or -1. */
+static long raw_get(const char *db, const void *k, size_t kl, void *out, size_t cap) {
+    struct raw r;
+    if (!raw_begin(&r, db)) return -1;
+    MDB_val key = { kl, (void *)(uintptr_t)k }, val;
+    long n = -1;
+    if (mdb_get(r.txn, r.dbi, &key, &val) == 0 && val.mv_size <= cap) {
+        memcpy(out, val.mv_data, val.mv_size);
+        n = (long)val.mv_size;
+    }
+    mdb_txn_abort(r.txn);
+    mdb_env_close(r.env);
+    return n;
+}
+
 static int raw_put(const char *db, const void *k, size_t kl, const void *v, size_t vl) {
     struct raw r;
     if (!raw_begin(&r, db)) return 0;
@@ -415,7 +630,7 @@ static int raw_del(const char *db, const void *k, size_t kl, const void *v, size
 
 enum tamper { T_FLIP_BLOCK, T_OTHER_BLOCK, T_GAP, T_NO_CERT, T_BAD_CERT, T_LAST_CERT, T_TX_RECORD,
               T_TX_EXTRA, T_NODE_MISSING, T_NODE_EXTRA, T_CODE_MISSING, T_FORMAT, T_EXTRA_CERT,
-              T_COUNT };
+              T_FORMAT_V1, T_FORMAT_OPAQUE, T_NO_STATUS, T_STATUS_LEN, T_EXTRA_STATUS, T_COUNT };
 
 static int apply_tamper(enum tamper t) {
     static uint8_t blk[BCKM_BLOCK_MAX_BYTES], cert[BCKM_CERT_MAX_BYTES];
@@ -477,6 +692,18 @@ static int apply_tamper(enum tamper t) {
     case T_EXTRA_CERT:
         bckm_put_u64(key, 11);
         return raw_put("certs", key, 8, ch.cert[10], ch.cert_len[10]);
+    case T_FORMAT_V1:
+        return raw_put("meta", "format", 6, "bckm-ledger-v1", 14);
+    case T_FORMAT_OPAQUE:
+        return raw_put("meta", "format", 6, "bckm-ledger-v2-opaque", 21);
+    case T_NO_STATUS: return raw_del("status", key, 8, NULL, 0);
+    case T_STATUS_LEN: {
+        uint8_t st[CHAIN_MAX_TXS + 1] = { 0 };
+        return raw_put("status", key, 8, st, ch.n_txs[h - 1] + 1u);
+    }
+    case T_EXTRA_STATUS:
+        bckm_put_u64(key, 11);
+        return raw_put("status", key, 8, "", 0);
     case T_COUNT: break;
     }
     return 0;
@@ -672,6 +899,97 @@ static void lmdb_damaged_pages_never_crash(void) {
     rm_store(tmpdir);
 }
 
+/* A store remembers its kind and format: an envelope store opened as
+ * opaque, an opaque store opened as envelopes, and a store with the v1
+ * marker are refused as CORRUPT and left as they are. */
+static void lmdb_kind_and_format(void) {
+    REQUIRE(opaque_ready());
+    struct bckm_ledger_config env_cfg = chain_config(&ch.keys), op_cfg = opaque_config();
+    bckm_ledger *l = NULL;
+    char fmt[64];
+    long fl;
+
+    /* an envelope store */
+    REQUIRE(fresh_dir());
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &env_cfg, &l) == BCKM_OK);
+    for (uint64_t h = 1; h <= 10; h++) REQUIRE(chain_append(l, &ch, h) == BCKM_OK);
+    bckm_ledger_close(l);
+    fl = raw_get("meta", "format", 6, fmt, sizeof fmt);
+    CHECK(fl == 14 && memcmp(fmt, "bckm-ledger-v2", 14) == 0);
+    CHECK_EQ(raw_count("status"), 10);
+    l = NULL;
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+    CHECK(l == NULL);
+    CHECK_EQ(raw_count("blocks"), 10);
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &env_cfg, &l) == BCKM_OK);
+    CHECK_EQ(bckm_ledger_height(l), 10);
+    bckm_ledger_close(l);
+    /* the v1 marker, on a store of blocks, is refused as either kind */
+    REQUIRE(raw_put("meta", "format", 6, "bckm-ledger-v1", 14));
+    l = NULL;
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &env_cfg, &l), BCKM_ERR_CORRUPT);
+    CHECK(l == NULL);
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+    CHECK(l == NULL);
+    fl = raw_get("meta", "format", 6, fmt, sizeof fmt);
+    CHECK(fl == 14 && memcmp(fmt, "bckm-ledger-v1", 14) == 0);  /* not rewritten */
+    CHECK_EQ(raw_count("blocks"), 10);
+    rm_store(tmpdir);
+
+    /* an opaque store */
+    REQUIRE(fresh_dir());
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l) == BCKM_OK);
+    for (uint64_t h = 1; h <= 8; h++) REQUIRE(op_append(l, h) == BCKM_OK);
+    bckm_ledger_close(l);
+    fl = raw_get("meta", "format", 6, fmt, sizeof fmt);
+    CHECK(fl == 21 && memcmp(fmt, "bckm-ledger-v2-opaque", 21) == 0);
+    CHECK_EQ(raw_count("status"), 8);
+    CHECK_EQ(raw_count("txs"), 0);
+    CHECK_EQ(raw_count("by_node"), 0);
+    CHECK_EQ(raw_count("by_code"), 0);
+    l = NULL;
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &env_cfg, &l), BCKM_ERR_CORRUPT);
+    CHECK(l == NULL);
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l) == BCKM_OK);
+    check_opaque_store(l, 8);
+    bckm_ledger_close(l);
+    /* tampered: a transaction record an opaque store never has, a status
+     * entry missing or of the wrong length */
+    {
+        uint8_t pos[12], key[8], st[16] = { 0 };
+        bckm_put_u64(pos, 3);
+        bckm_put_u32(pos + 8, 0);
+        REQUIRE(raw_put("txs", pos, 12, "x", 1));
+        l = NULL;
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+        CHECK(l == NULL);
+        REQUIRE(raw_del("txs", pos, 12, NULL, 0));
+        REQUIRE(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l) == BCKM_OK);
+        bckm_ledger_close(l);
+        uint64_t h = 1;
+        while (op_n[h - 1] == 0) h++;
+        bckm_put_u64(key, h);
+        REQUIRE(raw_put("status", key, 8, st, op_n[h - 1] - 1u));
+        l = NULL;
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+        REQUIRE(raw_del("status", key, 8, NULL, 0));
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+        CHECK(l == NULL);
+    }
+    rm_store(tmpdir);
+
+    /* a store without blocks is given its kind at creation */
+    REQUIRE(fresh_dir());
+    REQUIRE(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l) == BCKM_OK);
+    bckm_ledger_close(l);
+    l = NULL;
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &env_cfg, &l), BCKM_ERR_CORRUPT);
+    REQUIRE(raw_put("meta", "format", 6, "bckm-ledger-v1", 14));
+    CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
+    CHECK(l == NULL);
+    rm_store(tmpdir);
+}
+
 static void cleanup(void) {
     chain_free(&ch);
     CHECK(ch.len == 0);
@@ -680,5 +998,6 @@ static void cleanup(void) {
 CHECK_CASES(CASE(empty_ledger), CASE(append_and_read), CASE(append_rejects_bad_input),
             CASE(genesis_needs_zero_parent), CASE(queries_match_blocks), CASE(lmdb_reopen_persists),
             CASE(lmdb_tampered_store_is_corrupt), CASE(lmdb_wrong_keys_is_corrupt),
-            CASE(lmdb_open_errors), CASE(lmdb_empty_file_is_new_store),
+            CASE(lmdb_open_errors), CASE(lmdb_empty_file_is_new_store), CASE(opaque_ledger),
+            CASE(lmdb_kind_and_format),
             CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))

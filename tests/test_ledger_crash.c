@@ -7,6 +7,7 @@
  *   - it opens and verifies (chain and certificates),
  *   - it holds exactly a prefix of the chain, byte for byte,
  *   - every acknowledged height is there, and nothing previously seen is lost,
+ *   - every block's status bytes are there, one per transaction,
  *   - the transaction index holds exactly the prefix's transactions.
  * Then the next child continues from where the store stands. 50 kills in the
  * normal run, 10 in the sanitizer run. The seed is printed; timing still
@@ -94,6 +95,10 @@ static uint64_t verify_store(uint64_t must_have) {
             memcmp(buf, ch.blk[h - 1], len) != 0) bad++;
         if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.cert_len[h - 1] ||
             memcmp(buf, ch.cert[h - 1], len) != 0) bad++;
+        /* one status byte per transaction (all "executed": appended with NULL) */
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) bad++;
+        else
+            for (size_t k = 0; k < len; k++) if (buf[k] != 0) bad++;
         txs += ch.n_txs[h - 1];
     }
     /* The position index holds exactly the prefix's transactions. */

@@ -25,7 +25,7 @@ CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 ROUTES = [
     ("tx", r"tx", r"tx_.*"),
     ("envelope", r"envelope", r"envelope_\d+"),
-    ("block", r"block", r"block|header"),
+    ("block", r"block", r"block|header|opaque_body"),
     ("cert", r"block", r"cert"),
 ]
 
@@ -208,6 +208,7 @@ def ledger_seeds():
 
     h = lambda n: n.to_bytes(8, "big")
     pos = lambda height, i: h(height) + u32(i)
+    rec = lambda tx: u16(len(tx)) + tx
     return {
         "raw-empty": b"\x00",
         "raw-junk": b"\x00" + bytes(range(256)) * 16,
@@ -215,14 +216,21 @@ def ledger_seeds():
         "patched-meta": b"\x01" + u32(16) + b"\x01" + u32(4096 + 16) + b"\x80",
         "patched-deep": b"\x01" + u32(3 * 4096 + 100) + b"\x04",
         "edited-none": b"\x02",
-        "edited-drop-tip": b"\x02" + edit_del(1, h(2)) + edit_del(2, h(2)) + edit_del(3, pos(2, 0))
-                           + edit_del(4, u32(0x01000102)) + edit_del(5, bytes([0x42] * 32)),
+        # databases: 0 meta, 1 blocks, 2 certs, 3 status, 4 txs, 5 by_node, 6 by_code
+        "edited-drop-tip": b"\x02" + edit_del(1, h(2)) + edit_del(2, h(2)) + edit_del(3, h(2))
+                           + edit_del(4, pos(2, 0)) + edit_del(5, u32(0x01000102))
+                           + edit_del(6, bytes([0x42] * 32)),
         "edited-drop-cert": b"\x02" + edit_del(2, h(2)),
+        "edited-drop-status": b"\x02" + edit_del(3, h(1)),
         "edited-flip-block": b"\x02" + edit_flip(1, h(1), 200, 1),
-        "edited-flip-status": b"\x02" + edit_flip(3, pos(1, 1), 0, 7),
+        "edited-flip-status": b"\x02" + edit_flip(3, h(1), 1, 7),
+        "edited-short-status": b"\x02" + edit_put(3, h(1), b"\x00"),
+        "edited-flip-tx-status": b"\x02" + edit_flip(4, pos(1, 1), 0, 7),
         "edited-flip-cert-view": b"\x02" + edit_flip(2, h(2), 10, 1),
-        "edited-extra-tx": b"\x02" + edit_put(3, pos(9, 0), bytes(135)),
+        "edited-extra-tx": b"\x02" + edit_put(4, pos(9, 0), bytes(135)),
         "edited-format": b"\x02" + edit_put(0, b"format", b"bckm-ledger-v2"),
+        "edited-format-v1": b"\x02" + edit_put(0, b"format", b"bckm-ledger-v1"),
+        "edited-format-opaque": b"\x02" + edit_put(0, b"format", b"bckm-ledger-v2-opaque"),
         "edited-no-format": b"\x02" + edit_del(0, b"format"),
         "append-next": b"\x03" + golden(1) + golden(1),
         "append-next-status": b"\x03" + golden(1) + golden(1) + b"\x05",
@@ -232,6 +240,15 @@ def ledger_seeds():
         "append-flipped": b"\x03" + golden(1, [(130, 1)]) + golden(1),
         "append-short": b"\x03" + golden(1, short=True) + golden(1),
         "append-raw": b"\x03\x00" + u16(3) + b"abc" + b"\x00" + u16(0),
+        # opaque append: count, status seed, body (records u16 length || bytes)
+        "opaque-empty": b"\x04\x00\x09",
+        "opaque-kv": b"\x04\x02\x01" + rec(b"put k1 v1") + rec(b"del k0"),
+        "opaque-max": b"\x04\x01\x02" + rec(bytes(range(256)) * 4),
+        "opaque-zero-length": b"\x04\x02\x03" + rec(b"a") + u16(0),
+        "opaque-over-long": b"\x04\x01\x04" + u16(1025) + bytes(1025),
+        "opaque-short-prefix": b"\x04\x02\x05" + rec(b"abc") + b"\x00",
+        "opaque-trailing": b"\x04\x01\x06" + rec(b"abc") + b"\x00",
+        "opaque-count-high": b"\x04\x03\x07" + rec(b"abc") + rec(b"de"),
     }
 
 

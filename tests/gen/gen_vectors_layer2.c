@@ -94,13 +94,16 @@ static int gen_block(void) {
     static uint8_t blk[BCKM_BLOCK_MAX_BYTES];
     static uint8_t cert[BCKM_CERT_MAX_BYTES];
     uint8_t hdr[BCKM_BLOCK_HEADER_BYTES], hash[BCKM_HASH_BYTES];
-    uint8_t msg[BCKM_COMMIT_LABEL_BYTES + 8 + BCKM_HASH_BYTES];
-    size_t blen = 0, clen = 0;
+    uint8_t msg[BCKM_COMMIT_LABEL_BYTES + 8 + 8 + BCKM_HASH_BYTES];
+    static uint8_t opaque[FIX_OPAQUE_BODY_BYTES];
+    uint8_t root[BCKM_HASH_BYTES];
+    size_t blen = 0, clen = 0, olen = 0;
 
     printf("# Block, block hash, transaction root and commit certificate\n");
     printf("# (spec/layer2-formats.md, sections 3-5). Inputs: fix_block, fix_cert in tests/layer2_fixtures.h:\n");
     printf("# height 2, prev hash 0x11 x 32, proposer 2, time 1500000, state hash 0x5a^j, envelopes 0..2;\n");
-    printf("# certificate view 3 signed by BPs 1, 2, 4 (n = 4, f = 1).\n");
+    printf("# certificate view 3 signed by BPs 1, 2, 4 (n = 4, f = 1). Each transaction of the body\n");
+    printf("# is a record u16 length || envelope; the commit message is label || height || view || hash.\n");
     for (unsigned b = 1; b <= FIX_N_BPS; b++) {
         uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
         char name[16];
@@ -114,15 +117,27 @@ static int gen_block(void) {
     if (bckm_block_encode(&h, envs, 3, blk, sizeof blk, &blen) != BCKM_OK) return 1;
     if (fix_cert(hash, &c) != BCKM_OK) return 1;
     if (bckm_cert_encode(&c, cert, sizeof cert, &clen) != BCKM_OK) return 1;
+    /* Built here field by field rather than with bckm_commit_message, so the
+     * vector states the layout independently of the library. */
     memcpy(msg, BCKM_COMMIT_LABEL, BCKM_COMMIT_LABEL_BYTES);
-    bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES, h.height);
-    memcpy(msg + BCKM_COMMIT_LABEL_BYTES + 8, hash, BCKM_HASH_BYTES);
+    bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES, c.height);
+    bckm_put_u64(msg + BCKM_COMMIT_LABEL_BYTES + 8, c.view);
+    memcpy(msg + BCKM_COMMIT_LABEL_BYTES + 16, hash, BCKM_HASH_BYTES);
     hexline("tx_root", h.tx_root, sizeof h.tx_root);
     hexline("header", hdr, sizeof hdr);
     hexline("block_hash", hash, sizeof hash);
     hexline("block", blk, blen);
     hexline("commit_message", msg, sizeof msg);
     hexline("cert", cert, clen);
+    printf("# The root of an empty body (n = 0, no bytes).\n");
+    if (bckm_block_body_root(NULL, 0, 0, root) != BCKM_OK) return 1;
+    hexline("empty_tx_root", root, sizeof root);
+    printf("# An opaque body (fix_opaque_body): three transactions that are not envelopes, of\n");
+    printf("# lengths 1, 7 and 1024, transaction k of bytes 0xa0 + 0x10*k + j; and its root (n = 3).\n");
+    if (fix_opaque_body(opaque, sizeof opaque, &olen) != BCKM_OK || olen != sizeof opaque) return 1;
+    if (bckm_block_body_root(opaque, olen, FIX_OPAQUE_TXS, root) != BCKM_OK) return 1;
+    hexline("opaque_body", opaque, olen);
+    hexline("opaque_tx_root", root, sizeof root);
     return 0;
 }
 
