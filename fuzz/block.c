@@ -46,11 +46,9 @@ static uint8_t fuzz_block_fixed[BCKM_BLOCK_MAX_BYTES];
 static int fuzz_block_same_header(const struct bckm_block_header *a,
                                   const struct bckm_block_header *b) {
     return a->version == b->version && a->height == b->height &&
-           memcmp(a->prev_hash, b->prev_hash, BCKM_HASH_BYTES) == 0 &&
-           a->proposer == b->proposer && a->time == b->time &&
-           memcmp(a->tx_root, b->tx_root, BCKM_HASH_BYTES) == 0 &&
-           memcmp(a->state_hash, b->state_hash, BCKM_HASH_BYTES) == 0 &&
-           a->n_txs == b->n_txs;
+           memcmp(a->prev_hash, b->prev_hash, BCKM_HASH_BYTES) == 0 && a->proposer == b->proposer &&
+           a->time == b->time && memcmp(a->tx_root, b->tx_root, BCKM_HASH_BYTES) == 0 &&
+           memcmp(a->state_hash, b->state_hash, BCKM_HASH_BYTES) == 0 && a->n_txs == b->n_txs;
 }
 
 /* Fills slot i with a byte pattern no decoder writes as a whole. */
@@ -92,7 +90,8 @@ static void fuzz_block_body(const uint8_t *body, size_t len) {
         FUZZ_CHECK(tx_len >= 1 && tx_len <= BCKM_BLOCK_TX_MAX_BYTES);
         FUZZ_CHECK(tx == body + pos_before + BCKM_BLOCK_TX_PREFIX_BYTES);
         FUZZ_CHECK(pos == pos_before + BCKM_BLOCK_TX_PREFIX_BYTES + tx_len && pos <= len);
-        FUZZ_CHECK(bckm_block_body_put(fuzz_block_out, sizeof fuzz_block_out, &out_pos, tx, tx_len) == BCKM_OK);
+        FUZZ_CHECK(bckm_block_body_put(fuzz_block_out, sizeof fuzz_block_out, &out_pos, tx,
+                                       tx_len) == BCKM_OK);
         k++;
     }
     FUZZ_CHECK(r == 0 || r == BCKM_ERR_TRUNCATED || r == BCKM_ERR_FORMAT);
@@ -104,7 +103,7 @@ static void fuzz_block_body(const uint8_t *body, size_t len) {
     uint8_t root[BCKM_HASH_BYTES], keep[BCKM_HASH_BYTES];
     memset(root, 0x3C, sizeof root);
     memcpy(keep, root, sizeof root);
-    if (k > BCKM_BLOCK_MAX_TXS) return;   /* more records than a block may hold */
+    if (k > BCKM_BLOCK_MAX_TXS) return; /* more records than a block may hold */
     int rr = bckm_block_body_root(body, len, k, root);
     if (r == 0) {
         FUZZ_CHECK(rr == BCKM_OK);
@@ -133,7 +132,8 @@ static int fuzz_block(const uint8_t *data, size_t size) {
     size_t out_len = 0;
 
     fuzz_block_body(data, size);
-    if (size > BCKM_BLOCK_HEADER_BYTES) fuzz_block_body(data + BCKM_BLOCK_HEADER_BYTES, size - BCKM_BLOCK_HEADER_BYTES);
+    if (size > BCKM_BLOCK_HEADER_BYTES)
+        fuzz_block_body(data + BCKM_BLOCK_HEADER_BYTES, size - BCKM_BLOCK_HEADER_BYTES);
 
     memset(&h, 0xA5, sizeof h);
     memcpy(&before, &h, sizeof h);
@@ -145,9 +145,12 @@ static int fuzz_block(const uint8_t *data, size_t size) {
     struct bckm_block_header hh;
     if (size >= BCKM_BLOCK_HEADER_BYTES &&
         bckm_block_header_decode(data, BCKM_BLOCK_HEADER_BYTES, &hh) == BCKM_OK) {
-        int crc = bckm_block_body_check(&hh, data + BCKM_BLOCK_HEADER_BYTES, size - BCKM_BLOCK_HEADER_BYTES);
-        if (crc != BCKM_OK) FUZZ_CHECK(rc == crc);
-        else FUZZ_CHECK(rc == BCKM_OK || rc == BCKM_ERR_FORMAT);
+        int crc = bckm_block_body_check(&hh, data + BCKM_BLOCK_HEADER_BYTES,
+                                        size - BCKM_BLOCK_HEADER_BYTES);
+        if (crc != BCKM_OK)
+            FUZZ_CHECK(rc == crc);
+        else
+            FUZZ_CHECK(rc == BCKM_OK || rc == BCKM_ERR_FORMAT);
     }
 
     if (rc == BCKM_OK) {
@@ -155,8 +158,8 @@ static int fuzz_block(const uint8_t *data, size_t size) {
         FUZZ_CHECK(bckm_block_header_is_valid(&h) == 1);
         FUZZ_CHECK(n <= BCKM_BLOCK_MAX_TXS);
         FUZZ_CHECK(size == BCKM_BLOCK_HEADER_BYTES + fuzz_block_body_len(n));
-        FUZZ_CHECK(bckm_block_encode(&h, fuzz_block_envs, n, fuzz_block_out,
-                                     sizeof fuzz_block_out, &out_len) == BCKM_OK);
+        FUZZ_CHECK(bckm_block_encode(&h, fuzz_block_envs, n, fuzz_block_out, sizeof fuzz_block_out,
+                                     &out_len) == BCKM_OK);
         FUZZ_CHECK(out_len == size);
         FUZZ_CHECK(memcmp(fuzz_block_out, data, size) == 0);
 
@@ -192,11 +195,13 @@ static int fuzz_block(const uint8_t *data, size_t size) {
         uint32_t n = sealed.n_txs;
         FUZZ_CHECK(size <= sizeof fuzz_block_fixed);
         memcpy(fuzz_block_fixed, data, size);
-        FUZZ_CHECK(bckm_block_body_root(data + BCKM_BLOCK_HEADER_BYTES, size - BCKM_BLOCK_HEADER_BYTES, n,
+        FUZZ_CHECK(bckm_block_body_root(data + BCKM_BLOCK_HEADER_BYTES,
+                                        size - BCKM_BLOCK_HEADER_BYTES, n,
                                         fuzz_block_fixed + FUZZ_BLOCK_ROOT_OFF) == BCKM_OK);
         FUZZ_CHECK(memcmp(fuzz_block_fixed + FUZZ_BLOCK_ROOT_OFF, data + FUZZ_BLOCK_ROOT_OFF,
                           BCKM_HASH_BYTES) != 0);
-        int rc2 = bckm_block_decode(fuzz_block_fixed, size, &sealed, fuzz_block_envs, BCKM_BLOCK_MAX_TXS);
+        int rc2 =
+            bckm_block_decode(fuzz_block_fixed, size, &sealed, fuzz_block_envs, BCKM_BLOCK_MAX_TXS);
         FUZZ_CHECK(rc2 == BCKM_OK || rc2 == BCKM_ERR_FORMAT);
         if (rc2 == BCKM_OK) {
             struct bckm_block_header resealed = sealed;

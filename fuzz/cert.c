@@ -48,7 +48,7 @@ static int fuzz_cert(const uint8_t *data, size_t size) {
     uint8_t other[BCKM_HASH_BYTES];
     memcpy(other, c->block_hash, sizeof other);
     other[data[size - 1] % BCKM_HASH_BYTES] ^= 0x01;
-    FUZZ_CHECK(bckm_cert_verify(c, other, (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
+    FUZZ_CHECK(bckm_cert_verify(c, other, (const uint8_t(*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
                                 FUZZ_N_BPS, FUZZ_F) == BCKM_ERR_MISMATCH);
 
     /* Re-sign with the real keys where the table has one, then ask for the
@@ -59,31 +59,40 @@ static int fuzz_cert(const uint8_t *data, size_t size) {
     int unknown = 0;
     for (uint32_t i = 0; i < fuzz_cert_signed.count; i++) {
         uint32_t bp = fuzz_cert_signed.sigs[i].bp;
-        if (bp > FUZZ_N_BPS) { unknown = 1; continue; }
-        FUZZ_CHECK(bckm_commit_sign(fuzz_cert_signed.height, fuzz_cert_signed.view, fuzz_cert_signed.block_hash,
-                                    fuzz_bp_sk[bp - 1], fuzz_cert_signed.sigs[i].sig) == BCKM_OK);
+        if (bp > FUZZ_N_BPS) {
+            unknown = 1;
+            continue;
+        }
+        FUZZ_CHECK(bckm_commit_sign(fuzz_cert_signed.height, fuzz_cert_signed.view,
+                                    fuzz_cert_signed.block_hash, fuzz_bp_sk[bp - 1],
+                                    fuzz_cert_signed.sigs[i].sig) == BCKM_OK);
     }
-    int vrc = bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,
-                               (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
-                               FUZZ_N_BPS, FUZZ_F);
-    if (unknown) FUZZ_CHECK(vrc == BCKM_ERR_UNKNOWN);
-    else if (fuzz_cert_signed.count < 2u * FUZZ_F + 1u) FUZZ_CHECK(vrc == BCKM_ERR_AUTH);
-    else FUZZ_CHECK(vrc == BCKM_OK);
+    int vrc =
+        bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,
+                         (const uint8_t(*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk, FUZZ_N_BPS, FUZZ_F);
+    if (unknown)
+        FUZZ_CHECK(vrc == BCKM_ERR_UNKNOWN);
+    else if (fuzz_cert_signed.count < 2u * FUZZ_F + 1u)
+        FUZZ_CHECK(vrc == BCKM_ERR_AUTH);
+    else
+        FUZZ_CHECK(vrc == BCKM_OK);
 
     if (vrc == BCKM_OK) {
         /* Commit votes of one view are not votes of another. */
         uint64_t view = fuzz_cert_signed.view;
         fuzz_cert_signed.view = view ^ (1ull << (data[0] % 64u));
         FUZZ_CHECK(bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,
-                                    (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
-                                    FUZZ_N_BPS, FUZZ_F) == BCKM_ERR_AUTH);
+                                    (const uint8_t(*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk, FUZZ_N_BPS,
+                                    FUZZ_F) == BCKM_ERR_AUTH);
         uint8_t msg_a[BCKM_COMMIT_MSG_BYTES], msg_b[BCKM_COMMIT_MSG_BYTES];
         bckm_commit_message(fuzz_cert_signed.height, view, fuzz_cert_signed.block_hash, msg_a);
-        bckm_commit_message(fuzz_cert_signed.height, fuzz_cert_signed.view, fuzz_cert_signed.block_hash, msg_b);
+        bckm_commit_message(fuzz_cert_signed.height, fuzz_cert_signed.view,
+                            fuzz_cert_signed.block_hash, msg_b);
         FUZZ_CHECK(memcmp(msg_a, msg_b, BCKM_COMMIT_LABEL_BYTES + 8u) == 0);
-        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 8u, msg_b + BCKM_COMMIT_LABEL_BYTES + 8u, 8u) != 0);
-        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 16u, msg_b + BCKM_COMMIT_LABEL_BYTES + 16u,
-                          BCKM_HASH_BYTES) == 0);
+        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 8u,
+                          msg_b + BCKM_COMMIT_LABEL_BYTES + 8u, 8u) != 0);
+        FUZZ_CHECK(memcmp(msg_a + BCKM_COMMIT_LABEL_BYTES + 16u,
+                          msg_b + BCKM_COMMIT_LABEL_BYTES + 16u, BCKM_HASH_BYTES) == 0);
         fuzz_cert_signed.view = view;
     }
 
@@ -91,8 +100,8 @@ static int fuzz_cert(const uint8_t *data, size_t size) {
         uint32_t i = data[0] % fuzz_cert_signed.count;
         fuzz_cert_signed.sigs[i].sig[data[size - 1] % BCKM_SIG_BYTES] ^= 0x04;
         FUZZ_CHECK(bckm_cert_verify(&fuzz_cert_signed, fuzz_cert_signed.block_hash,
-                                    (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk,
-                                    FUZZ_N_BPS, FUZZ_F) == BCKM_ERR_AUTH);
+                                    (const uint8_t(*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk, FUZZ_N_BPS,
+                                    FUZZ_F) == BCKM_ERR_AUTH);
     }
     return 0;
 }

@@ -139,13 +139,13 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
             e = prev;
         } else {
             switch (code & 3u) {
-            case 0:
-                fuzz_ct_join(st, bp, ++counter[bp], &e.tx);
-                break;
+            case 0: fuzz_ct_join(st, bp, ++counter[bp], &e.tx); break;
             case 1: {
                 uint32_t k = fuzz_take_u8(&p, &n, 0);
-                if (k & 0x80u) fuzz_ct_reattach(st, k & 0x1Fu, bp, k, &e);
-                else fuzz_ct_leave(st, k, (code & 4u) ? BCKM_TX_OP_EVICT : BCKM_TX_OP_LEAVE, &e.tx);
+                if (k & 0x80u)
+                    fuzz_ct_reattach(st, k & 0x1Fu, bp, k, &e);
+                else
+                    fuzz_ct_leave(st, k, (code & 4u) ? BCKM_TX_OP_EVICT : BCKM_TX_OP_LEAVE, &e.tx);
                 break;
             }
             default:
@@ -159,16 +159,17 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
                                                        : BCKM_ENVELOPE_VERSION;
             e.bp = bp;
             e.seq = seq[bp] + 1;
-            if (code & 0x08u) e.seq = seq[bp];                 /* stale */
-            if (code & 0x10u) e.seq += 1000;                   /* a gap: allowed */
+            if (code & 0x08u) e.seq = seq[bp]; /* stale */
+            if (code & 0x10u) e.seq += 1000;   /* a gap: allowed */
             const uint8_t *sk = fuzz_bp_sk[bp - 1];
             if (code & 0x20u) sk = fuzz_bp_sk[bp % FUZZ_N_BPS]; /* another BP's key */
             if ((code & 0xC0u) == 0xC0u) {
-                e.bp = 5u + fuzz_take_u8(&p, &n, 0) % 200u;     /* not in the table */
+                e.bp = 5u + fuzz_take_u8(&p, &n, 0) % 200u; /* not in the table */
                 sk = fuzz_ct_rogue_sk;
             }
             if (bckm_envelope_sign(&e, sk) != BCKM_OK) continue; /* fields no encoder takes */
-            if ((code & 0xC0u) == 0x40u) e.tx.refresh[fuzz_take_u8(&p, &n, 0) % BCKM_REFRESH_BYTES] ^= 1;
+            if ((code & 0xC0u) == 0x40u)
+                e.tx.refresh[fuzz_take_u8(&p, &n, 0) % BCKM_REFRESH_BYTES] ^= 1;
             if ((code & 0xC0u) == 0x80u) e.tx.set_id ^= 1u;
         }
 
@@ -182,9 +183,11 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
         int arc = bckm_contract_apply(st, &e, &plan);
         bckm_state_hash(st, after);
         if (getenv("FUZZ_TRACE") != NULL)
-            fprintf(stderr, "contract: op %d (code 0x%02x) bp %u seq %llu tx op %u node %08x set %08x: %s\n",
-                    op, (unsigned)code, (unsigned)e.bp, (unsigned long long)e.seq, (unsigned)e.tx.op,
-                    (unsigned)e.tx.node_id, (unsigned)e.tx.set_id, bckm_strerror(arc));
+            fprintf(
+                stderr,
+                "contract: op %d (code 0x%02x) bp %u seq %llu tx op %u node %08x set %08x: %s\n",
+                op, (unsigned)code, (unsigned)e.bp, (unsigned long long)e.seq, (unsigned)e.tx.op,
+                (unsigned)e.tx.node_id, (unsigned)e.tx.set_id, bckm_strerror(arc));
         FUZZ_CHECK(arc == crc || (crc == BCKM_OK && arc == BCKM_ERR_NOMEM));
         if (arc != BCKM_OK) {
             FUZZ_CHECK(memcmp(before, after, sizeof before) == 0);
@@ -193,11 +196,12 @@ static int fuzz_contract(const uint8_t *data, size_t size) {
             FUZZ_CHECK(e.bp >= 1 && e.bp <= FUZZ_N_BPS);
             FUZZ_CHECK(bckm_state_seq(st, e.bp) == e.seq);
             FUZZ_CHECK(bckm_sets_audit(bckm_state_registry(st)) == BCKM_OK);
-            FUZZ_CHECK(bckm_contract_check(st, &e) != BCKM_OK);   /* no double execution */
+            FUZZ_CHECK(bckm_contract_check(st, &e) != BCKM_OK); /* no double execution */
             if (e.tx.op == BCKM_TX_OP_REATTACH) {
                 /* The node is served by the origin now; no key epoch opened. */
                 uint32_t at = 0;
-                FUZZ_CHECK(bckm_sets_node(bckm_state_registry(st), e.tx.node_id, NULL, &at) == BCKM_OK);
+                FUZZ_CHECK(bckm_sets_node(bckm_state_registry(st), e.tx.node_id, NULL, &at) ==
+                           BCKM_OK);
                 FUZZ_CHECK(at == e.bp);
                 FUZZ_CHECK(bckm_sets_epoch(bckm_state_registry(st)) == epoch0);
             } else if (e.tx.op == BCKM_TX_OP_LEAVE || e.tx.op == BCKM_TX_OP_EVICT) {

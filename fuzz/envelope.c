@@ -32,7 +32,8 @@ static int fuzz_envelope(const uint8_t *data, size_t size) {
         if (size < BCKM_ENVELOPE_BYTES ||
             (data[0] == BCKM_ENVELOPE_VERSION_REATTACH && size < BCKM_ENVELOPE_V2_BYTES))
             FUZZ_CHECK(rc == BCKM_ERR_TRUNCATED);
-        else FUZZ_CHECK(rc == BCKM_ERR_FORMAT);
+        else
+            FUZZ_CHECK(rc == BCKM_ERR_FORMAT);
         return 0;
     }
     FUZZ_CHECK(size == bckm_envelope_wire_len(data[0]) && size != 0);

@@ -52,8 +52,9 @@
 #define FUZZ_LG_BLOCKS 3
 #define FUZZ_LG_TXS 2
 
-static uint8_t fuzz_lg_block[FUZZ_LG_BLOCKS][BCKM_BLOCK_HEADER_BYTES +
-                                             FUZZ_LG_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_BYTES)];
+static uint8_t fuzz_lg_block[FUZZ_LG_BLOCKS]
+                            [BCKM_BLOCK_HEADER_BYTES +
+                             FUZZ_LG_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_BYTES)];
 static size_t fuzz_lg_block_len[FUZZ_LG_BLOCKS];
 static uint8_t fuzz_lg_cert[FUZZ_LG_BLOCKS][BCKM_CERT_MAX_BYTES];
 static size_t fuzz_lg_cert_len[FUZZ_LG_BLOCKS];
@@ -110,7 +111,8 @@ static void fuzz_lg_make_chain(void) {
         c.count = 3;
         for (uint32_t i = 0; i < 3; i++) {
             c.sigs[i].bp = i + 1u;
-            FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) == BCKM_OK);
+            FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i],
+                                        c.sigs[i].sig) == BCKM_OK);
         }
         FUZZ_CHECK(bckm_cert_encode(&c, fuzz_lg_cert[b], sizeof fuzz_lg_cert[b],
                                     &fuzz_lg_cert_len[b]) == BCKM_OK);
@@ -130,7 +132,7 @@ static void fuzz_lg_setup(void) {
     fuzz_bp_keys_setup();
     fuzz_lg_make_chain();
     memset(&fuzz_lg_cfg, 0, sizeof fuzz_lg_cfg);
-    fuzz_lg_cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk;
+    fuzz_lg_cfg.bp_pk = (const uint8_t(*)[BCKM_SIGN_PK_BYTES])fuzz_bp_pk;
     fuzz_lg_cfg.n_bps = FUZZ_N_BPS;
     fuzz_lg_cfg.f = FUZZ_F;
     fuzz_lg_cfg.map_bytes = 1u << 22;
@@ -185,7 +187,8 @@ static void fuzz_lg_check_prefix(bckm_ledger *l, int write) {
     }
     size_t n = 0;
     FUZZ_CHECK(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, fuzz_lg_entries,
-                                     sizeof fuzz_lg_entries / sizeof fuzz_lg_entries[0], &n) == BCKM_OK);
+                                     sizeof fuzz_lg_entries / sizeof fuzz_lg_entries[0],
+                                     &n) == BCKM_OK);
     FUZZ_CHECK(n == total);
     size_t k = 0;
     for (uint64_t i = 1; i <= h && k < n; i++) {
@@ -227,7 +230,8 @@ static void fuzz_lg_open_and_check(int write) {
 /* LMDB-level edits on the template store, as a tool or a disk error could
  * make them; errors from LMDB itself (bad sizes, missing keys) are fine. */
 static void fuzz_lg_edit(const uint8_t *p, size_t n) {
-    static const char *const names[7] = { "meta", "blocks", "certs", "status", "txs", "by_node", "by_code" };
+    static const char *const names[7] = { "meta", "blocks",  "certs",  "status",
+                                          "txs",  "by_node", "by_code" };
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
     MDB_dbi dbi[7];
@@ -258,7 +262,8 @@ static void fuzz_lg_edit(const uint8_t *p, size_t n) {
         } else {
             uint32_t off = (fuzz_take_u8(&p, &n, 0) << 8) | fuzz_take_u8(&p, &n, 0);
             uint8_t x = (uint8_t)fuzz_take_u8(&p, &n, 1);
-            if (mdb_get(txn, d, &k, &v) == MDB_SUCCESS && v.mv_size > 0 && v.mv_size <= sizeof value) {
+            if (mdb_get(txn, d, &k, &v) == MDB_SUCCESS && v.mv_size > 0 &&
+                v.mv_size <= sizeof value) {
                 memcpy(value, v.mv_data, v.mv_size);
                 value[off % v.mv_size] ^= x;
                 v.mv_data = value;
@@ -287,7 +292,7 @@ static const uint8_t *fuzz_lg_operand(const uint8_t **p, size_t *n, int cert, ui
             uint32_t off = (fuzz_take_u8(p, n, 0) << 8) | fuzz_take_u8(p, n, 0);
             buf[off % *len] ^= (uint8_t)fuzz_take_u8(p, n, 1);
         }
-        if (sel & 0x20u) *len -= 1;   /* one byte short */
+        if (sel & 0x20u) *len -= 1; /* one byte short */
         return buf;
     }
     size_t want = (fuzz_take_u8(p, n, 0) << 8) | fuzz_take_u8(p, n, 0);
@@ -384,13 +389,15 @@ static void fuzz_lg_opaque(const uint8_t *p, size_t n) {
     c.count = 3;
     for (uint32_t i = 0; i < 3; i++) {
         c.sigs[i].bp = i + 1u;
-        FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) == BCKM_OK);
+        FUZZ_CHECK(bckm_commit_sign(c.height, c.view, c.block_hash, fuzz_bp_sk[i], c.sigs[i].sig) ==
+                   BCKM_OK);
     }
     FUZZ_CHECK(bckm_cert_encode(&c, crt, sizeof crt, &cl) == BCKM_OK);
 
     int rc = bckm_ledger_append(l, blk, BCKM_BLOCK_HEADER_BYTES + n, crt, cl, status);
     if (getenv("FUZZ_TRACE") != NULL)
-        fprintf(stderr, "ledger: opaque append of %u txs, %zu body bytes: %s\n", count, n, bckm_strerror(rc));
+        fprintf(stderr, "ledger: opaque append of %u txs, %zu body bytes: %s\n", count, n,
+                bckm_strerror(rc));
     FUZZ_CHECK(rc == want);
     size_t len = 0;
     if (rc == BCKM_OK) {
@@ -405,7 +412,8 @@ static void fuzz_lg_opaque(const uint8_t *p, size_t n) {
     }
     FUZZ_CHECK(bckm_ledger_get_status(l, 1, buf, sizeof buf, &len) == BCKM_OK && len == 2);
     size_t got = 99;
-    FUZZ_CHECK(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, fuzz_lg_entries, 1, &got) == BCKM_ERR_STATE);
+    FUZZ_CHECK(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, fuzz_lg_entries, 1, &got) ==
+               BCKM_ERR_STATE);
     FUZZ_CHECK(got == 0);
     bckm_ledger_close(l);
 }

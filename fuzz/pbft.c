@@ -43,12 +43,12 @@
 
 static uint8_t fuzz_pb_pk[FUZZ_PB_MAX_N][32];
 static uint8_t fuzz_pb_sk[FUZZ_PB_MAX_N][64];
-static uint32_t fuzz_pb_n;                    /* 4 or 5 replicas, f = 1 either way */
-static int fuzz_pb_open;                      /* open mode: all peers forgeable */
+static uint32_t fuzz_pb_n; /* 4 or 5 replicas, f = 1 either way */
+static int fuzz_pb_open;   /* open mode: all peers forgeable */
 static bckm_pbft_replica fuzz_pb_r;
-static bckm_pbft_msg *fuzz_pb_pool[FUZZ_PB_POOL];  /* recent messages, both ways */
+static bckm_pbft_msg *fuzz_pb_pool[FUZZ_PB_POOL]; /* recent messages, both ways */
 static int fuzz_pb_pool_next;
-static bckm_sim_block *fuzz_pb_last_block;   /* last block built, for digests */
+static bckm_sim_block *fuzz_pb_last_block; /* last block built, for digests */
 
 static int fuzz_pb_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen,
                           const uint8_t sig[64]) {
@@ -135,7 +135,7 @@ static bckm_sim_block *fuzz_pb_block(fuzz_pb_in *in, uint64_t height, const uint
         for (size_t i = 0; i < len; i++) tx[i] = (uint8_t)fuzz_pb_u8(in);
         FUZZ_CHECK(bckm_sim_block_add_tx(b, tx, len) == BCKM_OK);
     }
-    if (fuzz_pb_u8(in) == 0xB5) b->h.n_txs += 1;   /* a count that disagrees with the data */
+    if (fuzz_pb_u8(in) == 0xB5) b->h.n_txs += 1; /* a count that disagrees with the data */
     bckm_sim_block_free(fuzz_pb_last_block);
     fuzz_pb_last_block = bckm_sim_block_dup(b);
     FUZZ_CHECK(fuzz_pb_last_block != NULL);
@@ -157,9 +157,14 @@ static struct bckm_cert *fuzz_pb_cert(fuzz_pb_in *in) {
 
 /* One message from the script; NULL for a tick. */
 static bckm_pbft_msg *fuzz_pb_message(fuzz_pb_in *in, uint32_t kind) {
-    static const uint8_t types[8] = { 0, BCKM_PBFT_PREPREPARE, BCKM_PBFT_PREPARE, BCKM_PBFT_COMMIT,
-                                      BCKM_PBFT_CHECKPOINT, BCKM_PBFT_VIEWCHANGE,
-                                      BCKM_PBFT_NEWVIEW, BCKM_PBFT_FETCH };
+    static const uint8_t types[8] = { 0,
+                                      BCKM_PBFT_PREPREPARE,
+                                      BCKM_PBFT_PREPARE,
+                                      BCKM_PBFT_COMMIT,
+                                      BCKM_PBFT_CHECKPOINT,
+                                      BCKM_PBFT_VIEWCHANGE,
+                                      BCKM_PBFT_NEWVIEW,
+                                      BCKM_PBFT_FETCH };
     uint32_t from = fuzz_pb_u8(in) % (fuzz_pb_n + 1u);
     uint8_t type = types[kind];
     if (kind == 7) {
@@ -224,9 +229,7 @@ static bckm_pbft_msg *fuzz_pb_message(fuzz_pb_in *in, uint32_t kind) {
         m->nblocks = nb;
         break;
     }
-    default:
-        fuzz_pb_digest(in, m->digest);
-        break;
+    default: fuzz_pb_digest(in, m->digest); break;
     }
     m->sig[0] = (uint8_t)fuzz_pb_u8(in);
     return m;
@@ -240,7 +243,7 @@ static void fuzz_pb_drain(uint64_t *committed) {
         case BCKM_PBFT_ACT_SEND:
         case BCKM_PBFT_ACT_BROADCAST:
             FUZZ_CHECK(a.msg != NULL && a.msg->from == FUZZ_PB_ME);
-            fuzz_pb_pool_add(a.msg);   /* the pool takes the reference */
+            fuzz_pb_pool_add(a.msg); /* the pool takes the reference */
             break;
         case BCKM_PBFT_ACT_COMMIT: {
             /* With a single forging peer nothing can reach a quorum. */

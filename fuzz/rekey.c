@@ -46,8 +46,10 @@
 #define FUZZ_RK_CAP_PEERS 4u
 #define FUZZ_RK_CAP_SETS 9u
 /* Rounded up so that each row of the arrays below stays aligned. */
-#define FUZZ_RK_DEV_BYTES ((BCKM_DEVICE_BYTES(FUZZ_RK_CAP_PEERS, FUZZ_RK_CAP_SETS) + 63u) & ~(size_t)63u)
-#define FUZZ_RK_MSG_CAP (BCKM_MSG_HEADER_BYTES + 65536u + BCKM_MSG_TAG_BYTES + BCKM_MSG_TRAILER_BYTES(0))
+#define FUZZ_RK_DEV_BYTES                                                                          \
+    ((BCKM_DEVICE_BYTES(FUZZ_RK_CAP_PEERS, FUZZ_RK_CAP_SETS) + 63u) & ~(size_t)63u)
+#define FUZZ_RK_MSG_CAP                                                                            \
+    (BCKM_MSG_HEADER_BYTES + 65536u + BCKM_MSG_TAG_BYTES + BCKM_MSG_TRAILER_BYTES(0))
 #define FUZZ_RK_MAX_RECORDS 8
 
 /* Device memory: three live stores, their post-genesis images, a snapshot. */
@@ -57,8 +59,8 @@ static uint8_t fuzz_rk_snap[FUZZ_RK_DEV_BYTES];
 static uint8_t fuzz_rk_msg[FUZZ_RK_MSG_CAP];
 static uint8_t fuzz_rk_last[FUZZ_RK_MSG_CAP];
 static size_t fuzz_rk_last_len;
-static uint8_t fuzz_rk_kek[3][BCKM_KEY_BYTES];   /* node KEKs of A, B, C */
-static int fuzz_rk_trace;                         /* FUZZ_TRACE set: print each verdict */
+static uint8_t fuzz_rk_kek[3][BCKM_KEY_BYTES]; /* node KEKs of A, B, C */
+static int fuzz_rk_trace;                      /* FUZZ_TRACE set: print each verdict */
 /* Fixed test signing keys of BP 1 (A, B and C's BP) and BP 2 (another BP). */
 static uint8_t fuzz_rk_pk[3][32], fuzz_rk_sk[3][64];
 static struct bckm_msgs fuzz_rk_batch;
@@ -83,7 +85,8 @@ static size_t fuzz_rk_seal_as(uint8_t kind, uint8_t kek_type, uint32_t recipient
     h.nonce[1] = (uint8_t)epoch;
     memset(h.challenge, chal, sizeof h.challenge);
     /* A header no BP would produce (reserved values) is sent unsigned. */
-    if (bckm_msg_seal(&h, kek, body, body_len, fuzz_rk_msg, sizeof fuzz_rk_msg, &out_len) != BCKM_OK) {
+    if (bckm_msg_seal(&h, kek, body, body_len, fuzz_rk_msg, sizeof fuzz_rk_msg, &out_len) !=
+        BCKM_OK) {
         memset(fuzz_rk_msg, 0, BCKM_MSG_HEADER_BYTES);
         return BCKM_MSG_HEADER_BYTES;
     }
@@ -93,16 +96,19 @@ static size_t fuzz_rk_seal_as(uint8_t kind, uint8_t kek_type, uint32_t recipient
     if (m->cap < sizeof fuzz_rk_msg) {
         uint8_t *b = realloc(m->buf, sizeof fuzz_rk_msg);
         FUZZ_CHECK(b != NULL);
-        m->buf = b; m->cap = sizeof fuzz_rk_msg;
+        m->buf = b;
+        m->cap = sizeof fuzz_rk_msg;
     }
     if (m->refs_cap < 1) {
         struct bckm_msg_ref *r = realloc(m->refs, sizeof *r);
         FUZZ_CHECK(r != NULL);
-        m->refs = r; m->refs_cap = 1;
+        m->refs = r;
+        m->refs_cap = 1;
     }
     memcpy(m->buf, fuzz_rk_msg, out_len);
     m->refs[0] = (struct bckm_msg_ref){ kind, kek_type, recipient, 0, out_len };
-    m->n = 1; m->len = out_len;
+    m->n = 1;
+    m->len = out_len;
     FUZZ_CHECK(bckm_rekey_batch_sign(m, 0, bp, fuzz_rk_sk[bp]) == BCKM_OK);
     FUZZ_CHECK(m->refs[0].len <= sizeof fuzz_rk_msg);
     memcpy(fuzz_rk_msg, m->buf, m->refs[0].len);
@@ -110,8 +116,8 @@ static size_t fuzz_rk_seal_as(uint8_t kind, uint8_t kek_type, uint32_t recipient
 }
 
 static size_t fuzz_rk_seal(uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
-                           uint8_t nonce0, const uint8_t kek[BCKM_KEY_BYTES],
-                           const uint8_t *body, size_t body_len) {
+                           uint8_t nonce0, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body,
+                           size_t body_len) {
     return fuzz_rk_seal_as(kind, kek_type, recipient, epoch, nonce0, kek, body, body_len, 1, 0);
 }
 
@@ -122,9 +128,10 @@ static void fuzz_rk_keyed(struct bckm_writer *w, uint32_t id, const uint8_t key[
 
 /* A genuine bundle for a node, sealed under its node KEK at epoch 1. */
 static void fuzz_rk_bundle(struct bckm_device *d, uint32_t node, uint32_t set, uint8_t code_base,
-                           const uint8_t seed[BCKM_KEY_BYTES], const uint8_t set_kek[BCKM_KEY_BYTES],
-                           uint32_t other_set, const uint8_t setpair[BCKM_KEY_BYTES],
-                           uint32_t peer, const uint8_t *peer_key) {
+                           const uint8_t seed[BCKM_KEY_BYTES],
+                           const uint8_t set_kek[BCKM_KEY_BYTES], uint32_t other_set,
+                           const uint8_t setpair[BCKM_KEY_BYTES], uint32_t peer,
+                           const uint8_t *peer_key) {
     uint8_t body[512], code[BCKM_CODE_BYTES];
     struct bckm_writer w;
     bckm_writer_init(&w, body, sizeof body);
@@ -174,15 +181,16 @@ static void fuzz_rk_setup(void) {
         struct bckm_device *d = NULL;
         fuzz_rk_fill(fuzz_rk_kek[i], BCKM_KEY_BYTES, (uint8_t)(0xD0 + 8 * i));
         FUZZ_CHECK(bckm_device_init(fuzz_rk_mem[i], FUZZ_RK_DEV_BYTES, FUZZ_RK_CAP_PEERS,
-                                    FUZZ_RK_CAP_SETS, fuzz_rk_kek[i], 1, fuzz_rk_pk[1], root, &d) == BCKM_OK);
+                                    FUZZ_RK_CAP_SETS, fuzz_rk_kek[i], 1, fuzz_rk_pk[1], root,
+                                    &d) == BCKM_OK);
         FUZZ_CHECK(d == fuzz_rk_dev(i));
     }
     fuzz_rk_bundle(fuzz_rk_dev(0), FUZZ_RK_A, FUZZ_RK_S, 0x01, seed_a, k_s, FUZZ_RK_T, k_st,
                    FUZZ_RK_B, k_ab);
     fuzz_rk_bundle(fuzz_rk_dev(1), FUZZ_RK_B, FUZZ_RK_S, 0x41, seed_b, k_s, FUZZ_RK_T, k_st,
                    FUZZ_RK_A, k_ab);
-    fuzz_rk_bundle(fuzz_rk_dev(2), FUZZ_RK_C, FUZZ_RK_T, 0x81, seed_c, k_t, FUZZ_RK_S, k_st,
-                   0, NULL);
+    fuzz_rk_bundle(fuzz_rk_dev(2), FUZZ_RK_C, FUZZ_RK_T, 0x81, seed_c, k_t, FUZZ_RK_S, k_st, 0,
+                   NULL);
     memcpy(fuzz_rk_genesis, fuzz_rk_mem, sizeof fuzz_rk_mem);
     ready = 1;
 }
@@ -223,7 +231,7 @@ static void fuzz_rk_agree(void) {
  * and B, the same change under K_T for C. Everyone must take it. */
 static void fuzz_rk_honest_round(void) {
     uint8_t body[128], tbody[128], refresh[BCKM_REFRESH_BYTES], r_s[BCKM_REFRESH_BYTES];
-    uint8_t r_st[BCKM_REFRESH_BYTES], zero[BCKM_REFRESH_BYTES] = {0};
+    uint8_t r_st[BCKM_REFRESH_BYTES], zero[BCKM_REFRESH_BYTES] = { 0 };
     struct bckm_writer w, wt;
     uint64_t epoch = fuzz_rk_dev(0)->epoch + 1;
     fuzz_rk_fill(refresh, sizeof refresh, (uint8_t)(0x21 + epoch));
@@ -232,24 +240,37 @@ static void fuzz_rk_honest_round(void) {
     /* S's members get r_S; T's only r_S,T (spec 5). */
     bckm_writer_init(&w, body, sizeof body);
     bckm_writer_init(&wt, tbody, sizeof tbody);
-    bckm_writer_u8(&w, 2); bckm_writer_u8(&wt, 2);
-    bckm_writer_u32(&w, 0x01000099u); bckm_writer_u32(&wt, 0x01000099u);
-    bckm_writer_u8(&w, 1); bckm_writer_u8(&wt, 0);
-    bckm_writer_bytes(&w, r_s, sizeof r_s); bckm_writer_bytes(&wt, zero, sizeof zero);
-    bckm_writer_u16(&w, 1); bckm_writer_u16(&wt, 1);
-    bckm_writer_u32(&w, FUZZ_RK_S); bckm_writer_u32(&wt, FUZZ_RK_S);
-    for (int k = 0; k < 4; k++) { bckm_writer_u16(&w, 0); bckm_writer_u16(&wt, 0); } /* retired, joined, left, new keys */
+    bckm_writer_u8(&w, 2);
+    bckm_writer_u8(&wt, 2);
+    bckm_writer_u32(&w, 0x01000099u);
+    bckm_writer_u32(&wt, 0x01000099u);
+    bckm_writer_u8(&w, 1);
+    bckm_writer_u8(&wt, 0);
+    bckm_writer_bytes(&w, r_s, sizeof r_s);
+    bckm_writer_bytes(&wt, zero, sizeof zero);
+    bckm_writer_u16(&w, 1);
+    bckm_writer_u16(&wt, 1);
+    bckm_writer_u32(&w, FUZZ_RK_S);
+    bckm_writer_u32(&wt, FUZZ_RK_S);
+    for (int k = 0; k < 4; k++) {
+        bckm_writer_u16(&w, 0);
+        bckm_writer_u16(&wt, 0);
+    } /* retired, joined, left, new keys */
     bckm_writer_u16(&w, 0);
-    bckm_writer_u16(&wt, 1); bckm_writer_u32(&wt, FUZZ_RK_S); bckm_writer_bytes(&wt, r_st, sizeof r_st);
+    bckm_writer_u16(&wt, 1);
+    bckm_writer_u32(&wt, FUZZ_RK_S);
+    bckm_writer_bytes(&wt, r_st, sizeof r_st);
     FUZZ_CHECK(w.err == 0 && wt.err == 0);
     uint8_t k_s[BCKM_KEY_BYTES], k_t[BCKM_KEY_BYTES];
-    memcpy(k_s, fuzz_rk_dev(1)->set_kek, sizeof k_s);   /* B's copy: A's is under test */
+    memcpy(k_s, fuzz_rk_dev(1)->set_kek, sizeof k_s); /* B's copy: A's is under test */
     memcpy(k_t, fuzz_rk_dev(2)->set_kek, sizeof k_t);
     for (int i = 0; i < 2; i++) {
-        size_t n = fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_S, epoch, 0xEE, k_s, body, w.len);
+        size_t n =
+            fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_S, epoch, 0xEE, k_s, body, w.len);
         FUZZ_CHECK(bckm_device_apply(fuzz_rk_dev(i), fuzz_rk_msg, n) == BCKM_OK);
     }
-    size_t n = fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_T, epoch, 0xEE, k_t, tbody, wt.len);
+    size_t n =
+        fuzz_rk_seal(BCKM_MSG_UPDATE, BCKM_KEK_SET, FUZZ_RK_T, epoch, 0xEE, k_t, tbody, wt.len);
     FUZZ_CHECK(bckm_device_apply(fuzz_rk_dev(2), fuzz_rk_msg, n) == BCKM_OK);
     for (int i = 0; i < 3; i++) fuzz_rk_sane(fuzz_rk_dev(i));
     fuzz_rk_agree();
@@ -261,10 +282,10 @@ static size_t fuzz_rk_sealed(const uint8_t *p, size_t n) {
     uint8_t kind = (uint8_t)fuzz_take_u8(&p, &n, BCKM_MSG_UPDATE);
     uint8_t kek_type = (uint8_t)fuzz_take_u8(&p, &n, BCKM_KEK_SET);
     uint32_t rsel = fuzz_take_u8(&p, &n, 1);
-    uint32_t recipient = (rsel & 3u) == 0 ? FUZZ_RK_A
-                       : (rsel & 3u) == 1 ? FUZZ_RK_S
-                       : (rsel & 3u) == 2 ? FUZZ_RK_T
-                       : fuzz_take_u32(&p, &n, 0);
+    uint32_t recipient = (rsel & 3u) == 0   ? FUZZ_RK_A
+                         : (rsel & 3u) == 1 ? FUZZ_RK_S
+                         : (rsel & 3u) == 2 ? FUZZ_RK_T
+                                            : fuzz_take_u32(&p, &n, 0);
     int8_t delta = (int8_t)(uint8_t)fuzz_take_u8(&p, &n, 0);
     uint64_t epoch = a->epoch + 1u + (uint64_t)(int64_t)delta;
     uint32_t ksel = fuzz_take_u8(&p, &n, 0);
@@ -272,14 +293,14 @@ static size_t fuzz_rk_sealed(const uint8_t *p, size_t n) {
     const uint8_t *kek;
     switch (ksel & 3u) {
     case 0: kek = kek_type == BCKM_KEK_NODE ? a->kek : a->set_kek; break;
-    case 1: kek = fuzz_rk_kek[1]; break;                 /* B's node KEK */
-    case 2: kek = fuzz_rk_dev(2)->set_kek; break;        /* K_T */
+    case 1: kek = fuzz_rk_kek[1]; break;          /* B's node KEK */
+    case 2: kek = fuzz_rk_dev(2)->set_kek; break; /* K_T */
     default: kek = a->kek; break;
     }
     if (n > 65536u) n = 65536u;
     /* kek may point into A's store, which the seal only reads. */
-    return fuzz_rk_seal_as(kind, kek_type, recipient, epoch, nonce0, kek, p, n, (rsel & 0x80u) ? 2 : 1,
-                           (rsel & 0x40u) ? 0x5a : 0);
+    return fuzz_rk_seal_as(kind, kek_type, recipient, epoch, nonce0, kek, p, n,
+                           (rsel & 0x80u) ? 2 : 1, (rsel & 0x40u) ? 0x5a : 0);
 }
 
 static int fuzz_rekey(const uint8_t *data, size_t size) {
@@ -287,7 +308,7 @@ static int fuzz_rekey(const uint8_t *data, size_t size) {
     memcpy(fuzz_rk_mem, fuzz_rk_genesis, sizeof fuzz_rk_mem);
     fuzz_rk_last_len = 0;
     struct bckm_device *a = fuzz_rk_dev(0);
-    int tainted = 0;   /* A accepted something its peers never saw */
+    int tainted = 0; /* A accepted something its peers never saw */
 
     for (int r = 0; r < FUZZ_RK_MAX_RECORDS && size > 0; r++) {
         uint32_t mode = fuzz_take_u8(&data, &size, 0) % 3u;
@@ -319,8 +340,8 @@ static int fuzz_rekey(const uint8_t *data, size_t size) {
         uint8_t kind = msg_len > 1 ? fuzz_rk_msg[1] : 0;
         int rc = bckm_device_apply(a, fuzz_rk_msg, msg_len);
         if (fuzz_rk_trace)
-            fprintf(stderr, "rekey: record %d mode %u, %zu bytes: %s\n", r, (unsigned)mode,
-                    msg_len, bckm_strerror(rc));
+            fprintf(stderr, "rekey: record %d mode %u, %zu bytes: %s\n", r, (unsigned)mode, msg_len,
+                    bckm_strerror(rc));
         if (rc != BCKM_OK) {
             FUZZ_CHECK(rc < 0 && rc >= BCKM_ERR_CORRUPT);
             FUZZ_CHECK(memcmp(fuzz_rk_snap, fuzz_rk_mem[0], sizeof fuzz_rk_snap) == 0);

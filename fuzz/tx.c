@@ -31,8 +31,10 @@ static int fuzz_tx(const uint8_t *data, size_t size) {
     int rc = bckm_tx_decode(data, size, &t);
     if (rc != BCKM_OK) {
         FUZZ_CHECK(memcmp(&t, &before, sizeof t) == 0);
-        if (size < BCKM_TX_BYTES) FUZZ_CHECK(rc == BCKM_ERR_TRUNCATED);
-        else FUZZ_CHECK(rc == BCKM_ERR_FORMAT);
+        if (size < BCKM_TX_BYTES)
+            FUZZ_CHECK(rc == BCKM_ERR_TRUNCATED);
+        else
+            FUZZ_CHECK(rc == BCKM_ERR_FORMAT);
     } else {
         FUZZ_CHECK(size == BCKM_TX_BYTES);
         FUZZ_CHECK(bckm_tx_is_valid(&t) == 1);

@@ -22,8 +22,7 @@ static void unknown_bytes(uint8_t *buf, size_t len) {
     /*@ loop invariant 0 <= i <= len;
         loop assigns i, buf[0 .. len - 1], Frama_C_entropy_source;
         loop variant len - i; */
-    for (size_t i = 0; i < len; i++)
-        buf[i] = Frama_C_unsigned_char_interval(0, 255);
+    for (size_t i = 0; i < len; i++) buf[i] = Frama_C_unsigned_char_interval(0, 255);
 }
 
 /*@ assigns \result, Frama_C_entropy_source \from Frama_C_entropy_source; */
@@ -183,7 +182,8 @@ static void entry_tx(void) {
     if (e == BCKM_OK) {
         (void)bckm_envelope_is_valid(&env);
         e = bckm_envelope_encode(&env, out);
-        e = bckm_envelope_encode_to(&env, out, Frama_C_unsigned_long_interval(0u, sizeof out), &out_len);
+        e = bckm_envelope_encode_to(&env, out, Frama_C_unsigned_long_interval(0u, sizeof out),
+                                    &out_len);
         e = bckm_envelope_sign(&env, sk);
         e = bckm_envelope_verify(&env, pk);
     }
@@ -223,8 +223,7 @@ static void entry_tx(void) {
     ensures \result == BCKM_OK &&
             bckm_block_header_same{Post, Pre}(y, (struct bckm_block_header *)x);
  */
-static int roundtrip_block_header(const struct bckm_block_header *x,
-                                  struct bckm_block_header *y) {
+static int roundtrip_block_header(const struct bckm_block_header *x, struct bckm_block_header *y) {
     uint8_t b[BCKM_BLOCK_HEADER_BYTES];
     int e = bckm_block_header_encode(x, b);
     //@ assert e == BCKM_OK;

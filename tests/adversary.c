@@ -15,13 +15,19 @@ static void *reserve(void *p, uint32_t *cap, uint32_t need, size_t elem) {
     uint32_t ncap = *cap ? *cap : 64;
     while (ncap < need) ncap *= 2;
     void *q = realloc(p, (size_t)ncap * elem);
-    if (q == NULL) { fprintf(stderr, "adversary: out of memory\n"); exit(2); }
+    if (q == NULL) {
+        fprintf(stderr, "adversary: out of memory\n");
+        exit(2);
+    }
     *cap = ncap;
     return q;
 }
 
 static void map_put(struct bckm_map *m, uint64_t key, uint32_t val) {
-    if (bckm_map_put(m, key, val) != BCKM_OK) { fprintf(stderr, "adversary: out of memory\n"); exit(2); }
+    if (bckm_map_put(m, key, val) != BCKM_OK) {
+        fprintf(stderr, "adversary: out of memory\n");
+        exit(2);
+    }
 }
 
 /* Map keys: 64 bits of a digest, never 0 (bckm_map reserves it). Every hit
@@ -48,9 +54,14 @@ static uint64_t name_key(uint8_t kind, uint32_t x, uint32_t y) {
 
 void adv_init(struct adversary *a) {
     memset(a, 0, sizeof *a);
-    bckm_map_init(&a->known_ix); bckm_map_init(&a->seed_ix); bckm_map_init(&a->refresh_ix);
-    bckm_map_init(&a->name_ix); bckm_map_init(&a->value_ix); bckm_map_init(&a->changed_at);
-    bckm_map_init(&a->msg_ix); bckm_map_init(&a->routed);
+    bckm_map_init(&a->known_ix);
+    bckm_map_init(&a->seed_ix);
+    bckm_map_init(&a->refresh_ix);
+    bckm_map_init(&a->name_ix);
+    bckm_map_init(&a->value_ix);
+    bckm_map_init(&a->changed_at);
+    bckm_map_init(&a->msg_ix);
+    bckm_map_init(&a->routed);
 }
 
 void adv_free(struct adversary *a) {
@@ -58,10 +69,20 @@ void adv_free(struct adversary *a) {
     if (a->refresh) bckm_wipe(a->refresh, (size_t)a->cap_refresh * sizeof *a->refresh);
     if (a->vers) bckm_wipe(a->vers, (size_t)a->cap_vers * sizeof *a->vers);
     for (uint32_t i = 0; i < a->nmsgs; i++) free(a->msgs[i].bytes);
-    free(a->known); free(a->refresh); free(a->names); free(a->vers); free(a->msgs); free(a->work);
-    bckm_map_free(&a->known_ix); bckm_map_free(&a->seed_ix); bckm_map_free(&a->refresh_ix);
-    bckm_map_free(&a->name_ix); bckm_map_free(&a->value_ix); bckm_map_free(&a->changed_at);
-    bckm_map_free(&a->msg_ix); bckm_map_free(&a->routed);
+    free(a->known);
+    free(a->refresh);
+    free(a->names);
+    free(a->vers);
+    free(a->msgs);
+    free(a->work);
+    bckm_map_free(&a->known_ix);
+    bckm_map_free(&a->seed_ix);
+    bckm_map_free(&a->refresh_ix);
+    bckm_map_free(&a->name_ix);
+    bckm_map_free(&a->value_ix);
+    bckm_map_free(&a->changed_at);
+    bckm_map_free(&a->msg_ix);
+    bckm_map_free(&a->routed);
     memset(a, 0, sizeof *a);
 }
 
@@ -69,7 +90,10 @@ void adv_free(struct adversary *a) {
 
 static uint32_t name_find(const struct adversary *a, uint8_t kind, uint32_t x, uint32_t y) {
     uint32_t lo = x < y ? x : y, hi = x < y ? y : x, i;
-    if (kind != ADV_SET_PAIR) { lo = x; hi = 0; }
+    if (kind != ADV_SET_PAIR) {
+        lo = x;
+        hi = 0;
+    }
     if (!bckm_map_get(&a->name_ix, name_key(kind, lo, hi), &i)) return ADV_NONE;
     const struct adv_name *n = &a->names[i];
     return n->kind == kind && n->a == lo && n->b == hi ? i : ADV_NONE;
@@ -79,7 +103,10 @@ static uint32_t name_get(struct adversary *a, uint8_t kind, uint32_t x, uint32_t
     uint32_t i = name_find(a, kind, x, y);
     if (i != ADV_NONE) return i;
     uint32_t lo = x < y ? x : y, hi = x < y ? y : x;
-    if (kind != ADV_SET_PAIR) { lo = x; hi = 0; }
+    if (kind != ADV_SET_PAIR) {
+        lo = x;
+        hi = 0;
+    }
     a->names = reserve(a->names, &a->cap_names, a->nnames + 1, sizeof *a->names);
     i = a->nnames++;
     a->names[i] = (struct adv_name){ kind, lo, hi, ADV_NONE, ADV_NONE, ADV_NONE };
@@ -119,13 +146,16 @@ int adv_knows(const struct adversary *a, const uint8_t value[32]) {
 
 static uint32_t version_of_value(const struct adversary *a, const uint8_t value[32]) {
     uint32_t v;
-    if (!bckm_map_get(&a->value_ix, value_key(value), &v) || memcmp(a->vers[v].value, value, 32) != 0) return ADV_NONE;
+    if (!bckm_map_get(&a->value_ix, value_key(value), &v) ||
+        memcmp(a->vers[v].value, value, 32) != 0)
+        return ADV_NONE;
     return v;
 }
 
 static uint32_t known_add(struct adversary *a, const uint8_t value[32]) {
     uint32_t i;
-    if (bckm_map_get(&a->known_ix, value_key(value), &i) && memcmp(a->known[i], value, 32) == 0) return i;
+    if (bckm_map_get(&a->known_ix, value_key(value), &i) && memcmp(a->known[i], value, 32) == 0)
+        return i;
     a->known = reserve(a->known, &a->cap_known, a->nknown + 1, 32);
     i = a->nknown++;
     memcpy(a->known[i], value, 32);
@@ -177,14 +207,15 @@ static uint32_t side_values(const struct adversary *a, uint64_t epoch, uint32_t 
  * changed: it builds every combination of the values it holds for each side
  * (one side alone, or both), and the caller keeps a candidate only when it
  * is the true value. */
-uint32_t adv_derive(const struct adversary *a, const struct adv_name *n, const uint8_t prev[32], uint64_t epoch,
-                    uint8_t out[ADV_MAX_CANDIDATES][32]) {
+uint32_t adv_derive(const struct adversary *a, const struct adv_name *n, const uint8_t prev[32],
+                    uint64_t epoch, uint8_t out[ADV_MAX_CANDIDATES][32]) {
     uint8_t ra[ADV_MAX_SIDE][BCKM_REFRESH_BYTES], rb[ADV_MAX_SIDE][BCKM_REFRESH_BYTES];
     uint32_t c = 0, na, nb;
     if (n->kind == ADV_SET_KEK) {
         na = side_values(a, epoch, n->a, ADV_NONE, ra, ADV_MAX_SIDE);
-        for (uint32_t i = 0; i < na && c < ADV_MAX_CANDIDATES; i++) bckm_kdf_set_update(prev, ra[i], n->a, epoch, out[c++]);
-    } else if (n->kind == ADV_SET_PAIR) {   /* names hold pairs as (min, max) */
+        for (uint32_t i = 0; i < na && c < ADV_MAX_CANDIDATES; i++)
+            bckm_kdf_set_update(prev, ra[i], n->a, epoch, out[c++]);
+    } else if (n->kind == ADV_SET_PAIR) { /* names hold pairs as (min, max) */
         na = side_values(a, epoch, n->a, n->b, ra, ADV_MAX_SIDE);
         nb = side_values(a, epoch, n->b, n->a, rb, ADV_MAX_SIDE);
         for (uint32_t i = 0; i < na && c < ADV_MAX_CANDIDATES; i++)
@@ -194,7 +225,7 @@ uint32_t adv_derive(const struct adversary *a, const struct adv_name *n, const u
         for (uint32_t i = 0; i < na; i++)
             for (uint32_t j = 0; j < nb && c < ADV_MAX_CANDIDATES; j++)
                 bckm_kdf_setpair_advance(prev, n->a, ra[i], n->b, rb[j], epoch, out[c++]);
-    }                                       /* node KEKs never roll forward */
+    } /* node KEKs never roll forward */
     bckm_wipe(ra, sizeof ra);
     bckm_wipe(rb, sizeof rb);
     return c;
@@ -206,17 +237,24 @@ static void try_derive(struct adversary *a, uint32_t v) {
     const struct adv_version *cur = &a->vers[v];
     if (cur->known || cur->prev == ADV_NONE || !a->vers[cur->prev].known) return;
     uint8_t out[ADV_MAX_CANDIDATES][32];
-    uint32_t c = adv_derive(a, &a->names[cur->name], a->vers[cur->prev].value, cur->from, out), hit = 0;
+    uint32_t c = adv_derive(a, &a->names[cur->name], a->vers[cur->prev].value, cur->from, out),
+             hit = 0;
     for (uint32_t k = 0; k < c; k++) hit |= memcmp(out[k], cur->value, 32) == 0;
     bckm_wipe(out, (size_t)c * 32);
-    if (hit) { a->derived++; adv_learn_key(a, a->vers[v].value); }
+    if (hit) {
+        a->derived++;
+        adv_learn_key(a, a->vers[v].value);
+    }
 }
 
-static void learn_refresh(struct adversary *a, uint64_t epoch, uint32_t x, uint32_t t, const uint8_t r[BCKM_REFRESH_BYTES]) {
+static void learn_refresh(struct adversary *a, uint64_t epoch, uint32_t x, uint32_t t,
+                          const uint8_t r[BCKM_REFRESH_BYTES]) {
     uint32_t head = ADV_NONE, i;
     if (bckm_map_get(&a->refresh_ix, epoch + 1, &head))
         for (i = head; i != ADV_NONE; i = a->refresh[i].next)
-            if (a->refresh[i].x == x && a->refresh[i].t == t && memcmp(a->refresh[i].r, r, BCKM_REFRESH_BYTES) == 0) return;
+            if (a->refresh[i].x == x && a->refresh[i].t == t &&
+                memcmp(a->refresh[i].r, r, BCKM_REFRESH_BYTES) == 0)
+                return;
     a->refresh = reserve(a->refresh, &a->cap_refresh, a->nrefresh + 1, sizeof *a->refresh);
     i = a->nrefresh++;
     a->refresh[i].epoch = epoch;
@@ -232,7 +270,8 @@ static void learn_refresh(struct adversary *a, uint64_t epoch, uint32_t x, uint3
 }
 
 static void learn_keyed_list(struct adversary *a, const struct bckm_msg_list *l) {
-    for (uint32_t i = 0; i < l->n; i++) adv_learn_key(a, l->p + (size_t)i * BCKM_MSG_KEYED_ENTRY_BYTES + 4);
+    for (uint32_t i = 0; i < l->n; i++)
+        adv_learn_key(a, l->p + (size_t)i * BCKM_MSG_KEYED_ENTRY_BYTES + 4);
 }
 
 static int list_has(const struct bckm_msg_list *l, uint32_t stride, uint32_t id) {
@@ -253,13 +292,15 @@ void adv_learn_opened(struct adversary *a, const struct bckm_msg_header *h, cons
         struct bckm_update_view v;
         if (bckm_msg_parse_update(body, h->body_len, &v) != BCKM_OK) return;
         uint32_t t = ADV_ANY;
-        if (h->kek_type == BCKM_KEK_SET) t = h->recipient;
+        if (h->kek_type == BCKM_KEK_SET)
+            t = h->recipient;
         else if (v.has_set_refresh)
             for (uint32_t i = 0; i < v.changed.n; i++) {
                 uint32_t x = bckm_msg_list_id(&v.changed, i, 4);
                 if (!list_has(&v.pairs, BCKM_MSG_REFRESH_ENTRY_BYTES, x)) t = x;
             }
-        if (v.has_set_refresh && t != ADV_ANY) learn_refresh(a, h->epoch, t, ADV_NONE, v.set_refresh);
+        if (v.has_set_refresh && t != ADV_ANY)
+            learn_refresh(a, h->epoch, t, ADV_NONE, v.set_refresh);
         for (uint32_t i = 0; i < v.pairs.n; i++) {
             const uint8_t *e = v.pairs.p + (size_t)i * BCKM_MSG_REFRESH_ENTRY_BYTES;
             learn_refresh(a, h->epoch, bckm_get_u32(e), t, e + 4);
@@ -275,23 +316,30 @@ void adv_learn_opened(struct adversary *a, const struct bckm_msg_header *h, cons
     }
 }
 
-void adv_truth(struct adversary *a, uint8_t kind, uint32_t x, uint32_t y, uint64_t epoch, const uint8_t value[32]) {
+void adv_truth(struct adversary *a, uint8_t kind, uint32_t x, uint32_t y, uint64_t epoch,
+               const uint8_t value[32]) {
     uint32_t n = name_get(a, kind, x, y), last = a->names[n].last;
     if (last != ADV_NONE && memcmp(a->vers[last].value, value, 32) == 0) return;
     a->vers = reserve(a->vers, &a->cap_vers, a->nvers + 1, sizeof *a->vers);
     uint32_t v = a->nvers++, head = ADV_NONE;
     (void)bckm_map_get(&a->changed_at, epoch + 1, &head);
-    a->vers[v] = (struct adv_version){ n, last, ADV_NONE, head, epoch, {0}, 0 };
+    a->vers[v] = (struct adv_version){ n, last, ADV_NONE, head, epoch, { 0 }, 0 };
     memcpy(a->vers[v].value, value, 32);
-    if (last != ADV_NONE) a->vers[last].next = v; else a->names[n].first = v;
+    if (last != ADV_NONE)
+        a->vers[last].next = v;
+    else
+        a->names[n].first = v;
     a->names[n].last = v;
     map_put(&a->changed_at, epoch + 1, v);
     map_put(&a->value_ix, value_key(value), v);
-    if (adv_knows(a, value)) mark_known(a, v);
-    else try_derive(a, v);
+    if (adv_knows(a, value))
+        mark_known(a, v);
+    else
+        try_derive(a, v);
 }
 
-const struct adv_version *adv_current(const struct adversary *a, uint8_t kind, uint32_t x, uint32_t y) {
+const struct adv_version *adv_current(const struct adversary *a, uint8_t kind, uint32_t x,
+                                      uint32_t y) {
     uint32_t n = name_find(a, kind, x, y);
     return n == ADV_NONE || a->names[n].last == ADV_NONE ? NULL : &a->vers[a->names[n].last];
 }
@@ -335,19 +383,24 @@ static void try_open(struct adversary *a, uint32_t i) {
 uint32_t adv_record(struct adversary *a, uint32_t node, const uint8_t *msg, size_t len) {
     uint64_t d = digest64(msg, len);
     uint32_t i;
-    if (!bckm_map_get(&a->msg_ix, d, &i) || a->msgs[i].len != len || memcmp(a->msgs[i].bytes, msg, len) != 0) {
+    if (!bckm_map_get(&a->msg_ix, d, &i) || a->msgs[i].len != len ||
+        memcmp(a->msgs[i].bytes, msg, len) != 0) {
         struct bckm_msg_header h;
         if (bckm_msg_header_decode(msg, len, &h) != BCKM_OK) return ADV_NONE;
         a->msgs = reserve(a->msgs, &a->cap_msgs, a->nmsgs + 1, sizeof *a->msgs);
         i = a->nmsgs++;
         struct adv_msg *m = &a->msgs[i];
         m->bytes = malloc(len);
-        if (m->bytes == NULL) { fprintf(stderr, "adversary: out of memory\n"); exit(2); }
+        if (m->bytes == NULL) {
+            fprintf(stderr, "adversary: out of memory\n");
+            exit(2);
+        }
         memcpy(m->bytes, msg, len);
         m->len = len;
         m->h = h;
         m->opened = 0;
-        m->name = name_get(a, h.kek_type == BCKM_KEK_NODE ? ADV_NODE_KEK : ADV_SET_KEK, h.recipient, 0);
+        m->name =
+            name_get(a, h.kek_type == BCKM_KEK_NODE ? ADV_NODE_KEK : ADV_SET_KEK, h.recipient, 0);
         m->next = a->names[m->name].msgs;
         a->names[m->name].msgs = i;
         map_put(&a->msg_ix, d, i);

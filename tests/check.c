@@ -17,8 +17,12 @@ int check_run(const char *suite, const check_case *cases, size_t n) {
         cases[i].fn();
         int ok = check_failures_ == f0 && check_count_ > c0;
         if (check_count_ == c0) fprintf(stderr, "%s: made no check\n", cases[i].name);
-        printf("%s %s: %s (%d checks)\n", ok ? "PASS" : "FAIL", suite, cases[i].name, check_count_ - c0);
-        if (ok) passed++; else failed++;
+        printf("%s %s: %s (%d checks)\n", ok ? "PASS" : "FAIL", suite, cases[i].name,
+               check_count_ - c0);
+        if (ok)
+            passed++;
+        else
+            failed++;
     }
     printf("RESULT passed=%d failed=%d\n", passed, failed);
     return failed == 0 ? 0 : 1;
@@ -26,7 +30,10 @@ int check_run(const char *suite, const check_case *cases, size_t n) {
 
 unsigned char *check_exact_copy(const unsigned char *buf, size_t len) {
     unsigned char *copy = malloc(len > 0 ? len : 1);
-    if (copy == NULL) { fprintf(stderr, "check_exact_copy: out of memory\n"); exit(2); }
+    if (copy == NULL) {
+        fprintf(stderr, "check_exact_copy: out of memory\n");
+        exit(2);
+    }
     if (len > 0) memcpy(copy, buf, len);
     return copy;
 }
@@ -40,7 +47,10 @@ static int hexval(int c) {
 
 long check_vector(const char *path, const char *name, unsigned char *out, size_t cap) {
     FILE *f = fopen(path, "r");
-    if (f == NULL) { fprintf(stderr, "cannot open vector file %s\n", path); return -1; }
+    if (f == NULL) {
+        fprintf(stderr, "cannot open vector file %s\n", path);
+        return -1;
+    }
     char line[65536];
     size_t nl = strlen(name);
     long result = -1;
@@ -53,7 +63,10 @@ long check_vector(const char *path, const char *name, unsigned char *out, size_t
         while (*p == ' ') p++;
         size_t len = 0;
         while (isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
-            if (len >= cap) { fclose(f); return -1; }
+            if (len >= cap) {
+                fclose(f);
+                return -1;
+            }
             out[len++] = (unsigned char)(hexval(p[0]) * 16 + hexval(p[1]));
             p += 2;
         }

@@ -15,19 +15,48 @@
 extern int check_failures_;
 extern int check_count_;
 
-#define CHECK(cond) do { check_count_++; if (!(cond)) { check_failures_++; \
-    fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
-#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); check_count_++; \
-    if (a_ != b_) { check_failures_++; fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
-    __FILE__, __LINE__, #a, #b, a_, b_); } } while (0)
-#define CHECK_MEM(a, b, n) do { check_count_++; if (memcmp((a), (b), (n)) != 0) { check_failures_++; \
-    fprintf(stderr, "%s:%d: bytes differ: %s vs %s\n", __FILE__, __LINE__, #a, #b); } } while (0)
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        check_count_++;                                                                            \
+        if (!(cond)) {                                                                             \
+            check_failures_++;                                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        check_count_++;                                                                            \
+        if (a_ != b_) {                                                                            \
+            check_failures_++;                                                                     \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
+                    a_, b_);                                                                       \
+        }                                                                                          \
+    } while (0)
+#define CHECK_MEM(a, b, n)                                                                         \
+    do {                                                                                           \
+        check_count_++;                                                                            \
+        if (memcmp((a), (b), (n)) != 0) {                                                          \
+            check_failures_++;                                                                     \
+            fprintf(stderr, "%s:%d: bytes differ: %s vs %s\n", __FILE__, __LINE__, #a, #b);        \
+        }                                                                                          \
+    } while (0)
 /* Stops the current test when a precondition of the rest of it fails. */
-#define REQUIRE(cond) do { check_count_++; if (!(cond)) { check_failures_++; \
-    fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #cond); return; } } while (0)
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        check_count_++;                                                                            \
+        if (!(cond)) {                                                                             \
+            check_failures_++;                                                                     \
+            fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #cond);                   \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
 
 typedef void (*check_fn)(void);
-typedef struct { const char *name; check_fn fn; } check_case;
+typedef struct {
+    const char *name;
+    check_fn fn;
+} check_case;
 
 /* Runs the cases, prints one line each and the RESULT line; returns the exit code. */
 int check_run(const char *suite, const check_case *cases, size_t n);
@@ -43,8 +72,10 @@ unsigned char *check_exact_copy(const unsigned char *buf, size_t len);
 /* Reads a hex test vector file "name = hex" lines; returns length or -1. */
 long check_vector(const char *path, const char *name, unsigned char *out, size_t cap);
 
-#define CHECK_CASES(...) static const check_case cases_[] = { __VA_ARGS__ }; \
+#define CHECK_CASES(...)                                                                           \
+    static const check_case cases_[] = { __VA_ARGS__ };                                            \
     int main(void) { return check_run(__FILE__, cases_, sizeof cases_ / sizeof cases_[0]); }
-#define CASE(fn) { #fn, fn }
+#define CASE(fn)                                                                                   \
+    { #fn, fn }
 
 #endif

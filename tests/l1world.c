@@ -28,7 +28,7 @@ int l1_init(struct l1world *w, uint32_t p, bckm_policy policy, uint32_t max_node
     memset(w, 0, sizeof *w);
     w->p = p;
     w->policy = policy;
-    uint8_t s[32] = {0};
+    uint8_t s[32] = { 0 };
     bckm_put_u64(s, seed);
     bckm_drbg_init(&w->rng, s);
     bckm_plan_init(&w->plan);
@@ -47,13 +47,16 @@ void l1_free(struct l1world *w) {
     bckm_plan_free(&w->plan);
 }
 
-struct bckm_device *l1_device(struct l1world *w, uint32_t node) { return bckm_fleet_device(&w->fleet, node); }
+struct bckm_device *l1_device(struct l1world *w, uint32_t node) {
+    return bckm_fleet_device(&w->fleet, node);
+}
 
 uint32_t l1_index(struct l1world *w, uint32_t node) { return bckm_fleet_index(&w->fleet, node); }
 
 /* The network's view: every message a BP transmits to a device it serves,
  * awake or asleep. */
-static int tap_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *d, const uint8_t *msg, size_t len) {
+static int tap_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *d, const uint8_t *msg,
+                      size_t len) {
     struct l1world *w = ctx;
     if (d != NULL && w->tap != NULL) w->tap(w->tap_ctx, d->bp, node, msg, len);
     return 1;
@@ -73,8 +76,8 @@ int l1_genesis(struct l1world *w, uint32_t n) {
         uint32_t bp = 1 + (i % w->p);
         uint8_t kek[32];
         struct bckm_tx c;
-        int e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets, w->reg, &w->plan,
-                                        &c, kek);
+        int e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets,
+                                        w->reg, &w->plan, &c, kek);
         if (e == BCKM_OK) e = bckm_fleet_add(&w->fleet, c.node_id, kek);
         sodium_memzero(kek, sizeof kek);
         if (e != BCKM_OK) return e;
@@ -93,7 +96,8 @@ int l1_genesis(struct l1world *w, uint32_t n) {
 void l1_deliver(struct l1world *w, uint32_t bp, struct bckm_msgs *m) { (void)deliver(w, bp, m); }
 
 void l1_deliver_all(struct l1world *w) {
-    for (uint32_t bp = 1; bp <= w->p; bp++) if (!w->dead[bp]) (void)deliver(w, bp, &w->out[bp]);
+    for (uint32_t bp = 1; bp <= w->p; bp++)
+        if (!w->dead[bp]) (void)deliver(w, bp, &w->out[bp]);
 }
 
 static int commit_all(struct l1world *w, uint32_t origin, const struct bckm_tx *c) {
@@ -128,14 +132,18 @@ int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uin
     struct bckm_enrol_device ds;
     struct bckm_enrol_bp bs;
     struct bckm_tx c;
-    uint8_t hello[BCKM_ENROL_HELLO_BYTES], reply[BCKM_ENROL_REPLY_BYTES], fin[BCKM_ENROL_FINISH_BYTES], cred[32];
+    uint8_t hello[BCKM_ENROL_HELLO_BYTES], reply[BCKM_ENROL_REPLY_BYTES],
+        fin[BCKM_ENROL_FINISH_BYTES], cred[32];
     int e = bckm_enrol_device_hello(&ds, serial, psk, NULL, hello);
     if (e == BCKM_OK) e = bckm_credstore_get(cs, bckm_enrol_hello_serial(hello), cred);
-    if (e == BCKM_OK) e = bckm_enrol_bp_reply(&bs, bp, w->fleet.bps.pk[bp], w->fleet.bps_root, cred, hello, NULL, reply);
+    if (e == BCKM_OK)
+        e = bckm_enrol_bp_reply(&bs, bp, w->fleet.bps.pk[bp], w->fleet.bps_root, cred, hello, NULL,
+                                reply);
     sodium_memzero(cred, sizeof cred);
     if (e == BCKM_OK) e = bckm_enrol_device_finish(&ds, reply, fin);
     if (e == BCKM_OK) e = bckm_enrol_bp_finish(&bs, fin);
-    if (e == BCKM_OK && (ds.bp_id != bp || memcmp(ds.bps_root, w->fleet.bps_root, 32) != 0)) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK && (ds.bp_id != bp || memcmp(ds.bps_root, w->fleet.bps_root, 32) != 0))
+        e = BCKM_ERR_AUTH;
     if (e == BCKM_OK) e = bckm_credstore_spend(cs, serial);
     if (e == BCKM_OK) e = bckm_km_prepare_join(w->fleet.km[bp], w->reg, bs.kek, &c);
     if (e == BCKM_OK && bckm_fleet_add(&w->fleet, c.node_id, bs.kek) != BCKM_OK) e = BCKM_ERR_NOMEM;
@@ -150,7 +158,7 @@ int l1_leave(struct l1world *w, uint32_t node, uint8_t op) {
     uint32_t i = l1_index(w, node);
     struct bckm_tx c;
     if (i == UINT32_MAX) return BCKM_ERR_UNKNOWN;
-    uint32_t bp = w->fleet.devs[i].bp;     /* the BP that serves the node takes its leave */
+    uint32_t bp = w->fleet.devs[i].bp; /* the BP that serves the node takes its leave */
     int e = bckm_km_prepare_leave(w->fleet.km[bp], w->reg, node, op, &c);
     if (e != BCKM_OK) return e;
     e = commit_all(w, bp, &c);
@@ -171,7 +179,7 @@ int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp) {
         bckm_msgs_clear(&w->out[b]);
         if (w->dead[b]) continue;
         e = bckm_km_commit(w->fleet.km[b], w->reg, bp, &c, &w->plan, &w->out[b]);
-        if (e == BCKM_OK && w->out[b].n != 0) e = BCKM_ERR_STATE;  /* a REATTACH sends nothing */
+        if (e == BCKM_OK && w->out[b].n != 0) e = BCKM_ERR_STATE; /* a REATTACH sends nothing */
     }
     return e;
 }
@@ -209,22 +217,28 @@ uint32_t l1_census(struct l1world *w) {
         if (need > cap) {
             while (need > cap) cap *= 2;
             struct entry *ne = realloc(e, cap * sizeof *e);
-            if (ne == NULL) { free(e); return UINT32_MAX; }
+            if (ne == NULL) {
+                free(e);
+                return UINT32_MAX;
+            }
             e = ne;
         }
         uint8_t live = (uint8_t)w->fleet.devs[i].live;
         uint32_t u = d->node_id;
-        e[n] = (struct entry){ {0}, u, u, 0, K_KEK, live }; memcpy(e[n++].key, d->kek, 32);
-        e[n] = (struct entry){ {0}, u, u, 0, K_SEED, live }; memcpy(e[n++].key, d->seed, 32);
-        e[n] = (struct entry){ {0}, u, d->set_id, 0, K_SETKEK, live }; memcpy(e[n++].key, d->set_kek, 32);
+        e[n] = (struct entry){ { 0 }, u, u, 0, K_KEK, live };
+        memcpy(e[n++].key, d->kek, 32);
+        e[n] = (struct entry){ { 0 }, u, u, 0, K_SEED, live };
+        memcpy(e[n++].key, d->seed, 32);
+        e[n] = (struct entry){ { 0 }, u, d->set_id, 0, K_SETKEK, live };
+        memcpy(e[n++].key, d->set_kek, 32);
         for (uint32_t k = 0; k < d->n_peers; k++) {
             uint32_t v = d->keys[k].id;
-            e[n] = (struct entry){ {0}, u, u < v ? u : v, u < v ? v : u, K_PAIRNODE, live };
+            e[n] = (struct entry){ { 0 }, u, u < v ? u : v, u < v ? v : u, K_PAIRNODE, live };
             memcpy(e[n++].key, d->keys[k].key, 32);
         }
         for (uint32_t k = 0; k < d->n_sets; k++) {
             uint32_t t = d->keys[d->cap_peers + k].id, s = d->set_id;
-            e[n] = (struct entry){ {0}, u, s < t ? s : t, s < t ? t : s, K_SETPAIR, live };
+            e[n] = (struct entry){ { 0 }, u, s < t ? s : t, s < t ? t : s, K_SETPAIR, live };
             memcpy(e[n++].key, d->keys[d->cap_peers + k].key, 32);
         }
     }
@@ -239,12 +253,17 @@ uint32_t l1_census(struct l1world *w) {
             j++;
         }
         size_t holders = j - i;
-        if (live == 0) { i = j; continue; }          /* only departed nodes: dead key */
-        if (!same || live != holders) bad++;           /* shared across kinds, or with a departed node */
+        if (live == 0) {
+            i = j;
+            continue;
+        } /* only departed nodes: dead key */
+        if (!same || live != holders)
+            bad++; /* shared across kinds, or with a departed node */
         else {
             size_t want = 0;
             switch (e[i].kind) {
-            case K_KEK: case K_SEED: want = 1; break;
+            case K_KEK:
+            case K_SEED: want = 1; break;
             case K_PAIRNODE: want = 2; break;
             case K_SETKEK: want = set_size(w, e[i].a); break;
             case K_SETPAIR: want = set_size(w, e[i].a) + set_size(w, e[i].b); break;
@@ -252,10 +271,14 @@ uint32_t l1_census(struct l1world *w) {
             if (holders != want) bad++;
             for (size_t k = i; k < j; k++) {
                 uint32_t set, at;
-                if (bckm_sets_node(w->reg, e[k].holder, &set, &at) != BCKM_OK) { bad++; continue; }
+                if (bckm_sets_node(w->reg, e[k].holder, &set, &at) != BCKM_OK) {
+                    bad++;
+                    continue;
+                }
                 if (e[k].kind == K_SETKEK && set != e[k].a) bad++;
                 if (e[k].kind == K_SETPAIR && set != e[k].a && set != e[k].b) bad++;
-                if (e[k].kind == K_PAIRNODE && e[k].holder != e[k].a && e[k].holder != e[k].b) bad++;
+                if (e[k].kind == K_PAIRNODE && e[k].holder != e[k].a && e[k].holder != e[k].b)
+                    bad++;
             }
         }
         i = j;
@@ -276,13 +299,17 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
     fails += violated(bckm_sets_audit(w->reg) == BCKM_OK, "bckm_sets_audit(w->reg) == BCKM_OK");
     uint32_t n = bckm_sets_nodes(w->reg), m = bckm_sets_count(w->reg), s = bckm_sets_target(n);
     const struct bckm_set_info *tab = bckm_sets_table(w->reg);
-    uint32_t cap = bckm_sets_target(w->n_peak), over = 0, per_owner[BCKM_MAX_BPS + 1] = {0};
-    for (uint32_t i = 0; i < m; i++) { if (tab[i].size > cap) over++; per_owner[tab[i].owner]++; }
+    uint32_t cap = bckm_sets_target(w->n_peak), over = 0, per_owner[BCKM_MAX_BPS + 1] = { 0 };
+    for (uint32_t i = 0; i < m; i++) {
+        if (tab[i].size > cap) over++;
+        per_owner[tab[i].owner]++;
+    }
     fails += violated(over == 0, "over == 0");
     for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++) {
         if (per_owner[o] == 0) continue;
         uint32_t nb = bckm_sets_owner_nodes(w->reg, o);
-        fails += violated(per_owner[o] <= nb / s + (nb % s != 0) + 1, "per_owner[o] <= nb / s + (nb % s != 0) + 1");
+        fails += violated(per_owner[o] <= nb / s + (nb % s != 0) + 1,
+                          "per_owner[o] <= nb / s + (nb % s != 0) + 1");
     }
     /* The world's own bookkeeping: the devices it marks live are exactly
      * the registry's members. */
@@ -295,7 +322,8 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
     }
     struct bckm_fleet_check ck;
     if (bckm_fleet_check(&w->fleet, w->reg, &w->rng, pairs, NULL, &ck) != BCKM_OK) return fails + 1;
-    fails += violated(flagged == n && flagged_members == n && ck.members == n, "every member and only members live, each with a device");
+    fails += violated(flagged == n && flagged_members == n && ck.members == n,
+                      "every member and only members live, each with a device");
     fails += violated(ck.stale == 0, "stale == 0");
     fails += violated(ck.wrong_set == 0, "wrong_set == 0");
     fails += violated(ck.wrong_count == 0, "wrong_count == 0");
@@ -303,18 +331,22 @@ uint32_t l1_check(struct l1world *w, uint32_t pairs) {
     return fails;
 }
 
-
-int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32], uint8_t challenge_out[16]) {
+int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32],
+              uint8_t challenge_out[16]) {
     struct bckm_device *d = l1_device(w, node);
     struct bckm_rejoin_node ns;
     struct bckm_rejoin_bp bs;
-    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], commit[32], pk[32];
+    uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64],
+        commit[32], pk[32];
     uint32_t got = 0;
     if (d == NULL) return BCKM_ERR_UNKNOWN;
     int e = bckm_rejoin_node_hello(&ns, node, NULL, hello);
     if (e == BCKM_OK) e = bckm_rejoin_bp_challenge(&bs, b, w->fleet.sign_sk[b], hello, NULL, chal);
-    if (e == BCKM_OK) e = bckm_rejoin_node_prove(&ns, w->fleet.bps_root, &w->fleet.bps, d->code, chal, proof, &got, pk);
-    if (e == BCKM_OK && (got != b || sodium_memcmp(pk, w->fleet.bps.pk[b], 32) != 0)) e = BCKM_ERR_AUTH;
+    if (e == BCKM_OK)
+        e = bckm_rejoin_node_prove(&ns, w->fleet.bps_root, &w->fleet.bps, d->code, chal, proof,
+                                   &got, pk);
+    if (e == BCKM_OK && (got != b || sodium_memcmp(pk, w->fleet.bps.pk[b], 32) != 0))
+        e = BCKM_ERR_AUTH;
     /* the BP reads the node's commitment from the chain (the registry) */
     if (e == BCKM_OK) e = bckm_sets_code_hash(w->reg, node, commit);
     if (e == BCKM_OK) e = bckm_rejoin_bp_verify(&bs, commit, proof);
@@ -329,21 +361,24 @@ int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32],
     return e;
 }
 
-int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, const uint8_t kek[32],
-               const uint8_t *body, size_t body_len, struct bckm_msgs *out) {
+int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h,
+               const uint8_t kek[32], const uint8_t *body, size_t body_len, struct bckm_msgs *out) {
     struct bckm_msg_header hh = *h;
     size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES, len = 0;
     hh.sender = (uint8_t)bp;
     uint8_t *b = realloc(out->buf, out->len + need);
     if (b == NULL) return BCKM_ERR_NOMEM;
-    out->buf = b; out->cap = out->len + need;
+    out->buf = b;
+    out->cap = out->len + need;
     struct bckm_msg_ref *r = realloc(out->refs, (size_t)(out->n + 1) * sizeof *r);
     if (r == NULL) return BCKM_ERR_NOMEM;
-    out->refs = r; out->refs_cap = out->n + 1;
+    out->refs = r;
+    out->refs_cap = out->n + 1;
     int e = bckm_msg_seal(&hh, kek, body, body_len, out->buf + out->len, need, &len);
     if (e != BCKM_OK) return e;
     uint32_t first = out->n;
-    out->refs[out->n++] = (struct bckm_msg_ref){ hh.kind, hh.kek_type, hh.recipient, out->len, len };
+    out->refs[out->n++] =
+        (struct bckm_msg_ref){ hh.kind, hh.kek_type, hh.recipient, out->len, len };
     out->len += len;
     return bckm_rekey_batch_sign(out, first, bp, w->fleet.sign_sk[bp]);
 }

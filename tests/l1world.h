@@ -22,7 +22,7 @@
 struct l1world {
     uint32_t p;
     bckm_policy policy;
-    struct bckm_sets *reg;           /* stands in for the replicated state */
+    struct bckm_sets *reg; /* stands in for the replicated state */
     struct bckm_fleet fleet;
     struct bckm_drbg rng;
     uint32_t n_peak;
@@ -30,8 +30,8 @@ struct l1world {
     struct bckm_plan plan;
     struct bckm_tx last;
     uint32_t last_bp;
-    int hold;                        /* 1: commit without delivering */
-    uint8_t dead[BCKM_MAX_BPS + 1];  /* failed BPs: commit and deliver nothing */
+    int hold;                       /* 1: commit without delivering */
+    uint8_t dead[BCKM_MAX_BPS + 1]; /* failed BPs: commit and deliver nothing */
     /* The network's view (tests/test_adversary.c): when set, called for every
      * message a BP transmits to a device it serves, before the device (awake
      * or asleep) gets it. Observation only; NULL by default. */
@@ -78,7 +78,8 @@ uint32_t l1_census(struct l1world *w);
  * to kek_out, and the device has installed it with b's identity and a fresh
  * resync challenge (bckm_device_rejoin), copied to challenge_out for the
  * BP's answer. */
-int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32], uint8_t challenge_out[16]);
+int l1_rejoin(struct l1world *w, uint32_t node, uint32_t b, uint8_t kek_out[32],
+              uint8_t challenge_out[16]);
 /* The whole move of node to BP b when b holds the node's set keys (global
  * policy, or a set b owns or adopted): the rejoin handshake, b's adoption
  * bundle delivered, and the REATTACH committed; the node is then served by
@@ -87,8 +88,8 @@ int l1_move_to(struct l1world *w, uint32_t node, uint32_t b);
 /* Seals body under kek with header h as BP bp would (sender bp) and signs it
  * as a one-message batch with bp's key, appending it to out: a genuine
  * message with a body the test chose, for tests of the body checks. */
-int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h, const uint8_t kek[32],
-               const uint8_t *body, size_t body_len, struct bckm_msgs *out);
+int l1_seal_as(struct l1world *w, uint32_t bp, const struct bckm_msg_header *h,
+               const uint8_t kek[32], const uint8_t *body, size_t body_len, struct bckm_msgs *out);
 /* Delivery failures seen so far (messages a live device rejected). */
 extern uint32_t l1_delivery_errors;
 

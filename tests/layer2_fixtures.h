@@ -39,7 +39,8 @@ static inline uint32_t fix_assigned_set(const struct bckm_sets *r, uint32_t bp) 
     uint32_t owner = bckm_sets_owner_for(r, bp), set = 0;
     int fresh;
     if (bckm_sets_assign(bckm_sets_table(r), bckm_sets_count(r), owner, bckm_sets_nodes(r) + 1,
-                         bckm_sets_next_counter(r, owner), &set, &fresh) != BCKM_OK) return 0;
+                         bckm_sets_next_counter(r, owner), &set, &fresh) != BCKM_OK)
+        return 0;
     return set;
 }
 

@@ -36,7 +36,7 @@ static inline void chain_keys_init(struct chain_keys *k) {
 static inline struct bckm_ledger_config chain_config(const struct chain_keys *k) {
     struct bckm_ledger_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])k->pk;
+    cfg.bp_pk = (const uint8_t(*)[BCKM_SIGN_PK_BYTES])k->pk;
     cfg.n_bps = CHAIN_BPS;
     cfg.f = CHAIN_F;
     cfg.map_bytes = 64u << 20;
@@ -53,9 +53,10 @@ static inline void chain_code_of(uint32_t node, uint8_t out[BCKM_HASH_BYTES]) {
 
 /* The commit certificate of (h, hash), view h % 3, signed by the BPs of
  * the signers bitmask. */
-static inline int chain_cert(const struct chain_keys *keys, uint64_t h, const uint8_t hash[BCKM_HASH_BYTES],
-                             unsigned signers, uint8_t *cert, size_t cert_cap, size_t *cert_len) {
-    static struct bckm_cert c;  /* 17 KiB: kept off the stack */
+static inline int chain_cert(const struct chain_keys *keys, uint64_t h,
+                             const uint8_t hash[BCKM_HASH_BYTES], unsigned signers, uint8_t *cert,
+                             size_t cert_cap, size_t *cert_len) {
+    static struct bckm_cert c; /* 17 KiB: kept off the stack */
     int ret;
     memset(&c, 0, sizeof c);
     c.version = BCKM_CERT_VERSION;
@@ -79,9 +80,8 @@ static inline int chain_cert(const struct chain_keys *keys, uint64_t h, const ui
 static inline int chain_make(const struct chain_keys *keys, uint64_t h,
                              const uint8_t prev_hash[BCKM_HASH_BYTES], uint32_t variant,
                              unsigned signers, struct bckm_envelope *envs, uint32_t *n_txs,
-                             uint8_t *blk, size_t blk_cap, size_t *blk_len,
-                             uint8_t *cert, size_t cert_cap, size_t *cert_len,
-                             uint8_t hash[BCKM_HASH_BYTES]) {
+                             uint8_t *blk, size_t blk_cap, size_t *blk_len, uint8_t *cert,
+                             size_t cert_cap, size_t *cert_len, uint8_t hash[BCKM_HASH_BYTES]) {
     struct bckm_block_header hdr;
     uint32_t n = (uint32_t)((h * 7u + variant) % (CHAIN_MAX_TXS + 1u));
     int ret;
@@ -120,13 +120,14 @@ static inline int chain_make(const struct chain_keys *keys, uint64_t h,
  * arbitrary bytes that are no envelopes (as the simulator's kv store would
  * write), lengths from 1 to BCKM_BLOCK_TX_MAX_BYTES. */
 #define CHAIN_OPAQUE_MAX_TXS 6u
-#define CHAIN_OPAQUE_BLOCK_CAP \
-    (BCKM_BLOCK_HEADER_BYTES + CHAIN_OPAQUE_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
+#define CHAIN_OPAQUE_BLOCK_CAP                                                                     \
+    (BCKM_BLOCK_HEADER_BYTES +                                                                     \
+     CHAIN_OPAQUE_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
 
 static inline size_t chain_opaque_tx(uint64_t h, uint32_t k, uint32_t variant,
                                      uint8_t out[BCKM_BLOCK_TX_MAX_BYTES]) {
     size_t len = k == 0 && h % 4u == 0 ? BCKM_BLOCK_TX_MAX_BYTES
-               : 1u + (size_t)((h * 37u + k * 101u + variant) % 300u);
+                                       : 1u + (size_t)((h * 37u + k * 101u + variant) % 300u);
     for (size_t j = 0; j < len; j++) out[j] = (uint8_t)(h * 11u + k * 3u + j + variant);
     return len;
 }
@@ -134,8 +135,8 @@ static inline size_t chain_opaque_tx(uint64_t h, uint32_t k, uint32_t variant,
 static inline int chain_make_opaque(const struct chain_keys *keys, uint64_t h,
                                     const uint8_t prev_hash[BCKM_HASH_BYTES], uint32_t variant,
                                     unsigned signers, uint32_t *n_txs, uint8_t *blk, size_t blk_cap,
-                                    size_t *blk_len, uint8_t *cert, size_t cert_cap, size_t *cert_len,
-                                    uint8_t hash[BCKM_HASH_BYTES]) {
+                                    size_t *blk_len, uint8_t *cert, size_t cert_cap,
+                                    size_t *cert_len, uint8_t hash[BCKM_HASH_BYTES]) {
     struct bckm_block_header hdr;
     uint8_t tx[BCKM_BLOCK_TX_MAX_BYTES];
     uint32_t n = (uint32_t)((h * 5u + variant) % (CHAIN_OPAQUE_MAX_TXS + 1u));
@@ -152,9 +153,11 @@ static inline int chain_make_opaque(const struct chain_keys *keys, uint64_t h,
     memcpy(hdr.prev_hash, prev_hash, BCKM_HASH_BYTES);
     hdr.proposer = 1u + (uint32_t)(h % CHAIN_BPS);
     hdr.time = h * 1000u + variant;
-    for (size_t j = 0; j < BCKM_HASH_BYTES; j++) hdr.state_hash[j] = (uint8_t)(h * 3u + j + variant);
+    for (size_t j = 0; j < BCKM_HASH_BYTES; j++)
+        hdr.state_hash[j] = (uint8_t)(h * 3u + j + variant);
     hdr.n_txs = n;
-    ret = bckm_block_body_root(blk + BCKM_BLOCK_HEADER_BYTES, pos - BCKM_BLOCK_HEADER_BYTES, n, hdr.tx_root);
+    ret = bckm_block_body_root(blk + BCKM_BLOCK_HEADER_BYTES, pos - BCKM_BLOCK_HEADER_BYTES, n,
+                               hdr.tx_root);
     if (ret != BCKM_OK) return ret;
     if ((ret = bckm_block_header_encode(&hdr, blk)) != BCKM_OK) return ret;
     if ((ret = bckm_block_hash(&hdr, hash)) != BCKM_OK) return ret;
@@ -164,11 +167,11 @@ static inline int chain_make_opaque(const struct chain_keys *keys, uint64_t h,
 }
 
 /* The three signers of the honest chain at height h (all but one BP). */
-static inline unsigned chain_signers(uint64_t h) {
-    return 0xFu & ~(1u << (h % CHAIN_BPS));
-}
+static inline unsigned chain_signers(uint64_t h) { return 0xFu & ~(1u << (h % CHAIN_BPS)); }
 
-#define CHAIN_BLOCK_CAP (BCKM_BLOCK_HEADER_BYTES + CHAIN_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES))
+#define CHAIN_BLOCK_CAP                                                                            \
+    (BCKM_BLOCK_HEADER_BYTES +                                                                     \
+     CHAIN_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES))
 #define CHAIN_CERT_CAP (BCKM_CERT_FIXED_BYTES + CHAIN_BPS * BCKM_CERT_ENTRY_BYTES)
 
 /* A whole chain of `len` blocks, heights 1..len (index h-1). */
@@ -184,8 +187,13 @@ struct chain {
 };
 
 static inline void chain_free(struct chain *c) {
-    free(c->blk); free(c->cert); free(c->blk_len); free(c->cert_len);
-    free(c->hash); free(c->envs); free(c->n_txs);
+    free(c->blk);
+    free(c->cert);
+    free(c->blk_len);
+    free(c->cert_len);
+    free(c->hash);
+    free(c->envs);
+    free(c->n_txs);
     memset(c, 0, sizeof *c);
 }
 
@@ -210,7 +218,10 @@ static inline int chain_build(struct chain *c, size_t len) {
         int ret = chain_make(&c->keys, h, i == 0 ? zero : c->hash[i - 1], 0, chain_signers(h),
                              c->envs[i], &c->n_txs[i], c->blk[i], CHAIN_BLOCK_CAP, &c->blk_len[i],
                              c->cert[i], CHAIN_CERT_CAP, &c->cert_len[i], c->hash[i]);
-        if (ret != BCKM_OK) { chain_free(c); return ret; }
+        if (ret != BCKM_OK) {
+            chain_free(c);
+            return ret;
+        }
     }
     return BCKM_OK;
 }

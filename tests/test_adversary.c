@@ -46,10 +46,12 @@ static const char *const group_name[G_COUNT] = { "secrecy", "origin", "agreement
  * adversary, which holds no BP signing key, tries to make it pass step 5 of
  * spec section 7). Every injection is counted under both. */
 enum { I_FORGED_UPDATE, I_RESEALED_UPDATE, I_BUNDLE_SETKEK, I_RESEALED_BUNDLE, I_STALE, I_COUNT };
-static const char *const inj_name[I_COUNT] = { "forged update", "re-sealed old update", "bundle under a set KEK",
-                                               "re-sealed bundle", "stale-key forgery" };
+static const char *const inj_name[I_COUNT] = { "forged update", "re-sealed old update",
+                                               "bundle under a set KEK", "re-sealed bundle",
+                                               "stale-key forgery" };
 enum { T_OWN_KEY, T_SPLICED, T_OTHER_SENDER, T_COUNT };
-static const char *const trailer_name[T_COUNT] = { "own Ed25519 key", "spliced genuine trailer", "another BP's ID" };
+static const char *const trailer_name[T_COUNT] = { "own Ed25519 key", "spliced genuine trailer",
+                                                   "another BP's ID" };
 
 struct tally {
     uint64_t worlds, ops, corrupted, closure, opened, derived, moves;
@@ -63,15 +65,17 @@ struct world_params {
     uint64_t seed;
     uint32_t p, n0, ops, k0, kmax;
     bckm_policy policy;
-    int one_set;          /* initial corruption inside one set, else spread */
+    int one_set; /* initial corruption inside one set, else spread */
 };
 
-struct sleeper { uint32_t node, wake_op; };
+struct sleeper {
+    uint32_t node, wake_op;
+};
 
 struct run {
     struct l1world w;
     struct adversary adv;
-    struct bckm_map bad;  /* corrupted node -> 1 */
+    struct bckm_map bad; /* corrupted node -> 1 */
     uint32_t *bad_list, nbad, cap_bad;
     struct sleeper sleep[4];
     uint32_t nsleep;
@@ -79,8 +83,8 @@ struct run {
     uint32_t op;
     const struct world_params *wp;
     struct tally *t;
-    uint32_t printed;       /* violation lines printed in this world */
-    uint8_t *snap;          /* a device store saved before a foreign message */
+    uint32_t printed; /* violation lines printed in this world */
+    uint8_t *snap;    /* a device store saved before a foreign message */
     size_t snap_cap;
     uint8_t own_sk[64];     /* the adversary's own Ed25519 key (it has no BP's) */
     struct bckm_map joined; /* node -> epoch of its join */
@@ -96,9 +100,10 @@ static void verdict(struct run *r, int g, int ok, const char *what, uint32_t x, 
     if (ok) return;
     r->t->viol[g]++;
     if (r->printed++ < 6)
-        fprintf(stderr, "  violation [%s] seed=%llu p=%u %s op=%u epoch=%llu: %s (%u, %u)\n", group_name[g],
-                (unsigned long long)r->wp->seed, r->wp->p, r->wp->policy == BCKM_POLICY_OWNED ? "owned" : "global",
-                r->op, (unsigned long long)bckm_sets_epoch(r->w.reg), what, x, y);
+        fprintf(stderr, "  violation [%s] seed=%llu p=%u %s op=%u epoch=%llu: %s (%u, %u)\n",
+                group_name[g], (unsigned long long)r->wp->seed, r->wp->p,
+                r->wp->policy == BCKM_POLICY_OWNED ? "owned" : "global", r->op,
+                (unsigned long long)bckm_sets_epoch(r->w.reg), what, x, y);
 }
 
 static int is_bad(const struct run *r, uint32_t node) { return bckm_map_get(&r->bad, node, NULL); }
@@ -142,7 +147,10 @@ static void record_truth(struct run *r) {
     uint8_t k[32];
     for (uint32_t i = 0; i < m; i++) {
         for (uint32_t b = 1; b <= r->w.p; b++)
-            if (bckm_km_set_key(r->w.fleet.km[b], tab[i].id, k) == BCKM_OK) { adv_truth(&r->adv, ADV_SET_KEK, tab[i].id, 0, epoch, k); break; }
+            if (bckm_km_set_key(r->w.fleet.km[b], tab[i].id, k) == BCKM_OK) {
+                adv_truth(&r->adv, ADV_SET_KEK, tab[i].id, 0, epoch, k);
+                break;
+            }
         for (uint32_t j = i + 1; j < m; j++)
             for (uint32_t b = 1; b <= r->w.p; b++)
                 if (bckm_km_pair_key(r->w.fleet.km[b], tab[i].id, tab[j].id, k) == BCKM_OK) {
@@ -213,8 +221,9 @@ static void corrupt_more(struct run *r) {
         /* A third of the time a recent joiner, current: its catch-up claims
          * from before its join are attack 2's. */
         uint32_t back = r->w.fleet.ndevs < 8 ? r->w.fleet.ndevs : 8;
-        struct bckm_fleet_dev *d = recent ? &r->w.fleet.devs[r->w.fleet.ndevs - 1 - l1_rand(&r->w, back)]
-                                 : &r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)];
+        struct bckm_fleet_dev *d =
+            recent ? &r->w.fleet.devs[r->w.fleet.ndevs - 1 - l1_rand(&r->w, back)]
+                   : &r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)];
         if (recent) departed = 0;
         if (d->asleep || d->live == departed || is_bad(r, d->node_id)) continue;
         corrupt(r, d->node_id);
@@ -228,7 +237,8 @@ static void corrupt_more(struct run *r) {
  * saved first: a refusal must leave it byte-for-byte unchanged (an origin
  * violation otherwise), and an acceptance the caller does not allow is
  * undone. Returns the device's answer. */
-static int apply_foreign(struct run *r, uint32_t node, const uint8_t *msg, size_t len, int keep_if_ok) {
+static int apply_foreign(struct run *r, uint32_t node, const uint8_t *msg, size_t len,
+                         int keep_if_ok) {
     struct bckm_device *d = l1_device(&r->w, node);
     size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
     if (r->snap_cap < bytes) {
@@ -240,17 +250,24 @@ static int apply_foreign(struct run *r, uint32_t node, const uint8_t *msg, size_
     uint8_t *copy = check_exact_copy(msg, len);
     int e = bckm_device_apply(d, copy, len);
     free(copy);
-    if (e != BCKM_OK) verdict(r, G_ORIGIN, memcmp(r->snap, d, bytes) == 0, "refusal changed the store", node, (uint32_t)-e);
-    else if (!keep_if_ok) memcpy(d, r->snap, bytes);
+    if (e != BCKM_OK)
+        verdict(r, G_ORIGIN, memcmp(r->snap, d, bytes) == 0, "refusal changed the store", node,
+                (uint32_t)-e);
+    else if (!keep_if_ok)
+        memcpy(d, r->snap, bytes);
     return e;
 }
 
 /* Injects a message the adversary built: any acceptance is a violation. */
-static void inject(struct run *r, uint32_t node, const uint8_t *msg, size_t len, int cls, const char *what) {
+static void inject(struct run *r, uint32_t node, const uint8_t *msg, size_t len, int cls,
+                   const char *what) {
     r->t->inj_tried++;
     r->t->inj_class[cls]++;
     int e = apply_foreign(r, node, msg, len, 0);
-    if (e != BCKM_OK) { r->t->inj_refused++; r->t->inj_class_refused[cls]++; }
+    if (e != BCKM_OK) {
+        r->t->inj_refused++;
+        r->t->inj_class_refused[cls]++;
+    }
     verdict(r, G_ORIGIN, e != BCKM_OK, what, node, 0);
 }
 
@@ -260,7 +277,7 @@ static void inject(struct run *r, uint32_t node, const uint8_t *msg, size_t len,
  * next epoch, or a bundle at its epoch or later). */
 static int replay_allowed(const struct run *r, const struct bckm_device *d, uint32_t i) {
     const struct adv_msg *m = &r->adv.msgs[i];
-    static const uint8_t zero[16] = {0};
+    static const uint8_t zero[16] = { 0 };
     if (!adv_routed(&r->adv, i, d->node_id)) return 0;
     if (sodium_memcmp(m->h.challenge, zero, 16) == 0) return m->h.epoch == d->epoch + 1;
     if (!d->resync || sodium_memcmp(m->h.challenge, d->challenge, 16) != 0) return 0;
@@ -296,20 +313,25 @@ static uint32_t genuine_of(struct run *r, uint32_t bp) {
  * adversary can make: a batch signed with its own Ed25519 key, a genuine
  * trailer of that BP cut from a recorded message, or its own signature
  * under another BP's ID. Returns the length, 0 when it cannot build it. */
-static size_t seal(struct run *r, uint32_t target, uint8_t kind, uint8_t kek_type, uint32_t recipient, uint64_t epoch,
-                   const uint8_t key[32], const uint8_t *body, size_t body_len, int mode, uint8_t *out, size_t cap) {
+static size_t seal(struct run *r, uint32_t target, uint8_t kind, uint8_t kek_type,
+                   uint32_t recipient, uint64_t epoch, const uint8_t key[32], const uint8_t *body,
+                   size_t body_len, int mode, uint8_t *out, size_t cap) {
     const struct bckm_device *d = l1_device(&r->w, target);
     struct bckm_msg_header h;
     size_t len = 0;
     memset(&h, 0, sizeof h);
-    h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
+    h.kind = kind;
+    h.kek_type = kek_type;
+    h.recipient = recipient;
+    h.epoch = epoch;
     h.sender = d->bp_id;
     if (mode == T_OTHER_SENDER) h.sender = (uint8_t)(d->bp_id % BCKM_MAX_BPS + 1);
     bckm_drbg_fill(&r->w.rng, h.nonce, sizeof h.nonce);
     r->t->trailer[mode]++;
     if (mode == T_SPLICED) {
         uint32_t g = genuine_of(r, d->bp_id);
-        if (g == ADV_NONE || bckm_msg_seal(&h, key, body, body_len, out, cap, &len) != BCKM_OK) return 0;
+        if (g == ADV_NONE || bckm_msg_seal(&h, key, body, body_len, out, cap, &len) != BCKM_OK)
+            return 0;
         const struct adv_msg *m = &r->adv.msgs[g];
         size_t tl = m->len - m->h.sealed_len;
         if (len + tl > cap) return 0;
@@ -322,13 +344,18 @@ static size_t seal(struct run *r, uint32_t target, uint8_t kind, uint8_t kek_typ
     ms.buf = malloc(need);
     ms.refs = malloc(sizeof *ms.refs);
     if (ms.buf == NULL || ms.refs == NULL) exit(2);
-    ms.cap = need; ms.refs_cap = 1;
+    ms.cap = need;
+    ms.refs_cap = 1;
     if (bckm_msg_seal(&h, key, body, body_len, ms.buf, need, &len) == BCKM_OK) {
         ms.refs[0] = (struct bckm_msg_ref){ kind, kek_type, recipient, 0, len };
-        ms.len = len; ms.n = 1;
-        len = bckm_rekey_batch_sign(&ms, 0, h.sender, r->own_sk) == BCKM_OK && ms.refs[0].len <= cap ? ms.refs[0].len : 0;
+        ms.len = len;
+        ms.n = 1;
+        len = bckm_rekey_batch_sign(&ms, 0, h.sender, r->own_sk) == BCKM_OK && ms.refs[0].len <= cap
+                  ? ms.refs[0].len
+                  : 0;
         if (len) memcpy(out, ms.buf + ms.refs[0].off, len);
-    } else len = 0;
+    } else
+        len = 0;
     bckm_msgs_free(&ms);
     return len;
 }
@@ -337,22 +364,26 @@ static int random_mode(struct run *r) { return (int)l1_rand(&r->w, T_COUNT); }
 
 /* A well-formed v2 update of set S for the next epoch, with a set refresh
  * of the adversary's choice: what a member could build under K_S. */
-static size_t forge_update(struct run *r, uint32_t target, uint32_t set, const uint8_t key[32], int mode,
-                           uint8_t *out, size_t cap) {
+static size_t forge_update(struct run *r, uint32_t target, uint32_t set, const uint8_t key[32],
+                           int mode, uint8_t *out, size_t cap) {
     uint8_t body[64], refresh[BCKM_REFRESH_BYTES];
     struct bckm_writer bw;
     bckm_drbg_fill(&r->w.rng, refresh, sizeof refresh);
     bckm_writer_init(&bw, body, sizeof body);
     bckm_writer_u8(&bw, BCKM_OP_LEAVE);
     bckm_writer_u32(&bw, r->nbad ? r->bad_list[0] : 1);
-    bckm_writer_u8(&bw, 1);                               /* has set refresh */
-    bckm_writer_bytes(&bw, refresh, sizeof refresh);      /* r_S */
-    bckm_writer_u16(&bw, 1); bckm_writer_u32(&bw, set);  /* changed: S */
-    bckm_writer_u16(&bw, 0); bckm_writer_u16(&bw, 0);    /* retired, joined */
-    bckm_writer_u16(&bw, 0); bckm_writer_u16(&bw, 0);    /* left, new keys */
-    bckm_writer_u16(&bw, 0);                              /* pair refreshes */
-    return bw.err ? 0 : seal(r, target, BCKM_MSG_UPDATE, BCKM_KEK_SET, set, bckm_sets_epoch(r->w.reg) + 1, key,
-                             body, bw.len, mode, out, cap);
+    bckm_writer_u8(&bw, 1);                          /* has set refresh */
+    bckm_writer_bytes(&bw, refresh, sizeof refresh); /* r_S */
+    bckm_writer_u16(&bw, 1);
+    bckm_writer_u32(&bw, set); /* changed: S */
+    bckm_writer_u16(&bw, 0);
+    bckm_writer_u16(&bw, 0); /* retired, joined */
+    bckm_writer_u16(&bw, 0);
+    bckm_writer_u16(&bw, 0); /* left, new keys */
+    bckm_writer_u16(&bw, 0); /* pair refreshes */
+    return bw.err ? 0
+                  : seal(r, target, BCKM_MSG_UPDATE, BCKM_KEK_SET, set,
+                         bckm_sets_epoch(r->w.reg) + 1, key, body, bw.len, mode, out, cap);
 }
 
 /* A recorded message of the given kind the adversary can open: its body. */
@@ -388,24 +419,29 @@ static void inject_known_sets(struct run *r) {
         if ((len = forge_update(r, u, s, v->value, T_OWN_KEY, out, cap)) > 0)
             inject(r, u, out, len, I_FORGED_UPDATE, "forged set update accepted");
         if ((len = forge_update(r, u, s, v->value, T_SPLICED, out, cap)) > 0)
-            inject(r, u, out, len, I_FORGED_UPDATE, "forged set update with a genuine trailer accepted");
+            inject(r, u, out, len, I_FORGED_UPDATE,
+                   "forged set update with a genuine trailer accepted");
         if (l1_rand(&r->w, 4) != 0) continue;
         if ((n = opened_body(r, BCKM_MSG_UPDATE, body, cap)) > 0 &&
-            (len = seal(r, u, BCKM_MSG_UPDATE, BCKM_KEK_SET, s, next, v->value, body, n, random_mode(r), out, cap)) > 0)
+            (len = seal(r, u, BCKM_MSG_UPDATE, BCKM_KEK_SET, s, next, v->value, body, n,
+                        random_mode(r), out, cap)) > 0)
             inject(r, u, out, len, I_RESEALED_UPDATE, "re-sealed old update accepted");
         if ((n = opened_body(r, BCKM_MSG_BUNDLE, body, cap)) > 0) {
             /* seal refuses a bundle under a set KEK (not canonical): the
              * adversary relabels a node-KEK one. */
-            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, s, next, v->value, body, n, random_mode(r), out, cap)) > 0) {
+            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, s, next, v->value, body, n,
+                            random_mode(r), out, cap)) > 0) {
                 out[2] = BCKM_KEK_SET;
                 inject(r, u, out, len, I_BUNDLE_SETKEK, "bundle under a set KEK accepted");
             }
-            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, next, v->value, body, n, random_mode(r), out, cap)) > 0)
+            if ((len = seal(r, u, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, next, v->value, body, n,
+                            random_mode(r), out, cap)) > 0)
                 inject(r, u, out, len, I_RESEALED_BUNDLE, "re-sealed bundle accepted");
         }
     }
     bckm_wipe(body, cap);
-    free(out); free(body);
+    free(out);
+    free(body);
 }
 
 /* A departed corrupted node forges for its old set under the KEK it kept. */
@@ -414,9 +450,12 @@ static void inject_stale(struct run *r) {
     uint32_t c = r->bad_list[l1_rand(&r->w, r->nbad)];
     struct bckm_fleet_dev *d = dev_of(r, c);
     uint32_t u;
-    if (d->live || d->dev->node_id == BCKM_ID_NONE || (u = random_honest_member(r, d->dev->set_id)) == 0) return;
+    if (d->live || d->dev->node_id == BCKM_ID_NONE ||
+        (u = random_honest_member(r, d->dev->set_id)) == 0)
+        return;
     uint8_t out[512];
-    size_t len = forge_update(r, u, d->dev->set_id, d->dev->set_kek, random_mode(r), out, sizeof out);
+    size_t len =
+        forge_update(r, u, d->dev->set_id, d->dev->set_kek, random_mode(r), out, sizeof out);
     if (len) inject(r, u, out, len, I_STALE, "update under a departed node's KEK accepted");
 }
 
@@ -442,7 +481,8 @@ static int answer_request(struct run *r, uint32_t bp, const uint8_t req[BCKM_RES
     uint8_t ch[16];
     struct bckm_msgs out;
     bckm_msgs_init(&out);
-    int e = bckm_km_open_resync(r->w.fleet.km[bp], req, BCKM_RESYNC_REQUEST_BYTES, &node, &last, ch);
+    int e =
+        bckm_km_open_resync(r->w.fleet.km[bp], req, BCKM_RESYNC_REQUEST_BYTES, &node, &last, ch);
     if (e == BCKM_OK) e = bckm_km_catch_up(r->w.fleet.km[bp], r->w.reg, node, last, ch, &out);
     if (claim_out) *claim_out = last;
     for (uint32_t i = 0; e == BCKM_OK && i < out.n; i++) {
@@ -469,7 +509,8 @@ static void ask_catch_up(struct run *r) {
     uint32_t idx[BCKM_KM_LOG_EPOCHS + 1], n = 0;
     (void)bckm_map_get(&r->joined, c, &joined_at);
     /* Half the time: an epoch just before the node existed (attack 2). */
-    if (joined_at > 1 && l1_rand(&r->w, 2) == 0) claim = joined_at - 1 - l1_rand(&r->w, joined_at - 1 < 8 ? joined_at - 1 : 8);
+    if (joined_at > 1 && l1_rand(&r->w, 2) == 0)
+        claim = joined_at - 1 - l1_rand(&r->w, joined_at - 1 < 8 ? joined_at - 1 : 8);
     bckm_drbg_fill(&r->w.rng, ch, sizeof ch);
     r->t->catchup_asks++;
     if (bckm_resync_request_make(d->dev->kek, c, claim, ch, req) != BCKM_OK) return;
@@ -478,8 +519,10 @@ static void ask_catch_up(struct run *r) {
     r->t->prejoin_asks++;
     int replayed_before_join = 0;
     for (uint32_t i = 0; i < n; i++)
-        replayed_before_join |= r->adv.msgs[idx[i]].h.kind == BCKM_MSG_UPDATE && r->adv.msgs[idx[i]].h.epoch <= joined_at;
-    verdict(r, G_SECRECY, !replayed_before_join, "catch-up replayed an epoch before the requester joined", c, (uint32_t)claim);
+        replayed_before_join |= r->adv.msgs[idx[i]].h.kind == BCKM_MSG_UPDATE &&
+                                r->adv.msgs[idx[i]].h.epoch <= joined_at;
+    verdict(r, G_SECRECY, !replayed_before_join,
+            "catch-up replayed an epoch before the requester joined", c, (uint32_t)claim);
 }
 
 /* ---- drops, sleep and resync -------------------------------------------------------- */
@@ -496,7 +539,8 @@ static void drop_some(struct run *r) {
 static void shuffle(struct run *r, uint32_t *a, uint32_t n) {
     for (uint32_t i = n; i > 1; i--) {
         uint32_t j = l1_rand(&r->w, i), t = a[i - 1];
-        a[i - 1] = a[j]; a[j] = t;
+        a[i - 1] = a[j];
+        a[j] = t;
     }
 }
 
@@ -510,8 +554,12 @@ static void deliver_reordered(struct run *r, uint32_t node, uint32_t *a, uint32_
         for (uint32_t k = 0; k < n; k++) {
             if (a[k] == ADV_NONE) continue;
             const struct adv_msg *m = &r->adv.msgs[a[k]];
-            int ok = genuine ? apply_foreign(r, node, m->bytes, m->len, 1) == BCKM_OK : replay(r, node, a[k]);
-            if (ok) { a[k] = ADV_NONE; progress = 1; }
+            int ok = genuine ? apply_foreign(r, node, m->bytes, m->len, 1) == BCKM_OK
+                             : replay(r, node, a[k]);
+            if (ok) {
+                a[k] = ADV_NONE;
+                progress = 1;
+            }
         }
     }
 }
@@ -530,7 +578,8 @@ static void agree_all_peers(struct run *r, uint32_t node) {
             struct bckm_device *dv = l1_device(&r->w, v);
             uint8_t ku[32], kv[32];
             int ok = bckm_device_key_for(du, v, dv->set_id, ku) == BCKM_OK &&
-                     bckm_device_key_for(dv, node, du->set_id, kv) == BCKM_OK && sodium_memcmp(ku, kv, 32) == 0;
+                     bckm_device_key_for(dv, node, du->set_id, kv) == BCKM_OK &&
+                     sodium_memcmp(ku, kv, 32) == 0;
             verdict(r, G_AGREE, ok, "resynced device disagrees", node, v);
             if (tab[i].id != du->set_id) break;
         }
@@ -539,7 +588,8 @@ static void agree_all_peers(struct run *r, uint32_t node) {
 
 /* Keeps an honest node's resync request: the network saw it, and may
  * replay it to the BP later. */
-static void keep_request(struct run *r, uint32_t node, const uint8_t req[BCKM_RESYNC_REQUEST_BYTES]) {
+static void keep_request(struct run *r, uint32_t node,
+                         const uint8_t req[BCKM_RESYNC_REQUEST_BYTES]) {
     if (r->nreqs == r->cap_reqs) {
         r->cap_reqs = r->cap_reqs ? 2 * r->cap_reqs : 16;
         r->reqs = realloc(r->reqs, (size_t)r->cap_reqs * sizeof *r->reqs);
@@ -592,7 +642,9 @@ static void wake(struct run *r, uint32_t node) {
     }
     n = 0;
     for (uint32_t i = 0; i < r->adv.nmsgs; i++)
-        if (adv_routed(&r->adv, i, node) && (r->adv.msgs[i].h.epoch >= d->epoch || l1_rand(&r->w, 16) == 0)) cand[n++] = i;
+        if (adv_routed(&r->adv, i, node) &&
+            (r->adv.msgs[i].h.epoch >= d->epoch || l1_rand(&r->w, 16) == 0))
+            cand[n++] = i;
     deliver_reordered(r, node, cand, n, 0);
     int e = bckm_resync_request_make(d->kek, node, d->epoch, ch, req);
     if (e == BCKM_OK) keep_request(r, node, req);
@@ -600,7 +652,8 @@ static void wake(struct run *r, uint32_t node) {
     if (e == BCKM_OK) e = answer_request(r, ld->bp, req, cand, &n, cap, NULL);
     verdict(r, G_AGREE, e == BCKM_OK, "catch-up refused", node, (uint32_t)-e);
     deliver_reordered(r, node, cand, n, 1);
-    verdict(r, G_AGREE, d->epoch == bckm_sets_epoch(r->w.reg), "resynced device behind", node, (uint32_t)d->epoch);
+    verdict(r, G_AGREE, d->epoch == bckm_sets_epoch(r->w.reg), "resynced device behind", node,
+            (uint32_t)d->epoch);
     agree_all_peers(r, node);
     bckm_wipe(ch, sizeof ch);
     free(cand);
@@ -609,9 +662,14 @@ static void wake(struct run *r, uint32_t node) {
 static void wake_due(struct run *r) {
     for (uint32_t i = 0; i < r->nsleep;) {
         struct bckm_fleet_dev *d = dev_of(r, r->sleep[i].node);
-        if (r->op < r->sleep[i].wake_op && d->live) { i++; continue; }
-        if (d->live) wake(r, r->sleep[i].node);
-        else d->asleep = 0;
+        if (r->op < r->sleep[i].wake_op && d->live) {
+            i++;
+            continue;
+        }
+        if (d->live)
+            wake(r, r->sleep[i].node);
+        else
+            d->asleep = 0;
         r->sleep[i] = r->sleep[--r->nsleep];
     }
 }
@@ -622,14 +680,23 @@ static int node_key_known(struct run *r, uint32_t set, uint32_t u, uint32_t v) {
     uint8_t k[32], d[32];
     int known = 0;
     for (uint32_t b = 1; b <= r->w.p; b++) {
-        if (!bckm_km_knows_set(r->w.fleet.km[b], set) || bckm_km_node_pair_key(r->w.fleet.km[b], r->w.reg, u, v, k) != BCKM_OK) continue;
+        if (!bckm_km_knows_set(r->w.fleet.km[b], set) ||
+            bckm_km_node_pair_key(r->w.fleet.km[b], r->w.reg, u, v, k) != BCKM_OK)
+            continue;
         known = adv_knows(&r->adv, k);
         const uint8_t *q;
-        if (!known && (q = adv_seed(&r->adv, u)) != NULL) { bckm_kdf_pair_node(q, u, v, d); known = sodium_memcmp(d, k, 32) == 0; }
-        if (!known && (q = adv_seed(&r->adv, v)) != NULL) { bckm_kdf_pair_node(q, v, u, d); known = sodium_memcmp(d, k, 32) == 0; }
+        if (!known && (q = adv_seed(&r->adv, u)) != NULL) {
+            bckm_kdf_pair_node(q, u, v, d);
+            known = sodium_memcmp(d, k, 32) == 0;
+        }
+        if (!known && (q = adv_seed(&r->adv, v)) != NULL) {
+            bckm_kdf_pair_node(q, v, u, d);
+            known = sodium_memcmp(d, k, 32) == 0;
+        }
         break;
     }
-    bckm_wipe(k, sizeof k); bckm_wipe(d, sizeof d);
+    bckm_wipe(k, sizeof k);
+    bckm_wipe(d, sizeof d);
     return known;
 }
 
@@ -646,20 +713,25 @@ static void check_secrecy(struct run *r) {
     bckm_map_init(&dirty);
     for (uint32_t i = 0; i < r->nbad; i++) {
         uint32_t set, at;
-        if (dev_of(r, r->bad_list[i])->live && bckm_sets_node(r->w.reg, r->bad_list[i], &set, &at) == BCKM_OK &&
-            bckm_map_put(&dirty, set, 1) != BCKM_OK) exit(2);
+        if (dev_of(r, r->bad_list[i])->live &&
+            bckm_sets_node(r->w.reg, r->bad_list[i], &set, &at) == BCKM_OK &&
+            bckm_map_put(&dirty, set, 1) != BCKM_OK)
+            exit(2);
     }
     for (uint32_t i = 0; i < m; i++) {
         uint32_t s = tab[i].id;
         if (bckm_map_get(&dirty, s, NULL)) continue;
-        verdict(r, G_SECRECY, !current_known(r, ADV_SET_KEK, s, 0), "honest set KEK in the closure", s, 0);
+        verdict(r, G_SECRECY, !current_known(r, ADV_SET_KEK, s, 0), "honest set KEK in the closure",
+                s, 0);
         for (uint32_t j = i + 1; j < m; j++)
             if (!bckm_map_get(&dirty, tab[j].id, NULL))
-                verdict(r, G_SECRECY, !current_known(r, ADV_SET_PAIR, s, tab[j].id), "honest set-pair key in the closure", s, tab[j].id);
+                verdict(r, G_SECRECY, !current_known(r, ADV_SET_PAIR, s, tab[j].id),
+                        "honest set-pair key in the closure", s, tab[j].id);
         const uint32_t *mem = bckm_sets_members(r->w.reg, s, &count);
         for (uint32_t a = 0; a < count; a++)
             for (uint32_t b = a + 1; b < count; b++)
-                verdict(r, G_SECRECY, !node_key_known(r, s, mem[a], mem[b]), "honest node-pair key in the closure", mem[a], mem[b]);
+                verdict(r, G_SECRECY, !node_key_known(r, s, mem[a], mem[b]),
+                        "honest node-pair key in the closure", mem[a], mem[b]);
     }
     bckm_map_free(&dirty);
 }
@@ -672,20 +744,24 @@ static void check_agreement(struct run *r, uint32_t delivery_errors_before) {
         uint32_t u = r->w.fleet.devs[i].node_id, count;
         if (!honest_awake(r, u)) continue;
         struct bckm_device *du = r->w.fleet.devs[i].dev;
-        verdict(r, G_AGREE, du->epoch == cur, "honest device not at the current epoch", u, (uint32_t)du->epoch);
+        verdict(r, G_AGREE, du->epoch == cur, "honest device not at the current epoch", u,
+                (uint32_t)du->epoch);
         const uint32_t *mem = bckm_sets_members(r->w.reg, du->set_id, &count);
-        uint32_t peers[2] = { count ? mem[l1_rand(&r->w, count)] : 0, r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)].node_id };
+        uint32_t peers[2] = { count ? mem[l1_rand(&r->w, count)] : 0,
+                              r->w.fleet.devs[l1_rand(&r->w, r->w.fleet.ndevs)].node_id };
         for (int k = 0; k < 2; k++) {
             uint32_t v = peers[k];
             if (v == u || !honest_awake(r, v)) continue;
             struct bckm_device *dv = l1_device(&r->w, v);
             uint8_t ku[32], kv[32];
             int ok = bckm_device_key_for(du, v, dv->set_id, ku) == BCKM_OK &&
-                     bckm_device_key_for(dv, u, du->set_id, kv) == BCKM_OK && sodium_memcmp(ku, kv, 32) == 0;
+                     bckm_device_key_for(dv, u, du->set_id, kv) == BCKM_OK &&
+                     sodium_memcmp(ku, kv, 32) == 0;
             verdict(r, G_AGREE, ok, "honest peers disagree", u, v);
         }
     }
-    verdict(r, G_AGREE, l1_delivery_errors == delivery_errors_before, "a device refused its BP's message", 0, 0);
+    verdict(r, G_AGREE, l1_delivery_errors == delivery_errors_before,
+            "a device refused its BP's message", 0, 0);
     if (r->nsleep == 0) verdict(r, G_AGREE, l1_check(&r->w, 16) == 0, "l1_check", 0, 0);
 }
 
@@ -710,7 +786,9 @@ static int one_change(struct run *r) {
     if (n < 8 || roll < join_pct || (u = random_leaver(r)) == 0) {
         uint32_t node = 0;
         int e = l1_join(&r->w, 1 + l1_rand(&r->w, r->w.p), &node);
-        if (e == BCKM_OK && bckm_map_put(&r->joined, node, (uint32_t)bckm_sets_epoch(r->w.reg)) != BCKM_OK) exit(2);
+        if (e == BCKM_OK &&
+            bckm_map_put(&r->joined, node, (uint32_t)bckm_sets_epoch(r->w.reg)) != BCKM_OK)
+            exit(2);
         return e;
     }
     return l1_leave(&r->w, u, roll % 3 == 0 ? BCKM_OP_EVICT : BCKM_OP_LEAVE);
@@ -719,7 +797,8 @@ static int one_change(struct run *r) {
 static void run_world(const struct world_params *wp, struct tally *t) {
     struct run *r = calloc(1, sizeof *r);
     REQUIRE(r != NULL);
-    r->wp = wp; r->t = t;
+    r->wp = wp;
+    r->t = t;
     adv_init(&r->adv);
     bckm_map_init(&r->bad);
     bckm_map_init(&r->joined);
@@ -730,7 +809,8 @@ static void run_world(const struct world_params *wp, struct tally *t) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&r->w, wp->n0) == BCKM_OK);
     for (uint32_t i = 0; i < r->w.fleet.ndevs; i++)
-        REQUIRE(bckm_map_put(&r->joined, r->w.fleet.devs[i].node_id, (uint32_t)bckm_sets_epoch(r->w.reg)) == BCKM_OK);
+        REQUIRE(bckm_map_put(&r->joined, r->w.fleet.devs[i].node_id,
+                             (uint32_t)bckm_sets_epoch(r->w.reg)) == BCKM_OK);
     {
         uint8_t seed[32], pk[32];
         bckm_drbg_fill(&r->w.rng, seed, sizeof seed);
@@ -746,7 +826,11 @@ static void run_world(const struct world_params *wp, struct tally *t) {
         uint32_t errors_before = l1_delivery_errors;
         drop_some(r);
         int e = one_change(r);
-        if (e != BCKM_OK) { fprintf(stderr, "seed %llu op %u: change failed: %s\n", (unsigned long long)wp->seed, r->op, bckm_strerror(e)); failed = 1; }
+        if (e != BCKM_OK) {
+            fprintf(stderr, "seed %llu op %u: change failed: %s\n", (unsigned long long)wp->seed,
+                    r->op, bckm_strerror(e));
+            failed = 1;
+        }
         t->ops++;
         t->moves += r->w.plan.move_count;
         record_truth(r);
@@ -789,8 +873,8 @@ static uint64_t mix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_min, uint32_t p_max, int policy,
-                   uint32_t n_min, uint32_t n_max, uint32_t ops) {
+static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_min, uint32_t p_max,
+                   int policy, uint32_t n_min, uint32_t n_max, uint32_t ops) {
     struct tally t;
     memset(&t, 0, sizeof t);
     for (uint32_t i = 0; i < worlds; i++) {
@@ -798,7 +882,8 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
         struct world_params wp;
         wp.seed = s;
         wp.p = p_min + (uint32_t)(mix64(&s) % (p_max - p_min + 1));
-        wp.policy = policy >= 0 ? (bckm_policy)policy : (mix64(&s) & 1 ? BCKM_POLICY_OWNED : BCKM_POLICY_GLOBAL);
+        wp.policy = policy >= 0 ? (bckm_policy)policy
+                                : (mix64(&s) & 1 ? BCKM_POLICY_OWNED : BCKM_POLICY_GLOBAL);
         wp.n0 = n_min + (uint32_t)(mix64(&s) % (n_max - n_min + 1));
         wp.ops = ops;
         wp.k0 = 1 + (uint32_t)(mix64(&s) % 3);
@@ -806,25 +891,32 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
         wp.one_set = (int)(mix64(&s) & 1);
         run_world(&wp, &t);
     }
-    printf("  %s: worlds=%llu ops=%llu reorder moves=%llu corrupted=%llu closure=%llu keys, opened=%llu messages, "
-           "derived=%llu keys, catch-up asks=%llu, injections tried=%llu refused=%llu, replays tried=%llu refused=%llu, "
-           "resyncs=%llu\n", name,
-           (unsigned long long)t.worlds, (unsigned long long)t.ops, (unsigned long long)t.moves,
-           (unsigned long long)t.corrupted, (unsigned long long)t.closure, (unsigned long long)t.opened,
-           (unsigned long long)t.derived, (unsigned long long)t.catchup_asks, (unsigned long long)t.inj_tried,
-           (unsigned long long)t.inj_refused, (unsigned long long)t.rep_tried, (unsigned long long)t.rep_refused,
+    printf("  %s: worlds=%llu ops=%llu reorder moves=%llu corrupted=%llu closure=%llu keys, "
+           "opened=%llu messages, "
+           "derived=%llu keys, catch-up asks=%llu, injections tried=%llu refused=%llu, replays "
+           "tried=%llu refused=%llu, "
+           "resyncs=%llu\n",
+           name, (unsigned long long)t.worlds, (unsigned long long)t.ops,
+           (unsigned long long)t.moves, (unsigned long long)t.corrupted,
+           (unsigned long long)t.closure, (unsigned long long)t.opened,
+           (unsigned long long)t.derived, (unsigned long long)t.catchup_asks,
+           (unsigned long long)t.inj_tried, (unsigned long long)t.inj_refused,
+           (unsigned long long)t.rep_tried, (unsigned long long)t.rep_refused,
            (unsigned long long)t.resyncs);
     printf("  %s: injections by class:", name);
     for (int c = 0; c < I_COUNT; c++)
         printf(" %s %llu/%llu refused;", inj_name[c], (unsigned long long)t.inj_class_refused[c],
                (unsigned long long)t.inj_class[c]);
     printf(" by trailer:");
-    for (int m = 0; m < T_COUNT; m++) printf(" %s %llu;", trailer_name[m], (unsigned long long)t.trailer[m]);
-    printf(" old resync requests replayed %llu (answers %llu messages); catch-up asks from before the join %llu\n",
-           (unsigned long long)t.old_requests, (unsigned long long)t.old_answer_msgs, (unsigned long long)t.prejoin_asks);
+    for (int m = 0; m < T_COUNT; m++)
+        printf(" %s %llu;", trailer_name[m], (unsigned long long)t.trailer[m]);
+    printf(" old resync requests replayed %llu (answers %llu messages); catch-up asks from before "
+           "the join %llu\n",
+           (unsigned long long)t.old_requests, (unsigned long long)t.old_answer_msgs,
+           (unsigned long long)t.prejoin_asks);
     printf("  %s: secrecy %llu checks, %llu violations; origin %llu checks, %llu violations; "
-           "agreement %llu checks, %llu violations\n", name,
-           (unsigned long long)t.checks[G_SECRECY], (unsigned long long)t.viol[G_SECRECY],
+           "agreement %llu checks, %llu violations\n",
+           name, (unsigned long long)t.checks[G_SECRECY], (unsigned long long)t.viol[G_SECRECY],
            (unsigned long long)t.checks[G_ORIGIN], (unsigned long long)t.viol[G_ORIGIN],
            (unsigned long long)t.checks[G_AGREE], (unsigned long long)t.viol[G_AGREE]);
     /* The run must have exercised every kind of attack, or it proves little. */
@@ -846,23 +938,31 @@ static void family(const char *name, uint64_t base, uint32_t worlds, uint32_t p_
 }
 
 static void adv_one_bp_global(void) {
-    if (check_small()) family("1 BP global", 1, 3, 1, 1, BCKM_POLICY_GLOBAL, 30, 60, 80);
-    else family("1 BP global", 1, 5, 1, 1, BCKM_POLICY_GLOBAL, 40, 120, 300);
+    if (check_small())
+        family("1 BP global", 1, 3, 1, 1, BCKM_POLICY_GLOBAL, 30, 60, 80);
+    else
+        family("1 BP global", 1, 5, 1, 1, BCKM_POLICY_GLOBAL, 40, 120, 300);
 }
 
 static void adv_owned(void) {
-    if (check_small()) family("2-4 BPs owned", 2, 3, 2, 4, BCKM_POLICY_OWNED, 30, 60, 80);
-    else family("2-4 BPs owned", 2, 5, 2, 4, BCKM_POLICY_OWNED, 40, 150, 300);
+    if (check_small())
+        family("2-4 BPs owned", 2, 3, 2, 4, BCKM_POLICY_OWNED, 30, 60, 80);
+    else
+        family("2-4 BPs owned", 2, 5, 2, 4, BCKM_POLICY_OWNED, 40, 150, 300);
 }
 
 static void adv_global(void) {
-    if (check_small()) family("2-4 BPs global", 3, 3, 2, 4, BCKM_POLICY_GLOBAL, 30, 60, 80);
-    else family("2-4 BPs global", 3, 5, 2, 4, BCKM_POLICY_GLOBAL, 40, 150, 300);
+    if (check_small())
+        family("2-4 BPs global", 3, 3, 2, 4, BCKM_POLICY_GLOBAL, 30, 60, 80);
+    else
+        family("2-4 BPs global", 3, 5, 2, 4, BCKM_POLICY_GLOBAL, 40, 150, 300);
 }
 
 static void adv_thousand_nodes(void) {
-    if (check_small()) family("large", 4, 2, 1, 4, -1, 200, 300, 30);
-    else family("large", 4, 2, 1, 4, -1, 1000, 1000, 100);
+    if (check_small())
+        family("large", 4, 2, 1, 4, -1, 200, 300, 30);
+    else
+        family("large", 4, 2, 1, 4, -1, 1000, 1000, 100);
 }
 
 CHECK_CASES(CASE(adv_one_bp_global), CASE(adv_owned), CASE(adv_global), CASE(adv_thousand_nodes))

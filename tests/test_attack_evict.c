@@ -91,7 +91,8 @@ static struct bckm_tx leave_tx(const struct bckm_state *st, uint32_t node, uint8
 
 /* Applies e and expects want; on a refusal the state hash, the epoch and
  * the node's serving BP are unchanged. */
-static void expect(struct bckm_state *st, const struct bckm_envelope *e, int want, const char *what) {
+static void expect(struct bckm_state *st, const struct bckm_envelope *e, int want,
+                   const char *what) {
     uint8_t before[32], after[32];
     uint32_t node = e->tx.node_id, at0 = 0, at1 = 0;
     const struct bckm_sets *r = bckm_state_registry(st);
@@ -102,7 +103,9 @@ static void expect(struct bckm_state *st, const struct bckm_envelope *e, int wan
     bckm_state_hash(st, before);
     int got = bckm_contract_apply(st, e, &p);
     bckm_state_hash(st, after);
-    if (got != want) fprintf(stderr, "case '%s': got %s, want %s\n", what, bckm_strerror(got), bckm_strerror(want));
+    if (got != want)
+        fprintf(stderr, "case '%s': got %s, want %s\n", what, bckm_strerror(got),
+                bckm_strerror(want));
     CHECK_EQ(got, want);
     if (want != BCKM_OK) {
         CHECK_MEM(before, after, 32);
@@ -123,8 +126,9 @@ static uint32_t serving(const struct bckm_state *st, uint32_t node) {
 
 /* The node's consent to bp with counter ctr, and the REATTACH envelope bp
  * sends with it. */
-static struct bckm_envelope reattach_env(const struct bckm_state *st, uint32_t node, uint32_t joined_bp,
-                                         uint32_t counter, uint32_t bp, uint64_t ctr) {
+static struct bckm_envelope reattach_env(const struct bckm_state *st, uint32_t node,
+                                         uint32_t joined_bp, uint32_t counter, uint32_t bp,
+                                         uint64_t ctr) {
     uint8_t code[32], consent[64];
     struct bckm_tx t;
     code_of(joined_bp, counter, code);
@@ -141,7 +145,10 @@ static void only_serving_bp_evicts(void) {
     struct bckm_state *st;
     REQUIRE(bckm_state_new(&st, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     uint32_t u = 0, v = 0;
-    for (uint32_t i = 1; i <= 5; i++) { u = join(st, 1, i); v = join(st, 2, i); }
+    for (uint32_t i = 1; i <= 5; i++) {
+        u = join(st, 1, i);
+        v = join(st, 2, i);
+    }
     struct bckm_tx ev = leave_tx(st, u, BCKM_OP_EVICT), lv = leave_tx(st, u, BCKM_OP_LEAVE);
     struct bckm_envelope e = env_for(2, &ev, NULL, sk[2]);
     expect(st, &e, BCKM_ERR_PERM, "evict by a BP that does not serve the node");
@@ -169,10 +176,13 @@ static void reattach_forged_refused(void) {
     struct bckm_state *st;
     REQUIRE(bckm_state_new(&st, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     uint32_t u = 0;
-    for (uint32_t i = 1; i <= 4; i++) { u = join(st, 1, i); (void)join(st, 2, i); }
+    for (uint32_t i = 1; i <= 4; i++) {
+        u = join(st, 1, i);
+        (void)join(st, 2, i);
+    }
     struct bckm_tx t;
     REQUIRE(bckm_sets_reattach_tx(bckm_state_registry(st), u, 1, &t) == BCKM_OK);
-    uint8_t zero[64] = {0}, wrong_code[32], consent[64];
+    uint8_t zero[64] = { 0 }, wrong_code[32], consent[64];
     struct bckm_envelope e = env_for(2, &t, zero, sk[2]);
     expect(st, &e, BCKM_ERR_AUTH, "REATTACH with no consent");
     /* Signed with a code that is not the node's (the BP's own guess). */
@@ -192,13 +202,16 @@ static void reattach_forged_refused(void) {
     t2.refresh[7] = 2;
     e = env_for(2, &t2, consent, sk[2]);
     expect(st, &e, BCKM_ERR_AUTH, "REATTACH naming another counter than the consent");
-    t2 = t; t2.refresh[15] = 1;
+    t2 = t;
+    t2.refresh[15] = 1;
     e = env_for(2, &t2, consent, sk[2]);
     expect(st, &e, BCKM_ERR_FORMAT, "REATTACH with nonzero padding");
-    t2 = t; t2.code_hash[31] ^= 1;
+    t2 = t;
+    t2.code_hash[31] ^= 1;
     e = env_for(2, &t2, consent, sk[2]);
     expect(st, &e, BCKM_ERR_MISMATCH, "REATTACH naming another commitment");
-    t2 = t; bckm_put_u64(t2.refresh, 0);
+    t2 = t;
+    bckm_put_u64(t2.refresh, 0);
     e = env_for(2, &t2, consent, sk[2]);
     expect(st, &e, BCKM_ERR_REPLAY, "REATTACH with counter 0");
     /* A REATTACH in a version-1 envelope, or without consent, is refused. */
@@ -225,7 +238,10 @@ static void reattach_moves_the_right_to_evict(void) {
     struct bckm_state *st;
     REQUIRE(bckm_state_new(&st, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     uint32_t u = 0;
-    for (uint32_t i = 1; i <= 4; i++) { u = join(st, 1, i); (void)join(st, 2, i); }
+    for (uint32_t i = 1; i <= 4; i++) {
+        u = join(st, 1, i);
+        (void)join(st, 2, i);
+    }
     uint64_t epoch = bckm_sets_epoch(bckm_state_registry(st));
     uint32_t set0;
     REQUIRE(bckm_sets_node(bckm_state_registry(st), u, &set0, NULL) == BCKM_OK);
@@ -237,8 +253,8 @@ static void reattach_moves_the_right_to_evict(void) {
     bckm_state_hash(st, h0);
     CHECK_EQ(bckm_contract_apply(st, &e, &p), BCKM_OK);
     bckm_state_hash(st, h1);
-    CHECK(memcmp(h0, h1, 32) != 0);            /* part of the replicated state */
-    CHECK_EQ(p.epoch, epoch);                  /* no key epoch */
+    CHECK(memcmp(h0, h1, 32) != 0); /* part of the replicated state */
+    CHECK_EQ(p.epoch, epoch);       /* no key epoch */
     CHECK_EQ(p.changed_count + p.retired_count + p.move_count + p.created_set, 0);
     CHECK_EQ(bckm_sets_epoch(bckm_state_registry(st)), epoch);
     uint32_t set1;
@@ -265,7 +281,10 @@ static void reattach_replayed_refused(void) {
     struct bckm_state *st;
     REQUIRE(bckm_state_new(&st, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     uint32_t u = 0;
-    for (uint32_t i = 1; i <= 4; i++) { u = join(st, 1, i); (void)join(st, 2, i); }
+    for (uint32_t i = 1; i <= 4; i++) {
+        u = join(st, 1, i);
+        (void)join(st, 2, i);
+    }
     struct bckm_envelope to2 = reattach_env(st, u, 1, 4, 2, 1);
     expect(st, &to2, BCKM_OK, "REATTACH to BP 2");
     struct bckm_envelope to1 = reattach_env(st, u, 1, 4, 1, 2);
@@ -300,8 +319,8 @@ static void code_hash_full_uniqueness(void) {
     REQUIRE(bckm_state_new(&st, BCKM_POLICY_OWNED, &bps) == BCKM_OK);
     uint8_t h[3][32];
     memset(h, 0xAB, sizeof h);
-    h[1][8] ^= 1;     /* same first 8 bytes as h[0] */
-    h[2][31] ^= 1;    /* same first 31 bytes as h[0] */
+    h[1][8] ^= 1;  /* same first 8 bytes as h[0] */
+    h[2][31] ^= 1; /* same first 31 bytes as h[0] */
     struct bckm_plan p;
     bckm_plan_init(&p);
     for (uint32_t i = 0; i < 3; i++) {
@@ -363,7 +382,7 @@ static void reattach_on_the_wire(void) {
     struct bckm_envelope e = reattach_env(st, u, 1, 3, 2, 1), d;
     uint8_t buf[BCKM_ENVELOPE_MAX_BYTES + 1];
     size_t n = 0;
-    CHECK_EQ(bckm_envelope_encode(&e, buf), BCKM_ERR_ARG);  /* does not fit 134 bytes */
+    CHECK_EQ(bckm_envelope_encode(&e, buf), BCKM_ERR_ARG); /* does not fit 134 bytes */
     REQUIRE(bckm_envelope_encode_to(&e, buf, sizeof buf, &n) == BCKM_OK);
     CHECK_EQ(n, BCKM_ENVELOPE_V2_BYTES);
     CHECK_EQ(bckm_envelope_encode_to(&e, buf, n - 1, &n), BCKM_ERR_NOMEM);
@@ -391,7 +410,8 @@ static void key_managers_follow(void) {
     REQUIRE(l1_init(&w, 2, BCKM_POLICY_GLOBAL, 200, 91) == 0);
     REQUIRE(l1_genesis(&w, 30) == BCKM_OK);
     uint32_t u = 0;
-    for (uint32_t i = 0; i < w.fleet.ndevs && u == 0; i++) if (w.fleet.devs[i].bp == 1) u = w.fleet.devs[i].node_id;
+    for (uint32_t i = 0; i < w.fleet.ndevs && u == 0; i++)
+        if (w.fleet.devs[i].bp == 1) u = w.fleet.devs[i].node_id;
     REQUIRE(u != 0);
     struct bckm_tx c;
     CHECK_EQ(bckm_km_prepare_leave(w.fleet.km[1], w.reg, u, BCKM_OP_EVICT, &c), BCKM_OK);
@@ -422,20 +442,29 @@ static void ledger_stores_reattach(void) {
     struct bckm_envelope envs[2];
     memset(envs, 0, sizeof envs);
     envs[0].version = BCKM_ENVELOPE_VERSION;
-    envs[0].bp = 1; envs[0].seq = 1;
-    envs[0].tx.op = BCKM_OP_JOIN; envs[0].tx.node_id = 0x01000001u; envs[0].tx.set_id = 0x01000001u;
+    envs[0].bp = 1;
+    envs[0].seq = 1;
+    envs[0].tx.op = BCKM_OP_JOIN;
+    envs[0].tx.node_id = 0x01000001u;
+    envs[0].tx.set_id = 0x01000001u;
     envs[1].version = BCKM_ENVELOPE_VERSION_REATTACH;
-    envs[1].bp = 2; envs[1].seq = 1;
-    envs[1].tx.op = BCKM_OP_REATTACH; envs[1].tx.node_id = 0x01000001u; envs[1].tx.set_id = 0x01000001u;
+    envs[1].bp = 2;
+    envs[1].seq = 1;
+    envs[1].tx.op = BCKM_OP_REATTACH;
+    envs[1].tx.node_id = 0x01000001u;
+    envs[1].tx.set_id = 0x01000001u;
     bckm_put_u64(envs[1].tx.refresh, 1);
     memset(envs[1].consent, 0xC5, sizeof envs[1].consent);
     REQUIRE(bckm_envelope_sign(&envs[0], keys.sk[0]) == BCKM_OK);
     REQUIRE(bckm_envelope_sign(&envs[1], keys.sk[1]) == BCKM_OK);
     struct bckm_block_header h;
     memset(&h, 0, sizeof h);
-    h.version = BCKM_BLOCK_VERSION; h.height = 1; h.proposer = 1;
+    h.version = BCKM_BLOCK_VERSION;
+    h.height = 1;
+    h.proposer = 1;
     REQUIRE(bckm_block_seal(&h, envs, 2) == BCKM_OK);
-    static uint8_t blk[BCKM_BLOCK_HEADER_BYTES + 2 * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES)];
+    static uint8_t
+        blk[BCKM_BLOCK_HEADER_BYTES + 2 * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES)];
     static uint8_t cert[CHAIN_CERT_CAP];
     static struct bckm_cert c;
     size_t bl = 0, cl = 0;
@@ -446,7 +475,9 @@ static void ledger_stores_reattach(void) {
                      BCKM_ENVELOPE_V2_BYTES);
     REQUIRE(bckm_block_hash(&h, hash) == BCKM_OK);
     memset(&c, 0, sizeof c);
-    c.version = BCKM_CERT_VERSION; c.height = 1; c.view = 0;
+    c.version = BCKM_CERT_VERSION;
+    c.height = 1;
+    c.view = 0;
     memcpy(c.block_hash, hash, 32);
     for (uint32_t b = 1; b <= 3; b++) {
         c.sigs[c.count].bp = b;
@@ -459,8 +490,10 @@ static void ledger_stores_reattach(void) {
     REQUIRE(mkdtemp(dir) != NULL);
     for (int kind = 0; kind < 2; kind++) {
         bckm_ledger *l = NULL;
-        if (kind == 0) REQUIRE(bckm_ledger_open_memory(&cfg, &l) == BCKM_OK);
-        else REQUIRE(bckm_ledger_open_lmdb(dir, &cfg, &l) == BCKM_OK);
+        if (kind == 0)
+            REQUIRE(bckm_ledger_open_memory(&cfg, &l) == BCKM_OK);
+        else
+            REQUIRE(bckm_ledger_open_lmdb(dir, &cfg, &l) == BCKM_OK);
         CHECK_EQ(bckm_ledger_append(l, blk, bl, cert, cl, NULL), BCKM_OK);
         for (int again = 0; again < 1 + kind; again++) {
             if (again) {
@@ -482,6 +515,7 @@ static void ledger_stores_reattach(void) {
     CHECK_EQ(system(cmd), 0);
 }
 
-CHECK_CASES(CASE(only_serving_bp_evicts), CASE(reattach_forged_refused), CASE(reattach_moves_the_right_to_evict),
-            CASE(reattach_replayed_refused), CASE(code_hash_full_uniqueness), CASE(reattach_on_the_wire),
-            CASE(key_managers_follow), CASE(ledger_stores_reattach))
+CHECK_CASES(CASE(only_serving_bp_evicts), CASE(reattach_forged_refused),
+            CASE(reattach_moves_the_right_to_evict), CASE(reattach_replayed_refused),
+            CASE(code_hash_full_uniqueness), CASE(reattach_on_the_wire), CASE(key_managers_follow),
+            CASE(ledger_stores_reattach))

@@ -26,7 +26,8 @@ struct knowledge {
 };
 
 static void know(struct knowledge *k, const uint8_t *r) {
-    for (uint32_t i = 0; i < k->n; i++) if (memcmp(k->r[i], r, BCKM_REFRESH_BYTES) == 0) return;
+    for (uint32_t i = 0; i < k->n; i++)
+        if (memcmp(k->r[i], r, BCKM_REFRESH_BYTES) == 0) return;
     if (k->n < MAX_R) memcpy(k->r[k->n++], r, BCKM_REFRESH_BYTES);
 }
 
@@ -38,7 +39,8 @@ static void learn_update(struct knowledge *k, const struct bckm_update_view *v) 
 }
 
 /* Opens every message of the batch with every KEK the adversary holds. */
-static void learn_batch(struct knowledge *k, const struct bckm_msgs *m, const uint8_t *const *keks, uint32_t nkeks) {
+static void learn_batch(struct knowledge *k, const struct bckm_msgs *m, const uint8_t *const *keks,
+                        uint32_t nkeks) {
     for (uint32_t i = 0; i < m->n; i++) {
         uint8_t *copy = malloc(m->refs[i].len);
         for (uint32_t j = 0; j < nkeks; j++) {
@@ -56,7 +58,8 @@ static void learn_batch(struct knowledge *k, const struct bckm_msgs *m, const ui
 
 /* The derivations of spec 4 applied to everything known, to a fixpoint
  * bounded by two rounds (each round adds one KDF step). */
-static void close_knowledge(struct knowledge *k, const uint32_t *sets, uint32_t nsets, uint64_t epoch) {
+static void close_knowledge(struct knowledge *k, const uint32_t *sets, uint32_t nsets,
+                            uint64_t epoch) {
     uint8_t x[BCKM_REFRESH_BYTES];
     for (int round = 0; round < 2; round++) {
         uint32_t n = k->n;
@@ -71,8 +74,8 @@ static void close_knowledge(struct knowledge *k, const uint32_t *sets, uint32_t 
 }
 
 /* 1 when some refresh value (applied once or twice) takes old to want. */
-static int derivable_pair(const struct knowledge *k, const uint8_t old[32], uint32_t a, uint32_t b, uint64_t e,
-                          const uint8_t want[32]) {
+static int derivable_pair(const struct knowledge *k, const uint8_t old[32], uint32_t a, uint32_t b,
+                          uint64_t e, const uint8_t want[32]) {
     uint8_t x[32], y[32];
     for (uint32_t i = 0; i < k->n; i++) {
         bckm_kdf_setpair_update(old, k->r[i], a, b, e, x);
@@ -107,11 +110,15 @@ static struct knowledge K;
 /* One world: d leaves S; w (in T != S) colludes. Returns the number of
  * honest keys of S the pair could compute (must be 0); *sanity is set when
  * the adversary reproduced K_ST, the key w legitimately shares with S. */
-static uint32_t collusion_round(uint32_t p, bckm_policy pol, uint32_t n0, uint64_t seed, int *sanity) {
+static uint32_t collusion_round(uint32_t p, bckm_policy pol, uint32_t n0, uint64_t seed,
+                                int *sanity) {
     struct l1world w;
     uint32_t broken = 0;
     *sanity = 0;
-    if (l1_init(&w, p, pol, 4 * n0, seed) != 0 || l1_genesis(&w, n0) != BCKM_OK) { l1_free(&w); return 1000; }
+    if (l1_init(&w, p, pol, 4 * n0, seed) != 0 || l1_genesis(&w, n0) != BCKM_OK) {
+        l1_free(&w);
+        return 1000;
+    }
     /* d: a member of a set with at least two members; w: a member of another set. */
     uint32_t di, wi;
     for (;;) {
@@ -120,13 +127,19 @@ static uint32_t collusion_round(uint32_t p, bckm_policy pol, uint32_t n0, uint64
         (void)bckm_sets_members(w.reg, w.fleet.devs[di].dev->set_id, &cnt);
         if (cnt >= 2) break;
     }
-    do wi = l1_rand(&w, w.fleet.ndevs); while (w.fleet.devs[wi].dev->set_id == w.fleet.devs[di].dev->set_id);
+    do wi = l1_rand(&w, w.fleet.ndevs);
+    while (w.fleet.devs[wi].dev->set_id == w.fleet.devs[di].dev->set_id);
     struct bckm_device *d = snapshot(w.fleet.devs[di].dev), *c = snapshot(w.fleet.devs[wi].dev);
     uint32_t s = d->set_id, t = c->set_id, dnode = d->node_id;
     w.hold = 1;
     int e = l1_leave(&w, dnode, BCKM_OP_EVICT);
     w.hold = 0;
-    if (e != BCKM_OK) { free(d); free(c); l1_free(&w); return 1000; }
+    if (e != BCKM_OK) {
+        free(d);
+        free(c);
+        l1_free(&w);
+        return 1000;
+    }
     uint64_t ep = bckm_sets_epoch(w.reg);
     K.n = 0;
     const uint8_t *keks[4] = { d->kek, d->set_kek, c->kek, c->set_kek };
@@ -142,35 +155,49 @@ static uint32_t collusion_round(uint32_t p, bckm_policy pol, uint32_t n0, uint64
     const uint32_t *sm = bckm_sets_members(w.reg, s, &sc);
     smem = sm[0];
     const struct bckm_device *hs = l1_device(&w, smem);
-    if (hs == NULL || hs->set_id != s) broken += 1000;
+    if (hs == NULL || hs->set_id != s)
+        broken += 1000;
     else {
         if (derivable_set(&K, d->set_kek, s, ep, hs->set_kek)) broken++;
         for (uint32_t i = 0; i < d->n_sets; i++) {
             uint32_t u = d->keys[d->cap_peers + i].id;
             uint8_t now[32];
-            if (bckm_device_key_for(hs, 0xFFFFFFFFu, u, now) != BCKM_OK) continue;  /* retired since */
+            if (bckm_device_key_for(hs, 0xFFFFFFFFu, u, now) != BCKM_OK)
+                continue; /* retired since */
             int got = derivable_pair(&K, d->keys[d->cap_peers + i].key, s, u, ep, now);
-            if (u == t) *sanity |= got;          /* w holds K_ST anyway */
-            else if (got) broken++;
+            if (u == t)
+                *sanity |= got; /* w holds K_ST anyway */
+            else if (got)
+                broken++;
         }
     }
-    free(ids); free(d); free(c);
+    free(ids);
+    free(d);
+    free(c);
     l1_free(&w);
     return broken;
 }
 
 static void departed_and_insider_cannot_combine(void) {
-    static const struct { uint32_t p; bckm_policy pol; uint32_t n0; } cfg[] = {
-        { 1, BCKM_POLICY_GLOBAL, 16 }, { 2, BCKM_POLICY_OWNED, 24 }, { 3, BCKM_POLICY_GLOBAL, 40 },
+    static const struct {
+        uint32_t p;
+        bckm_policy pol;
+        uint32_t n0;
+    } cfg[] = {
+        { 1, BCKM_POLICY_GLOBAL, 16 },
+        { 2, BCKM_POLICY_OWNED, 24 },
+        { 3, BCKM_POLICY_GLOBAL, 40 },
         { 3, BCKM_POLICY_OWNED, 60 },
     };
     uint32_t rounds = check_small() ? 3 : 12, sane = 0, total = 0;
     for (uint32_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++)
         for (uint32_t r = 0; r < rounds; r++) {
             int sanity;
-            uint32_t b = collusion_round(cfg[c].p, cfg[c].pol, cfg[c].n0, 1000 * c + r + 1, &sanity);
-            if (b) fprintf(stderr, "collusion: p=%u n0=%u seed=%u: %u keys of S derived\n", cfg[c].p, cfg[c].n0,
-                           1000 * c + r + 1, b);
+            uint32_t b =
+                collusion_round(cfg[c].p, cfg[c].pol, cfg[c].n0, 1000 * c + r + 1, &sanity);
+            if (b)
+                fprintf(stderr, "collusion: p=%u n0=%u seed=%u: %u keys of S derived\n", cfg[c].p,
+                        cfg[c].n0, 1000 * c + r + 1, b);
             CHECK_EQ(b, 0);
             sane += (uint32_t)sanity;
             total++;
@@ -180,19 +207,19 @@ static void departed_and_insider_cannot_combine(void) {
     CHECK_EQ(sane, total);
 }
 
-
 /* ---- attack 9: one message per device per epoch ------------------------------------------ */
 
 struct count_ctx {
     struct l1world *w;
     uint32_t bp;
-    uint32_t *got;      /* messages per device index */
+    uint32_t *got; /* messages per device index */
 };
 
 static int count_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
     struct count_ctx *cc = ctx;
     uint32_t i = l1_index(cc->w, node);
-    (void)msg; (void)len;
+    (void)msg;
+    (void)len;
     if (i != UINT32_MAX && cc->w->fleet.devs[i].bp == cc->bp) cc->got[i]++;
     return BCKM_OK;
 }
@@ -207,11 +234,12 @@ static uint32_t one_message_each(struct l1world *w) {
     }
     for (uint32_t i = 0; i < w->fleet.ndevs; i++) {
         uint32_t set, at;
-        int member = bckm_sets_node(w->reg, w->fleet.devs[i].node_id, &set, &at) == BCKM_OK && w->fleet.devs[i].live
-                     && w->fleet.devs[i].node_id != (w->last.op != BCKM_OP_JOIN ? w->last.node_id : 0);
+        int member = bckm_sets_node(w->reg, w->fleet.devs[i].node_id, &set, &at) == BCKM_OK &&
+                     w->fleet.devs[i].live &&
+                     w->fleet.devs[i].node_id != (w->last.op != BCKM_OP_JOIN ? w->last.node_id : 0);
         if (got[i] != (member ? 1u : 0u)) {
-            fprintf(stderr, "epoch %llu: node %08x got %u messages\n", (unsigned long long)bckm_sets_epoch(w->reg),
-                    w->fleet.devs[i].node_id, got[i]);
+            fprintf(stderr, "epoch %llu: node %08x got %u messages\n",
+                    (unsigned long long)bckm_sets_epoch(w->reg), w->fleet.devs[i].node_id, got[i]);
             bad++;
         }
     }
@@ -243,11 +271,16 @@ static void one_message_per_device_per_epoch(void) {
                     if (w.plan.moves[k].node_id == joiner) moved_joiners++;
             } else {
                 uint32_t i;
-                do i = l1_rand(&w, w.fleet.ndevs); while (!w.fleet.devs[i].live);
-                e = l1_leave(&w, w.fleet.devs[i].node_id, l1_rand(&w, 2) ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
+                do i = l1_rand(&w, w.fleet.ndevs);
+                while (!w.fleet.devs[i].live);
+                e = l1_leave(&w, w.fleet.devs[i].node_id,
+                             l1_rand(&w, 2) ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
             }
             w.hold = 0;
-            if (e != BCKM_OK) { bad++; break; }
+            if (e != BCKM_OK) {
+                bad++;
+                break;
+            }
             bad += one_message_each(&w);
             l1_deliver_all(&w);
             changes++;
@@ -258,8 +291,8 @@ static void one_message_per_device_per_epoch(void) {
     /* Random runs rarely reach a joiner moved in its join epoch (it takes
      * the square crossing of joiner_moved_at_n26); they check the rule in
      * general. */
-    fprintf(stderr, "one message per device: %u changes, %u joiners moved in their join epoch\n", changes,
-            moved_joiners);
+    fprintf(stderr, "one message per device: %u changes, %u joiners moved in their join epoch\n",
+            changes, moved_joiners);
     CHECK(changes > 0);
     CHECK_EQ(bad, 0);
 }
@@ -286,19 +319,23 @@ static void joiner_moved_at_n26(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 2, BCKM_POLICY_OWNED, 200, 5) == 0);
     REQUIRE(l1_genesis(&w, 60) == BCKM_OK);
-    static const uint32_t keep2[8] = { 4, 3, 3, 3, 3, 3, 3, 3 };   /* any 13 of BP 2 */
+    static const uint32_t keep2[8] = { 4, 3, 3, 3, 3, 3, 3, 3 }; /* any 13 of BP 2 */
     static const uint32_t keep1[4] = { 4, 3, 3, 1 };
     while (bckm_sets_owner_nodes(w.reg, 2) > 13) {
         uint32_t v = surplus_member(&w, 2, keep2);
-        if (v == 0) {        /* Reorder reshaped BP 2: any member will do */
+        if (v == 0) { /* Reorder reshaped BP 2: any member will do */
             const struct bckm_set_info *tab = bckm_sets_table(w.reg);
             for (uint32_t i = 0; i < bckm_sets_count(w.reg) && v == 0; i++)
-                if (tab[i].owner == 2) { uint32_t c; v = bckm_sets_members(w.reg, tab[i].id, &c)[0]; }
+                if (tab[i].owner == 2) {
+                    uint32_t c;
+                    v = bckm_sets_members(w.reg, tab[i].id, &c)[0];
+                }
         }
         REQUIRE(l1_leave(&w, v, BCKM_OP_LEAVE) == BCKM_OK);
     }
     uint32_t v;
-    while ((v = surplus_member(&w, 1, keep1)) != 0) REQUIRE(l1_leave(&w, v, BCKM_OP_LEAVE) == BCKM_OK);
+    while ((v = surplus_member(&w, 1, keep1)) != 0)
+        REQUIRE(l1_leave(&w, v, BCKM_OP_LEAVE) == BCKM_OK);
     REQUIRE(bckm_sets_owner_nodes(w.reg, 1) == 11);
     REQUIRE(l1_join(&w, 2, NULL) == BCKM_OK);
     REQUIRE(bckm_sets_nodes(w.reg) == 25);
@@ -307,8 +344,8 @@ static void joiner_moved_at_n26(void) {
     REQUIRE(l1_join(&w, 1, &joiner) == BCKM_OK);
     w.hold = 0;
     for (uint32_t k = 0; k < w.plan.move_count; k++) moved += w.plan.moves[k].node_id == joiner;
-    CHECK_EQ(moved, 1);                   /* the scenario reaches the case */
-    CHECK_EQ(one_message_each(&w), 0);    /* and the joiner gets one bundle */
+    CHECK_EQ(moved, 1);                /* the scenario reaches the case */
+    CHECK_EQ(one_message_each(&w), 0); /* and the joiner gets one bundle */
     uint32_t before = l1_delivery_errors;
     l1_deliver_all(&w);
     CHECK_EQ(l1_delivery_errors, before); /* which it accepts, like everyone else */
@@ -318,10 +355,14 @@ static void joiner_moved_at_n26(void) {
 
 /* A batch holding one message already (any bytes). */
 static int msgs_seed(struct bckm_msgs *m) {
-    m->buf = malloc(64); m->refs = malloc(sizeof *m->refs);
+    m->buf = malloc(64);
+    m->refs = malloc(sizeof *m->refs);
     if (m->buf == NULL || m->refs == NULL) return -1;
     memset(m->buf, 0x5a, 64);
-    m->cap = 64; m->len = 64; m->refs_cap = 1; m->n = 1;
+    m->cap = 64;
+    m->len = 64;
+    m->refs_cap = 1;
+    m->n = 1;
     m->refs[0] = (struct bckm_msg_ref){ BCKM_MSG_UPDATE, BCKM_KEK_NODE, 1, 0, 64 };
     return 0;
 }
@@ -352,8 +393,9 @@ static void split_adoption_then_reorder(void) {
         bckm_msgs_init(&m);
         hl_ok = bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK;
         REQUIRE(hl_ok);
-        CHECK_EQ(bckm_km_import_handover(w.fleet.km[b], w.reg, d->node_id, kek, hand, hl, &m), BCKM_OK);
-        CHECK_EQ(l1_reattach(&w, d->node_id, b), BCKM_OK);   /* b serves it on chain too */
+        CHECK_EQ(bckm_km_import_handover(w.fleet.km[b], w.reg, d->node_id, kek, hand, hl, &m),
+                 BCKM_OK);
+        CHECK_EQ(l1_reattach(&w, d->node_id, b), BCKM_OK); /* b serves it on chain too */
         w.fleet.devs[i].bp = b;
         l1_deliver(&w, b, &m);
         bckm_msgs_free(&m);
@@ -366,10 +408,11 @@ static void split_adoption_then_reorder(void) {
         /* a member of one of BP 3's sets leaves, through the BP serving it */
         uint32_t i, set, at;
         do i = l1_rand(&w, w.fleet.ndevs);
-        while (!w.fleet.devs[i].live || bckm_sets_node(w.reg, w.fleet.devs[i].node_id, &set, &at) != BCKM_OK ||
+        while (!w.fleet.devs[i].live ||
+               bckm_sets_node(w.reg, w.fleet.devs[i].node_id, &set, &at) != BCKM_OK ||
                bckm_id_bp(set) != 3);
         int e = l1_leave(&w, w.fleet.devs[i].node_id, BCKM_OP_LEAVE);
-        REQUIRE(e == BCKM_OK);   /* the commit at every BP succeeded */
+        REQUIRE(e == BCKM_OK); /* the commit at every BP succeeded */
         for (uint32_t b = 1; b <= 2; b++) {
             const uint32_t *nodes;
             uint32_t nd = bckm_km_dropped(w.fleet.km[b], &nodes);
@@ -377,15 +420,15 @@ static void split_adoption_then_reorder(void) {
                 uint32_t u = nodes[k], us, other = 3 - b;
                 dropped_total++;
                 REQUIRE(bckm_sets_node(w.reg, u, &us, &at) == BCKM_OK);
-                CHECK(!bckm_km_has_node(w.fleet.km[b], u));        /* no longer served by b */
-                CHECK(!bckm_km_knows_set(w.fleet.km[b], us));      /* b cannot key its new set */
-                CHECK(bckm_km_knows_set(w.fleet.km[other], us));   /* the other BP can */
+                CHECK(!bckm_km_has_node(w.fleet.km[b], u));      /* no longer served by b */
+                CHECK(!bckm_km_knows_set(w.fleet.km[b], us));    /* b cannot key its new set */
+                CHECK(bckm_km_knows_set(w.fleet.km[other], us)); /* the other BP can */
                 CHECK_EQ(l1_move_to(&w, u, other), BCKM_OK);
                 rejoined++;
             }
         }
     }
-    CHECK(dropped_total > 0);               /* the scenario reached attack 6 */
+    CHECK(dropped_total > 0); /* the scenario reached attack 6 */
     CHECK_EQ(rejoined, dropped_total);
     CHECK_EQ(l1_delivery_errors, 0);
     CHECK_EQ(l1_check(&w, 400), 0);
@@ -395,8 +438,8 @@ static void split_adoption_then_reorder(void) {
 
 /* Every key a key manager holds for the registry's sets and the nodes of
  * the world, as one digest. */
-static void km_digest(struct l1world *w, const struct bckm_km *km, const uint32_t *extra, uint32_t nextra,
-                      uint8_t out[32]) {
+static void km_digest(struct l1world *w, const struct bckm_km *km, const uint32_t *extra,
+                      uint32_t nextra, uint8_t out[32]) {
     crypto_generichash_state st;
     uint8_t k[32], b[8];
     crypto_generichash_init(&st, NULL, 0, 32);
@@ -472,7 +515,7 @@ static void failed_commit_changes_nothing(void) {
 static void update_refresh_shape_checked(void) {
     uint8_t kek[32], r[16], body[256];
     struct bckm_writer wr;
-    static const uint8_t zero[16] = {0};
+    static const uint8_t zero[16] = { 0 };
     struct l1world w;
     REQUIRE(l1_init(&w, 1, BCKM_POLICY_GLOBAL, 100, 81) == 0);
     REQUIRE(l1_genesis(&w, 16) == BCKM_OK);
@@ -487,22 +530,32 @@ static void update_refresh_shape_checked(void) {
     memcpy(snap, d, bytes);
     /* variant: changed = {own, other}; flags as below */
     for (int v = 0; v < 4; v++) {
-        int has = v != 0;                /* 0: r_S missing though S changed */
-        int npairs = v == 1 ? 0 : 1;     /* 1: other's pair refresh missing */
+        int has = v != 0;                    /* 0: r_S missing though S changed */
+        int npairs = v == 1 ? 0 : 1;         /* 1: other's pair refresh missing */
         uint32_t pid = v == 2 ? own : other; /* 2: a pair refresh for its own set */
-        int ok = v == 3;                 /* 3: the right shape, accepted */
+        int ok = v == 3;                     /* 3: the right shape, accepted */
         bckm_writer_init(&wr, body, sizeof body);
-        bckm_writer_u8(&wr, 1); bckm_writer_u32(&wr, 0x01000099);
-        bckm_writer_u8(&wr, (uint8_t)has); bckm_writer_bytes(&wr, has ? r : zero, 16);
+        bckm_writer_u8(&wr, 1);
+        bckm_writer_u32(&wr, 0x01000099);
+        bckm_writer_u8(&wr, (uint8_t)has);
+        bckm_writer_bytes(&wr, has ? r : zero, 16);
         uint32_t lo = own < other ? own : other, hi = own < other ? other : own;
-        bckm_writer_u16(&wr, 2); bckm_writer_u32(&wr, lo); bckm_writer_u32(&wr, hi);
+        bckm_writer_u16(&wr, 2);
+        bckm_writer_u32(&wr, lo);
+        bckm_writer_u32(&wr, hi);
         for (int k = 0; k < 4; k++) bckm_writer_u16(&wr, 0);
         bckm_writer_u16(&wr, (uint16_t)npairs);
-        if (npairs) { bckm_writer_u32(&wr, pid); bckm_writer_bytes(&wr, r, 16); }
+        if (npairs) {
+            bckm_writer_u32(&wr, pid);
+            bckm_writer_bytes(&wr, r, 16);
+        }
         REQUIRE(wr.err == 0);
         struct bckm_msg_header h;
         memset(&h, 0, sizeof h);
-        h.kind = BCKM_MSG_UPDATE; h.kek_type = BCKM_KEK_SET; h.recipient = own; h.epoch = d->epoch + 1;
+        h.kind = BCKM_MSG_UPDATE;
+        h.kek_type = BCKM_KEK_SET;
+        h.recipient = own;
+        h.epoch = d->epoch + 1;
         randombytes_buf(h.nonce, sizeof h.nonce);
         struct bckm_msgs one;
         bckm_msgs_init(&one);
@@ -512,13 +565,17 @@ static void update_refresh_shape_checked(void) {
         memcpy(msg, one.buf, n);
         bckm_msgs_free(&one);
         int e = bckm_device_apply(d, msg, n);
-        if (ok) { CHECK_EQ(e, BCKM_OK); }
-        else { CHECK_EQ(e, BCKM_ERR_STATE); CHECK(memcmp(snap, d, bytes) == 0); }
+        if (ok) {
+            CHECK_EQ(e, BCKM_OK);
+        } else {
+            CHECK_EQ(e, BCKM_ERR_STATE);
+            CHECK(memcmp(snap, d, bytes) == 0);
+        }
     }
     free(snap);
     l1_free(&w);
 }
 
 CHECK_CASES(CASE(departed_and_insider_cannot_combine), CASE(one_message_per_device_per_epoch),
-            CASE(joiner_moved_at_n26), CASE(split_adoption_then_reorder), CASE(failed_commit_changes_nothing),
-            CASE(update_refresh_shape_checked))
+            CASE(joiner_moved_at_n26), CASE(split_adoption_then_reorder),
+            CASE(failed_commit_changes_nothing), CASE(update_refresh_shape_checked))

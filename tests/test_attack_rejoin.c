@@ -23,12 +23,14 @@
 
 static uint32_t live_member(struct l1world *w, uint32_t bp) {
     for (uint32_t i = 0; i < w->fleet.ndevs; i++)
-        if (w->fleet.devs[i].live && !w->fleet.devs[i].asleep && w->fleet.devs[i].bp == bp) return w->fleet.devs[i].node_id;
+        if (w->fleet.devs[i].live && !w->fleet.devs[i].asleep && w->fleet.devs[i].bp == bp)
+            return w->fleet.devs[i].node_id;
     return 0;
 }
 
 /* Does any message of m, opened under kek, carry these 16 refresh bytes? */
-static int leaks_refresh(const struct bckm_msgs *m, const uint8_t kek[32], const uint8_t refresh[16]) {
+static int leaks_refresh(const struct bckm_msgs *m, const uint8_t kek[32],
+                         const uint8_t refresh[16]) {
     int found = 0;
     for (uint32_t i = 0; i < m->n; i++) {
         uint8_t *copy = malloc(m->refs[i].len);
@@ -37,7 +39,8 @@ static int leaks_refresh(const struct bckm_msgs *m, const uint8_t kek[32], const
         memcpy(copy, m->buf + m->refs[i].off, m->refs[i].len);
         if (bckm_msg_open(copy, m->refs[i].len, kek, &h) == BCKM_OK) {
             const uint8_t *b = copy + BCKM_MSG_HEADER_BYTES;
-            for (uint32_t k = 0; k + 16 <= h.body_len; k++) if (memcmp(b + k, refresh, 16) == 0) found = 1;
+            for (uint32_t k = 0; k + 16 <= h.body_len; k++)
+                if (memcmp(b + k, refresh, 16) == 0) found = 1;
         }
         sodium_memzero(copy, m->refs[i].len);
         free(copy);
@@ -73,7 +76,7 @@ static void catch_up_before_join(void) {
     struct bckm_device *dy = l1_device(&w, y);
     /* Its resync request, MACed under its own KEK, naming an epoch before
      * its join. */
-    uint8_t chal[16] = {1, 2, 3}, req[BCKM_RESYNC_REQUEST_BYTES], got_ch[16];
+    uint8_t chal[16] = { 1, 2, 3 }, req[BCKM_RESYNC_REQUEST_BYTES], got_ch[16];
     uint32_t node = 0;
     uint64_t last = 0;
     REQUIRE(bckm_resync_request_make(dy->kek, y, before, chal, req) == BCKM_OK);
@@ -103,7 +106,8 @@ static void catch_up_before_join(void) {
 /* Only the node itself can ask: a request under another node's KEK, a
  * tampered one, and one naming an evicted node are refused. */
 static void resync_request_authenticated(void) {
-    uint8_t kek[32], chal[16], req[BCKM_RESYNC_REQUEST_BYTES], want[BCKM_RESYNC_REQUEST_BYTES], got[16];
+    uint8_t kek[32], chal[16], req[BCKM_RESYNC_REQUEST_BYTES], want[BCKM_RESYNC_REQUEST_BYTES],
+        got[16];
     uint32_t node = 0;
     uint64_t last = 0;
     long kl = check_vector("spec/vectors/resync.txt", "kek", kek, sizeof kek);
@@ -130,10 +134,12 @@ static void resync_request_authenticated(void) {
     uint32_t y = w.fleet.devs[0].node_id, z = w.fleet.devs[1].node_id;
     REQUIRE(bckm_resync_request_make(l1_device(&w, y)->kek, z, 0, chal, req) == BCKM_OK);
     CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_AUTH);
-    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req - 1, &node, &last, got), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req - 1, &node, &last, got),
+             BCKM_ERR_FORMAT);
     REQUIRE(bckm_resync_request_make(l1_device(&w, y)->kek, y, 0, chal, req) == BCKM_OK);
     REQUIRE(l1_leave(&w, y, BCKM_OP_EVICT) == BCKM_OK);
-    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got), BCKM_ERR_UNKNOWN);
+    CHECK_EQ(bckm_km_open_resync(w.fleet.km[1], req, sizeof req, &node, &last, got),
+             BCKM_ERR_UNKNOWN);
     l1_free(&w);
 }
 
@@ -148,15 +154,18 @@ static int all_zero(const uint8_t *p, size_t n) {
  * signs: the proof buffer is untouched and no KEK exists on its side. */
 static void rogue_bp_refused(void) {
     struct bckm_bp_table bps, forged;
-    uint8_t sk[3][64], rogue_pk[32], rogue_sk[64], root[32], code[32] = {3};
+    uint8_t sk[3][64], rogue_pk[32], rogue_sk[64], root[32], code[32] = { 3 };
     memset(&bps, 0, sizeof bps);
-    for (uint32_t b = 1; b <= 2; b++) { crypto_sign_keypair(bps.pk[b], sk[b]); bps.has[b] = 1; }
+    for (uint32_t b = 1; b <= 2; b++) {
+        crypto_sign_keypair(bps.pk[b], sk[b]);
+        bps.has[b] = 1;
+    }
     crypto_sign_keypair(rogue_pk, rogue_sk);
     bckm_bps_root(&bps, root);
     struct {
         const char *what;
-        uint32_t claim;               /* the BP ID the rogue claims */
-        int table;                    /* 0 genuine, 1 key of 1 replaced, 2 rogue added as 3 */
+        uint32_t claim; /* the BP ID the rogue claims */
+        int table;      /* 0 genuine, 1 key of 1 replaced, 2 rogue added as 3 */
         int want;
     } cases[] = {
         { "genuine table, rogue signs as BP 1", 1, 0, BCKM_ERR_AUTH },
@@ -167,21 +176,27 @@ static void rogue_bp_refused(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct bckm_rejoin_node ns;
         struct bckm_rejoin_bp rs;
-        uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64], pk[32];
+        uint8_t hello[BCKM_REJOIN_HELLO_BYTES], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64],
+            pk[32];
         uint32_t got = 0;
         forged = bps;
         if (cases[k].table == 1) memcpy(forged.pk[1], rogue_pk, 32);
-        if (cases[k].table == 2) { memcpy(forged.pk[3], rogue_pk, 32); forged.has[3] = 1; }
+        if (cases[k].table == 2) {
+            memcpy(forged.pk[3], rogue_pk, 32);
+            forged.has[3] = 1;
+        }
         REQUIRE(bckm_rejoin_node_hello(&ns, 0x02000005, NULL, hello) == BCKM_OK);
         /* The rogue runs the BP side with its own key. */
-        REQUIRE(bckm_rejoin_bp_challenge(&rs, cases[k].claim, rogue_sk, hello, NULL, chal) == BCKM_OK);
+        REQUIRE(bckm_rejoin_bp_challenge(&rs, cases[k].claim, rogue_sk, hello, NULL, chal) ==
+                BCKM_OK);
         memset(proof, 0xee, sizeof proof);
         memset(pk, 0xee, sizeof pk);
         int e = bckm_rejoin_node_prove(&ns, root, &forged, code, chal, proof, &got, pk);
         if (e != cases[k].want) fprintf(stderr, "case: %s\n", cases[k].what);
         CHECK_EQ(e, cases[k].want);
         int untouched = 1;
-        for (size_t i = 0; i < sizeof proof; i++) if (proof[i] != 0xee || pk[i % 32] != 0xee) untouched = 0;
+        for (size_t i = 0; i < sizeof proof; i++)
+            if (proof[i] != 0xee || pk[i % 32] != 0xee) untouched = 0;
         CHECK(untouched);
         CHECK_EQ(got, 0);
         CHECK(all_zero(ns.kek, sizeof ns.kek));
@@ -194,7 +209,7 @@ static void rogue_bp_refused(void) {
     uint32_t got = 0;
     REQUIRE(bckm_rejoin_node_hello(&ns, 0x02000005, NULL, hello) == BCKM_OK);
     REQUIRE(bckm_rejoin_bp_challenge(&bs, 2, sk[2], hello, NULL, chal) == BCKM_OK);
-    chal[40] ^= 1;   /* the nonce */
+    chal[40] ^= 1; /* the nonce */
     CHECK_EQ(bckm_rejoin_node_prove(&ns, root, &bps, code, chal, proof, &got, pk), BCKM_ERR_AUTH);
     /* and the genuine one succeeds, returning the BP the node must install */
     REQUIRE(bckm_rejoin_node_hello(&ns, 0x02000005, NULL, hello) == BCKM_OK);
@@ -226,11 +241,15 @@ static void take(struct l1world *w, uint32_t s, uint32_t u, struct snap *sn) {
 }
 
 /* Opens a handover, lets edit change its body, seals it again. */
-static size_t reseal(uint8_t *msg, size_t len, const uint8_t kek[32], void (*edit)(uint8_t *body, uint32_t blen)) {
+static size_t reseal(uint8_t *msg, size_t len, const uint8_t kek[32],
+                     void (*edit)(uint8_t *body, uint32_t blen)) {
     struct bckm_msg_header h;
     uint8_t *body = malloc(len);
     size_t out = 0;
-    if (body == NULL || bckm_msg_open(msg, len, kek, &h) != BCKM_OK) { free(body); return 0; }
+    if (body == NULL || bckm_msg_open(msg, len, kek, &h) != BCKM_OK) {
+        free(body);
+        return 0;
+    }
     memcpy(body, msg + BCKM_MSG_HEADER_BYTES, h.body_len);
     edit(body, h.body_len);
     if (bckm_msg_seal(&h, kek, body, h.body_len, msg, len, &out) != BCKM_OK) out = 0;
@@ -244,10 +263,13 @@ static size_t reseal(uint8_t *msg, size_t len, const uint8_t kek[32], void (*edi
 static void edit_dead_set(uint8_t *body, uint32_t blen) {
     uint32_t n = bckm_get_u16(body + 105);
     (void)blen;
-    if (n > 0) bckm_put_u32(body + 107 + (size_t)(n - 1) * 36, 0xfe00ffffu);   /* stays sorted */
+    if (n > 0) bckm_put_u32(body + 107 + (size_t)(n - 1) * 36, 0xfe00ffffu); /* stays sorted */
 }
 
-static void edit_code(uint8_t *body, uint32_t blen) { (void)blen; body[8] = 1; }
+static void edit_code(uint8_t *body, uint32_t blen) {
+    (void)blen;
+    body[8] = 1;
+}
 
 /* Attack 4: BP 2 fails; an orphan of it (an insider) hands BP 1 forged
  * values for the pair keys of its set with BP 1's own sets. */
@@ -257,15 +279,19 @@ static void handover_poisoning(void) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 80) == BCKM_OK);
     w.dead[2] = 1;
-    for (uint32_t i = 0; i < w.fleet.ndevs; i++) if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1;
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++)
+        if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1;
     for (int k = 0; k < 4; k++) REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
     uint32_t u = 0, ui = 0;
     for (uint32_t i = 0; i < w.fleet.ndevs && u == 0; i++)
-        if (w.fleet.devs[i].live && w.fleet.devs[i].bp == 2) { u = w.fleet.devs[i].node_id; ui = i; }
+        if (w.fleet.devs[i].live && w.fleet.devs[i].bp == 2) {
+            u = w.fleet.devs[i].node_id;
+            ui = i;
+        }
     REQUIRE(u != 0);
     struct bckm_device *d = w.fleet.devs[ui].dev;
     uint32_t s = d->set_id;
-    uint8_t kek[32], ch[16], hand[65536], nonce[24] = {4};
+    uint8_t kek[32], ch[16], hand[65536], nonce[24] = { 4 };
     size_t hl = 0;
     REQUIRE(l1_rejoin(&w, u, 1, kek, ch) == BCKM_OK);
     struct snap before, after;
@@ -294,7 +320,8 @@ static void handover_poisoning(void) {
     uint32_t own = live_member(&w, 1);
     struct bckm_device *dn = l1_device(&w, own);
     REQUIRE(bckm_device_export(dn, nonce, hand, sizeof hand, &hl) == BCKM_OK);
-    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, own, dn->kek, hand, hl, &m), BCKM_ERR_PERM);
+    CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, own, dn->kek, hand, hl, &m),
+             BCKM_ERR_PERM);
 
     /* The forgery: every pair key of u's set with a BP 1 set replaced by a
      * value the forger picks. */
@@ -302,7 +329,10 @@ static void handover_poisoning(void) {
     memset(evil, 0x66, sizeof evil);
     uint32_t forged = 0;
     for (uint32_t k = 0; k < d->n_sets; k++)
-        if (bckm_id_bp(d->keys[d->cap_peers + k].id) == 1) { memcpy(d->keys[d->cap_peers + k].key, evil, 32); forged++; }
+        if (bckm_id_bp(d->keys[d->cap_peers + k].id) == 1) {
+            memcpy(d->keys[d->cap_peers + k].key, evil, 32);
+            forged++;
+        }
     REQUIRE(forged > 0);
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
     CHECK_EQ(bckm_km_import_handover(w.fleet.km[1], w.reg, u, kek, hand, hl, &m), BCKM_OK);
@@ -326,10 +356,11 @@ static void handover_poisoning(void) {
     /* The next joiners at BP 1 agree with everyone but the forger's own
      * (self-inflicted) links. */
     for (int k = 0; k < 4; k++) REQUIRE(l1_join(&w, 1, NULL) == BCKM_OK);
-    w.fleet.devs[ui].live = 0;   /* leave the forger out of the agreement check */
+    w.fleet.devs[ui].live = 0; /* leave the forger out of the agreement check */
     uint32_t bad = 0;
     for (uint32_t i = 0; i < w.fleet.ndevs; i++) {
-        if (!w.fleet.devs[i].live || w.fleet.devs[i].asleep || w.fleet.devs[i].bp != 1 || i == ui) continue;
+        if (!w.fleet.devs[i].live || w.fleet.devs[i].asleep || w.fleet.devs[i].bp != 1 || i == ui)
+            continue;
         uint32_t v = w.fleet.devs[i].node_id;
         struct bckm_device *dv = w.fleet.devs[i].dev;
         for (uint32_t j = w.fleet.ndevs - 4; j < w.fleet.ndevs; j++) {
@@ -337,7 +368,8 @@ static void handover_poisoning(void) {
             uint8_t a[32], b[32];
             if (j == i) continue;
             if (bckm_device_key_for(dj, v, dv->set_id, a) != BCKM_OK ||
-                bckm_device_key_for(dv, w.fleet.devs[j].node_id, dj->set_id, b) != BCKM_OK || memcmp(a, b, 32) != 0)
+                bckm_device_key_for(dv, w.fleet.devs[j].node_id, dj->set_id, b) != BCKM_OK ||
+                memcmp(a, b, 32) != 0)
                 bad++;
         }
     }
@@ -383,7 +415,7 @@ static void codes_not_recomputable(void) {
     bckm_km_free(km);
     /* The generator itself is forward secure: its state after an output
      * does not give that output again. */
-    uint8_t seed[32] = {7}, first[32], again[32];
+    uint8_t seed[32] = { 7 }, first[32], again[32];
     struct bckm_drbg a;
     bckm_drbg_init(&a, seed);
     bckm_drbg_fill(&a, first, sizeof first);

@@ -33,7 +33,8 @@ static int try_apply(struct bckm_device *d, const uint8_t *msg, size_t len, int 
 static uint32_t set_mate(struct l1world *w, uint32_t u) {
     uint32_t n;
     const uint32_t *mem = bckm_sets_members(w->reg, l1_device(w, u)->set_id, &n);
-    for (uint32_t i = 0; i < n; i++) if (mem[i] != u && l1_device(w, mem[i]) != NULL) return mem[i];
+    for (uint32_t i = 0; i < n; i++)
+        if (mem[i] != u && l1_device(w, mem[i]) != NULL) return mem[i];
     return 0;
 }
 
@@ -42,21 +43,29 @@ static void forge_update(struct bckm_msgs *m, uint32_t set, uint32_t subject, ui
                          const uint8_t key[32], uint8_t sender) {
     uint8_t body[64], refresh[16];
     struct bckm_writer w;
-    memset(refresh, 0x66, sizeof refresh);         /* chosen by the forger */
+    memset(refresh, 0x66, sizeof refresh); /* chosen by the forger */
     bckm_writer_init(&w, body, sizeof body);
-    bckm_writer_u8(&w, BCKM_OP_EVICT); bckm_writer_u32(&w, subject); bckm_writer_bytes(&w, refresh, 16);
-    bckm_writer_u16(&w, 1); bckm_writer_u32(&w, set);   /* changed: its own set */
+    bckm_writer_u8(&w, BCKM_OP_EVICT);
+    bckm_writer_u32(&w, subject);
+    bckm_writer_bytes(&w, refresh, 16);
+    bckm_writer_u16(&w, 1);
+    bckm_writer_u32(&w, set); /* changed: its own set */
     for (int k = 0; k < 4; k++) bckm_writer_u16(&w, 0);
     REQUIRE(w.err == 0);
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
-    h.kind = BCKM_MSG_UPDATE; h.kek_type = BCKM_KEK_SET; h.sender = sender; h.recipient = set; h.epoch = epoch;
+    h.kind = BCKM_MSG_UPDATE;
+    h.kek_type = BCKM_KEK_SET;
+    h.sender = sender;
+    h.recipient = set;
+    h.epoch = epoch;
     randombytes_buf(h.nonce, sizeof h.nonce);
     size_t need = BCKM_MSG_HEADER_BYTES + w.len + BCKM_MSG_TAG_BYTES, len = 0;
     m->buf = realloc(m->buf, m->len + need);
     m->refs = realloc(m->refs, (m->n + 1) * sizeof *m->refs);
     REQUIRE(m->buf != NULL && m->refs != NULL);
-    m->cap = m->len + need; m->refs_cap = m->n + 1;
+    m->cap = m->len + need;
+    m->refs_cap = m->n + 1;
     REQUIRE(bckm_msg_seal(&h, key, body, w.len, m->buf + m->len, need, &len) == BCKM_OK);
     m->refs[m->n++] = (struct bckm_msg_ref){ BCKM_MSG_UPDATE, BCKM_KEK_SET, set, m->len, len };
     m->len += len;
@@ -108,7 +117,8 @@ static void forged_set_update(void) {
     CHECK_EQ(dv->epoch, e0 + 1);
     CHECK_EQ(l1_check(&w, 64), 0);
     sodium_memzero(fsk, sizeof fsk);
-    free(unsigned_copy); free(spliced);
+    free(unsigned_copy);
+    free(spliced);
     bckm_msgs_free(&m);
     l1_free(&w);
 }
@@ -121,7 +131,7 @@ static void reflected_handover(void) {
     struct bckm_device *d = w.fleet.devs[5].dev;
     uint8_t ch[16], nonce[24] = { 9 }, hand[8192];
     randombytes_buf(ch, sizeof ch);
-    bckm_device_begin_resync(d, ch);    /* the state in which it hands over */
+    bckm_device_begin_resync(d, ch); /* the state in which it hands over */
     size_t hl = 0;
     REQUIRE(bckm_device_export(d, nonce, hand, sizeof hand, &hl) == BCKM_OK);
     CHECK_EQ(hand[1], BCKM_MSG_HANDOVER);
@@ -131,7 +141,8 @@ static void reflected_handover(void) {
     CHECK(same);
     /* relabelled as a bundle from its BP: the header is the AEAD's data and
      * there is no BP signature */
-    hand[1] = BCKM_MSG_BUNDLE; hand[3] = d->bp_id;
+    hand[1] = BCKM_MSG_BUNDLE;
+    hand[3] = d->bp_id;
     CHECK(try_apply(d, hand, hl, &same) != BCKM_OK);
     CHECK(same);
     l1_free(&w);
@@ -264,12 +275,12 @@ static void tampered_trailer(void) {
         uint8_t depth = o->buf[r->off + t + 8];
         size_t spots[8];
         uint32_t ns = 0;
-        spots[ns++] = t + 3;                          /* index */
-        spots[ns++] = t + 7;                          /* count */
-        if (depth > 0) spots[ns++] = t + 9;           /* first path node */
+        spots[ns++] = t + 3;                                         /* index */
+        spots[ns++] = t + 7;                                         /* count */
+        if (depth > 0) spots[ns++] = t + 9;                          /* first path node */
         if (depth > 0) spots[ns++] = t + 9 + 32 * (size_t)depth - 1; /* last path byte */
-        spots[ns++] = r->len - 64;                    /* signature R */
-        spots[ns++] = r->len - 1;                     /* signature s */
+        spots[ns++] = r->len - 64;                                   /* signature R */
+        spots[ns++] = r->len - 1;                                    /* signature s */
         uint8_t *c = malloc(r->len);
         REQUIRE(c != NULL);
         for (uint32_t s = 0; s < ns; s++) {
@@ -321,7 +332,8 @@ static void one_signature_per_batch(void) {
             struct bckm_msg_header h;
             REQUIRE(bckm_msg_header_decode(p, len, &h) == BCKM_OK);
             if (memcmp(p + len - 64, sig0, 64) == 0) same_sig++;
-            if (bckm_get_u32(p + h.sealed_len) == i && bckm_get_u32(p + h.sealed_len + 4) == o->n) right_count++;
+            if (bckm_get_u32(p + h.sealed_len) == i && bckm_get_u32(p + h.sealed_len + 4) == o->n)
+                right_count++;
             if (bckm_rekey_auth_verify(p, len, w.fleet.bps.pk[1]) == BCKM_OK) verified++;
         }
         CHECK_EQ(same_sig, o->n);
@@ -343,7 +355,7 @@ static void rejoin_arguments_checked(void) {
     REQUIRE(l1_genesis(&w, 8) == BCKM_OK);
     struct bckm_device *d = w.fleet.devs[0].dev;
     size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
-    uint8_t *snap = malloc(bytes), kek[32] = {1}, pk[32] = {2}, ch[16] = {3};
+    uint8_t *snap = malloc(bytes), kek[32] = { 1 }, pk[32] = { 2 }, ch[16] = { 3 };
     REQUIRE(snap != NULL);
     memcpy(snap, d, bytes);
     CHECK_EQ(bckm_device_rejoin(d, kek, 0, pk, ch), BCKM_ERR_ARG);
@@ -357,5 +369,6 @@ static void rejoin_arguments_checked(void) {
     l1_free(&w);
 }
 
-CHECK_CASES(CASE(forged_set_update), CASE(rejoin_arguments_checked), CASE(reflected_handover), CASE(stale_bundle_in_resync),
-            CASE(other_bp_refused), CASE(tampered_trailer), CASE(one_signature_per_batch))
+CHECK_CASES(CASE(forged_set_update), CASE(rejoin_arguments_checked), CASE(reflected_handover),
+            CASE(stale_bundle_in_resync), CASE(other_bp_refused), CASE(tampered_trailer),
+            CASE(one_signature_per_batch))

@@ -57,9 +57,11 @@ static int env_equal(const struct bckm_envelope *a, const struct bckm_envelope *
 
 static int cert_equal(const struct bckm_cert *a, const struct bckm_cert *b) {
     if (a->version != b->version || a->height != b->height || a->view != b->view ||
-        memcmp(a->block_hash, b->block_hash, 32) != 0 || a->count != b->count) return 0;
+        memcmp(a->block_hash, b->block_hash, 32) != 0 || a->count != b->count)
+        return 0;
     for (uint32_t i = 0; i < a->count; i++)
-        if (a->sigs[i].bp != b->sigs[i].bp || memcmp(a->sigs[i].sig, b->sigs[i].sig, 64) != 0) return 0;
+        if (a->sigs[i].bp != b->sigs[i].bp || memcmp(a->sigs[i].sig, b->sigs[i].sig, 64) != 0)
+            return 0;
     return 1;
 }
 
@@ -153,7 +155,8 @@ static int load_fixture(void) {
     load_keys();
     if (fix_block(&fx.h, fx.envs) != BCKM_OK) return 0;
     if (bckm_block_hash(&fx.h, fx.hash) != BCKM_OK) return 0;
-    if (bckm_block_encode(&fx.h, fx.envs, 3, blk_buf, sizeof blk_buf, &fx.blen) != BCKM_OK) return 0;
+    if (bckm_block_encode(&fx.h, fx.envs, 3, blk_buf, sizeof blk_buf, &fx.blen) != BCKM_OK)
+        return 0;
     if (fix_cert(fx.hash, &fx.cert) != BCKM_OK) return 0;
     return bckm_cert_encode(&fx.cert, fx.cbuf, sizeof fx.cbuf, &fx.clen) == BCKM_OK;
 }
@@ -172,7 +175,8 @@ static void kat_block(void) {
     }
     REQUIRE(check_vector(BLOCK_VECTORS, "tx_root", v, sizeof v) == 32);
     CHECK_MEM(fx.h.tx_root, v, 32);
-    REQUIRE(check_vector(BLOCK_VECTORS, "header", want, sizeof want) == (long)BCKM_BLOCK_HEADER_BYTES);
+    REQUIRE(check_vector(BLOCK_VECTORS, "header", want, sizeof want) ==
+            (long)BCKM_BLOCK_HEADER_BYTES);
     CHECK_EQ(bckm_block_header_encode(&fx.h, hdr), BCKM_OK);
     CHECK_MEM(hdr, want, sizeof hdr);
     REQUIRE(check_vector(BLOCK_VECTORS, "block_hash", v, sizeof v) == 32);
@@ -181,7 +185,7 @@ static void kat_block(void) {
     REQUIRE(n == (long)(BCKM_BLOCK_HEADER_BYTES + 3 * ENV_REC));
     CHECK_EQ(fx.blen, n);
     CHECK_MEM(blk_buf, want, (size_t)n);
-    CHECK_EQ(want[0], 2);  /* header version 2 */
+    CHECK_EQ(want[0], 2); /* header version 2 */
     struct bckm_block_header h;
     CHECK_EQ(bckm_block_decode(want, (size_t)n, &h, envs_a, 3), BCKM_OK);
     CHECK(header_equal(&h, &fx.h));
@@ -195,10 +199,12 @@ static void kat_block(void) {
         CHECK_MEM(r + BCKM_BLOCK_TX_PREFIX_BYTES, e, sizeof e);
     }
     /* The root of the body bytes is the root of the envelopes. */
-    CHECK_EQ(bckm_block_body_root(want + BCKM_BLOCK_HEADER_BYTES, (size_t)n - BCKM_BLOCK_HEADER_BYTES, 3, v),
+    CHECK_EQ(bckm_block_body_root(want + BCKM_BLOCK_HEADER_BYTES,
+                                  (size_t)n - BCKM_BLOCK_HEADER_BYTES, 3, v),
              BCKM_OK);
     CHECK_MEM(v, fx.h.tx_root, 32);
-    CHECK_EQ(bckm_block_body_check(&fx.h, want + BCKM_BLOCK_HEADER_BYTES, (size_t)n - BCKM_BLOCK_HEADER_BYTES),
+    CHECK_EQ(bckm_block_body_check(&fx.h, want + BCKM_BLOCK_HEADER_BYTES,
+                                   (size_t)n - BCKM_BLOCK_HEADER_BYTES),
              BCKM_OK);
 }
 
@@ -256,7 +262,7 @@ static void body_with_reattach(void) {
     struct bckm_envelope envs[3], dec[3];
     struct bckm_block_header h, hd;
     static uint8_t b[BCKM_BLOCK_HEADER_BYTES + 3 * REC(BCKM_ENVELOPE_MAX_BYTES) + 1];
-    const size_t second = BCKM_BLOCK_HEADER_BYTES + ENV_REC;  /* the REATTACH record */
+    const size_t second = BCKM_BLOCK_HEADER_BYTES + ENV_REC; /* the REATTACH record */
     size_t len = 0;
     REQUIRE(fix_envelope(0, &envs[0]) == BCKM_OK);
     REQUIRE(fix_reattach(&envs[1], NULL) == BCKM_OK);
@@ -310,20 +316,21 @@ static void kat_cert(void) {
     struct bckm_cert c;
     CHECK_EQ(bckm_cert_decode(want, (size_t)n, &c), BCKM_OK);
     CHECK(cert_equal(&c, &fx.cert));
-    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t (*)[32])bp_pk, FIX_N_BPS, FIX_F), BCKM_OK);
+    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t(*)[32])bp_pk, FIX_N_BPS, FIX_F), BCKM_OK);
     /* The commit message vector is what each entry signs. */
     long m = check_vector(BLOCK_VECTORS, "commit_message", msg, sizeof msg);
     REQUIRE(m == (long)BCKM_COMMIT_MSG_BYTES);
     CHECK_EQ(m, BCKM_COMMIT_LABEL_BYTES + 8 + 8 + 32);
     for (uint32_t i = 0; i < c.count; i++)
         CHECK_EQ(crypto_sign_verify_detached(c.sigs[i].sig, msg, (unsigned long long)m,
-                                             bp_pk[c.sigs[i].bp - 1]), 0);
+                                             bp_pk[c.sigs[i].bp - 1]),
+                 0);
     /* The library builds the same message: label, height, view, hash. */
     uint8_t mine[BCKM_COMMIT_MSG_BYTES];
     bckm_commit_message(c.height, c.view, fx.hash, mine);
     CHECK_MEM(mine, msg, sizeof mine);
-    CHECK_EQ(bckm_get_u64(msg + BCKM_COMMIT_LABEL_BYTES + 8), 3);  /* the view */
-    CHECK_EQ(want[0], 2);  /* certificate version 2 */
+    CHECK_EQ(bckm_get_u64(msg + BCKM_COMMIT_LABEL_BYTES + 8), 3); /* the view */
+    CHECK_EQ(want[0], 2);                                         /* certificate version 2 */
 }
 
 /* ---- round trips ------------------------------------------------------ */
@@ -335,15 +342,21 @@ static void roundtrip_header_random(void) {
         struct bckm_block_header h, d;
         uint8_t buf[BCKM_BLOCK_HEADER_BYTES], again[BCKM_BLOCK_HEADER_BYTES];
         random_header(&h);
-        if (bckm_block_header_encode(&h, buf) != BCKM_OK) { bad++; continue; }
-        if (bckm_block_header_decode(buf, sizeof buf, &d) != BCKM_OK || !header_equal(&h, &d)) bad++;
+        if (bckm_block_header_encode(&h, buf) != BCKM_OK) {
+            bad++;
+            continue;
+        }
+        if (bckm_block_header_decode(buf, sizeof buf, &d) != BCKM_OK || !header_equal(&h, &d))
+            bad++;
         rng_bytes(buf, sizeof buf);
         buf[0] = (uint8_t)(rng_next() % 3);
         bckm_put_u32(buf + 41, (uint32_t)(rng_next() % 300));
         bckm_put_u32(buf + 117, (uint32_t)(rng_next() % 1100));
         if (bckm_block_header_decode(buf, sizeof buf, &d) == BCKM_OK) {
             accepted++;
-            if (bckm_block_header_encode(&d, again) != BCKM_OK || memcmp(buf, again, sizeof buf) != 0) bad++;
+            if (bckm_block_header_encode(&d, again) != BCKM_OK ||
+                memcmp(buf, again, sizeof buf) != 0)
+                bad++;
         }
     }
     CHECK_EQ(bad, 0);
@@ -361,16 +374,28 @@ static void roundtrip_block_random(void) {
         if (i == 0) n = 0;
         if (i == 1) n = BCKM_BLOCK_MAX_TXS;
         for (uint32_t k = 0; k < n; k++) random_envelope(&envs_a[k]);
-        if (bckm_block_seal(&h, envs_a, n) != BCKM_OK) { bad++; continue; }
-        if (bckm_block_encode(&h, envs_a, n, blk_buf, sizeof blk_buf, &len) != BCKM_OK) { bad++; continue; }
-        if (len != BCKM_BLOCK_HEADER_BYTES + (size_t)n * ENV_REC) bad++;
-        if (bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, len - BCKM_BLOCK_HEADER_BYTES) != BCKM_OK)
+        if (bckm_block_seal(&h, envs_a, n) != BCKM_OK) {
             bad++;
-        if (bckm_block_decode(blk_buf, len, &d, envs_b, BCKM_BLOCK_MAX_TXS) != BCKM_OK) { bad++; continue; }
+            continue;
+        }
+        if (bckm_block_encode(&h, envs_a, n, blk_buf, sizeof blk_buf, &len) != BCKM_OK) {
+            bad++;
+            continue;
+        }
+        if (len != BCKM_BLOCK_HEADER_BYTES + (size_t)n * ENV_REC) bad++;
+        if (bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES,
+                                  len - BCKM_BLOCK_HEADER_BYTES) != BCKM_OK)
+            bad++;
+        if (bckm_block_decode(blk_buf, len, &d, envs_b, BCKM_BLOCK_MAX_TXS) != BCKM_OK) {
+            bad++;
+            continue;
+        }
         if (!header_equal(&h, &d)) bad++;
-        for (uint32_t k = 0; k < n; k++) if (!env_equal(&envs_a[k], &envs_b[k])) bad++;
+        for (uint32_t k = 0; k < n; k++)
+            if (!env_equal(&envs_a[k], &envs_b[k])) bad++;
         if (bckm_block_encode(&d, envs_b, n, blk_buf2, sizeof blk_buf2, &len2) != BCKM_OK ||
-            len2 != len || memcmp(blk_buf, blk_buf2, len) != 0) bad++;
+            len2 != len || memcmp(blk_buf, blk_buf2, len) != 0)
+            bad++;
     }
     CHECK_EQ(bad, 0);
 }
@@ -383,11 +408,18 @@ static void roundtrip_cert_random(void) {
     for (int i = 0; i < rounds; i++) {
         size_t len = 0, len2 = 0;
         random_cert(&c);
-        if (bckm_cert_encode(&c, buf, sizeof buf, &len) != BCKM_OK) { bad++; continue; }
+        if (bckm_cert_encode(&c, buf, sizeof buf, &len) != BCKM_OK) {
+            bad++;
+            continue;
+        }
         if (len != bckm_cert_encoded_len(c.count)) bad++;
-        if (bckm_cert_decode(buf, len, &d) != BCKM_OK || !cert_equal(&c, &d)) { bad++; continue; }
+        if (bckm_cert_decode(buf, len, &d) != BCKM_OK || !cert_equal(&c, &d)) {
+            bad++;
+            continue;
+        }
         if (bckm_cert_encode(&d, again, sizeof again, &len2) != BCKM_OK || len2 != len ||
-            memcmp(buf, again, len) != 0) bad++;
+            memcmp(buf, again, len) != 0)
+            bad++;
     }
     CHECK_EQ(bad, 0);
 }
@@ -407,36 +439,48 @@ static void header_malformed(void) {
     CHECK_EQ(header_decode_exact(buf, BCKM_BLOCK_HEADER_BYTES + 1, &d), BCKM_ERR_FORMAT);
     CHECK(memcmp(&d, &before, sizeof d) == 0);
     /* unknown version, version 1 (the old format) included */
-    memcpy(b, buf, sizeof b); b[0] = 1;
+    memcpy(b, buf, sizeof b);
+    b[0] = 1;
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
-    memcpy(b, buf, sizeof b); b[0] = 3;
+    memcpy(b, buf, sizeof b);
+    b[0] = 3;
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
-    memcpy(b, buf, sizeof b); b[0] = 0;
+    memcpy(b, buf, sizeof b);
+    b[0] = 0;
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
     /* height 0 */
-    memcpy(b, buf, sizeof b); bckm_put_u64(b + 1, 0);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u64(b + 1, 0);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
     /* proposer outside 1..255 */
-    memcpy(b, buf, sizeof b); bckm_put_u32(b + 41, 0);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u32(b + 41, 0);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
-    memcpy(b, buf, sizeof b); bckm_put_u32(b + 41, 256);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u32(b + 41, 256);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
     /* too many envelopes */
-    memcpy(b, buf, sizeof b); bckm_put_u32(b + 117, BCKM_BLOCK_MAX_TXS + 1);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u32(b + 117, BCKM_BLOCK_MAX_TXS + 1);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
-    memcpy(b, buf, sizeof b); bckm_put_u32(b + 117, 0xFFFFFFFFu);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u32(b + 117, 0xFFFFFFFFu);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
-    memcpy(b, buf, sizeof b); bckm_put_u32(b + 117, BCKM_BLOCK_MAX_TXS);
+    memcpy(b, buf, sizeof b);
+    bckm_put_u32(b + 117, BCKM_BLOCK_MAX_TXS);
     CHECK_EQ(bckm_block_header_decode(b, sizeof b, &d), BCKM_OK);
     /* the encoder refuses what the decoder refuses */
     struct bckm_block_header h = fx.h;
     h.height = 0;
     CHECK_EQ(bckm_block_header_encode(&h, b), BCKM_ERR_ARG);
-    h = fx.h; h.proposer = 0;
+    h = fx.h;
+    h.proposer = 0;
     CHECK_EQ(bckm_block_header_encode(&h, b), BCKM_ERR_ARG);
-    h = fx.h; h.version = 1;
+    h = fx.h;
+    h.version = 1;
     CHECK_EQ(bckm_block_header_encode(&h, b), BCKM_ERR_ARG);
-    h = fx.h; h.n_txs = BCKM_BLOCK_MAX_TXS + 1;
+    h = fx.h;
+    h.n_txs = BCKM_BLOCK_MAX_TXS + 1;
     CHECK_EQ(bckm_block_header_encode(&h, b), BCKM_ERR_ARG);
     CHECK_EQ(bckm_block_hash(&h, b), BCKM_ERR_ARG);
 }
@@ -447,7 +491,10 @@ static void block_truncated_everywhere(void) {
     REQUIRE(load_fixture());
     for (size_t len = 0; len < fx.blen; len++) {
         int r = block_decode_exact(blk_buf, len, &d, envs_a, BCKM_BLOCK_MAX_TXS);
-        if (r != BCKM_ERR_TRUNCATED) { bad++; fprintf(stderr, "len %zu: %d\n", len, r); }
+        if (r != BCKM_ERR_TRUNCATED) {
+            bad++;
+            fprintf(stderr, "len %zu: %d\n", len, r);
+        }
     }
     CHECK_EQ(bad, 0);
     memcpy(blk_buf2, blk_buf, fx.blen);
@@ -467,10 +514,12 @@ static void body_capacity_and_count(void) {
     h = fx.h;
     h.n_txs = 2;
     CHECK_EQ(bckm_block_body_decode(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES,
-                                    fx.blen - BCKM_BLOCK_HEADER_BYTES, envs_a, 3), BCKM_ERR_FORMAT);
+                                    fx.blen - BCKM_BLOCK_HEADER_BYTES, envs_a, 3),
+             BCKM_ERR_FORMAT);
     h.n_txs = 4;
     CHECK_EQ(bckm_block_body_decode(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES,
-                                    fx.blen - BCKM_BLOCK_HEADER_BYTES, envs_a, 4), BCKM_ERR_TRUNCATED);
+                                    fx.blen - BCKM_BLOCK_HEADER_BYTES, envs_a, 4),
+             BCKM_ERR_TRUNCATED);
     /* An encoder never writes a block whose header disagrees with its body. */
     size_t len;
     h = fx.h;
@@ -493,16 +542,16 @@ static void body_bad_envelope(void) {
      * resealed, so the envelope decoder (not the root) must refuse it. */
     size_t second = BCKM_BLOCK_HEADER_BYTES + ENV_REC + BCKM_BLOCK_TX_PREFIX_BYTES;
     memcpy(blk_buf2, blk_buf, fx.blen);
-    blk_buf2[second] = 9;  /* envelope version */
+    blk_buf2[second] = 9; /* envelope version */
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_MISMATCH);
     REQUIRE(reseal(blk_buf2, fx.blen, 3) == BCKM_OK);
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_FORMAT);
     memcpy(blk_buf2, blk_buf, fx.blen);
-    blk_buf2[second + 13] = 0;  /* tx op */
+    blk_buf2[second + 13] = 0; /* tx op */
     REQUIRE(reseal(blk_buf2, fx.blen, 3) == BCKM_OK);
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_FORMAT);
     memcpy(blk_buf2, blk_buf, fx.blen);
-    bckm_put_u32(blk_buf2 + second + 1, 0);  /* origin BP 0 */
+    bckm_put_u32(blk_buf2 + second + 1, 0); /* origin BP 0 */
     REQUIRE(reseal(blk_buf2, fx.blen, 3) == BCKM_OK);
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_FORMAT);
     /* Resealing an unchanged body gives back the original block. */
@@ -521,8 +570,10 @@ static void body_bad_tx_root(void) {
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_MISMATCH);
     /* Swapping two envelopes changes the root: order is committed. */
     memcpy(blk_buf2, blk_buf, BCKM_BLOCK_HEADER_BYTES);
-    memcpy(blk_buf2 + BCKM_BLOCK_HEADER_BYTES, blk_buf + BCKM_BLOCK_HEADER_BYTES + ENV_REC, ENV_REC);
-    memcpy(blk_buf2 + BCKM_BLOCK_HEADER_BYTES + ENV_REC, blk_buf + BCKM_BLOCK_HEADER_BYTES, ENV_REC);
+    memcpy(blk_buf2 + BCKM_BLOCK_HEADER_BYTES, blk_buf + BCKM_BLOCK_HEADER_BYTES + ENV_REC,
+           ENV_REC);
+    memcpy(blk_buf2 + BCKM_BLOCK_HEADER_BYTES + ENV_REC, blk_buf + BCKM_BLOCK_HEADER_BYTES,
+           ENV_REC);
     memcpy(blk_buf2 + BCKM_BLOCK_HEADER_BYTES + 2 * ENV_REC,
            blk_buf + BCKM_BLOCK_HEADER_BYTES + 2 * ENV_REC, ENV_REC);
     CHECK_EQ(bckm_block_decode(blk_buf2, fx.blen, &d, envs_a, 3), BCKM_ERR_MISMATCH);
@@ -542,7 +593,8 @@ static void body_bad_tx_root(void) {
     CHECK_EQ(bckm_block_body_root(blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC, 3, r3), BCKM_OK);
     CHECK_MEM(r3, fx.h.tx_root, 32);
     memcpy(root, r3, 32);
-    CHECK_EQ(bckm_block_body_root(blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC, 2, root), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_block_body_root(blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC, 2, root),
+             BCKM_ERR_FORMAT);
     CHECK_EQ(bckm_block_body_root(blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC, 4, root),
              BCKM_ERR_TRUNCATED);
     CHECK_MEM(root, r3, 32);
@@ -550,10 +602,12 @@ static void body_bad_tx_root(void) {
     struct bckm_block_header h = fx.h;
     CHECK_EQ(bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC), BCKM_OK);
     h.tx_root[31] ^= 1;
-    CHECK_EQ(bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC), BCKM_ERR_MISMATCH);
+    CHECK_EQ(bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC),
+             BCKM_ERR_MISMATCH);
     h = fx.h;
     h.n_txs = 2;
-    CHECK_EQ(bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_block_body_check(&h, blk_buf + BCKM_BLOCK_HEADER_BYTES, 3 * ENV_REC),
+             BCKM_ERR_FORMAT);
 }
 
 static void block_bit_flips(void) {
@@ -569,8 +623,10 @@ static void block_bit_flips(void) {
         /* Accepted only if the header changed, so the certificate no longer
          * matches the hash. */
         if (bckm_block_hash(&d, hash) != BCKM_OK) continue;
-        if (memcmp(hash, fx.hash, 32) == 0) undetected++;
-        else if (bckm_cert_verify(&fx.cert, hash, (const uint8_t (*)[32])bp_pk, FIX_N_BPS, FIX_F) == BCKM_OK)
+        if (memcmp(hash, fx.hash, 32) == 0)
+            undetected++;
+        else if (bckm_cert_verify(&fx.cert, hash, (const uint8_t(*)[32])bp_pk, FIX_N_BPS, FIX_F) ==
+                 BCKM_OK)
             undetected++;
     }
     CHECK_EQ(undetected, 0);
@@ -602,14 +658,15 @@ static void body_framing(void) {
     memcpy(copy, body, sizeof body);
     size_t len0 = len;
     CHECK_EQ(bckm_block_body_put(body, sizeof body, &len, tx, 0), BCKM_ERR_ARG);
-    CHECK_EQ(bckm_block_body_put(body, sizeof body, &len, tx, BCKM_BLOCK_TX_MAX_BYTES + 1), BCKM_ERR_ARG);
+    CHECK_EQ(bckm_block_body_put(body, sizeof body, &len, tx, BCKM_BLOCK_TX_MAX_BYTES + 1),
+             BCKM_ERR_ARG);
     CHECK_EQ(bckm_block_body_put(body, sizeof body, &len, NULL, 3), BCKM_ERR_ARG);
     /* does not fit: one byte short, and no room even for the prefix */
     CHECK_EQ(bckm_block_body_put(body, len + REC(5) - 1, &len, tx, 5), BCKM_ERR_NOMEM);
     CHECK_EQ(bckm_block_body_put(body, len + 1, &len, tx, 5), BCKM_ERR_NOMEM);
     CHECK_EQ(bckm_block_body_put(body, len, &len, tx, 1), BCKM_ERR_NOMEM);
     size_t past = len + 1;
-    CHECK_EQ(bckm_block_body_put(body, len, &past, tx, 1), BCKM_ERR_ARG);  /* pos beyond cap */
+    CHECK_EQ(bckm_block_body_put(body, len, &past, tx, 1), BCKM_ERR_ARG); /* pos beyond cap */
     CHECK_EQ(past, len + 1);
     CHECK_EQ(len, len0);
     CHECK_MEM(body, copy, sizeof body);
@@ -629,24 +686,26 @@ static void body_framing(void) {
     CHECK_EQ(tl, 5);
     CHECK_EQ(pos, len);
     CHECK_EQ(bckm_block_body_next(body, len, &pos, &t, &tl), 0);
-    CHECK_EQ(bckm_block_body_next(NULL, 0, &(size_t){ 0 }, &t, &tl), 0);  /* the empty body */
+    CHECK_EQ(bckm_block_body_next(NULL, 0, &(size_t){ 0 }, &t, &tl), 0); /* the empty body */
     pos = len + 1;
     CHECK_EQ(bckm_block_body_next(body, len, &pos, &t, &tl), BCKM_ERR_ARG);
 
-#define NEXT_FAILS(buf, n, at, want)                                              \
-    do {                                                                          \
-        size_t p_ = (at), l_ = 77;                                                \
-        const uint8_t *t_ = t0;                                                   \
-        CHECK_EQ(bckm_block_body_next((buf), (n), &p_, &t_, &l_), (want));        \
-        CHECK(p_ == (at) && t_ == t0 && l_ == 77);                                \
+#define NEXT_FAILS(buf, n, at, want)                                                               \
+    do {                                                                                           \
+        size_t p_ = (at), l_ = 77;                                                                 \
+        const uint8_t *t_ = t0;                                                                    \
+        CHECK_EQ(bckm_block_body_next((buf), (n), &p_, &t_, &l_), (want));                         \
+        CHECK(p_ == (at) && t_ == t0 && l_ == 77);                                                 \
     } while (0)
-#define ROOT_FAILS(buf, n, cnt, want)                                             \
-    do {                                                                          \
-        memcpy(root, sentinel, 32);                                               \
-        CHECK_EQ(bckm_block_body_root((buf), (n), (cnt), root), (want));          \
-        CHECK_MEM(root, sentinel, 32);                                            \
-        h = fx.h; h.n_txs = (cnt); memcpy(h.tx_root, good, 32);                   \
-        CHECK_EQ(bckm_block_body_check(&h, (buf), (n)), (want));                  \
+#define ROOT_FAILS(buf, n, cnt, want)                                                              \
+    do {                                                                                           \
+        memcpy(root, sentinel, 32);                                                                \
+        CHECK_EQ(bckm_block_body_root((buf), (n), (cnt), root), (want));                           \
+        CHECK_MEM(root, sentinel, 32);                                                             \
+        h = fx.h;                                                                                  \
+        h.n_txs = (cnt);                                                                           \
+        memcpy(h.tx_root, good, 32);                                                               \
+        CHECK_EQ(bckm_block_body_check(&h, (buf), (n)), (want));                                   \
     } while (0)
 
     /* a zero-length record */
@@ -673,7 +732,9 @@ static void body_framing(void) {
     for (size_t l = 0; l < len; l++) {
         memcpy(root, sentinel, 32);
         uint8_t *e = check_exact_copy(body, l);
-        if (bckm_block_body_root(e, l, 3, root) != BCKM_ERR_TRUNCATED || memcmp(root, sentinel, 32) != 0) bad++;
+        if (bckm_block_body_root(e, l, 3, root) != BCKM_ERR_TRUNCATED ||
+            memcmp(root, sentinel, 32) != 0)
+            bad++;
         free(e);
     }
     CHECK_EQ(bad, 0);
@@ -697,7 +758,9 @@ static void body_framing(void) {
 #undef ROOT_FAILS
 
     /* the well-formed body checks, and a different root is MISMATCH */
-    h = fx.h; h.n_txs = 3; memcpy(h.tx_root, good, 32);
+    h = fx.h;
+    h.n_txs = 3;
+    memcpy(h.tx_root, good, 32);
     CHECK_EQ(bckm_block_body_check(&h, body, len), BCKM_OK);
     h.tx_root[0] ^= 0x80;
     CHECK_EQ(bckm_block_body_check(&h, body, len), BCKM_ERR_MISMATCH);
@@ -726,7 +789,9 @@ static void body_put_next_random(void) {
         for (uint32_t k = 0; k < n; k++) {
             /* short, long and the extremes */
             uint64_t c = rng_next() % 8;
-            lens[k] = c == 0 ? 1 : c == 1 ? BCKM_BLOCK_TX_MAX_BYTES : 1 + rng_next() % (c < 5 ? 40 : BCKM_BLOCK_TX_MAX_BYTES);
+            lens[k] = c == 0   ? 1
+                      : c == 1 ? BCKM_BLOCK_TX_MAX_BYTES
+                               : 1 + rng_next() % (c < 5 ? 40 : BCKM_BLOCK_TX_MAX_BYTES);
             rng_bytes(txs[k], lens[k]);
             if (bckm_block_body_put(body, sizeof body, &len, txs[k], lens[k]) != BCKM_OK) bad++;
             want += REC(lens[k]);
@@ -736,7 +801,10 @@ static void body_put_next_random(void) {
         const uint8_t *t = NULL;
         for (uint32_t k = 0; k < n; k++) {
             if (bckm_block_body_next(body, len, &pos, &t, &tl) != 1 || tl != lens[k] ||
-                memcmp(t, txs[k], tl) != 0) { bad++; break; }
+                memcmp(t, txs[k], tl) != 0) {
+                bad++;
+                break;
+            }
         }
         if (pos != len || bckm_block_body_next(body, len, &pos, &t, &tl) != 0) bad++;
         uint8_t root[32];
@@ -752,13 +820,16 @@ static void body_put_next_random(void) {
             uint8_t e[BCKM_ENVELOPE_BYTES];
             random_envelope(&envs_a[k]);
             if (bckm_envelope_encode(&envs_a[k], e) != BCKM_OK ||
-                bckm_block_body_put(body, sizeof body, &len, e, sizeof e) != BCKM_OK) bad++;
+                bckm_block_body_put(body, sizeof body, &len, e, sizeof e) != BCKM_OK)
+                bad++;
         }
         uint8_t r1[32], r2[32];
-        if (bckm_block_body_encode(envs_a, n, blk_buf2, sizeof blk_buf2, &elen) != BCKM_OK || elen != len ||
-            memcmp(blk_buf2, body, len) != 0) bad++;
-        if (bckm_block_tx_root(envs_a, n, r1) != BCKM_OK || bckm_block_body_root(body, len, n, r2) != BCKM_OK ||
-            memcmp(r1, r2, 32) != 0) bad++;
+        if (bckm_block_body_encode(envs_a, n, blk_buf2, sizeof blk_buf2, &elen) != BCKM_OK ||
+            elen != len || memcmp(blk_buf2, body, len) != 0)
+            bad++;
+        if (bckm_block_tx_root(envs_a, n, r1) != BCKM_OK ||
+            bckm_block_body_root(body, len, n, r2) != BCKM_OK || memcmp(r1, r2, 32) != 0)
+            bad++;
     }
     CHECK_EQ(bad, 0);
 }
@@ -783,30 +854,39 @@ static void cert_malformed_fields(void) {
     static uint8_t b[BCKM_CERT_MAX_BYTES + 68];
     struct bckm_cert d;
     REQUIRE(load_fixture());
-    memcpy(b, fx.cbuf, fx.clen); b[0] = 1;  /* version 1, whose view was not signed */
+    memcpy(b, fx.cbuf, fx.clen);
+    b[0] = 1; /* version 1, whose view was not signed */
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
-    memcpy(b, fx.cbuf, fx.clen); b[0] = 3;
+    memcpy(b, fx.cbuf, fx.clen);
+    b[0] = 3;
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
-    memcpy(b, fx.cbuf, fx.clen); bckm_put_u64(b + 1, 0);
+    memcpy(b, fx.cbuf, fx.clen);
+    bckm_put_u64(b + 1, 0);
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
-    memcpy(b, fx.cbuf, fx.clen); bckm_put_u16(b + 49, 0);
+    memcpy(b, fx.cbuf, fx.clen);
+    bckm_put_u16(b + 49, 0);
     CHECK_EQ(bckm_cert_decode(b, BCKM_CERT_FIXED_BYTES, &d), BCKM_ERR_FORMAT);
-    memcpy(b, fx.cbuf, fx.clen); bckm_put_u16(b + 49, 256);
+    memcpy(b, fx.cbuf, fx.clen);
+    bckm_put_u16(b + 49, 256);
     CHECK_EQ(bckm_cert_decode(b, sizeof b, &d), BCKM_ERR_FORMAT);
     /* signer IDs outside 1..255 */
     size_t e0 = BCKM_CERT_FIXED_BYTES;
-    memcpy(b, fx.cbuf, fx.clen); bckm_put_u32(b + e0, 0);
+    memcpy(b, fx.cbuf, fx.clen);
+    bckm_put_u32(b + e0, 0);
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
-    memcpy(b, fx.cbuf, fx.clen); bckm_put_u32(b + e0 + 2 * 68, 256);
+    memcpy(b, fx.cbuf, fx.clen);
+    bckm_put_u32(b + e0 + 2 * 68, 256);
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
     /* the encoder refuses the same */
     struct bckm_cert c = fx.cert;
     size_t len;
     c.count = 0;
     CHECK_EQ(bckm_cert_encode(&c, b, sizeof b, &len), BCKM_ERR_ARG);
-    c = fx.cert; c.version = 1;
+    c = fx.cert;
+    c.version = 1;
     CHECK_EQ(bckm_cert_encode(&c, b, sizeof b, &len), BCKM_ERR_ARG);
-    c = fx.cert; c.height = 0;
+    c = fx.cert;
+    c.height = 0;
     CHECK_EQ(bckm_cert_encode(&c, b, sizeof b, &len), BCKM_ERR_ARG);
     c = fx.cert;
     CHECK_EQ(bckm_cert_encode(&c, b, fx.clen - 1, &len), BCKM_ERR_NOMEM);
@@ -824,9 +904,12 @@ static void cert_non_canonical_order(void) {
     memcpy(b + e0 + 68, e, 68);
     CHECK_EQ(bckm_cert_decode(b, fx.clen, &d), BCKM_ERR_FORMAT);
     c = fx.cert;
-    struct bckm_cert_sig t = c.sigs[0]; c.sigs[0] = c.sigs[1]; c.sigs[1] = t;
+    struct bckm_cert_sig t = c.sigs[0];
+    c.sigs[0] = c.sigs[1];
+    c.sigs[1] = t;
     CHECK_EQ(bckm_cert_encode(&c, b, sizeof b, &len), BCKM_ERR_ARG);
-    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t (*)[32])bp_pk, FIX_N_BPS, FIX_F), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t(*)[32])bp_pk, FIX_N_BPS, FIX_F),
+             BCKM_ERR_FORMAT);
 }
 
 static void cert_duplicate_signers(void) {
@@ -843,19 +926,21 @@ static void cert_duplicate_signers(void) {
     c.sigs[1] = c.sigs[0];
     c.sigs[2] = c.sigs[0];
     CHECK_EQ(bckm_cert_encode(&c, b, sizeof b, &len), BCKM_ERR_ARG);
-    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t (*)[32])bp_pk, FIX_N_BPS, FIX_F), BCKM_ERR_FORMAT);
+    CHECK_EQ(bckm_cert_verify(&c, fx.hash, (const uint8_t(*)[32])bp_pk, FIX_N_BPS, FIX_F),
+             BCKM_ERR_FORMAT);
 }
 
 static void cert_verify_rules(void) {
-    const uint8_t (*pks)[32] = (const uint8_t (*)[32])bp_pk;
+    const uint8_t(*pks)[32] = (const uint8_t(*)[32])bp_pk;
     struct bckm_cert c;
     uint8_t other[32];
     REQUIRE(load_fixture());
     CHECK_EQ(bckm_cert_verify(&fx.cert, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_OK);
     /* fewer than 2f+1 signers */
-    c = fx.cert; c.count = 2;
+    c = fx.cert;
+    c.count = 2;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
-    CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, 0), BCKM_OK);  /* f = 0 needs 1 */
+    CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, 0), BCKM_OK); /* f = 0 needs 1 */
     /* all four sign */
     c = fx.cert;
     c.count = 4;
@@ -865,24 +950,31 @@ static void cert_verify_rules(void) {
     REQUIRE(bckm_commit_sign(c.height, c.view, fx.hash, bp_sk[3], c.sigs[3].sig) == BCKM_OK);
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_OK);
     /* a bad signature */
-    c = fx.cert; c.sigs[1].sig[10] ^= 4;
+    c = fx.cert;
+    c.sigs[1].sig[10] ^= 4;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
     /* a signature attributed to the wrong BP */
-    c = fx.cert; c.sigs[2].bp = 3;
+    c = fx.cert;
+    c.sigs[2].bp = 3;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
     /* another block */
-    memcpy(other, fx.hash, 32); other[0] ^= 1;
+    memcpy(other, fx.hash, 32);
+    other[0] ^= 1;
     CHECK_EQ(bckm_cert_verify(&fx.cert, other, pks, FIX_N_BPS, FIX_F), BCKM_ERR_MISMATCH);
     /* another height: the signatures cover it */
-    c = fx.cert; c.height = 3;
+    c = fx.cert;
+    c.height = 3;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
     /* another view: the signatures cover it, so commit votes of view 3
      * cannot be counted in any other view */
-    c = fx.cert; c.view = 99;
+    c = fx.cert;
+    c.view = 99;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
-    c = fx.cert; c.view = fx.cert.view + 1u;
+    c = fx.cert;
+    c.view = fx.cert.view + 1u;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
-    c = fx.cert; c.view = 0;
+    c = fx.cert;
+    c.view = 0;
     CHECK_EQ(bckm_cert_verify(&c, fx.hash, pks, FIX_N_BPS, FIX_F), BCKM_ERR_AUTH);
     /* one vote signed for view 4 among two of view 3: not 2f+1 for either */
     c = fx.cert;
@@ -912,7 +1004,7 @@ static void cert_verify_rules(void) {
 }
 
 static void cert_bit_flips(void) {
-    const uint8_t (*pks)[32] = (const uint8_t (*)[32])bp_pk;
+    const uint8_t(*pks)[32] = (const uint8_t(*)[32])bp_pk;
     uint8_t b[BCKM_CERT_MAX_BYTES];
     struct bckm_cert d;
     int accepted = 0;
@@ -922,16 +1014,17 @@ static void cert_bit_flips(void) {
         b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         /* Every byte counts, the view bytes (9..16) included: they are signed. */
         if (bckm_cert_decode(b, fx.clen, &d) == BCKM_OK &&
-            bckm_cert_verify(&d, fx.hash, pks, FIX_N_BPS, FIX_F) == BCKM_OK) accepted++;
+            bckm_cert_verify(&d, fx.hash, pks, FIX_N_BPS, FIX_F) == BCKM_OK)
+            accepted++;
     }
     CHECK_EQ(accepted, 0);
 }
 
-CHECK_CASES(CASE(kat_block), CASE(kat_opaque_body), CASE(kat_cert), CASE(body_with_reattach), CASE(roundtrip_header_random),
-            CASE(roundtrip_block_random), CASE(roundtrip_cert_random), CASE(header_malformed),
-            CASE(block_truncated_everywhere), CASE(body_capacity_and_count),
-            CASE(body_bad_envelope), CASE(body_bad_tx_root), CASE(block_bit_flips),
-            CASE(body_framing), CASE(body_put_next_random),
+CHECK_CASES(CASE(kat_block), CASE(kat_opaque_body), CASE(kat_cert), CASE(body_with_reattach),
+            CASE(roundtrip_header_random), CASE(roundtrip_block_random),
+            CASE(roundtrip_cert_random), CASE(header_malformed), CASE(block_truncated_everywhere),
+            CASE(body_capacity_and_count), CASE(body_bad_envelope), CASE(body_bad_tx_root),
+            CASE(block_bit_flips), CASE(body_framing), CASE(body_put_next_random),
             CASE(cert_truncated_everywhere), CASE(cert_malformed_fields),
             CASE(cert_non_canonical_order), CASE(cert_duplicate_signers), CASE(cert_verify_rules),
             CASE(cert_bit_flips))

@@ -20,7 +20,8 @@ static void setup(void) {
     }
 }
 
-static struct bckm_envelope env_for(uint32_t bp, uint64_t seq, const struct bckm_tx *tx, const uint8_t *key) {
+static struct bckm_envelope env_for(uint32_t bp, uint64_t seq, const struct bckm_tx *tx,
+                                    const uint8_t *key) {
     struct bckm_envelope e;
     memset(&e, 0, sizeof e);
     e.version = BCKM_ENVELOPE_VERSION;
@@ -33,9 +34,10 @@ static struct bckm_envelope env_for(uint32_t bp, uint64_t seq, const struct bckm
 
 static struct bckm_tx join_tx(const struct bckm_state *st, uint32_t bp, uint32_t counter) {
     struct bckm_tx t;
-    uint8_t code[32] = {0};
+    uint8_t code[32] = { 0 };
     memset(&t, 0, sizeof t);
-    bckm_put_u32(code, bp); bckm_put_u32(code + 4, counter);
+    bckm_put_u32(code, bp);
+    bckm_put_u32(code + 4, counter);
     bckm_code_commit(code, t.code_hash);
     t.op = BCKM_OP_JOIN;
     t.node_id = bckm_id_make(bp, counter);
@@ -51,22 +53,28 @@ static struct bckm_tx leave_tx(const struct bckm_state *st, uint32_t node, uint8
     t.op = op;
     t.node_id = node;
     if (bckm_sets_node(bckm_state_registry(st), node, &t.set_id, &at) != BCKM_OK) t.set_id = 1;
-    if (bckm_sets_code_hash(bckm_state_registry(st), node, t.code_hash) != BCKM_OK) t.code_hash[0] = 1;
+    if (bckm_sets_code_hash(bckm_state_registry(st), node, t.code_hash) != BCKM_OK)
+        t.code_hash[0] = 1;
     return t;
 }
 
 /* Expects `want` from apply, and an unchanged state hash when it fails. */
-static void expect(struct bckm_state *st, const struct bckm_envelope *e, int want, const char *what) {
+static void expect(struct bckm_state *st, const struct bckm_envelope *e, int want,
+                   const char *what) {
     uint8_t before[32], after[32];
     struct bckm_plan p;
     bckm_plan_init(&p);
     bckm_state_hash(st, before);
     int got = bckm_contract_apply(st, e, &p);
     bckm_state_hash(st, after);
-    if (got != want) fprintf(stderr, "case '%s': got %s, want %s\n", what, bckm_strerror(got), bckm_strerror(want));
+    if (got != want)
+        fprintf(stderr, "case '%s': got %s, want %s\n", what, bckm_strerror(got),
+                bckm_strerror(want));
     CHECK_EQ(got, want);
-    if (want != BCKM_OK) CHECK_MEM(before, after, 32);
-    else CHECK(memcmp(before, after, 32) != 0);
+    if (want != BCKM_OK)
+        CHECK_MEM(before, after, 32);
+    else
+        CHECK(memcmp(before, after, 32) != 0);
     bckm_plan_free(&p);
 }
 
@@ -86,20 +94,25 @@ static void rule_table(void) {
     CHECK_EQ(bckm_id_bp(t.set_id), 2);
 
     t = join_tx(st, 1, 7);
-    struct bckm_tx bad = t; bad.set_id = bckm_id_make(2, 1);
+    struct bckm_tx bad = t;
+    bad.set_id = bckm_id_make(2, 1);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_MISMATCH, "join into another BP's set (owned)");
-    bad = t; bad.set_id = bckm_id_make(1, 9);
+    bad = t;
+    bad.set_id = bckm_id_make(1, 9);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_MISMATCH, "join into a set Assignment did not choose");
-    bad = t; bad.node_id = bckm_id_make(1, 3);
+    bad = t;
+    bad.node_id = bckm_id_make(1, 3);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_EXISTS, "join reusing a node ID");
     struct bckm_tx first = join_tx(st, 1, 1);
-    bad = t; memcpy(bad.code_hash, first.code_hash, 32);
+    bad = t;
+    memcpy(bad.code_hash, first.code_hash, 32);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_EXISTS, "join reusing a code hash");
-    bad = t; bad.node_id = bckm_id_make(3, 7);
+    bad = t;
+    bad.node_id = bckm_id_make(3, 7);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_PERM, "join with a node ID another BP allocates");
     e = env_for(1, seq1, &t, sk[1]);
@@ -121,13 +134,16 @@ static void rule_table(void) {
 
     uint32_t victim = bckm_id_make(1, 2);
     struct bckm_tx l = leave_tx(st, victim, BCKM_OP_LEAVE);
-    bad = l; bad.set_id ^= 3;
+    bad = l;
+    bad.set_id ^= 3;
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_MISMATCH, "leave naming the wrong set");
-    bad = l; bad.code_hash[5] ^= 1;
+    bad = l;
+    bad.code_hash[5] ^= 1;
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_MISMATCH, "leave with the wrong code hash");
-    bad = l; bad.node_id = bckm_id_make(1, 99);
+    bad = l;
+    bad.node_id = bckm_id_make(1, 99);
     e = env_for(1, seq1 + 1, &bad, sk[1]);
     expect(st, &e, BCKM_ERR_UNKNOWN, "leave of a node that never joined");
     e = env_for(1, seq1 + 1, &l, rogue_sk);
@@ -151,7 +167,7 @@ static void replicas_agree(void) {
     REQUIRE(bckm_state_new(&a, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     REQUIRE(bckm_state_new(&b, BCKM_POLICY_GLOBAL, &bps) == BCKM_OK);
     struct bckm_envelope log[40];
-    uint64_t seq[4] = {0};
+    uint64_t seq[4] = { 0 };
     struct bckm_plan p;
     bckm_plan_init(&p);
     for (uint32_t i = 0; i < 40; i++) {
@@ -162,7 +178,8 @@ static void replicas_agree(void) {
     }
     for (uint32_t i = 0; i < 40; i++) CHECK_EQ(bckm_contract_apply(b, &log[i], &p), BCKM_OK);
     uint8_t ha[32], hb[32];
-    bckm_state_hash(a, ha); bckm_state_hash(b, hb);
+    bckm_state_hash(a, ha);
+    bckm_state_hash(b, hb);
     CHECK_MEM(ha, hb, 32);
     /* A clone diverges once it applies something more. */
     struct bckm_state *c;
@@ -181,7 +198,9 @@ static void replicas_agree(void) {
     CHECK_EQ(bckm_contract_check_bytes(a, wire, sizeof wire), BCKM_ERR_REPLAY);
     CHECK(bckm_contract_check_bytes(a, wire, sizeof wire - 1) != BCKM_OK);
     bckm_plan_free(&p);
-    bckm_state_free(a); bckm_state_free(b); bckm_state_free(c);
+    bckm_state_free(a);
+    bckm_state_free(b);
+    bckm_state_free(c);
 }
 
 /* apply_verified is apply without the signature check, and nothing else:
@@ -208,7 +227,8 @@ static void verified_path(void) {
         CHECK_EQ(bckm_contract_verify(b, &other), BCKM_ERR_PERM);
     }
     uint8_t ha[32], hb[32];
-    bckm_state_hash(a, ha); bckm_state_hash(b, hb);
+    bckm_state_hash(a, ha);
+    bckm_state_hash(b, hb);
     CHECK_MEM(ha, hb, 32);
     /* verify catches what apply_verified would let through: a flipped
      * signature bit, or a field changed after signing. */
@@ -223,7 +243,8 @@ static void verified_path(void) {
     CHECK_EQ(bckm_contract_apply(a, &bad, &p), BCKM_ERR_AUTH);
     CHECK_EQ(bckm_contract_verify(a, &e), BCKM_OK);
     bckm_plan_free(&p);
-    bckm_state_free(a); bckm_state_free(b);
+    bckm_state_free(a);
+    bckm_state_free(b);
 }
 
 CHECK_CASES(CASE(rule_table), CASE(replicas_agree), CASE(verified_path))

@@ -4,10 +4,10 @@
 
 #include "bckm/enrol.h"
 
-static const uint8_t bp_pk[32] = {0xb1}, root[32] = {0xa7};
+static const uint8_t bp_pk[32] = { 0xb1 }, root[32] = { 0xa7 };
 
 static void agree(void) {
-    uint8_t psk[32] = {7}, hello[36], reply[BCKM_ENROL_REPLY_BYTES], fin[32];
+    uint8_t psk[32] = { 7 }, hello[36], reply[BCKM_ENROL_REPLY_BYTES], fin[32];
     struct bckm_enrol_device d;
     struct bckm_enrol_bp b;
     REQUIRE(bckm_enrol_device_hello(&d, 1234, psk, NULL, hello) == BCKM_OK);
@@ -29,7 +29,7 @@ static void agree(void) {
 }
 
 static void wrong_credential_or_tamper(void) {
-    uint8_t psk[32] = {7}, other[32] = {8}, hello[36], reply[BCKM_ENROL_REPLY_BYTES], fin[32];
+    uint8_t psk[32] = { 7 }, other[32] = { 8 }, hello[36], reply[BCKM_ENROL_REPLY_BYTES], fin[32];
     struct bckm_enrol_device d;
     struct bckm_enrol_bp b;
     /* BP uses another credential: the device rejects the BP. */

@@ -63,7 +63,10 @@ static long fuzz_regress_dir(const char *dir, fuzz_regress_fn fn) {
         size_t len = (size_t)st.st_size;
         uint8_t *buf = malloc(len ? len : 1);
         CHECK(buf != NULL);
-        if (buf == NULL) { fclose(f); continue; }
+        if (buf == NULL) {
+            fclose(f);
+            continue;
+        }
         CHECK_EQ(fread(buf, 1, len, f), len);
         fclose(f);
         printf("replay %s (%zu bytes)\n", path, len);
@@ -87,7 +90,7 @@ static void fuzz_regress_harness(const char *name, fuzz_regress_fn fn) {
     printf("%s: %ld seeds, %ld regression inputs\n", name, seeds, regs < 0 ? 0 : regs);
 }
 
-#define FUZZ_REGRESS_CASE(name)                                               \
+#define FUZZ_REGRESS_CASE(name)                                                                    \
     static void test_fuzz_##name(void) { fuzz_regress_harness(#name, fuzz_##name); }
 
 FUZZ_REGRESS_CASE(tx)

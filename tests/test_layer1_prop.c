@@ -13,13 +13,17 @@
 
 /* How many of the last epoch's messages the key holder d can open with any
  * key it holds. */
-static uint32_t openable(struct l1world *w, const struct bckm_device *d, struct bckm_msgs *msgs, uint32_t p) {
+static uint32_t openable(struct l1world *w, const struct bckm_device *d, struct bckm_msgs *msgs,
+                         uint32_t p) {
     uint32_t opened = 0;
     const uint8_t *keys[4 + 2 * 1024];
     uint32_t nk = 0;
-    keys[nk++] = d->kek; keys[nk++] = d->set_kek; keys[nk++] = d->seed;
+    keys[nk++] = d->kek;
+    keys[nk++] = d->set_kek;
+    keys[nk++] = d->seed;
     for (uint32_t k = 0; k < d->n_peers && nk < 2048; k++) keys[nk++] = d->keys[k].key;
-    for (uint32_t k = 0; k < d->n_sets && nk < 2048; k++) keys[nk++] = d->keys[d->cap_peers + k].key;
+    for (uint32_t k = 0; k < d->n_sets && nk < 2048; k++)
+        keys[nk++] = d->keys[d->cap_peers + k].key;
     for (uint32_t bp = 1; bp <= p; bp++) {
         struct bckm_msgs *m = &msgs[bp];
         for (uint32_t i = 0; i < m->n; i++) {
@@ -55,7 +59,8 @@ static uint32_t random_member(struct l1world *w) {
     }
 }
 
-static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t census_every, uint64_t seed) {
+static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t census_every,
+                uint64_t seed) {
     /* Long runs shrink the network far enough that Reorder must move nodes. */
     int expect_reorder = ops >= 10 * n0 / 2;
     struct l1world w;
@@ -77,14 +82,19 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
             uint32_t node;
             e = l1_join(&w, 1 + l1_rand(&w, p), &node);
             /* Backward secrecy: the joiner opens nothing sent before it joined. */
-            if (e == BCKM_OK && op % 7 == 0) bs_leaks += openable(&w, l1_device(&w, node), before, p);
+            if (e == BCKM_OK && op % 7 == 0)
+                bs_leaks += openable(&w, l1_device(&w, node), before, p);
         } else {
             uint32_t u = random_member(&w);
             e = l1_leave(&w, u, r % 3 == 0 ? BCKM_OP_EVICT : BCKM_OP_LEAVE);
             /* Forward secrecy: the departed node opens nothing sent after. */
             if (e == BCKM_OK && op % 7 == 1) fs_leaks += openable(&w, l1_device(&w, u), w.out, p);
         }
-        if (e != BCKM_OK) { failures++; fprintf(stderr, "op %u failed: %s\n", op, bckm_strerror(e)); break; }
+        if (e != BCKM_OK) {
+            failures++;
+            fprintf(stderr, "op %u failed: %s\n", op, bckm_strerror(e));
+            break;
+        }
         moves += w.plan.move_count;
         for (uint32_t i = 0; i < w.plan.retired_count; i++)
             if (w.plan.move_count > 0) dissolved++;
@@ -98,35 +108,47 @@ static void run(uint32_t p, bckm_policy pol, uint32_t n0, uint32_t ops, uint32_t
     CHECK_EQ(l1_delivery_errors, 0);
     /* The shrinking phase must have driven Reorder, or the test proves little. */
     if (expect_reorder) CHECK(moves > 0);
-    printf("  p=%u policy=%s n0=%u ops=%u -> n=%u sets=%u epoch=%llu reorder moves=%u\n", p, pol == BCKM_POLICY_OWNED ? "owned" : "global",
-           n0, ops, bckm_sets_nodes(w.reg), bckm_sets_count(w.reg), (unsigned long long)bckm_sets_epoch(w.reg), moves);
+    printf("  p=%u policy=%s n0=%u ops=%u -> n=%u sets=%u epoch=%llu reorder moves=%u\n", p,
+           pol == BCKM_POLICY_OWNED ? "owned" : "global", n0, ops, bckm_sets_nodes(w.reg),
+           bckm_sets_count(w.reg), (unsigned long long)bckm_sets_epoch(w.reg), moves);
     for (uint32_t b = 0; b <= p; b++) bckm_msgs_free(&before[b]);
     l1_free(&w);
 }
 
 static void prop_global_single_bp(void) {
-    if (check_small()) run(1, BCKM_POLICY_GLOBAL, 60, 300, 50, 1);
-    else run(1, BCKM_POLICY_GLOBAL, 150, 1500, 100, 1);
+    if (check_small())
+        run(1, BCKM_POLICY_GLOBAL, 60, 300, 50, 1);
+    else
+        run(1, BCKM_POLICY_GLOBAL, 150, 1500, 100, 1);
 }
 
 static void prop_owned_three_bps(void) {
-    if (check_small()) run(3, BCKM_POLICY_OWNED, 60, 300, 50, 12); /* seed with Reorder moves under the ratcheting DRBG */
-    else run(3, BCKM_POLICY_OWNED, 200, 1500, 100, 2);
+    if (check_small())
+        run(3, BCKM_POLICY_OWNED, 60, 300, 50,
+            12); /* seed with Reorder moves under the ratcheting DRBG */
+    else
+        run(3, BCKM_POLICY_OWNED, 200, 1500, 100, 2);
 }
 
 static void prop_global_three_bps(void) {
-    if (check_small()) run(3, BCKM_POLICY_GLOBAL, 60, 300, 50, 3);
-    else run(3, BCKM_POLICY_GLOBAL, 200, 1000, 100, 3);
+    if (check_small())
+        run(3, BCKM_POLICY_GLOBAL, 60, 300, 50, 3);
+    else
+        run(3, BCKM_POLICY_GLOBAL, 200, 1000, 100, 3);
 }
 
 static void prop_medium_network(void) {
-    if (check_small()) run(4, BCKM_POLICY_OWNED, 600, 60, 30, 4);
-    else run(4, BCKM_POLICY_OWNED, 2000, 150, 50, 4);
+    if (check_small())
+        run(4, BCKM_POLICY_OWNED, 600, 60, 30, 4);
+    else
+        run(4, BCKM_POLICY_OWNED, 2000, 150, 50, 4);
 }
 
 static void prop_ten_thousand_nodes(void) {
-    if (check_small()) run(1, BCKM_POLICY_GLOBAL, 1500, 20, 10, 5);
-    else run(1, BCKM_POLICY_GLOBAL, 10000, 40, 20, 5);
+    if (check_small())
+        run(1, BCKM_POLICY_GLOBAL, 1500, 20, 10, 5);
+    else
+        run(1, BCKM_POLICY_GLOBAL, 10000, 40, 20, 5);
 }
 
 /* A tampered message is rejected and changes nothing; the genuine one then
@@ -151,7 +173,9 @@ static void tamper_and_replay(void) {
                 target = mem[0];
             }
             struct bckm_device *d = l1_device(&w, target);
-            if (d == NULL || (r->kind == BCKM_MSG_UPDATE && r->kek_type == BCKM_KEK_SET && d->epoch == 0)) continue;
+            if (d == NULL ||
+                (r->kind == BCKM_MSG_UPDATE && r->kek_type == BCKM_KEK_SET && d->epoch == 0))
+                continue;
             size_t bytes = BCKM_DEVICE_BYTES(d->cap_peers, d->cap_sets);
             uint8_t *snap = malloc(bytes), *copy = malloc(r->len);
             memcpy(snap, d, bytes);
@@ -162,7 +186,8 @@ static void tamper_and_replay(void) {
             trials++;
             if (bckm_device_apply(d, copy, r->len) != BCKM_OK) tampered++;
             if (memcmp(snap, d, bytes) == 0) unchanged++;
-            free(snap); free(copy);
+            free(snap);
+            free(copy);
         }
         l1_deliver_all(&w);
         /* every live device is now at the new epoch; replay everything */
@@ -183,7 +208,8 @@ static void tamper_and_replay(void) {
             if (e2 == BCKM_ERR_REPLAY || e2 == BCKM_ERR_UNKNOWN) replayed++;
             if (e2 == BCKM_OK) applied++;
             if (memcmp(snap, d, bytes) != 0) unchanged = 0;
-            free(snap); free(copy);
+            free(snap);
+            free(copy);
         }
     }
     CHECK(trials > 100);

@@ -32,8 +32,10 @@ static char tmpdir[64];
 
 static void rm_store(const char *dir) {
     char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir); unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir); unlink(p);
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
     rmdir(dir);
 }
 
@@ -42,7 +44,8 @@ static int fresh_dir(void) {
     return mkdtemp(tmpdir) != NULL;
 }
 
-static int open_backend(const struct backend *b, const struct bckm_ledger_config *cfg, bckm_ledger **l) {
+static int open_backend(const struct backend *b, const struct bckm_ledger_config *cfg,
+                        bckm_ledger **l) {
     return b->durable ? bckm_ledger_open_lmdb(tmpdir, cfg, l) : bckm_ledger_open_memory(cfg, l);
 }
 
@@ -84,16 +87,19 @@ static void append_and_read(void) {
         int bad = 0;
         REQUIRE(fresh_dir());
         REQUIRE(open_backend(&backends[bi], &cfg, &l) == BCKM_OK);
-        for (uint64_t h = 1; h <= 40; h++) if (chain_append(l, &ch, h) != BCKM_OK) bad++;
+        for (uint64_t h = 1; h <= 40; h++)
+            if (chain_append(l, &ch, h) != BCKM_OK) bad++;
         CHECK_EQ(bad, 0);
         CHECK_EQ(bckm_ledger_height(l), 40);
         CHECK_EQ(bckm_ledger_tip_hash(l, tip), BCKM_OK);
         CHECK_MEM(tip, ch.hash[39], 32);
         for (uint64_t h = 1; h <= 40; h++) {
-            if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.blk_len[h - 1] ||
-                memcmp(buf, ch.blk[h - 1], len) != 0) bad++;
-            if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.cert_len[h - 1] ||
-                memcmp(buf, ch.cert[h - 1], len) != 0) bad++;
+            if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+                len != ch.blk_len[h - 1] || memcmp(buf, ch.blk[h - 1], len) != 0)
+                bad++;
+            if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+                len != ch.cert_len[h - 1] || memcmp(buf, ch.cert[h - 1], len) != 0)
+                bad++;
         }
         CHECK_EQ(bad, 0);
         /* A buffer too small is refused with the size needed. */
@@ -106,8 +112,11 @@ static void append_and_read(void) {
         for (uint64_t h = 1; h <= 40; h++) {
             memset(buf, 0xAA, CHAIN_MAX_TXS + 1);
             len = 99;
-            if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) bad++;
-            for (size_t k = 0; k < len && k < CHAIN_MAX_TXS; k++) if (buf[k] != 0) bad++;
+            if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+                len != ch.n_txs[h - 1])
+                bad++;
+            for (size_t k = 0; k < len && k < CHAIN_MAX_TXS; k++)
+                if (buf[k] != 0) bad++;
             if (buf[len] != 0xAA) bad++;
         }
         CHECK_EQ(bad, 0);
@@ -152,14 +161,15 @@ static void append_rejects_bad_input(void) {
         check_unchanged(l, 2);
         /* a valid block 3 built on another parent */
         memset(wrong_prev, 0x77, sizeof wrong_prev);
-        REQUIRE(chain_make(&ch.keys, 3, wrong_prev, 0, 0x7, envs, &n, blk, sizeof blk, &blen,
-                           cert, sizeof cert, &clen, hash) == BCKM_OK);
+        REQUIRE(chain_make(&ch.keys, 3, wrong_prev, 0, 0x7, envs, &n, blk, sizeof blk, &blen, cert,
+                           sizeof cert, &clen, hash) == BCKM_OK);
         CHECK_EQ(bckm_ledger_append(l, blk, blen, cert, clen, NULL), BCKM_ERR_MISMATCH);
         check_unchanged(l, 2);
         /* another block 3 on the right parent, with the honest block's certificate */
-        REQUIRE(chain_make(&ch.keys, 3, ch.hash[1], 1, 0x7, envs, &n, blk, sizeof blk, &blen,
-                           cert, sizeof cert, &clen, hash) == BCKM_OK);
-        CHECK_EQ(bckm_ledger_append(l, blk, blen, ch.cert[2], ch.cert_len[2], NULL), BCKM_ERR_MISMATCH);
+        REQUIRE(chain_make(&ch.keys, 3, ch.hash[1], 1, 0x7, envs, &n, blk, sizeof blk, &blen, cert,
+                           sizeof cert, &clen, hash) == BCKM_OK);
+        CHECK_EQ(bckm_ledger_append(l, blk, blen, ch.cert[2], ch.cert_len[2], NULL),
+                 BCKM_ERR_MISMATCH);
         /* ... and with its own certificate it would be fine, so the variant itself is valid;
          * but signed by two BPs only it is not enough (2f+1 = 3) */
         REQUIRE(chain_make(&ch.keys, 3, ch.hash[1], 1, 0x3, envs, &n, blk2, sizeof blk2, &blen2,
@@ -170,10 +180,12 @@ static void append_rejects_bad_input(void) {
         CHECK_EQ(bckm_ledger_append(l, ch.blk[2], ch.blk_len[2], ch.cert[3], ch.cert_len[3], NULL),
                  BCKM_ERR_MISMATCH);
         /* truncated block, truncated certificate */
-        CHECK_EQ(bckm_ledger_append(l, ch.blk[2], ch.blk_len[2] - 1, ch.cert[2], ch.cert_len[2], NULL),
-                 BCKM_ERR_TRUNCATED);
-        CHECK_EQ(bckm_ledger_append(l, ch.blk[2], ch.blk_len[2], ch.cert[2], ch.cert_len[2] - 1, NULL),
-                 BCKM_ERR_TRUNCATED);
+        CHECK_EQ(
+            bckm_ledger_append(l, ch.blk[2], ch.blk_len[2] - 1, ch.cert[2], ch.cert_len[2], NULL),
+            BCKM_ERR_TRUNCATED);
+        CHECK_EQ(
+            bckm_ledger_append(l, ch.blk[2], ch.blk_len[2], ch.cert[2], ch.cert_len[2] - 1, NULL),
+            BCKM_ERR_TRUNCATED);
         /* a changed byte in the last envelope (tx root) or in the header (hash) */
         memcpy(blk2, ch.blk[2], ch.blk_len[2]);
         blk2[ch.blk_len[2] - 1] ^= 1;
@@ -181,7 +193,7 @@ static void append_rejects_bad_input(void) {
         CHECK_EQ(bckm_ledger_append(l, blk2, ch.blk_len[2], ch.cert[2], ch.cert_len[2], NULL),
                  BCKM_ERR_MISMATCH);
         memcpy(blk2, ch.blk[2], ch.blk_len[2]);
-        blk2[50] ^= 1;  /* time */
+        blk2[50] ^= 1; /* time */
         CHECK_EQ(bckm_ledger_append(l, blk2, ch.blk_len[2], ch.cert[2], ch.cert_len[2], NULL),
                  BCKM_ERR_MISMATCH);
         /* a bad signature in the certificate */
@@ -193,8 +205,9 @@ static void append_rejects_bad_input(void) {
         memset(blk2, 0xEE, 300);
         CHECK(bckm_ledger_append(l, blk2, 300, ch.cert[2], ch.cert_len[2], NULL) != BCKM_OK);
         CHECK_EQ(bckm_ledger_append(l, NULL, 0, ch.cert[2], ch.cert_len[2], NULL), BCKM_ERR_ARG);
-        CHECK_EQ(bckm_ledger_append(NULL, ch.blk[2], ch.blk_len[2], ch.cert[2], ch.cert_len[2], NULL),
-                 BCKM_ERR_ARG);
+        CHECK_EQ(
+            bckm_ledger_append(NULL, ch.blk[2], ch.blk_len[2], ch.cert[2], ch.cert_len[2], NULL),
+            BCKM_ERR_ARG);
         check_unchanged(l, 2);
         /* after all that, the honest block 3 goes in */
         CHECK_EQ(chain_append(l, &ch, 3), BCKM_OK);
@@ -218,8 +231,8 @@ static void genesis_needs_zero_parent(void) {
     REQUIRE(chain_ready(60));
     struct bckm_ledger_config cfg = chain_config(&ch.keys);
     memset(prev, 0x11, sizeof prev);
-    REQUIRE(chain_make(&ch.keys, 1, prev, 0, 0xF, envs, &n, blk, sizeof blk, &blen, cert, sizeof cert,
-                       &clen, hash) == BCKM_OK);
+    REQUIRE(chain_make(&ch.keys, 1, prev, 0, 0xF, envs, &n, blk, sizeof blk, &blen, cert,
+                       sizeof cert, &clen, hash) == BCKM_OK);
     for (int bi = 0; bi < 2; bi++) {
         bckm_ledger *l = NULL;
         REQUIRE(fresh_dir());
@@ -227,8 +240,8 @@ static void genesis_needs_zero_parent(void) {
         CHECK_EQ(bckm_ledger_append(l, blk, blen, cert, clen, NULL), BCKM_ERR_MISMATCH);
         CHECK_EQ(bckm_ledger_height(l), 0);
         /* all four signing is fine too */
-        REQUIRE(chain_make(&ch.keys, 1, (uint8_t[32]){ 0 }, 0, 0xF, envs, &n, blk, sizeof blk, &blen,
-                           cert, sizeof cert, &clen, hash) == BCKM_OK);
+        REQUIRE(chain_make(&ch.keys, 1, (uint8_t[32]){ 0 }, 0, 0xF, envs, &n, blk, sizeof blk,
+                           &blen, cert, sizeof cert, &clen, hash) == BCKM_OK);
         CHECK_EQ(bckm_ledger_append(l, blk, blen, cert, clen, NULL), BCKM_OK);
         bckm_ledger_close(l);
         rm_store(tmpdir);
@@ -241,14 +254,15 @@ static void genesis_needs_zero_parent(void) {
 /* Collects every entry of a query by pages of `page`. */
 enum q { Q_NODE, Q_CODE, Q_ALL };
 static size_t collect(bckm_ledger *l, enum q q, uint32_t node, const uint8_t *code,
-                      struct bckm_ledger_pos after, size_t page, struct bckm_ledger_entry *out, size_t cap) {
+                      struct bckm_ledger_pos after, size_t page, struct bckm_ledger_entry *out,
+                      size_t cap) {
     size_t total = 0;
     for (;;) {
         size_t n = 0;
         struct bckm_ledger_entry buf[8];
-        int r = q == Q_NODE ? bckm_ledger_find_node(l, node, after, buf, page, &n)
-              : q == Q_CODE ? bckm_ledger_find_code(l, code, after, buf, page, &n)
-                            : bckm_ledger_txs_after(l, after, buf, page, &n);
+        int r = q == Q_NODE   ? bckm_ledger_find_node(l, node, after, buf, page, &n)
+                : q == Q_CODE ? bckm_ledger_find_code(l, code, after, buf, page, &n)
+                              : bckm_ledger_txs_after(l, after, buf, page, &n);
         if (r != BCKM_OK) return (size_t)-1;
         for (size_t i = 0; i < n && total < cap; i++) out[total++] = buf[i];
         if (n < page) return total;
@@ -326,11 +340,13 @@ static void check_status(bckm_ledger *l, uint64_t height) {
     int bad = 0;
     for (uint64_t h = 1; h <= height; h++) {
         size_t len = 0;
-        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) {
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != ch.n_txs[h - 1]) {
             bad++;
             continue;
         }
-        for (uint32_t k = 0; k < len; k++) if (buf[k] != status_of(h, k)) bad++;
+        for (uint32_t k = 0; k < len; k++)
+            if (buf[k] != status_of(h, k)) bad++;
     }
     CHECK_EQ(bad, 0);
 }
@@ -348,10 +364,11 @@ static void queries_match_blocks(void) {
             uint8_t status[CHAIN_MAX_TXS];
             for (uint32_t k = 0; k < CHAIN_MAX_TXS; k++) status[k] = status_of(h, k);
             CHECK_EQ(bckm_ledger_append(l, ch.blk[h - 1], ch.blk_len[h - 1], ch.cert[h - 1],
-                                        ch.cert_len[h - 1], status), BCKM_OK);
+                                        ch.cert_len[h - 1], status),
+                     BCKM_OK);
             total += ch.n_txs[h - 1];
         }
-        CHECK(total > 60);  /* the chain exercises multi-entry postings */
+        CHECK(total > 60); /* the chain exercises multi-entry postings */
         check_queries(l, 60);
         check_status(l, 60);
         /* cap 0 and NULL arguments */
@@ -388,21 +405,22 @@ static int opaque_ready(void) {
     if (ready) return 1;
     if (!chain_ready(60)) return 0;
     for (uint64_t h = 1; h <= OPAQUE_LEN; h++)
-        if (chain_make_opaque(&ch.keys, h, h == 1 ? zero : op_hash[h - 2], 0, chain_signers(h), &op_n[h - 1],
-                              op_blk[h - 1], CHAIN_OPAQUE_BLOCK_CAP, &op_blk_len[h - 1], op_cert[h - 1],
-                              CHAIN_CERT_CAP, &op_cert_len[h - 1], op_hash[h - 1]) != BCKM_OK) return 0;
+        if (chain_make_opaque(&ch.keys, h, h == 1 ? zero : op_hash[h - 2], 0, chain_signers(h),
+                              &op_n[h - 1], op_blk[h - 1], CHAIN_OPAQUE_BLOCK_CAP,
+                              &op_blk_len[h - 1], op_cert[h - 1], CHAIN_CERT_CAP,
+                              &op_cert_len[h - 1], op_hash[h - 1]) != BCKM_OK)
+            return 0;
     ready = 1;
     return 1;
 }
 
-static uint8_t op_status(uint64_t h, uint32_t k) {
-    return (uint8_t)(h * 13u + k * 7u + 1u);
-}
+static uint8_t op_status(uint64_t h, uint32_t k) { return (uint8_t)(h * 13u + k * 7u + 1u); }
 
 static int op_append(bckm_ledger *l, uint64_t h) {
     uint8_t status[CHAIN_OPAQUE_MAX_TXS];
     for (uint32_t k = 0; k < CHAIN_OPAQUE_MAX_TXS; k++) status[k] = op_status(h, k);
-    return bckm_ledger_append(l, op_blk[h - 1], op_blk_len[h - 1], op_cert[h - 1], op_cert_len[h - 1], status);
+    return bckm_ledger_append(l, op_blk[h - 1], op_blk_len[h - 1], op_cert[h - 1],
+                              op_cert_len[h - 1], status);
 }
 
 static struct bckm_ledger_config opaque_config(void) {
@@ -421,19 +439,26 @@ static void check_opaque_store(bckm_ledger *l, uint64_t height) {
     for (uint64_t h = 1; h <= height; h++) {
         size_t len = 0, pos = 0, tl = 0;
         const uint8_t *t = NULL;
-        if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_cert_len[h - 1] ||
-            memcmp(buf, op_cert[h - 1], len) != 0) bad++;
-        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_n[h - 1]) bad++;
+        if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != op_cert_len[h - 1] || memcmp(buf, op_cert[h - 1], len) != 0)
+            bad++;
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_n[h - 1])
+            bad++;
         else
-            for (uint32_t k = 0; k < len; k++) if (buf[k] != op_status(h, k)) bad++;
-        if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK || len != op_blk_len[h - 1] ||
-            memcmp(buf, op_blk[h - 1], len) != 0) { bad++; continue; }
+            for (uint32_t k = 0; k < len; k++)
+                if (buf[k] != op_status(h, k)) bad++;
+        if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != op_blk_len[h - 1] || memcmp(buf, op_blk[h - 1], len) != 0) {
+            bad++;
+            continue;
+        }
         const uint8_t *body = buf + BCKM_BLOCK_HEADER_BYTES;
         size_t body_len = len - BCKM_BLOCK_HEADER_BYTES;
         for (uint32_t k = 0; k < op_n[h - 1]; k++) {
             size_t want = chain_opaque_tx(h, k, 0, tx);
             if (bckm_block_body_next(body, body_len, &pos, &t, &tl) != 1 || tl != want ||
-                memcmp(t, tx, want) != 0) bad++;
+                memcmp(t, tx, want) != 0)
+                bad++;
         }
         if (pos != body_len) bad++;
     }
@@ -448,7 +473,8 @@ static void check_opaque_queries(bckm_ledger *l) {
     CHECK_EQ(bckm_ledger_txs_after(l, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
     CHECK_EQ(n, 0);
     n = 99;
-    CHECK_EQ(bckm_ledger_find_node(l, 0x01000001u, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
+    CHECK_EQ(bckm_ledger_find_node(l, 0x01000001u, BCKM_LEDGER_POS_START, e, 4, &n),
+             BCKM_ERR_STATE);
     CHECK_EQ(n, 0);
     n = 99;
     CHECK_EQ(bckm_ledger_find_code(l, code, BCKM_LEDGER_POS_START, e, 4, &n), BCKM_ERR_STATE);
@@ -468,7 +494,8 @@ static void opaque_ledger(void) {
         REQUIRE(fresh_dir());
         REQUIRE(open_backend(&backends[bi], &cfg, &l) == BCKM_OK);
         check_opaque_queries(l);
-        for (uint64_t h = 1; h <= 19; h++) if (op_append(l, h) != BCKM_OK) bad++;
+        for (uint64_t h = 1; h <= 19; h++)
+            if (op_append(l, h) != BCKM_OK) bad++;
         CHECK_EQ(bad, 0);
         uint8_t tip[32];
         CHECK_EQ(bckm_ledger_tip_hash(l, tip), BCKM_OK);
@@ -479,17 +506,23 @@ static void opaque_ledger(void) {
         REQUIRE(op_n[19] == 2 && op_n[20] == 0);
         size_t bl = op_blk_len[19];
         memcpy(blk, op_blk[19], bl);
-        blk[bl - 1] ^= 1;  /* a transaction byte: the root */
-        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_MISMATCH);
+        blk[bl - 1] ^= 1; /* a transaction byte: the root */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL),
+                 BCKM_ERR_MISMATCH);
         memcpy(blk, op_blk[19], bl);
-        blk[bl] = 0;  /* a trailing byte */
-        CHECK_EQ(bckm_ledger_append(l, blk, bl + 1, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
-        CHECK_EQ(bckm_ledger_append(l, blk, bl - 1, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_TRUNCATED);
-        bckm_put_u16(blk + BCKM_BLOCK_HEADER_BYTES, 0);  /* a zero-length first record */
-        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
+        blk[bl] = 0; /* a trailing byte */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl + 1, op_cert[19], op_cert_len[19], NULL),
+                 BCKM_ERR_FORMAT);
+        CHECK_EQ(bckm_ledger_append(l, blk, bl - 1, op_cert[19], op_cert_len[19], NULL),
+                 BCKM_ERR_TRUNCATED);
+        bckm_put_u16(blk + BCKM_BLOCK_HEADER_BYTES, 0); /* a zero-length first record */
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL),
+                 BCKM_ERR_FORMAT);
         bckm_put_u16(blk + BCKM_BLOCK_HEADER_BYTES, BCKM_BLOCK_TX_MAX_BYTES + 1);
-        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL), BCKM_ERR_FORMAT);
-        CHECK_EQ(bckm_ledger_append(l, op_blk[19], bl, op_cert[18], op_cert_len[18], NULL), BCKM_ERR_MISMATCH);
+        CHECK_EQ(bckm_ledger_append(l, blk, bl, op_cert[19], op_cert_len[19], NULL),
+                 BCKM_ERR_FORMAT);
+        CHECK_EQ(bckm_ledger_append(l, op_blk[19], bl, op_cert[18], op_cert_len[18], NULL),
+                 BCKM_ERR_MISMATCH);
         CHECK_EQ(op_append(l, 21), BCKM_ERR_STATE);
         check_opaque_store(l, 19);
         CHECK_EQ(op_append(l, 20), BCKM_OK);
@@ -501,7 +534,7 @@ static void opaque_ledger(void) {
             REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
             check_opaque_store(l, 20);
             check_opaque_queries(l);
-            CHECK_EQ(op_append(l, 21), BCKM_OK);  /* an empty block */
+            CHECK_EQ(op_append(l, 21), BCKM_OK); /* an empty block */
             bckm_ledger_close(l);
             l = NULL;
             REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
@@ -565,17 +598,32 @@ static void lmdb_reopen_persists(void) {
 
 /* Raw access to the store, to tamper with it as a disk fault or an attacker
  * would. */
-struct raw { MDB_env *env; MDB_txn *txn; MDB_dbi dbi; };
+struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+};
 
 static int raw_begin(struct raw *r, const char *db) {
     unsigned flags = (strcmp(db, "by_node") == 0 || strcmp(db, "by_code") == 0)
-                         ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
+                         ? (MDB_DUPSORT | MDB_DUPFIXED)
+                         : 0u;
     if (mdb_env_create(&r->env) != 0) return 0;
     mdb_env_set_maxdbs(r->env, 8);
     mdb_env_set_mapsize(r->env, 64u << 20);
-    if (mdb_env_open(r->env, tmpdir, 0, 0600) != 0) { mdb_env_close(r->env); return 0; }
-    if (mdb_txn_begin(r->env, NULL, 0, &r->txn) != 0) { mdb_env_close(r->env); return 0; }
-    if (mdb_dbi_open(r->txn, db, flags, &r->dbi) != 0) { mdb_txn_abort(r->txn); mdb_env_close(r->env); return 0; }
+    if (mdb_env_open(r->env, tmpdir, 0, 0600) != 0) {
+        mdb_env_close(r->env);
+        return 0;
+    }
+    if (mdb_txn_begin(r->env, NULL, 0, &r->txn) != 0) {
+        mdb_env_close(r->env);
+        return 0;
+    }
+    if (mdb_dbi_open(r->txn, db, flags, &r->dbi) != 0) {
+        mdb_txn_abort(r->txn);
+        mdb_env_close(r->env);
+        return 0;
+    }
     return 1;
 }
 
@@ -614,7 +662,11 @@ static int raw_put(const char *db, const void *k, size_t kl, const void *v, size
     struct raw r;
     if (!raw_begin(&r, db)) return 0;
     MDB_val key = { kl, (void *)(uintptr_t)k }, val = { vl, (void *)(uintptr_t)v };
-    if (mdb_put(r.txn, r.dbi, &key, &val, 0) != 0) { mdb_txn_abort(r.txn); mdb_env_close(r.env); return 0; }
+    if (mdb_put(r.txn, r.dbi, &key, &val, 0) != 0) {
+        mdb_txn_abort(r.txn);
+        mdb_env_close(r.env);
+        return 0;
+    }
     return raw_end(&r);
 }
 
@@ -623,20 +675,40 @@ static int raw_del(const char *db, const void *k, size_t kl, const void *v, size
     if (!raw_begin(&r, db)) return 0;
     MDB_val key = { kl, (void *)(uintptr_t)k }, val = { vl, (void *)(uintptr_t)v };
     if (mdb_del(r.txn, r.dbi, &key, v != NULL ? &val : NULL) != 0) {
-        mdb_txn_abort(r.txn); mdb_env_close(r.env); return 0;
+        mdb_txn_abort(r.txn);
+        mdb_env_close(r.env);
+        return 0;
     }
     return raw_end(&r);
 }
 
-enum tamper { T_FLIP_BLOCK, T_OTHER_BLOCK, T_GAP, T_NO_CERT, T_BAD_CERT, T_LAST_CERT, T_TX_RECORD,
-              T_TX_EXTRA, T_NODE_MISSING, T_NODE_EXTRA, T_CODE_MISSING, T_FORMAT, T_EXTRA_CERT,
-              T_FORMAT_V1, T_FORMAT_OPAQUE, T_NO_STATUS, T_STATUS_LEN, T_EXTRA_STATUS, T_COUNT };
+enum tamper {
+    T_FLIP_BLOCK,
+    T_OTHER_BLOCK,
+    T_GAP,
+    T_NO_CERT,
+    T_BAD_CERT,
+    T_LAST_CERT,
+    T_TX_RECORD,
+    T_TX_EXTRA,
+    T_NODE_MISSING,
+    T_NODE_EXTRA,
+    T_CODE_MISSING,
+    T_FORMAT,
+    T_EXTRA_CERT,
+    T_FORMAT_V1,
+    T_FORMAT_OPAQUE,
+    T_NO_STATUS,
+    T_STATUS_LEN,
+    T_EXTRA_STATUS,
+    T_COUNT
+};
 
 static int apply_tamper(enum tamper t) {
     static uint8_t blk[BCKM_BLOCK_MAX_BYTES], cert[BCKM_CERT_MAX_BYTES];
     uint8_t key[8], pos[12], b[CHAIN_BLOCK_CAP], rec[1 + BCKM_ENVELOPE_BYTES];
     uint64_t h = 5;
-    while (ch.n_txs[h - 1] == 0) h++;  /* a block with transactions */
+    while (ch.n_txs[h - 1] == 0) h++; /* a block with transactions */
     bckm_put_u64(key, h);
     bckm_put_u64(pos, h);
     bckm_put_u32(pos + 8, 0);
@@ -652,7 +724,8 @@ static int apply_tamper(enum tamper t) {
         uint32_t n;
         /* A validly certified block for this height, but not a child of h-1. */
         if (chain_make(&ch.keys, h, (uint8_t[32]){ 9 }, 2, 0xF, envs, &n, blk, sizeof blk, &bl,
-                       cert, sizeof cert, &cl, hash) != BCKM_OK) return 0;
+                       cert, sizeof cert, &cl, hash) != BCKM_OK)
+            return 0;
         return raw_put("blocks", key, 8, blk, bl) && raw_put("certs", key, 8, cert, cl);
     }
     case T_GAP: return raw_del("blocks", key, 8, NULL, 0);
@@ -662,13 +735,11 @@ static int apply_tamper(enum tamper t) {
         cert[ch.cert_len[h - 1] - 1] ^= 1;
         return raw_put("certs", key, 8, cert, ch.cert_len[h - 1]);
     }
-    case T_LAST_CERT:
-        bckm_put_u64(key, 10);
-        return raw_del("certs", key, 8, NULL, 0);
+    case T_LAST_CERT: bckm_put_u64(key, 10); return raw_del("certs", key, 8, NULL, 0);
     case T_TX_RECORD:
         memset(rec, 0, sizeof rec);
         if (bckm_envelope_encode(&ch.envs[h - 1][0], rec + 1) != BCKM_OK) return 0;
-        rec[1 + 20] ^= 1;  /* the set ID inside the stored transaction */
+        rec[1 + 20] ^= 1; /* the set ID inside the stored transaction */
         return raw_put("txs", pos, 12, rec, sizeof rec);
     case T_TX_EXTRA:
         bckm_put_u32(pos + 8, 77);
@@ -685,25 +756,19 @@ static int apply_tamper(enum tamper t) {
         bckm_put_u32(nk, 0x0100ABCDu);
         return raw_put("by_node", nk, 4, pos, 12);
     }
-    case T_CODE_MISSING:
-        return raw_del("by_code", ch.envs[h - 1][0].tx.code_hash, 32, pos, 12);
-    case T_FORMAT:
-        return raw_put("meta", "format", 6, "bckm-ledger-v0", 14);
+    case T_CODE_MISSING: return raw_del("by_code", ch.envs[h - 1][0].tx.code_hash, 32, pos, 12);
+    case T_FORMAT: return raw_put("meta", "format", 6, "bckm-ledger-v0", 14);
     case T_EXTRA_CERT:
         bckm_put_u64(key, 11);
         return raw_put("certs", key, 8, ch.cert[10], ch.cert_len[10]);
-    case T_FORMAT_V1:
-        return raw_put("meta", "format", 6, "bckm-ledger-v1", 14);
-    case T_FORMAT_OPAQUE:
-        return raw_put("meta", "format", 6, "bckm-ledger-v2-opaque", 21);
+    case T_FORMAT_V1: return raw_put("meta", "format", 6, "bckm-ledger-v1", 14);
+    case T_FORMAT_OPAQUE: return raw_put("meta", "format", 6, "bckm-ledger-v2-opaque", 21);
     case T_NO_STATUS: return raw_del("status", key, 8, NULL, 0);
     case T_STATUS_LEN: {
         uint8_t st[CHAIN_MAX_TXS + 1] = { 0 };
         return raw_put("status", key, 8, st, ch.n_txs[h - 1] + 1u);
     }
-    case T_EXTRA_STATUS:
-        bckm_put_u64(key, 11);
-        return raw_put("status", key, 8, "", 0);
+    case T_EXTRA_STATUS: bckm_put_u64(key, 11); return raw_put("status", key, 8, "", 0);
     case T_COUNT: break;
     }
     return 0;
@@ -880,8 +945,9 @@ static void lmdb_damaged_pages_never_crash(void) {
             size_t bl;
             if (h > 10) bad++;
             for (uint64_t i = 1; i <= h && i <= 10; i++)
-                if (bckm_ledger_get_block(l, i, buf, sizeof buf, &bl) != BCKM_OK || bl != ch.blk_len[i - 1] ||
-                    memcmp(buf, ch.blk[i - 1], bl) != 0) bad++;
+                if (bckm_ledger_get_block(l, i, buf, sizeof buf, &bl) != BCKM_OK ||
+                    bl != ch.blk_len[i - 1] || memcmp(buf, ch.blk[i - 1], bl) != 0)
+                    bad++;
             if (h < 60) (void)chain_append(l, &ch, h + 1);
             bckm_ledger_close(l);
         } else if (r == BCKM_ERR_CORRUPT || r == BCKM_ERR_IO) {
@@ -932,7 +998,7 @@ static void lmdb_kind_and_format(void) {
     CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &op_cfg, &l), BCKM_ERR_CORRUPT);
     CHECK(l == NULL);
     fl = raw_get("meta", "format", 6, fmt, sizeof fmt);
-    CHECK(fl == 14 && memcmp(fmt, "bckm-ledger-v1", 14) == 0);  /* not rewritten */
+    CHECK(fl == 14 && memcmp(fmt, "bckm-ledger-v1", 14) == 0); /* not rewritten */
     CHECK_EQ(raw_count("blocks"), 10);
     rm_store(tmpdir);
 
@@ -999,5 +1065,4 @@ CHECK_CASES(CASE(empty_ledger), CASE(append_and_read), CASE(append_rejects_bad_i
             CASE(genesis_needs_zero_parent), CASE(queries_match_blocks), CASE(lmdb_reopen_persists),
             CASE(lmdb_tampered_store_is_corrupt), CASE(lmdb_wrong_keys_is_corrupt),
             CASE(lmdb_open_errors), CASE(lmdb_empty_file_is_new_store), CASE(opaque_ledger),
-            CASE(lmdb_kind_and_format),
-            CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))
+            CASE(lmdb_kind_and_format), CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))

@@ -91,21 +91,29 @@ static uint64_t verify_store(uint64_t must_have) {
     if (height > ch.len) bad++;
     for (uint64_t h = 1; h <= height && h <= ch.len; h++) {
         size_t len = 0;
-        if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.blk_len[h - 1] ||
-            memcmp(buf, ch.blk[h - 1], len) != 0) bad++;
-        if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.cert_len[h - 1] ||
-            memcmp(buf, ch.cert[h - 1], len) != 0) bad++;
+        if (bckm_ledger_get_block(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != ch.blk_len[h - 1] || memcmp(buf, ch.blk[h - 1], len) != 0)
+            bad++;
+        if (bckm_ledger_get_cert(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != ch.cert_len[h - 1] || memcmp(buf, ch.cert[h - 1], len) != 0)
+            bad++;
         /* one status byte per transaction (all "executed": appended with NULL) */
-        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK || len != ch.n_txs[h - 1]) bad++;
+        if (bckm_ledger_get_status(l, h, buf, sizeof buf, &len) != BCKM_OK ||
+            len != ch.n_txs[h - 1])
+            bad++;
         else
-            for (size_t k = 0; k < len; k++) if (buf[k] != 0) bad++;
+            for (size_t k = 0; k < len; k++)
+                if (buf[k] != 0) bad++;
         txs += ch.n_txs[h - 1];
     }
     /* The position index holds exactly the prefix's transactions. */
     struct bckm_ledger_pos after = BCKM_LEDGER_POS_START;
     for (;;) {
         size_t n = 0;
-        if (bckm_ledger_txs_after(l, after, ents, 64, &n) != BCKM_OK) { bad++; break; }
+        if (bckm_ledger_txs_after(l, after, ents, 64, &n) != BCKM_OK) {
+            bad++;
+            break;
+        }
         counted += n;
         if (n < 64) break;
         after = ents[n - 1].pos;
@@ -118,24 +126,27 @@ static uint64_t verify_store(uint64_t must_have) {
 
 static void rm_store(void) {
     char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir); unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir); unlink(p);
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
     rmdir(dir);
 }
 
 static void kill_and_reopen(void) {
     const int kills = check_small() ? 10 : 50;
     const size_t len = check_small() ? 600 : 2000;
-    uint64_t seen = 0;          /* highest height any reopen has shown */
+    uint64_t seen = 0; /* highest height any reopen has shown */
     int signaled = 0, mid_append = 0, failures = 0;
     const char *s = getenv("BCKM_SEED");
     rng_state = s != NULL ? strtoull(s, NULL, 0) : 0x6c656467ull;
-    printf("seed 0x%llx (set BCKM_SEED to choose), %d kills\n", (unsigned long long)rng_state, kills);
+    printf("seed 0x%llx (set BCKM_SEED to choose), %d kills\n", (unsigned long long)rng_state,
+           kills);
 
     REQUIRE(chain_build(&ch, len) == BCKM_OK);
     strcpy(dir, "/tmp/bckm-ledger-crash-XXXXXX");
     REQUIRE(mkdtemp(dir) != NULL);
-    fflush(NULL);  /* nothing buffered is duplicated into the children */
+    fflush(NULL); /* nothing buffered is duplicated into the children */
 
     for (int it = 0; it < kills && failures == 0; it++) {
         int fds[2];
@@ -160,23 +171,29 @@ static void kill_and_reopen(void) {
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
         while ((a = read_ack(fds[0])) != 0) acked = a;
         close(fds[0]);
-        if (WIFSIGNALED(st)) signaled++;
+        if (WIFSIGNALED(st))
+            signaled++;
         else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "kill %d: child exited with %d\n", it, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            fprintf(stderr, "kill %d: child exited with %d\n", it,
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
             failures++;
         }
         uint64_t must = acked > seen ? acked : seen;
         uint64_t h = verify_store(must);
-        if (h == UINT64_MAX) { failures++; break; }
-        if (h > acked && WIFSIGNALED(st)) mid_append++;  /* committed, killed before the ack */
+        if (h == UINT64_MAX) {
+            failures++;
+            break;
+        }
+        if (h > acked && WIFSIGNALED(st)) mid_append++; /* committed, killed before the ack */
         seen = h;
     }
     CHECK_EQ(failures, 0);
     /* The kills really interrupted writers that had work left. */
     CHECK(signaled >= kills / 2);
     CHECK(seen > 0);
-    printf("final height %llu, %d kills hit a running writer, %d after a commit but before its ack\n",
-           (unsigned long long)seen, signaled, mid_append);
+    printf(
+        "final height %llu, %d kills hit a running writer, %d after a commit but before its ack\n",
+        (unsigned long long)seen, signaled, mid_append);
     rm_store();
     chain_free(&ch);
 }

@@ -24,11 +24,17 @@ static uint32_t random_member_of(struct l1world *w, int want_bp_alive) {
 static int random_ops(struct l1world *w, uint32_t count) {
     for (uint32_t k = 0; k < count; k++) {
         uint32_t bp;
-        do bp = 1 + l1_rand(w, w->p); while (w->dead[bp]);
+        do bp = 1 + l1_rand(w, w->p);
+        while (w->dead[bp]);
         int e;
-        if (l1_rand(w, 100) < 55) e = l1_join(w, bp, NULL);
-        else e = l1_leave(w, random_member_of(w, 1), BCKM_OP_LEAVE);
-        if (e != BCKM_OK) { fprintf(stderr, "op failed: %s\n", bckm_strerror(e)); return e; }
+        if (l1_rand(w, 100) < 55)
+            e = l1_join(w, bp, NULL);
+        else
+            e = l1_leave(w, random_member_of(w, 1), BCKM_OP_LEAVE);
+        if (e != BCKM_OK) {
+            fprintf(stderr, "op failed: %s\n", bckm_strerror(e));
+            return e;
+        }
     }
     return BCKM_OK;
 }
@@ -41,7 +47,8 @@ static void sleeping_nodes(bckm_policy pol, uint32_t n0, uint32_t ops, uint64_t 
     uint32_t sleepers[6];
     for (int i = 0; i < 6; i++) {
         uint32_t u;
-        do u = random_member_of(&w, 1); while (w.fleet.devs[l1_index(&w, u)].asleep);
+        do u = random_member_of(&w, 1);
+        while (w.fleet.devs[l1_index(&w, u)].asleep);
         sleepers[i] = u;
         w.fleet.devs[l1_index(&w, u)].asleep = 1;
     }
@@ -58,7 +65,9 @@ static void sleeping_nodes(bckm_policy pol, uint32_t n0, uint32_t ops, uint64_t 
         bckm_device_begin_resync(d, ch);
         struct bckm_msgs m;
         bckm_msgs_init(&m);
-        CHECK_EQ(bckm_km_catch_up(w.fleet.km[w.fleet.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m), BCKM_OK);
+        CHECK_EQ(
+            bckm_km_catch_up(w.fleet.km[w.fleet.devs[di].bp], w.reg, sleepers[i], d->epoch, ch, &m),
+            BCKM_OK);
         l1_deliver(&w, w.fleet.devs[di].bp, &m);
         bckm_msgs_free(&m);
     }
@@ -78,11 +87,15 @@ static void sleep_short_global(void) { sleeping_nodes(BCKM_POLICY_GLOBAL, 120, 4
  * catch-up's: the catch-up, into a fresh message buffer, must still sign
  * (the commit's reserved signing workspace fits it, the buffer has no room
  * reserved for its trailers). */
-static void sleep_large_network(void) { sleeping_nodes(BCKM_POLICY_GLOBAL, check_small() ? 1200 : 2000, 20, 14); }
+static void sleep_large_network(void) {
+    sleeping_nodes(BCKM_POLICY_GLOBAL, check_small() ? 1200 : 2000, 20, 14);
+}
 /* Longer than the key manager's log: the BP falls back to a bundle. */
 static void sleep_beyond_log(void) {
-    if (check_small()) sleeping_nodes(BCKM_POLICY_OWNED, 120, 150, 13);
-    else sleeping_nodes(BCKM_POLICY_OWNED, 120, BCKM_KM_LOG_EPOCHS + 50, 13);
+    if (check_small())
+        sleeping_nodes(BCKM_POLICY_OWNED, 120, 150, 13);
+    else
+        sleeping_nodes(BCKM_POLICY_OWNED, 120, BCKM_KM_LOG_EPOCHS + 50, 13);
 }
 
 /* BP 2 fails; its nodes are orphans until they rejoin another BP. */
@@ -92,7 +105,8 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
     l1_delivery_errors = 0;
     REQUIRE(l1_genesis(&w, 150) == BCKM_OK);
     w.dead[2] = 1;
-    for (uint32_t i = 0; i < w.fleet.ndevs; i++) if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1;  /* unreachable */
+    for (uint32_t i = 0; i < w.fleet.ndevs; i++)
+        if (w.fleet.devs[i].bp == 2) w.fleet.devs[i].asleep = 1; /* unreachable */
     REQUIRE(random_ops(&w, 25) == BCKM_OK);
     uint32_t orphans = 0, rejoined = 0;
     for (uint32_t i = 0; i < w.fleet.ndevs; i++) {
@@ -112,7 +126,9 @@ static void bp_failure(bckm_policy pol, uint32_t p, uint64_t seed) {
             uint8_t hand[65536], nonce[24] = { (uint8_t)i };
             size_t hl = 0;
             e = bckm_device_export(d, nonce, hand, sizeof hand, &hl);
-            if (e == BCKM_OK) e = bckm_km_import_handover(w.fleet.km[b], w.reg, w.fleet.devs[i].node_id, kek, hand, hl, &m);
+            if (e == BCKM_OK)
+                e = bckm_km_import_handover(w.fleet.km[b], w.reg, w.fleet.devs[i].node_id, kek,
+                                            hand, hl, &m);
         }
         if (e == BCKM_OK) e = l1_reattach(&w, w.fleet.devs[i].node_id, b);
         if (e != BCKM_OK) fprintf(stderr, "adoption failed: %s\n", bckm_strerror(e));
@@ -165,8 +181,8 @@ static void mobility(void) {
 /* The proof of the code cannot be replayed: a BP that saw one proof (or the
  * commitment) cannot answer a fresh challenge. */
 static void proof_not_replayable(void) {
-    uint8_t code[32] = {5}, commit[32], hello[36], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64];
-    uint8_t chal2[BCKM_REJOIN_CHALLENGE_BYTES], seed[32] = {9}, sk[64], root[32];
+    uint8_t code[32] = { 5 }, commit[32], hello[36], chal[BCKM_REJOIN_CHALLENGE_BYTES], proof[64];
+    uint8_t chal2[BCKM_REJOIN_CHALLENGE_BYTES], seed[32] = { 9 }, sk[64], root[32];
     struct bckm_bp_table bps;
     struct bckm_rejoin_node ns;
     struct bckm_rejoin_bp bs, bs2;
@@ -183,7 +199,7 @@ static void proof_not_replayable(void) {
     REQUIRE(bckm_rejoin_bp_challenge(&bs2, 4, sk, hello, NULL, chal2) == BCKM_OK);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs2, commit, proof), BCKM_ERR_AUTH);
     /* a wrong code fails */
-    uint8_t other[32] = {6};
+    uint8_t other[32] = { 6 };
     REQUIRE(bckm_rejoin_node_hello(&ns, 77, NULL, hello) == BCKM_OK);
     REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, sk, hello, NULL, chal) == BCKM_OK);
     REQUIRE(bckm_rejoin_node_prove(&ns, root, &bps, other, chal, proof, NULL, NULL) == BCKM_OK);
@@ -191,10 +207,12 @@ static void proof_not_replayable(void) {
     /* the commitment reveals nothing usable as a proof */
     REQUIRE(bckm_rejoin_bp_challenge(&bs, 4, sk, hello, NULL, chal) == BCKM_OK);
     uint8_t fake[64];
-    memcpy(fake, commit, 32); memcpy(fake + 32, commit, 32);
+    memcpy(fake, commit, 32);
+    memcpy(fake + 32, commit, 32);
     CHECK_EQ(bckm_rejoin_bp_verify(&bs, commit, fake), BCKM_ERR_AUTH);
     sodium_memzero(sk, sizeof sk);
 }
 
-CHECK_CASES(CASE(sleep_short_owned), CASE(sleep_short_global), CASE(sleep_large_network), CASE(sleep_beyond_log), CASE(bp_failure_global),
-            CASE(bp_failure_owned), CASE(mobility), CASE(proof_not_replayable))
+CHECK_CASES(CASE(sleep_short_owned), CASE(sleep_short_global), CASE(sleep_large_network),
+            CASE(sleep_beyond_log), CASE(bp_failure_global), CASE(bp_failure_owned), CASE(mobility),
+            CASE(proof_not_replayable))

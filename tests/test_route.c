@@ -10,7 +10,7 @@ struct seen {
     uint32_t node[64];
     uint8_t tag[64];
     uint32_t n;
-    uint32_t stop_after;  /* 0: never */
+    uint32_t stop_after; /* 0: never */
 };
 
 static int record(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
@@ -48,7 +48,7 @@ static void routes_by_the_rule(void) {
     uint8_t buf[16];
     struct bckm_msg_ref refs[8];
     struct bckm_msgs m = { buf, 0, sizeof buf, refs, 0, 8 };
-    add(&m, BCKM_MSG_UPDATE, BCKM_KEK_SET, s0, 'A');    /* set s0's members ... */
+    add(&m, BCKM_MSG_UPDATE, BCKM_KEK_SET, s0, 'A');     /* set s0's members ... */
     add(&m, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, m0[1], 'B'); /* ... but m0[1] is bundled */
     add(&m, BCKM_MSG_UPDATE, BCKM_KEK_NODE, m1[0], 'C'); /* one node of s1 */
     struct seen s;

@@ -22,15 +22,21 @@ static void target_is_ceil_sqrt(void) {
 }
 
 static void assignment_rules(void) {
-    struct bckm_set_info t[4] = { { 0x01000001, 1, 3 }, { 0x01000002, 1, 2 }, { 0x01000003, 1, 2 }, { 0x02000001, 2, 1 } };
-    uint32_t id; int fresh;
+    struct bckm_set_info t[4] = {
+        { 0x01000001, 1, 3 }, { 0x01000002, 1, 2 }, { 0x01000003, 1, 2 }, { 0x02000001, 2, 1 }
+    };
+    uint32_t id;
+    int fresh;
     /* n' = 9 -> s = 3: the smallest open set of owner 1, lowest ID on ties. */
     CHECK_EQ(bckm_sets_assign(t, 4, 1, 9, 4, &id, &fresh), BCKM_OK);
-    CHECK_EQ(id, 0x01000002); CHECK_EQ(fresh, 0);
+    CHECK_EQ(id, 0x01000002);
+    CHECK_EQ(fresh, 0);
     /* Another owner's sets are not candidates under the owned policy. */
-    t[1].size = 3; t[2].size = 3;
+    t[1].size = 3;
+    t[2].size = 3;
     CHECK_EQ(bckm_sets_assign(t, 4, 1, 9, 4, &id, &fresh), BCKM_OK);
-    CHECK_EQ(id, 0x01000004); CHECK_EQ(fresh, 1);
+    CHECK_EQ(id, 0x01000004);
+    CHECK_EQ(fresh, 1);
     /* An exhausted counter fails cleanly. */
     CHECK_EQ(bckm_sets_assign(t, 4, 1, 9, BCKM_ID_COUNTER_MAX + 1, &id, &fresh), BCKM_ERR_NOMEM);
     /* Dissolve: 4 sets for 5 nodes at s=3 > ceil(5/3)+1 = 3 -> smallest, youngest. */
@@ -46,8 +52,11 @@ static void assignment_rules(void) {
  * leaves every size as it was. */
 static void move_plan_rules(void) {
     /* cap 3; owner 1 has sets at indices 0 (victim), 1, 2, 4; owner 2 at 3. */
-    struct bckm_set_info t[5] = { { 0x01000005, 1, 3 }, { 0x01000002, 1, 2 }, { 0x01000001, 1, 1 },
-                                  { 0x02000001, 2, 0 }, { 0x01000003, 1, 1 } };
+    struct bckm_set_info t[5] = { { 0x01000005, 1, 3 },
+                                  { 0x01000002, 1, 2 },
+                                  { 0x01000001, 1, 1 },
+                                  { 0x02000001, 2, 0 },
+                                  { 0x01000003, 1, 1 } };
     uint32_t dest[3] = { 99, 99, 99 };
     CHECK_EQ(bckm_sets_plan_moves(t, 5, 1, 3, 0, dest, 3), 1);
     /* Sizes at indices 1, 2, 4 are 2, 1, 1: the first member goes to index
@@ -56,13 +65,15 @@ static void move_plan_rules(void) {
     CHECK_EQ(dest[0], 2);
     CHECK_EQ(dest[1], 4);
     CHECK_EQ(dest[2], 2);
-    CHECK_EQ(t[0].size, 3);  /* the victim keeps its size: the caller removes it */
+    CHECK_EQ(t[0].size, 3); /* the victim keeps its size: the caller removes it */
     CHECK_EQ(t[1].size, 2);
     CHECK_EQ(t[2].size, 3);
-    CHECK_EQ(t[3].size, 0);  /* another owner's set is never a destination */
+    CHECK_EQ(t[3].size, 0); /* another owner's set is never a destination */
     CHECK_EQ(t[4].size, 2);
     /* No room for the fourth member: every size is as before the call. */
-    struct bckm_set_info u[3] = { { 0x01000003, 1, 4 }, { 0x01000001, 1, 2 }, { 0x01000002, 1, 1 } };
+    struct bckm_set_info u[3] = { { 0x01000003, 1, 4 },
+                                  { 0x01000001, 1, 2 },
+                                  { 0x01000002, 1, 1 } };
     struct bckm_set_info before[3];
     memcpy(before, u, sizeof u);
     uint32_t d4[4];
@@ -72,7 +83,9 @@ static void move_plan_rules(void) {
     CHECK_EQ(bckm_sets_plan_moves(u, 3, 1, 3, 0, d4, 3), 1);
     CHECK_EQ(u[1].size, 3);
     CHECK_EQ(u[2].size, 3);
-    CHECK_EQ(d4[0], 2); CHECK_EQ(d4[1], 1); CHECK_EQ(d4[2], 2);
+    CHECK_EQ(d4[0], 2);
+    CHECK_EQ(d4[1], 1);
+    CHECK_EQ(d4[2], 2);
     /* Nothing to move: success, nothing written. */
     memcpy(u, before, sizeof u);
     CHECK_EQ(bckm_sets_plan_moves(u, 3, 1, 3, 0, d4, 0), 1);
@@ -80,7 +93,9 @@ static void move_plan_rules(void) {
 }
 
 static uint64_t xorshift(uint64_t *x) {
-    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17;
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
     return *x;
 }
 
@@ -122,22 +137,24 @@ static void dissolution_always_has_room(void) {
         memcpy(t, before, sizeof t);
         if (bckm_sets_plan_moves(t, count, 1, cap, v, dest, t[v].size) != 1) failed++;
     }
-    CHECK(dissolved > 1000);  /* the generator does reach the case */
+    CHECK(dissolved > 1000); /* the generator does reach the case */
     CHECK_EQ(failed, 0);
 }
 
 static struct bckm_tx join_change(struct bckm_sets *s, uint32_t bp, uint32_t counter) {
     struct bckm_tx c;
     memset(&c, 0, sizeof c);
-    uint8_t code[32] = {0};
-    bckm_put_u32(code, bp); bckm_put_u32(code + 4, counter);
+    uint8_t code[32] = { 0 };
+    bckm_put_u32(code, bp);
+    bckm_put_u32(code + 4, counter);
     bckm_code_commit(code, c.code_hash);
     c.op = BCKM_OP_JOIN;
     c.node_id = bckm_id_make(bp, counter);
     uint32_t owner = bckm_sets_owner_for(s, bp);
     int fresh;
     if (bckm_sets_assign(bckm_sets_table(s), bckm_sets_count(s), owner, bckm_sets_nodes(s) + 1,
-                         bckm_sets_next_counter(s, owner), &c.set_id, &fresh) != BCKM_OK) c.set_id = 0;
+                         bckm_sets_next_counter(s, owner), &c.set_id, &fresh) != BCKM_OK)
+        c.set_id = 0;
     return c;
 }
 
@@ -156,31 +173,40 @@ static void contract_checks(void) {
     bckm_sets_digest(s, before);
     /* join: wrong set, reused ID, reused code hash, ID of another BP */
     struct bckm_tx c = join_change(s, 1, 11);
-    struct bckm_tx bad = c; bad.set_id ^= 1;
+    struct bckm_tx bad = c;
+    bad.set_id ^= 1;
     CHECK_EQ(bckm_sets_apply(s, 1, &bad, &p), BCKM_ERR_MISMATCH);
-    bad = c; bad.node_id = bckm_id_make(1, 3);
+    bad = c;
+    bad.node_id = bckm_id_make(1, 3);
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_EXISTS);
     struct bckm_tx first = join_change(s, 1, 1);
-    bad = c; memcpy(bad.code_hash, first.code_hash, 32);
+    bad = c;
+    memcpy(bad.code_hash, first.code_hash, 32);
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_EXISTS);
     CHECK_EQ(bckm_sets_check(s, 2, &c), BCKM_ERR_PERM);
-    bad = c; bad.op = 9;
+    bad = c;
+    bad.op = 9;
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_ARG);
     /* leave: unknown node, wrong set, wrong hash, wrong BP */
     uint32_t set, at;
     REQUIRE(bckm_sets_node(s, bckm_id_make(1, 4), &set, &at) == BCKM_OK);
     struct bckm_tx l;
     memset(&l, 0, sizeof l);
-    l.op = BCKM_OP_LEAVE; l.node_id = bckm_id_make(1, 4); l.set_id = set;
+    l.op = BCKM_OP_LEAVE;
+    l.node_id = bckm_id_make(1, 4);
+    l.set_id = set;
     CHECK_EQ(bckm_sets_code_hash(s, l.node_id, l.code_hash), BCKM_OK);
-    bad = l; bad.node_id = bckm_id_make(1, 99);
+    bad = l;
+    bad.node_id = bckm_id_make(1, 99);
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_UNKNOWN);
-    bad = l; bad.set_id = set + 1;
+    bad = l;
+    bad.set_id = set + 1;
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_MISMATCH);
-    bad = l; bad.code_hash[0] ^= 1;
+    bad = l;
+    bad.code_hash[0] ^= 1;
     CHECK_EQ(bckm_sets_check(s, 1, &bad), BCKM_ERR_MISMATCH);
     CHECK_EQ(bckm_sets_check(s, 0, &l), BCKM_ERR_ARG);
-    CHECK_EQ(bckm_sets_check(s, 2, &l), BCKM_ERR_PERM);  /* only the serving BP (spec 10.1) */
+    CHECK_EQ(bckm_sets_check(s, 2, &l), BCKM_ERR_PERM); /* only the serving BP (spec 10.1) */
     /* rejected changes changed nothing */
     bckm_sets_digest(s, after);
     CHECK_MEM(before, after, 32);
@@ -212,14 +238,16 @@ static void reorder_keeps_members(void) {
         uint32_t pick = (k * 7919u) % n, set, at;
         struct bckm_tx l;
         memset(&l, 0, sizeof l);
-        l.op = BCKM_OP_LEAVE; l.node_id = ids[pick];
+        l.op = BCKM_OP_LEAVE;
+        l.node_id = ids[pick];
         REQUIRE(bckm_sets_node(s, l.node_id, &set, &at) == BCKM_OK);
         l.set_id = set;
         CHECK_EQ(bckm_sets_code_hash(s, l.node_id, l.code_hash), BCKM_OK);
         REQUIRE(bckm_sets_apply(s, 1, &l, &p) == BCKM_OK);
         ids[pick] = ids[--n];
         moved += p.move_count;
-        for (uint32_t i = 0; i < p.retired_count && nret < 4096; i++) retired_ids[nret++] = p.retired[i];
+        for (uint32_t i = 0; i < p.retired_count && nret < 4096; i++)
+            retired_ids[nret++] = p.retired[i];
         uint32_t cap = bckm_sets_target(bckm_sets_nodes(s)), nb = bckm_sets_nodes(s);
         if (bckm_sets_count(s) > nb / cap + (nb % cap != 0) + 1) over++;
         if (bckm_sets_audit(s) != BCKM_OK) over++;
@@ -229,7 +257,8 @@ static void reorder_keeps_members(void) {
             struct bckm_tx c = join_change(s, 1, 1000 + k);
             REQUIRE(bckm_sets_apply(s, 1, &c, &p) == BCKM_OK);
             ids[n++] = c.node_id;
-            for (uint32_t i = 0; i < nret; i++) if (p.created_set == retired_ids[i]) reused++;
+            for (uint32_t i = 0; i < nret; i++)
+                if (p.created_set == retired_ids[i]) reused++;
         }
     }
     CHECK(moved > 0);
@@ -250,7 +279,8 @@ static void clone_is_deep_and_equal(void) {
     }
     REQUIRE(bckm_sets_clone(s, &c) == BCKM_OK);
     uint8_t a[32], b[32];
-    bckm_sets_digest(s, a); bckm_sets_digest(c, b);
+    bckm_sets_digest(s, a);
+    bckm_sets_digest(c, b);
     CHECK_MEM(a, b, 32);
     CHECK_EQ(bckm_sets_audit(c), BCKM_OK);
     struct bckm_tx ch = join_change(c, 1, 100);
@@ -259,9 +289,11 @@ static void clone_is_deep_and_equal(void) {
     CHECK_EQ(bckm_sets_nodes(c), 31);
     bckm_sets_digest(c, b);
     CHECK(memcmp(a, b, 32) != 0);
-    bckm_sets_free(s); bckm_sets_free(c);
+    bckm_sets_free(s);
+    bckm_sets_free(c);
     bckm_plan_free(&p);
 }
 
-CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(move_plan_rules), CASE(dissolution_always_has_room), CASE(contract_checks), CASE(reorder_keeps_members),
+CHECK_CASES(CASE(target_is_ceil_sqrt), CASE(assignment_rules), CASE(move_plan_rules),
+            CASE(dissolution_always_has_room), CASE(contract_checks), CASE(reorder_keeps_members),
             CASE(clone_is_deep_and_equal))

@@ -34,8 +34,11 @@ static void test_swarm_byzantine_keys(void) {
         REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
         if (r.outcome != BCKM_SIM_OK) {
             bad++;
-            fprintf(stderr, "seed %llu: %s (replay: bckm-sim check --seeds %llu-%llu --app keys --byzantine-keys)\n",
-                    (unsigned long long)s, r.violation, (unsigned long long)s, (unsigned long long)s);
+            fprintf(stderr,
+                    "seed %llu: %s (replay: bckm-sim check --seeds %llu-%llu --app keys "
+                    "--byzantine-keys)\n",
+                    (unsigned long long)s, r.violation, (unsigned long long)s,
+                    (unsigned long long)s);
         }
         CHECK_EQ(r.lost, 0);
         CHECK_EQ(r.device_violations, 0);
@@ -96,7 +99,8 @@ static void test_trusting_device_caught(void) {
         p.byz_keys_trust = 1;
         REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
         runs++;
-        if (r.outcome == BCKM_SIM_SAFETY && strstr(r.violation, "accepted a forged rekey message") != NULL) {
+        if (r.outcome == BCKM_SIM_SAFETY &&
+            strstr(r.violation, "accepted a forged rekey message") != NULL) {
             caught++;
             CHECK(r.byz_accepted > 0);
         }
@@ -106,7 +110,8 @@ static void test_trusting_device_caught(void) {
 
 /* Each behaviour alone, owned policy: it runs and is refused. */
 static void test_each_behaviour(void) {
-    static const uint8_t kinds[] = { BCKM_KEYNET_BYZ_EVICT, BCKM_KEYNET_BYZ_FORGE, BCKM_KEYNET_BYZ_REPLAY };
+    static const uint8_t kinds[] = { BCKM_KEYNET_BYZ_EVICT, BCKM_KEYNET_BYZ_FORGE,
+                                     BCKM_KEYNET_BYZ_REPLAY };
     for (size_t k = 0; k < sizeof kinds; k++) {
         bckm_sim_params p;
         bckm_sim_result r;
@@ -133,4 +138,5 @@ static void test_each_behaviour(void) {
     }
 }
 
-CHECK_CASES(CASE(test_swarm_byzantine_keys), CASE(test_trusting_device_caught), CASE(test_each_behaviour));
+CHECK_CASES(CASE(test_swarm_byzantine_keys), CASE(test_trusting_device_caught),
+            CASE(test_each_behaviour));

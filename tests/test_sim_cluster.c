@@ -23,8 +23,9 @@ static void faulty_params(bckm_sim_params *p, uint64_t seed) {
     p->bps = 4;
     p->requests = check_small() ? 20 : 60;
     char err[128];
-    (void)bckm_sim_faults_parse("loss=1/50,dup=1/50,reorder=1/10,partition=1/300,crash=1/500,byz=mixed",
-                                &p->faults, err, sizeof err);
+    (void)bckm_sim_faults_parse(
+        "loss=1/50,dup=1/50,reorder=1/10,partition=1/300,crash=1/500,byz=mixed", &p->faults, err,
+        sizeof err);
     p->fault_us = 200000;
 }
 
@@ -54,7 +55,8 @@ static void test_swarm_f_byzantine(void) {
         if (r.outcome != BCKM_SIM_OK) {
             bad++;
             fprintf(stderr, "seed %llu: %s (replay: bckm-sim check --seeds %llu-%llu)\n",
-                    (unsigned long long)s, r.violation, (unsigned long long)s, (unsigned long long)s);
+                    (unsigned long long)s, r.violation, (unsigned long long)s,
+                    (unsigned long long)s);
         }
         CHECK_EQ(r.lost, 0);
         byz += r.byzantine;
@@ -234,14 +236,18 @@ static void test_params_describe(void) {
     }
     CHECK_EQ(named, 2);
     CHECK(strstr(line, " 1:") != NULL && strstr(line, "+keys(evict)") != NULL);
-    snprintf(want, sizeof want, "faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u",
-             p.faults.loss.num, p.faults.loss.den, p.faults.dup.num, p.faults.dup.den, p.faults.reorder.num,
-             p.faults.reorder.den, p.faults.partition.num, p.faults.partition.den, p.faults.crash.num,
-             p.faults.crash.den);
+    snprintf(want, sizeof want,
+             "faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u",
+             p.faults.loss.num, p.faults.loss.den, p.faults.dup.num, p.faults.dup.den,
+             p.faults.reorder.num, p.faults.reorder.den, p.faults.partition.num,
+             p.faults.partition.den, p.faults.crash.num, p.faults.crash.den);
     CHECK(strstr(line, want) != NULL);
     snprintf(want, sizeof want, "requests %u gap %llu us, mode %s, profile %s", p.requests,
              (unsigned long long)p.request_gap_us,
-             p.mode == BCKM_SIM_ASYNC ? "async" : p.mode == BCKM_SIM_SYNC ? "sync" : "commit", p.profile->name);
+             p.mode == BCKM_SIM_ASYNC  ? "async"
+             : p.mode == BCKM_SIM_SYNC ? "sync"
+                                       : "commit",
+             p.profile->name);
     CHECK(strstr(line, want) != NULL);
     snprintf(want, sizeof want, "app keys nodes %u policy %s", p.nodes,
              p.policy == BCKM_POLICY_GLOBAL ? "global" : "owned");
@@ -269,8 +275,9 @@ static void test_many_bps(void) {
     p.requests = check_small() ? 40 : 150;
     p.request_gap_us = 1000;
     char err[128];
-    REQUIRE(bckm_sim_faults_parse("loss=1/100,dup=1/100,reorder=1/20,partition=1/1000,crash=1/1000,byz=mixed",
-                                  &p.faults, err, sizeof err) == BCKM_OK);
+    REQUIRE(bckm_sim_faults_parse(
+                "loss=1/100,dup=1/100,reorder=1/20,partition=1/1000,crash=1/1000,byz=mixed",
+                &p.faults, err, sizeof err) == BCKM_OK);
     p.fault_us = 200000;
     REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
     CHECK_EQ(r.outcome, BCKM_SIM_OK);
@@ -307,7 +314,7 @@ static void chain_open(chain_t *c, const keys_t *k) {
     struct bckm_ledger_config cfg;
     memset(c, 0, sizeof *c);
     memset(&cfg, 0, sizeof cfg);
-    cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])k->pk;
+    cfg.bp_pk = (const uint8_t(*)[BCKM_SIGN_PK_BYTES])k->pk;
     cfg.n_bps = 4;
     cfg.f = 0;
     cfg.flags = BCKM_LEDGER_OPAQUE;
@@ -318,7 +325,8 @@ static void chain_open(chain_t *c, const keys_t *k) {
  * first `signers` keys; bad_state: its header names a state before it that
  * execution did not give. */
 static void append_block(chain_t *c, bckm_sim_app *app, const keys_t *k, uint32_t signers,
-                         uint64_t first_id, uint32_t ntx, bckm_sim_checker *ck, int submit, int bad_state) {
+                         uint64_t first_id, uint32_t ntx, bckm_sim_checker *ck, int submit,
+                         int bad_state) {
     static struct bckm_cert cert;
     uint64_t h = bckm_ledger_height(c->l) + 1;
     bckm_sim_block b;
@@ -364,7 +372,8 @@ static void test_checker_catches(void) {
     const uint8_t honest[4] = { 1, 1, 1, 1 };
     for (int scenario = 0; scenario < 5; scenario++) {
         bckm_sim_checker ck;
-        REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t (*)[32])k.pk, bckm_kv_new(8, k.client)) == BCKM_OK);
+        REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t(*)[32])k.pk,
+                                      bckm_kv_new(8, k.client)) == BCKM_OK);
         chain_t l[4];
         bckm_sim_app app[4];
         bckm_ledger *lp[4];
@@ -421,7 +430,8 @@ static void test_checker_accepted_record(void) {
     const uint8_t honest[4] = { 1, 1, 1, 1 };
     for (int with_record = 0; with_record < 2; with_record++) {
         bckm_sim_checker ck;
-        REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t (*)[32])k.pk, bckm_kv_new(8, k.client)) == BCKM_OK);
+        REQUIRE(bckm_sim_checker_init(&ck, 4, (const uint8_t(*)[32])k.pk,
+                                      bckm_kv_new(8, k.client)) == BCKM_OK);
         bckm_u64set acc;
         bckm_u64set_init(&acc);
         if (with_record) bckm_sim_checker_accepted(&ck, &acc);
@@ -445,7 +455,8 @@ static void test_checker_accepted_record(void) {
             uint8_t m[BCKM_COMMIT_MSG_BYTES];
             bckm_commit_message(1, cert.view, d, m);
             uint32_t signer = cert.sigs[s].bp - 1;
-            (void)bckm_u64set_add(&acc, bckm_sim_accepted_key(k.pk[signer], m, sizeof m, cert.sigs[s].sig));
+            (void)bckm_u64set_add(
+                &acc, bckm_sim_accepted_key(k.pk[signer], m, sizeof m, cert.sigs[s].sig));
         }
         bckm_sim_block_free(b1);
         CHECK_EQ(bckm_sim_checker_step(&ck, lp, honest), 0);
@@ -502,15 +513,38 @@ static void test_command_line(void) {
         return;
     }
     static const char *const bad[] = {
-        "run --bps 0", "run --bps 65", "run --bps x", "run --mode fast", "run --profile moon",
-        "run --faults loss=2/1", "run --cost cheap", "run --seed -1", "run --requests",
-        "run --frobnicate 1", "run --nodes x", "run --nodes -5", "run --nodes 50000001",
-        "run --nodes 10 --policy shared", "run --nodes 10 --devices some", "run --devices",
-        "run --app kv --nodes 10", "run --app kv --policy owned", "run --app ledger",
-        "check --seeds 1-2 --app x", "check", "check --seeds 5-1", "check --seeds x",
-        "check --seeds 1-2 --bps 4 --byzantine 9", "check --seeds 1-2 --wat", "bogus",
-        "run --nodes 10 --join-pct 101", "run --nodes 10 --join-pct x", "run --app kv --join-pct 50",
-        "run --keys 8", "run --nodes 10 --keys 8", "run --app kv --devices all",
+        "run --bps 0",
+        "run --bps 65",
+        "run --bps x",
+        "run --mode fast",
+        "run --profile moon",
+        "run --faults loss=2/1",
+        "run --cost cheap",
+        "run --seed -1",
+        "run --requests",
+        "run --frobnicate 1",
+        "run --nodes x",
+        "run --nodes -5",
+        "run --nodes 50000001",
+        "run --nodes 10 --policy shared",
+        "run --nodes 10 --devices some",
+        "run --devices",
+        "run --app kv --nodes 10",
+        "run --app kv --policy owned",
+        "run --app ledger",
+        "check --seeds 1-2 --app x",
+        "check",
+        "check --seeds 5-1",
+        "check --seeds x",
+        "check --seeds 1-2 --bps 4 --byzantine 9",
+        "check --seeds 1-2 --wat",
+        "bogus",
+        "run --nodes 10 --join-pct 101",
+        "run --nodes 10 --join-pct x",
+        "run --app kv --join-pct 50",
+        "run --keys 8",
+        "run --nodes 10 --keys 8",
+        "run --app kv --devices all",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = run_cmd(bad[i]);
@@ -530,7 +564,8 @@ static void test_command_line(void) {
     CHECK_EQ(run_cmd("check --seeds 1-2 --bps 4 --byzantine 0 --expect-violation"), 1);
     /* Exit codes: 1 a safety violation (two equivocators of four fork),
      * 3 a liveness failure (two silent BPs of four leave no quorum). */
-    CHECK_EQ(run_cmd("run --app kv --bps 4 --requests 5 --seed 2 --faults byz=equivocate,byzn=2"), 1);
+    CHECK_EQ(run_cmd("run --app kv --bps 4 --requests 5 --seed 2 --faults byz=equivocate,byzn=2"),
+             1);
     CHECK_EQ(run_cmd("run --app kv --bps 4 --requests 5 --seed 1 --faults byz=silent,byzn=2"), 3);
     CHECK_EQ(run_cmd("run --bps 4 --requests 5 --seed 1 --faults byz=silent,byzn=2"), 3);
     static char out[65536];
@@ -547,10 +582,12 @@ static void test_command_line(void) {
     /* check prints the seed range first, and with --verbose each seed's
      * drawn settings before its result. */
     CHECK_EQ(run_out("check --seeds 3-4", out, sizeof out), 0);
-    CHECK(strncmp(out, "seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n", strlen("seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n")) == 0);
+    CHECK(strncmp(out, "seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n",
+                  strlen("seeds 3-4 (2), app kv, bps drawn, byzantine 0..f drawn\n")) == 0);
     CHECK(strstr(out, "settings:") == NULL);
     CHECK_EQ(run_out("check --seeds 3-4 --bps 5 --app keys --verbose", out, sizeof out), 0);
-    CHECK(strncmp(out, "seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n", strlen("seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n")) == 0);
+    CHECK(strncmp(out, "seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n",
+                  strlen("seeds 3-4 (2), app keys, bps 5, byzantine 0..f drawn\n")) == 0);
     for (int s = 3; s <= 4; s++) {
         bckm_sim_params p;
         char want[1200], desc[1024];
@@ -562,8 +599,9 @@ static void test_command_line(void) {
     }
 }
 
-CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_equivocators_fork),
-            CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
-            CASE(test_profiles_and_modes), CASE(test_liveness_failure_reported), CASE(test_many_bps),
-            CASE(test_checker_catches), CASE(test_checker_accepted_record), CASE(test_run_refuses_bad_params),
+CHECK_CASES(CASE(test_determinism), CASE(test_swarm_f_byzantine),
+            CASE(test_f_plus_one_equivocators_fork), CASE(test_crash_restart_keeps_committed),
+            CASE(test_lagging_bp_state_transfer), CASE(test_profiles_and_modes),
+            CASE(test_liveness_failure_reported), CASE(test_many_bps), CASE(test_checker_catches),
+            CASE(test_checker_accepted_record), CASE(test_run_refuses_bad_params),
             CASE(test_params_describe), CASE(test_command_line))

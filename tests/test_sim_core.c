@@ -36,7 +36,10 @@ static void test_rng_ranges(void) {
     int in_range = 1;
     for (int i = 0; i < 7000; i++) {
         uint64_t v = bckm_sim_rng_below(&r, 7);
-        if (v >= 7) in_range = 0; else hist[v]++;
+        if (v >= 7)
+            in_range = 0;
+        else
+            hist[v]++;
         uint64_t w = bckm_sim_rng_range(&r, 10, 12);
         if (w < 10 || w > 12) in_range = 0;
     }
@@ -62,7 +65,8 @@ static void test_evq_order(void) {
     int ordered = 1, n = 0;
     while (bckm_sim_evq_pop(&q, &e)) {
         /* time never decreases; equal times keep insertion order */
-        if (n > 0 && (e.time_us < prev.time_us || (e.time_us == prev.time_us && e.target < prev.target)))
+        if (n > 0 &&
+            (e.time_us < prev.time_us || (e.time_us == prev.time_us && e.target < prev.target)))
             ordered = 0;
         if (q.now_us != e.time_us) ordered = 0;
         prev = e;
@@ -100,10 +104,29 @@ static void test_faults_parse_good(void) {
 
 static void test_faults_parse_bad(void) {
     static const char *const bad[] = {
-        "loss", "loss=", "loss=1", "loss=1/0", "loss=2/1", "loss=-1/2", "loss=1/2/3",
-        "loss=a/b", "loss=1/100,loss=1/100", "drop=1/2", ",", "loss=1/2,", ",loss=1/2",
-        "loss=1/2,,dup=1/2", "byz=evil", "byzn=2", "byz=silent,byzn=x", "byz=silent,byzn=999",
-        "loss=99999999999/99999999999", "loss=1 /2", "loss=+1/2", "LOSS=1/2", "byz=",
+        "loss",
+        "loss=",
+        "loss=1",
+        "loss=1/0",
+        "loss=2/1",
+        "loss=-1/2",
+        "loss=1/2/3",
+        "loss=a/b",
+        "loss=1/100,loss=1/100",
+        "drop=1/2",
+        ",",
+        "loss=1/2,",
+        ",loss=1/2",
+        "loss=1/2,,dup=1/2",
+        "byz=evil",
+        "byzn=2",
+        "byz=silent,byzn=x",
+        "byz=silent,byzn=999",
+        "loss=99999999999/99999999999",
+        "loss=1 /2",
+        "loss=+1/2",
+        "LOSS=1/2",
+        "byz=",
         "loss=1000000001/1000000002",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -176,7 +199,7 @@ static void test_mempool(void) {
     bckm_sim_mempool_init(&m, 2, 16);
     uint8_t t1[BCKM_KV_TX_BYTES], t2[BCKM_KV_TX_BYTES], t3[BCKM_KV_TX_BYTES];
     bckm_kv_make_tx(t1, key, 1, 0, 0, 5);
-    bckm_kv_make_tx(t2, key, 2, 0, 0, 6);  /* conflicts with t1 */
+    bckm_kv_make_tx(t2, key, 2, 0, 0, 6); /* conflicts with t1 */
     bckm_kv_make_tx(t3, key, 3, 1, 0, 7);
     CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 10), BCKM_OK);
     CHECK_EQ(bckm_sim_mempool_add(&m, &a, t1, sizeof t1, 11), BCKM_ERR_EXISTS);
@@ -214,7 +237,7 @@ static void test_block_format(void) {
     REQUIRE(bckm_sim_block_add_tx(&b, tx, 3) == BCKM_OK);
     CHECK(bckm_sim_block_add_tx(&b, tx, 0) == BCKM_ERR_ARG);
     CHECK_EQ(b.h.n_txs, 2);
-    CHECK_EQ(b.h.proposer, 2);           /* replica 1 is BP 2 */
+    CHECK_EQ(b.h.proposer, 2); /* replica 1 is BP 2 */
     CHECK_EQ(bckm_sim_block_proposer(&b), 1);
     REQUIRE(bckm_sim_block_digest(&b, d1) == BCKM_OK);
     /* The digest is core's hash of the header. */
@@ -263,7 +286,7 @@ static void test_block_format(void) {
     REQUIRE(bckm_sim_block_digest(&b, d2) == BCKM_OK);
     CHECK(memcmp(d1, d2, 32) != 0);
     b.h.state_hash[5] ^= 1;
-    b.h.proposer = 0;                    /* not a BP ID */
+    b.h.proposer = 0; /* not a BP ID */
     CHECK_EQ(bckm_sim_block_digest(&b, d2), BCKM_ERR_FORMAT);
     free(enc);
     bckm_sim_block_free(back);

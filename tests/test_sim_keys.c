@@ -22,7 +22,8 @@ static void key_params(bckm_sim_params *p, uint64_t seed, uint32_t nodes) {
 /* What every finished key-app run must show. */
 static void check_keys_run(const bckm_sim_params *p, const bckm_sim_result *r) {
     CHECK_EQ(r->outcome, BCKM_SIM_OK);
-    if (r->outcome != BCKM_SIM_OK) fprintf(stderr, "seed %llu: %s\n", (unsigned long long)p->seed, r->violation);
+    if (r->outcome != BCKM_SIM_OK)
+        fprintf(stderr, "seed %llu: %s\n", (unsigned long long)p->seed, r->violation);
     CHECK_EQ(r->lost, 0);
     CHECK_EQ(r->committed, p->requests);
     CHECK_EQ(r->device_violations, 0);
@@ -38,8 +39,8 @@ static void test_determinism(void) {
     key_params(&p, 5, 120);
     p.requests = check_small() ? 20 : 60;
     char err[128];
-    REQUIRE(bckm_sim_faults_parse("loss=1/50,dup=1/50,reorder=1/10,crash=1/500,byz=mixed", &p.faults, err,
-                                  sizeof err) == BCKM_OK);
+    REQUIRE(bckm_sim_faults_parse("loss=1/50,dup=1/50,reorder=1/10,crash=1/500,byz=mixed",
+                                  &p.faults, err, sizeof err) == BCKM_OK);
     p.fault_us = 150000;
     REQUIRE(bckm_sim_run(&p, &a) == BCKM_OK);
     REQUIRE(bckm_sim_run(&p, &b) == BCKM_OK);
@@ -75,7 +76,8 @@ static void test_swarm_f_byzantine(void) {
         if (r.outcome != BCKM_SIM_OK) {
             bad++;
             fprintf(stderr, "seed %llu: %s (replay: bckm-sim check --seeds %llu-%llu --app keys)\n",
-                    (unsigned long long)s, r.violation, (unsigned long long)s, (unsigned long long)s);
+                    (unsigned long long)s, r.violation, (unsigned long long)s,
+                    (unsigned long long)s);
         }
         CHECK_EQ(r.lost, 0);
         CHECK_EQ(r.device_violations, 0);
@@ -221,7 +223,7 @@ static void test_check_state_no_conflicts(void) {
         REQUIRE(bckm_sim_run(&p, &r) == BCKM_OK);
         check_keys_run(&p, &r);
         CHECK(r.joins > 10);
-        CHECK(r.max_height < p.requests / 4);  /* many requests per block */
+        CHECK(r.max_height < p.requests / 4); /* many requests per block */
         CHECK_EQ(r.exec_rejected, 0);
         CHECK_EQ(r.check_rejected, 0);
         CHECK_EQ(r.retries, 0);
@@ -234,6 +236,7 @@ static void test_check_state_no_conflicts(void) {
     }
 }
 
-CHECK_CASES(CASE(test_check_state_no_conflicts), CASE(test_determinism), CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_fork_caught),
+CHECK_CASES(CASE(test_check_state_no_conflicts), CASE(test_determinism),
+            CASE(test_swarm_f_byzantine), CASE(test_f_plus_one_fork_caught),
             CASE(test_crash_restart_keeps_committed), CASE(test_lagging_bp_state_transfer),
             CASE(test_timing_split), CASE(test_device_check_catches), CASE(test_scale_genesis))

@@ -58,12 +58,12 @@ static void run_keys(uint64_t seed, uint32_t n, uint8_t pk[][32]) {
 
 /* Opens BP i's store of a finished run, verified (chain, certificates
  * against the run's keys) by core's ledger. */
-static int open_store(const char *tmp, uint32_t i, const uint8_t pk[][32], uint32_t n, uint32_t flags,
-                      bckm_ledger **out) {
+static int open_store(const char *tmp, uint32_t i, const uint8_t pk[][32], uint32_t n,
+                      uint32_t flags, bckm_ledger **out) {
     char dir[128];
     struct bckm_ledger_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])pk;
+    cfg.bp_pk = (const uint8_t(*)[BCKM_SIGN_PK_BYTES])pk;
     cfg.n_bps = n;
     cfg.f = (n - 1) / 3;
     cfg.flags = flags;
@@ -78,10 +78,12 @@ static int same_chain(bckm_ledger *a, bckm_ledger *b, uint64_t h) {
     for (uint64_t k = 1; k <= h; k++) {
         size_t lx = 0, ly = 0;
         if (bckm_ledger_get_block(a, k, x, sizeof x, &lx) != BCKM_OK ||
-            bckm_ledger_get_block(b, k, y, sizeof y, &ly) != BCKM_OK || lx != ly || memcmp(x, y, lx) != 0)
+            bckm_ledger_get_block(b, k, y, sizeof y, &ly) != BCKM_OK || lx != ly ||
+            memcmp(x, y, lx) != 0)
             return 0;
         if (bckm_ledger_get_status(a, k, x, sizeof x, &lx) != BCKM_OK ||
-            bckm_ledger_get_status(b, k, y, sizeof y, &ly) != BCKM_OK || lx != ly || memcmp(x, y, lx) != 0)
+            bckm_ledger_get_status(b, k, y, sizeof y, &ly) != BCKM_OK || lx != ly ||
+            memcmp(x, y, lx) != 0)
             return 0;
     }
     return 1;
@@ -107,7 +109,7 @@ static void test_cluster_lmdb_restart(void) {
         bckm_sim_params p;
         bckm_sim_result r;
         crash_params(&p, victim);
-        p.app = BCKM_SIM_APP_KEYS;   /* envelopes: the stores index them */
+        p.app = BCKM_SIM_APP_KEYS; /* envelopes: the stores index them */
         p.nodes = 64;
         p.ledger = BCKM_SIM_LEDGER_LMDB;
         p.ledger_dir = tmp;
@@ -125,7 +127,8 @@ static void test_cluster_lmdb_restart(void) {
         run_keys(p.seed, 4, pk);
         bckm_ledger *l[4] = { NULL, NULL, NULL, NULL };
         int opened = 0;
-        for (uint32_t i = 0; i < 4; i++) opened += open_store(tmp, i, (const uint8_t (*)[32])pk, 4, 0, &l[i]) == BCKM_OK;
+        for (uint32_t i = 0; i < 4; i++)
+            opened += open_store(tmp, i, (const uint8_t(*)[32])pk, 4, 0, &l[i]) == BCKM_OK;
         CHECK_EQ(opened, 4);
         if (opened == 4) {
             CHECK(bckm_ledger_height(l[victim]) > 0);
@@ -143,7 +146,7 @@ static void test_cluster_lmdb_restart(void) {
         /* With other keys the certificates do not verify: the store is refused. */
         pk[2][0] ^= 1;
         bckm_ledger *bad = NULL;
-        CHECK(open_store(tmp, 0, (const uint8_t (*)[32])pk, 4, 0, &bad) != BCKM_OK);
+        CHECK(open_store(tmp, 0, (const uint8_t(*)[32])pk, 4, 0, &bad) != BCKM_OK);
         bckm_ledger_close(bad);
         /* The same directory again: refused before anything runs. */
         CHECK_EQ(bckm_sim_run(&p, &r), BCKM_ERR_STATE);
@@ -167,11 +170,11 @@ static void test_kv_store_is_opaque(void) {
     uint8_t pk[4][32];
     run_keys(p.seed, 4, pk);
     bckm_ledger *l = NULL;
-    CHECK_EQ(open_store(tmp, 1, (const uint8_t (*)[32])pk, 4, BCKM_LEDGER_OPAQUE, &l), BCKM_OK);
+    CHECK_EQ(open_store(tmp, 1, (const uint8_t(*)[32])pk, 4, BCKM_LEDGER_OPAQUE, &l), BCKM_OK);
     CHECK_EQ(bckm_ledger_height(l), r.max_height);
     bckm_ledger_close(l);
     l = NULL;
-    CHECK_EQ(open_store(tmp, 1, (const uint8_t (*)[32])pk, 4, 0, &l), BCKM_ERR_CORRUPT);
+    CHECK_EQ(open_store(tmp, 1, (const uint8_t(*)[32])pk, 4, 0, &l), BCKM_ERR_CORRUPT);
     bckm_ledger_close(l);
     rm_tree(tmp);
 }
@@ -208,7 +211,7 @@ static void test_restart_is_charged(void) {
     bckm_sim_params p;
     bckm_sim_result a, b, none;
     crash_params(&p, 2);
-    p.checkpoint_interval = 0;  /* no snapshot: the restart replays the whole ledger */
+    p.checkpoint_interval = 0; /* no snapshot: the restart replays the whole ledger */
     REQUIRE(bckm_sim_run(&p, &a) == BCKM_OK);
     CHECK_EQ(a.outcome, BCKM_SIM_OK);
     CHECK_EQ(a.restarts, 1);
@@ -227,5 +230,5 @@ static void test_restart_is_charged(void) {
     CHECK_EQ(none.restart_cpu_us, 0);
 }
 
-CHECK_CASES(CASE(test_cluster_lmdb_restart), CASE(test_kv_store_is_opaque), CASE(test_cluster_mem_equals_lmdb),
-            CASE(test_restart_is_charged))
+CHECK_CASES(CASE(test_cluster_lmdb_restart), CASE(test_kv_store_is_opaque),
+            CASE(test_cluster_mem_equals_lmdb), CASE(test_restart_is_charged))

@@ -25,8 +25,8 @@ typedef struct {
     struct bckm_cert certs[N][16];
     uint8_t digests[N][16][32];
     uint64_t height[N];
-    int drop_commits;          /* drop every COMMIT on the bus */
-    int mute[N];               /* drop everything from/to this replica */
+    int drop_commits; /* drop every COMMIT on the bus */
+    int mute[N];      /* drop everything from/to this replica */
     uint64_t now;
 } bus;
 
@@ -56,9 +56,7 @@ static void drain(bus *b, uint32_t i) {
     bckm_pbft_action a;
     while (bckm_pbft_pop(&b->r[i], &a)) {
         switch (a.kind) {
-        case BCKM_PBFT_ACT_SEND:
-            enqueue(b, a.to, a.msg);
-            break;
+        case BCKM_PBFT_ACT_SEND: enqueue(b, a.to, a.msg); break;
         case BCKM_PBFT_ACT_BROADCAST:
             for (uint32_t j = 0; j < N; j++)
                 if (j != i) enqueue(b, j, bckm_pbft_msg_ref(a.msg));
@@ -89,8 +87,7 @@ static void drain(bus *b, uint32_t i) {
             enqueue(b, a.to, m);
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -181,7 +178,7 @@ static void test_normal_case_and_certificates(void) {
     CHECK(!bckm_pbft_cert_valid(&b.r[1], 3, b.digests[2][3], &c));
     CHECK(!bckm_pbft_cert_valid(&b.r[1], 3, b.digests[2][2], &b.certs[2][3]));
     c = b.certs[2][3];
-    c.sigs[1] = c.sigs[0];   /* one signer twice */
+    c.sigs[1] = c.sigs[0]; /* one signer twice */
     CHECK(!bckm_pbft_cert_valid(&b.r[1], 3, b.digests[2][3], &c));
     bus_free(&b);
 }
@@ -288,7 +285,8 @@ static void test_view_change_keeps_prepared_block(void) {
 
 /* A vote that can change nothing is dropped before its signature is checked;
  * one that can still matter is checked, and refused when forged. */
-static bckm_pbft_msg *vote(const bus *b, uint8_t type, uint32_t from, uint64_t seq, const uint8_t d[32]) {
+static bckm_pbft_msg *vote(const bus *b, uint8_t type, uint32_t from, uint64_t seq,
+                           const uint8_t d[32]) {
     bckm_pbft_msg *m = bckm_pbft_msg_new(type, from);
     m->view = 0;
     m->seq = seq;
@@ -346,5 +344,6 @@ static void test_useless_votes_unverified(void) {
     bus_free(&b);
 }
 
-CHECK_CASES(CASE(test_normal_case_and_certificates), CASE(test_useless_votes_unverified), CASE(test_forged_and_equivocating_preprepare),
+CHECK_CASES(CASE(test_normal_case_and_certificates), CASE(test_useless_votes_unverified),
+            CASE(test_forged_and_equivocating_preprepare),
             CASE(test_view_change_keeps_prepared_block))

@@ -97,7 +97,8 @@ static void kat_envelope(void) {
         long n = check_vector(ENV_VECTORS, names[k], want, sizeof want);
         REQUIRE(n == (long)BCKM_ENVELOPE_BYTES);
         snprintf(pkname, sizeof pkname, "bp%u_pk", k + 1);
-        REQUIRE(check_vector(ENV_VECTORS, pkname, pk_vec, sizeof pk_vec) == (long)BCKM_SIGN_PK_BYTES);
+        REQUIRE(check_vector(ENV_VECTORS, pkname, pk_vec, sizeof pk_vec) ==
+                (long)BCKM_SIGN_PK_BYTES);
         fix_bp_keys(k + 1, pk, sk);
         CHECK_MEM(pk, pk_vec, BCKM_SIGN_PK_BYTES);
         REQUIRE(fix_envelope(k, &env) == BCKM_OK);
@@ -111,12 +112,15 @@ static void kat_envelope(void) {
     uint8_t msg[128], env0[BCKM_ENVELOPE_BYTES];
     long m = check_vector(ENV_VECTORS, "envelope_0_signed_message", msg, sizeof msg);
     REQUIRE(m == (long)(BCKM_ENVELOPE_LABEL_BYTES + BCKM_ENVELOPE_SIGNED_BYTES));
-    REQUIRE(check_vector(ENV_VECTORS, "envelope_0", env0, sizeof env0) == (long)BCKM_ENVELOPE_BYTES);
+    REQUIRE(check_vector(ENV_VECTORS, "envelope_0", env0, sizeof env0) ==
+            (long)BCKM_ENVELOPE_BYTES);
     CHECK_MEM(msg, BCKM_ENVELOPE_LABEL, BCKM_ENVELOPE_LABEL_BYTES);
     CHECK_MEM(msg + BCKM_ENVELOPE_LABEL_BYTES, env0, BCKM_ENVELOPE_SIGNED_BYTES);
     uint8_t pk[64];
     REQUIRE(check_vector(ENV_VECTORS, "bp1_pk", pk, sizeof pk) == 32);
-    CHECK_EQ(crypto_sign_verify_detached(env0 + BCKM_ENVELOPE_SIGNED_BYTES, msg, (unsigned long long)m, pk), 0);
+    CHECK_EQ(crypto_sign_verify_detached(env0 + BCKM_ENVELOPE_SIGNED_BYTES, msg,
+                                         (unsigned long long)m, pk),
+             0);
 }
 
 /* The version-2 (REATTACH) vector, checked byte by byte against the layout
@@ -129,7 +133,8 @@ static void kat_reattach(void) {
     uint8_t txv[BCKM_TX_BYTES + 8], pk[64], sk[64], got[BCKM_ENVELOPE_MAX_BYTES];
     REQUIRE(check_vector(ENV_VECTORS, "reattach_code", code, sizeof code) == 32);
     REQUIRE(check_vector(ENV_VECTORS, "reattach_commit", commit, sizeof commit) == 32);
-    REQUIRE(check_vector(ENV_VECTORS, "reattach_statement", st, sizeof st) == (long)BCKM_REATTACH_STATEMENT_BYTES);
+    REQUIRE(check_vector(ENV_VECTORS, "reattach_statement", st, sizeof st) ==
+            (long)BCKM_REATTACH_STATEMENT_BYTES);
     REQUIRE(check_vector(ENV_VECTORS, "reattach_consent", consent, sizeof consent) == 64);
     long m = check_vector(ENV_VECTORS, "envelope_3_signed_message", msg, sizeof msg);
     REQUIRE(m == (long)(BCKM_ENVELOPE_LABEL_BYTES + BCKM_ENVELOPE_V2_SIGNED_BYTES));
@@ -149,7 +154,9 @@ static void kat_reattach(void) {
     CHECK_MEM(msg + BCKM_ENVELOPE_LABEL_BYTES, env3, BCKM_ENVELOPE_V2_SIGNED_BYTES);
     uint8_t bp2[BCKM_SIGN_PK_BYTES], bsk[BCKM_SIGN_SK_BYTES];
     fix_bp_keys(2, bp2, bsk);
-    CHECK_EQ(crypto_sign_verify_detached(env3 + BCKM_ENVELOPE_V2_SIGNED_BYTES, msg, (unsigned long long)m, bp2), 0);
+    CHECK_EQ(crypto_sign_verify_detached(env3 + BCKM_ENVELOPE_V2_SIGNED_BYTES, msg,
+                                         (unsigned long long)m, bp2),
+             0);
     /* The library agrees: fixture, encoder, decoder, verifiers. */
     struct bckm_envelope env, dec;
     size_t len = 0;
@@ -192,18 +199,22 @@ static void roundtrip_tx_random(void) {
         struct bckm_tx tx, dec;
         uint8_t buf[BCKM_TX_BYTES], again[BCKM_TX_BYTES];
         random_tx(&tx);
-        if (bckm_tx_encode(&tx, buf) != BCKM_OK) { bad++; continue; }
+        if (bckm_tx_encode(&tx, buf) != BCKM_OK) {
+            bad++;
+            continue;
+        }
         if (bckm_tx_decode(buf, sizeof buf, &dec) != BCKM_OK || !tx_equal(&tx, &dec)) bad++;
         /* Random bytes: whatever is accepted re-encodes to the same bytes. */
         rng_bytes(buf, sizeof buf);
         buf[0] = (uint8_t)(rng_next() % 4);
         if (bckm_tx_decode(buf, sizeof buf, &dec) == BCKM_OK) {
             accepted++;
-            if (bckm_tx_encode(&dec, again) != BCKM_OK || memcmp(buf, again, sizeof buf) != 0) bad++;
+            if (bckm_tx_encode(&dec, again) != BCKM_OK || memcmp(buf, again, sizeof buf) != 0)
+                bad++;
         }
     }
     CHECK_EQ(bad, 0);
-    CHECK(accepted > rounds / 2);  /* three ops in four are valid */
+    CHECK(accepted > rounds / 2); /* three ops in four are valid */
 }
 
 static void roundtrip_envelope_random(void) {
@@ -214,7 +225,10 @@ static void roundtrip_envelope_random(void) {
         struct bckm_envelope env, dec;
         uint8_t buf[BCKM_ENVELOPE_BYTES], again[BCKM_ENVELOPE_BYTES];
         random_envelope(&env);
-        if (bckm_envelope_encode(&env, buf) != BCKM_OK) { bad++; continue; }
+        if (bckm_envelope_encode(&env, buf) != BCKM_OK) {
+            bad++;
+            continue;
+        }
         if (bckm_envelope_decode(buf, sizeof buf, &dec) != BCKM_OK || !env_equal(&env, &dec)) bad++;
         rng_bytes(buf + 5, sizeof buf - 5);
         buf[0] = (uint8_t)(rng_next() % 3);
@@ -222,7 +236,8 @@ static void roundtrip_envelope_random(void) {
         buf[13] = (uint8_t)(rng_next() % 4);
         if (bckm_envelope_decode(buf, sizeof buf, &dec) == BCKM_OK) {
             accepted++;
-            if (bckm_envelope_encode(&dec, again) != BCKM_OK || memcmp(buf, again, sizeof buf) != 0) bad++;
+            if (bckm_envelope_encode(&dec, again) != BCKM_OK || memcmp(buf, again, sizeof buf) != 0)
+                bad++;
         }
     }
     CHECK_EQ(bad, 0);
@@ -241,9 +256,18 @@ static void sign_verify_random(void) {
         random_envelope(&env);
         fix_bp_keys(env.bp, pk, sk);
         fix_bp_keys(env.bp % BCKM_MAX_BPS + 1, other_pk, other_sk);
-        if (bckm_envelope_sign(&env, sk) != BCKM_OK) { bad++; continue; }
-        if (bckm_envelope_encode(&env, buf) != BCKM_OK) { bad++; continue; }
-        if (bckm_envelope_decode(buf, sizeof buf, &dec) != BCKM_OK) { bad++; continue; }
+        if (bckm_envelope_sign(&env, sk) != BCKM_OK) {
+            bad++;
+            continue;
+        }
+        if (bckm_envelope_encode(&env, buf) != BCKM_OK) {
+            bad++;
+            continue;
+        }
+        if (bckm_envelope_decode(buf, sizeof buf, &dec) != BCKM_OK) {
+            bad++;
+            continue;
+        }
         if (bckm_envelope_verify(&dec, pk) != BCKM_OK) bad++;
         if (bckm_envelope_verify(&dec, other_pk) != BCKM_ERR_AUTH) bad++;
     }
@@ -266,7 +290,7 @@ static void tx_wrong_length(void) {
     for (size_t len = BCKM_TX_BYTES + 1; len <= sizeof buf; len++) {
         CHECK_EQ(decode_tx_exact(buf, len, &out), BCKM_ERR_FORMAT);
     }
-    CHECK(memcmp(&out, &before, sizeof out) == 0);  /* untouched on error */
+    CHECK(memcmp(&out, &before, sizeof out) == 0); /* untouched on error */
     CHECK_EQ(bckm_tx_decode(NULL, BCKM_TX_BYTES, &out), BCKM_ERR_ARG);
     CHECK_EQ(bckm_tx_decode(buf, BCKM_TX_BYTES, NULL), BCKM_ERR_ARG);
     CHECK_EQ(decode_tx_exact(buf, BCKM_TX_BYTES, &out), BCKM_OK);
@@ -293,10 +317,10 @@ static void tx_zero_ids(void) {
     REQUIRE(bckm_tx_encode(&tx, buf) == BCKM_OK);
     uint8_t z[BCKM_TX_BYTES];
     memcpy(z, buf, sizeof z);
-    memset(z + 1, 0, 4);  /* node ID 0 */
+    memset(z + 1, 0, 4); /* node ID 0 */
     CHECK_EQ(bckm_tx_decode(z, sizeof z, &out), BCKM_ERR_FORMAT);
     memcpy(z, buf, sizeof z);
-    memset(z + 5, 0, 4);  /* set ID 0 */
+    memset(z + 5, 0, 4); /* set ID 0 */
     CHECK_EQ(bckm_tx_decode(z, sizeof z, &out), BCKM_ERR_FORMAT);
     struct bckm_tx t2 = tx;
     t2.node_id = 0;
@@ -341,8 +365,9 @@ static void envelope_unknown_version(void) {
         buf[0] = (uint8_t)v;
         /* 134 bytes: a version 2 is short for its length (198), any
          * other version is unknown. */
-        CHECK_EQ(bckm_envelope_decode(buf, sizeof buf, &out),
-                 v == 1 ? BCKM_OK : v == 2 ? BCKM_ERR_TRUNCATED : BCKM_ERR_FORMAT);
+        CHECK_EQ(bckm_envelope_decode(buf, sizeof buf, &out), v == 1   ? BCKM_OK
+                                                              : v == 2 ? BCKM_ERR_TRUNCATED
+                                                                       : BCKM_ERR_FORMAT);
     }
     env.version = 2;
     CHECK_EQ(bckm_envelope_encode(&env, buf), BCKM_ERR_ARG);
@@ -376,13 +401,13 @@ static void envelope_bad_tx(void) {
     REQUIRE(fix_envelope(2, &env) == BCKM_OK);
     REQUIRE(bckm_envelope_encode(&env, buf) == BCKM_OK);
     memcpy(b, buf, sizeof b);
-    b[13] = 4;  /* unknown op */
+    b[13] = 4; /* unknown op */
     CHECK_EQ(bckm_envelope_decode(b, sizeof b, &out), BCKM_ERR_FORMAT);
     memcpy(b, buf, sizeof b);
-    memset(b + 14, 0, 4);  /* node ID 0 */
+    memset(b + 14, 0, 4); /* node ID 0 */
     CHECK_EQ(bckm_envelope_decode(b, sizeof b, &out), BCKM_ERR_FORMAT);
     memcpy(b, buf, sizeof b);
-    memset(b + 18, 0, 4);  /* set ID 0 */
+    memset(b + 18, 0, 4); /* set ID 0 */
     CHECK_EQ(bckm_envelope_decode(b, sizeof b, &out), BCKM_ERR_FORMAT);
 }
 
@@ -394,15 +419,20 @@ static void envelope_bad_signature(void) {
     fix_bp_keys(1, pk, sk);
     CHECK_EQ(bckm_envelope_verify(&env, pk), BCKM_OK);
     /* Every field is covered by the signature. */
-    out = env; out.seq++;
+    out = env;
+    out.seq++;
     CHECK_EQ(bckm_envelope_verify(&out, pk), BCKM_ERR_AUTH);
-    out = env; out.bp = 2;
+    out = env;
+    out.bp = 2;
     CHECK_EQ(bckm_envelope_verify(&out, pk), BCKM_ERR_AUTH);
-    out = env; out.tx.refresh[15] ^= 1;
+    out = env;
+    out.tx.refresh[15] ^= 1;
     CHECK_EQ(bckm_envelope_verify(&out, pk), BCKM_ERR_AUTH);
-    out = env; out.tx.op = BCKM_TX_OP_LEAVE;
+    out = env;
+    out.tx.op = BCKM_TX_OP_LEAVE;
     CHECK_EQ(bckm_envelope_verify(&out, pk), BCKM_ERR_AUTH);
-    out = env; out.sig[0] ^= 0x80;
+    out = env;
+    out.sig[0] ^= 0x80;
     CHECK_EQ(bckm_envelope_verify(&out, pk), BCKM_ERR_AUTH);
     /* A commit signature by the same key over other bytes never passes as an
      * envelope signature (domain separation): sign the bare 70 bytes. */
@@ -424,7 +454,8 @@ static void envelope_bit_flips(void) {
         memcpy(b, buf, sizeof b);
         b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         if (bckm_envelope_decode(b, sizeof b, &out) == BCKM_OK &&
-            bckm_envelope_verify(&out, pk) == BCKM_OK) passed++;
+            bckm_envelope_verify(&out, pk) == BCKM_OK)
+            passed++;
     }
     CHECK_EQ(passed, 0);
 }

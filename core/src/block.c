@@ -30,9 +30,7 @@
     ensures \result == 1 <==> (1 <= bp && bp <= 255);
     ensures \result == 0 || \result == 1;
  */
-static int bp_in_range(uint32_t bp) {
-    return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS;
-}
+static int bp_in_range(uint32_t bp) { return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS; }
 
 /*@ requires \valid(dst + (0 .. n - 1)) && \valid_read(src + (0 .. n - 1));
     requires \separated(dst + (0 .. n - 1), src + (0 .. n - 1));
@@ -102,8 +100,14 @@ int bckm_block_header_encode(const struct bckm_block_header *h,
                              uint8_t out[BCKM_BLOCK_HEADER_BYTES]) {
     int ret = BCKM_OK;
 
-    if (h == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (!bckm_block_header_is_valid(h)) { ret = BCKM_ERR_ARG; goto out; }
+    if (h == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (!bckm_block_header_is_valid(h)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     /* Each assertion adds the field just written to those before it. */
     out[HDR_OFF_VERSION] = h->version;
     bckm_put_u64(out + HDR_OFF_HEIGHT, h->height);
@@ -153,9 +157,18 @@ int bckm_block_header_decode(const uint8_t *buf, size_t len, struct bckm_block_h
     uint64_t time;
     uint32_t n_txs;
 
-    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
-    if (len > BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (buf == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (len < BCKM_BLOCK_HEADER_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
+    if (len > BCKM_BLOCK_HEADER_BYTES) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
     /* The scalar fields go into locals and are checked first
      * (header_fields_ok); then every field goes straight from buf
@@ -195,7 +208,10 @@ int bckm_block_hash(const struct bckm_block_header *h, uint8_t out[BCKM_HASH_BYT
     uint8_t msg[BCKM_BLOCK_LABEL_BYTES + BCKM_BLOCK_HEADER_BYTES];
     int ret = BCKM_OK;
 
-    if (h == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (h == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     copy_bytes(msg, label, BCKM_BLOCK_LABEL_BYTES);
     ret = bckm_block_header_encode(h, msg + BCKM_BLOCK_LABEL_BYTES);
     if (ret != BCKM_OK) goto out;
@@ -238,7 +254,8 @@ int bckm_block_body_next(const uint8_t *body, size_t len, size_t *pos, const uin
     return 1;
 }
 
-int bckm_block_body_root(const uint8_t *body, size_t len, uint32_t n, uint8_t out[BCKM_HASH_BYTES]) {
+int bckm_block_body_root(const uint8_t *body, size_t len, uint32_t n,
+                         uint8_t out[BCKM_HASH_BYTES]) {
     static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
     crypto_generichash_state st;
     const uint8_t *tx;
@@ -275,8 +292,7 @@ int bckm_block_body_check(const struct bckm_block_header *hdr, const uint8_t *bo
     return ret;
 }
 
-int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
-                       uint8_t out[BCKM_HASH_BYTES]) {
+int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n, uint8_t out[BCKM_HASH_BYTES]) {
     static const uint8_t label[BCKM_TXROOT_LABEL_BYTES] = BCKM_TXROOT_LABEL;
     crypto_generichash_state st;
     uint8_t cnt[4];
@@ -285,18 +301,34 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     int ret = BCKM_OK;
     uint32_t i;
 
-    if (out == NULL || (n > 0 && envs == NULL)) { ret = BCKM_ERR_ARG; goto out; }
-    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
-    if (crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+    if (out == NULL || (n > 0 && envs == NULL)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (n > BCKM_BLOCK_MAX_TXS) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (crypto_generichash_init(&st, NULL, 0, BCKM_HASH_BYTES) != 0) {
+        ret = BCKM_ERR_CRYPTO;
+        goto out;
+    }
     bckm_put_u32(cnt, n);
     if (crypto_generichash_update(&st, label, sizeof label) != 0 ||
-        crypto_generichash_update(&st, cnt, sizeof cnt) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+        crypto_generichash_update(&st, cnt, sizeof cnt) != 0) {
+        ret = BCKM_ERR_CRYPTO;
+        goto out;
+    }
     /* The same bytes as the root of bckm_block_body_encode's body. */
     for (i = 0; i < n; i++) {
-        ret = bckm_envelope_encode_to(&envs[i], enc + TX_PREFIX_BYTES, sizeof enc - TX_PREFIX_BYTES, &len);
+        ret = bckm_envelope_encode_to(&envs[i], enc + TX_PREFIX_BYTES, sizeof enc - TX_PREFIX_BYTES,
+                                      &len);
         if (ret != BCKM_OK) goto out;
         bckm_put_u16(enc, (uint16_t)len);
-        if (crypto_generichash_update(&st, enc, TX_PREFIX_BYTES + len) != 0) { ret = BCKM_ERR_CRYPTO; goto out; }
+        if (crypto_generichash_update(&st, enc, TX_PREFIX_BYTES + len) != 0) {
+            ret = BCKM_ERR_CRYPTO;
+            goto out;
+        }
     }
     if (crypto_generichash_final(&st, out, BCKM_HASH_BYTES) != 0) ret = BCKM_ERR_CRYPTO;
 
@@ -304,8 +336,8 @@ out:
     return ret;
 }
 
-int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
-                           uint8_t *out, size_t cap, size_t *out_len) {
+int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n, uint8_t *out, size_t cap,
+                           size_t *out_len) {
     int ret = BCKM_OK;
     size_t remain = cap;
     size_t pos = 0;
@@ -316,7 +348,10 @@ int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
         ret = BCKM_ERR_ARG;
         goto out;
     }
-    if (n > BCKM_BLOCK_MAX_TXS) { ret = BCKM_ERR_ARG; goto out; }
+    if (n > BCKM_BLOCK_MAX_TXS) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     /*@ loop invariant 0 <= i <= n && 0 <= pos <= cap && remain == cap - pos;
         loop invariant pos <= i * (TX_PREFIX_BYTES + BCKM_ENVELOPE_MAX_BYTES);
         loop assigns i, pos, remain, ret, w, out[0 .. cap - 1];
@@ -324,8 +359,12 @@ int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
     for (i = 0; i < n; i++) {
         /* u16 length || the envelope at its own length (134 or 198),
          * checked against what remains by the encoder itself. */
-        if (remain < TX_PREFIX_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
-        ret = bckm_envelope_encode_to(&envs[i], out + pos + TX_PREFIX_BYTES, remain - TX_PREFIX_BYTES, &w);
+        if (remain < TX_PREFIX_BYTES) {
+            ret = BCKM_ERR_NOMEM;
+            goto out;
+        }
+        ret = bckm_envelope_encode_to(&envs[i], out + pos + TX_PREFIX_BYTES,
+                                      remain - TX_PREFIX_BYTES, &w);
         if (ret != BCKM_OK) goto out;
         bckm_put_u16(out + pos, (uint16_t)w);
         pos += TX_PREFIX_BYTES + w;
@@ -362,7 +401,10 @@ int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *b
 int bckm_block_seal(struct bckm_block_header *hdr, const struct bckm_envelope *envs, uint32_t n) {
     int ret = BCKM_OK;
 
-    if (hdr == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (hdr == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     ret = bckm_block_tx_root(envs, n, hdr->tx_root);
     if (ret != BCKM_OK) goto out;
     hdr->n_txs = n;
@@ -377,12 +419,24 @@ int bckm_block_encode(const struct bckm_block_header *hdr, const struct bckm_env
     size_t body_len = 0;
     int ret = BCKM_OK;
 
-    if (hdr == NULL || out_len == NULL || (cap > 0 && out == NULL)) { ret = BCKM_ERR_ARG; goto out; }
-    if (hdr->n_txs != n) { ret = BCKM_ERR_ARG; goto out; }
+    if (hdr == NULL || out_len == NULL || (cap > 0 && out == NULL)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (hdr->n_txs != n) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     ret = bckm_block_tx_root(envs, n, root);
     if (ret != BCKM_OK) goto out;
-    if (!same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) { ret = BCKM_ERR_ARG; goto out; }
-    if (cap < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (!same_bytes(root, hdr->tx_root, BCKM_HASH_BYTES)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (cap < BCKM_BLOCK_HEADER_BYTES) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
     ret = bckm_block_header_encode(hdr, out);
     if (ret != BCKM_OK) goto out;
     ret = bckm_block_body_encode(envs, n, out + BCKM_BLOCK_HEADER_BYTES,
@@ -399,12 +453,18 @@ int bckm_block_decode(const uint8_t *buf, size_t len, struct bckm_block_header *
     struct bckm_block_header h;
     int ret = BCKM_OK;
 
-    if (buf == NULL || hdr == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (len < BCKM_BLOCK_HEADER_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+    if (buf == NULL || hdr == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (len < BCKM_BLOCK_HEADER_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
     ret = bckm_block_header_decode(buf, BCKM_BLOCK_HEADER_BYTES, &h);
     if (ret != BCKM_OK) goto out;
-    ret = bckm_block_body_decode(&h, buf + BCKM_BLOCK_HEADER_BYTES,
-                                 len - BCKM_BLOCK_HEADER_BYTES, envs, cap);
+    ret = bckm_block_body_decode(&h, buf + BCKM_BLOCK_HEADER_BYTES, len - BCKM_BLOCK_HEADER_BYTES,
+                                 envs, cap);
     if (ret != BCKM_OK) goto out;
     *hdr = h;
 
@@ -453,9 +513,18 @@ int bckm_cert_encode(const struct bckm_cert *c, uint8_t *out, size_t cap, size_t
     size_t pos;
     uint32_t i;
 
-    if (c == NULL || out_len == NULL || (cap > 0 && out == NULL)) { ret = BCKM_ERR_ARG; goto out; }
-    if (!cert_is_valid(c)) { ret = BCKM_ERR_ARG; goto out; }
-    if (cap < bckm_cert_encoded_len(c->count)) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (c == NULL || out_len == NULL || (cap > 0 && out == NULL)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (!cert_is_valid(c)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (cap < bckm_cert_encoded_len(c->count)) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
 
     out[CERT_OFF_VERSION] = c->version;
     bckm_put_u64(out + CERT_OFF_HEIGHT, c->height);
@@ -492,8 +561,14 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
     size_t pos;
     uint32_t i;
 
-    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (len < BCKM_CERT_FIXED_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+    if (buf == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (len < BCKM_CERT_FIXED_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
 
     /* Every field and entry is read and checked before out is written, so
      * that *out is untouched when the input is rejected. */
@@ -501,8 +576,14 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
     height = bckm_get_u64(buf + CERT_OFF_HEIGHT);
     view = bckm_get_u64(buf + CERT_OFF_VIEW);
     count = bckm_get_u16(buf + CERT_OFF_COUNT);
-    if (version != BCKM_CERT_VERSION || height == 0) { ret = BCKM_ERR_FORMAT; goto out; }
-    if (count == 0 || count > BCKM_CERT_MAX_SIGS) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (version != BCKM_CERT_VERSION || height == 0) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
+    if (count == 0 || count > BCKM_CERT_MAX_SIGS) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
     pos = BCKM_CERT_FIXED_BYTES;
     remain = len - BCKM_CERT_FIXED_BYTES;
@@ -512,15 +593,27 @@ int bckm_cert_decode(const uint8_t *buf, size_t len, struct bckm_cert *out) {
         loop assigns i, pos, remain, bp, prev;
         loop variant count - i; */
     for (i = 0; i < count; i++) {
-        if (remain < BCKM_CERT_ENTRY_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+        if (remain < BCKM_CERT_ENTRY_BYTES) {
+            ret = BCKM_ERR_TRUNCATED;
+            goto out;
+        }
         bp = bckm_get_u32(buf + pos + ENTRY_OFF_BP);
-        if (!bp_in_range(bp)) { ret = BCKM_ERR_FORMAT; goto out; }
-        if (i > 0 && bp <= prev) { ret = BCKM_ERR_FORMAT; goto out; }
+        if (!bp_in_range(bp)) {
+            ret = BCKM_ERR_FORMAT;
+            goto out;
+        }
+        if (i > 0 && bp <= prev) {
+            ret = BCKM_ERR_FORMAT;
+            goto out;
+        }
         prev = bp;
         pos += BCKM_CERT_ENTRY_BYTES;
         remain -= BCKM_CERT_ENTRY_BYTES;
     }
-    if (remain != 0) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (remain != 0) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
     /* Accepted: the fields, the count entries, and zero in every unused
      * entry (so that two equal certificates compare equal field by field,
@@ -564,7 +657,10 @@ int bckm_commit_sign(uint64_t height, uint64_t view, const uint8_t block_hash[BC
     uint8_t msg[BCKM_COMMIT_MSG_BYTES];
     int ret = BCKM_OK;
 
-    if (block_hash == NULL || sk == NULL || sig == NULL || height == 0) { ret = BCKM_ERR_ARG; goto out; }
+    if (block_hash == NULL || sk == NULL || sig == NULL || height == 0) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     bckm_commit_message(height, view, block_hash, msg);
     if (crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) != 0) ret = BCKM_ERR_CRYPTO;
 
@@ -577,7 +673,10 @@ int bckm_commit_verify(uint64_t height, uint64_t view, const uint8_t block_hash[
     uint8_t msg[BCKM_COMMIT_MSG_BYTES];
     int ret = BCKM_OK;
 
-    if (block_hash == NULL || pk == NULL || sig == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (block_hash == NULL || pk == NULL || sig == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     bckm_commit_message(height, view, block_hash, msg);
     if (crypto_sign_verify_detached(sig, msg, sizeof msg, pk) != 0) ret = BCKM_ERR_AUTH;
 
@@ -591,15 +690,33 @@ int bckm_cert_verify(const struct bckm_cert *c, const uint8_t block_hash[BCKM_HA
     uint32_t valid = 0;
     uint32_t i;
 
-    if (c == NULL || block_hash == NULL || bp_pk == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (n_bps == 0 || n_bps > BCKM_MAX_BPS) { ret = BCKM_ERR_ARG; goto out; }
+    if (c == NULL || block_hash == NULL || bp_pk == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (n_bps == 0 || n_bps > BCKM_MAX_BPS) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     /* 2f+1 <= n_bps, written so that a huge f cannot overflow. */
-    if (f > (n_bps - 1u) / 2u) { ret = BCKM_ERR_ARG; goto out; }
-    if (!cert_is_valid(c)) { ret = BCKM_ERR_FORMAT; goto out; }
-    if (!same_bytes(c->block_hash, block_hash, BCKM_HASH_BYTES)) { ret = BCKM_ERR_MISMATCH; goto out; }
+    if (f > (n_bps - 1u) / 2u) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (!cert_is_valid(c)) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
+    if (!same_bytes(c->block_hash, block_hash, BCKM_HASH_BYTES)) {
+        ret = BCKM_ERR_MISMATCH;
+        goto out;
+    }
     for (i = 0; i < c->count; i++) {
         uint32_t bp = c->sigs[i].bp;
-        if (bp > n_bps) { ret = BCKM_ERR_UNKNOWN; goto out; }
+        if (bp > n_bps) {
+            ret = BCKM_ERR_UNKNOWN;
+            goto out;
+        }
         ret = bckm_commit_verify(c->height, c->view, c->block_hash, bp_pk[bp - 1u], c->sigs[i].sig);
         if (ret != BCKM_OK) goto out;
         /* Signers are strictly increasing (cert_is_valid), so each counts once. */

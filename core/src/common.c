@@ -32,9 +32,7 @@ int bckm_ct_equal(const uint8_t *a, const uint8_t *b, size_t len) {
     return sodium_memcmp(a, b, len) == 0;
 }
 
-int bckm_init(void) {
-    return sodium_init() < 0 ? BCKM_ERR_CRYPTO : BCKM_OK;
-}
+int bckm_init(void) { return sodium_init() < 0 ? BCKM_ERR_CRYPTO : BCKM_OK; }
 
 #ifndef __FRAMAC__
 #include <stdio.h>

@@ -15,9 +15,12 @@ int bckm_state_new(struct bckm_state **out, bckm_policy policy, const struct bck
     struct bckm_state *st = calloc(1, sizeof *st);
     if (st == NULL) return BCKM_ERR_NOMEM;
     int e = bckm_sets_new(&st->reg, policy);
-    if (e != BCKM_OK) { free(st); return e; }
+    if (e != BCKM_OK) {
+        free(st);
+        return e;
+    }
     st->bps = *bps;
-    st->bps.has[0] = 0;  /* 0 is never a BP */
+    st->bps.has[0] = 0; /* 0 is never a BP */
     *out = st;
     return BCKM_OK;
 }
@@ -33,7 +36,10 @@ int bckm_state_clone(const struct bckm_state *st, struct bckm_state **out) {
     if (c == NULL) return BCKM_ERR_NOMEM;
     *c = *st;
     int e = bckm_sets_clone(st->reg, &c->reg);
-    if (e != BCKM_OK) { free(c); return e; }
+    if (e != BCKM_OK) {
+        free(c);
+        return e;
+    }
     *out = c;
     return BCKM_OK;
 }
@@ -87,7 +93,8 @@ static int execute(struct bckm_state *st, const struct bckm_envelope *env, struc
     return BCKM_OK;
 }
 
-int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env, struct bckm_plan *plan) {
+int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env,
+                        struct bckm_plan *plan) {
     int e = bckm_contract_check(st, env);
     return e == BCKM_OK ? execute(st, env, plan) : e;
 }
@@ -98,13 +105,15 @@ int bckm_contract_apply_verified(struct bckm_state *st, const struct bckm_envelo
     return e == BCKM_OK ? execute(st, env, plan) : e;
 }
 
-int bckm_contract_genesis(struct bckm_state *st, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan) {
+int bckm_contract_genesis(struct bckm_state *st, uint32_t bp, const struct bckm_tx *tx,
+                          struct bckm_plan *plan) {
     if (st == NULL || bp == 0 || bp > BCKM_MAX_BPS || !st->bps.has[bp]) return BCKM_ERR_ARG;
     return bckm_sets_apply(st->reg, bp, tx, plan);
 }
 
 void bckm_state_hash(const struct bckm_state *st, uint8_t out[BCKM_HASH_BYTES]) {
-    static const uint8_t label[13] = { 'b', 'c', 'k', 'm', '-', 's', 't', 'a', 't', 'e', '-', 'v', '1' };
+    static const uint8_t label[13] = { 'b', 'c', 'k', 'm', '-', 's', 't',
+                                       'a', 't', 'e', '-', 'v', '1' };
     crypto_generichash_state h;
     uint8_t d[BCKM_HASH_BYTES], b[9];
     bckm_sets_digest(st->reg, d);
@@ -127,7 +136,8 @@ int bckm_reattach_consent(const uint8_t code[BCKM_CODE_BYTES], uint32_t node_id,
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     uint8_t msg[BCKM_REATTACH_STATEMENT_BYTES];
     int e = BCKM_ERR_CRYPTO;
-    if (code == NULL || sig == NULL || node_id == BCKM_ID_NONE || bp == 0 || bp > BCKM_MAX_BPS || ctr == 0)
+    if (code == NULL || sig == NULL || node_id == BCKM_ID_NONE || bp == 0 || bp > BCKM_MAX_BPS ||
+        ctr == 0)
         return BCKM_ERR_ARG;
     bckm_reattach_statement(node_id, bp, ctr, msg);
     if (crypto_sign_seed_keypair(pk, sk, code) != 0) goto out;

@@ -14,7 +14,7 @@ struct cred {
 struct bckm_credstore {
     struct cred *c;
     uint32_t n, cap;
-    struct bckm_map index;   /* serial + 1 -> index in c */
+    struct bckm_map index; /* serial + 1 -> index in c */
 };
 
 int bckm_credstore_new(struct bckm_credstore **out) {
@@ -40,14 +40,15 @@ static struct cred *find(const struct bckm_credstore *cs, uint32_t serial) {
     return bckm_map_get(&cs->index, (uint64_t)serial + 1, &i) ? &cs->c[i] : NULL;
 }
 
-int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial, const uint8_t psk[BCKM_KEY_BYTES]) {
+int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial,
+                       const uint8_t psk[BCKM_KEY_BYTES]) {
     if (cs == NULL || psk == NULL) return BCKM_ERR_ARG;
     if (find(cs, serial) != NULL) return BCKM_ERR_EXISTS;
     if (cs->n == cs->cap) {
         /* Not realloc: the old array holds PSKs and must be wiped. */
         uint32_t ncap = cs->cap ? cs->cap * 2 : 16;
-        struct cred *nc = bckm_secret_resize(cs->c, (size_t)cs->cap * sizeof *nc, (size_t)cs->n * sizeof *nc,
-                                             (size_t)ncap * sizeof *nc);
+        struct cred *nc = bckm_secret_resize(cs->c, (size_t)cs->cap * sizeof *nc,
+                                             (size_t)cs->n * sizeof *nc, (size_t)ncap * sizeof *nc);
         if (nc == NULL) return BCKM_ERR_NOMEM;
         cs->c = nc;
         cs->cap = ncap;
@@ -60,7 +61,8 @@ int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial, const uint8_t
     return BCKM_OK;
 }
 
-int bckm_credstore_get(const struct bckm_credstore *cs, uint32_t serial, uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_credstore_get(const struct bckm_credstore *cs, uint32_t serial,
+                       uint8_t out[BCKM_KEY_BYTES]) {
     if (cs == NULL || out == NULL) return BCKM_ERR_ARG;
     const struct cred *c = find(cs, serial);
     if (c == NULL) return BCKM_ERR_UNKNOWN;

@@ -6,16 +6,18 @@
 
 #include <string.h>
 
-void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers, uint32_t *cap_sets) {
+void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers,
+                      uint32_t *cap_sets) {
     uint32_t s = bckm_sets_target(max_nodes);
-    *cap_peers = s;                 /* a set never exceeds s(n_max) members */
+    *cap_peers = s; /* a set never exceeds s(n_max) members */
     *cap_sets = s + 2 * max_bps + 1;
 }
 
 int bckm_device_init(void *mem, size_t mem_len, uint32_t cap_peers, uint32_t cap_sets,
                      const uint8_t kek[BCKM_KEY_BYTES], uint32_t bp_id, const uint8_t bp_pk[32],
                      const uint8_t bps_root[32], struct bckm_device **out) {
-    if (mem == NULL || kek == NULL || bp_pk == NULL || bps_root == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (mem == NULL || kek == NULL || bp_pk == NULL || bps_root == NULL || out == NULL)
+        return BCKM_ERR_ARG;
     if (bp_id == 0 || bp_id > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     if (((uintptr_t)mem % _Alignof(struct bckm_device)) != 0) return BCKM_ERR_ARG;
     if (cap_peers > BCKM_MSG_MAX_LIST || cap_sets > BCKM_MSG_MAX_LIST) return BCKM_ERR_ARG;
@@ -41,15 +43,22 @@ static int table_find(const struct bckm_device_key *t, uint32_t n, uint32_t id, 
     uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (t[mid].id < id) lo = mid + 1; else hi = mid;
+        if (t[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *at = lo;
     return lo < n && t[lo].id == id;
 }
 
-static void table_insert(struct bckm_device_key *t, uint32_t *n, uint32_t id, const uint8_t key[BCKM_KEY_BYTES]) {
+static void table_insert(struct bckm_device_key *t, uint32_t *n, uint32_t id,
+                         const uint8_t key[BCKM_KEY_BYTES]) {
     uint32_t at;
-    if (table_find(t, *n, id, &at)) { memcpy(t[at].key, key, BCKM_KEY_BYTES); return; }
+    if (table_find(t, *n, id, &at)) {
+        memcpy(t[at].key, key, BCKM_KEY_BYTES);
+        return;
+    }
     memmove(&t[at + 1], &t[at], (size_t)(*n - at) * sizeof *t);
     t[at].id = id;
     memcpy(t[at].key, key, BCKM_KEY_BYTES);
@@ -71,7 +80,10 @@ static int list_has(const struct bckm_msg_list *l, uint32_t stride, uint32_t id)
         uint32_t mid = lo + (hi - lo) / 2;
         uint32_t v = bckm_msg_list_id(l, mid, stride);
         if (v == id) return 1;
-        if (v < id) lo = mid + 1; else hi = mid;
+        if (v < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return 0;
 }
@@ -83,7 +95,10 @@ static const uint8_t *pair_refresh_of(const struct bckm_msg_list *l, uint32_t id
         uint32_t mid = lo + (hi - lo) / 2;
         uint32_t x = bckm_msg_list_id(l, mid, BCKM_MSG_REFRESH_ENTRY_BYTES);
         if (x == id) return l->p + (size_t)mid * BCKM_MSG_REFRESH_ENTRY_BYTES + 4;
-        if (x < id) lo = mid + 1; else hi = mid;
+        if (x < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -141,8 +156,8 @@ static void update_apply(struct bckm_device *d, const struct bckm_update_view *v
         const uint8_t *theirs = pair_refresh_of(&v->pairs, st[i].id);
         if (!own_changed && theirs == NULL) continue;
         if (own_changed) bckm_kdf_pair_refresh(v->set_refresh, st[i].id, mine);
-        bckm_kdf_setpair_advance(st[i].key, d->set_id, own_changed ? mine : NULL, st[i].id, theirs, epoch,
-                                 st[i].key);
+        bckm_kdf_setpair_advance(st[i].key, d->set_id, own_changed ? mine : NULL, st[i].id, theirs,
+                                 epoch, st[i].key);
     }
     bckm_wipe(mine, sizeof mine);
     for (uint32_t i = 0; i < v->newkeys.n; i++) {
@@ -171,14 +186,18 @@ static int bundle_check(const struct bckm_device *d, const struct bckm_msg_heade
     if (v->setkeys.n > d->cap_sets || v->peers.n > d->cap_peers) return BCKM_ERR_NOMEM;
     if (list_has(&v->setkeys, BCKM_MSG_KEYED_ENTRY_BYTES, v->set_id)) return BCKM_ERR_FORMAT;
     if (list_has(&v->peers, BCKM_MSG_KEYED_ENTRY_BYTES, v->node_id)) return BCKM_ERR_FORMAT;
-    if (d->node_id == BCKM_ID_NONE && !v->has_code) return BCKM_ERR_STATE; /* a joiner needs its code */
+    if (d->node_id == BCKM_ID_NONE && !v->has_code)
+        return BCKM_ERR_STATE; /* a joiner needs its code */
     return BCKM_OK;
 }
 
 static void bundle_apply(struct bckm_device *d, const struct bckm_bundle_view *v, uint64_t epoch) {
     d->node_id = v->node_id;
     d->set_id = v->set_id;
-    if (v->has_code) { memcpy(d->code, v->code, BCKM_CODE_BYTES); d->has_code = 1; }
+    if (v->has_code) {
+        memcpy(d->code, v->code, BCKM_CODE_BYTES);
+        d->has_code = 1;
+    }
     memcpy(d->seed, v->seed, BCKM_KEY_BYTES);
     memcpy(d->set_kek, v->set_kek, BCKM_KEY_BYTES);
     bckm_wipe(d->keys, ((size_t)d->cap_peers + d->cap_sets) * sizeof d->keys[0]);
@@ -203,7 +222,7 @@ static void bundle_apply(struct bckm_device *d, const struct bckm_bundle_view *v
 }
 
 static int is_zero16(const uint8_t c[16]) {
-    static const uint8_t zero[16] = {0};
+    static const uint8_t zero[16] = { 0 };
     return bckm_ct_equal(c, zero, 16);
 }
 
@@ -230,7 +249,8 @@ int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
      * the next epoch; in resync also a bundle at the device's epoch or later
      * that answers the challenge; a joiner takes the epoch its bundle names. */
     int zero = is_zero16(h.challenge);
-    int answers = !zero && d->resync && !is_zero16(d->challenge) && bckm_ct_equal(h.challenge, d->challenge, 16);
+    int answers = !zero && d->resync && !is_zero16(d->challenge) &&
+                  bckm_ct_equal(h.challenge, d->challenge, 16);
     if (!zero && !answers) return BCKM_ERR_REPLAY;
     if (d->node_id != BCKM_ID_NONE && h.epoch != d->epoch + 1 &&
         !(answers && h.kind == BCKM_MSG_BUNDLE && h.epoch >= d->epoch))
@@ -256,9 +276,11 @@ int bckm_device_apply(struct bckm_device *d, uint8_t *msg, size_t len) {
     return e;
 }
 
-int bckm_device_key_for(const struct bckm_device *d, uint32_t peer, uint32_t peer_set, uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_device_key_for(const struct bckm_device *d, uint32_t peer, uint32_t peer_set,
+                        uint8_t out[BCKM_KEY_BYTES]) {
     uint32_t at;
-    if (d == NULL || out == NULL || d->node_id == BCKM_ID_NONE || peer == d->node_id) return BCKM_ERR_ARG;
+    if (d == NULL || out == NULL || d->node_id == BCKM_ID_NONE || peer == d->node_id)
+        return BCKM_ERR_ARG;
     if (peer_set == d->set_id) {
         if (!table_find(d->keys, d->n_peers, peer, &at)) return BCKM_ERR_UNKNOWN;
         memcpy(out, d->keys[at].key, BCKM_KEY_BYTES);
@@ -291,21 +313,23 @@ void bckm_device_begin_resync(struct bckm_device *d, const uint8_t challenge[16]
     d->resync = 1;
 }
 
-int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
-                       size_t *out_len) {
+int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out,
+                       size_t cap, size_t *out_len) {
     if (d == NULL || nonce == NULL || out == NULL || out_len == NULL || d->node_id == BCKM_ID_NONE)
         return BCKM_ERR_ARG;
-    size_t body_len = 4 + 4 + 1 + 3 * BCKM_KEY_BYTES + 4 + ((size_t)d->n_sets + d->n_peers) * BCKM_MSG_KEYED_ENTRY_BYTES;
-    if (cap < BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES || cap - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES < body_len)
+    size_t body_len = 4 + 4 + 1 + 3 * BCKM_KEY_BYTES + 4 +
+                      ((size_t)d->n_sets + d->n_peers) * BCKM_MSG_KEYED_ENTRY_BYTES;
+    if (cap < BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES ||
+        cap - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES < body_len)
         return BCKM_ERR_NOMEM;
     /* Build the body in the output buffer's ciphertext area, then seal in place. */
     uint8_t *body = out + BCKM_MSG_HEADER_BYTES;
     struct bckm_writer w;
-    static const uint8_t zero[BCKM_CODE_BYTES] = {0};
+    static const uint8_t zero[BCKM_CODE_BYTES] = { 0 };
     bckm_writer_init(&w, body, body_len);
     bckm_writer_u32(&w, d->node_id);
     bckm_writer_u32(&w, d->set_id);
-    bckm_writer_u8(&w, 0);                 /* the code never leaves the device */
+    bckm_writer_u8(&w, 0); /* the code never leaves the device */
     bckm_writer_bytes(&w, zero, BCKM_CODE_BYTES);
     bckm_writer_bytes(&w, d->seed, BCKM_KEY_BYTES);
     bckm_writer_bytes(&w, d->set_kek, BCKM_KEY_BYTES);
@@ -322,8 +346,12 @@ int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uin
     if (w.err) return w.err;
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
-    h.kind = BCKM_MSG_HANDOVER; h.kek_type = BCKM_KEK_NODE; h.sender = 0; h.recipient = d->node_id;
-    h.epoch = d->epoch; memcpy(h.nonce, nonce, 24);
+    h.kind = BCKM_MSG_HANDOVER;
+    h.kek_type = BCKM_KEK_NODE;
+    h.sender = 0;
+    h.recipient = d->node_id;
+    h.epoch = d->epoch;
+    memcpy(h.nonce, nonce, 24);
     /* bckm_msg_seal reads the body before writing the ciphertext over it
      * (libsodium allows in-place encryption). */
     return bckm_msg_seal(&h, d->kek, body, w.len, out, cap, out_len);

@@ -25,16 +25,21 @@ static int tag(const uint8_t kek[32], uint8_t who, const uint8_t th[32], uint8_t
     return bckm_kdf_derive(kek, BCKM_KDF_CONFIRM, f, sizeof f, out);
 }
 
-uint32_t bckm_enrol_hello_serial(const uint8_t hello[BCKM_ENROL_HELLO_BYTES]) { return bckm_get_u32(hello); }
+uint32_t bckm_enrol_hello_serial(const uint8_t hello[BCKM_ENROL_HELLO_BYTES]) {
+    return bckm_get_u32(hello);
+}
 
-int bckm_enrol_device_hello(struct bckm_enrol_device *st, uint32_t serial, const uint8_t psk[BCKM_KEY_BYTES],
-                            const uint8_t *seed32, uint8_t out[BCKM_ENROL_HELLO_BYTES]) {
+int bckm_enrol_device_hello(struct bckm_enrol_device *st, uint32_t serial,
+                            const uint8_t psk[BCKM_KEY_BYTES], const uint8_t *seed32,
+                            uint8_t out[BCKM_ENROL_HELLO_BYTES]) {
     if (st == NULL || psk == NULL || out == NULL) return BCKM_ERR_ARG;
     memset(st, 0, sizeof *st);
     st->serial = serial;
     memcpy(st->psk, psk, BCKM_KEY_BYTES);
-    if (seed32 != NULL) crypto_kx_seed_keypair(st->pk, st->sk, seed32);
-    else crypto_kx_keypair(st->pk, st->sk);
+    if (seed32 != NULL)
+        crypto_kx_seed_keypair(st->pk, st->sk, seed32);
+    else
+        crypto_kx_keypair(st->pk, st->sk);
     bckm_put_u32(out, serial);
     memcpy(out + 4, st->pk, 32);
     return BCKM_OK;
@@ -46,12 +51,15 @@ int bckm_enrol_bp_reply(struct bckm_enrol_bp *st, uint32_t bp_id, const uint8_t 
                         uint8_t out[BCKM_ENROL_REPLY_BYTES]) {
     uint8_t pk[32], sk[32], rx[32], tx[32], th[32];
     int e = BCKM_ERR_CRYPTO;
-    if (st == NULL || bp_pk == NULL || bps_root == NULL || psk == NULL || hello == NULL || out == NULL)
+    if (st == NULL || bp_pk == NULL || bps_root == NULL || psk == NULL || hello == NULL ||
+        out == NULL)
         return BCKM_ERR_ARG;
     if (bp_id == 0 || bp_id > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     memset(st, 0, sizeof *st);
-    if (seed32 != NULL) crypto_kx_seed_keypair(pk, sk, seed32);
-    else crypto_kx_keypair(pk, sk);
+    if (seed32 != NULL)
+        crypto_kx_seed_keypair(pk, sk, seed32);
+    else
+        crypto_kx_keypair(pk, sk);
     if (crypto_kx_server_session_keys(rx, tx, pk, sk, hello + 4) != 0) goto out;
     st->bp_id = bp_id;
     st->serial = bckm_get_u32(hello);
@@ -65,25 +73,34 @@ int bckm_enrol_bp_reply(struct bckm_enrol_bp *st, uint32_t bp_id, const uint8_t 
     if ((e = tag(st->kek, 'D', th, st->expect_tag)) != BCKM_OK) goto out;
     st->waiting = 1;
 out:
-    bckm_wipe(sk, sizeof sk); bckm_wipe(rx, sizeof rx); bckm_wipe(tx, sizeof tx);
+    bckm_wipe(sk, sizeof sk);
+    bckm_wipe(rx, sizeof rx);
+    bckm_wipe(tx, sizeof tx);
     if (e != BCKM_OK) bckm_wipe(st, sizeof *st);
     return e;
 }
 
 int bckm_enrol_device_finish(struct bckm_enrol_device *st,
-                             const uint8_t reply[BCKM_ENROL_REPLY_BYTES], uint8_t out[BCKM_ENROL_FINISH_BYTES]) {
+                             const uint8_t reply[BCKM_ENROL_REPLY_BYTES],
+                             uint8_t out[BCKM_ENROL_FINISH_BYTES]) {
     uint8_t rx[32], tx[32], th[32], want[32], kek[32];
     int e = BCKM_ERR_AUTH;
     if (st == NULL || reply == NULL || out == NULL || st->done) return BCKM_ERR_ARG;
     uint32_t bp_id = bckm_get_u32(reply);
     if (bp_id == 0 || bp_id > BCKM_MAX_BPS) return BCKM_ERR_FORMAT;
     const uint8_t *eb = reply + 4, *bp_pk = reply + 36, *root = reply + 68, *tag_b = reply + 100;
-    if (crypto_kx_client_session_keys(rx, tx, st->pk, st->sk, eb) != 0) { e = BCKM_ERR_CRYPTO; goto out; }
+    if (crypto_kx_client_session_keys(rx, tx, st->pk, st->sk, eb) != 0) {
+        e = BCKM_ERR_CRYPTO;
+        goto out;
+    }
     transcript(st->serial, bp_id, st->pk, eb, bp_pk, root, th);
     /* The client's rx is the server's tx: pass them in the server's order. */
     if ((e = bckm_kdf_session_kek(st->psk, tx, rx, th, kek)) != BCKM_OK) goto out;
     if ((e = tag(kek, 'B', th, want)) != BCKM_OK) goto out;
-    if (!bckm_ct_equal(want, tag_b, 32)) { e = BCKM_ERR_AUTH; goto out; }
+    if (!bckm_ct_equal(want, tag_b, 32)) {
+        e = BCKM_ERR_AUTH;
+        goto out;
+    }
     if ((e = tag(kek, 'D', th, out)) != BCKM_OK) goto out;
     memcpy(st->kek, kek, 32);
     st->bp_id = bp_id;
@@ -93,7 +110,10 @@ int bckm_enrol_device_finish(struct bckm_enrol_device *st,
     bckm_wipe(st->sk, sizeof st->sk);
     bckm_wipe(st->psk, sizeof st->psk);
 out:
-    bckm_wipe(rx, sizeof rx); bckm_wipe(tx, sizeof tx); bckm_wipe(kek, sizeof kek); bckm_wipe(want, sizeof want);
+    bckm_wipe(rx, sizeof rx);
+    bckm_wipe(tx, sizeof tx);
+    bckm_wipe(kek, sizeof kek);
+    bckm_wipe(want, sizeof want);
     return e;
 }
 

@@ -5,8 +5,8 @@
 
 static const uint8_t kdf_prefix[BCKM_KDF_PREFIX_BYTES] = { 'b', 'c', 'k', 'm', '-', 'k', 'd', 'f' };
 
-int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
-                    const uint8_t *fields, size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label, const uint8_t *fields,
+                    size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + BCKM_KDF_MAX_FIELDS];
     uint8_t tmp[BCKM_KEY_BYTES];
     if (flen > BCKM_KDF_MAX_FIELDS) return BCKM_ERR_ARG;
@@ -15,7 +15,8 @@ int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
     if (flen > 0) memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, fields, flen);
     /* Through tmp, so out may alias key or fields. */
     /*@ assert domain_separation: in[BCKM_KDF_PREFIX_BYTES] == label; */
-    crypto_generichash(tmp, BCKM_KEY_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key, BCKM_KEY_BYTES);
+    crypto_generichash(tmp, BCKM_KEY_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key,
+                       BCKM_KEY_BYTES);
     memcpy(out, tmp, BCKM_KEY_BYTES);
     bckm_wipe(tmp, sizeof tmp);
     bckm_wipe(in, sizeof in);
@@ -28,14 +29,15 @@ int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
-static void derive_fixed(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
-                         const uint8_t *fields, size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
+static void derive_fixed(const uint8_t key[BCKM_KEY_BYTES], uint8_t label, const uint8_t *fields,
+                         size_t flen, uint8_t out[BCKM_KEY_BYTES]) {
     int e = bckm_kdf_derive(key, label, fields, flen, out);
     (void)e;
 }
 
-void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t refresh[BCKM_REFRESH_BYTES],
-                         uint32_t set_id, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES],
+                         const uint8_t refresh[BCKM_REFRESH_BYTES], uint32_t set_id, uint64_t epoch,
+                         uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[BCKM_REFRESH_BYTES + 4 + 8];
     memcpy(f, refresh, BCKM_REFRESH_BYTES);
     bckm_put_u32(f + 16, set_id);
@@ -44,8 +46,9 @@ void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t refres
     bckm_wipe(f, sizeof f);
 }
 
-void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t refresh[BCKM_REFRESH_BYTES],
-                             uint32_t a, uint32_t b, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES],
+                             const uint8_t refresh[BCKM_REFRESH_BYTES], uint32_t a, uint32_t b,
+                             uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[BCKM_REFRESH_BYTES + 4 + 4 + 8];
     memcpy(f, refresh, BCKM_REFRESH_BYTES);
     bckm_put_u32(f + 16, a < b ? a : b);
@@ -62,15 +65,16 @@ void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES], const uint8_t re
     requires \valid(out + (0 .. BCKM_REFRESH_BYTES - 1));
     assigns out[0 .. BCKM_REFRESH_BYTES - 1];
  */
-static void derive_refresh(const uint8_t key[BCKM_REFRESH_BYTES], uint8_t label, const uint8_t *fields,
-                           size_t flen, uint8_t out[BCKM_REFRESH_BYTES]) {
+static void derive_refresh(const uint8_t key[BCKM_REFRESH_BYTES], uint8_t label,
+                           const uint8_t *fields, size_t flen, uint8_t out[BCKM_REFRESH_BYTES]) {
     uint8_t in[BCKM_KDF_PREFIX_BYTES + 1 + 12];
     uint8_t tmp[BCKM_REFRESH_BYTES];
     memcpy(in, kdf_prefix, BCKM_KDF_PREFIX_BYTES);
     in[BCKM_KDF_PREFIX_BYTES] = label;
     memcpy(in + BCKM_KDF_PREFIX_BYTES + 1, fields, flen);
     /* Through tmp, so out may alias key. */
-    crypto_generichash(tmp, BCKM_REFRESH_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key, BCKM_REFRESH_BYTES);
+    crypto_generichash(tmp, BCKM_REFRESH_BYTES, in, BCKM_KDF_PREFIX_BYTES + 1 + flen, key,
+                       BCKM_REFRESH_BYTES);
     memcpy(out, tmp, BCKM_REFRESH_BYTES);
     bckm_wipe(tmp, sizeof tmp);
     bckm_wipe(in, sizeof in);
@@ -92,7 +96,8 @@ void bckm_kdf_pair_refresh(const uint8_t r_set[BCKM_REFRESH_BYTES], uint32_t oth
 }
 
 void bckm_kdf_setpair_advance(const uint8_t key[BCKM_KEY_BYTES], uint32_t a, const uint8_t *r_ab,
-                              uint32_t b, const uint8_t *r_ba, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]) {
+                              uint32_t b, const uint8_t *r_ba, uint64_t epoch,
+                              uint8_t out[BCKM_KEY_BYTES]) {
     /* The lower set ID's side first, so both sides apply the same steps. */
     const uint8_t *first = a < b ? r_ab : r_ba, *second = a < b ? r_ba : r_ab;
     uint8_t k[BCKM_KEY_BYTES];
@@ -111,7 +116,8 @@ void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first, uint
     derive_fixed(seed, BCKM_KDF_PAIR_NODE, f, sizeof f, out);
 }
 
-void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) {
+void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id,
+                       uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[4];
     bckm_put_u32(f, set_id);
     derive_fixed(domain, BCKM_KDF_SET_INIT, f, sizeof f, out);
@@ -125,14 +131,15 @@ void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a, uin
     derive_fixed(domain, BCKM_KDF_SETPAIR_INIT, f, sizeof f, out);
 }
 
-void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id, uint8_t out[BCKM_KEY_BYTES]) {
+void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
+                        uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[4];
     bckm_put_u32(f, node_id);
     derive_fixed(domain, BCKM_KDF_PAIR_SEED, f, sizeof f, out);
 }
 
-int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
-                         const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32],
+                         const uint8_t tx[32], const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t f[96];
     memcpy(f, rx, 32);
     memcpy(f + 32, tx, 32);
@@ -143,8 +150,10 @@ int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32]
 }
 
 void bckm_drbg_init(struct bckm_drbg *d, const uint8_t seed[BCKM_KEY_BYTES]) {
-    if (seed != NULL) memcpy(d->key, seed, BCKM_KEY_BYTES);
-    else randombytes_buf(d->key, BCKM_KEY_BYTES);
+    if (seed != NULL)
+        memcpy(d->key, seed, BCKM_KEY_BYTES);
+    else
+        randombytes_buf(d->key, BCKM_KEY_BYTES);
     d->counter = 0;
 }
 
@@ -154,7 +163,7 @@ void bckm_drbg_fill(struct bckm_drbg *d, uint8_t *out, size_t len) {
     f[8] = 0;
     derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, s);
     f[8] = 1;
-    derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, d->key);   /* ratchet */
+    derive_fixed(d->key, BCKM_KDF_DRBG, f, sizeof f, d->key); /* ratchet */
     d->counter++;
     randombytes_buf_deterministic(out, len, s);
     bckm_wipe(s, sizeof s);

@@ -21,7 +21,8 @@ int bckm_km_reserve_sign_work(struct bckm_km *km, size_t n) {
     uint8_t *b = malloc(n);
     if (b == NULL) return BCKM_ERR_NOMEM;
     free(km->sign_work);
-    km->sign_work = b; km->sign_work_cap = n;
+    km->sign_work = b;
+    km->sign_work_cap = n;
     return BCKM_OK;
 }
 
@@ -29,11 +30,14 @@ int bckm_km_reserve_ids(struct bckm_km *km, size_t n) {
     if (km->ids_cap >= n) return BCKM_OK;
     uint32_t *b = realloc(km->ids, n * sizeof *b);
     if (b == NULL) return BCKM_ERR_NOMEM;
-    km->ids = b; km->ids_cap = n;
+    km->ids = b;
+    km->ids_cap = n;
     return BCKM_OK;
 }
 
-static int msgs_reserve(struct bckm_msgs *m, size_t bytes) { return bckm_msgs_reserve(m, 1, bytes); }
+static int msgs_reserve(struct bckm_msgs *m, size_t bytes) {
+    return bckm_msgs_reserve(m, 1, bytes);
+}
 
 int bckm_km_reserve_scratch(struct bckm_km *km, size_t bytes) {
     if (km->scratch_cap >= bytes) return BCKM_OK;
@@ -41,29 +45,38 @@ int bckm_km_reserve_scratch(struct bckm_km *km, size_t bytes) {
     while (ncap < bytes) ncap *= 2;
     uint8_t *b = malloc(ncap);
     if (b == NULL) return BCKM_ERR_NOMEM;
-    if (km->scratch != NULL) { bckm_wipe(km->scratch, km->scratch_cap); free(km->scratch); }
-    km->scratch = b; km->scratch_cap = ncap;
+    if (km->scratch != NULL) {
+        bckm_wipe(km->scratch, km->scratch_cap);
+        free(km->scratch);
+    }
+    km->scratch = b;
+    km->scratch_cap = ncap;
     return BCKM_OK;
 }
 
 /* Every secret or nonce the key manager draws: the OS's randomness, or in
  * the simulator's reproducible mode the forward-secure generator. */
 void bckm_km_random(struct bckm_km *km, uint8_t *out, size_t len) {
-    if (km->reproducible) bckm_drbg_fill(&km->drbg, out, len);
-    else randombytes_buf(out, len);
+    if (km->reproducible)
+        bckm_drbg_fill(&km->drbg, out, len);
+    else
+        randombytes_buf(out, len);
 }
 
 /* challenge: the resync challenge a node-KEK message answers, or NULL
  * (all zero: a set-KEK message always, bckm_msg_seal refuses any other). */
-int bckm_km_emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t kek_type, uint32_t recipient,
-                uint64_t epoch, const uint8_t *challenge, const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body,
-                size_t body_len) {
+int bckm_km_emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_t kek_type,
+                 uint32_t recipient, uint64_t epoch, const uint8_t *challenge,
+                 const uint8_t kek[BCKM_KEY_BYTES], const uint8_t *body, size_t body_len) {
     size_t need = BCKM_MSG_HEADER_BYTES + body_len + BCKM_MSG_TAG_BYTES;
     int e = msgs_reserve(out, need);
     if (e != BCKM_OK) return e;
     struct bckm_msg_header h;
     memset(&h, 0, sizeof h);
-    h.kind = kind; h.kek_type = kek_type; h.recipient = recipient; h.epoch = epoch;
+    h.kind = kind;
+    h.kek_type = kek_type;
+    h.recipient = recipient;
+    h.epoch = epoch;
     h.sender = (uint8_t)km->bp;
     if (challenge != NULL) memcpy(h.challenge, challenge, sizeof h.challenge);
     bckm_km_random(km, h.nonce, sizeof h.nonce);
@@ -77,7 +90,10 @@ int bckm_km_emit(struct bckm_km *km, struct bckm_msgs *out, uint8_t kind, uint8_
 
 struct bckm_km_batch bckm_km_batch_begin(const struct bckm_msgs *out) {
     struct bckm_km_batch b = { 0, 0 };
-    if (out != NULL) { b.n = out->n; b.len = out->len; }
+    if (out != NULL) {
+        b.n = out->n;
+        b.len = out->len;
+    }
     return b;
 }
 
@@ -90,7 +106,8 @@ int bckm_km_batch_end(struct bckm_km *km, struct bckm_msgs *out, struct bckm_km_
     if (e == BCKM_OK && out->n > b.n &&
         km->sign_work_cap >= bckm_rekey_batch_work_bytes(out->n - b.n, out->len - b.len) &&
         out->cap - out->len >= bckm_rekey_batch_trailer_bytes(out->n - b.n))
-        e = bckm_rekey_batch_sign_in(out, b.n, km->bp, km->sign_sk, km->sign_work, km->sign_work_cap);
+        e = bckm_rekey_batch_sign_in(out, b.n, km->bp, km->sign_sk, km->sign_work,
+                                     km->sign_work_cap);
     else if (e == BCKM_OK)
         e = bckm_rekey_batch_sign(out, b.n, km->bp, km->sign_sk);
     if (e != BCKM_OK && out->len >= b.len && out->n >= b.n) {
@@ -104,7 +121,8 @@ int bckm_km_batch_end(struct bckm_km *km, struct bckm_msgs *out, struct bckm_km_
 /* ---- policy --------------------------------------------------------------------- */
 
 int bckm_km_entitled(const struct bckm_km *km, uint32_t set) {
-    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(set) == km->bp || bckm_map_get(&km->adopted, set, NULL);
+    return km->policy == BCKM_POLICY_GLOBAL || bckm_id_bp(set) == km->bp ||
+           bckm_map_get(&km->adopted, set, NULL);
 }
 
 int bckm_km_entitled_pair(const struct bckm_km *km, uint32_t a, uint32_t b) {
@@ -125,8 +143,8 @@ const uint8_t *bckm_km_pair_domain(const struct bckm_km *km, uint32_t a, uint32_
     return km->peer_secret[other];
 }
 
-int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32], uint32_t them,
-                      uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32],
+                      uint32_t them, uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t dh[crypto_scalarmult_BYTES], f[8];
     if (crypto_scalarmult(dh, my_sk, their_pk) != 0) return BCKM_ERR_CRYPTO;
     bckm_put_u32(f, me < them ? me : them);
@@ -139,7 +157,8 @@ int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
 int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
-    if (out == NULL || cfg == NULL || cfg->bp_id == 0 || cfg->bp_id > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (out == NULL || cfg == NULL || cfg->bp_id == 0 || cfg->bp_id > BCKM_MAX_BPS)
+        return BCKM_ERR_ARG;
     if (cfg->policy != BCKM_POLICY_OWNED && cfg->policy != BCKM_POLICY_GLOBAL) return BCKM_ERR_ARG;
     struct bckm_km *km = calloc(1, sizeof *km);
     if (km == NULL) return BCKM_ERR_NOMEM;
@@ -152,7 +171,9 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
     if (km->reproducible) bckm_drbg_init(&km->drbg, cfg->drbg_seed);
     memcpy(km->sign_sk, cfg->sign_sk, sizeof km->sign_sk);
     km->next_node = 1;
-    bckm_keypool_init(&km->node_keks); bckm_keypool_init(&km->set_keks); bckm_keypool_init(&km->pair_keys);
+    bckm_keypool_init(&km->node_keks);
+    bckm_keypool_init(&km->set_keks);
+    bckm_keypool_init(&km->pair_keys);
     bckm_keypool_init(&km->seeds);
     bckm_map_init(&km->adopted);
     bckm_map_init(&km->pend_index);
@@ -162,7 +183,9 @@ int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) {
 
 void bckm_km_free(struct bckm_km *km) {
     if (km == NULL) return;
-    bckm_keypool_free(&km->node_keks); bckm_keypool_free(&km->set_keks); bckm_keypool_free(&km->pair_keys);
+    bckm_keypool_free(&km->node_keks);
+    bckm_keypool_free(&km->set_keks);
+    bckm_keypool_free(&km->pair_keys);
     bckm_keypool_free(&km->seeds);
     bckm_map_free(&km->adopted);
     bckm_map_free(&km->pend_index);
@@ -179,7 +202,8 @@ void bckm_km_free(struct bckm_km *km) {
     free(km);
 }
 
-int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other, const uint8_t secret[BCKM_KEY_BYTES]) {
+int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other,
+                            const uint8_t secret[BCKM_KEY_BYTES]) {
     if (other == 0 || other > BCKM_MAX_BPS || other == km->bp) return BCKM_ERR_ARG;
     memcpy(km->peer_secret[other], secret, BCKM_KEY_BYTES);
     km->has_peer[other] = 1;
@@ -199,20 +223,25 @@ int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id, uint8_t out[BCKM_
     return BCKM_OK;
 }
 
-int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b, uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b,
+                     uint8_t out[BCKM_KEY_BYTES]) {
     const uint8_t *k = bckm_keypool_get(&km->pair_keys, bckm_pair_id(a, b));
     if (k == NULL) return BCKM_ERR_UNKNOWN;
     memcpy(out, k, BCKM_KEY_BYTES);
     return BCKM_OK;
 }
 
-int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, uint32_t v,
-                          uint8_t out[BCKM_KEY_BYTES]) {
+int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u,
+                          uint32_t v, uint8_t out[BCKM_KEY_BYTES]) {
     uint32_t su, sv, a, count, pu = UINT32_MAX, pv = UINT32_MAX;
-    if (bckm_sets_node(reg, u, &su, &a) != BCKM_OK || bckm_sets_node(reg, v, &sv, &a) != BCKM_OK) return BCKM_ERR_UNKNOWN;
+    if (bckm_sets_node(reg, u, &su, &a) != BCKM_OK || bckm_sets_node(reg, v, &sv, &a) != BCKM_OK)
+        return BCKM_ERR_UNKNOWN;
     if (su != sv || u == v || !bckm_km_entitled(km, su)) return BCKM_ERR_ARG;
     const uint32_t *mem = bckm_sets_members(reg, su, &count);
-    for (uint32_t i = 0; i < count; i++) { if (mem[i] == u) pu = i; if (mem[i] == v) pv = i; }
+    for (uint32_t i = 0; i < count; i++) {
+        if (mem[i] == u) pu = i;
+        if (mem[i] == v) pv = i;
+    }
     bckm_km_node_pair(km, u, pu, v, pv, out);
     return BCKM_OK;
 }
@@ -229,7 +258,8 @@ int bckm_km_generator(const struct bckm_km *km, struct bckm_drbg *out) {
 }
 
 size_t bckm_km_bytes(const struct bckm_km *km) {
-    return sizeof *km + bckm_keypool_bytes(&km->node_keks) + bckm_keypool_bytes(&km->set_keks) + bckm_keypool_bytes(&km->pair_keys)
-           + (size_t)km->cap_pend * sizeof(struct bckm_km_pending) + km->scratch_cap + km->sign_work_cap
-           + (km->ids_cap + km->cap_dropped) * sizeof(uint32_t);
+    return sizeof *km + bckm_keypool_bytes(&km->node_keks) + bckm_keypool_bytes(&km->set_keks) +
+           bckm_keypool_bytes(&km->pair_keys) +
+           (size_t)km->cap_pend * sizeof(struct bckm_km_pending) + km->scratch_cap +
+           km->sign_work_cap + (km->ids_cap + km->cap_dropped) * sizeof(uint32_t);
 }

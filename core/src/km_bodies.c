@@ -21,12 +21,14 @@ static int cmp_u32(const void *a, const void *b) {
 /* A node's pair seed: handed over by the node (adopted), else derived. */
 static void seed_of(const struct bckm_km *km, uint32_t node, uint8_t out[BCKM_KEY_BYTES]) {
     const uint8_t *s = bckm_keypool_get(&km->seeds, node);
-    if (s != NULL) memcpy(out, s, BCKM_KEY_BYTES);
-    else bckm_kdf_pair_seed(km->domain, node, out);
+    if (s != NULL)
+        memcpy(out, s, BCKM_KEY_BYTES);
+    else
+        bckm_kdf_pair_seed(km->domain, node, out);
 }
 
-void bckm_km_node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uint32_t v, uint32_t pos_v,
-                      uint8_t out[BCKM_KEY_BYTES]) {
+void bckm_km_node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uint32_t v,
+                       uint32_t pos_v, uint8_t out[BCKM_KEY_BYTES]) {
     uint8_t seed[BCKM_KEY_BYTES];
     uint32_t first = pos_u < pos_v ? u : v, second = pos_u < pos_v ? v : u;
     seed_of(km, first, seed);
@@ -34,12 +36,14 @@ void bckm_km_node_pair(const struct bckm_km *km, uint32_t u, uint32_t pos_u, uin
     bckm_wipe(seed, sizeof seed);
 }
 
-int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, const uint8_t *code,
-                       uint64_t epoch, const uint8_t *challenge, struct bckm_msgs *out) {
+int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_t u,
+                        const uint8_t *code, uint64_t epoch, const uint8_t *challenge,
+                        struct bckm_msgs *out) {
     uint32_t set, attach, count = 0;
     int e = bckm_sets_node(reg, u, &set, &attach);
     if (e != BCKM_OK) return e;
-    const uint8_t *kek = bckm_keypool_get(&km->node_keks, u), *kset = bckm_keypool_get(&km->set_keks, set);
+    const uint8_t *kek = bckm_keypool_get(&km->node_keks, u),
+                  *kset = bckm_keypool_get(&km->set_keks, set);
     if (kek == NULL || kset == NULL) return BCKM_ERR_STATE;
     const uint32_t *mem = bckm_sets_members(reg, set, &count);
     uint32_t m = bckm_sets_count(reg);
@@ -47,7 +51,7 @@ int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     e = bckm_km_reserve_scratch(km, 110 + 4 + ((size_t)m + count) * BCKM_MSG_KEYED_ENTRY_BYTES);
     if (e != BCKM_OK) return e;
     struct bckm_writer w;
-    uint8_t seed[BCKM_KEY_BYTES], k[BCKM_KEY_BYTES], zero[BCKM_CODE_BYTES] = {0};
+    uint8_t seed[BCKM_KEY_BYTES], k[BCKM_KEY_BYTES], zero[BCKM_CODE_BYTES] = { 0 };
     bckm_writer_init(&w, km->scratch, km->scratch_cap);
     bckm_writer_u32(&w, u);
     bckm_writer_u32(&w, set);
@@ -56,15 +60,23 @@ int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     seed_of(km, u, seed);
     bckm_writer_bytes(&w, seed, BCKM_KEY_BYTES);
     bckm_writer_bytes(&w, kset, BCKM_KEY_BYTES);
-    if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) { e = BCKM_ERR_NOMEM; goto out; } /* code in scratch */
+    if (m - 1 > BCKM_MSG_MAX_LIST || count - 1 > BCKM_MSG_MAX_LIST) {
+        e = BCKM_ERR_NOMEM;
+        goto out;
+    } /* code in scratch */
     uint32_t held = 0;
     for (uint32_t i = 0; i < m; i++)
-        if (tab[i].id != set && bckm_keypool_get(&km->pair_keys, bckm_pair_id(set, tab[i].id)) != NULL) held++;
+        if (tab[i].id != set &&
+            bckm_keypool_get(&km->pair_keys, bckm_pair_id(set, tab[i].id)) != NULL)
+            held++;
     /* Every pair is held except, after an adoption, pairs with sets a third
      * BP created later (spec 10.4): those are left out, not invented. */
-    if (held != m - 1 && !bckm_map_get(&km->adopted, set, NULL)) { e = BCKM_ERR_STATE; goto out; }
+    if (held != m - 1 && !bckm_map_get(&km->adopted, set, NULL)) {
+        e = BCKM_ERR_STATE;
+        goto out;
+    }
     bckm_writer_u16(&w, (uint16_t)held);
-    for (uint32_t i = 0; i < m; i++) {             /* the table is sorted by ID */
+    for (uint32_t i = 0; i < m; i++) { /* the table is sorted by ID */
         if (tab[i].id == set) continue;
         const uint8_t *pk = bckm_keypool_get(&km->pair_keys, bckm_pair_id(set, tab[i].id));
         if (pk == NULL) continue;
@@ -73,10 +85,16 @@ int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     }
     /* Pairwise node keys sorted by peer ID. */
     uint32_t pos_u = 0;
-    for (uint32_t i = 0; i < count; i++) if (mem[i] == u) pos_u = i;
+    for (uint32_t i = 0; i < count; i++)
+        if (mem[i] == u) pos_u = i;
     if ((e = bckm_km_reserve_ids(km, (size_t)(count ? count : 1) * 2)) != BCKM_OK) goto out;
     uint32_t *ids = km->ids, np = 0;
-    for (uint32_t i = 0; i < count; i++) if (mem[i] != u) { ids[(size_t)2 * np] = mem[i]; ids[(size_t)2 * np + 1] = i; np++; }
+    for (uint32_t i = 0; i < count; i++)
+        if (mem[i] != u) {
+            ids[(size_t)2 * np] = mem[i];
+            ids[(size_t)2 * np + 1] = i;
+            np++;
+        }
     qsort(ids, np, 2 * sizeof *ids, cmp_u32);
     bckm_writer_u16(&w, (uint16_t)np);
     for (uint32_t i = 0; i < np; i++) {
@@ -84,7 +102,9 @@ int bckm_km_emit_bundle(struct bckm_km *km, const struct bckm_sets *reg, uint32_
         bckm_writer_u32(&w, ids[(size_t)2 * i]);
         bckm_writer_bytes(&w, k, BCKM_KEY_BYTES);
     }
-    e = w.err ? w.err : bckm_km_emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, challenge, kek, km->scratch, w.len);
+    e = w.err ? w.err
+              : bckm_km_emit(km, out, BCKM_MSG_BUNDLE, BCKM_KEK_NODE, u, epoch, challenge, kek,
+                             km->scratch, w.len);
 out:
     bckm_wipe(seed, sizeof seed);
     bckm_wipe(k, sizeof k);
@@ -96,8 +116,8 @@ out:
 
 /* r_X,T of a change whose refresh key is r: r_X = KDF(r; X, epoch), then
  * one way to T. */
-static void pair_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t x, uint32_t t, uint64_t epoch,
-                         uint8_t out[BCKM_REFRESH_BYTES]) {
+static void pair_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t x, uint32_t t,
+                         uint64_t epoch, uint8_t out[BCKM_REFRESH_BYTES]) {
     uint8_t rx[BCKM_REFRESH_BYTES];
     bckm_kdf_set_refresh(r, x, epoch, rx);
     bckm_kdf_pair_refresh(rx, t, out);
@@ -106,8 +126,8 @@ static void pair_refresh(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t x, uint32
 
 /* K_ab moved to the plan's epoch, exactly as every member of a or b does:
  * one update per changed side, with that side's pair refresh. */
-void bckm_km_pair_advance(const uint8_t r[BCKM_REFRESH_BYTES], const struct bckm_plan *plan, uint32_t a,
-                         uint32_t b, uint8_t key[BCKM_KEY_BYTES]) {
+void bckm_km_pair_advance(const uint8_t r[BCKM_REFRESH_BYTES], const struct bckm_plan *plan,
+                          uint32_t a, uint32_t b, uint8_t key[BCKM_KEY_BYTES]) {
     uint8_t rab[BCKM_REFRESH_BYTES], rba[BCKM_REFRESH_BYTES];
     int ca = bckm_plan_changed(plan, a), cb = bckm_plan_changed(plan, b);
     if (ca) pair_refresh(r, a, b, plan->epoch, rab);
@@ -119,7 +139,7 @@ void bckm_km_pair_advance(const uint8_t r[BCKM_REFRESH_BYTES], const struct bckm
 
 /* K_S moved to the epoch with r_S. */
 void bckm_km_set_advance(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set, uint64_t epoch,
-                        uint8_t key[BCKM_KEY_BYTES]) {
+                         uint8_t key[BCKM_KEY_BYTES]) {
     uint8_t rs[BCKM_REFRESH_BYTES];
     bckm_kdf_set_refresh(r, set, epoch, rs);
     bckm_kdf_set_update(key, rs, set, epoch, key);
@@ -128,20 +148,21 @@ void bckm_km_set_advance(const uint8_t r[BCKM_REFRESH_BYTES], uint32_t set, uint
 
 /* Room for one update body of this plan (bckm_km_write_update). */
 size_t bckm_km_update_bytes(const struct bckm_plan *plan) {
-    return 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2)
-           + (size_t)BCKM_MSG_REFRESH_ENTRY_BYTES * plan->changed_count;
+    return 128 + 4 * ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) +
+           (size_t)BCKM_MSG_REFRESH_ENTRY_BYTES * plan->changed_count;
 }
 
 /* The update body for the members of set T (or of the departed's set).
  * What it carries of the change's refresh key r (spec 5): r_T when T
  * changed, and r_X,T for each other changed set X; never r itself. */
 int bckm_km_write_update(struct bckm_km *km, const struct bckm_sets *reg, const struct bckm_tx *c,
-                        const struct bckm_plan *plan, uint32_t t, uint32_t departed,
-                        struct bckm_writer *w) {
-    uint32_t *tmp = malloc(((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
+                         const struct bckm_plan *plan, uint32_t t, uint32_t departed,
+                         struct bckm_writer *w) {
+    uint32_t *tmp = malloc(
+        ((size_t)plan->changed_count + plan->retired_count + plan->move_count + 2) * sizeof *tmp);
     uint8_t k[BCKM_KEY_BYTES];
     if (tmp == NULL) return BCKM_ERR_NOMEM;
-    uint8_t rt[BCKM_REFRESH_BYTES] = {0};
+    uint8_t rt[BCKM_REFRESH_BYTES] = { 0 };
     int own = bckm_plan_changed(plan, t);
     bckm_writer_u8(w, c->op);
     bckm_writer_u32(w, c->node_id);
@@ -149,27 +170,35 @@ int bckm_km_write_update(struct bckm_km *km, const struct bckm_sets *reg, const 
     bckm_writer_u8(w, (uint8_t)own);
     bckm_writer_bytes(w, rt, BCKM_REFRESH_BYTES);
     /* changed */
-    if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    if (plan->changed_count > 0)
+        memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
     qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)plan->changed_count);
     for (uint32_t i = 0; i < plan->changed_count; i++) bckm_writer_u32(w, tmp[i]);
     /* retired */
-    if (plan->retired_count > 0) memcpy(tmp, plan->retired, (size_t)plan->retired_count * sizeof *tmp);
+    if (plan->retired_count > 0)
+        memcpy(tmp, plan->retired, (size_t)plan->retired_count * sizeof *tmp);
     qsort(tmp, plan->retired_count, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)plan->retired_count);
     for (uint32_t i = 0; i < plan->retired_count; i++) bckm_writer_u32(w, tmp[i]);
     /* joined: the joiner and the movers now in T */
     uint32_t nj = 0;
     if (c->op == BCKM_OP_JOIN && c->set_id == t) tmp[nj++] = c->node_id;
-    for (uint32_t i = 0; i < plan->move_count; i++) if (plan->moves[i].to_set == t) tmp[nj++] = plan->moves[i].node_id;
+    for (uint32_t i = 0; i < plan->move_count; i++)
+        if (plan->moves[i].to_set == t) tmp[nj++] = plan->moves[i].node_id;
     qsort(tmp, nj, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)nj);
     for (uint32_t i = 0; i < nj; i++) bckm_writer_u32(w, tmp[i]);
     /* left */
-    if (departed == t) { bckm_writer_u16(w, 1); bckm_writer_u32(w, c->node_id); }
-    else bckm_writer_u16(w, 0);
+    if (departed == t) {
+        bckm_writer_u16(w, 1);
+        bckm_writer_u32(w, c->node_id);
+    } else
+        bckm_writer_u16(w, 0);
     /* the new set's pairwise key with T, already at this epoch */
-    const uint8_t *d = plan->created_set != 0 && plan->created_set != t ? bckm_km_pair_domain(km, plan->created_set, t) : NULL;
+    const uint8_t *d = plan->created_set != 0 && plan->created_set != t
+                           ? bckm_km_pair_domain(km, plan->created_set, t)
+                           : NULL;
     if (d != NULL) {
         bckm_kdf_setpair_init(d, plan->created_set, t, k);
         bckm_km_pair_advance(c->refresh, plan, plan->created_set, t, k);
@@ -181,7 +210,8 @@ int bckm_km_write_update(struct bckm_km *km, const struct bckm_sets *reg, const 
         bckm_writer_u16(w, 0);
     }
     /* pair refreshes r_X,T, sorted by X */
-    if (plan->changed_count > 0) memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
+    if (plan->changed_count > 0)
+        memcpy(tmp, plan->changed, (size_t)plan->changed_count * sizeof *tmp);
     qsort(tmp, plan->changed_count, sizeof *tmp, cmp_u32);
     bckm_writer_u16(w, (uint16_t)(plan->changed_count - (uint32_t)own));
     for (uint32_t i = 0; i < plan->changed_count; i++) {

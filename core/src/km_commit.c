@@ -12,12 +12,14 @@
 #include <string.h>
 
 static int in_list(const uint32_t *a, uint32_t n, uint32_t v) {
-    for (uint32_t i = 0; i < n; i++) if (a[i] == v) return 1;
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] == v) return 1;
     return 0;
 }
 
 static int is_dropped(const struct bckm_km *km, uint32_t u) {
-    for (uint32_t i = 0; i < km->ndropped; i++) if (km->dropped[i] == u) return 1;
+    for (uint32_t i = 0; i < km->ndropped; i++)
+        if (km->dropped[i] == u) return 1;
     return 0;
 }
 
@@ -29,20 +31,24 @@ static int is_dropped(const struct bckm_km *km, uint32_t u) {
  * records them in km->dropped.
  */
 static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
-                          const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+                          const struct bckm_tx *c, const struct bckm_plan *plan,
+                          struct bckm_msgs *out) {
     const struct bckm_set_info *tab = bckm_sets_table(reg);
     uint32_t m = bckm_sets_count(reg), maxsize = 1, nrefs = 0, ndrop = 0;
     uint32_t departed = bckm_km_departed_set(c, plan);
     size_t upd = BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES + bckm_km_update_bytes(plan), bytes = 0;
-    for (uint32_t i = 0; i < m; i++) if (tab[i].size > maxsize) maxsize = tab[i].size;
-    size_t bun = BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES + 114 + ((size_t)m + maxsize) * BCKM_MSG_KEYED_ENTRY_BYTES;
+    for (uint32_t i = 0; i < m; i++)
+        if (tab[i].size > maxsize) maxsize = tab[i].size;
+    size_t bun = BCKM_MSG_HEADER_BYTES + BCKM_MSG_TAG_BYTES + 114 +
+                 ((size_t)m + maxsize) * BCKM_MSG_KEYED_ENTRY_BYTES;
     /* Every live set this BP is entitled to has its key (a created set gets one). */
     for (uint32_t i = 0; i < m; i++) {
         uint32_t t = tab[i].id, count;
         if (!bckm_km_entitled(km, t) || t == plan->created_set) continue;
         if (t == departed) {
             const uint32_t *mem = bckm_sets_members(reg, t, &count);
-            for (uint32_t k = 0; k < count; k++) if (bckm_keypool_get(&km->node_keks, mem[k]) != NULL) nrefs++;
+            for (uint32_t k = 0; k < count; k++)
+                if (bckm_keypool_get(&km->node_keks, mem[k]) != NULL) nrefs++;
             bytes += (size_t)count * upd;
         } else {
             if (bckm_keypool_get(&km->set_keks, t) == NULL) return BCKM_ERR_STATE;
@@ -51,11 +57,13 @@ static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint3
         }
     }
     /* The joiner's bundle. */
-    if (c->op == BCKM_OP_JOIN && origin_bp == km->bp && bckm_km_pending_find(km, c->node_id) != NULL) {
+    if (c->op == BCKM_OP_JOIN && origin_bp == km->bp &&
+        bckm_km_pending_find(km, c->node_id) != NULL) {
         uint32_t set, attach;
         int e = bckm_sets_node(reg, c->node_id, &set, &attach);
         if (e != BCKM_OK) return e;
-        if (!bckm_km_entitled(km, set) || (set != plan->created_set && bckm_keypool_get(&km->set_keks, set) == NULL))
+        if (!bckm_km_entitled(km, set) ||
+            (set != plan->created_set && bckm_keypool_get(&km->set_keks, set) == NULL))
             return BCKM_ERR_STATE;
         nrefs++;
         bytes += bun;
@@ -65,8 +73,12 @@ static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint3
     for (uint32_t i = 0; i < plan->move_count; i++) {
         uint32_t u = plan->moves[i].node_id, to = plan->moves[i].to_set;
         if (bckm_keypool_get(&km->node_keks, u) == NULL) continue;
-        if (!bckm_km_entitled(km, to)) { ndrop++; continue; }
-        if (to != plan->created_set && bckm_keypool_get(&km->set_keks, to) == NULL) return BCKM_ERR_STATE;
+        if (!bckm_km_entitled(km, to)) {
+            ndrop++;
+            continue;
+        }
+        if (to != plan->created_set && bckm_keypool_get(&km->set_keks, to) == NULL)
+            return BCKM_ERR_STATE;
         nrefs++;
         bytes += bun;
     }
@@ -82,14 +94,19 @@ static int commit_prepare(struct bckm_km *km, const struct bckm_sets *reg, uint3
     if (e == BCKM_OK) e = bckm_km_log_reserve(km, plan);
     if (e == BCKM_OK && km->cap_dropped < ndrop) {
         uint32_t *d = realloc(km->dropped, (size_t)ndrop * sizeof *d);
-        if (d == NULL) e = BCKM_ERR_NOMEM;
-        else { km->dropped = d; km->cap_dropped = ndrop; }
+        if (d == NULL)
+            e = BCKM_ERR_NOMEM;
+        else {
+            km->dropped = d;
+            km->cap_dropped = ndrop;
+        }
     }
     if (e != BCKM_OK) return e;
     km->ndropped = 0;
     for (uint32_t i = 0; i < plan->move_count; i++) {
         uint32_t u = plan->moves[i].node_id;
-        if (bckm_keypool_get(&km->node_keks, u) != NULL && !bckm_km_entitled(km, plan->moves[i].to_set))
+        if (bckm_keypool_get(&km->node_keks, u) != NULL &&
+            !bckm_km_entitled(km, plan->moves[i].to_set))
             km->dropped[km->ndropped++] = u;
     }
     return BCKM_OK;
@@ -101,7 +118,8 @@ uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes) {
 }
 
 static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_t origin_bp,
-                        const struct bckm_tx *c, const struct bckm_plan *plan, struct bckm_msgs *out) {
+                        const struct bckm_tx *c, const struct bckm_plan *plan,
+                        struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || c == NULL || plan == NULL || out == NULL) return BCKM_ERR_ARG;
     /* REATTACH (spec 10.1): no key changes and no messages; a BP other than
      * the new serving one stops serving the node (its KEK goes). */
@@ -135,15 +153,21 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
             for (uint32_t k = 0; k < count; k++) {
                 const uint8_t *kek = bckm_keypool_get(&km->node_keks, mem[k]);
                 int moved = 0;
-                for (uint32_t j = 0; j < plan->move_count; j++) if (plan->moves[j].node_id == mem[k]) moved = 1;
+                for (uint32_t j = 0; j < plan->move_count; j++)
+                    if (plan->moves[j].node_id == mem[k]) moved = 1;
                 if (kek == NULL || moved) continue;
-                e = bckm_km_emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, NULL, kek, km->scratch, w.len);
+                e = bckm_km_emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_NODE, mem[k], epoch, NULL, kek,
+                                 km->scratch, w.len);
                 if (e != BCKM_OK) goto undo;
             }
         } else {
             const uint8_t *kt = bckm_keypool_get(&km->set_keks, t);
-            if (kt == NULL) { e = BCKM_ERR_STATE; goto undo; }
-            e = bckm_km_emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, NULL, kt, km->scratch, w.len);
+            if (kt == NULL) {
+                e = BCKM_ERR_STATE;
+                goto undo;
+            }
+            e = bckm_km_emit(km, out, BCKM_MSG_UPDATE, BCKM_KEK_SET, t, epoch, NULL, kt,
+                             km->scratch, w.len);
             if (e != BCKM_OK) goto undo;
         }
         bckm_wipe(km->scratch, w.len);
@@ -153,8 +177,10 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
     for (uint32_t i = 0; i < plan->retired_count; i++) {
         uint32_t x = plan->retired[i];
         bckm_keypool_del(&km->set_keks, x);
-        for (uint32_t j = 0; j < m; j++) bckm_keypool_del(&km->pair_keys, bckm_pair_id(x, tab[j].id));
-        for (uint32_t j = 0; j < plan->retired_count; j++) bckm_keypool_del(&km->pair_keys, bckm_pair_id(x, plan->retired[j]));
+        for (uint32_t j = 0; j < m; j++)
+            bckm_keypool_del(&km->pair_keys, bckm_pair_id(x, tab[j].id));
+        for (uint32_t j = 0; j < plan->retired_count; j++)
+            bckm_keypool_del(&km->pair_keys, bckm_pair_id(x, plan->retired[j]));
     }
     /* (c) A created set starts from keys derived from the domain secrets. */
     uint8_t k[BCKM_KEY_BYTES];
@@ -168,7 +194,7 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
             uint32_t t = tab[j].id;
             if (t == s || !bckm_km_entitled_pair(km, s, t)) continue;
             const uint8_t *d = bckm_km_pair_domain(km, s, t);
-            if (d == NULL) continue;   /* adopted set and a third BP's new set */
+            if (d == NULL) continue; /* adopted set and a third BP's new set */
             bckm_kdf_setpair_init(d, s, t, k);
             if ((e = bckm_keypool_put(&km->pair_keys, bckm_pair_id(s, t), k)) != BCKM_OK) goto out;
         }
@@ -211,7 +237,9 @@ static int commit_batch(struct bckm_km *km, const struct bckm_sets *reg, uint32_
          * from the registry after Reorder: one message per device per epoch. */
         if (code != NULL && plan->moves[i].node_id == c->node_id) continue;
         if (is_dropped(km, plan->moves[i].node_id)) continue;
-        if ((e = bckm_km_emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, NULL, out)) != BCKM_OK) goto out;
+        if ((e = bckm_km_emit_bundle(km, reg, plan->moves[i].node_id, NULL, epoch, NULL, out)) !=
+            BCKM_OK)
+            goto out;
     }
     /* (h) Movers into a set this BP may not key are no longer served here:
      * their KEK and handed-over seed die; they rejoin a BP that holds the

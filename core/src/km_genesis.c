@@ -31,7 +31,10 @@ static int provision_batch(struct bckm_km *km, const struct bckm_sets *reg, stru
             uint32_t t = tab[j].id;
             if (!bckm_km_entitled_pair(km, s, t)) continue;
             const uint8_t *d = bckm_km_pair_domain(km, s, t);
-            if (d == NULL) { e = BCKM_ERR_STATE; break; }
+            if (d == NULL) {
+                e = BCKM_ERR_STATE;
+                break;
+            }
             bckm_kdf_setpair_init(d, s, t, k);
             e = bckm_keypool_put(&km->pair_keys, bckm_pair_id(s, t), k);
         }
@@ -44,7 +47,8 @@ static int provision_batch(struct bckm_km *km, const struct bckm_sets *reg, stru
         for (uint32_t j = 0; j < count; j++) {
             if (bckm_keypool_get(&km->node_keks, mem[j]) == NULL) continue;
             struct bckm_km_pending *p = bckm_km_pending_find(km, mem[j]);
-            e = bckm_km_emit_bundle(km, reg, mem[j], p != NULL ? p->code : NULL, bckm_sets_epoch(reg), NULL, out);
+            e = bckm_km_emit_bundle(km, reg, mem[j], p != NULL ? p->code : NULL,
+                                    bckm_sets_epoch(reg), NULL, out);
             if (p != NULL) bckm_km_pending_drop(km, p);
             if (e != BCKM_OK) return e;
         }
@@ -57,11 +61,14 @@ int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bc
     return bckm_km_batch_end(km, out, b, provision_batch(km, reg, out));
 }
 
-int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, struct bckm_msgs *out) {
+int bckm_km_bundle_for(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                       struct bckm_msgs *out) {
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     struct bckm_km_pending *p = bckm_km_pending_find(km, node_id);
     struct bckm_km_batch b = bckm_km_batch_begin(out);
-    int e = bckm_km_batch_end(km, out, b, bckm_km_emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL, bckm_sets_epoch(reg), NULL, out));
+    int e = bckm_km_batch_end(km, out, b,
+                              bckm_km_emit_bundle(km, reg, node_id, p != NULL ? p->code : NULL,
+                                                  bckm_sets_epoch(reg), NULL, out));
     if (p != NULL && e == BCKM_OK) bckm_km_pending_drop(km, p);
     return e;
 }
@@ -71,15 +78,20 @@ void bckm_km_forget_codes(struct bckm_km *km) {
      * bckm_km_pending_drop may move or shrink the array, so look each one up anew. */
     uint32_t i = 0;
     while (i < km->npend) {
-        if (bckm_keypool_get(&km->node_keks, km->pend[i].node_id) == NULL) { i++; continue; }
+        if (bckm_keypool_get(&km->node_keks, km->pend[i].node_id) == NULL) {
+            i++;
+            continue;
+        }
         bckm_km_pending_drop(km, &km->pend[i]);
     }
 }
 
 int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
-                       const uint8_t kek[BCKM_KEY_BYTES], const uint8_t challenge[16], struct bckm_msgs *out) {
+                       const uint8_t kek[BCKM_KEY_BYTES], const uint8_t challenge[16],
+                       struct bckm_msgs *out) {
     uint32_t set, attach;
-    if (km == NULL || reg == NULL || kek == NULL || challenge == NULL || out == NULL) return BCKM_ERR_ARG;
+    if (km == NULL || reg == NULL || kek == NULL || challenge == NULL || out == NULL)
+        return BCKM_ERR_ARG;
     int e = bckm_sets_node(reg, node_id, &set, &attach);
     if (e != BCKM_OK) return e;
     if (!bckm_km_entitled(km, set)) return BCKM_ERR_PERM;

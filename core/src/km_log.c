@@ -18,7 +18,8 @@
  * bckm_km_log_change cannot fail. cap_sets_ and cap_moves_ count the slot's room. */
 int bckm_km_log_reserve(struct bckm_km *km, const struct bckm_plan *plan) {
     struct bckm_plan *p = &km->log[plan->epoch % BCKM_KM_LOG_EPOCHS].plan;
-    uint32_t ns = plan->retired_count > plan->changed_count ? plan->retired_count : plan->changed_count;
+    uint32_t ns =
+        plan->retired_count > plan->changed_count ? plan->retired_count : plan->changed_count;
     if (ns == 0) ns = 1;
     if (p->cap_sets_ < ns || p->retired == NULL || p->changed == NULL) {
         uint32_t *r = realloc(p->retired, (size_t)ns * sizeof *r);
@@ -42,14 +43,20 @@ int bckm_km_log_reserve(struct bckm_km *km, const struct bckm_plan *plan) {
 int bckm_km_log_change(struct bckm_km *km, const struct bckm_tx *c, const struct bckm_plan *plan) {
     struct bckm_km_log_entry *l = &km->log[plan->epoch % BCKM_KM_LOG_EPOCHS];
     struct bckm_plan *p = &l->plan;
-    int e = bckm_km_log_reserve(km, plan);   /* a no-op after commit's reservation */
+    int e = bckm_km_log_reserve(km, plan); /* a no-op after commit's reservation */
     if (e != BCKM_OK) return e;
     l->epoch = 0;
-    if (plan->retired_count > 0) memcpy(p->retired, plan->retired, (size_t)plan->retired_count * sizeof *p->retired);
-    if (plan->changed_count > 0) memcpy(p->changed, plan->changed, (size_t)plan->changed_count * sizeof *p->changed);
-    if (plan->move_count > 0) memcpy(p->moves, plan->moves, (size_t)plan->move_count * sizeof *p->moves);
-    p->epoch = plan->epoch; p->created_set = plan->created_set;
-    p->retired_count = plan->retired_count; p->changed_count = plan->changed_count; p->move_count = plan->move_count;
+    if (plan->retired_count > 0)
+        memcpy(p->retired, plan->retired, (size_t)plan->retired_count * sizeof *p->retired);
+    if (plan->changed_count > 0)
+        memcpy(p->changed, plan->changed, (size_t)plan->changed_count * sizeof *p->changed);
+    if (plan->move_count > 0)
+        memcpy(p->moves, plan->moves, (size_t)plan->move_count * sizeof *p->moves);
+    p->epoch = plan->epoch;
+    p->created_set = plan->created_set;
+    p->retired_count = plan->retired_count;
+    p->changed_count = plan->changed_count;
+    p->move_count = plan->move_count;
     l->tx = *c;
     l->epoch = plan->epoch;
     return BCKM_OK;
@@ -65,7 +72,8 @@ const struct bckm_km_log_entry *bckm_km_log_get(const struct bckm_km *km, uint64
 }
 
 int bckm_km_moved_in(const struct bckm_plan *p, uint32_t node) {
-    for (uint32_t i = 0; i < p->move_count; i++) if (p->moves[i].node_id == node) return 1;
+    for (uint32_t i = 0; i < p->move_count; i++)
+        if (p->moves[i].node_id == node) return 1;
     return 0;
 }
 

@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-void bckm_keypool_init(struct bckm_keypool *p) { memset(p, 0, sizeof *p); bckm_map_init(&p->index); }
+void bckm_keypool_init(struct bckm_keypool *p) {
+    memset(p, 0, sizeof *p);
+    bckm_map_init(&p->index);
+}
 
 void bckm_keypool_free(struct bckm_keypool *p) {
     if (p->keys != NULL) bckm_wipe(p->keys, (size_t)p->cap * BCKM_KEY_BYTES);
-    free(p->keys); free(p->free_slots);
+    free(p->keys);
+    free(p->free_slots);
     bckm_map_free(&p->index);
     bckm_keypool_init(p);
 }
@@ -30,12 +33,16 @@ uint8_t *bckm_keypool_get(const struct bckm_keypool *p, uint64_t id) {
 int bckm_keypool_reserve(struct bckm_keypool *p, uint32_t extra) {
     if (p->nfree + (p->cap - p->used) < extra) {
         uint32_t need = p->used - p->nfree + extra, ncap = p->cap ? p->cap : 64;
-        while (ncap < need) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
+        while (ncap < need) {
+            if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM;
+            ncap *= 2;
+        }
         uint32_t *nf = realloc(p->free_slots, (size_t)ncap * sizeof *nf);
         if (nf == NULL) return BCKM_ERR_NOMEM;
         p->free_slots = nf;
         size_t old = (size_t)p->cap * BCKM_KEY_BYTES;
-        uint8_t (*nk)[BCKM_KEY_BYTES] = bckm_secret_resize(p->keys, old, old, (size_t)ncap * BCKM_KEY_BYTES);
+        uint8_t(*nk)[BCKM_KEY_BYTES] =
+            bckm_secret_resize(p->keys, old, old, (size_t)ncap * BCKM_KEY_BYTES);
         if (nk == NULL) return BCKM_ERR_NOMEM;
         p->keys = nk;
         p->cap = ncap;
@@ -45,7 +52,10 @@ int bckm_keypool_reserve(struct bckm_keypool *p, uint32_t extra) {
 
 int bckm_keypool_put(struct bckm_keypool *p, uint64_t id, const uint8_t key[BCKM_KEY_BYTES]) {
     uint8_t *k = bckm_keypool_get(p, id);
-    if (k != NULL) { memcpy(k, key, BCKM_KEY_BYTES); return BCKM_OK; }
+    if (k != NULL) {
+        memcpy(k, key, BCKM_KEY_BYTES);
+        return BCKM_OK;
+    }
     if (bckm_keypool_reserve(p, 1) != BCKM_OK) return BCKM_ERR_NOMEM;
     uint32_t slot = p->nfree > 0 ? p->free_slots[--p->nfree] : p->used++;
     if (bckm_map_put(&p->index, id, slot) != BCKM_OK) {

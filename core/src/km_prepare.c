@@ -10,22 +10,25 @@
 
 #include <string.h>
 
-int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const uint8_t kek[BCKM_KEY_BYTES],
-                         struct bckm_tx *out) {
+int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg,
+                         const uint8_t kek[BCKM_KEY_BYTES], struct bckm_tx *out) {
     if (km == NULL || reg == NULL || kek == NULL || out == NULL) return BCKM_ERR_ARG;
     if (km->next_node > BCKM_ID_COUNTER_MAX) return BCKM_ERR_NOMEM;
     uint32_t owner = bckm_sets_owner_for(reg, km->bp), set;
     int fresh;
     if (bckm_sets_nodes(reg) == UINT32_MAX) return BCKM_ERR_NOMEM;
-    int e = bckm_sets_assign(bckm_sets_table(reg), bckm_sets_count(reg), owner, bckm_sets_nodes(reg) + 1,
-                             bckm_sets_next_counter(reg, owner), &set, &fresh);
+    int e = bckm_sets_assign(bckm_sets_table(reg), bckm_sets_count(reg), owner,
+                             bckm_sets_nodes(reg) + 1, bckm_sets_next_counter(reg, owner), &set,
+                             &fresh);
     if (e != BCKM_OK) return e;
     if (km->npend == km->cap_pend) {
         uint32_t ncap = km->cap_pend ? km->cap_pend * 2 : 8;
-        struct bckm_km_pending *np = bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
-                                                (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
+        struct bckm_km_pending *np =
+            bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
+                               (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
         if (np == NULL) return BCKM_ERR_NOMEM;
-        km->pend = np; km->cap_pend = ncap;
+        km->pend = np;
+        km->cap_pend = ncap;
     }
     uint32_t node = bckm_id_make(km->bp, km->next_node);
     if (bckm_map_put(&km->pend_index, node, km->npend) != BCKM_OK) return BCKM_ERR_NOMEM;
@@ -43,15 +46,16 @@ int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg, const 
     return BCKM_OK;
 }
 
-int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint8_t op,
-                          struct bckm_tx *out) {
+int bckm_km_prepare_leave(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                          uint8_t op, struct bckm_tx *out) {
     if (km == NULL || reg == NULL || out == NULL) return BCKM_ERR_ARG;
     if (op != BCKM_OP_LEAVE && op != BCKM_OP_EVICT) return BCKM_ERR_ARG;
     uint32_t set, attach;
     int e = bckm_sets_node(reg, node_id, &set, &attach);
     if (e != BCKM_OK) return e;
     (void)attach;
-    if (bckm_keypool_get(&km->node_keks, node_id) == NULL) return BCKM_ERR_PERM; /* not served here */
+    if (bckm_keypool_get(&km->node_keks, node_id) == NULL)
+        return BCKM_ERR_PERM; /* not served here */
     memset(out, 0, sizeof *out);
     out->op = op;
     out->node_id = node_id;
@@ -76,11 +80,18 @@ static void pending_compact(struct bckm_km *km) {
     struct bckm_map idx;
     bckm_map_init(&idx);
     for (uint32_t i = 0; i < km->npend; i++) {
-        if (bckm_map_put(&idx, km->pend[i].node_id, i) != BCKM_OK) { bckm_map_free(&idx); return; }
+        if (bckm_map_put(&idx, km->pend[i].node_id, i) != BCKM_OK) {
+            bckm_map_free(&idx);
+            return;
+        }
     }
-    struct bckm_km_pending *np = bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
-                                            (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
-    if (np == NULL) { bckm_map_free(&idx); return; }
+    struct bckm_km_pending *np =
+        bckm_secret_resize(km->pend, (size_t)km->cap_pend * sizeof *np,
+                           (size_t)km->npend * sizeof *np, (size_t)ncap * sizeof *np);
+    if (np == NULL) {
+        bckm_map_free(&idx);
+        return;
+    }
     km->pend = np;
     km->cap_pend = ncap;
     bckm_map_free(&km->pend_index);

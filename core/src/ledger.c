@@ -11,15 +11,33 @@ int bckm_ledger_handle_new(const struct bckm_ledger_config *cfg, bckm_ledger **o
     bckm_ledger *l = NULL;
     int ret = BCKM_OK;
 
-    if (cfg == NULL || out == NULL || cfg->bp_pk == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (cfg->n_bps == 0 || cfg->n_bps > BCKM_MAX_BPS) { ret = BCKM_ERR_ARG; goto out; }
-    if (cfg->f > (cfg->n_bps - 1u) / 2u) { ret = BCKM_ERR_ARG; goto out; }
-    if ((cfg->flags & ~(BCKM_LEDGER_TRUST_FILE | BCKM_LEDGER_OPAQUE)) != 0) { ret = BCKM_ERR_ARG; goto out; }
+    if (cfg == NULL || out == NULL || cfg->bp_pk == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (cfg->n_bps == 0 || cfg->n_bps > BCKM_MAX_BPS) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (cfg->f > (cfg->n_bps - 1u) / 2u) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if ((cfg->flags & ~(BCKM_LEDGER_TRUST_FILE | BCKM_LEDGER_OPAQUE)) != 0) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     l = calloc(1, sizeof *l);
-    if (l == NULL) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (l == NULL) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
     l->bp_pk = calloc(cfg->n_bps, sizeof *l->bp_pk);
     l->envs = calloc(BCKM_BLOCK_MAX_TXS, sizeof *l->envs);
-    if (l->bp_pk == NULL || l->envs == NULL) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (l->bp_pk == NULL || l->envs == NULL) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
     memcpy(l->bp_pk, cfg->bp_pk, (size_t)cfg->n_bps * sizeof *l->bp_pk);
     l->n_bps = cfg->n_bps;
     l->f = cfg->f;
@@ -40,8 +58,8 @@ void bckm_ledger_handle_free(bckm_ledger *l) {
 }
 
 int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_len,
-                      const uint8_t *cert, size_t cert_len, uint32_t *n_txs,
-                      uint8_t hash[BCKM_HASH_BYTES]) {
+                           const uint8_t *cert, size_t cert_len, uint32_t *n_txs,
+                           uint8_t hash[BCKM_HASH_BYTES]) {
     static const uint8_t zero[BCKM_HASH_BYTES];
     struct bckm_block_header h;
     int ret;
@@ -52,7 +70,8 @@ int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_le
         if (block_len < BCKM_BLOCK_HEADER_BYTES) return BCKM_ERR_TRUNCATED;
         ret = bckm_block_header_decode(block, BCKM_BLOCK_HEADER_BYTES, &h);
         if (ret == BCKM_OK)
-            ret = bckm_block_body_check(&h, block + BCKM_BLOCK_HEADER_BYTES, block_len - BCKM_BLOCK_HEADER_BYTES);
+            ret = bckm_block_body_check(&h, block + BCKM_BLOCK_HEADER_BYTES,
+                                        block_len - BCKM_BLOCK_HEADER_BYTES);
     } else {
         ret = bckm_block_decode(block, block_len, &h, l->envs, BCKM_BLOCK_MAX_TXS);
     }
@@ -67,8 +86,8 @@ int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_le
     if (l->cert.height != h.height) return BCKM_ERR_MISMATCH;
     ret = bckm_block_hash(&h, hash);
     if (ret != BCKM_OK) return ret;
-    ret = bckm_cert_verify(&l->cert, hash, (const uint8_t (*)[BCKM_SIGN_PK_BYTES])l->bp_pk,
-                           l->n_bps, l->f);
+    ret = bckm_cert_verify(&l->cert, hash, (const uint8_t(*)[BCKM_SIGN_PK_BYTES])l->bp_pk, l->n_bps,
+                           l->f);
     if (ret != BCKM_OK) return ret;
     *n_txs = h.n_txs;
     return BCKM_OK;
@@ -92,8 +111,8 @@ int bckm_ledger_pos_cmp(struct bckm_ledger_pos a, struct bckm_ledger_pos b) {
     return 0;
 }
 
-int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES],
-                           size_t *out_len) {
+int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env,
+                           uint8_t out[LEDGER_REC_BYTES], size_t *out_len) {
     size_t n = 0;
     out[0] = status;
     int e = bckm_envelope_encode_to(env, out + 1, LEDGER_REC_BYTES - 1, &n);
@@ -102,8 +121,9 @@ int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint
 }
 
 int bckm_ledger_rec_decode(const uint8_t *buf, size_t len, struct bckm_ledger_pos pos,
-                      struct bckm_ledger_entry *out) {
-    if (buf == NULL || len < 2 || len != 1 + bckm_envelope_wire_len(buf[1])) return BCKM_ERR_CORRUPT;
+                           struct bckm_ledger_entry *out) {
+    if (buf == NULL || len < 2 || len != 1 + bckm_envelope_wire_len(buf[1]))
+        return BCKM_ERR_CORRUPT;
     if (bckm_envelope_decode(buf + 1, len - 1, &out->env) != BCKM_OK) return BCKM_ERR_CORRUPT;
     out->status = buf[0];
     out->pos = pos;
@@ -118,20 +138,20 @@ void bckm_ledger_close(bckm_ledger *l) {
     bckm_ledger_handle_free(l);
 }
 
-uint64_t bckm_ledger_height(const bckm_ledger *l) {
-    return l == NULL ? 0 : l->height;
-}
+uint64_t bckm_ledger_height(const bckm_ledger *l) { return l == NULL ? 0 : l->height; }
 
 int bckm_ledger_tip_hash(const bckm_ledger *l, uint8_t out[BCKM_HASH_BYTES]) {
     if (l == NULL || out == NULL) return BCKM_ERR_ARG;
-    if (l->height == 0) memset(out, 0, BCKM_HASH_BYTES);
-    else memcpy(out, l->tip_hash, BCKM_HASH_BYTES);
+    if (l->height == 0)
+        memset(out, 0, BCKM_HASH_BYTES);
+    else
+        memcpy(out, l->tip_hash, BCKM_HASH_BYTES);
     return BCKM_OK;
 }
 
-int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len,
-                       const uint8_t *cert, size_t cert_len, const uint8_t *status) {
-    static const uint8_t executed[BCKM_BLOCK_MAX_TXS];  /* all BCKM_LEDGER_TX_EXECUTED */
+int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
+                       size_t cert_len, const uint8_t *status) {
+    static const uint8_t executed[BCKM_BLOCK_MAX_TXS]; /* all BCKM_LEDGER_TX_EXECUTED */
     uint8_t hash[BCKM_HASH_BYTES];
     struct ledger_put p;
     uint32_t n = 0;
@@ -181,7 +201,7 @@ static int query_common(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
                         size_t *n) {
     if (l == NULL || n == NULL || (cap > 0 && out == NULL)) return BCKM_ERR_ARG;
     *n = 0;
-    if (l->opaque) return BCKM_ERR_STATE;   /* an opaque ledger keeps no envelope index */
+    if (l->opaque) return BCKM_ERR_STATE; /* an opaque ledger keeps no envelope index */
     if (cap == 0) return BCKM_OK;
     return l->ops->query(l, q, key, after, out, cap, n);
 }

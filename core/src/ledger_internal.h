@@ -22,11 +22,14 @@ enum ledger_query { LEDGER_Q_NODE, LEDGER_Q_CODE, LEDGER_Q_ALL };
 /* A validated block, ready to store. */
 struct ledger_put {
     uint64_t height;
-    const uint8_t *block; size_t block_len;
-    const uint8_t *cert; size_t cert_len;
-    const struct bckm_envelope *envs; uint32_t n;   /* envelopes to index (0: opaque ledger) */
+    const uint8_t *block;
+    size_t block_len;
+    const uint8_t *cert;
+    size_t cert_len;
+    const struct bckm_envelope *envs;
+    uint32_t n; /* envelopes to index (0: opaque ledger) */
     uint32_t n_txs;
-    const uint8_t *status;               /* n_txs bytes, never NULL */
+    const uint8_t *status; /* n_txs bytes, never NULL */
 };
 
 struct ledger_ops {
@@ -36,20 +39,21 @@ struct ledger_ops {
     int (*get)(bckm_ledger *l, int which, uint64_t height, uint8_t *out, size_t cap, size_t *len);
     /* key: 4-byte big-endian node ID, 32-byte code hash, or NULL. */
     int (*query)(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
-                 struct bckm_ledger_pos after, struct bckm_ledger_entry *out, size_t cap, size_t *n);
+                 struct bckm_ledger_pos after, struct bckm_ledger_entry *out, size_t cap,
+                 size_t *n);
     void (*close)(bckm_ledger *l);
 };
 
 struct bckm_ledger {
     const struct ledger_ops *ops;
     void *impl;
-    uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES];   /* copy of the configured table */
+    uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES]; /* copy of the configured table */
     uint32_t n_bps, f;
-    int opaque;                             /* BCKM_LEDGER_OPAQUE: no envelope decoding, no indexes */
-    uint64_t height;                        /* tip, after the last successful put */
+    int opaque;      /* BCKM_LEDGER_OPAQUE: no envelope decoding, no indexes */
+    uint64_t height; /* tip, after the last successful put */
     uint8_t tip_hash[BCKM_HASH_BYTES];
-    struct bckm_envelope *envs;             /* workspace: BCKM_BLOCK_MAX_TXS */
-    struct bckm_cert cert;                  /* workspace */
+    struct bckm_envelope *envs; /* workspace: BCKM_BLOCK_MAX_TXS */
+    struct bckm_cert cert;      /* workspace */
 };
 
 /* Allocates a handle with the configuration copied and workspaces ready. */
@@ -62,8 +66,8 @@ void bckm_ledger_handle_free(bckm_ledger *l);
  * the block hash and, unless the ledger is opaque, l->envs the decoded
  * envelopes. */
 int bckm_ledger_check_next(bckm_ledger *l, const uint8_t *block, size_t block_len,
-                      const uint8_t *cert, size_t cert_len, uint32_t *n_txs,
-                      uint8_t hash[BCKM_HASH_BYTES]);
+                           const uint8_t *cert, size_t cert_len, uint32_t *n_txs,
+                           uint8_t hash[BCKM_HASH_BYTES]);
 
 void bckm_ledger_pos_encode(struct bckm_ledger_pos p, uint8_t out[LEDGER_POS_BYTES]);
 struct bckm_ledger_pos bckm_ledger_pos_decode(const uint8_t in[LEDGER_POS_BYTES]);
@@ -71,9 +75,9 @@ struct bckm_ledger_pos bckm_ledger_pos_decode(const uint8_t in[LEDGER_POS_BYTES]
 int bckm_ledger_pos_cmp(struct bckm_ledger_pos a, struct bckm_ledger_pos b);
 
 /* Record = status || envelope encoding. */
-int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env, uint8_t out[LEDGER_REC_BYTES],
-                           size_t *out_len);
+int bckm_ledger_rec_encode(uint8_t status, const struct bckm_envelope *env,
+                           uint8_t out[LEDGER_REC_BYTES], size_t *out_len);
 int bckm_ledger_rec_decode(const uint8_t *buf, size_t len, struct bckm_ledger_pos pos,
-                      struct bckm_ledger_entry *out);
+                           struct bckm_ledger_entry *out);
 
 #endif

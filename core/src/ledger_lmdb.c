@@ -73,7 +73,7 @@ static int map_err(int rc) {
 
 static MDB_val val(const void *p, size_t n) {
     MDB_val v;
-    v.mv_data = (void *)(uintptr_t)p;  /* LMDB's API is not const-correct; it never writes keys */
+    v.mv_data = (void *)(uintptr_t)p; /* LMDB's API is not const-correct; it never writes keys */
     v.mv_size = n;
     return v;
 }
@@ -101,7 +101,10 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
         struct bckm_ledger_pos ps = { p->height, i };
         bckm_ledger_pos_encode(ps, pos);
         ret = bckm_ledger_rec_encode(p->status[i], &p->envs[i], rec, &rec_len);
-        if (ret != BCKM_OK) { mdb_txn_abort(txn); return ret; }
+        if (ret != BCKM_OK) {
+            mdb_txn_abort(txn);
+            return ret;
+        }
         k = val(pos, sizeof pos);
         v = val(rec, rec_len);
         if ((rc = mdb_put(txn, s->txs, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
@@ -135,10 +138,19 @@ static int lm_get(bckm_ledger *l, int which, uint64_t height, uint8_t *out, size
     k = val(hkey, sizeof hkey);
     rc = mdb_get(txn, which == 0 ? s->blocks : which == 1 ? s->certs : s->status, &k, &v);
     /* Every height up to the tip was there when the store was verified. */
-    if (rc == MDB_NOTFOUND) { ret = BCKM_ERR_CORRUPT; goto out; }
-    if (rc != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+    if (rc == MDB_NOTFOUND) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
+    if (rc != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
     *len = v.mv_size;
-    if (v.mv_size > cap) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (v.mv_size > cap) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
     if (v.mv_size > 0) memcpy(out, v.mv_data, v.mv_size);
 
 out:
@@ -151,7 +163,7 @@ static int load_entry(struct lm *s, MDB_txn *txn, const uint8_t pos[LEDGER_POS_B
                       struct bckm_ledger_entry *e) {
     MDB_val k = val(pos, LEDGER_POS_BYTES), v;
     int rc = mdb_get(txn, s->txs, &k, &v);
-    if (rc == MDB_NOTFOUND) return BCKM_ERR_CORRUPT;  /* index entry without its record */
+    if (rc == MDB_NOTFOUND) return BCKM_ERR_CORRUPT; /* index entry without its record */
     if (rc != MDB_SUCCESS) return map_err(rc);
     return bckm_ledger_rec_decode(v.mv_data, v.mv_size, bckm_ledger_pos_decode(pos), e);
 }
@@ -171,13 +183,20 @@ static int lm_query(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
     if (rc != MDB_SUCCESS) return map_err(rc);
     bckm_ledger_pos_encode(after, apos);
     if (q == LEDGER_Q_ALL) {
-        if ((rc = mdb_cursor_open(txn, s->txs, &cur)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+        if ((rc = mdb_cursor_open(txn, s->txs, &cur)) != MDB_SUCCESS) {
+            ret = map_err(rc);
+            goto out;
+        }
         k = val(apos, sizeof apos);
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (rc == MDB_SUCCESS && got < cap) {
-            if (k.mv_size != LEDGER_POS_BYTES) { ret = BCKM_ERR_CORRUPT; goto out; }
-            if (memcmp(k.mv_data, apos, LEDGER_POS_BYTES) != 0) {  /* strictly after */
-                ret = bckm_ledger_rec_decode(v.mv_data, v.mv_size, bckm_ledger_pos_decode(k.mv_data), &out[got]);
+            if (k.mv_size != LEDGER_POS_BYTES) {
+                ret = BCKM_ERR_CORRUPT;
+                goto out;
+            }
+            if (memcmp(k.mv_data, apos, LEDGER_POS_BYTES) != 0) { /* strictly after */
+                ret = bckm_ledger_rec_decode(v.mv_data, v.mv_size,
+                                             bckm_ledger_pos_decode(k.mv_data), &out[got]);
                 if (ret != BCKM_OK) goto out;
                 got++;
             }
@@ -186,12 +205,18 @@ static int lm_query(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
     } else {
         MDB_dbi dbi = q == LEDGER_Q_NODE ? s->by_node : s->by_code;
         size_t klen = q == LEDGER_Q_NODE ? 4u : BCKM_HASH_BYTES;
-        if ((rc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+        if ((rc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS) {
+            ret = map_err(rc);
+            goto out;
+        }
         k = val(key, klen);
         v = val(apos, sizeof apos);
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
         while (rc == MDB_SUCCESS && got < cap) {
-            if (v.mv_size != LEDGER_POS_BYTES) { ret = BCKM_ERR_CORRUPT; goto out; }
+            if (v.mv_size != LEDGER_POS_BYTES) {
+                ret = BCKM_ERR_CORRUPT;
+                goto out;
+            }
             if (memcmp(v.mv_data, apos, LEDGER_POS_BYTES) != 0) {
                 uint8_t pos[LEDGER_POS_BYTES];
                 memcpy(pos, v.mv_data, sizeof pos);
@@ -202,7 +227,10 @@ static int lm_query(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         }
     }
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) { ret = map_err(rc); goto out; }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        ret = map_err(rc);
+        goto out;
+    }
     *n = got;
 
 out:
@@ -246,10 +274,19 @@ static int lm_init_dbs(bckm_ledger *l) {
     if (rc == MDB_NOTFOUND) {
         MDB_stat st;
         /* Only a store without blocks may be given its marker now. */
-        if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
-        if (st.ms_entries != 0) { ret = BCKM_ERR_CORRUPT; goto fail; }
+        if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) {
+            ret = map_err(rc);
+            goto fail;
+        }
+        if (st.ms_entries != 0) {
+            ret = BCKM_ERR_CORRUPT;
+            goto fail;
+        }
         v = val(format_value(l), strlen(format_value(l)));
-        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != MDB_SUCCESS) { ret = map_err(rc); goto fail; }
+        if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != MDB_SUCCESS) {
+            ret = map_err(rc);
+            goto fail;
+        }
     } else if (rc != MDB_SUCCESS) {
         ret = map_err(rc);
         goto fail;
@@ -282,9 +319,10 @@ static int verify_block_txs(bckm_ledger *l, MDB_txn *txn, MDB_cursor *cn, MDB_cu
         rc = mdb_get(txn, s->txs, &k, &v);
         if (rc == MDB_NOTFOUND) return BCKM_ERR_CORRUPT;
         if (rc != MDB_SUCCESS) return map_err(rc);
-        if (bckm_envelope_encode_to(&l->envs[i], enc, sizeof enc, &enc_len) != BCKM_OK) return BCKM_ERR_CORRUPT;
-        if (v.mv_size != 1 + enc_len ||
-            memcmp((const uint8_t *)v.mv_data + 1, enc, enc_len) != 0) return BCKM_ERR_CORRUPT;
+        if (bckm_envelope_encode_to(&l->envs[i], enc, sizeof enc, &enc_len) != BCKM_OK)
+            return BCKM_ERR_CORRUPT;
+        if (v.mv_size != 1 + enc_len || memcmp((const uint8_t *)v.mv_data + 1, enc, enc_len) != 0)
+            return BCKM_ERR_CORRUPT;
         bckm_put_u32(nkey, l->envs[i].tx.node_id);
         k = val(nkey, sizeof nkey);
         v = val(pos, sizeof pos);
@@ -315,25 +353,44 @@ static int lm_verify(bckm_ledger *l) {
     if (rc != MDB_SUCCESS) return map_err(rc);
     if ((rc = mdb_cursor_open(txn, s->blocks, &cb)) != MDB_SUCCESS ||
         (rc = mdb_cursor_open(txn, s->by_node, &cn)) != MDB_SUCCESS ||
-        (rc = mdb_cursor_open(txn, s->by_code, &cc)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+        (rc = mdb_cursor_open(txn, s->by_code, &cc)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
     rc = mdb_cursor_get(cb, &k, &v, MDB_FIRST);
     while (rc == MDB_SUCCESS) {
         uint8_t hash[BCKM_HASH_BYTES];
         uint32_t n = 0;
         /* Heights contiguous from 1: the i-th key must be i. */
-        if (k.mv_size != 8 || bckm_get_u64(k.mv_data) != l->height + 1u) { ret = BCKM_ERR_CORRUPT; goto out; }
+        if (k.mv_size != 8 || bckm_get_u64(k.mv_data) != l->height + 1u) {
+            ret = BCKM_ERR_CORRUPT;
+            goto out;
+        }
         rc = mdb_get(txn, s->certs, &k, &cv);
-        if (rc == MDB_NOTFOUND) { ret = BCKM_ERR_CORRUPT; goto out; }
-        if (rc != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-        if (bckm_ledger_check_next(l, v.mv_data, v.mv_size, cv.mv_data, cv.mv_size, &n, hash) != BCKM_OK) {
+        if (rc == MDB_NOTFOUND) {
+            ret = BCKM_ERR_CORRUPT;
+            goto out;
+        }
+        if (rc != MDB_SUCCESS) {
+            ret = map_err(rc);
+            goto out;
+        }
+        if (bckm_ledger_check_next(l, v.mv_data, v.mv_size, cv.mv_data, cv.mv_size, &n, hash) !=
+            BCKM_OK) {
             ret = BCKM_ERR_CORRUPT;
             goto out;
         }
         {
             MDB_val sv;
             rc = mdb_get(txn, s->status, &k, &sv);
-            if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && sv.mv_size != n)) { ret = BCKM_ERR_CORRUPT; goto out; }
-            if (rc != MDB_SUCCESS) { ret = map_err(rc); goto out; }
+            if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && sv.mv_size != n)) {
+                ret = BCKM_ERR_CORRUPT;
+                goto out;
+            }
+            if (rc != MDB_SUCCESS) {
+                ret = map_err(rc);
+                goto out;
+            }
         }
         if (!l->opaque) {
             ret = verify_block_txs(l, txn, cn, cc, l->height + 1u, n);
@@ -344,18 +401,51 @@ static int lm_verify(bckm_ledger *l) {
         memcpy(l->tip_hash, hash, BCKM_HASH_BYTES);
         rc = mdb_cursor_get(cb, &k, &v, MDB_NEXT);
     }
-    if (rc != MDB_NOTFOUND) { ret = map_err(rc); goto out; }
+    if (rc != MDB_NOTFOUND) {
+        ret = map_err(rc);
+        goto out;
+    }
     /* Every expected entry exists; equal counts mean there is nothing more. */
-    if ((rc = mdb_stat(txn, s->certs, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-    if (st.ms_entries != l->height) { ret = BCKM_ERR_CORRUPT; goto out; }
-    if ((rc = mdb_stat(txn, s->status, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-    if (st.ms_entries != l->height) { ret = BCKM_ERR_CORRUPT; goto out; }
-    if ((rc = mdb_stat(txn, s->txs, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-    if (st.ms_entries != total_txs) { ret = BCKM_ERR_CORRUPT; goto out; }
-    if ((rc = mdb_stat(txn, s->by_node, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-    if (st.ms_entries != total_txs) { ret = BCKM_ERR_CORRUPT; goto out; }
-    if ((rc = mdb_stat(txn, s->by_code, &st)) != MDB_SUCCESS) { ret = map_err(rc); goto out; }
-    if (st.ms_entries != total_txs) { ret = BCKM_ERR_CORRUPT; goto out; }
+    if ((rc = mdb_stat(txn, s->certs, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries != l->height) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
+    if ((rc = mdb_stat(txn, s->status, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries != l->height) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
+    if ((rc = mdb_stat(txn, s->txs, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries != total_txs) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
+    if ((rc = mdb_stat(txn, s->by_node, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries != total_txs) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
+    if ((rc = mdb_stat(txn, s->by_code, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries != total_txs) {
+        ret = BCKM_ERR_CORRUPT;
+        goto out;
+    }
 
 out:
     if (cb != NULL) mdb_cursor_close(cb);
@@ -395,10 +485,14 @@ static void rm_stale_probes(const char *dir) {
 
 static int lm_env_open(struct lm *s, const char *dir, uint64_t map_bytes, unsigned flags) {
     int rc;
-    if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) { s->env = NULL; return map_err(rc); }
+    if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) {
+        s->env = NULL;
+        return map_err(rc);
+    }
     if ((rc = mdb_env_set_maxdbs(s->env, 8)) != MDB_SUCCESS ||
-        (rc = mdb_env_set_mapsize(s->env, (size_t)(map_bytes != 0 ? map_bytes
-                                                   : BCKM_LEDGER_DEFAULT_MAP_BYTES))) != MDB_SUCCESS)
+        (rc = mdb_env_set_mapsize(
+             s->env, (size_t)(map_bytes != 0 ? map_bytes : BCKM_LEDGER_DEFAULT_MAP_BYTES))) !=
+            MDB_SUCCESS)
         return map_err(rc);
     /* flags 0: every commit is synced to disk before it returns. */
     if ((rc = mdb_env_open(s->env, dir, flags, 0600)) != MDB_SUCCESS) return map_err(rc);
@@ -410,8 +504,10 @@ static int lm_env_open(struct lm *s, const char *dir, uint64_t map_bytes, unsign
  * commit of lm_init_dbs). */
 static int lm_open_dbs_ro(bckm_ledger *l, int *empty) {
     struct lm *s = l->impl;
-    static const char *const names[7] = { "meta", "blocks", "certs", "status", "txs", "by_node", "by_code" };
-    MDB_dbi *dbis[7] = { &s->meta, &s->blocks, &s->certs, &s->status, &s->txs, &s->by_node, &s->by_code };
+    static const char *const names[7] = { "meta", "blocks",  "certs",  "status",
+                                          "txs",  "by_node", "by_code" };
+    MDB_dbi *dbis[7] = { &s->meta, &s->blocks,  &s->certs,  &s->status,
+                         &s->txs,  &s->by_node, &s->by_code };
     MDB_txn *txn = NULL;
     int rc;
 
@@ -421,8 +517,15 @@ static int lm_open_dbs_ro(bckm_ledger *l, int *empty) {
     for (int i = 0; i < 7; i++) {
         unsigned fl = i >= 5 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
         rc = mdb_dbi_open(txn, names[i], fl, dbis[i]);
-        if (rc == MDB_NOTFOUND && i == 0) { *empty = 1; mdb_txn_abort(txn); return BCKM_OK; }
-        if (rc != MDB_SUCCESS) { mdb_txn_abort(txn); return rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc); }
+        if (rc == MDB_NOTFOUND && i == 0) {
+            *empty = 1;
+            mdb_txn_abort(txn);
+            return BCKM_OK;
+        }
+        if (rc != MDB_SUCCESS) {
+            mdb_txn_abort(txn);
+            return rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc);
+        }
     }
     /* The same format rule as lm_init_dbs: a marker, and the right one,
      * on any store that has blocks. */
@@ -431,8 +534,14 @@ static int lm_open_dbs_ro(bckm_ledger *l, int *empty) {
         MDB_stat st;
         rc = mdb_get(txn, s->meta, &k, &v);
         if (rc == MDB_NOTFOUND) {
-            if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) { mdb_txn_abort(txn); return map_err(rc); }
-            if (st.ms_entries != 0) { mdb_txn_abort(txn); return BCKM_ERR_CORRUPT; }
+            if ((rc = mdb_stat(txn, s->blocks, &st)) != MDB_SUCCESS) {
+                mdb_txn_abort(txn);
+                return map_err(rc);
+            }
+            if (st.ms_entries != 0) {
+                mdb_txn_abort(txn);
+                return BCKM_ERR_CORRUPT;
+            }
         } else if (rc != MDB_SUCCESS) {
             mdb_txn_abort(txn);
             return map_err(rc);
@@ -452,7 +561,10 @@ static int lm_handle(const struct bckm_ledger_config *cfg, bckm_ledger **out) {
     int ret = bckm_ledger_handle_new(cfg, &l);
     if (ret != BCKM_OK) return ret;
     s = calloc(1, sizeof *s);
-    if (s == NULL) { bckm_ledger_handle_free(l); return BCKM_ERR_NOMEM; }
+    if (s == NULL) {
+        bckm_ledger_handle_free(l);
+        return BCKM_ERR_NOMEM;
+    }
     l->impl = s;
     l->ops = &lm_ops;
     *out = l;
@@ -477,11 +589,18 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         k = val(hkey, sizeof hkey);
         if (mdb_get(txn, so->blocks, &k, &v) != MDB_SUCCESS ||
             mdb_get(txn, so->certs, &k, &cv) != MDB_SUCCESS ||
-            mdb_get(txn, so->status, &k, &sv) != MDB_SUCCESS) { ret = BCKM_ERR_CORRUPT; break; }
+            mdb_get(txn, so->status, &k, &sv) != MDB_SUCCESS) {
+            ret = BCKM_ERR_CORRUPT;
+            break;
+        }
         if (v.mv_size < BCKM_BLOCK_HEADER_BYTES ||
             bckm_block_header_decode(v.mv_data, BCKM_BLOCK_HEADER_BYTES, &h) != BCKM_OK ||
-            sv.mv_size != h.n_txs) { ret = BCKM_ERR_CORRUPT; break; }
-        if (!from->opaque && bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs, BCKM_BLOCK_MAX_TXS) != BCKM_OK) {
+            sv.mv_size != h.n_txs) {
+            ret = BCKM_ERR_CORRUPT;
+            break;
+        }
+        if (!from->opaque && bckm_block_decode(v.mv_data, v.mv_size, &h, from->envs,
+                                               BCKM_BLOCK_MAX_TXS) != BCKM_OK) {
             ret = BCKM_ERR_CORRUPT;
             break;
         }
@@ -516,7 +635,10 @@ static int probe_body(const char *dir, const char *copy, const struct bckm_ledge
     int ret, empty = 0;
 
     if ((ret = lm_handle(cfg, &lo)) != BCKM_OK) return ret;
-    if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) { bckm_ledger_close(lo); return ret; }
+    if ((ret = lm_handle(cfg, &lc)) != BCKM_OK) {
+        bckm_ledger_close(lo);
+        return ret;
+    }
     ret = lm_env_open(lo->impl, dir, cfg->map_bytes, MDB_RDONLY);
     if (ret == BCKM_OK) ret = lm_open_dbs_ro(lo, &empty);
     if (ret == BCKM_OK && !empty) ret = lm_verify(lo);
@@ -555,7 +677,8 @@ static int swap_in(const char *dir, const char *copy) {
     char from[4096], to[4096], lock[4096];
     if (snprintf(from, sizeof from, "%s/data.mdb", copy) >= (int)sizeof from ||
         snprintf(to, sizeof to, "%s/data.mdb", dir) >= (int)sizeof to ||
-        snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= (int)sizeof lock) return BCKM_ERR_ARG;
+        snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= (int)sizeof lock)
+        return BCKM_ERR_ARG;
     if (sync_path(from, 0) != BCKM_OK) return BCKM_ERR_IO;
     if (unlink(lock) != 0 && errno != ENOENT) return BCKM_ERR_IO;
     if (rename(from, to) != 0) return BCKM_ERR_IO;
@@ -570,18 +693,22 @@ static int lm_probe(const char *dir, const struct bckm_ledger_config *cfg) {
     int status = 0, ret;
 
     if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path) return BCKM_ERR_ARG;
-    if (stat(path, &st) != 0) return errno == ENOENT ? BCKM_OK : BCKM_ERR_IO;  /* nothing yet */
+    if (stat(path, &st) != 0) return errno == ENOENT ? BCKM_OK : BCKM_ERR_IO; /* nothing yet */
     /* No bytes at all: a process died after LMDB created the file and
      * before it wrote the meta pages. Nothing was ever committed to it (a
      * commit needs them), and a read-write open initialises such a file as
      * LMDB does a new one; a read-only probe cannot, so it is skipped. */
     if (S_ISREG(st.st_mode) && st.st_size == 0) return BCKM_OK;
     rm_stale_probes(dir);
-    if (snprintf(copy, sizeof copy, "%s/" PROBE_PREFIX "XXXXXX", dir) >= (int)sizeof copy) return BCKM_ERR_ARG;
+    if (snprintf(copy, sizeof copy, "%s/" PROBE_PREFIX "XXXXXX", dir) >= (int)sizeof copy)
+        return BCKM_ERR_ARG;
     if (mkdtemp(copy) == NULL) return BCKM_ERR_IO;
-    fflush(NULL);  /* nothing buffered is written twice */
+    fflush(NULL); /* nothing buffered is written twice */
     pid = fork();
-    if (pid < 0) { rm_probe_dir(copy); return BCKM_ERR_IO; }
+    if (pid < 0) {
+        rm_probe_dir(copy);
+        return BCKM_ERR_IO;
+    }
     if (pid == 0) {
         static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
         /* Dies with its parent, so no probe outlives the open it serves. */
@@ -593,11 +720,15 @@ static int lm_probe(const char *dir, const struct bckm_ledger_config *cfg) {
         _exit(PROBE_EXIT_BASE - probe_body(dir, copy, cfg));
     }
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) { rm_probe_dir(copy); return BCKM_ERR_IO; }
+        if (errno != EINTR) {
+            rm_probe_dir(copy);
+            return BCKM_ERR_IO;
+        }
     }
     /* Killed by a signal (liblmdb crashed on the file) or ended in any way
      * other than our own exit codes: the file is not to be trusted. */
-    if (!WIFEXITED(status)) ret = BCKM_ERR_CORRUPT;
+    if (!WIFEXITED(status))
+        ret = BCKM_ERR_CORRUPT;
     else {
         ret = PROBE_EXIT_BASE - WEXITSTATUS(status);
         if (ret < BCKM_ERR_CORRUPT || ret > BCKM_OK) ret = BCKM_ERR_CORRUPT;
@@ -607,7 +738,8 @@ static int lm_probe(const char *dir, const struct bckm_ledger_config *cfg) {
     return ret;
 }
 
-int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg, bckm_ledger **out) {
+int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
+                          bckm_ledger **out) {
     bckm_ledger *l = NULL;
     struct lm *s = NULL;
     int ret, dead = 0;
@@ -616,10 +748,16 @@ int bckm_ledger_open_lmdb(const char *dir, const struct bckm_ledger_config *cfg,
     ret = bckm_ledger_handle_new(cfg, &l);
     if (ret != BCKM_OK) return ret;
     s = calloc(1, sizeof *s);
-    if (s == NULL) { ret = BCKM_ERR_NOMEM; goto fail; }
+    if (s == NULL) {
+        ret = BCKM_ERR_NOMEM;
+        goto fail;
+    }
     l->impl = s;
     l->ops = &lm_ops;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) { ret = BCKM_ERR_IO; goto fail; }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        ret = BCKM_ERR_IO;
+        goto fail;
+    }
     if (!(cfg->flags & BCKM_LEDGER_TRUST_FILE)) {
         ret = lm_probe(dir, cfg);
         if (ret != BCKM_OK) goto fail;

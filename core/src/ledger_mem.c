@@ -18,14 +18,14 @@
 struct posting {
     uint8_t used;
     uint8_t key[KEY_MAX];
-    size_t *idx;         /* indices into mem.entries, increasing */
+    size_t *idx; /* indices into mem.entries, increasing */
     size_t n, cap;
-    size_t pending;      /* reserved by a put in progress */
+    size_t pending; /* reserved by a put in progress */
 };
 
 struct table {
     struct posting *slots;
-    size_t cap;          /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t count;
     size_t klen;
 };
@@ -36,16 +36,19 @@ struct blob {
 };
 
 struct mem {
-    struct blob *blobs;                  /* blobs[h-1] is height h */
+    struct blob *blobs; /* blobs[h-1] is height h */
     size_t n_blobs, cap_blobs;
-    struct bckm_ledger_entry *entries;   /* every transaction, commit order */
+    struct bckm_ledger_entry *entries; /* every transaction, commit order */
     size_t n_entries, cap_entries;
     struct table by_node, by_code;
 };
 
 static size_t key_hash(const uint8_t *key, size_t klen) {
-    uint64_t h = 0xcbf29ce484222325ull;  /* FNV-1a: keys are not attacker-chosen in bulk here */
-    for (size_t i = 0; i < klen; i++) { h ^= key[i]; h *= 0x100000001b3ull; }
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a: keys are not attacker-chosen in bulk here */
+    for (size_t i = 0; i < klen; i++) {
+        h ^= key[i];
+        h *= 0x100000001b3ull;
+    }
     return (size_t)(h ^ (h >> 29));
 }
 
@@ -165,7 +168,10 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     bcopy = malloc(p->block_len);
     ccopy = malloc(p->cert_len);
     scopy = malloc(p->n_txs ? p->n_txs : 1u);
-    if (bcopy == NULL || ccopy == NULL || scopy == NULL) { ret = BCKM_ERR_NOMEM; goto fail; }
+    if (bcopy == NULL || ccopy == NULL || scopy == NULL) {
+        ret = BCKM_ERR_NOMEM;
+        goto fail;
+    }
     memcpy(bcopy, p->block, p->block_len);
     memcpy(ccopy, p->cert, p->cert_len);
     if (p->n_txs > 0) memcpy(scopy, p->status, p->n_txs);
@@ -174,13 +180,26 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
         struct posting *q;
         node_key(p->envs[k].tx.node_id, key);
         q = table_get_or_add(&m->by_node, key);
-        if (q == NULL) { ret = BCKM_ERR_NOMEM; goto fail_k; }
+        if (q == NULL) {
+            ret = BCKM_ERR_NOMEM;
+            goto fail_k;
+        }
         q->pending++;
-        if ((ret = posting_reserve(q)) != BCKM_OK) { k++; goto fail_k; }
+        if ((ret = posting_reserve(q)) != BCKM_OK) {
+            k++;
+            goto fail_k;
+        }
         q = table_get_or_add(&m->by_code, p->envs[k].tx.code_hash);
-        if (q == NULL) { ret = BCKM_ERR_NOMEM; k++; goto fail_k; }
+        if (q == NULL) {
+            ret = BCKM_ERR_NOMEM;
+            k++;
+            goto fail_k;
+        }
         q->pending++;
-        if ((ret = posting_reserve(q)) != BCKM_OK) { k++; goto fail_k; }
+        if ((ret = posting_reserve(q)) != BCKM_OK) {
+            k++;
+            goto fail_k;
+        }
     }
 
     /* Nothing below can fail. */
@@ -244,8 +263,10 @@ static size_t first_after_entries(const struct mem *m, struct bckm_ledger_pos af
     size_t lo = 0, hi = m->n_entries;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2u;
-        if (bckm_ledger_pos_cmp(m->entries[mid].pos, after) <= 0) lo = mid + 1u;
-        else hi = mid;
+        if (bckm_ledger_pos_cmp(m->entries[mid].pos, after) <= 0)
+            lo = mid + 1u;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -255,8 +276,10 @@ static size_t first_after_posting(const struct mem *m, const struct posting *q,
     size_t lo = 0, hi = q->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2u;
-        if (bckm_ledger_pos_cmp(m->entries[q->idx[mid]].pos, after) <= 0) lo = mid + 1u;
-        else hi = mid;
+        if (bckm_ledger_pos_cmp(m->entries[q->idx[mid]].pos, after) <= 0)
+            lo = mid + 1u;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -307,7 +330,10 @@ int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **
     ret = bckm_ledger_handle_new(cfg, &l);
     if (ret != BCKM_OK) return ret;
     m = calloc(1, sizeof *m);
-    if (m == NULL) { bckm_ledger_handle_free(l); return BCKM_ERR_NOMEM; }
+    if (m == NULL) {
+        bckm_ledger_handle_free(l);
+        return BCKM_ERR_NOMEM;
+    }
     m->by_node.klen = 4;
     m->by_code.klen = BCKM_HASH_BYTES;
     l->impl = m;

@@ -27,9 +27,10 @@ static int header_fields_ok(const uint8_t *buf) {
     if (buf[0] != BCKM_MSG_VERSION) return 0;
     if (kind != BCKM_MSG_UPDATE && kind != BCKM_MSG_BUNDLE && kind != BCKM_MSG_HANDOVER) return 0;
     if (kek != BCKM_KEK_NODE && kek != BCKM_KEK_SET) return 0;
-    if (kind != BCKM_MSG_UPDATE && kek != BCKM_KEK_NODE) return 0;     /* bundle, handover: node KEK */
-    if ((kind == BCKM_MSG_HANDOVER) != (sender == 0)) return 0;        /* BP 1..255 sends 1, 2 */
-    if ((kind == BCKM_MSG_HANDOVER || kek == BCKM_KEK_SET) && !all_zero(buf + 40, BCKM_MSG_CHALLENGE_BYTES))
+    if (kind != BCKM_MSG_UPDATE && kek != BCKM_KEK_NODE) return 0; /* bundle, handover: node KEK */
+    if ((kind == BCKM_MSG_HANDOVER) != (sender == 0)) return 0;    /* BP 1..255 sends 1, 2 */
+    if ((kind == BCKM_MSG_HANDOVER || kek == BCKM_KEK_SET) &&
+        !all_zero(buf + 40, BCKM_MSG_CHALLENGE_BYTES))
         return 0;
     return 1;
 }
@@ -48,7 +49,8 @@ int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_heade
         /* Exactly one trailer, as long as its depth byte says. */
         if (rest < BCKM_MSG_TRAILER_FIXED) return BCKM_ERR_TRUNCATED;
         uint8_t depth = buf[sealed + 8];
-        if (depth > BCKM_MSG_MAX_DEPTH || rest != BCKM_MSG_TRAILER_BYTES(depth)) return BCKM_ERR_FORMAT;
+        if (depth > BCKM_MSG_MAX_DEPTH || rest != BCKM_MSG_TRAILER_BYTES(depth))
+            return BCKM_ERR_FORMAT;
     }
     h->kind = buf[1];
     h->kek_type = buf[2];
@@ -64,33 +66,39 @@ int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_heade
 }
 
 int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BYTES],
-                  const uint8_t *body, size_t body_len,
-                  uint8_t *out, size_t out_cap, size_t *out_len) {
-    if (h == NULL || kek == NULL || out == NULL || out_len == NULL || (body == NULL && body_len > 0))
+                  const uint8_t *body, size_t body_len, uint8_t *out, size_t out_cap,
+                  size_t *out_len) {
+    if (h == NULL || kek == NULL || out == NULL || out_len == NULL ||
+        (body == NULL && body_len > 0))
         return BCKM_ERR_ARG;
     if (body_len > UINT32_MAX - BCKM_MSG_HEADER_BYTES - BCKM_MSG_TAG_BYTES) return BCKM_ERR_ARG;
-    if (out_cap < BCKM_MSG_HEADER_BYTES || out_cap - BCKM_MSG_HEADER_BYTES < body_len + BCKM_MSG_TAG_BYTES)
+    if (out_cap < BCKM_MSG_HEADER_BYTES ||
+        out_cap - BCKM_MSG_HEADER_BYTES < body_len + BCKM_MSG_TAG_BYTES)
         return BCKM_ERR_NOMEM;
     struct bckm_msg_header hh = *h;
     hh.body_len = (uint32_t)body_len;
     header_encode(&hh, out);
     /* Refuse to produce what no receiver accepts. */
-    if (!header_fields_ok(out) || h->recipient == BCKM_ID_NONE || h->epoch == 0) return BCKM_ERR_ARG;
+    if (!header_fields_ok(out) || h->recipient == BCKM_ID_NONE || h->epoch == 0)
+        return BCKM_ERR_ARG;
     unsigned long long clen = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + BCKM_MSG_HEADER_BYTES, &clen, body, body_len,
-                                                   out, BCKM_MSG_HEADER_BYTES, NULL, h->nonce, kek) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + BCKM_MSG_HEADER_BYTES, &clen, body,
+                                                   body_len, out, BCKM_MSG_HEADER_BYTES, NULL,
+                                                   h->nonce, kek) != 0)
         return BCKM_ERR_CRYPTO;
     *out_len = BCKM_MSG_HEADER_BYTES + (size_t)clen;
     return BCKM_OK;
 }
 
-int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES], struct bckm_msg_header *h) {
+int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES],
+                  struct bckm_msg_header *h) {
     int e = bckm_msg_header_decode(buf, len, h);
     if (e != BCKM_OK) return e;
     unsigned long long mlen = 0;
     uint8_t *c = buf + BCKM_MSG_HEADER_BYTES;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(c, &mlen, NULL, c, h->sealed_len - BCKM_MSG_HEADER_BYTES,
-                                                   buf, BCKM_MSG_HEADER_BYTES, h->nonce, kek) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(c, &mlen, NULL, c,
+                                                   h->sealed_len - BCKM_MSG_HEADER_BYTES, buf,
+                                                   BCKM_MSG_HEADER_BYTES, h->nonce, kek) != 0)
         return BCKM_ERR_AUTH;
     return mlen == h->body_len ? BCKM_OK : BCKM_ERR_FORMAT;
 }
@@ -104,8 +112,11 @@ struct reader {
 };
 
 static const uint8_t *take(struct reader *r, size_t n) {
-    if (r->err) return NULL;  /* keep the first error */
-    if (n > r->left) { r->err = BCKM_ERR_TRUNCATED; return NULL; }
+    if (r->err) return NULL; /* keep the first error */
+    if (n > r->left) {
+        r->err = BCKM_ERR_TRUNCATED;
+        return NULL;
+    }
     const uint8_t *p = r->p;
     r->p += n;
     r->left -= n;
@@ -123,7 +134,10 @@ static void take_list(struct reader *r, uint32_t stride, struct bckm_msg_list *l
     uint32_t prev = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t id = bckm_get_u32(p + (size_t)i * stride);
-        if (id <= prev) { r->err = BCKM_ERR_FORMAT; return; }
+        if (id <= prev) {
+            r->err = BCKM_ERR_FORMAT;
+            return;
+        }
         prev = id;
     }
     l->p = p;
@@ -148,9 +162,11 @@ int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_vi
     take_list(&r, BCKM_MSG_REFRESH_ENTRY_BYTES, &v->pairs);
     if (r.err) return r.err;
     if (r.left != 0) return BCKM_ERR_FORMAT;
-    if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE || v->has_set_refresh > 1) return BCKM_ERR_FORMAT;
+    if (v->op < 1 || v->op > 3 || v->subject == BCKM_ID_NONE || v->has_set_refresh > 1)
+        return BCKM_ERR_FORMAT;
     /* Canonical: an absent set refresh is all zero. */
-    if (!v->has_set_refresh && !all_zero(v->set_refresh, BCKM_REFRESH_BYTES)) return BCKM_ERR_FORMAT;
+    if (!v->has_set_refresh && !all_zero(v->set_refresh, BCKM_REFRESH_BYTES))
+        return BCKM_ERR_FORMAT;
     return BCKM_OK;
 }
 
@@ -170,7 +186,8 @@ int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_vi
     take_list(&r, BCKM_MSG_KEYED_ENTRY_BYTES, &v->peers);
     if (r.err) return r.err;
     if (r.left != 0) return BCKM_ERR_FORMAT;
-    if (v->node_id == BCKM_ID_NONE || v->set_id == BCKM_ID_NONE || v->has_code > 1) return BCKM_ERR_FORMAT;
+    if (v->node_id == BCKM_ID_NONE || v->set_id == BCKM_ID_NONE || v->has_code > 1)
+        return BCKM_ERR_FORMAT;
     /* Canonical: an absent code is all zero. */
     if (!v->has_code && !all_zero(v->code, BCKM_CODE_BYTES)) return BCKM_ERR_FORMAT;
     return BCKM_OK;
@@ -179,15 +196,29 @@ int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_vi
 /* ---- writer ---------------------------------------------------------------- */
 
 void bckm_writer_init(struct bckm_writer *w, uint8_t *buf, size_t cap) {
-    w->buf = buf; w->cap = cap; w->len = 0; w->err = 0;
+    w->buf = buf;
+    w->cap = cap;
+    w->len = 0;
+    w->err = 0;
 }
 
 void bckm_writer_bytes(struct bckm_writer *w, const uint8_t *p, size_t n) {
-    if (w->err || n > w->cap - w->len) { w->err = BCKM_ERR_NOMEM; return; }
+    if (w->err || n > w->cap - w->len) {
+        w->err = BCKM_ERR_NOMEM;
+        return;
+    }
     memcpy(w->buf + w->len, p, n);
     w->len += n;
 }
 
 void bckm_writer_u8(struct bckm_writer *w, uint8_t v) { bckm_writer_bytes(w, &v, 1); }
-void bckm_writer_u16(struct bckm_writer *w, uint16_t v) { uint8_t b[2]; bckm_put_u16(b, v); bckm_writer_bytes(w, b, 2); }
-void bckm_writer_u32(struct bckm_writer *w, uint32_t v) { uint8_t b[4]; bckm_put_u32(b, v); bckm_writer_bytes(w, b, 4); }
+void bckm_writer_u16(struct bckm_writer *w, uint16_t v) {
+    uint8_t b[2];
+    bckm_put_u16(b, v);
+    bckm_writer_bytes(w, b, 2);
+}
+void bckm_writer_u32(struct bckm_writer *w, uint32_t v) {
+    uint8_t b[4];
+    bckm_put_u32(b, v);
+    bckm_writer_bytes(w, b, 4);
+}

@@ -9,11 +9,19 @@
 #include <string.h>
 
 void bckm_msgs_init(struct bckm_msgs *m) { memset(m, 0, sizeof *m); }
-void bckm_msgs_clear(struct bckm_msgs *m) { m->len = 0; m->n = 0; }
-void bckm_msgs_free(struct bckm_msgs *m) { free(m->buf); free(m->refs); bckm_msgs_init(m); }
+void bckm_msgs_clear(struct bckm_msgs *m) {
+    m->len = 0;
+    m->n = 0;
+}
+void bckm_msgs_free(struct bckm_msgs *m) {
+    free(m->buf);
+    free(m->refs);
+    bckm_msgs_init(m);
+}
 
 int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
-                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len), void *ctx) {
+                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len),
+                    void *ctx) {
     if (m == NULL || reg == NULL || deliver == NULL) return BCKM_ERR_ARG;
     /* A node that gets a bundle in this batch gets its whole new state from
      * it; the batch's set messages (to its new set) are not for it. */
@@ -43,17 +51,22 @@ int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
 int bckm_msgs_reserve(struct bckm_msgs *m, uint32_t nrefs, size_t bytes) {
     if (m->refs_cap - m->n < nrefs) {
         uint32_t ncap = m->refs_cap ? m->refs_cap : 64;
-        while (ncap - m->n < nrefs) { if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM; ncap *= 2; }
+        while (ncap - m->n < nrefs) {
+            if (ncap > UINT32_MAX / 2) return BCKM_ERR_NOMEM;
+            ncap *= 2;
+        }
         struct bckm_msg_ref *r = realloc(m->refs, (size_t)ncap * sizeof *r);
         if (r == NULL) return BCKM_ERR_NOMEM;
-        m->refs = r; m->refs_cap = ncap;
+        m->refs = r;
+        m->refs_cap = ncap;
     }
     if (m->cap - m->len < bytes) {
         size_t ncap = m->cap ? m->cap : 4096;
         while (ncap - m->len < bytes) ncap *= 2;
         uint8_t *b = realloc(m->buf, ncap);
         if (b == NULL) return BCKM_ERR_NOMEM;
-        m->buf = b; m->cap = ncap;
+        m->buf = b;
+        m->cap = ncap;
     }
     return BCKM_OK;
 }

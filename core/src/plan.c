@@ -11,12 +11,15 @@
 void bckm_plan_init(struct bckm_plan *p) { memset(p, 0, sizeof *p); }
 
 void bckm_plan_free(struct bckm_plan *p) {
-    free(p->retired); free(p->changed); free(p->moves);
+    free(p->retired);
+    free(p->changed);
+    free(p->moves);
     bckm_plan_init(p);
 }
 
 static int contains(const uint32_t *a, uint32_t n, uint32_t v) {
-    for (uint32_t i = 0; i < n; i++) if (a[i] == v) return 1;
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] == v) return 1;
     return 0;
 }
 
@@ -58,4 +61,3 @@ void bckm_plan_drop_changed(struct bckm_plan *p, uint32_t id) {
         return;
     }
 }
-

@@ -15,7 +15,8 @@
 /* A block of new_bytes holding the first keep_bytes of old (old_bytes long,
  * may be NULL); old is wiped and freed. NULL when the allocation fails, and
  * then old is untouched. */
-static inline void *bckm_secret_resize(void *old, size_t old_bytes, size_t keep_bytes, size_t new_bytes) {
+static inline void *bckm_secret_resize(void *old, size_t old_bytes, size_t keep_bytes,
+                                       size_t new_bytes) {
     void *p = malloc(new_bytes ? new_bytes : 1);
     if (p == NULL) return NULL;
     if (old != NULL) {

@@ -20,14 +20,16 @@ uint32_t bckm_sets_target(uint32_t n) {
         loop variant hi - lo; */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if ((uint64_t)mid * mid >= n) hi = mid; else lo = mid + 1;
+        if ((uint64_t)mid * mid >= n)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }
 
-int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
-                        uint32_t owner, uint32_t cap, uint32_t skip,
-                        uint32_t *out) {
+int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                        uint32_t cap, uint32_t skip, uint32_t *out) {
     int found = 0;
     uint32_t best = 0;
     /*@ loop invariant 0 <= i <= count;
@@ -52,9 +54,8 @@ int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
     return found;
 }
 
-int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
-                     uint32_t owner, uint32_t n_after, uint32_t next_counter,
-                     uint32_t *out_id, int *out_fresh) {
+int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                     uint32_t n_after, uint32_t next_counter, uint32_t *out_id, int *out_fresh) {
     uint32_t idx;
     if (owner > BCKM_MAX_BPS) return BCKM_ERR_ARG;
     if (bckm_sets_pick_open(sets, count, owner, bckm_sets_target(n_after), count, &idx)) {
@@ -68,9 +69,8 @@ int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
     return BCKM_OK;
 }
 
-int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
-                            uint32_t owner, uint32_t n_owner, uint32_t cap,
-                            uint32_t *victim) {
+int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                            uint32_t n_owner, uint32_t cap, uint32_t *victim) {
     uint32_t owned = 0, best = 0;
     int found = 0;
     if (cap == 0) return 0;
@@ -117,10 +117,13 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     ensures \forall integer i;
       bckm_moved_to(dest, k + 1, i) == \old(bckm_moved_to(dest, k, i)) + (y == i ? 1 : 0);
  */
-static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t owner,
-                        uint32_t cap, uint32_t victim,
-                        uint32_t *dest, uint32_t m, uint32_t k, uint32_t y) {
-    (void)count; (void)owner; (void)cap; (void)victim; (void)m;
+static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t owner, uint32_t cap,
+                        uint32_t victim, uint32_t *dest, uint32_t m, uint32_t k, uint32_t y) {
+    (void)count;
+    (void)owner;
+    (void)cap;
+    (void)victim;
+    (void)m;
     dest[k] = y;
     sets[y].size++;
     /* The moves before k read as they did before the two writes: a loop
@@ -147,9 +150,10 @@ static void record_move(struct bckm_set_info *sets, uint32_t count, uint32_t own
 }
 
 /* Takes back the first k moves of a plan, newest first. */
-void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count,
-                          const uint32_t *dest, uint32_t m, uint32_t k) {
-    (void)count; (void)m;
+void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count, const uint32_t *dest,
+                          uint32_t m, uint32_t k) {
+    (void)count;
+    (void)m;
     /*@ loop invariant 0 <= u <= k;
         loop invariant \forall integer j; 0 <= j < k ==> dest[j] == \at(dest[j], Pre);
         loop invariant \forall integer i; 0 <= i < count ==>
@@ -165,9 +169,8 @@ void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count,
     }
 }
 
-int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
-                         uint32_t owner, uint32_t cap, uint32_t victim,
-                         uint32_t *dest, uint32_t m) {
+int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count, uint32_t owner, uint32_t cap,
+                         uint32_t victim, uint32_t *dest, uint32_t m) {
     uint32_t y = 0;
     /*@ loop invariant k_range: 0 <= k <= m;
         loop invariant dests: \forall integer j; 0 <= j < k ==>
@@ -191,7 +194,8 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
         loop assigns k, y, sets[0 .. count - 1].size, dest[0 .. m - 1];
         loop variant m - k; */
     for (uint32_t k = 0; k < m; k++) {
-      Head: __attribute__((unused));
+    Head:
+        __attribute__((unused));
         if (!bckm_sets_pick_open(sets, count, owner, cap, victim, &y)) {
             /* No open set left, so no room left: the room at the start was
              * the k moves made (a ghost loop sums the empty shares). */

@@ -15,8 +15,8 @@
 
 struct node_rec {
     uint32_t id;
-    uint32_t set_id;  /* 0 once departed */
-    uint32_t attach;  /* serving BP: took its join, or its last REATTACH */
+    uint32_t set_id;       /* 0 once departed */
+    uint32_t attach;       /* serving BP: took its join, or its last REATTACH */
     uint64_t reattach_ctr; /* counter of its last REATTACH, 0 when none */
     uint8_t member;
     uint8_t code_hash[BCKM_HASH_BYTES];
@@ -36,27 +36,27 @@ struct member_list {
  * Code hashes are never reused, so entries are never removed. */
 struct code_index {
     uint32_t *slot;
-    uint32_t cap;     /* power of two, or 0 */
+    uint32_t cap; /* power of two, or 0 */
     uint32_t len;
     uint8_t key[crypto_generichash_KEYBYTES_MIN];
 };
 
 struct bckm_sets {
     bckm_policy policy;
-    uint32_t n;                       /* current members */
-    uint64_t epoch;                   /* changes applied */
-    struct bckm_set_info *tab;        /* live sets sorted by ID */
-    struct member_list *mem;          /* parallel to tab */
+    uint32_t n;                /* current members */
+    uint64_t epoch;            /* changes applied */
+    struct bckm_set_info *tab; /* live sets sorted by ID */
+    struct member_list *mem;   /* parallel to tab */
     uint32_t count, cap;
-    struct node_rec *nodes;           /* every node ever joined, in join order */
+    struct node_rec *nodes; /* every node ever joined, in join order */
     uint32_t nodes_len, nodes_cap;
-    struct bckm_map by_id;            /* node ID -> index in nodes */
-    struct code_index by_code;        /* full code hash -> index in nodes */
+    struct bckm_map by_id;     /* node ID -> index in nodes */
+    struct code_index by_code; /* full code hash -> index in nodes */
     uint32_t next_counter[BCKM_MAX_BPS + 1];
     uint32_t owner_nodes[BCKM_MAX_BPS + 1];
     uint32_t owner_sets[BCKM_MAX_BPS + 1];
-    uint8_t digest[BCKM_HASH_BYTES];  /* running hash of every applied change */
-    struct member_list dest;          /* Reorder's scratch: each moved member's new set */
+    uint8_t digest[BCKM_HASH_BYTES]; /* running hash of every applied change */
+    struct member_list dest;         /* Reorder's scratch: each moved member's new set */
 };
 
 int bckm_sets_new(struct bckm_sets **out, bckm_policy policy) {
@@ -76,8 +76,12 @@ void bckm_sets_free(struct bckm_sets *s) {
     if (s == NULL) return;
     /* A clone that failed half-way may have no member lists yet. */
     for (uint32_t i = 0; s->mem != NULL && i < s->count; i++) free(s->mem[i].ids);
-    free(s->tab); free(s->mem); free(s->nodes); free(s->dest.ids);
-    bckm_map_free(&s->by_id); free(s->by_code.slot);
+    free(s->tab);
+    free(s->mem);
+    free(s->nodes);
+    free(s->dest.ids);
+    bckm_map_free(&s->by_id);
+    free(s->by_code.slot);
     free(s);
 }
 
@@ -85,7 +89,11 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
     struct bckm_sets *c = calloc(1, sizeof *c);
     if (c == NULL) return BCKM_ERR_NOMEM;
     *c = *s;
-    c->tab = NULL; c->mem = NULL; c->nodes = NULL; c->cap = 0; c->nodes_cap = 0;
+    c->tab = NULL;
+    c->mem = NULL;
+    c->nodes = NULL;
+    c->cap = 0;
+    c->nodes_cap = 0;
     c->dest = (struct member_list){ NULL, 0, 0 };
     c->count = 0;
     bckm_map_init(&c->by_id);
@@ -100,7 +108,8 @@ int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) {
             c->mem[i].ids = malloc((size_t)(s->mem[i].cap ? s->mem[i].cap : 1) * sizeof(uint32_t));
             if (c->mem[i].ids == NULL) goto fail;
             c->count = i + 1;
-            c->mem[i].cap = s->mem[i].cap; c->mem[i].len = s->mem[i].len;
+            c->mem[i].cap = s->mem[i].cap;
+            c->mem[i].len = s->mem[i].len;
             memcpy(c->mem[i].ids, s->mem[i].ids, (size_t)s->mem[i].len * sizeof(uint32_t));
         }
         c->count = s->count;
@@ -139,7 +148,10 @@ static int find_set(const struct bckm_sets *s, uint32_t id, uint32_t *idx) {
     uint32_t lo = 0, hi = s->count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->tab[mid].id < id) lo = mid + 1; else hi = mid;
+        if (s->tab[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *idx = lo;
     return lo < s->count && s->tab[lo].id == id;
@@ -147,7 +159,10 @@ static int find_set(const struct bckm_sets *s, uint32_t id, uint32_t *idx) {
 
 const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id, uint32_t *count) {
     uint32_t i;
-    if (!find_set(s, set_id, &i)) { *count = 0; return NULL; }
+    if (!find_set(s, set_id, &i)) {
+        *count = 0;
+        return NULL;
+    }
     *count = s->mem[i].len;
     return s->mem[i].ids;
 }
@@ -158,7 +173,8 @@ static const struct node_rec *node_get(const struct bckm_sets *s, uint32_t id) {
     return &s->nodes[i];
 }
 
-int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id, uint32_t *attach_bp) {
+int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id,
+                   uint32_t *attach_bp) {
     const struct node_rec *r = node_get(s, node_id);
     if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
     if (set_id) *set_id = r->set_id;
@@ -209,13 +225,17 @@ static int code_reserve(struct bckm_sets *s, uint32_t want) {
     uint32_t *t = calloc(ncap, sizeof *t);
     if (t == NULL) return BCKM_ERR_NOMEM;
     uint32_t *old = x->slot, ocap = x->cap;
-    x->slot = t; x->cap = ncap; x->len = 0;
-    for (uint32_t i = 0; i < ocap; i++) if (old[i] != 0) code_place(s, old[i] - 1);
+    x->slot = t;
+    x->cap = ncap;
+    x->len = 0;
+    for (uint32_t i = 0; i < ocap; i++)
+        if (old[i] != 0) code_place(s, old[i] - 1);
     free(old);
     return BCKM_OK;
 }
 
-int bckm_sets_node_by_code(const struct bckm_sets *s, const uint8_t code_hash[BCKM_HASH_BYTES], uint32_t *node_id) {
+int bckm_sets_node_by_code(const struct bckm_sets *s, const uint8_t code_hash[BCKM_HASH_BYTES],
+                           uint32_t *node_id) {
     uint32_t i;
     if (!code_find(s, code_hash, &i)) return BCKM_ERR_UNKNOWN;
     if (!s->nodes[i].member) return BCKM_ERR_UNKNOWN;
@@ -252,7 +272,8 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx
         if (s->n == UINT32_MAX) return BCKM_ERR_NOMEM;
         uint32_t owner = bckm_sets_owner_for(s, bp), want;
         int fresh;
-        int e = bckm_sets_assign(s->tab, s->count, owner, s->n + 1, s->next_counter[owner], &want, &fresh);
+        int e = bckm_sets_assign(s->tab, s->count, owner, s->n + 1, s->next_counter[owner], &want,
+                                 &fresh);
         if (e != BCKM_OK) return e;
         return want == c->set_id ? BCKM_OK : BCKM_ERR_MISMATCH;
     }
@@ -295,7 +316,8 @@ int bckm_reattach_verify(const uint8_t commit[BCKM_HASH_BYTES], uint32_t node_id
     return crypto_sign_verify_detached(sig, msg, sizeof msg, commit) == 0 ? BCKM_OK : BCKM_ERR_AUTH;
 }
 
-int bckm_sets_reattach_tx(const struct bckm_sets *s, uint32_t node_id, uint64_t ctr, struct bckm_tx *out) {
+int bckm_sets_reattach_tx(const struct bckm_sets *s, uint32_t node_id, uint64_t ctr,
+                          struct bckm_tx *out) {
     if (s == NULL || out == NULL) return BCKM_ERR_ARG;
     const struct node_rec *r = node_get(s, node_id);
     if (r == NULL || !r->member) return BCKM_ERR_UNKNOWN;
@@ -315,7 +337,8 @@ uint64_t bckm_sets_reattach_ctr(const struct bckm_sets *s, uint32_t node_id) {
 
 int bckm_sets_check_reattach(const struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
                              const uint8_t consent[BCKM_SIG_BYTES]) {
-    if (s == NULL || c == NULL || consent == NULL || bp == 0 || bp > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (s == NULL || c == NULL || consent == NULL || bp == 0 || bp > BCKM_MAX_BPS)
+        return BCKM_ERR_ARG;
     if (c->op != BCKM_OP_REATTACH || c->node_id == BCKM_ID_NONE || c->set_id == BCKM_ID_NONE)
         return BCKM_ERR_ARG;
     const struct node_rec *r = node_get(s, c->node_id);
@@ -323,7 +346,8 @@ int bckm_sets_check_reattach(const struct bckm_sets *s, uint32_t bp, const struc
     if (r->set_id != c->set_id) return BCKM_ERR_MISMATCH;
     if (memcmp(r->code_hash, c->code_hash, BCKM_HASH_BYTES) != 0) return BCKM_ERR_MISMATCH;
     /* refresh = counter || 8 zero bytes: one encoding per REATTACH. */
-    for (uint32_t i = 8; i < BCKM_REFRESH_BYTES; i++) if (c->refresh[i] != 0) return BCKM_ERR_FORMAT;
+    for (uint32_t i = 8; i < BCKM_REFRESH_BYTES; i++)
+        if (c->refresh[i] != 0) return BCKM_ERR_FORMAT;
     uint64_t ctr = bckm_get_u64(c->refresh);
     /* Fresh: a consent the node gave before its last REATTACH (to this BP
      * or another) can never move it again. */
@@ -344,7 +368,10 @@ int bckm_sets_apply_reattach(struct bckm_sets *s, uint32_t bp, const struct bckm
     r->attach = bp;
     r->reattach_ctr = bckm_get_u64(c->refresh);
     /* No key epoch: the same epoch, nothing created, retired, changed or moved. */
-    p->created_set = 0; p->retired_count = 0; p->changed_count = 0; p->move_count = 0;
+    p->created_set = 0;
+    p->retired_count = 0;
+    p->changed_count = 0;
+    p->move_count = 0;
     p->epoch = s->epoch;
     digest_change(s, bp, c, p);
     return BCKM_OK;
@@ -364,7 +391,8 @@ static int members_reserve(struct member_list *l, uint32_t want) {
     if (ncap < want) ncap = want;
     uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
     if (n == NULL) return BCKM_ERR_NOMEM;
-    l->ids = n; l->cap = ncap;
+    l->ids = n;
+    l->cap = ncap;
     return BCKM_OK;
 }
 
@@ -479,7 +507,8 @@ static void digest_change(struct bckm_sets *s, uint32_t bp, const struct bckm_tx
 #pragma GCC diagnostic pop
 #endif
 
-int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, struct bckm_plan *p) {
+int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
+                    struct bckm_plan *p) {
     if (p == NULL) return BCKM_ERR_ARG;
     int e = bckm_sets_check(s, bp, c);
     if (e != BCKM_OK) return e;
@@ -487,7 +516,10 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
     e = bckm_plan_reserve(p, 4, 0);
     if (e == BCKM_OK && c->op == BCKM_OP_JOIN) e = code_reserve(s, s->by_code.len + 1);
     if (e != BCKM_OK) return e;
-    p->created_set = 0; p->retired_count = 0; p->changed_count = 0; p->move_count = 0;
+    p->created_set = 0;
+    p->retired_count = 0;
+    p->changed_count = 0;
+    p->move_count = 0;
     uint32_t idx;
     if (c->op == BCKM_OP_JOIN) {
         uint32_t owner = bckm_sets_owner_for(s, bp);
@@ -496,7 +528,8 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
             uint32_t ncap = s->nodes_cap ? s->nodes_cap * 2 : 64;
             struct node_rec *n = realloc(s->nodes, (size_t)ncap * sizeof *n);
             if (n == NULL) return BCKM_ERR_NOMEM;
-            s->nodes = n; s->nodes_cap = ncap;
+            s->nodes = n;
+            s->nodes_cap = ncap;
         }
         if (bckm_map_put(&s->by_id, c->node_id, s->nodes_len) != BCKM_OK) return BCKM_ERR_NOMEM;
         if (!find_set(s, c->set_id, &idx)) {
@@ -512,7 +545,11 @@ int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c, s
         if (members_push(&s->mem[idx], c->node_id) != BCKM_OK) return BCKM_ERR_NOMEM;
         s->tab[idx].size++;
         struct node_rec *r = &s->nodes[s->nodes_len++];
-        r->id = c->node_id; r->set_id = c->set_id; r->attach = bp; r->reattach_ctr = 0; r->member = 1;
+        r->id = c->node_id;
+        r->set_id = c->set_id;
+        r->attach = bp;
+        r->reattach_ctr = 0;
+        r->member = 1;
         memcpy(r->code_hash, c->code_hash, BCKM_HASH_BYTES);
         code_place(s, s->nodes_len - 1);
         s->n++;
@@ -549,15 +586,15 @@ void bckm_sets_digest(const struct bckm_sets *s, uint8_t out[BCKM_HASH_BYTES]) {
 
 int bckm_sets_audit(const struct bckm_sets *s) {
     uint64_t total = 0;
-    uint32_t per_owner_nodes[BCKM_MAX_BPS + 1] = {0}, per_owner_sets[BCKM_MAX_BPS + 1] = {0};
+    uint32_t per_owner_nodes[BCKM_MAX_BPS + 1] = { 0 }, per_owner_sets[BCKM_MAX_BPS + 1] = { 0 };
     uint8_t *seen = calloc(s->nodes_len ? s->nodes_len : 1, 1);
     int e = BCKM_ERR_CORRUPT;
     if (seen == NULL) return BCKM_ERR_NOMEM;
     for (uint32_t i = 0; i < s->count; i++) {
         const struct bckm_set_info *t = &s->tab[i];
-        if (i > 0 && s->tab[i - 1].id >= t->id) goto out;         /* sorted, unique */
-        if (t->size == 0 || t->size != s->mem[i].len) goto out;     /* no empty set */
-        if (bckm_id_bp(t->id) != t->owner) goto out;                /* ID names owner */
+        if (i > 0 && s->tab[i - 1].id >= t->id) goto out;       /* sorted, unique */
+        if (t->size == 0 || t->size != s->mem[i].len) goto out; /* no empty set */
+        if (bckm_id_bp(t->id) != t->owner) goto out;            /* ID names owner */
         if (s->policy == BCKM_POLICY_GLOBAL && t->owner != 0) goto out;
         if ((t->id & BCKM_ID_COUNTER_MAX) >= s->next_counter[t->owner]) goto out; /* fresh IDs */
         per_owner_sets[t->owner]++;
@@ -566,7 +603,7 @@ int bckm_sets_audit(const struct bckm_sets *s) {
             uint32_t ni;
             if (!bckm_map_get(&s->by_id, s->mem[i].ids[k], &ni)) goto out;
             if (!s->nodes[ni].member || s->nodes[ni].set_id != t->id) goto out;
-            if (seen[ni]) goto out;                                  /* exactly once */
+            if (seen[ni]) goto out; /* exactly once */
             seen[ni] = 1;
         }
         total += t->size;
@@ -574,12 +611,13 @@ int bckm_sets_audit(const struct bckm_sets *s) {
     if (total != s->n) goto out;
     for (uint32_t ni = 0; ni < s->nodes_len; ni++) {
         uint32_t at;
-        if (s->nodes[ni].member && !seen[ni]) goto out;             /* nobody lost */
+        if (s->nodes[ni].member && !seen[ni]) goto out;                       /* nobody lost */
         if (!code_find(s, s->nodes[ni].code_hash, &at) || at != ni) goto out; /* indexed, unique */
     }
     if (s->by_code.len != s->nodes_len) goto out;
     for (uint32_t o = 0; o <= BCKM_MAX_BPS; o++)
-        if (per_owner_sets[o] != s->owner_sets[o] || per_owner_nodes[o] != s->owner_nodes[o]) goto out;
+        if (per_owner_sets[o] != s->owner_sets[o] || per_owner_nodes[o] != s->owner_nodes[o])
+            goto out;
     e = BCKM_OK;
 out:
     free(seen);

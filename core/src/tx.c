@@ -32,8 +32,8 @@
 #define ENV_OFF_BP 1u
 #define ENV_OFF_SEQ 5u
 #define ENV_OFF_TX 13u
-#define ENV_OFF_CONSENT 70u   /* version 2 only */
-#define ENV_OFF_SIG 70u       /* version 1; version 2: 134 */
+#define ENV_OFF_CONSENT 70u /* version 2 only */
+#define ENV_OFF_SIG 70u     /* version 1; version 2: 134 */
 #define ENV_OFF_OP (ENV_OFF_TX + TX_OFF_OP)
 
 /*@ assigns \nothing;
@@ -60,9 +60,7 @@ static int version_carries(uint8_t version, uint8_t op) {
     ensures \result == 1 <==> (1 <= bp && bp <= 255);
     ensures \result == 0 || \result == 1;
  */
-static int bp_in_range(uint32_t bp) {
-    return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS;
-}
+static int bp_in_range(uint32_t bp) { return bp >= BCKM_BP_MIN && bp <= BCKM_MAX_BPS; }
 
 int bckm_tx_is_valid(const struct bckm_tx *tx) {
     return op_known(tx->op) && tx->node_id != BCKM_ID_NONE && tx->set_id != BCKM_ID_NONE;
@@ -72,8 +70,14 @@ int bckm_tx_encode(const struct bckm_tx *tx, uint8_t out[BCKM_TX_BYTES]) {
     int ret = BCKM_OK;
     size_t i;
 
-    if (tx == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (!bckm_tx_is_valid(tx)) { ret = BCKM_ERR_ARG; goto out; }
+    if (tx == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (!bckm_tx_is_valid(tx)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
 
     out[TX_OFF_OP] = tx->op;
     bckm_put_u32(out + TX_OFF_NODE, tx->node_id);
@@ -106,9 +110,18 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) {
     struct bckm_tx t;
     size_t i;
 
-    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (len < BCKM_TX_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
-    if (len > BCKM_TX_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (buf == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (len < BCKM_TX_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
+    if (len > BCKM_TX_BYTES) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
     t.op = buf[TX_OFF_OP];
     t.node_id = bckm_get_u32(buf + TX_OFF_NODE);
@@ -124,8 +137,14 @@ int bckm_tx_decode(const uint8_t *buf, size_t len, struct bckm_tx *out) {
         loop variant BCKM_REFRESH_BYTES - i; */
     for (i = 0; i < BCKM_REFRESH_BYTES; i++) t.refresh[i] = buf[TX_OFF_REFRESH + i];
 
-    if (!op_known(t.op)) { ret = BCKM_ERR_FORMAT; goto out; }
-    if (t.node_id == BCKM_ID_NONE || t.set_id == BCKM_ID_NONE) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (!op_known(t.op)) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
+    if (t.node_id == BCKM_ID_NONE || t.set_id == BCKM_ID_NONE) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
 
     /* Field by field rather than one struct copy: the same effect, and the
      * post-condition on the scalar fields then follows directly. */
@@ -175,7 +194,10 @@ static int envelope_encode_signed(const struct bckm_envelope *env, uint8_t *out)
     int ret = BCKM_OK;
     size_t i;
 
-    if (!bckm_envelope_is_valid(env)) { ret = BCKM_ERR_ARG; goto out; }
+    if (!bckm_envelope_is_valid(env)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     out[ENV_OFF_VERSION] = env->version;
     bckm_put_u32(out + ENV_OFF_BP, env->bp);
     bckm_put_u64(out + ENV_OFF_SEQ, env->seq);
@@ -192,15 +214,25 @@ out:
     return ret;
 }
 
-int bckm_envelope_encode_to(const struct bckm_envelope *env, uint8_t *out, size_t cap, size_t *out_len) {
+int bckm_envelope_encode_to(const struct bckm_envelope *env, uint8_t *out, size_t cap,
+                            size_t *out_len) {
     int ret = BCKM_OK;
     size_t i, signed_len;
 
-    if (env == NULL || out_len == NULL || (cap > 0 && out == NULL)) { ret = BCKM_ERR_ARG; goto out; }
-    if (!bckm_envelope_is_valid(env)) { ret = BCKM_ERR_ARG; goto out; }
+    if (env == NULL || out_len == NULL || (cap > 0 && out == NULL)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (!bckm_envelope_is_valid(env)) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     signed_len = env->version == BCKM_ENVELOPE_VERSION ? BCKM_ENVELOPE_SIGNED_BYTES
                                                        : BCKM_ENVELOPE_V2_SIGNED_BYTES;
-    if (cap < signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_NOMEM; goto out; }
+    if (cap < signed_len + BCKM_SIG_BYTES) {
+        ret = BCKM_ERR_NOMEM;
+        goto out;
+    }
     ret = envelope_encode_signed(env, out);
     if (ret != BCKM_OK) goto out;
     /*@ assert (env->version == 1 && signed_len == 70) || (env->version == 2 && signed_len == 134); */
@@ -239,19 +271,42 @@ int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *o
     uint8_t sig[BCKM_SIG_BYTES];
     size_t i, signed_len;
 
-    if (buf == NULL || out == NULL) { ret = BCKM_ERR_ARG; goto out; }
-    if (len < BCKM_ENVELOPE_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
+    if (buf == NULL || out == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
+    if (len < BCKM_ENVELOPE_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
 
     version = buf[ENV_OFF_VERSION];
-    if (version == BCKM_ENVELOPE_VERSION) signed_len = BCKM_ENVELOPE_SIGNED_BYTES;
-    else if (version == BCKM_ENVELOPE_VERSION_REATTACH) signed_len = BCKM_ENVELOPE_V2_SIGNED_BYTES;
-    else { ret = BCKM_ERR_FORMAT; goto out; }
+    if (version == BCKM_ENVELOPE_VERSION)
+        signed_len = BCKM_ENVELOPE_SIGNED_BYTES;
+    else if (version == BCKM_ENVELOPE_VERSION_REATTACH)
+        signed_len = BCKM_ENVELOPE_V2_SIGNED_BYTES;
+    else {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
     /*@ assert signed_len == bckm_env_signed_len(version); */
-    if (len < signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_TRUNCATED; goto out; }
-    if (len > signed_len + BCKM_SIG_BYTES) { ret = BCKM_ERR_FORMAT; goto out; }
-    if (!version_carries(version, buf[ENV_OFF_OP])) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (len < signed_len + BCKM_SIG_BYTES) {
+        ret = BCKM_ERR_TRUNCATED;
+        goto out;
+    }
+    if (len > signed_len + BCKM_SIG_BYTES) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
+    if (!version_carries(version, buf[ENV_OFF_OP])) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
     bp = bckm_get_u32(buf + ENV_OFF_BP);
-    if (!bp_in_range(bp)) { ret = BCKM_ERR_FORMAT; goto out; }
+    if (!bp_in_range(bp)) {
+        ret = BCKM_ERR_FORMAT;
+        goto out;
+    }
     seq = bckm_get_u64(buf + ENV_OFF_SEQ);
     /*@ loop invariant 0 <= i <= BCKM_SIG_BYTES;
         loop invariant version == 2 ==> \forall integer k; 0 <= k < i ==> consent[k] == buf[ENV_OFF_CONSENT + k];
@@ -341,7 +396,10 @@ int bckm_envelope_sign(struct bckm_envelope *env, const uint8_t sk[BCKM_SIGN_SK_
     uint8_t msg[ENV_MSG_MAX_BYTES];
     size_t n = 0;
 
-    if (env == NULL || sk == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (env == NULL || sk == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     ret = envelope_message(env, msg, &n);
     if (ret != BCKM_OK) goto out;
     if (crypto_sign_detached(env->sig, NULL, msg, n, sk) != 0) ret = BCKM_ERR_CRYPTO;
@@ -355,7 +413,10 @@ int bckm_envelope_verify(const struct bckm_envelope *env, const uint8_t pk[BCKM_
     uint8_t msg[ENV_MSG_MAX_BYTES];
     size_t n = 0;
 
-    if (env == NULL || pk == NULL) { ret = BCKM_ERR_ARG; goto out; }
+    if (env == NULL || pk == NULL) {
+        ret = BCKM_ERR_ARG;
+        goto out;
+    }
     ret = envelope_message(env, msg, &n);
     if (ret != BCKM_OK) goto out;
     if (crypto_sign_verify_detached(env->sig, msg, n, pk) != 0) ret = BCKM_ERR_AUTH;

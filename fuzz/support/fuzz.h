@@ -25,10 +25,8 @@
 
 #ifndef FUZZ_EMBEDDED
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-#define FUZZ_ENTRY(fn)                                                   \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {       \
-        return fn(data, size);                                           \
-    }
+#define FUZZ_ENTRY(fn)                                                                             \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fn(data, size); }
 #else
 #define FUZZ_ENTRY(fn)
 #endif
@@ -50,18 +48,17 @@ extern int check_count_;
 #define FUZZ_COUNT_CHECK() ((void)0)
 #endif
 
-#define FUZZ_CHECK(cond)                                                 \
-    do {                                                                 \
-        int fuzz_ok_ = (cond) ? 1 : 0;                                   \
-        FUZZ_COUNT_CHECK();                                              \
-        if (!fuzz_ok_) fuzz_fail(__FILE__, __LINE__, #cond);             \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        int fuzz_ok_ = (cond) ? 1 : 0;                                                             \
+        FUZZ_COUNT_CHECK();                                                                        \
+        if (!fuzz_ok_) fuzz_fail(__FILE__, __LINE__, #cond);                                       \
     } while (0)
 
 /* Reads a big-endian integer from the front of the input, advancing it;
  * returns the fallback once the input is used up, so harnesses that draw
  * choices from the input never read past it. */
-static inline uint32_t fuzz_take_u8(const uint8_t **data, size_t *size,
-                                    uint32_t fallback) {
+static inline uint32_t fuzz_take_u8(const uint8_t **data, size_t *size, uint32_t fallback) {
     if (*size < 1) return fallback;
     uint32_t v = (*data)[0];
     *data += 1;
@@ -69,8 +66,7 @@ static inline uint32_t fuzz_take_u8(const uint8_t **data, size_t *size,
     return v;
 }
 
-static inline uint32_t fuzz_take_u32(const uint8_t **data, size_t *size,
-                                     uint32_t fallback) {
+static inline uint32_t fuzz_take_u32(const uint8_t **data, size_t *size, uint32_t fallback) {
     if (*size < 4) return fallback;
     uint32_t v = ((uint32_t)(*data)[0] << 24) | ((uint32_t)(*data)[1] << 16) |
                  ((uint32_t)(*data)[2] << 8) | (uint32_t)(*data)[3];

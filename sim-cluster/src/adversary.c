@@ -39,8 +39,12 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
     b->view = pp->view;
     b->seq = pp->seq;
     b->block = twin;
-    b->block->h.time ^= 1u;   /* same transactions, another block hash */
-    if (bckm_sim_block_digest(b->block, b->digest) != BCKM_OK) { bckm_pbft_msg_unref(b); c->neq--; return NULL; }
+    b->block->h.time ^= 1u; /* same transactions, another block hash */
+    if (bckm_sim_block_digest(b->block, b->digest) != BCKM_OK) {
+        bckm_pbft_msg_unref(b);
+        c->neq--;
+        return NULL;
+    }
     bckm_pbft_msg_sign(b, c->sk[pp->from]);
     memcpy(e->b, b->digest, 32);
     e->ppb = b;
@@ -48,7 +52,8 @@ static equiv_t *equiv_start(cluster_t *c, const bckm_pbft_msg *pp) {
 }
 
 static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
-    BCKM_ASSERT(c->bp[from].byz, "only a Byzantine BP's messages are rewritten (adversary_send_pbft)");
+    BCKM_ASSERT(c->bp[from].byz,
+                "only a Byzantine BP's messages are rewritten (adversary_send_pbft)");
     int kind = c->p.byz_kind[from];
     if (kind == BCKM_BYZ_SILENT) {
         bckm_pbft_msg_unref(m);
@@ -89,7 +94,8 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
                 return;
             }
         } else if ((m->type == BCKM_PBFT_PREPARE || m->type == BCKM_PBFT_COMMIT) &&
-                   (e = equiv_find(c, m->view, m->seq)) != NULL && memcmp(e->a, m->digest, 32) == 0) {
+                   (e = equiv_find(c, m->view, m->seq)) != NULL &&
+                   memcmp(e->a, m->digest, 32) == 0) {
             int t = m->type == BCKM_PBFT_COMMIT;
             if (e->votes_b[from][t] == NULL) {
                 bckm_pbft_msg *x = bckm_pbft_msg_new(m->type, from);
@@ -109,6 +115,8 @@ static void send_from_byz(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_ms
 }
 
 void adversary_send_pbft(cluster_t *c, uint32_t from, uint32_t to, bckm_pbft_msg *m) {
-    if (c->bp[from].byz) send_from_byz(c, from, to, m);
-    else simnet_send_pbft(c, from, to, m);
+    if (c->bp[from].byz)
+        send_from_byz(c, from, to, m);
+    else
+        simnet_send_pbft(c, from, to, m);
 }

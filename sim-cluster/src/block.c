@@ -8,8 +8,8 @@
 
 #include "bckm/common.h"
 
-void bckm_sim_block_init(bckm_sim_block *b, uint64_t height, const uint8_t prev[32], uint32_t proposer,
-                         uint64_t time, const uint8_t state_before[32]) {
+void bckm_sim_block_init(bckm_sim_block *b, uint64_t height, const uint8_t prev[32],
+                         uint32_t proposer, uint64_t time, const uint8_t state_before[32]) {
     memset(b, 0, sizeof *b);
     b->h.version = BCKM_BLOCK_VERSION;
     b->h.height = height;
@@ -39,7 +39,10 @@ bckm_sim_block *bckm_sim_block_dup(const bckm_sim_block *b) {
     n->body = NULL;
     if (b->body_len) {
         n->body = malloc(b->body_len);
-        if (n->body == NULL) { free(n); return NULL; }
+        if (n->body == NULL) {
+            free(n);
+            return NULL;
+        }
         memcpy(n->body, b->body, b->body_len);
     }
     return n;
@@ -83,7 +86,10 @@ int bckm_sim_block_encode(const bckm_sim_block *b, uint8_t **out, size_t *len) {
     uint8_t *buf = malloc(n);
     if (buf == NULL) return BCKM_ERR_NOMEM;
     int e = bckm_block_header_encode(&b->h, buf);
-    if (e != BCKM_OK) { free(buf); return e; }
+    if (e != BCKM_OK) {
+        free(buf);
+        return e;
+    }
     if (b->body_len) memcpy(buf + BCKM_BLOCK_HEADER_BYTES, b->body, b->body_len);
     *out = buf;
     *len = n;
@@ -95,7 +101,8 @@ int bckm_sim_block_decode(const uint8_t *buf, size_t len, bckm_sim_block **out) 
     if (buf == NULL || len < BCKM_BLOCK_HEADER_BYTES) return BCKM_ERR_TRUNCATED;
     if (len - BCKM_BLOCK_HEADER_BYTES > UINT32_MAX) return BCKM_ERR_FORMAT;
     int e = bckm_block_header_decode(buf, BCKM_BLOCK_HEADER_BYTES, &h);
-    if (e == BCKM_OK) e = bckm_block_body_check(&h, buf + BCKM_BLOCK_HEADER_BYTES, len - BCKM_BLOCK_HEADER_BYTES);
+    if (e == BCKM_OK)
+        e = bckm_block_body_check(&h, buf + BCKM_BLOCK_HEADER_BYTES, len - BCKM_BLOCK_HEADER_BYTES);
     if (e != BCKM_OK) return e;
     bckm_sim_block *b = calloc(1, sizeof *b);
     if (b == NULL) return BCKM_ERR_NOMEM;
@@ -103,7 +110,10 @@ int bckm_sim_block_decode(const uint8_t *buf, size_t len, bckm_sim_block **out) 
     b->body_len = (uint32_t)(len - BCKM_BLOCK_HEADER_BYTES);
     if (b->body_len) {
         b->body = malloc(b->body_len);
-        if (b->body == NULL) { free(b); return BCKM_ERR_NOMEM; }
+        if (b->body == NULL) {
+            free(b);
+            return BCKM_ERR_NOMEM;
+        }
         memcpy(b->body, buf + BCKM_BLOCK_HEADER_BYTES, b->body_len);
     }
     *out = b;

@@ -8,7 +8,8 @@
 /* The current handler's CPU time so far; in the measured mode with the work
  * the application charged but did not redo (memoised verifications). */
 uint64_t bp_elapsed_us(cluster_t *c) {
-    if (c->p.cost == BCKM_SIM_COST_MEASURED) if (c->wl->charged_ns != NULL) c->add_ns += c->wl->charged_ns(c);
+    if (c->p.cost == BCKM_SIM_COST_MEASURED)
+        if (c->wl->charged_ns != NULL) c->add_ns += c->wl->charged_ns(c);
     return cpu_elapsed_us(c);
 }
 
@@ -34,7 +35,8 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
     req_t *q = &c->req[r];
     bp_t *me = &c->bp[bp];
     q->bp = bp;
-    if (c->res->first_arrival_us == 0 || now < c->res->first_arrival_us) c->res->first_arrival_us = now;
+    if (c->res->first_arrival_us == 0 || now < c->res->first_arrival_us)
+        c->res->first_arrival_us = now;
     if (c->p.byz_kind[bp] == BCKM_BYZ_SILENT) {
         /* Swallowed: the client only learns at its deadline. */
         if (q->arrive_us == 0) q->arrive_us = now;
@@ -53,7 +55,8 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->exec_mask = 0;
         q->commit_seen = 0;
         q->t_k_commit = 0;
-        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) != BCKM_OK) {
+        if (bckm_map_put(&c->txmap, me->app.ops->tx_id(me->app.self, q->tx, q->tx_len), r) !=
+            BCKM_OK) {
             cluster_nomem(c);
             return;
         }
@@ -72,7 +75,8 @@ static void on_client(cluster_t *c, uint32_t bp, uint32_t r, uint64_t now) {
         q->first_accepted = rc == BCKM_OK;
         if (q->first_accepted) c->res->sync_accepted++;
     }
-    if (!accepted && ((rc > 0 && c->wl->already_executed != NULL && c->wl->already_executed(rc)) || (q->exec_mask >> bp & 1))) {
+    if (!accepted && ((rc > 0 && c->wl->already_executed != NULL && c->wl->already_executed(rc)) ||
+                      (q->exec_mask >> bp & 1))) {
         /* Already executed: the earlier submission committed. */
         clients_done(c, r, bp, 0, now);
         return;
@@ -149,7 +153,8 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
                 bp_drain(c, i, now);
             } else {
                 c->cost += COST_CHECKTX;
-                if (bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now) == BCKM_ERR_NOMEM) cluster_nomem(c);
+                if (bckm_sim_mempool_add(&me->mp, &me->app, m->tx, m->len, now) == BCKM_ERR_NOMEM)
+                    cluster_nomem(c);
             }
             simnet_free(m);
             bp_maybe_propose(c, i, now);
@@ -174,11 +179,8 @@ void bp_handle(cluster_t *c, const bckm_sim_event *ev) {
             cluster_push(c, now + c->p.profile->tick_us, EV_TICK, i, 0);
             break;
         }
-        case EV_CLIENT:
-            on_client(c, i, (uint32_t)ev->arg, now);
-            break;
-        default:
-            BCKM_UNREACHABLE("only EV_NET, EV_TICK and EV_CLIENT are a BP's (bp_event)");
+        case EV_CLIENT: on_client(c, i, (uint32_t)ev->arg, now); break;
+        default: BCKM_UNREACHABLE("only EV_NET, EV_TICK and EV_CLIENT are a BP's (bp_event)");
         }
         uint64_t cost = bp_elapsed_us(c);
         c->cpu_mark = c->cpu_last;
@@ -213,13 +215,15 @@ void bp_hold(cluster_t *c, uint32_t i, const bckm_sim_event *ev, uint64_t now) {
             cluster_nomem(c);
             return;
         }
-        for (size_t k = 0; k < me->held_len; k++) h[k] = me->held[(me->held_head + k) % me->held_cap];
+        for (size_t k = 0; k < me->held_len; k++)
+            h[k] = me->held[(me->held_head + k) % me->held_cap];
         free(me->held);
         me->held = h;
         me->held_cap = ncap;
         me->held_head = 0;
     }
-    me->held[(me->held_head + me->held_len) % me->held_cap] = (held_t){ ev->kind, ev->arg, ev->ptr };
+    me->held[(me->held_head + me->held_len) % me->held_cap] =
+        (held_t){ ev->kind, ev->arg, ev->ptr };
     me->held_len++;
     schedule_wake(c, i, now);
 }

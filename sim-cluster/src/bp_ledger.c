@@ -12,9 +12,9 @@ int bp_ledger_open(cluster_t *c, uint32_t i, int fresh, char *err, size_t errcap
     bp_t *me = &c->bp[i];
     struct bckm_ledger_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.bp_pk = (const uint8_t (*)[BCKM_SIGN_PK_BYTES])c->pk;
+    cfg.bp_pk = (const uint8_t(*)[BCKM_SIGN_PK_BYTES])c->pk;
     cfg.n_bps = c->n;
-    cfg.f = bckm_pbft_f(c->n);   /* the ledger's floor, 2f+1; the replica checks its quorum q */
+    cfg.f = bckm_pbft_f(c->n); /* the ledger's floor, 2f+1; the replica checks its quorum q */
     cfg.flags = c->wl->envelopes ? 0u : BCKM_LEDGER_OPAQUE;
     int e;
     if (c->p.ledger != BCKM_SIM_LEDGER_LMDB) {
@@ -37,7 +37,9 @@ int bp_ledger_open(cluster_t *c, uint32_t i, int fresh, char *err, size_t errcap
         return e;
     }
     if (fresh && bckm_ledger_height(me->ledger) != 0) {
-        snprintf(err, errcap, "ledger store %.200s is not empty (a run never continues another run's chain)", path);
+        snprintf(err, errcap,
+                 "ledger store %.200s is not empty (a run never continues another run's chain)",
+                 path);
         bp_ledger_close(me);
         return BCKM_ERR_STATE;
     }
@@ -51,7 +53,8 @@ void bp_ledger_close(bp_t *me) {
 
 uint64_t bp_height(const bp_t *me) { return bckm_ledger_height(me->ledger); }
 
-int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert, const uint8_t *results) {
+int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert,
+                     const uint8_t *results) {
     uint8_t *blk = NULL, cbuf[BCKM_CERT_MAX_BYTES];
     size_t blen = 0, clen = 0;
     int e = bckm_sim_block_encode(b, &blk, &blen);
@@ -61,7 +64,8 @@ int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *
     return e;
 }
 
-int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert, uint8_t digest[32]) {
+int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert,
+                   uint8_t digest[32]) {
     size_t len = 0;
     /* The size first, then the bytes. */
     int e = bckm_ledger_get_block(me->ledger, h, NULL, 0, &len);

@@ -22,8 +22,9 @@ static int ledger_reopen(cluster_t *c, uint32_t i) {
     char err[320];
     int e = bp_ledger_open(c, i, 0, err, sizeof err);
     if (e == BCKM_OK && bp_height(me) < me->stored_height) {
-        snprintf(err, sizeof err, "ledger store of BP %u: holds %" PRIu64 " blocks, %" PRIu64 " were committed",
-                 i, bp_height(me), me->stored_height);
+        snprintf(err, sizeof err,
+                 "ledger store of BP %u: holds %" PRIu64 " blocks, %" PRIu64 " were committed", i,
+                 bp_height(me), me->stored_height);
         bp_ledger_close(me);
         e = BCKM_ERR_CORRUPT;
     }
@@ -88,7 +89,8 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bp_t *me = &c->bp[i];
     BCKM_ASSERT(!me->up && !me->live, "only a BP that is down, or not yet started, starts");
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
-    uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns, saved_t0 = c->t0_ns;
+    uint64_t saved_cost = c->cost, saved_excl = c->excl_ns, saved_add = c->add_ns,
+             saved_t0 = c->t0_ns;
     c->cost = 0;
     c->excl_ns = 0;
     c->add_ns = 0;
@@ -110,18 +112,18 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         return;
     }
     uint64_t from = 0;
-    uint8_t state[32] = { 0 };   /* the genesis state */
+    uint8_t state[32] = { 0 }; /* the genesis state */
     if (me->stable.buf != NULL) {
         c->cost += COST_SNAPSHOT;
         if (me->app.ops->restore(me->app.self, me->stable.buf, me->stable.len) == BCKM_OK) {
             from = me->stable.seq;
             memcpy(state, me->stable.state, 32);
-        }
-        else if (c->res->outcome == BCKM_SIM_OK) {
+        } else if (c->res->outcome == BCKM_SIM_OK) {
             /* The durable snapshot was written by this BP: failing to read
              * it back is corruption, not a fault the design tolerates. */
             c->res->outcome = BCKM_SIM_SAFETY;
-            snprintf(c->res->violation, sizeof c->res->violation, "BP %u: snapshot does not restore", i);
+            snprintf(c->res->violation, sizeof c->res->violation,
+                     "BP %u: snapshot does not restore", i);
         }
     }
     c->res->bp_restored_from[i] = from;
@@ -131,11 +133,13 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         bckm_sim_block *b = NULL;
         int re = bp_ledger_read(me, h, &b, NULL, NULL);
         if (re != BCKM_OK) {
-            if (re == BCKM_ERR_NOMEM) cluster_nomem(c);
+            if (re == BCKM_ERR_NOMEM)
+                cluster_nomem(c);
             else if (c->res->outcome == BCKM_SIM_OK) {
                 c->res->outcome = BCKM_SIM_SAFETY;
                 snprintf(c->res->violation, sizeof c->res->violation,
-                         "BP %u: ledger height %" PRIu64 " unreadable at restart: %s", i, h, bckm_strerror(re));
+                         "BP %u: ledger height %" PRIu64 " unreadable at restart: %s", i, h,
+                         bckm_strerror(re));
             }
             break;
         }
@@ -184,15 +188,16 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
     bckm_sim_block *top = NULL;
     struct bckm_cert *top_cert = h > 0 ? malloc(sizeof *top_cert) : NULL;
     uint8_t top_digest[32];
-    if (h > 0 && (top_cert == NULL || bp_ledger_read(me, h, &top, top_cert, top_digest) != BCKM_OK)) {
+    if (h > 0 &&
+        (top_cert == NULL || bp_ledger_read(me, h, &top, top_cert, top_digest) != BCKM_OK)) {
         /* Read a moment ago by the replay: only memory can fail here. */
         free(top_cert);
         top_cert = NULL;
         cluster_nomem(c);
     }
     c->cur = i;
-    int e = bckm_pbft_init(&me->rep, &cfg, h, top ? top_digest : NULL, top ? top_cert : NULL, me->state,
-                           me->has_durable ? &me->durable : NULL, now);
+    int e = bckm_pbft_init(&me->rep, &cfg, h, top ? top_digest : NULL, top ? top_cert : NULL,
+                           me->state, me->has_durable ? &me->durable : NULL, now);
     bckm_sim_block_free(top);
     free(top_cert);
     BCKM_ASSERT(e == BCKM_OK, "the replica's configuration is built here from checked parameters "

@@ -8,7 +8,7 @@
 #include <string.h>
 
 int bp_port_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen,
-                       const uint8_t sig[64]) {
+                   const uint8_t sig[64]) {
     cluster_t *c = ctx;
     c->cost += COST_VERIFY;
     /* Verification is a pure function, so a result is memoised across BPs
@@ -48,7 +48,8 @@ void bp_snap_free(snap_t *s) {
     memset(s, 0, sizeof *s);
 }
 
-static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cert *cert, uint64_t now) {
+static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cert *cert,
+                    uint64_t now) {
     bp_t *me = &c->bp[i];
     BCKM_ASSERT(b->h.height == bp_height(me) + 1,
                 "the replica hands over committed blocks in chain order, one height at a time");
@@ -85,8 +86,9 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cer
          * cannot go on with a BP that lost a committed block. */
         if (c->res->outcome == BCKM_SIM_OK) {
             c->res->outcome = BCKM_SIM_SAFETY;
-            snprintf(c->res->violation, sizeof c->res->violation, "BP %u: ledger store refused height %" PRIu64 ": %s",
-                     i, height, bckm_strerror(le));
+            snprintf(c->res->violation, sizeof c->res->violation,
+                     "BP %u: ledger store refused height %" PRIu64 ": %s", i, height,
+                     bckm_strerror(le));
         }
         return;
     }
@@ -111,7 +113,8 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cer
                     if (q->commit_us == 0) q->commit_us = now;
                 }
                 if (!q->done && q->bp == i) {
-                    if (mine) clients_done(c, r, i, b->h.height, now);
+                    if (mine)
+                        clients_done(c, r, i, b->h.height, now);
                     else if (!(q->exec_mask >> i & 1)) {
                         /* Rejected on the agreed chain: it can never commit. */
                         c->res->exec_rejected++;
@@ -149,11 +152,12 @@ static void fetch_reply(cluster_t *c, uint32_t i, uint32_t to, uint64_t from_h) 
             /* The reply carries what could be read; out of memory stops the
              * run, and a ledger that cannot be read back is a broken BP. */
             free(cert);
-            if (e == BCKM_ERR_NOMEM) cluster_nomem(c);
+            if (e == BCKM_ERR_NOMEM)
+                cluster_nomem(c);
             else if (c->res->outcome == BCKM_SIM_OK) {
                 c->res->outcome = BCKM_SIM_SAFETY;
-                snprintf(c->res->violation, sizeof c->res->violation, "BP %u: ledger height %" PRIu64 " unreadable: %s",
-                         i, h, bckm_strerror(e));
+                snprintf(c->res->violation, sizeof c->res->violation,
+                         "BP %u: ledger height %" PRIu64 " unreadable: %s", i, h, bckm_strerror(e));
             }
             break;
         }
@@ -170,22 +174,18 @@ void bp_drain(cluster_t *c, uint32_t i, uint64_t now) {
     bckm_pbft_action a;
     while (bckm_pbft_pop(&me->rep, &a)) {
         switch (a.kind) {
-        case BCKM_PBFT_ACT_SEND:
-            adversary_send_pbft(c, i, a.to, a.msg);
-            break;
+        case BCKM_PBFT_ACT_SEND: adversary_send_pbft(c, i, a.to, a.msg); break;
         case BCKM_PBFT_ACT_BROADCAST:
             for (uint32_t j = 0; j < c->n; j++)
                 if (j != i) adversary_send_pbft(c, i, j, bckm_pbft_msg_ref(a.msg));
             bckm_pbft_msg_unref(a.msg);
             break;
-        case BCKM_PBFT_ACT_COMMIT:
-            execute(c, i, a.block, a.cert, now);
-            break;
-        case BCKM_PBFT_ACT_FETCH_REPLY:
-            fetch_reply(c, i, a.to, a.seq);
-            break;
+        case BCKM_PBFT_ACT_COMMIT: execute(c, i, a.block, a.cert, now); break;
+        case BCKM_PBFT_ACT_FETCH_REPLY: fetch_reply(c, i, a.to, a.seq); break;
         case BCKM_PBFT_ACT_STABLE: {
-            snap_t *s = &me->pending[(a.seq / (c->p.checkpoint_interval ? c->p.checkpoint_interval : 1)) % 4];
+            snap_t *s =
+                &me->pending[(a.seq / (c->p.checkpoint_interval ? c->p.checkpoint_interval : 1)) %
+                             4];
             if (s->seq == a.seq && s->buf != NULL) {
                 /* The stable checkpoint's snapshot becomes the durable one;
                  * the older one (and the log below it) is dropped. */
@@ -195,8 +195,7 @@ void bp_drain(cluster_t *c, uint32_t i, uint64_t now) {
             }
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -219,14 +218,16 @@ void bp_maybe_propose(cluster_t *c, uint32_t i, uint64_t now) {
     if (kind == BCKM_BYZ_INVALID) {
         /* A tx nobody submitted: its client tag cannot verify. */
         uint8_t junk[BCKM_SIM_REQ_TX_MAX];
-        for (size_t k = 0; k < c->wl->tx_len; k++) junk[k] = (uint8_t)bckm_sim_rng_next(&c->adv_rng);
+        for (size_t k = 0; k < c->wl->tx_len; k++)
+            junk[k] = (uint8_t)bckm_sim_rng_next(&c->adv_rng);
         bckm_put_u32(junk + 8, 0);
         (void)bckm_sim_block_add_tx(&b, junk, c->wl->tx_len);
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
     } else if (c->byz_env_n[i] > 0 && c->p.block_max_txs > 1) {
         /* Its forged leave/evict first, past its own CheckTx. */
         (void)bckm_sim_block_add_tx(&b, c->byz_env[i], BCKM_ENVELOPE_BYTES);
-        if (kind != BCKM_BYZ_CENSOR) (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
+        if (kind != BCKM_BYZ_CENSOR)
+            (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs - 1, &b);
     } else if (kind != BCKM_BYZ_CENSOR) {
         (void)bckm_sim_mempool_reap(&me->mp, c->p.block_max_txs, &b);
     }

@@ -14,7 +14,8 @@ static void violation(bckm_sim_checker *ck, const char *fmt, ...) {
     ck->violated = 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ck->msg, sizeof ck->msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized): va_start is the line above
+    vsnprintf(ck->msg, sizeof ck->msg, fmt,
+              ap); // NOLINT(clang-analyzer-valist.Uninitialized): va_start is the line above
     va_end(ap);
 }
 
@@ -34,7 +35,8 @@ int bckm_sim_checker_init(bckm_sim_checker *ck, uint32_t n, const uint8_t (*pk)[
     return BCKM_OK;
 }
 
-uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t mlen, const uint8_t sig[64]) {
+uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t mlen,
+                               const uint8_t sig[64]) {
     uint8_t key[8];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof key);
@@ -45,7 +47,9 @@ uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t ml
     return bckm_get_u64(key);
 }
 
-void bckm_sim_checker_accepted(bckm_sim_checker *ck, const bckm_u64set *accepted) { ck->accepted = accepted; }
+void bckm_sim_checker_accepted(bckm_sim_checker *ck, const bckm_u64set *accepted) {
+    ck->accepted = accepted;
+}
 
 void bckm_sim_checker_free(bckm_sim_checker *ck) {
     for (uint64_t i = 0; i < ck->canon_len; i++) {
@@ -113,8 +117,8 @@ static int commit_sig_ok(bckm_sim_checker *ck, uint32_t signer, uint64_t view, u
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 #endif
 /* Re-executes the next block of the agreed chain on the reference app. */
-static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_block *b, const uint8_t *status,
-                         const uint8_t digest[32]) {
+static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_block *b,
+                         const uint8_t *status, const uint8_t digest[32]) {
     if (ck->canon_len == ck->canon_cap) {
         uint64_t ncap = ck->canon_cap ? ck->canon_cap * 2 : 64;
         void *a = realloc(ck->canon_digest, ncap * 32), *s = realloc(ck->canon_state, ncap * 32);
@@ -173,8 +177,9 @@ static void extend_canon(bckm_sim_checker *ck, uint32_t bp, const bckm_sim_block
 
 /* Reads height h of BP bp's ledger: the block, its digest, certificate
  * and status bytes. 0 (and a violation) when it cannot be read. */
-static int read_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_t h, bckm_sim_block **b,
-                      uint8_t digest[32], struct bckm_cert *cert, uint8_t *status) {
+static int read_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_t h,
+                      bckm_sim_block **b, uint8_t digest[32], struct bckm_cert *cert,
+                      uint8_t *status) {
     uint8_t cbuf[BCKM_CERT_MAX_BYTES];
     size_t len = 0, clen = 0, slen = 0;
     int e = bckm_ledger_get_block(l, h, NULL, 0, &len);
@@ -194,7 +199,8 @@ static int read_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_
     if (e != BCKM_OK) {
         if (*b != NULL) bckm_sim_block_free(*b);
         *b = NULL;
-        violation(ck, "BP %u: ledger height %llu unreadable: %s", bp, (unsigned long long)h, bckm_strerror(e));
+        violation(ck, "BP %u: ledger height %llu unreadable: %s", bp, (unsigned long long)h,
+                  bckm_strerror(e));
         return 0;
     }
     return 1;
@@ -202,7 +208,7 @@ static int read_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_
 
 static void check_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint64_t h) {
     static const uint8_t zero[32];
-    static struct bckm_cert cert;            /* 17 KB: not on the stack */
+    static struct bckm_cert cert; /* 17 KB: not on the stack */
     static uint8_t status[BCKM_BLOCK_MAX_TXS];
     bckm_sim_block *b = NULL;
     uint8_t d[32];
@@ -218,7 +224,8 @@ static void check_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint6
     uint8_t seen[BCKM_SIM_MAX_BPS] = { 0 };
     uint32_t good = 0;
     if (cert.height != h || memcmp(cert.block_hash, d, 32) != 0) {
-        violation(ck, "BP %u: the certificate at height %llu is for another block", bp, (unsigned long long)h);
+        violation(ck, "BP %u: the certificate at height %llu is for another block", bp,
+                  (unsigned long long)h);
         goto out;
     }
     for (uint32_t i = 0; i < cert.count && i < BCKM_SIM_MAX_BPS; i++) {
@@ -239,8 +246,8 @@ static void check_entry(bckm_sim_checker *ck, uint32_t bp, bckm_ledger *l, uint6
     }
     /* The header carries the state before the block: the reference's after h - 1. */
     if (memcmp(b->h.state_hash, h > 1 ? ck->canon_state[h - 2] : zero, 32) != 0)
-        violation(ck, "BP %u: the state before height %llu differs from the reference execution", bp,
-                  (unsigned long long)h);
+        violation(ck, "BP %u: the state before height %llu differs from the reference execution",
+                  bp, (unsigned long long)h);
     if (h <= ck->canon_len) {
         if (memcmp(ck->canon_digest[h - 1], d, 32) != 0) {
             violation(ck, "fork: honest BP %u committed a different block at height %llu", bp,
@@ -279,8 +286,8 @@ static void check_replies(bckm_sim_checker *ck) {
             k++;
         }
         if (!found)
-            violation(ck, "BP %u replied commit success for a tx not executed at height %llu",
-                      r.bp, (unsigned long long)r.height);
+            violation(ck, "BP %u replied commit success for a tx not executed at height %llu", r.bp,
+                      (unsigned long long)r.height);
         ck->replies_checked++;
     }
     ck->nreplies = w;

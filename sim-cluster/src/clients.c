@@ -4,7 +4,8 @@
 #include <stdlib.h>
 
 void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
-    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
+    BCKM_ASSERT(r < c->p.requests && bp < c->n,
+                "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done || q->attempt >= 250) return;
     q->attempt++;
@@ -15,7 +16,8 @@ void clients_retry_fresh(cluster_t *c, uint32_t r, uint32_t bp, uint64_t when) {
 }
 
 void clients_done(cluster_t *c, uint32_t r, uint32_t bp, uint64_t height, uint64_t now) {
-    BCKM_ASSERT(r < c->p.requests && bp < c->n, "request and BP indices come from the cluster's own events");
+    BCKM_ASSERT(r < c->p.requests && bp < c->n,
+                "request and BP indices come from the cluster's own events");
     req_t *q = &c->req[r];
     if (q->done) return;
     q->done = 1;

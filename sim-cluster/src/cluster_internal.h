@@ -43,14 +43,14 @@
 #include "sim/rng.h"
 
 /* ---- model costs (virtual microseconds charged to a BP's CPU) ----------- */
-#define COST_EVENT 2u       /* any handler: dispatch and bookkeeping */
-#define COST_VERIFY 45u     /* one Ed25519 verification */
-#define COST_SEND 8u        /* one message out (signing amortised, encoding) */
-#define COST_CHECKTX 12u    /* CheckTx of one tx (decode, tag check, lookup) */
-#define COST_CLIENT 30u     /* building and signing a client tx */
-#define COST_BLOCK 20u      /* begin/commit of a block, ledger append */
-#define COST_DELIVER 8u     /* one deliver_tx */
-#define COST_SNAPSHOT 50u   /* a checkpoint snapshot */
+#define COST_EVENT 2u     /* any handler: dispatch and bookkeeping */
+#define COST_VERIFY 45u   /* one Ed25519 verification */
+#define COST_SEND 8u      /* one message out (signing amortised, encoding) */
+#define COST_CHECKTX 12u  /* CheckTx of one tx (decode, tag check, lookup) */
+#define COST_CLIENT 30u   /* building and signing a client tx */
+#define COST_BLOCK 20u    /* begin/commit of a block, ledger append */
+#define COST_DELIVER 8u   /* one deliver_tx */
+#define COST_SNAPSHOT 50u /* a checkpoint snapshot */
 /* the key-management app */
 #define COST_KM_PREPARE 40u /* Layer 1: key manager prepares a join or leave */
 #define COST_KM_COMMIT 60u  /* Layer 1: key manager's work for one committed change */
@@ -67,15 +67,24 @@ typedef struct {
 } net_msg;
 
 enum {
-    EV_NET = 1, EV_TICK, EV_CLIENT, EV_FAULT, EV_RESTART, EV_HEAL, EV_DEADLINE,
-    EV_PLAN_START, EV_PLAN_END, EV_PHASE_END, EV_WAKE
+    EV_NET = 1,
+    EV_TICK,
+    EV_CLIENT,
+    EV_FAULT,
+    EV_RESTART,
+    EV_HEAL,
+    EV_DEADLINE,
+    EV_PLAN_START,
+    EV_PLAN_END,
+    EV_PHASE_END,
+    EV_WAKE
 };
 
 typedef struct {
     uint64_t seq;
     uint8_t *buf;
     size_t len;
-    uint8_t state[32];         /* the application's state hash at seq */
+    uint8_t state[32]; /* the application's state hash at seq */
 } snap_t;
 
 /* An event that reached a busy BP and waits for its CPU. */
@@ -88,17 +97,17 @@ typedef struct {
 typedef struct {
     int up;
     int byz;
-    int live;                  /* replica and app exist */
+    int live; /* replica and app exist */
     bckm_pbft_replica rep;
     bckm_sim_app app;
     bckm_sim_mempool mp;
-    bckm_ledger *ledger;       /* core's ledger (bckm/ledger.h): memory or LMDB */
-    uint64_t stored_height;    /* lmdb: ledger height when the store was closed at a crash */
-    uint8_t state[32];         /* the application's state after the last executed block */
+    bckm_ledger *ledger;    /* core's ledger (bckm/ledger.h): memory or LMDB */
+    uint64_t stored_height; /* lmdb: ledger height when the store was closed at a crash */
+    uint8_t state[32];      /* the application's state after the last executed block */
     bckm_pbft_durable durable;
     int has_durable;
-    snap_t stable;             /* durable snapshot at the last stable checkpoint */
-    snap_t pending[4];         /* snapshots of checkpoints not yet stable (volatile) */
+    snap_t stable;     /* durable snapshot at the last stable checkpoint */
+    snap_t pending[4]; /* snapshots of checkpoints not yet stable (volatile) */
     uint64_t busy_until;
     /* Events that arrived while the CPU was busy, in arrival order (a ring),
      * and whether an EV_WAKE is scheduled to serve the first of them. */
@@ -109,7 +118,7 @@ typedef struct {
     uint64_t last_regossip_us;
     int isolated;
     int side;
-    uint64_t fetches_before;   /* fetch counts of replicas lost in crashes */
+    uint64_t fetches_before; /* fetch counts of replicas lost in crashes */
 } bp_t;
 
 typedef struct {
@@ -118,17 +127,17 @@ typedef struct {
     int fresh;
     uint8_t tx[BCKM_SIM_REQ_TX_MAX];
     size_t tx_len;
-    uint32_t origin;           /* BP that prepared the tx, whose CheckTx refusal alone is final;
+    uint32_t origin;    /* BP that prepared the tx, whose CheckTx refusal alone is final;
                                 * UINT32_MAX when any BP's is (kv) */
-    uint8_t op;                /* key app: join, leave or evict */
-    uint64_t exec_mask;        /* BPs at which the current tx executed successfully */
+    uint8_t op;         /* key app: join, leave or evict */
+    uint64_t exec_mask; /* BPs at which the current tx executed successfully */
     uint64_t arrive_us, admit_us;
-    uint64_t commit_us;       /* first successful execution of its tx at any BP */
-    uint64_t gen;              /* which deadline is current */
+    uint64_t commit_us; /* first successful execution of its tx at any BP */
+    uint64_t gen;       /* which deadline is current */
     int first_decided, first_accepted, counted_missed;
     int done, accepted_ever;
     uint64_t t_k_prep, t_k_commit, t_e, t_a;
-    int commit_seen;           /* the origin's key manager handled the tx */
+    int commit_seen; /* the origin's key manager handled the tx */
 } req_t;
 
 typedef struct {
@@ -152,8 +161,8 @@ struct cluster;
  */
 typedef struct {
     const char *name;
-    size_t tx_len;             /* a junk tx of this size (the invalid proposer) */
-    int envelopes;             /* every committed tx is an envelope: the ledger indexes them */
+    size_t tx_len; /* a junk tx of this size (the invalid proposer) */
+    int envelopes; /* every committed tx is an envelope: the ledger indexes them */
     int (*init)(struct cluster *c);
     /* The app of cluster BP bp (UINT32_MAX: the checker's reference). */
     bckm_sim_app (*new_app)(struct cluster *c, uint32_t bp);
@@ -190,8 +199,8 @@ typedef struct cluster {
     crypto_generichash_state trace;
     int faults_on, partition_on;
     uint64_t fault_end;
-    uint64_t heal_at;           /* faults and plans are over: liveness counts from here */
-    int err;                    /* BCKM_OK, or why the run stopped (see cluster_nomem) */
+    uint64_t heal_at; /* faults and plans are over: liveness counts from here */
+    int err;          /* BCKM_OK, or why the run stopped (see cluster_nomem) */
     req_t *req;
     uint64_t done;
     bckm_u64set sig_memo;
@@ -205,15 +214,15 @@ typedef struct cluster {
     int stop;
     uint64_t *samples[4];
     const workload_ops *wl;
-    struct bckm_map txmap;      /* tx id -> request */
-    uint64_t t0_ns, excl_ns;    /* measured mode: start of the handler, time not the BP's */
+    struct bckm_map txmap;   /* tx id -> request */
+    uint64_t t0_ns, excl_ns; /* measured mode: start of the handler, time not the BP's */
     /* measured mode: thread CPU time at the end of the last handler (or of
      * the last heavy work outside handlers), where the next handler starts
      * counting: one clock read per handler rather than two (reading the
      * thread's CPU clock is a system call, a sixth of a measured run). */
     uint64_t cpu_mark, cpu_last;
-    uint64_t add_ns;            /* measured mode: work charged but not redone (memoised) */
-    uint64_t verify_cal_ns;     /* measured mode: CPU time of one Ed25519 verification here */
+    uint64_t add_ns;        /* measured mode: work charged but not redone (memoised) */
+    uint64_t verify_cal_ns; /* measured mode: CPU time of one Ed25519 verification here */
     struct bckm_keynet *kn;
     /* Key-layer Byzantine BPs (BCKM_KEYNET_BYZ_EVICT): the leave/evict each
      * forged last, proposed in its blocks; at most BYZ_EVICTS per BP. */
@@ -244,7 +253,8 @@ static inline void cluster_nomem(cluster_t *c) {
 }
 
 /* Queues an event that carries no payload (see cluster_nomem). */
-static inline void cluster_push(cluster_t *c, uint64_t at, int kind, uint32_t target, uint64_t arg) {
+static inline void cluster_push(cluster_t *c, uint64_t at, int kind, uint32_t target,
+                                uint64_t arg) {
     if (bckm_sim_evq_push(&c->q, at, kind, target, arg, NULL) != BCKM_OK) cluster_nomem(c);
 }
 
@@ -276,7 +286,8 @@ extern const workload_ops workload_kv;
 extern const workload_ops workload_keys;
 
 /* bp_replica.c */
-int bp_port_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen, const uint8_t sig[64]);
+int bp_port_verify(void *ctx, const uint8_t pk[32], const uint8_t *m, size_t mlen,
+                   const uint8_t sig[64]);
 int bp_port_validate(void *ctx, const bckm_sim_block *b);
 void bp_snap_free(snap_t *s);
 void bp_drain(cluster_t *c, uint32_t i, uint64_t now);
@@ -299,10 +310,12 @@ int bp_ledger_open(cluster_t *c, uint32_t i, int fresh, char *err, size_t errcap
 void bp_ledger_close(bp_t *me);
 uint64_t bp_height(const bp_t *me);
 /* Appends block b with its certificate and one result byte per tx. */
-int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert, const uint8_t *results);
+int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert,
+                     const uint8_t *results);
 /* The block at height h (new, the caller frees it) and, when cert is not
  * NULL, its certificate; the block's digest in digest when not NULL. */
-int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert, uint8_t digest[32]);
+int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert,
+                   uint8_t digest[32]);
 void bp_crash(cluster_t *c, uint32_t i, uint64_t now);
 void bp_restart(cluster_t *c, uint32_t i, uint64_t now);
 void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart);

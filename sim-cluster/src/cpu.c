@@ -27,7 +27,11 @@ uint64_t cpu_verify_cost_ns(void) {
         t[r] = (cpu_now_ns() - t0) / 8;
     }
     for (int i = 1; i < 15; i++)
-        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) { uint64_t x = t[j]; t[j] = t[j - 1]; t[j - 1] = x; }
+        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            uint64_t x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
     bckm_wipe(sk, sizeof sk);
     return t[7];
 }

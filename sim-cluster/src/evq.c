@@ -17,8 +17,8 @@ void bckm_sim_evq_free(bckm_sim_evq *q) {
     memset(q, 0, sizeof *q);
 }
 
-int bckm_sim_evq_push(bckm_sim_evq *q, uint64_t time_us, int kind, uint32_t target,
-                      uint64_t arg, void *ptr) {
+int bckm_sim_evq_push(bckm_sim_evq *q, uint64_t time_us, int kind, uint32_t target, uint64_t arg,
+                      void *ptr) {
     if (q->len == q->cap) {
         size_t ncap = q->cap ? q->cap * 2 : 256;
         bckm_sim_event *h = realloc(q->heap, ncap * sizeof *h);
@@ -26,8 +26,9 @@ int bckm_sim_evq_push(bckm_sim_evq *q, uint64_t time_us, int kind, uint32_t targ
         q->heap = h;
         q->cap = ncap;
     }
-    bckm_sim_event e = { time_us < q->now_us ? q->now_us : time_us, q->next_seq++, kind,
-                         target, arg, ptr };
+    bckm_sim_event e = {
+        time_us < q->now_us ? q->now_us : time_us, q->next_seq++, kind, target, arg, ptr
+    };
     size_t i = q->len++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -47,7 +48,10 @@ int bckm_sim_evq_pop(bckm_sim_evq *q, bckm_sim_event *out) {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         const bckm_sim_event *best = &last;
-        if (l < q->len && ev_less(&q->heap[l], best)) { m = l; best = &q->heap[l]; }
+        if (l < q->len && ev_less(&q->heap[l], best)) {
+            m = l;
+            best = &q->heap[l];
+        }
         if (r < q->len && ev_less(&q->heap[r], best)) { m = r; }
         if (m == i) break;
         q->heap[i] = q->heap[m];

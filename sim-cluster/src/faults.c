@@ -12,7 +12,8 @@ void faults_handle(cluster_t *c, const bckm_sim_event *ev) {
         if (!c->faults_on) break;
         const bckm_sim_faults *f = &c->p.faults;
         uint64_t vt = c->p.profile->vc_timeout_us;
-        if (!c->partition_on && bckm_sim_rng_chance(&c->fault_rng, f->partition.num, f->partition.den)) {
+        if (!c->partition_on &&
+            bckm_sim_rng_chance(&c->fault_rng, f->partition.num, f->partition.den)) {
             uint32_t ones = 0;
             for (uint32_t k = 0; k < c->n; k++) {
                 c->bp[k].side = (int)bckm_sim_rng_below(&c->fault_rng, 2);
@@ -37,25 +38,26 @@ void faults_handle(cluster_t *c, const bckm_sim_event *ev) {
                 cluster_push(c, now + d, EV_RESTART, k, 0);
             }
         }
-        if (now + c->p.profile->tick_us < c->fault_end) cluster_push(c, now + c->p.profile->tick_us, EV_FAULT, 0, 0);
+        if (now + c->p.profile->tick_us < c->fault_end)
+            cluster_push(c, now + c->p.profile->tick_us, EV_FAULT, 0, 0);
         break;
     }
-    case EV_HEAL:
-        c->partition_on = 0;
-        break;
-    case EV_RESTART:
-        bp_restart(c, i, now);
-        break;
+    case EV_HEAL: c->partition_on = 0; break;
+    case EV_RESTART: bp_restart(c, i, now); break;
     case EV_PLAN_START: {
         const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_crash(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 1;
+        if (pl->kind == BCKM_SIM_PLAN_CRASH)
+            bp_crash(c, pl->bp, now);
+        else
+            c->bp[pl->bp].isolated = 1;
         break;
     }
     case EV_PLAN_END: {
         const bckm_sim_plan *pl = &c->p.plan[ev->arg];
-        if (pl->kind == BCKM_SIM_PLAN_CRASH) bp_restart(c, pl->bp, now);
-        else c->bp[pl->bp].isolated = 0;
+        if (pl->kind == BCKM_SIM_PLAN_CRASH)
+            bp_restart(c, pl->bp, now);
+        else
+            c->bp[pl->bp].isolated = 0;
         break;
     }
     case EV_PHASE_END:
@@ -63,7 +65,6 @@ void faults_handle(cluster_t *c, const bckm_sim_event *ev) {
         c->partition_on = 0;
         for (uint32_t k = 0; k < c->n; k++) bp_restart(c, k, now);
         break;
-    default:
-        BCKM_UNREACHABLE("loop.c's handle sends only the faulty phase's events here");
+    default: BCKM_UNREACHABLE("loop.c's handle sends only the faulty phase's events here");
     }
 }

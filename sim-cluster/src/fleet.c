@@ -39,8 +39,10 @@ int bckm_fleet_init(struct bckm_fleet *f, const struct bckm_fleet_config *cfg) {
         kc.policy = f->policy;
         /* Global: one domain secret for the cluster, every BP derives the
          * same set keys; owned: each BP its own. */
-        if (f->policy == BCKM_POLICY_GLOBAL) memcpy(kc.domain, cluster, sizeof cluster);
-        else bckm_drbg_fill(cfg->rng, kc.domain, sizeof kc.domain);
+        if (f->policy == BCKM_POLICY_GLOBAL)
+            memcpy(kc.domain, cluster, sizeof cluster);
+        else
+            bckm_drbg_fill(cfg->rng, kc.domain, sizeof kc.domain);
         bckm_drbg_fill(cfg->rng, dseed, sizeof dseed);
         kc.drbg_seed = dseed;
         memcpy(kc.sign_sk, f->sign_sk[b], sizeof kc.sign_sk);
@@ -80,7 +82,8 @@ void bckm_fleet_free(struct bckm_fleet *f) {
 }
 
 int bckm_fleet_add(struct bckm_fleet *f, uint32_t node, const uint8_t kek[BCKM_KEY_BYTES]) {
-    if (f == NULL || kek == NULL || node == 0 || bckm_map_get(&f->dev_of, node, NULL)) return BCKM_ERR_ARG;
+    if (f == NULL || kek == NULL || node == 0 || bckm_map_get(&f->dev_of, node, NULL))
+        return BCKM_ERR_ARG;
     uint32_t bp = bckm_id_bp(node);
     if (bp == 0 || bp > f->p) return BCKM_ERR_ARG;
     if (f->ndevs == f->cap_devs) {
@@ -94,7 +97,8 @@ int bckm_fleet_add(struct bckm_fleet *f, uint32_t node, const uint8_t kek[BCKM_K
     void *mem = malloc(bytes);
     struct bckm_device *d = NULL;
     if (mem == NULL) return BCKM_ERR_NOMEM;
-    int e = bckm_device_init(mem, bytes, f->cap_peers, f->cap_sets, kek, bp, f->bps.pk[bp], f->bps_root, &d);
+    int e = bckm_device_init(mem, bytes, f->cap_peers, f->cap_sets, kek, bp, f->bps.pk[bp],
+                             f->bps_root, &d);
     if (e == BCKM_OK) e = bckm_map_put(&f->dev_of, node, f->ndevs);
     if (e != BCKM_OK) {
         bckm_wipe(mem, bytes);
@@ -123,17 +127,17 @@ struct bckm_device *bckm_fleet_device(const struct bckm_fleet *f, uint32_t node)
     return d == NULL ? NULL : d->dev;
 }
 
-int bckm_fleet_apply_sets(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan) {
+int bckm_fleet_apply_sets(void *ctx, uint32_t bp, const struct bckm_tx *tx,
+                          struct bckm_plan *plan) {
     return bckm_sets_apply((struct bckm_sets *)ctx, bp, tx, plan);
 }
 
-int bckm_fleet_genesis_node(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg,
-                            struct bckm_drbg *rng,
-                            int (*apply)(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan),
-                            void *ctx, struct bckm_plan *plan, struct bckm_tx *tx_out,
-                            uint8_t kek_out[BCKM_KEY_BYTES]) {
-    if (f == NULL || reg == NULL || rng == NULL || apply == NULL || plan == NULL || tx_out == NULL ||
-        kek_out == NULL || bp == 0 || bp > f->p)
+int bckm_fleet_genesis_node(
+    struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg, struct bckm_drbg *rng,
+    int (*apply)(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan),
+    void *ctx, struct bckm_plan *plan, struct bckm_tx *tx_out, uint8_t kek_out[BCKM_KEY_BYTES]) {
+    if (f == NULL || reg == NULL || rng == NULL || apply == NULL || plan == NULL ||
+        tx_out == NULL || kek_out == NULL || bp == 0 || bp > f->p)
         return BCKM_ERR_ARG;
     bckm_drbg_fill(rng, kek_out, BCKM_KEY_BYTES);
     int e = bckm_km_prepare_join(f->km[bp], reg, kek_out, tx_out);
@@ -153,7 +157,8 @@ int bckm_fleet_provision(struct bckm_fleet *f, const struct bckm_sets *reg, int 
         if (per_device) {
             e = bckm_km_provision(f->km[b], reg, NULL);
             for (uint32_t i = 0; i < f->ndevs && e == BCKM_OK; i++)
-                if (f->devs[i].bp == b) e = bckm_km_bundle_for(f->km[b], reg, f->devs[i].node_id, &m);
+                if (f->devs[i].bp == b)
+                    e = bckm_km_bundle_for(f->km[b], reg, f->devs[i].node_id, &m);
         } else {
             e = bckm_km_provision(f->km[b], reg, &m);
         }
@@ -168,7 +173,7 @@ int bckm_fleet_apply(struct bckm_fleet *f, struct bckm_device *d, const uint8_t 
     if (f == NULL || d == NULL || msg == NULL || len == 0) return BCKM_ERR_ARG;
     uint8_t *copy = malloc(len);
     if (copy == NULL) return BCKM_ERR_NOMEM;
-    memcpy(copy, msg, len);  /* the device opens it in place */
+    memcpy(copy, msg, len); /* the device opens it in place */
     int e = bckm_device_apply(d, copy, len);
     bckm_wipe(copy, len);
     free(copy);
@@ -180,7 +185,7 @@ struct route {
     uint32_t bp;
     bckm_fleet_filter_fn filter;
     void *ctx;
-    uint8_t *copy;   /* one buffer for the whole batch */
+    uint8_t *copy; /* one buffer for the whole batch */
     size_t cap;
 };
 
@@ -188,27 +193,32 @@ static int route_one(void *ctx, uint32_t node, const uint8_t *msg, size_t len) {
     struct route *r = ctx;
     struct bckm_fleet *f = r->f;
     struct bckm_fleet_dev *d = bckm_fleet_dev(f, node);
-    if (d != NULL && d->bp != r->bp) d = NULL;   /* another BP serves it */
-    BCKM_ASSERT(d == NULL || (d->dev != NULL && d->node_id == node), "an entry holds its node's store");
+    if (d != NULL && d->bp != r->bp) d = NULL; /* another BP serves it */
+    BCKM_ASSERT(d == NULL || (d->dev != NULL && d->node_id == node),
+                "an entry holds its node's store");
     if (r->filter != NULL && !r->filter(r->ctx, node, d, msg, len)) return BCKM_OK;
     if (d == NULL || d->asleep) return BCKM_OK;
     if (r->cap < len) {
         uint8_t *c = realloc(r->copy, len);
-        if (c == NULL) { f->errors++; return BCKM_OK; }
+        if (c == NULL) {
+            f->errors++;
+            return BCKM_OK;
+        }
         r->copy = c;
         r->cap = len;
     }
-    memcpy(r->copy, msg, len);  /* the device opens it in place */
+    memcpy(r->copy, msg, len); /* the device opens it in place */
     int e = bckm_device_apply(d->dev, r->copy, len);
     if (e != BCKM_OK) {
         f->errors++;
-        if (f->report) fprintf(stderr, "delivery to %u (%zu bytes) failed: %s\n", node, len, bckm_strerror(e));
+        if (f->report)
+            fprintf(stderr, "delivery to %u (%zu bytes) failed: %s\n", node, len, bckm_strerror(e));
     }
     return BCKM_OK;
 }
 
-int bckm_fleet_deliver(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg, const struct bckm_msgs *m,
-                       bckm_fleet_filter_fn filter, void *ctx) {
+int bckm_fleet_deliver(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg,
+                       const struct bckm_msgs *m, bckm_fleet_filter_fn filter, void *ctx) {
     if (f == NULL || reg == NULL || m == NULL || bp == 0 || bp > f->p) return BCKM_ERR_ARG;
     for (uint32_t i = 0; i < m->n; i++) {
         f->messages++;
@@ -239,11 +249,19 @@ int bckm_fleet_check(const struct bckm_fleet *f, const struct bckm_sets *reg, st
         if (bps != NULL && !bps[bckm_id_bp(d->node_id)]) continue;
         live[nl++] = d->node_id;
         int bad = 0;
-        if (d->epoch != epoch) { out->stale++; bad = 1; }
-        if (d->set_id != set) { out->wrong_set++; bad = 1; }
-        else {
+        if (d->epoch != epoch) {
+            out->stale++;
+            bad = 1;
+        }
+        if (d->set_id != set) {
+            out->wrong_set++;
+            bad = 1;
+        } else {
             (void)bckm_sets_members(reg, set, &count);
-            if (bckm_device_key_count(d) != count + m) { out->wrong_count++; bad = 1; }
+            if (bckm_device_key_count(d) != count + m) {
+                out->wrong_count++;
+                bad = 1;
+            }
         }
         out->bad_devices += (uint32_t)bad;
     }
@@ -256,7 +274,8 @@ int bckm_fleet_check(const struct bckm_fleet *f, const struct bckm_sets *reg, st
         uint8_t ku[BCKM_KEY_BYTES], kv[BCKM_KEY_BYTES];
         BCKM_ASSERT(du != NULL && dv != NULL, "live[] lists simulated devices only");
         if (bckm_device_key_for(du, v, dv->set_id, ku) != BCKM_OK ||
-            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK || !bckm_ct_equal(ku, kv, sizeof ku))
+            bckm_device_key_for(dv, u, du->set_id, kv) != BCKM_OK ||
+            !bckm_ct_equal(ku, kv, sizeof ku))
             out->disagree++;
         bckm_wipe(ku, sizeof ku);
         bckm_wipe(kv, sizeof kv);
@@ -279,7 +298,8 @@ void bckm_fleet_keys_digest(const struct bckm_fleet *f, uint8_t out[32]) {
         bckm_put_u32(head + 24, i);
         crypto_generichash_update(&h, head, sizeof head);
         for (uint32_t k = 0; k < d->n_peers + d->n_sets; k++) {
-            const struct bckm_device_key *e = &d->keys[k < d->n_peers ? k : d->cap_peers + (k - d->n_peers)];
+            const struct bckm_device_key *e =
+                &d->keys[k < d->n_peers ? k : d->cap_peers + (k - d->n_peers)];
             uint8_t id[4];
             bckm_put_u32(id, e->id);
             crypto_generichash_update(&h, id, 4);

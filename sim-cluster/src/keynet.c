@@ -30,7 +30,7 @@ struct kapp {
      * for pend[recheck_next .. carry_end) then only confirm them. */
     uint8_t *pend;
     size_t pend_n, pend_cap, recheck_next, carry_end;
-    size_t block_from;     /* log_n when the block being executed began */
+    size_t block_from;          /* log_n when the block being executed began */
     bckm_sim_sigcache verified; /* envelopes whose signature this replica checked */
     uint64_t height;
     uint8_t *log;          /* every envelope applied since genesis, in order */
@@ -51,7 +51,8 @@ static int list_push(struct nodelist *l, uint32_t id) {
         uint32_t ncap = l->cap ? l->cap * 2 : 64;
         uint32_t *n = realloc(l->ids, (size_t)ncap * sizeof *n);
         if (n == NULL) return BCKM_ERR_NOMEM;
-        l->ids = n; l->cap = ncap;
+        l->ids = n;
+        l->cap = ncap;
     }
     l->ids[l->n++] = id;
     return BCKM_OK;
@@ -62,7 +63,10 @@ static int list_push(struct nodelist *l, uint32_t id) {
 
 static void list_remove(struct nodelist *l, uint32_t id) {
     for (uint32_t i = 0; i < l->n; i++)
-        if (l->ids[i] == id) { l->ids[i] = l->ids[--l->n]; return; }
+        if (l->ids[i] == id) {
+            l->ids[i] = l->ids[--l->n];
+            return;
+        }
 }
 
 static struct kapp *self_of(const bckm_sim_app *a) { return (struct kapp *)a->self; }
@@ -86,15 +90,20 @@ static void pend_push(struct kapp *a, const uint8_t *tx) {
     if (a->pend_n == a->pend_cap) {
         size_t ncap = a->pend_cap ? a->pend_cap * 2 : 64;
         uint8_t *n = realloc(a->pend, ncap * BCKM_ENVELOPE_BYTES);
-        if (n == NULL) { check_state_drop(a); return; }
-        a->pend = n; a->pend_cap = ncap;
+        if (n == NULL) {
+            check_state_drop(a);
+            return;
+        }
+        a->pend = n;
+        a->pend_cap = ncap;
     }
     memcpy(a->pend + a->pend_n * BCKM_ENVELOPE_BYTES, tx, BCKM_ENVELOPE_BYTES);
     a->pend_n++;
 }
 
 /* Decodes and verifies the signature once per replica (sim/sigcache.h). */
-static int decode_verified(struct kapp *a, const uint8_t *tx, size_t len, struct bckm_envelope *env) {
+static int decode_verified(struct kapp *a, const uint8_t *tx, size_t len,
+                           struct bckm_envelope *env) {
     int e = bckm_envelope_decode(tx, len, env);
     if (e != BCKM_OK || bckm_sim_sigcache_has(&a->verified, tx, len)) return e;
     struct bckm_keynet *kn = a->kn;
@@ -120,15 +129,17 @@ static int app_check(void *self, const uint8_t *tx, size_t len) {
             a->recheck_next++;
             return BCKM_SIM_TX_OK;
         }
-        check_state_drop(a);  /* not the expected order: start afresh */
+        check_state_drop(a); /* not the expected order: start afresh */
     }
     struct bckm_state *cs = check_state(a);
     struct bckm_envelope env;
     int e = cs == NULL ? BCKM_ERR_NOMEM : decode_verified(a, tx, len, &env);
     /* Applying checks the rules first and changes nothing when they fail. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(cs, &env, &a->kn->plan);
-    if (e == BCKM_OK) pend_push(a, tx);
-    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len))) a->kn->byz.evicts_refused_check++;
+    if (e == BCKM_OK)
+        pend_push(a, tx);
+    else if (a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len)))
+        a->kn->byz.evicts_refused_check++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
 
@@ -149,15 +160,16 @@ static int log_append(struct kapp *a, const uint8_t *tx) {
         size_t ncap = a->log_cap ? a->log_cap * 2 : 256;
         uint8_t *n = realloc(a->log, ncap * BCKM_ENVELOPE_BYTES);
         if (n == NULL) return BCKM_ERR_NOMEM;
-        a->log = n; a->log_cap = ncap;
+        a->log = n;
+        a->log_cap = ncap;
     }
     memcpy(a->log + a->log_n * BCKM_ENVELOPE_BYTES, tx, BCKM_ENVELOPE_BYTES);
     a->log_n++;
     return BCKM_OK;
 }
 
-static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
-                    const struct bckm_sets *reg, int foreign);
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw,
+                    const struct bckm_envelope *env, const struct bckm_sets *reg, int foreign);
 
 /* 1 when the change about to be applied as the replica's index-th is the
  * next one BP a->bp's key manager needs from it. */
@@ -166,7 +178,8 @@ static int drives(const struct kapp *a, size_t index) {
     if (a->bp == 0 || kn->driver[a->bp] != a || kn->err[a->bp] != BCKM_OK) return 0;
     /* The driver executes the chain from genesis (directly or replaying a
      * snapshot), so the key manager can never have missed a change. */
-    BCKM_ASSERT(index <= kn->followed[a->bp], "a driving replica reaches each change the key manager needs");
+    BCKM_ASSERT(index <= kn->followed[a->bp],
+                "a driving replica reaches each change the key manager needs");
     return kn->followed[a->bp] == index;
 }
 
@@ -188,8 +201,10 @@ static int app_deliver(void *self, const uint8_t *tx, size_t len) {
      * after it, are what the key manager commits from. */
     if (e == BCKM_OK) e = bckm_contract_apply_verified(a->st, &env, &a->kn->plan);
     if (e == BCKM_OK) e = log_append(a, tx);
-    if (e == BCKM_OK && drive) km_step(a->kn, a->bp, tx, &env, bckm_state_registry(a->st), foreign);
-    else if (e != BCKM_OK && a->kn->nevict && bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len)))
+    if (e == BCKM_OK && drive)
+        km_step(a->kn, a->bp, tx, &env, bckm_state_registry(a->st), foreign);
+    else if (e != BCKM_OK && a->kn->nevict &&
+             bckm_u64set_has(&a->kn->forged_envs, keynet_env_id(tx, len)))
         a->kn->byz.evicts_refused_exec++;
     return e == BCKM_OK ? BCKM_SIM_TX_OK : -e;
 }
@@ -202,7 +217,8 @@ static void app_commit(void *self, uint8_t hash[32]) {
      * mempool order made the block), otherwise drop it. */
     size_t k = a->log_n - a->block_from;
     if (a->check != NULL && a->recheck_next == a->carry_end && k <= a->pend_n &&
-        memcmp(a->log + a->block_from * BCKM_ENVELOPE_BYTES, a->pend, k * BCKM_ENVELOPE_BYTES) == 0) {
+        memcmp(a->log + a->block_from * BCKM_ENVELOPE_BYTES, a->pend, k * BCKM_ENVELOPE_BYTES) ==
+            0) {
         memmove(a->pend, a->pend + k * BCKM_ENVELOPE_BYTES, (a->pend_n - k) * BCKM_ENVELOPE_BYTES);
         a->pend_n -= k;
         a->recheck_next = 0;
@@ -226,9 +242,13 @@ static int replay(struct kapp *a, const uint8_t *envs, size_t n) {
         if (e == BCKM_OK) e = bckm_contract_apply(st, &env, &a->kn->plan);
         /* A change BP a->bp's key manager has not handled yet (it lagged
          * behind the snapshot): handled from this execution. */
-        if (e == BCKM_OK && drive) km_step(a->kn, a->bp, raw, &env, bckm_state_registry(st), foreign);
+        if (e == BCKM_OK && drive)
+            km_step(a->kn, a->bp, raw, &env, bckm_state_registry(st), foreign);
     }
-    if (e != BCKM_OK) { bckm_state_free(st); return e; }
+    if (e != BCKM_OK) {
+        bckm_state_free(st);
+        return e;
+    }
     bckm_state_free(a->st);
     a->st = st;
     check_state_drop(a);
@@ -255,11 +275,13 @@ static int app_restore(void *self, const uint8_t *buf, size_t len) {
     struct kapp *a = self;
     if (buf == NULL || len < 16) return BCKM_ERR_TRUNCATED;
     uint64_t h = bckm_get_u64(buf), n = bckm_get_u64(buf + 8);
-    if (n > (len - 16) / BCKM_ENVELOPE_BYTES || len - 16 != n * BCKM_ENVELOPE_BYTES) return BCKM_ERR_FORMAT;
+    if (n > (len - 16) / BCKM_ENVELOPE_BYTES || len - 16 != n * BCKM_ENVELOPE_BYTES)
+        return BCKM_ERR_FORMAT;
     int e = replay(a, buf + 16, (size_t)n);
     if (e != BCKM_OK) return e;
     a->log_n = 0;
-    for (uint64_t i = 0; i < n && e == BCKM_OK; i++) e = log_append(a, buf + 16 + i * BCKM_ENVELOPE_BYTES);
+    for (uint64_t i = 0; i < n && e == BCKM_OK; i++)
+        e = log_append(a, buf + 16 + i * BCKM_ENVELOPE_BYTES);
     if (e == BCKM_OK) a->height = h;
     return e;
 }
@@ -285,10 +307,9 @@ static void app_destroy(void *self) {
     free(a);
 }
 
-static const bckm_sim_app_ops kapp_ops = {
-    app_check, app_verify, app_begin, app_deliver, app_commit,
-    app_snapshot, app_restore, app_height, app_tx_id, app_destroy
-};
+static const bckm_sim_app_ops kapp_ops = { app_check,  app_verify,   app_begin,   app_deliver,
+                                           app_commit, app_snapshot, app_restore, app_height,
+                                           app_tx_id,  app_destroy };
 
 bckm_sim_app bckm_keynet_app(struct bckm_keynet *kn, uint32_t bp) {
     bckm_sim_app out = { &kapp_ops, NULL };
@@ -297,7 +318,10 @@ bckm_sim_app bckm_keynet_app(struct bckm_keynet *kn, uint32_t bp) {
     if (a == NULL) return out;
     a->kn = kn;
     a->bp = bp;
-    if (bckm_sim_sigcache_init(&a->verified, KAPP_SIGCACHE) != BCKM_OK) { free(a); return out; }
+    if (bckm_sim_sigcache_init(&a->verified, KAPP_SIGCACHE) != BCKM_OK) {
+        free(a);
+        return out;
+    }
     if (bckm_state_clone(kn->genesis, &a->st) != BCKM_OK) {
         bckm_sim_sigcache_free(&a->verified);
         free(a);
@@ -347,7 +371,7 @@ int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p
     struct bckm_keynet *kn = calloc(1, sizeof *kn);
     if (kn == NULL) return BCKM_ERR_NOMEM;
     kn->p = *p;
-    uint8_t seed[32] = {0};
+    uint8_t seed[32] = { 0 };
     bckm_put_u64(seed, p->seed);
     seed[8] = 'K';
     bckm_drbg_init(&kn->rng, seed);
@@ -363,8 +387,10 @@ int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p
     bckm_plan_init(&kn->plan);
     bckm_msgs_init(&kn->msgs);
     int e = bckm_sim_sigcache_init(&kn->shared_verified, KAPP_SIGCACHE * 4);
-    struct bckm_fleet_config fc = { p->bps, p->policy, p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1,
-                                    &kn->rng, sign_seed, NULL };
+    struct bckm_fleet_config fc = {
+        p->bps,   p->policy, p->max_nodes > p->nodes ? p->max_nodes : p->nodes + 1,
+        &kn->rng, sign_seed, NULL
+    };
     if (e == BCKM_OK) e = bckm_fleet_init(&kn->fleet, &fc);
     if (e == BCKM_OK) kn->have_fleet = 1;
     if (e == BCKM_OK) e = bckm_state_new(&kn->genesis, p->policy, &kn->fleet.bps);
@@ -374,8 +400,8 @@ int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p
         uint32_t b = 1 + i % p->bps;
         uint8_t kek[BCKM_KEY_BYTES];
         struct bckm_tx tx;
-        e = bckm_fleet_genesis_node(&kn->fleet, b, bckm_state_registry(kn->genesis), &kn->rng, genesis_apply,
-                                    kn->genesis, &kn->plan, &tx, kek);
+        e = bckm_fleet_genesis_node(&kn->fleet, b, bckm_state_registry(kn->genesis), &kn->rng,
+                                    genesis_apply, kn->genesis, &kn->plan, &tx, kek);
         if (e == BCKM_OK) e = list_push(&kn->live[b], tx.node_id);
         if (e == BCKM_OK && sampled(kn)) e = bckm_fleet_add(&kn->fleet, tx.node_id, kek);
         bckm_wipe(kek, sizeof kek);
@@ -383,7 +409,10 @@ int bckm_keynet_new(struct bckm_keynet **out, const struct bckm_keynet_params *p
     /* One bundle per simulated device: a large genesis never holds every
      * BP's bundles at once. */
     if (e == BCKM_OK) e = bckm_fleet_provision(&kn->fleet, bckm_state_registry(kn->genesis), 1);
-    if (e != BCKM_OK) { bckm_keynet_free(kn); return e; }
+    if (e != BCKM_OK) {
+        bckm_keynet_free(kn);
+        return e;
+    }
     *out = kn;
     return BCKM_OK;
 }
@@ -411,7 +440,7 @@ void bckm_keynet_free(struct bckm_keynet *kn) {
 /* ---- the request path ------------------------------------------------------------ */
 
 int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
-                   struct bckm_envelope *env) {
+                        struct bckm_envelope *env) {
     if (kn == NULL || view == NULL || env == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     const struct bckm_sets *reg = keynet_check_registry(view);
     if (reg == NULL) return BCKM_ERR_NOMEM;
@@ -421,7 +450,8 @@ int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32
         uint8_t kek[32];
         bckm_drbg_fill(&kn->rng, kek, 32);
         e = bckm_km_prepare_join(kn->fleet.km[bp], reg, kek, &env->tx);
-        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn)) e = bckm_fleet_add(&kn->fleet, env->tx.node_id, kek);
+        if (e == BCKM_OK && device_of(kn, env->tx.node_id) == NULL && sampled(kn))
+            e = bckm_fleet_add(&kn->fleet, env->tx.node_id, kek);
         bckm_wipe(kek, sizeof kek);
     } else {
         struct nodelist *l = &kn->live[bp];
@@ -430,7 +460,8 @@ int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32
         for (uint32_t tries = 0; tries < 16 && l->n > 0; tries++) {
             pick = l->ids[keynet_rnd(kn, l->n)];
             uint32_t set, at;
-            if (!bckm_map_get(&kn->leaving, pick, NULL) && bckm_sets_node(reg, pick, &set, &at) == BCKM_OK) {
+            if (!bckm_map_get(&kn->leaving, pick, NULL) &&
+                bckm_sets_node(reg, pick, &set, &at) == BCKM_OK) {
                 e = BCKM_OK;
                 break;
             }
@@ -442,8 +473,9 @@ int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32
 }
 
 int bckm_keynet_seal(struct bckm_keynet *kn, uint32_t bp, struct bckm_envelope *env,
-                uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
-    if (kn == NULL || env == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
+                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+    if (kn == NULL || env == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps)
+        return BCKM_ERR_ARG;
     env->version = BCKM_ENVELOPE_VERSION;
     env->bp = bp;
     env->seq = ++kn->next_seq[bp];
@@ -453,21 +485,26 @@ int bckm_keynet_seal(struct bckm_keynet *kn, uint32_t bp, struct bckm_envelope *
 }
 
 int bckm_keynet_request(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
-                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+                        uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
     int e = bckm_keynet_prepare(kn, view, bp, op, &env);
     if (e == BCKM_OK) e = bckm_keynet_seal(kn, bp, &env, env_out);
     return e;
 }
 
-void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp, const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
+void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp,
+                         const uint8_t env_bytes[BCKM_ENVELOPE_BYTES]) {
     struct bckm_envelope env;
     if (bckm_envelope_decode(env_bytes, BCKM_ENVELOPE_BYTES, &env) != BCKM_OK) return;
-    if (env.tx.op == BCKM_OP_JOIN) bckm_km_abort(kn->fleet.km[bp], env.tx.node_id);
-    else (void)bckm_map_del(&kn->leaving, env.tx.node_id);
+    if (env.tx.op == BCKM_OP_JOIN)
+        bckm_km_abort(kn->fleet.km[bp], env.tx.node_id);
+    else
+        (void)bckm_map_del(&kn->leaving, env.tx.node_id);
 }
 
-static uint64_t clock_ns(const struct bckm_keynet *kn) { return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0; }
+static uint64_t clock_ns(const struct bckm_keynet *kn) {
+    return kn->p.clock_ns != NULL ? kn->p.clock_ns() : 0;
+}
 
 /* gcc -fanalyzer (GCC 12) reports the grown q->s as leaked: a false positive,
  * the pointer is stored in *q. */
@@ -500,20 +537,26 @@ static int step_push(struct steps *q, const uint8_t *raw, uint64_t ns) {
  * kn->plan what it did. foreign: the change removes a node its BP does not
  * serve. Then bp's devices get the messages, unless withheld.
  */
-static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, const struct bckm_envelope *env,
-                    const struct bckm_sets *reg, int foreign) {
-    BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK, "only a working key manager steps");
+static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw,
+                    const struct bckm_envelope *env, const struct bckm_sets *reg, int foreign) {
+    BCKM_ASSERT(bp >= 1 && bp <= kn->p.bps && kn->err[bp] == BCKM_OK,
+                "only a working key manager steps");
     if (foreign) {
         kn->byz.evicts_executed++;
-        keynet_byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id, env->bp);
+        keynet_byz_note(kn, "a node was evicted by a BP that does not serve it", env->tx.node_id,
+                        env->bp);
     }
     uint64_t t0 = clock_ns(kn);
     bckm_msgs_clear(&kn->msgs);
     int e = bckm_km_commit(kn->fleet.km[bp], reg, env->bp, &env->tx, &kn->plan, &kn->msgs);
     if (e == BCKM_OK && bckm_id_bp(env->tx.node_id) == bp) {
         /* Bookkeeping of who the serving BP may pick for a leave. */
-        if (env->tx.op == BCKM_OP_JOIN) e = list_push(&kn->live[bp], env->tx.node_id);
-        else { list_remove(&kn->live[bp], env->tx.node_id); (void)bckm_map_del(&kn->leaving, env->tx.node_id); }
+        if (env->tx.op == BCKM_OP_JOIN)
+            e = list_push(&kn->live[bp], env->tx.node_id);
+        else {
+            list_remove(&kn->live[bp], env->tx.node_id);
+            (void)bckm_map_del(&kn->leaving, env->tx.node_id);
+        }
     }
     if (e == BCKM_OK) {
         kn->followed[bp]++;
@@ -531,8 +574,8 @@ static void km_step(struct bckm_keynet *kn, uint32_t bp, const uint8_t *raw, con
     kn->device_ns += clock_ns(kn) - t1;
 }
 
-int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
-                  uint64_t *ns_out) {
+int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped,
+                       uint8_t env_out[BCKM_ENVELOPE_BYTES], uint64_t *ns_out) {
     if (kn == NULL || stepped == NULL || bp == 0 || bp > kn->p.bps) return BCKM_ERR_ARG;
     struct steps *q = &kn->done[bp];
     *stepped = 0;
@@ -573,18 +616,23 @@ uint32_t bckm_keynet_pending(const struct bckm_keynet *kn, uint32_t bp, const bc
     return (uint32_t)(untaken + (n > kn->followed[bp] ? n - kn->followed[bp] : 0));
 }
 
-uint32_t bckm_keynet_check_devices(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs) {
+uint32_t bckm_keynet_check_devices(struct bckm_keynet *kn, const bckm_sim_app *app,
+                                   uint32_t pairs) {
     return bckm_keynet_check_devices_of(kn, app, pairs, NULL);
 }
 
-uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs,
-                                 const uint8_t *bps) {
+uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app,
+                                      uint32_t pairs, const uint8_t *bps) {
     struct bckm_fleet_check ck;
-    if (bckm_fleet_check(&kn->fleet, bckm_keynet_registry(app), &kn->rng, pairs, bps, &ck) != BCKM_OK) return 1;
+    if (bckm_fleet_check(&kn->fleet, bckm_keynet_registry(app), &kn->rng, pairs, bps, &ck) !=
+        BCKM_OK)
+        return 1;
     return ck.bad_devices + ck.disagree + (uint32_t)(kn->device_errors + kn->fleet.errors);
 }
 
-void bckm_keynet_keys_digest(const struct bckm_keynet *kn, uint8_t out[32]) { bckm_fleet_keys_digest(&kn->fleet, out); }
+void bckm_keynet_keys_digest(const struct bckm_keynet *kn, uint8_t out[32]) {
+    bckm_fleet_keys_digest(&kn->fleet, out);
+}
 
 void bckm_keynet_stats(const struct bckm_keynet *kn, struct bckm_keynet_stats *st) {
     memset(st, 0, sizeof *st);

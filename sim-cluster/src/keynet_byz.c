@@ -11,10 +11,10 @@
 #include <string.h>
 
 /* A random BP with behaviour `what`, other than `not`; 0 when none. */
-static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not) {
+static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not ) {
     uint32_t ids[BCKM_MAX_BPS], n = 0;
     for (uint32_t b = 1; b <= kn->p.bps; b++)
-        if ((kn->p.byz_keys[b] & what) && b != not) ids[n++] = b;
+        if ((kn->p.byz_keys[b] & what) && b != not ) ids[n++] = b;
     return n ? ids[keynet_adv_rnd(kn, n)] : 0;
 }
 
@@ -24,8 +24,8 @@ static uint32_t pick_byz(struct bckm_keynet *kn, uint8_t what, uint32_t not) {
  * the outcome: any acceptance is a violation. signer: the Byzantine BP
  * whose key signed it (for the trust_byz test hook), 0 for a replay.
  */
-static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const uint8_t *msg, size_t len,
-                         int replay, uint32_t signer) {
+static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const uint8_t *msg,
+                         size_t len, int replay, uint32_t signer) {
     uint8_t id = d->bp_id, pk[32];
     memcpy(pk, d->bp_pk, 32);
     if (kn->p.trust_byz && signer != 0) {
@@ -39,7 +39,8 @@ static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const ui
         kn->byz.replayed++;
         if (e == BCKM_OK) {
             kn->byz.replays_accepted++;
-            keynet_byz_note(kn, "an honest BP's device accepted a replayed rekey message", d->node_id, id);
+            keynet_byz_note(kn, "an honest BP's device accepted a replayed rekey message",
+                            d->node_id, id);
         } else {
             kn->byz.replays_refused++;
         }
@@ -47,7 +48,8 @@ static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const ui
         kn->byz.forged++;
         if (e == BCKM_OK) {
             kn->byz.forged_accepted++;
-            keynet_byz_note(kn, "an honest BP's device accepted a forged rekey message", d->node_id, id);
+            keynet_byz_note(kn, "an honest BP's device accepted a forged rekey message", d->node_id,
+                            id);
         } else {
             kn->byz.forged_refused++;
         }
@@ -56,13 +58,16 @@ static void attack_apply(struct bckm_keynet *kn, struct bckm_device *d, const ui
 
 /* Signs one sealed message (no trailer) as a one-message batch of BP b;
  * the complete message in *out (malloc'd). */
-static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, size_t len, uint8_t **out,
-                    size_t *out_len) {
+static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, size_t len,
+                    uint8_t **out, size_t *out_len) {
     struct bckm_msgs m;
     bckm_msgs_init(&m);
     m.buf = malloc(len);
     m.refs = malloc(sizeof *m.refs);
-    if (m.buf == NULL || m.refs == NULL) { bckm_msgs_free(&m); return BCKM_ERR_NOMEM; }
+    if (m.buf == NULL || m.refs == NULL) {
+        bckm_msgs_free(&m);
+        return BCKM_ERR_NOMEM;
+    }
     memcpy(m.buf, sealed, len);
     m.len = m.cap = len;
     m.refs_cap = 1;
@@ -75,8 +80,12 @@ static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, s
     int e = bckm_rekey_batch_sign(&m, 0, b, kn->fleet.sign_sk[b]);
     if (e == BCKM_OK) {
         *out = malloc(m.refs[0].len);
-        if (*out == NULL) e = BCKM_ERR_NOMEM;
-        else { memcpy(*out, m.buf + m.refs[0].off, m.refs[0].len); *out_len = m.refs[0].len; }
+        if (*out == NULL)
+            e = BCKM_ERR_NOMEM;
+        else {
+            memcpy(*out, m.buf + m.refs[0].off, m.refs[0].len);
+            *out_len = m.refs[0].len;
+        }
     }
     bckm_msgs_free(&m);
     return e;
@@ -95,7 +104,8 @@ static int byz_sign(struct bckm_keynet *kn, uint32_t b, const uint8_t *sealed, s
  *  4  a bundle for the node at the next epoch, under a key b made up
  *     (it cannot know the node KEK), signed by b.
  */
-static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp, const uint8_t *real, size_t len) {
+static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp,
+                      const uint8_t *real, size_t len) {
     uint32_t b = pick_byz(kn, BCKM_KEYNET_BYZ_FORGE, bp);
     struct bckm_msg_header h;
     if (b == 0 || bckm_msg_header_decode(real, len, &h) != BCKM_OK) return;
@@ -126,9 +136,11 @@ static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp
         bckm_writer_u32(&w, d->set_id);
         bckm_writer_u8(&w, 0);
         memset(rnd32, 0, 32);
-        bckm_writer_bytes(&w, rnd32, 32);                         /* code (absent) */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* pair seed */
-        bckm_drbg_fill(&kn->adv, rnd32, 32); bckm_writer_bytes(&w, rnd32, 32); /* set KEK */
+        bckm_writer_bytes(&w, rnd32, 32); /* code (absent) */
+        bckm_drbg_fill(&kn->adv, rnd32, 32);
+        bckm_writer_bytes(&w, rnd32, 32); /* pair seed */
+        bckm_drbg_fill(&kn->adv, rnd32, 32);
+        bckm_writer_bytes(&w, rnd32, 32); /* set KEK */
         bckm_writer_u16(&w, 0);
         bckm_writer_u16(&w, 0);
         if (w.err) return;
@@ -151,7 +163,8 @@ static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp
             memcpy(key, d->set_kek, 32);
             uint8_t *bd = opened + BCKM_MSG_HEADER_BYTES;
             /* update: op 1 | subject 4 | has set refresh 1 | r_S 16 */
-            if (h.kind == BCKM_MSG_UPDATE && h.body_len >= 22 && bd[5] == 1) bckm_drbg_fill(&kn->adv, bd + 6, 16);
+            if (h.kind == BCKM_MSG_UPDATE && h.body_len >= 22 && bd[5] == 1)
+                bckm_drbg_fill(&kn->adv, bd + 6, 16);
         } else {
             bckm_drbg_fill(&kn->adv, opened + BCKM_MSG_HEADER_BYTES, h.body_len);
         }
@@ -166,7 +179,10 @@ static void forge_for(struct bckm_keynet *kn, struct bckm_device *d, uint32_t bp
         attack_apply(kn, d, full, fl, 0, v == 1 ? 0 : b);
     }
     bckm_wipe(key, sizeof key);
-    if (opened != NULL) { bckm_wipe(opened, len); free(opened); }
+    if (opened != NULL) {
+        bckm_wipe(opened, len);
+        free(opened);
+    }
     free(sealed);
     free(full);
 }
@@ -196,7 +212,10 @@ static void record(struct bckm_keynet *kn, uint32_t node, const uint8_t *msg, si
     uint8_t *c = realloc(r->msg, len);
     if (c == NULL) return;
     memcpy(c, msg, len);
-    r->msg = c; r->len = len; r->node = node; r->epoch = h.epoch;
+    r->msg = c;
+    r->len = len;
+    r->node = node;
+    r->epoch = h.epoch;
     kn->rec_next = (kn->rec_next + 1) % 64;
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -213,31 +232,35 @@ static void record(struct bckm_keynet *kn, uint32_t node, const uint8_t *msg, si
 struct delivery {
     struct bckm_keynet *kn;
     uint32_t bp;
-    int attack;            /* bp is honest and some BP forges or replays */
-    uint32_t budget;       /* forgeries and replays left in this batch */
-    uint32_t sleeper;      /* node that misses this batch (0: none) */
-    uint32_t stray;        /* a forging bp's messages left to send astray */
+    int attack;       /* bp is honest and some BP forges or replays */
+    uint32_t budget;  /* forgeries and replays left in this batch */
+    uint32_t sleeper; /* node that misses this batch (0: none) */
+    uint32_t stray;   /* a forging bp's messages left to send astray */
 };
 
-static struct bckm_device *honest_victim(struct bckm_keynet *kn, uint32_t not) {
+static struct bckm_device *honest_victim(struct bckm_keynet *kn, uint32_t not ) {
     for (int tries = 0; tries < 8 && kn->fleet.ndevs > 0; tries++) {
         struct bckm_device *d = kn->fleet.devs[keynet_adv_rnd(kn, kn->fleet.ndevs)].dev;
         uint32_t b = bckm_id_bp(d->node_id);
-        if (d->node_id != 0 && b != not && kn->p.byz_keys[b] == 0) return d;
+        if (d->node_id != 0 && b != not &&kn->p.byz_keys[b] == 0) return d;
     }
     return NULL;
 }
 
 /* The fleet's filter: sees every routed pair before the device does. fd is
  * the node's store when bp serves it. */
-static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd, const uint8_t *msg, size_t len) {
+static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd, const uint8_t *msg,
+                            size_t len) {
     struct delivery *dl = ctx;
     struct bckm_keynet *kn = dl->kn;
     if (dl->stray > 0 && bckm_id_bp(node) == dl->bp && keynet_adv_rnd(kn, 4) == 0) {
         /* A forging BP's own message, signed by it, handed to a device of
          * another BP as is. */
         struct bckm_device *v = honest_victim(kn, dl->bp);
-        if (v != NULL) { dl->stray--; attack_apply(kn, v, msg, len, 0, dl->bp); }
+        if (v != NULL) {
+            dl->stray--;
+            attack_apply(kn, v, msg, len, 0, dl->bp);
+        }
     }
     if (fd == NULL || node == dl->sleeper) return 0;
     struct bckm_device *d = fd->dev;
@@ -250,7 +273,8 @@ static int adversary_filter(void *ctx, uint32_t node, struct bckm_fleet_dev *fd,
     return 1;
 }
 
-static void deliver_as(struct bckm_keynet *kn, struct delivery *dl, const struct bckm_sets *reg, struct bckm_msgs *m) {
+static void deliver_as(struct bckm_keynet *kn, struct delivery *dl, const struct bckm_sets *reg,
+                       struct bckm_msgs *m) {
     /* The fleet counts a routing failure with the refusals. */
     (void)bckm_fleet_deliver(&kn->fleet, dl->bp, reg, m, adversary_filter, dl);
 }
@@ -263,7 +287,8 @@ static uint32_t pick_sleeper(struct bckm_keynet *kn, uint32_t bp, const struct b
         uint32_t u = l->ids[keynet_adv_rnd(kn, l->n)], set, at;
         struct bckm_device *d = bckm_fleet_device(&kn->fleet, u);
         if (d != NULL && d->node_id == u && d->epoch + 1 == bckm_sets_epoch(reg) &&
-            bckm_sets_node(reg, u, &set, &at) == BCKM_OK && at == bp && !bckm_map_get(&kn->leaving, u, NULL))
+            bckm_sets_node(reg, u, &set, &at) == BCKM_OK && at == bp &&
+            !bckm_map_get(&kn->leaving, u, NULL))
             return u;
     }
     return 0;
@@ -278,7 +303,7 @@ static void wake(struct bckm_keynet *kn, uint32_t bp, const struct bckm_sets *re
     uint32_t on;
     uint64_t last;
     bckm_drbg_fill(&kn->adv, ch, sizeof ch);
-    ch[0] |= 1;  /* never all zero */
+    ch[0] |= 1; /* never all zero */
     bckm_device_begin_resync(d, ch);
     kn->byz.resyncs++;
     replay_for(kn, d);
@@ -300,7 +325,8 @@ void keynet_byz_release(struct bckm_keynet *kn, uint32_t bp, const struct bckm_s
     if (kn->p.byz_keys[bp] == 0 && (kn->nforge || kn->nreplay)) {
         dl.attack = 1;
         dl.budget = 3;
-        if (kn->nreplay && kn->msgs.n > 0 && keynet_adv_rnd(kn, 4) == 0) dl.sleeper = pick_sleeper(kn, bp, reg);
+        if (kn->nreplay && kn->msgs.n > 0 && keynet_adv_rnd(kn, 4) == 0)
+            dl.sleeper = pick_sleeper(kn, bp, reg);
     } else if (kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_FORGE) {
         dl.stray = 2;
     }
@@ -309,7 +335,7 @@ void keynet_byz_release(struct bckm_keynet *kn, uint32_t bp, const struct bckm_s
 }
 
 int bckm_keynet_byz_evict(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp,
-                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
+                          uint8_t env_out[BCKM_ENVELOPE_BYTES]) {
     if (kn == NULL || view == NULL || env_out == NULL || bp == 0 || bp > kn->p.bps ||
         !(kn->p.byz_keys[bp] & BCKM_KEYNET_BYZ_EVICT))
         return BCKM_ERR_ARG;
@@ -332,7 +358,8 @@ int bckm_keynet_byz_evict(struct bckm_keynet *kn, const bckm_sim_app *view, uint
     env.tx.op = keynet_adv_rnd(kn, 2) ? BCKM_OP_EVICT : BCKM_OP_LEAVE;
     bckm_drbg_fill(&kn->adv, env.tx.refresh, sizeof env.tx.refresh);
     e = bckm_keynet_seal(kn, bp, &env, env_out);
-    if (e == BCKM_OK && bckm_u64set_add(&kn->forged_envs, keynet_env_id(env_out, BCKM_ENVELOPE_BYTES)) < 0)
+    if (e == BCKM_OK &&
+        bckm_u64set_add(&kn->forged_envs, keynet_env_id(env_out, BCKM_ENVELOPE_BYTES)) < 0)
         e = BCKM_ERR_NOMEM;
     if (e == BCKM_OK) kn->byz.evicts++;
     return e;

@@ -20,7 +20,7 @@ struct kapp;
 
 struct step {
     uint8_t env[BCKM_ENVELOPE_BYTES];
-    uint64_t ns;                      /* the key manager's CPU time, measured */
+    uint64_t ns; /* the key manager's CPU time, measured */
 };
 
 struct nodelist {
@@ -43,15 +43,18 @@ struct bckm_keynet {
      * its first failure (it then stops). */
     size_t followed[BCKM_MAX_BPS + 1];
     struct kapp *driver[BCKM_MAX_BPS + 1];
-    struct steps { struct step *s; size_t head, n, cap; } done[BCKM_MAX_BPS + 1];
+    struct steps {
+        struct step *s;
+        size_t head, n, cap;
+    } done[BCKM_MAX_BPS + 1];
     int err[BCKM_MAX_BPS + 1];
-    uint64_t device_ns;               /* CPU time of device work, measured */
+    uint64_t device_ns; /* CPU time of device work, measured */
     struct bckm_plan plan;
     struct bckm_msgs msgs;
     struct bckm_drbg rng;
     struct nodelist live[BCKM_MAX_BPS + 1]; /* current members served by each BP */
-    struct bckm_map leaving;          /* node ID -> 1 while its leave is in flight */
-    uint64_t device_errors;           /* besides the fleet's delivery refusals */
+    struct bckm_map leaving;                /* node ID -> 1 while its leave is in flight */
+    uint64_t device_errors;                 /* besides the fleet's delivery refusals */
     /* Envelopes some replica verified: the simulator does the work once and
      * charges every other replica verify_charge_ns for it. */
     bckm_sim_sigcache shared_verified;
@@ -61,14 +64,21 @@ struct bckm_keynet {
      * delivered (what a replayer recorded), the forged envelopes' IDs. */
     uint32_t nforge, nreplay, nevict;
     struct bckm_drbg adv;
-    struct recorded { uint32_t node; uint64_t epoch; size_t len; uint8_t *msg; } rec[64];
+    struct recorded {
+        uint32_t node;
+        uint64_t epoch;
+        size_t len;
+        uint8_t *msg;
+    } rec[64];
     uint32_t rec_next;
     bckm_u64set forged_envs;
     struct bckm_keynet_byz_stats byz;
 };
 
 /* The network's stream (requests, device sample, device checks). */
-static inline uint32_t keynet_rnd(struct bckm_keynet *kn, uint32_t bound) { return bckm_fleet_rand(&kn->rng, bound); }
+static inline uint32_t keynet_rnd(struct bckm_keynet *kn, uint32_t bound) {
+    return bckm_fleet_rand(&kn->rng, bound);
+}
 /* The key-layer adversary's own stream: an honest run draws the same
  * without it. */
 static inline uint32_t keynet_adv_rnd(struct bckm_keynet *kn, uint32_t bound) {
@@ -82,7 +92,8 @@ static inline uint64_t keynet_env_id(const uint8_t *tx, size_t len) {
 }
 
 /* The first violation, kept for the run's report. */
-static inline void keynet_byz_note(struct bckm_keynet *kn, const char *what, uint32_t node, uint32_t bp) {
+static inline void keynet_byz_note(struct bckm_keynet *kn, const char *what, uint32_t node,
+                                   uint32_t bp) {
     if (kn->byz.first[0] != '\0') return;
     snprintf(kn->byz.first, sizeof kn->byz.first, "%s (node %u, BP %u)", what, node, bp);
 }

@@ -17,10 +17,10 @@ typedef struct {
     uint8_t client_key[32];
     kv_entry *kv;
     uint64_t height;
-    uint64_t executed;      /* number of txs that executed successfully */
-    uint8_t chain[32];      /* running hash of executed tx ids, in order */
-    bckm_u64set done;       /* ids that executed: a replay is a DUPLICATE */
-    uint64_t *done_list;    /* the same ids in execution order (snapshots) */
+    uint64_t executed;   /* number of txs that executed successfully */
+    uint8_t chain[32];   /* running hash of executed tx ids, in order */
+    bckm_u64set done;    /* ids that executed: a replay is a DUPLICATE */
+    uint64_t *done_list; /* the same ids in execution order (snapshots) */
     size_t done_cap;
 } kv_app;
 
@@ -86,7 +86,8 @@ static int kv_deliver(void *self, const uint8_t *tx, size_t len) {
     /* deliver_tx has no code for "out of memory", and skipping the record
      * would let this replica diverge from the others in silence. */
     int recorded = record_done(a, bckm_get_u64(tx));
-    BCKM_ASSERT(recorded == BCKM_OK, "out of memory recording an executed tx: stop rather than diverge");
+    BCKM_ASSERT(recorded == BCKM_OK,
+                "out of memory recording an executed tx: stop rather than diverge");
     e->version++;
     e->value = bckm_get_u64(tx + 20);
     return BCKM_SIM_TX_OK;
@@ -178,8 +179,8 @@ static void kv_destroy(void *self) {
 }
 
 static const bckm_sim_app_ops kv_ops = {
-    kv_check, kv_verify, kv_begin, kv_deliver, kv_commit, kv_snapshot, kv_restore,
-    kv_height, kv_tx_id, kv_destroy,
+    kv_check,    kv_verify,  kv_begin,  kv_deliver, kv_commit,
+    kv_snapshot, kv_restore, kv_height, kv_tx_id,   kv_destroy,
 };
 
 bckm_sim_app bckm_kv_new(uint32_t keys, const uint8_t client_key[32]) {
@@ -188,7 +189,10 @@ bckm_sim_app bckm_kv_new(uint32_t keys, const uint8_t client_key[32]) {
     kv_app *a = calloc(1, sizeof *a);
     if (a == NULL) return app;
     a->kv = calloc(keys, sizeof *a->kv);
-    if (a->kv == NULL) { free(a); return app; }
+    if (a->kv == NULL) {
+        free(a);
+        return app;
+    }
     a->keys = keys;
     memcpy(a->client_key, client_key, 32);
     bckm_u64set_init(&a->done);

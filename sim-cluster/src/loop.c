@@ -25,12 +25,16 @@ static void handle(cluster_t *c, const bckm_sim_event *ev) {
     if (bp_event(ev->kind)) {
         bp_t *me = &c->bp[i];
         /* The BP's CPU is busy, or others wait before this event. */
-        if (me->up && (me->busy_until > now || me->held_len > 0)) bp_hold(c, i, ev, now);
-        else bp_handle(c, ev);
+        if (me->up && (me->busy_until > now || me->held_len > 0))
+            bp_hold(c, i, ev, now);
+        else
+            bp_handle(c, ev);
         return;
     }
-    if (ev->kind == EV_DEADLINE) clients_deadline(c, ev->arg, now);
-    else faults_handle(c, ev);
+    if (ev->kind == EV_DEADLINE)
+        clients_deadline(c, ev->arg, now);
+    else
+        faults_handle(c, ev);
 }
 
 /* All work is done and every honest BP that is up holds the same height. */
@@ -41,8 +45,10 @@ static int settled(const cluster_t *c) {
         if (!c->honest[i]) continue;
         if (!c->bp[i].up) return 0;
         uint64_t hi = bp_height(&c->bp[i]);
-        if (h == UINT64_MAX) h = hi;
-        else if (hi != h) return 0;
+        if (h == UINT64_MAX)
+            h = hi;
+        else if (hi != h)
+            return 0;
     }
     return 1;
 }
@@ -50,9 +56,10 @@ static int settled(const cluster_t *c) {
 /* Every BP's ledger, empty; with lmdb each opens its store, which must hold
  * no entry (a run never continues another run's chain). */
 static int ledgers_open(cluster_t *c) {
-    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && mkdir(c->p.ledger_dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(c->res->violation, sizeof c->res->violation, "ledger directory %s: %s", c->p.ledger_dir,
-                 strerror(errno));
+    if (c->p.ledger == BCKM_SIM_LEDGER_LMDB && mkdir(c->p.ledger_dir, 0700) != 0 &&
+        errno != EEXIST) {
+        snprintf(c->res->violation, sizeof c->res->violation, "ledger directory %s: %s",
+                 c->p.ledger_dir, strerror(errno));
         return BCKM_ERR_IO;
     }
     for (uint32_t i = 0; i < c->n; i++) {
@@ -64,8 +71,8 @@ static int ledgers_open(cluster_t *c) {
 
 /* What bckm_sim_run accepts; everything else is BCKM_ERR_ARG. */
 static int params_check(const bckm_sim_params *params) {
-    if (params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS ||
-        params->profile == NULL || params->block_max_txs == 0 || params->mempool_cap == 0 ||
+    if (params->bps == 0 || params->bps > BCKM_SIM_MAX_BPS || params->profile == NULL ||
+        params->block_max_txs == 0 || params->mempool_cap == 0 ||
         params->plan_len > BCKM_SIM_PLAN_MAX || params->requests > 0x00FFFFFFu)
         return BCKM_ERR_ARG;
     if (params->app == BCKM_SIM_APP_KV && (params->keys == 0 || params->keys > BCKM_KV_KEYS_MAX))
@@ -76,7 +83,8 @@ static int params_check(const bckm_sim_params *params) {
         return BCKM_ERR_ARG;
     if (params->app != BCKM_SIM_APP_KV && params->app != BCKM_SIM_APP_KEYS) return BCKM_ERR_ARG;
     if (params->ledger != BCKM_SIM_LEDGER_MEM &&
-        (params->ledger != BCKM_SIM_LEDGER_LMDB || params->ledger_dir == NULL || params->ledger_dir[0] == '\0'))
+        (params->ledger != BCKM_SIM_LEDGER_LMDB || params->ledger_dir == NULL ||
+         params->ledger_dir[0] == '\0'))
         return BCKM_ERR_ARG;
     for (uint32_t k = 0; k < params->plan_len; k++) {
         const bckm_sim_plan *pl = &params->plan[k];
@@ -101,7 +109,8 @@ static void draw_streams_and_keys(cluster_t *c) {
         crypto_sign_seed_keypair(c->pk[i], c->sk[i], s);
         bckm_wipe(s, sizeof s);
     }
-    for (size_t k = 0; k < 4; k++) bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
+    for (size_t k = 0; k < 4; k++)
+        bckm_put_u64(c->client_key + 8 * k, bckm_sim_rng_next(&keys_rng));
     bckm_sim_rng_seed(&c->keyadv_rng, bckm_sim_seed_derive(seed, "key-adversary"));
 }
 
@@ -125,7 +134,9 @@ static void draw_byzantine(cluster_t *c) {
         for (uint32_t i = c->n - 1; i > 0; i--) {
             uint32_t j = (uint32_t)bckm_sim_rng_below(&br, i + 1);
             // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): c->n >= 1 (checked above), ids[0..n-1] set
-            uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
+            uint32_t t = ids[i];
+            ids[i] = ids[j];
+            ids[j] = t;
         }
         for (uint32_t i = 0; i < k; i++) {
             int kind = params->faults.byz_kind;
@@ -169,7 +180,7 @@ static int setup(cluster_t *c, const bckm_sim_params *params, bckm_sim_result *r
     if (e != BCKM_OK) return e;
     bckm_sim_app ref = c->wl->new_app(c, UINT32_MAX);
     if (ref.self == NULL) return BCKM_ERR_NOMEM;
-    e = bckm_sim_checker_init(&c->ck, c->n, (const uint8_t (*)[32])c->pk, ref);
+    e = bckm_sim_checker_init(&c->ck, c->n, (const uint8_t(*)[32])c->pk, ref);
     if (e != BCKM_OK) {
         ref.ops->destroy(ref.self);
         return e;
@@ -227,7 +238,8 @@ static void run_loop(cluster_t *c) {
         if (ev.time_us > deadline) {
             res->outcome = BCKM_SIM_LIVENESS;
             snprintf(res->violation, sizeof res->violation,
-                     "liveness: %" PRIu64 " of %u requests unfinished %" PRIu64 " us after faults healed",
+                     "liveness: %" PRIu64 " of %u requests unfinished %" PRIu64
+                     " us after faults healed",
                      (uint64_t)c->p.requests - c->done, c->p.requests, c->p.liveness_us);
             break;
         }
@@ -264,10 +276,14 @@ static void debug_dump(const cluster_t *c) {
                     r, q->bp, q->attempt, q->fresh, q->accepted_ever, q->gen);
     }
     for (uint32_t i = 0; i < c->n; i++)
-        fprintf(stderr, "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64 " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64 "\n", i,
-                c->bp[i].up, c->bp[i].byz, bp_height(&c->bp[i]),
+        fprintf(stderr,
+                "bp %u: up %d byz %d height %" PRIu64 " view %" PRIu64
+                " in_vc %d mp %zu fetches %" PRIu64 " rejected %" PRIu64 " kind %d hint %" PRIu64
+                "\n",
+                i, c->bp[i].up, c->bp[i].byz, bp_height(&c->bp[i]),
                 c->bp[i].live ? c->bp[i].rep.d.view : 0, c->bp[i].live ? c->bp[i].rep.d.in_vc : 0,
-                c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches, c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
+                c->bp[i].live ? c->bp[i].mp.len : 0, c->bp[i].rep.fetches,
+                c->bp[i].rep.rejected_msgs, c->p.byz_kind[i], c->bp[i].rep.hint[3]);
 }
 
 /* Frees all a cluster holds, whatever setup got to (c->bp may be NULL). */

@@ -79,7 +79,8 @@ int bckm_sim_mempool_reap(const bckm_sim_mempool *m, uint32_t max, bckm_sim_bloc
     return BCKM_OK;
 }
 
-void bckm_sim_mempool_update(bckm_sim_mempool *m, const bckm_sim_app *app, const bckm_sim_block *b) {
+void bckm_sim_mempool_update(bckm_sim_mempool *m, const bckm_sim_app *app,
+                             const bckm_sim_block *b) {
     bckm_u64set in_block;
     bckm_u64set_init(&in_block);
     uint32_t off = 0;
@@ -99,8 +100,10 @@ void bckm_sim_mempool_update(bckm_sim_mempool *m, const bckm_sim_app *app, const
             keep = 0;
             m->rechecked_out++;
         }
-        if (keep) m->e[w++] = e;
-        else free(e.tx);
+        if (keep)
+            m->e[w++] = e;
+        else
+            free(e.tx);
     }
     m->len = w;
     bckm_u64set_free(&in_block);

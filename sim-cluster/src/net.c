@@ -94,8 +94,8 @@ int bckm_sim_faults_parse(const char *spec, bckm_sim_faults *out, char *err, siz
         size_t kl = (size_t)(eq - p);
         const char *v = eq + 1;
         size_t vl = len - kl - 1;
-        static const char *const keys[] = { "loss", "dup", "reorder", "partition", "crash",
-                                            "byz", "byzn" };
+        static const char *const keys[] = { "loss",  "dup", "reorder", "partition",
+                                            "crash", "byz", "byzn" };
         int k = -1;
         for (int i = 0; i < 7; i++)
             if (strlen(keys[i]) == kl && memcmp(keys[i], p, kl) == 0) k = i;
@@ -114,7 +114,8 @@ int bckm_sim_faults_parse(const char *spec, bckm_sim_faults *out, char *err, siz
             }
             if (kind < 0)
                 return fail(err, errlen,
-                            "unknown byz kind (silent|equivocate|censor|invalid|forge|mixed)", v, vl);
+                            "unknown byz kind (silent|equivocate|censor|invalid|forge|mixed)", v,
+                            vl);
             f.byz_kind = kind;
         } else {
             uint32_t n;

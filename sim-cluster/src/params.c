@@ -37,8 +37,9 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
     p->seed = seed;
     p->bps = bps ? bps : sizes[bckm_sim_rng_below(&r, 4)];
     uint32_t f = bckm_pbft_f(p->bps);
-    uint32_t k = byzantine >= 0 ? (uint32_t)byzantine
-               : byzantine == BCKM_SIM_SWARM_F ? f : (uint32_t)bckm_sim_rng_below(&r, f + 1);
+    uint32_t k = byzantine >= 0                  ? (uint32_t)byzantine
+                 : byzantine == BCKM_SIM_SWARM_F ? f
+                                                 : (uint32_t)bckm_sim_rng_below(&r, f + 1);
     if (k > p->bps) k = p->bps;
     static const bckm_sim_ratio loss[] = { { 0, 1 }, { 1, 200 }, { 1, 50 }, { 1, 20 } };
     static const bckm_sim_ratio dup[] = { { 0, 1 }, { 1, 100 }, { 1, 20 } };
@@ -75,7 +76,9 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
         for (uint32_t i = p->bps - 1; i > 0; i--) {
             uint32_t j = (uint32_t)bckm_sim_rng_below(&r, i + 1);
             // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): p->bps >= 1, ids[0..bps-1] set
-            uint32_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
+            uint32_t t = ids[i];
+            ids[i] = ids[j];
+            ids[j] = t;
         }
         // cppcheck-suppress uninitvar ; i < k <= p->bps and ids[0..bps-1] are set
         for (uint32_t i = 0; i < k; i++) p->byz_kind[ids[i]] = 1 + (int)bckm_sim_rng_below(&r, 5);
@@ -84,7 +87,8 @@ void bckm_sim_swarm_params(uint64_t seed, uint32_t bps, int byzantine, bckm_sim_
     p->faults.byz_count = (int)k;
 }
 
-void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int app, bckm_sim_params *p) {
+void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int app,
+                               bckm_sim_params *p) {
     bckm_sim_swarm_params(seed, bps, byzantine, p);
     if (app != BCKM_SIM_APP_KEYS) return;
     /* Its own stream, so the kv swarm's draws stay as they were. */
@@ -93,7 +97,8 @@ void bckm_sim_swarm_params_app(uint64_t seed, uint32_t bps, int byzantine, int a
     p->app = BCKM_SIM_APP_KEYS;
     p->nodes = 8 + (uint32_t)bckm_sim_rng_below(&r, 120);
     p->policy = bckm_sim_rng_chance(&r, 1, 2) ? BCKM_POLICY_GLOBAL : BCKM_POLICY_OWNED;
-    p->devices = bckm_sim_rng_chance(&r, 1, 4) ? BCKM_SIM_DEVICES_ALL : 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
+    p->devices = bckm_sim_rng_chance(&r, 1, 4) ? BCKM_SIM_DEVICES_ALL
+                                               : 4 + (uint32_t)bckm_sim_rng_below(&r, 28);
     p->join_pct = 30 + (uint32_t)bckm_sim_rng_below(&r, 50);
     p->leave_pct = (100 - p->join_pct) / 2;
 }
@@ -113,14 +118,18 @@ void bckm_sim_swarm_byz_keys(uint64_t seed, bckm_sim_params *p) {
         return;
     }
     for (uint32_t i = 0; i < p->bps; i++)
-        if (p->byz_kind[i] != BCKM_BYZ_HONEST) p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
+        if (p->byz_kind[i] != BCKM_BYZ_HONEST)
+            p->byz_keys[i] = (uint8_t)(1 + bckm_sim_rng_below(&r, BCKM_KEYNET_BYZ_ALL));
 }
 
 void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
     BCKM_ASSERT(buf != NULL && cap > 0, "the caller gives room for at least the terminator");
     size_t o = 0;
-#define OUT(...) do { int w_ = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, __VA_ARGS__); \
-    if (w_ > 0) o += (size_t)w_; } while (0)
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, __VA_ARGS__);           \
+        if (w_ > 0) o += (size_t)w_;                                                               \
+    } while (0)
     OUT("bps %u, byzantine", p->bps);
     uint32_t nbyz = 0;
     for (uint32_t i = 0; i < p->bps && i < BCKM_SIM_MAX_BPS; i++) {
@@ -129,11 +138,18 @@ void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
         nbyz++;
         if (p->byz_keys[i] != 0) {
             OUT("+keys(");
-            static const struct { unsigned bit; const char *name; } kb[] = {
-                { BCKM_KEYNET_BYZ_EVICT, "evict" }, { BCKM_KEYNET_BYZ_FORGE, "forge" }, { BCKM_KEYNET_BYZ_REPLAY, "replay" } };
+            static const struct {
+                unsigned bit;
+                const char *name;
+            } kb[] = { { BCKM_KEYNET_BYZ_EVICT, "evict" },
+                       { BCKM_KEYNET_BYZ_FORGE, "forge" },
+                       { BCKM_KEYNET_BYZ_REPLAY, "replay" } };
             int first = 1;
             for (size_t k = 0; k < sizeof kb / sizeof kb[0]; k++)
-                if (p->byz_keys[i] & kb[k].bit) { OUT("%s%s", first ? "" : "|", kb[k].name); first = 0; }
+                if (p->byz_keys[i] & kb[k].bit) {
+                    OUT("%s%s", first ? "" : "|", kb[k].name);
+                    first = 0;
+                }
             OUT(")");
         }
     }
@@ -143,18 +159,25 @@ void bckm_sim_params_describe(const bckm_sim_params *p, char *buf, size_t cap) {
     else if (nbyz == 0)
         OUT(" none");
     const bckm_sim_faults *f = &p->faults;
-    OUT(", faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u for %" PRIu64 " ms",
-        f->loss.num, f->loss.den, f->dup.num, f->dup.den, f->reorder.num, f->reorder.den, f->partition.num,
-        f->partition.den, f->crash.num, f->crash.den, p->fault_us / 1000);
-    OUT(", requests %u gap %" PRIu64 " us, mode %s, profile %s, block-txs %u, mempool %u, checkpoint %u",
+    OUT(", faults loss=%u/%u dup=%u/%u reorder=%u/%u partition=%u/%u crash=%u/%u for %" PRIu64
+        " ms",
+        f->loss.num, f->loss.den, f->dup.num, f->dup.den, f->reorder.num, f->reorder.den,
+        f->partition.num, f->partition.den, f->crash.num, f->crash.den, p->fault_us / 1000);
+    OUT(", requests %u gap %" PRIu64
+        " us, mode %s, profile %s, block-txs %u, mempool %u, checkpoint %u",
         p->requests, p->request_gap_us,
-        p->mode == BCKM_SIM_ASYNC ? "async" : p->mode == BCKM_SIM_SYNC ? "sync" : "commit",
-        p->profile ? p->profile->name : "?", p->block_max_txs, p->mempool_cap, p->checkpoint_interval);
+        p->mode == BCKM_SIM_ASYNC  ? "async"
+        : p->mode == BCKM_SIM_SYNC ? "sync"
+                                   : "commit",
+        p->profile ? p->profile->name : "?", p->block_max_txs, p->mempool_cap,
+        p->checkpoint_interval);
     if (p->app == BCKM_SIM_APP_KEYS) {
         OUT(", app keys nodes %u policy %s devices ", p->nodes,
             p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned");
-        if (p->devices == BCKM_SIM_DEVICES_ALL) OUT("all");
-        else OUT("%u", p->devices);
+        if (p->devices == BCKM_SIM_DEVICES_ALL)
+            OUT("all");
+        else
+            OUT("%u", p->devices);
         OUT(" join %u%% leave %u%%", p->join_pct, p->leave_pct);
     } else {
         OUT(", app kv keys %u", p->keys);

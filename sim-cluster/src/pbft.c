@@ -32,7 +32,10 @@ void bckm_pbft_msg_unref(bckm_pbft_msg *m) {
     if (m == NULL || --m->refs > 0) return;
     bckm_sim_block_free(m->block);
     free(m->last_cert);
-    if (m->prepared) { prepared_free(m->prepared); free(m->prepared); }
+    if (m->prepared) {
+        prepared_free(m->prepared);
+        free(m->prepared);
+    }
     for (uint32_t i = 0; i < m->nvc; i++) bckm_pbft_msg_unref(m->vcs[i]);
     bckm_pbft_msg_unref(m->pp);
     for (uint32_t i = 0; i < m->nblocks; i++) {
@@ -121,8 +124,9 @@ int bckm_pbft_pop(bckm_pbft_replica *r, bckm_pbft_action *a) {
 /* Sends (to = id of another replica) or broadcasts (to = UINT32_MAX); takes m. */
 static void emit(bckm_pbft_replica *r, bckm_pbft_msg *m, uint32_t to) {
     m->hint = r->committed;
-    bckm_pbft_action a = { to == UINT32_MAX ? BCKM_PBFT_ACT_BROADCAST : BCKM_PBFT_ACT_SEND, to, 0,
-                           m, NULL, NULL };
+    bckm_pbft_action a = {
+        to == UINT32_MAX ? BCKM_PBFT_ACT_BROADCAST : BCKM_PBFT_ACT_SEND, to, 0, m, NULL, NULL
+    };
     push(r, a);
 }
 
@@ -150,10 +154,11 @@ int bckm_pbft_cert_valid(const bckm_pbft_replica *r, uint64_t height, const uint
     uint32_t good = 0;
     for (uint32_t i = 0; i < cert->count; i++) {
         if (cert->sigs[i].bp == 0 || cert->sigs[i].bp > r->cfg.n) continue;
-        if (i > 0 && cert->sigs[i].bp <= cert->sigs[i - 1].bp) return 0;  /* not canonical */
+        if (i > 0 && cert->sigs[i].bp <= cert->sigs[i - 1].bp) return 0; /* not canonical */
         uint32_t s = cert->sigs[i].bp - 1u;
         if (seen[s]) continue;
-        if (!sig_ok(r, BCKM_PBFT_COMMIT, cert->view, height, digest, s, cert->sigs[i].sig)) continue;
+        if (!sig_ok(r, BCKM_PBFT_COMMIT, cert->view, height, digest, s, cert->sigs[i].sig))
+            continue;
         seen[s] = 1;
         good++;
     }
@@ -296,7 +301,8 @@ static void try_progress(bckm_pbft_replica *r) {
             /* The proposer field is informational: a block re-proposed after
              * a view change keeps the proposer that built it. */
             s->valid = b->h.height == seq && memcmp(b->h.prev_hash, r->last_digest, 32) == 0 &&
-                       memcmp(b->h.state_hash, r->state, 32) == 0 && r->cfg.validate(r->cfg.ctx, b) == 0;
+                       memcmp(b->h.state_hash, r->state, 32) == 0 &&
+                       r->cfg.validate(r->cfg.ctx, b) == 0;
             /* Never vote for two blocks at one (view, height), even across a
              * restart: the durable vote says what this replica already said. */
             if (r->d.vote_view == r->d.view && r->d.vote_seq == seq &&
@@ -607,7 +613,8 @@ static int nv_valid(const bckm_pbft_replica *r, const bckm_pbft_msg *m) {
             pp->block == NULL || !msg_sig_ok(r, pp))
             return 0;
         uint8_t d[32];
-        if (bckm_sim_block_digest(pp->block, d) != BCKM_OK || memcmp(d, pp->digest, 32) != 0) return 0;
+        if (bckm_sim_block_digest(pp->block, d) != BCKM_OK || memcmp(d, pp->digest, 32) != 0)
+            return 0;
     }
     uint8_t d[32];
     bckm_pbft_nv_digest(m, d);
@@ -624,7 +631,10 @@ static void on_viewchange(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
         return;
     }
     if (r->vcs[m->from] != NULL && r->vcs[m->from]->view >= m->view) return;
-    if (!vc_valid(r, m)) { r->rejected_msgs++; return; }
+    if (!vc_valid(r, m)) {
+        r->rejected_msgs++;
+        return;
+    }
     bckm_pbft_msg_unref(r->vcs[m->from]);
     r->vcs[m->from] = bckm_pbft_msg_ref((bckm_pbft_msg *)m);
     if (m->seq > r->hint[m->from]) r->hint[m->from] = m->seq;
@@ -656,7 +666,10 @@ static void on_newview(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
         }
         return;
     }
-    if (!nv_valid(r, m)) { r->rejected_msgs++; return; }
+    if (!nv_valid(r, m)) {
+        r->rejected_msgs++;
+        return;
+    }
     enter_view(r, (bckm_pbft_msg *)m);
 }
 
@@ -699,10 +712,14 @@ static void on_blocks(bckm_pbft_replica *r, const bckm_pbft_msg *m) {
         const bckm_sim_block *b = m->blocks[i];
         if (b == NULL || m->certs[i] == NULL) return;
         if (b->h.height <= r->committed) continue;
-        if (b->h.height != r->committed + 1 || memcmp(b->h.prev_hash, r->last_digest, 32) != 0) return;
+        if (b->h.height != r->committed + 1 || memcmp(b->h.prev_hash, r->last_digest, 32) != 0)
+            return;
         uint8_t d[32];
         if (bckm_sim_block_digest(b, d) != BCKM_OK ||
-            !bckm_pbft_cert_valid(r, b->h.height, d, m->certs[i])) { r->rejected_msgs++; return; }
+            !bckm_pbft_cert_valid(r, b->h.height, d, m->certs[i])) {
+            r->rejected_msgs++;
+            return;
+        }
         bckm_sim_block *copy = bckm_sim_block_dup(b);
         if (copy == NULL) abort();
         slots_shift(r);
@@ -770,7 +787,10 @@ void bckm_pbft_free(bckm_pbft_replica *r) {
 void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t now_us) {
     r->now_us = now_us;
     if (m == NULL || m->from >= r->cfg.n || m->from == r->cfg.id) return;
-    if (m->type == BCKM_PBFT_BLOCKS) { on_blocks(r, m); return; }
+    if (m->type == BCKM_PBFT_BLOCKS) {
+        on_blocks(r, m);
+        return;
+    }
     if (m->type == BCKM_PBFT_STATUS) {
         if (m->hint > r->hint[m->from]) r->hint[m->from] = m->hint;
         maybe_fetch(r, 0);
@@ -791,7 +811,8 @@ void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t
         r->rejected_msgs++;
         return;
     }
-    if (m->type != BCKM_PBFT_VIEWCHANGE && m->type != BCKM_PBFT_NEWVIEW && m->hint > r->hint[m->from])
+    if (m->type != BCKM_PBFT_VIEWCHANGE && m->type != BCKM_PBFT_NEWVIEW &&
+        m->hint > r->hint[m->from])
         r->hint[m->from] = m->hint;
     switch (m->type) {
     case BCKM_PBFT_PREPREPARE:
@@ -806,14 +827,9 @@ void bckm_pbft_on_message(bckm_pbft_replica *r, const bckm_pbft_msg *m, uint64_t
         if (m->seq > r->hint[m->from]) r->hint[m->from] = m->seq;
         on_checkpoint(r, m);
         break;
-    case BCKM_PBFT_VIEWCHANGE:
-        on_viewchange(r, m);
-        break;
-    case BCKM_PBFT_NEWVIEW:
-        on_newview(r, m);
-        break;
-    default:
-        break;
+    case BCKM_PBFT_VIEWCHANGE: on_viewchange(r, m); break;
+    case BCKM_PBFT_NEWVIEW: on_newview(r, m); break;
+    default: break;
     }
     maybe_fetch(r, 0);
 }
@@ -871,8 +887,8 @@ void bckm_pbft_on_tick(bckm_pbft_replica *r, uint64_t now_us, int has_pending, i
             r->waiting = 1;
             r->waiting_since_us = now_us;
         }
-        uint64_t since = r->last_progress_us > r->waiting_since_us ? r->last_progress_us
-                                                                   : r->waiting_since_us;
+        uint64_t since =
+            r->last_progress_us > r->waiting_since_us ? r->last_progress_us : r->waiting_since_us;
         // NOLINTNEXTLINE(bugprone-branch-clone): the same remedy for two causes
         if (r->waiting && now_us - since >= timeout) {
             start_view_change(r, r->d.view + 1);

@@ -24,14 +24,14 @@
  * known key. */
 struct keyset {
     uint8_t (*keys)[BCKM_KEY_BYTES];
-    uint32_t *next;         /* 1 + index of the next key with this prefix, 0: none */
+    uint32_t *next; /* 1 + index of the next key with this prefix, 0: none */
     uint32_t len, cap;
-    struct bckm_map first;  /* prefix -> index of the latest key with it */
+    struct bckm_map first; /* prefix -> index of the latest key with it */
 };
 
 static uint64_t key_prefix(const uint8_t *k) {
     uint64_t h = bckm_get_u64(k);
-    return h ? h : 1;  /* the map's keys are nonzero */
+    return h ? h : 1; /* the map's keys are nonzero */
 }
 
 static void keyset_free(struct keyset *s) {
@@ -58,10 +58,13 @@ static int keyset_add(struct keyset *s, const uint8_t *k) {
     if (s->len == s->cap) {
         uint32_t ncap = s->cap ? s->cap * 2 : 1024;
         if (ncap < s->cap) return BCKM_ERR_NOMEM;
-        uint8_t (*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
+        uint8_t(*nk)[BCKM_KEY_BYTES] = malloc((size_t)ncap * BCKM_KEY_BYTES);
         uint32_t *nn = realloc(s->next, (size_t)ncap * sizeof *nn);
         if (nn != NULL) s->next = nn;
-        if (nk == NULL || nn == NULL) { free(nk); return BCKM_ERR_NOMEM; }
+        if (nk == NULL || nn == NULL) {
+            free(nk);
+            return BCKM_ERR_NOMEM;
+        }
         /* Moved by hand, not realloc'd: the old copy is wiped. */
         if (s->len > 0) memcpy(nk, s->keys, (size_t)s->len * BCKM_KEY_BYTES);
         if (s->keys != NULL) bckm_wipe(s->keys, (size_t)s->cap * BCKM_KEY_BYTES);
@@ -89,14 +92,14 @@ struct bckm_res_world {
     struct bckm_fleet fleet;
     int have_fleet;
     struct bckm_drbg rng;
-    uint32_t *ids;                     /* genesis index -> node ID */
-    uint8_t (*keks)[BCKM_KEY_BYTES];   /* genesis index -> node KEK */
-    struct bckm_map index;             /* node ID -> genesis index */
+    uint32_t *ids;                   /* genesis index -> node ID */
+    uint8_t (*keks)[BCKM_KEY_BYTES]; /* genesis index -> node KEK */
+    struct bckm_map index;           /* node ID -> genesis index */
     int provisioned;
     /* adversary */
     struct keyset known;
-    struct bckm_map intra_sets;        /* sets where some K_uv is held */
-    struct bckm_map cap_nodes;         /* captured node IDs */
+    struct bckm_map intra_sets; /* sets where some K_uv is held */
+    struct bckm_map cap_nodes;  /* captured node IDs */
     uint8_t cap_bps[BCKM_MAX_BPS + 1];
     uint64_t node_keks_held;
 };
@@ -135,7 +138,8 @@ static void sign_seed(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t see
 int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p) {
     if (out == NULL || p == NULL) return BCKM_ERR_ARG;
     *out = NULL;
-    if (p->nodes < 2 || p->nodes > BCKM_RES_MAX_NODES || p->bps < 1 || p->bps > BCKM_MAX_BPS) return BCKM_ERR_ARG;
+    if (p->nodes < 2 || p->nodes > BCKM_RES_MAX_NODES || p->bps < 1 || p->bps > BCKM_MAX_BPS)
+        return BCKM_ERR_ARG;
     if (p->policy != BCKM_POLICY_OWNED && p->policy != BCKM_POLICY_GLOBAL) return BCKM_ERR_ARG;
     if (bckm_init() != BCKM_OK) return BCKM_ERR_CRYPTO;
     struct bckm_res_world *w = calloc(1, sizeof *w);
@@ -145,7 +149,7 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
     bckm_map_init(&w->intra_sets);
     bckm_map_init(&w->cap_nodes);
     *out = w;
-    uint8_t s[BCKM_KEY_BYTES] = {0};
+    uint8_t s[BCKM_KEY_BYTES] = { 0 };
     memcpy(s, "bckm-resilience", 15);
     bckm_put_u64(s + 24, p->seed);
     bckm_drbg_init(&w->rng, s);
@@ -168,8 +172,8 @@ int bckm_res_build(struct bckm_res_world **out, const struct bckm_res_params *p)
     for (uint32_t i = 0; i < p->nodes && e == BCKM_OK; i++) {
         uint32_t bp = 1 + (i % p->bps);
         struct bckm_tx c;
-        e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets, w->reg, &plan, &c,
-                                    w->keks[i]);
+        e = bckm_fleet_genesis_node(&w->fleet, bp, w->reg, &w->rng, bckm_fleet_apply_sets, w->reg,
+                                    &plan, &c, w->keks[i]);
         if (e == BCKM_OK) e = bckm_map_put(&w->index, c.node_id, i);
         w->ids[i] = c.node_id;
     }
@@ -212,8 +216,10 @@ static int capture_device(struct bckm_res_world *w, const struct bckm_device *d)
     int e = keyset_add(&w->known, d->kek);
     if (e == BCKM_OK) e = keyset_add(&w->known, d->set_kek);
     if (e == BCKM_OK) e = keyset_add(&w->known, d->seed);
-    for (uint32_t i = 0; i < d->n_peers && e == BCKM_OK; i++) e = keyset_add(&w->known, d->keys[i].key);
-    for (uint32_t i = 0; i < d->n_sets && e == BCKM_OK; i++) e = keyset_add(&w->known, d->keys[d->cap_peers + i].key);
+    for (uint32_t i = 0; i < d->n_peers && e == BCKM_OK; i++)
+        e = keyset_add(&w->known, d->keys[i].key);
+    for (uint32_t i = 0; i < d->n_sets && e == BCKM_OK; i++)
+        e = keyset_add(&w->known, d->keys[d->cap_peers + i].key);
     if (e == BCKM_OK && d->n_peers > 0) e = bckm_map_put(&w->intra_sets, d->set_id, 1);
     return e;
 }
@@ -236,7 +242,8 @@ static int capture_bp(struct bckm_res_world *w, uint32_t b) {
         for (uint32_t x = 0; x < count && e == BCKM_OK; x++) {
             if (bckm_km_has_node(km, mem[x])) w->node_keks_held++;
             for (uint32_t y = x + 1; y < count && e == BCKM_OK; y++)
-                if (bckm_km_node_pair_key(km, w->reg, mem[x], mem[y], k) == BCKM_OK) e = keyset_add(&w->known, k);
+                if (bckm_km_node_pair_key(km, w->reg, mem[x], mem[y], k) == BCKM_OK)
+                    e = keyset_add(&w->known, k);
         }
         if (e == BCKM_OK && count > 1) e = bckm_map_put(&w->intra_sets, s, 1);
     }
@@ -282,7 +289,9 @@ static int pick_order(struct bckm_res_world *w, uint32_t *order, uint32_t total)
     if (w->prm.pick == BCKM_RES_PICK_RANDOM)
         for (uint32_t i = 0; i + 1 < total; i++) {
             uint32_t j = i + rng_below(&w->rng, total - i);
-            uint32_t t = order[i]; order[i] = order[j]; order[j] = t;
+            uint32_t t = order[i];
+            order[i] = order[j];
+            order[j] = t;
         }
     return BCKM_OK;
 }
@@ -360,8 +369,10 @@ static void structure(struct bckm_res_world *w, struct bckm_res_result *r) {
         for (uint32_t i = 0; i < n; i++) a += bckm_id_bp(w->ids[i]) == b;
         if (a < r->nodes_per_bp_min) r->nodes_per_bp_min = a;
         if (a > r->nodes_per_bp_max) r->nodes_per_bp_max = a;
-        if (a >= 2) many++;
-        else if (a == 1) single++;
+        if (a >= 2)
+            many++;
+        else if (a == 1)
+            single++;
     }
     r->min_bps_all = w->prm.policy == BCKM_POLICY_GLOBAL ? 1 : many + (single > 1 ? single - 1 : 0);
 }
@@ -371,7 +382,8 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
     memset(r, 0, sizeof *r);
     const struct bckm_res_params *p = &w->prm;
     uint32_t total = p->capture == BCKM_RES_CAPTURE_BP ? p->bps : p->nodes;
-    if (p->capture != BCKM_RES_CAPTURE_NODE && p->capture != BCKM_RES_CAPTURE_BP) return BCKM_ERR_ARG;
+    if (p->capture != BCKM_RES_CAPTURE_NODE && p->capture != BCKM_RES_CAPTURE_BP)
+        return BCKM_ERR_ARG;
     if (p->pick != BCKM_RES_PICK_RANDOM && p->pick != BCKM_RES_PICK_COVER) return BCKM_ERR_ARG;
     if (p->count < 1 || p->count > total) return BCKM_ERR_ARG;
     /* Zeroed: no path reads a slot pick_order did not write, but the
@@ -383,8 +395,10 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
     if (p->capture == BCKM_RES_CAPTURE_NODE)
         for (uint32_t i = 0; i < p->count && e == BCKM_OK; i++) {
             uint32_t gi;
-            if (!bckm_map_get(&w->index, order[i], &gi)) e = BCKM_ERR_STATE;
-            else e = new_device(w, gi);
+            if (!bckm_map_get(&w->index, order[i], &gi))
+                e = BCKM_ERR_STATE;
+            else
+                e = new_device(w, gi);
         }
     if (e == BCKM_OK) e = provision(w);
     r->dev_keys_min = UINT32_MAX;
@@ -396,7 +410,10 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
             continue;
         }
         const struct bckm_device *d = bckm_fleet_device(&w->fleet, order[i]);
-        if (d == NULL || d->node_id != order[i]) { e = BCKM_ERR_STATE; break; }
+        if (d == NULL || d->node_id != order[i]) {
+            e = BCKM_ERR_STATE;
+            break;
+        }
         uint32_t kc = bckm_device_key_count(d);
         if (kc < r->dev_keys_min) r->dev_keys_min = kc;
         if (kc > r->dev_keys_max) r->dev_keys_max = kc;
@@ -425,7 +442,8 @@ int bckm_res_run(struct bckm_res_world *w, struct bckm_res_result *r) {
         /* Prop. 3's proof for K BPs: every link with an end among the K n/p
          * nodes of the captured BPs; equals Prop. 3 at K = 1. */
         double rest = n * (1.0 - (double)p->count / p->bps);
-        r->rate_paper = p->count == 1 ? r->rate_paper_member : 1.0 - rest * (rest - 1.0) / (n * (n - 1.0));
+        r->rate_paper =
+            p->count == 1 ? r->rate_paper_member : 1.0 - rest * (rest - 1.0) / (n * (n - 1.0));
     }
     return BCKM_OK;
 }
@@ -496,43 +514,66 @@ int bckm_resilience_main(int argc, char **argv) {
     p.pick = BCKM_RES_PICK_RANDOM;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout, prog); return 0; }
-        if (strcmp(a, "--json") == 0) { json = 1; continue; }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout, prog);
+            return 0;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t x;
         if (strcmp(a, "--nodes") == 0) {
             if (v == NULL) return bad(prog, "--nodes needs a value", NULL);
-            if (parse_u64(v, BCKM_RES_MAX_NODES, &x) != 0 || x < 2) return bad(prog, "--nodes must be an integer in 2..65536, got", v);
-            p.nodes = (uint32_t)x; have_n = 1;
+            if (parse_u64(v, BCKM_RES_MAX_NODES, &x) != 0 || x < 2)
+                return bad(prog, "--nodes must be an integer in 2..65536, got", v);
+            p.nodes = (uint32_t)x;
+            have_n = 1;
         } else if (strcmp(a, "--bps") == 0) {
             if (v == NULL) return bad(prog, "--bps needs a value", NULL);
-            if (parse_u64(v, BCKM_MAX_BPS, &x) != 0 || x < 1) return bad(prog, "--bps must be an integer in 1..255, got", v);
-            p.bps = (uint32_t)x; have_p = 1;
+            if (parse_u64(v, BCKM_MAX_BPS, &x) != 0 || x < 1)
+                return bad(prog, "--bps must be an integer in 1..255, got", v);
+            p.bps = (uint32_t)x;
+            have_p = 1;
         } else if (strcmp(a, "--policy") == 0) {
             if (v == NULL) return bad(prog, "--policy needs a value", NULL);
-            if (strcmp(v, "owned") == 0) p.policy = BCKM_POLICY_OWNED;
-            else if (strcmp(v, "global") == 0) p.policy = BCKM_POLICY_GLOBAL;
-            else return bad(prog, "--policy must be owned or global, got", v);
+            if (strcmp(v, "owned") == 0)
+                p.policy = BCKM_POLICY_OWNED;
+            else if (strcmp(v, "global") == 0)
+                p.policy = BCKM_POLICY_GLOBAL;
+            else
+                return bad(prog, "--policy must be owned or global, got", v);
             have_pol = 1;
         } else if (strcmp(a, "--capture") == 0) {
             if (v == NULL) return bad(prog, "--capture needs a value", NULL);
-            if (strcmp(v, "node") == 0) p.capture = BCKM_RES_CAPTURE_NODE;
-            else if (strcmp(v, "bp") == 0) p.capture = BCKM_RES_CAPTURE_BP;
-            else return bad(prog, "--capture must be node or bp, got", v);
+            if (strcmp(v, "node") == 0)
+                p.capture = BCKM_RES_CAPTURE_NODE;
+            else if (strcmp(v, "bp") == 0)
+                p.capture = BCKM_RES_CAPTURE_BP;
+            else
+                return bad(prog, "--capture must be node or bp, got", v);
             have_cap = 1;
         } else if (strcmp(a, "--count") == 0) {
             if (v == NULL) return bad(prog, "--count needs a value", NULL);
-            if (parse_u64(v, BCKM_RES_MAX_NODES, &x) != 0 || x < 1) return bad(prog, "--count must be a positive integer, got", v);
-            p.count = (uint32_t)x; have_k = 1;
+            if (parse_u64(v, BCKM_RES_MAX_NODES, &x) != 0 || x < 1)
+                return bad(prog, "--count must be a positive integer, got", v);
+            p.count = (uint32_t)x;
+            have_k = 1;
         } else if (strcmp(a, "--seed") == 0) {
             if (v == NULL) return bad(prog, "--seed needs a value", NULL);
-            if (parse_u64(v, UINT64_MAX, &x) != 0) return bad(prog, "--seed must be an unsigned 64-bit integer, got", v);
-            p.seed = x; have_seed = 1;
+            if (parse_u64(v, UINT64_MAX, &x) != 0)
+                return bad(prog, "--seed must be an unsigned 64-bit integer, got", v);
+            p.seed = x;
+            have_seed = 1;
         } else if (strcmp(a, "--pick") == 0) {
             if (v == NULL) return bad(prog, "--pick needs a value", NULL);
-            if (strcmp(v, "random") == 0) p.pick = BCKM_RES_PICK_RANDOM;
-            else if (strcmp(v, "cover") == 0) p.pick = BCKM_RES_PICK_COVER;
-            else return bad(prog, "--pick must be random or cover, got", v);
+            if (strcmp(v, "random") == 0)
+                p.pick = BCKM_RES_PICK_RANDOM;
+            else if (strcmp(v, "cover") == 0)
+                p.pick = BCKM_RES_PICK_COVER;
+            else
+                return bad(prog, "--pick must be random or cover, got", v);
         } else {
             return bad(prog, "unknown argument", a);
         }
@@ -545,8 +586,10 @@ int bckm_resilience_main(int argc, char **argv) {
     if (!have_k) return bad(prog, "missing --count", NULL);
     if (!have_seed) return bad(prog, "missing --seed", NULL);
     if (p.bps > p.nodes) return bad(prog, "--bps must not exceed --nodes", NULL);
-    if (p.capture == BCKM_RES_CAPTURE_NODE && p.count > p.nodes) return bad(prog, "--count must not exceed --nodes for node capture", NULL);
-    if (p.capture == BCKM_RES_CAPTURE_BP && p.count > p.bps) return bad(prog, "--count must not exceed --bps for BP capture", NULL);
+    if (p.capture == BCKM_RES_CAPTURE_NODE && p.count > p.nodes)
+        return bad(prog, "--count must not exceed --nodes for node capture", NULL);
+    if (p.capture == BCKM_RES_CAPTURE_BP && p.count > p.bps)
+        return bad(prog, "--count must not exceed --bps for BP capture", NULL);
 
     struct bckm_res_world *w = NULL;
     struct bckm_res_result r;
@@ -562,19 +605,22 @@ int bckm_resilience_main(int argc, char **argv) {
     const char *pick = p.pick == BCKM_RES_PICK_RANDOM ? "random" : "cover";
     double bound = 2.0 * sqrt((double)p.nodes);
     if (json) {
-        printf("{\"nodes\":%u,\"bps\":%u,\"policy\":\"%s\",\"capture\":\"%s\",\"pick\":\"%s\",\"count\":%u,"
+        printf("{\"nodes\":%u,\"bps\":%u,\"policy\":\"%s\",\"capture\":\"%s\",\"pick\":\"%s\","
+               "\"count\":%u,"
                "\"seed\":%llu,\"sets\":%u,\"set_size_min\":%u,\"set_size_max\":%u,"
                "\"nodes_per_bp_min\":%u,\"nodes_per_bp_max\":%u,"
                "\"links_total\":%llu,\"links_deciphered\":%llu,\"rate\":%.9f,\"rate_paper\":%.9f,"
                "\"rate_paper_member\":%.9f,"
-               "\"intra_total\":%llu,\"intra_deciphered\":%llu,\"cross_total\":%llu,\"cross_deciphered\":%llu,"
+               "\"intra_total\":%llu,\"intra_deciphered\":%llu,\"cross_total\":%llu,\"cross_"
+               "deciphered\":%llu,"
                "\"keys_held\":%llu,\"node_keks_held\":%llu,",
-               p.nodes, p.bps, pol, cap, pick, p.count, (unsigned long long)p.seed, r.sets, r.set_min, r.set_max,
-               r.nodes_per_bp_min, r.nodes_per_bp_max,
-               (unsigned long long)r.links_total, (unsigned long long)r.links_deciphered, r.rate, r.rate_paper,
-               r.rate_paper_member, (unsigned long long)r.intra_total, (unsigned long long)r.intra_deciphered,
-               (unsigned long long)r.cross_total, (unsigned long long)r.cross_deciphered,
-               (unsigned long long)r.keys_held, (unsigned long long)r.node_keks_held);
+               p.nodes, p.bps, pol, cap, pick, p.count, (unsigned long long)p.seed, r.sets,
+               r.set_min, r.set_max, r.nodes_per_bp_min, r.nodes_per_bp_max,
+               (unsigned long long)r.links_total, (unsigned long long)r.links_deciphered, r.rate,
+               r.rate_paper, r.rate_paper_member, (unsigned long long)r.intra_total,
+               (unsigned long long)r.intra_deciphered, (unsigned long long)r.cross_total,
+               (unsigned long long)r.cross_deciphered, (unsigned long long)r.keys_held,
+               (unsigned long long)r.node_keks_held);
         if (p.capture == BCKM_RES_CAPTURE_NODE)
             printf("\"device_keys_min\":%u,\"device_keys_max\":%u,\"device_keys_mean\":%.3f,",
                    r.dev_keys_min, r.dev_keys_max, r.dev_keys_mean);
@@ -582,10 +628,10 @@ int bckm_resilience_main(int argc, char **argv) {
                "\"min_bps_all_links\":%u,\"prop4_claim_bps\":%u}\n",
                bound, r.min_nodes_all, p.nodes, r.min_bps_all, p.bps);
     } else {
-        printf("network: %u nodes, %u BPs, policy %s, %u sets (sizes %u..%u)\n", p.nodes, p.bps, pol, r.sets,
-               r.set_min, r.set_max);
-        printf("captured: %u %s(s), pick %s, seed %llu; %llu distinct keys held\n", p.count, cap, pick,
-               (unsigned long long)p.seed, (unsigned long long)r.keys_held);
+        printf("network: %u nodes, %u BPs, policy %s, %u sets (sizes %u..%u)\n", p.nodes, p.bps,
+               pol, r.sets, r.set_min, r.set_max);
+        printf("captured: %u %s(s), pick %s, seed %llu; %llu distinct keys held\n", p.count, cap,
+               pick, (unsigned long long)p.seed, (unsigned long long)r.keys_held);
         printf("links deciphered: %llu of %llu (intra-set %llu of %llu, cross-set %llu of %llu)\n",
                (unsigned long long)r.links_deciphered, (unsigned long long)r.links_total,
                (unsigned long long)r.intra_deciphered, (unsigned long long)r.intra_total,
@@ -593,9 +639,10 @@ int bckm_resilience_main(int argc, char **argv) {
         printf("rate %.6f, paper %.6f (%s)\n", r.rate, r.rate_paper,
                p.capture == BCKM_RES_CAPTURE_NODE ? "Prop. 1" : "Prop. 3");
         if (p.capture == BCKM_RES_CAPTURE_NODE)
-            printf("device keys: min %u, max %u, mean %.1f; 2*sqrt(n) = %.1f\n", r.dev_keys_min, r.dev_keys_max,
-                   r.dev_keys_mean, bound);
-        printf("smallest capture deciphering every link: %u nodes (Prop. 2 claims %u), %u BPs (Prop. 4 claims %u)\n",
+            printf("device keys: min %u, max %u, mean %.1f; 2*sqrt(n) = %.1f\n", r.dev_keys_min,
+                   r.dev_keys_max, r.dev_keys_mean, bound);
+        printf("smallest capture deciphering every link: %u nodes (Prop. 2 claims %u), %u BPs "
+               "(Prop. 4 claims %u)\n",
                r.min_nodes_all, p.nodes, r.min_bps_all, p.bps);
     }
     return 0;

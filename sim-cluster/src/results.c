@@ -60,8 +60,10 @@ int results_collect(cluster_t *c) {
     /* Requests whose tx was admitted but never finished are lost; there
      * must be none after the liveness phase. */
     size_t ns = 0;
-    for (int k = 0; k < 4; k++) c->samples[k] = calloc(c->p.requests ? c->p.requests : 1, sizeof(uint64_t));
-    if (c->samples[0] == NULL || c->samples[1] == NULL || c->samples[2] == NULL || c->samples[3] == NULL) {
+    for (int k = 0; k < 4; k++)
+        c->samples[k] = calloc(c->p.requests ? c->p.requests : 1, sizeof(uint64_t));
+    if (c->samples[0] == NULL || c->samples[1] == NULL || c->samples[2] == NULL ||
+        c->samples[3] == NULL) {
         for (int k = 0; k < 4; k++) free(c->samples[k]);
         return BCKM_ERR_NOMEM;
     }
@@ -74,12 +76,16 @@ int results_collect(cluster_t *c) {
             c->samples[1][ns] = q->t_e;
             c->samples[2][ns] = q->t_a;
             c->samples[3][ns] = c->p.mode == BCKM_SIM_COMMIT ? tk + q->t_e + q->t_a
-                              : c->p.mode == BCKM_SIM_SYNC ? tk + q->t_e : tk;
+                                : c->p.mode == BCKM_SIM_SYNC ? tk + q->t_e
+                                                             : tk;
             ns++;
             if (c->p.app == BCKM_SIM_APP_KEYS) {
-                if (q->op == BCKM_OP_JOIN) res->joins++;
-                else if (q->op == BCKM_OP_LEAVE) res->leaves++;
-                else res->evicts++;
+                if (q->op == BCKM_OP_JOIN)
+                    res->joins++;
+                else if (q->op == BCKM_OP_LEAVE)
+                    res->leaves++;
+                else
+                    res->evicts++;
             }
         } else {
             res->lost++;
@@ -97,10 +103,12 @@ int results_collect(cluster_t *c) {
         if (c->req[r].commit_us) c->samples[0][nc++] = c->req[r].commit_us;
     if (nc > 0) {
         qsort(c->samples[0], nc, sizeof(uint64_t), results_cmp_u64);
-        res->commit90_us = c->samples[0][(nc * 9 + 9) / 10 - 1 < nc ? (nc * 9 + 9) / 10 - 1 : nc - 1];
+        res->commit90_us =
+            c->samples[0][(nc * 9 + 9) / 10 - 1 < nc ? (nc * 9 + 9) / 10 - 1 : nc - 1];
     }
     for (int k = 0; k < 4; k++) free(c->samples[k]);
-    res->error_rate = res->sync_accepted ? (double)res->sync_missed_first_try / (double)res->sync_accepted : 0.0;
+    res->error_rate =
+        res->sync_accepted ? (double)res->sync_missed_first_try / (double)res->sync_accepted : 0.0;
     res->min_height = UINT64_MAX;
     for (uint32_t i = 0; i < c->n; i++) {
         bp_t *me = &c->bp[i];
@@ -128,7 +136,8 @@ static const char *mode_name(int m) {
     return m == BCKM_SIM_ASYNC ? "async" : m == BCKM_SIM_SYNC ? "sync" : "commit";
 }
 
-void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf, size_t cap) {
+void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, char *buf,
+                          size_t cap) {
     char th[65], txh[65], kh[65];
     hex32(r->trace_hash, th);
     hex32(r->tx_hash, txh);
@@ -136,39 +145,43 @@ void bckm_sim_result_json(const bckm_sim_params *p, const bckm_sim_result *r, ch
     char safety[300], liveness[300];
     /* The violation text holds no quotes or backslashes (it is ours). */
     snprintf(safety, sizeof safety, "%s", r->outcome == BCKM_SIM_SAFETY ? r->violation : "ok");
-    snprintf(liveness, sizeof liveness, "%s", r->outcome == BCKM_SIM_LIVENESS ? r->violation : "ok");
+    snprintf(liveness, sizeof liveness, "%s",
+             r->outcome == BCKM_SIM_LIVENESS ? r->violation : "ok");
     const bckm_sim_timing *t[4] = { &r->t_k, &r->t_e, &r->t_a, &r->t_r };
     const char *tn[4] = { "t_k", "t_e", "t_a", "t_r" };
     size_t o = 0;
 
-#define OUT(...) do { int w_ = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__); \
-    if (w_ > 0) o += (size_t)w_; } while (0)
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__);                            \
+        if (w_ > 0) o += (size_t)w_;                                                               \
+    } while (0)
     OUT("{\"bps\":%u,\"nodes\":%u,\"requests\":%" PRIu64 ",\"mode\":\"%s\",\"profile\":\"%s\","
         "\"cost\":\"%s\",\"byzantine\":%u,\"committed\":%" PRIu64 ",\"sync_accepted\":%" PRIu64
         ",\"sync_missed_first_try\":%" PRIu64 ",\"error_rate\":%.6f,\"lost\":%" PRIu64
         ",\"exec_rejected\":%" PRIu64 ",\"check_rejected\":%" PRIu64 ",\"retries\":%" PRIu64,
-        p->bps, p->app == BCKM_SIM_APP_KEYS ? p->nodes : 0, r->requests, mode_name(p->mode), p->profile->name,
-        p->cost == BCKM_SIM_COST_MODEL ? "model" : "measured", r->byzantine, r->committed,
-        r->sync_accepted, r->sync_missed_first_try, r->error_rate, r->lost, r->exec_rejected,
-        r->check_rejected, r->retries);
+        p->bps, p->app == BCKM_SIM_APP_KEYS ? p->nodes : 0, r->requests, mode_name(p->mode),
+        p->profile->name, p->cost == BCKM_SIM_COST_MODEL ? "model" : "measured", r->byzantine,
+        r->committed, r->sync_accepted, r->sync_missed_first_try, r->error_rate, r->lost,
+        r->exec_rejected, r->check_rejected, r->retries);
     for (int k = 0; k < 4; k++)
         OUT(",\"%s\":{\"mean_us\":%.1f,\"p50_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 "}", tn[k],
             t[k]->mean_us, t[k]->p50_us, t[k]->p99_us);
     OUT(",\"height\":%" PRIu64 ",\"view_changes\":%" PRIu64 ",\"fetches\":%" PRIu64
         ",\"restarts\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"dropped\":%" PRIu64
         ",\"end_us\":%" PRIu64 ",\"first_arrival_us\":%" PRIu64 ",\"last_commit_us\":%" PRIu64
-        ",\"commit90_us\":%" PRIu64
-        ",\"bp_cpu_us\":%" PRIu64 ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
+        ",\"commit90_us\":%" PRIu64 ",\"bp_cpu_us\":%" PRIu64
+        ",\"safety\":\"%s\",\"liveness\":\"%s\",\"seed\":%" PRIu64
         ",\"trace_hash\":\"%s\",\"tx_hash\":\"%s\"}",
         r->max_height, r->view_changes, r->fetches, r->restarts, r->messages, r->dropped, r->end_us,
-        r->first_arrival_us, r->last_commit_us, r->commit90_us, r->bp_cpu_us,
-        safety, liveness, p->seed, th, txh);
+        r->first_arrival_us, r->last_commit_us, r->commit90_us, r->bp_cpu_us, safety, liveness,
+        p->seed, th, txh);
     if (p->app == BCKM_SIM_APP_KEYS) {
         o = o > 0 && o <= cap ? o - 1 : o; /* reopen the object */
         OUT(",\"app\":\"keys\",\"policy\":\"%s\",\"members\":%" PRIu64 ",\"joins\":%" PRIu64
             ",\"leaves\":%" PRIu64 ",\"evicts\":%" PRIu64 ",\"devices\":%" PRIu64
-            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64 ",\"rekey_bytes\":%" PRIu64
-            ",\"keys_hash\":\"%s\"}",
+            ",\"device_violations\":%" PRIu64 ",\"rekey_messages\":%" PRIu64
+            ",\"rekey_bytes\":%" PRIu64 ",\"keys_hash\":\"%s\"}",
             p->policy == BCKM_POLICY_GLOBAL ? "global" : "owned", r->members, r->joins, r->leaves,
             r->evicts, r->devices, r->device_violations, r->rekey_messages, r->rekey_bytes, kh);
     }

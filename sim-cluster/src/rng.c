@@ -49,9 +49,7 @@ uint64_t bckm_sim_rng_below(bckm_sim_rng *r, uint64_t n) {
      * equally likely. */
     uint64_t limit = UINT64_MAX - (UINT64_MAX % n);
     uint64_t v;
-    do {
-        v = bckm_sim_rng_next(r);
-    } while (v >= limit);
+    do { v = bckm_sim_rng_next(r); } while (v >= limit);
     return v % n;
 }
 

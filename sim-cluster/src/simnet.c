@@ -56,13 +56,15 @@ void simnet_flush(cluster_t *c, uint64_t depart) {
         uint32_t from = c->out[i].from, to = c->out[i].to;
         c->res->messages++;
         if (from == to || separated(c, from, to) ||
-            (c->faults_on && bckm_sim_rng_chance(&c->net_rng, c->p.faults.loss.num, c->p.faults.loss.den))) {
+            (c->faults_on &&
+             bckm_sim_rng_chance(&c->net_rng, c->p.faults.loss.num, c->p.faults.loss.den))) {
             c->res->dropped++;
             simnet_free(m);
             continue;
         }
         int copies = 1;
-        if (c->faults_on && bckm_sim_rng_chance(&c->net_rng, c->p.faults.dup.num, c->p.faults.dup.den))
+        if (c->faults_on &&
+            bckm_sim_rng_chance(&c->net_rng, c->p.faults.dup.num, c->p.faults.dup.den))
             copies = 2;
         for (int k = 0; k < copies; k++) {
             net_msg *mm = m;
@@ -84,9 +86,10 @@ void simnet_flush(cluster_t *c, uint64_t depart) {
                     memcpy(mm->tx, m->tx, m->len);
                 }
             }
-            uint64_t at = depart + pr->one_way_us + bckm_sim_rng_below(&c->net_rng, pr->jitter_us + 1);
-            if (c->faults_on &&
-                bckm_sim_rng_chance(&c->net_rng, c->p.faults.reorder.num, c->p.faults.reorder.den)) {
+            uint64_t at =
+                depart + pr->one_way_us + bckm_sim_rng_below(&c->net_rng, pr->jitter_us + 1);
+            if (c->faults_on && bckm_sim_rng_chance(&c->net_rng, c->p.faults.reorder.num,
+                                                    c->p.faults.reorder.den)) {
                 at += bckm_sim_rng_below(&c->net_rng, pr->reorder_max_us + 1);
             } else {
                 /* Jitter alone never lets a message overtake an earlier one

@@ -9,7 +9,8 @@
 static void fail(cluster_t *c, const char *msg, uint32_t bp, int e) {
     if (c->res->outcome != BCKM_SIM_OK) return;
     c->res->outcome = BCKM_SIM_SAFETY;
-    snprintf(c->res->violation, sizeof c->res->violation, "%s (BP %u: %s)", msg, bp, bckm_strerror(e));
+    snprintf(c->res->violation, sizeof c->res->violation, "%s (BP %u: %s)", msg, bp,
+             bckm_strerror(e));
 }
 
 /* The key-management contract (sim/keynet.h). Cluster BP i is keynet BP
@@ -43,8 +44,9 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     bp_t *me = &c->bp[bp];
     int measured = c->p.cost == BCKM_SIM_COST_MEASURED;
     uint32_t roll = (uint32_t)bckm_sim_rng_below(&c->client_rng, 100);
-    uint8_t op = roll < c->p.join_pct ? BCKM_OP_JOIN
-               : roll < c->p.join_pct + c->p.leave_pct ? BCKM_OP_LEAVE : BCKM_OP_EVICT;
+    uint8_t op = roll < c->p.join_pct                    ? BCKM_OP_JOIN
+                 : roll < c->p.join_pct + c->p.leave_pct ? BCKM_OP_LEAVE
+                                                         : BCKM_OP_EVICT;
     struct bckm_envelope env;
     /* Layer 1 (T_k): the key manager prepares against the BP's committed
      * state. A leave or evict with no member to remove at this BP is a join. */
@@ -83,7 +85,8 @@ static void keys_byz_check(cluster_t *c) {
     c->res->byz_evicts_refused_check = st.evicts_refused_check;
     c->res->byz_evicts_refused_exec = st.evicts_refused_exec;
     c->res->byz_accepted = st.forged_accepted + st.replays_accepted + st.evicts_executed;
-    if ((st.forged_accepted || st.replays_accepted || st.evicts_executed) && c->res->outcome == BCKM_SIM_OK) {
+    if ((st.forged_accepted || st.replays_accepted || st.evicts_executed) &&
+        c->res->outcome == BCKM_SIM_OK) {
         c->res->outcome = BCKM_SIM_SAFETY;
         snprintf(c->res->violation, sizeof c->res->violation, "%s", st.first);
     }
@@ -106,7 +109,10 @@ static void keys_executed(cluster_t *c, uint32_t i) {
             fail(c, "key manager cannot follow the committed chain", i, e);
             return;
         }
-        if (!stepped) { keys_byz_check(c); return; }
+        if (!stepped) {
+            keys_byz_check(c);
+            return;
+        }
         uint64_t work = measured ? (ns + 999) / 1000 : COST_KM_COMMIT;
         c->cost += COST_KM_COMMIT;
         /* The commit work for a request at the BP that prepared it is the
@@ -114,7 +120,8 @@ static void keys_executed(cluster_t *c, uint32_t i) {
         struct bckm_envelope env;
         uint32_t r;
         if (bckm_envelope_decode(raw, sizeof raw, &env) != BCKM_OK || env.bp != i + 1) continue;
-        if (!bckm_map_get(&c->txmap, me->app.ops->tx_id(me->app.self, raw, sizeof raw), &r) || r >= c->p.requests)
+        if (!bckm_map_get(&c->txmap, me->app.ops->tx_id(me->app.self, raw, sizeof raw), &r) ||
+            r >= c->p.requests)
             continue;
         req_t *q = &c->req[r];
         if (q->tx_len == sizeof raw && memcmp(q->tx, raw, sizeof raw) == 0 && !q->commit_seen) {
@@ -168,8 +175,8 @@ static void keys_finish(cluster_t *c) {
  * BP's CheckTx (gossip); it also puts it in the blocks it proposes, so the
  * contract's execution check is tried as well (bp_maybe_propose). */
 static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
-    if (!(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) ||
-        c->byz_env_n[i] >= BYZ_EVICTS || !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
+    if (!(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) || c->byz_env_n[i] >= BYZ_EVICTS ||
+        !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
         return;
     if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
     c->byz_env_n[i]++;
@@ -177,8 +184,8 @@ static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
     bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
     for (uint32_t j = 0; j < c->n; j++)
         if (j != i && c->honest[j] && c->bp[j].up && c->bp[j].live)
-            if (bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i], BCKM_ENVELOPE_BYTES, now) ==
-                BCKM_ERR_NOMEM)
+            if (bckm_sim_mempool_add(&c->bp[j].mp, &c->bp[j].app, c->byz_env[i],
+                                     BCKM_ENVELOPE_BYTES, now) == BCKM_ERR_NOMEM)
                 cluster_nomem(c);
 }
 

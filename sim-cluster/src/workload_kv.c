@@ -5,7 +5,10 @@
 
 /* The test key-value store: a client reads the key's version at the BP it
  * talks to, then writes (sim/kvapp.h). */
-static int kv_init(cluster_t *c) { (void)c; return BCKM_OK; }
+static int kv_init(cluster_t *c) {
+    (void)c;
+    return BCKM_OK;
+}
 
 static bckm_sim_app kv_new_app(cluster_t *c, uint32_t bp) {
     (void)bp;
@@ -24,9 +27,16 @@ static int kv_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     return BCKM_OK;
 }
 
-static void kv_executed(cluster_t *c, uint32_t bp) { (void)c; (void)bp; }
+static void kv_executed(cluster_t *c, uint32_t bp) {
+    (void)c;
+    (void)bp;
+}
 
-static void kv_rejected(cluster_t *c, const uint8_t *tx, size_t len) { (void)c; (void)tx; (void)len; }
+static void kv_rejected(cluster_t *c, const uint8_t *tx, size_t len) {
+    (void)c;
+    (void)tx;
+    (void)len;
+}
 
 static void kv_finish(cluster_t *c) { (void)c; }
 

@@ -30,8 +30,10 @@ static int gen_tx(void) {
     {
         struct bckm_envelope env;
         uint8_t out[BCKM_TX_BYTES];
-        printf("# tx_reattach: the transaction of fix_reattach (op 4; refresh = counter 3 || 8 zero bytes).\n");
-        if (fix_reattach(&env, NULL) != BCKM_OK || bckm_tx_encode(&env.tx, out) != BCKM_OK) return 1;
+        printf("# tx_reattach: the transaction of fix_reattach (op 4; refresh = counter 3 || 8 "
+               "zero bytes).\n");
+        if (fix_reattach(&env, NULL) != BCKM_OK || bckm_tx_encode(&env.tx, out) != BCKM_OK)
+            return 1;
         hexline("tx_reattach", out, sizeof out);
     }
     return 0;
@@ -40,7 +42,8 @@ static int gen_tx(void) {
 static int gen_envelope(void) {
     static const char *names[3] = { "envelope_0", "envelope_1", "envelope_2" };
     printf("# Signed envelopes (spec/layer2-formats.md, section 2).\n");
-    printf("# Inputs: fix_envelope(k): BP k+1, sequence 42+k, tx k; BP b's Ed25519 seed is bytes b*0x20+j.\n");
+    printf("# Inputs: fix_envelope(k): BP k+1, sequence 42+k, tx k; BP b's Ed25519 seed is bytes "
+           "b*0x20+j.\n");
     for (unsigned b = 1; b <= 3; b++) {
         uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
         char name[16];
@@ -67,10 +70,13 @@ static int gen_envelope(void) {
         uint8_t st[BCKM_REATTACH_STATEMENT_BYTES];
         uint8_t msg[BCKM_ENVELOPE_LABEL_BYTES + BCKM_ENVELOPE_V2_SIGNED_BYTES];
         size_t n = 0;
-        printf("# envelope_3: version 2 (REATTACH), fix_reattach: node 0x0100000a, code bytes 0xc0+j,\n");
+        printf("# envelope_3: version 2 (REATTACH), fix_reattach: node 0x0100000a, code bytes "
+               "0xc0+j,\n");
         printf("# consent to BP 2 with counter 3, sent by BP 2 at sequence 45.\n");
         if (fix_reattach(&env, code) != BCKM_OK) return 1;
-        if (bckm_envelope_encode_to(&env, out, sizeof out, &n) != BCKM_OK || n != BCKM_ENVELOPE_V2_BYTES) return 1;
+        if (bckm_envelope_encode_to(&env, out, sizeof out, &n) != BCKM_OK ||
+            n != BCKM_ENVELOPE_V2_BYTES)
+            return 1;
         memcpy(st, BCKM_REATTACH_LABEL, BCKM_REATTACH_LABEL_BYTES);
         bckm_put_u32(st + 16, env.tx.node_id);
         bckm_put_u32(st + 20, env.bp);
@@ -100,10 +106,14 @@ static int gen_block(void) {
     size_t blen = 0, clen = 0, olen = 0;
 
     printf("# Block, block hash, transaction root and commit certificate\n");
-    printf("# (spec/layer2-formats.md, sections 3-5). Inputs: fix_block, fix_cert in tests/layer2_fixtures.h:\n");
-    printf("# height 2, prev hash 0x11 x 32, proposer 2, time 1500000, state hash 0x5a^j, envelopes 0..2;\n");
-    printf("# certificate view 3 signed by BPs 1, 2, 4 (n = 4, f = 1). Each transaction of the body\n");
-    printf("# is a record u16 length || envelope; the commit message is label || height || view || hash.\n");
+    printf("# (spec/layer2-formats.md, sections 3-5). Inputs: fix_block, fix_cert in "
+           "tests/layer2_fixtures.h:\n");
+    printf("# height 2, prev hash 0x11 x 32, proposer 2, time 1500000, state hash 0x5a^j, "
+           "envelopes 0..2;\n");
+    printf("# certificate view 3 signed by BPs 1, 2, 4 (n = 4, f = 1). Each transaction of the "
+           "body\n");
+    printf("# is a record u16 length || envelope; the commit message is label || height || view || "
+           "hash.\n");
     for (unsigned b = 1; b <= FIX_N_BPS; b++) {
         uint8_t pk[BCKM_SIGN_PK_BYTES], sk[BCKM_SIGN_SK_BYTES];
         char name[16];
@@ -133,7 +143,8 @@ static int gen_block(void) {
     if (bckm_block_body_root(NULL, 0, 0, root) != BCKM_OK) return 1;
     hexline("empty_tx_root", root, sizeof root);
     printf("# An opaque body (fix_opaque_body): three transactions that are not envelopes, of\n");
-    printf("# lengths 1, 7 and 1024, transaction k of bytes 0xa0 + 0x10*k + j; and its root (n = 3).\n");
+    printf("# lengths 1, 7 and 1024, transaction k of bytes 0xa0 + 0x10*k + j; and its root (n = "
+           "3).\n");
     if (fix_opaque_body(opaque, sizeof opaque, &olen) != BCKM_OK || olen != sizeof opaque) return 1;
     if (bckm_block_body_root(opaque, olen, FIX_OPAQUE_TXS, root) != BCKM_OK) return 1;
     hexline("opaque_body", opaque, olen);

@@ -24,7 +24,7 @@
  */
 BCKM_NORETURN void bckm_assert_fail(const char *cond, const char *why, const char *file, int line);
 
-#define BCKM_ASSERT(cond, why) \
+#define BCKM_ASSERT(cond, why)                                                                     \
     ((cond) ? (void)0 : bckm_assert_fail(#cond, (why), __FILE__, __LINE__))
 
 /* A path the code's own logic rules out (an unreachable switch arm, a

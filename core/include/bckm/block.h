@@ -27,8 +27,9 @@
  * tx root 32 || state hash 32 || transaction count 4 */
 #define BCKM_BLOCK_HEADER_BYTES 121u
 /* A whole block as the ledger stores it: header || body. */
-#define BCKM_BLOCK_MAX_BYTES \
-    (BCKM_BLOCK_HEADER_BYTES + BCKM_BLOCK_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
+#define BCKM_BLOCK_MAX_BYTES                                                                       \
+    (BCKM_BLOCK_HEADER_BYTES +                                                                     \
+     BCKM_BLOCK_MAX_TXS * (BCKM_BLOCK_TX_PREFIX_BYTES + BCKM_BLOCK_TX_MAX_BYTES))
 
 #define BCKM_CERT_VERSION 2u
 /* At most one signature per BP. */
@@ -52,31 +53,31 @@
 #define BCKM_COMMIT_MSG_BYTES (BCKM_COMMIT_LABEL_BYTES + 8u + 8u + BCKM_HASH_BYTES)
 
 struct bckm_block_header {
-    uint8_t version;                          /* BCKM_BLOCK_VERSION */
-    uint64_t height;                          /* 1 for the first block */
-    uint8_t prev_hash[BCKM_HASH_BYTES];       /* all zero at height 1 */
-    uint32_t proposer;                        /* BP ID, 1..BCKM_MAX_BPS */
-    uint64_t time;                            /* virtual microseconds */
-    uint8_t tx_root[BCKM_HASH_BYTES];         /* bckm_block_tx_root of the body */
+    uint8_t version;                    /* BCKM_BLOCK_VERSION */
+    uint64_t height;                    /* 1 for the first block */
+    uint8_t prev_hash[BCKM_HASH_BYTES]; /* all zero at height 1 */
+    uint32_t proposer;                  /* BP ID, 1..BCKM_MAX_BPS */
+    uint64_t time;                      /* virtual microseconds */
+    uint8_t tx_root[BCKM_HASH_BYTES];   /* bckm_block_tx_root of the body */
     /* The application state before this block: after executing block
      * height-1 (the genesis state at height 1), as Tendermint's app hash.
      * The proposer knows it when it proposes. */
     uint8_t state_hash[BCKM_HASH_BYTES];
-    uint32_t n_txs;                           /* 0..BCKM_BLOCK_MAX_TXS */
+    uint32_t n_txs; /* 0..BCKM_BLOCK_MAX_TXS */
 };
 
 struct bckm_cert_sig {
-    uint32_t bp;                              /* signer, 1..BCKM_MAX_BPS */
-    uint8_t sig[BCKM_SIG_BYTES];              /* Ed25519 over the commit message */
+    uint32_t bp;                 /* signer, 1..BCKM_MAX_BPS */
+    uint8_t sig[BCKM_SIG_BYTES]; /* Ed25519 over the commit message */
 };
 
 /* Commit certificate: 2f+1 commit signatures, sorted by BP ID, no duplicate. */
 struct bckm_cert {
-    uint8_t version;                          /* BCKM_CERT_VERSION */
+    uint8_t version; /* BCKM_CERT_VERSION */
     uint64_t height;
-    uint64_t view;                            /* consensus view/round; signed */
+    uint64_t view; /* consensus view/round; signed */
     uint8_t block_hash[BCKM_HASH_BYTES];
-    uint32_t count;                           /* 1..BCKM_CERT_MAX_SIGS */
+    uint32_t count; /* 1..BCKM_CERT_MAX_SIGS */
     struct bckm_cert_sig sigs[BCKM_CERT_MAX_SIGS];
 };
 
@@ -216,23 +217,21 @@ int bckm_block_tx_root(const struct bckm_envelope *envs, uint32_t n,
     requires cap == 0 || \separated(out_len, out + (0 .. cap - 1));
     assigns out[0 .. cap - 1], *out_len;
  */
-int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n,
-                           uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
+int bckm_block_body_encode(const struct bckm_envelope *envs, uint32_t n, uint8_t *out, size_t cap,
+                           size_t *out_len) BCKM_MUST_CHECK;
 
 /* Checks the body (bckm_block_body_check) and decodes each of its hdr->n_txs
  * transactions as an envelope into envs (room for cap). TRUNCATED or FORMAT
  * for bad framing, FORMAT for a transaction that is not exactly one
  * envelope, NOMEM when cap is too small, MISMATCH when the root differs. On error envs[0 .. cap-1] may have been
  * overwritten (never beyond cap). */
-int bckm_block_body_decode(const struct bckm_block_header *hdr,
-                           const uint8_t *buf, size_t len,
+int bckm_block_body_decode(const struct bckm_block_header *hdr, const uint8_t *buf, size_t len,
                            struct bckm_envelope *envs, uint32_t cap) BCKM_MUST_CHECK;
 
 /* A whole block: header encoding || body encoding. hdr->n_txs must equal n
  * and hdr->tx_root the root of envs (BCKM_ERR_ARG otherwise). */
-int bckm_block_encode(const struct bckm_block_header *hdr,
-                      const struct bckm_envelope *envs, uint32_t n,
-                      uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
+int bckm_block_encode(const struct bckm_block_header *hdr, const struct bckm_envelope *envs,
+                      uint32_t n, uint8_t *out, size_t cap, size_t *out_len) BCKM_MUST_CHECK;
 
 /* Decodes a whole block: header, then the body with its root check. hdr is
  * written only on success; envs as in bckm_block_body_decode. */

@@ -21,20 +21,20 @@
 
 typedef enum {
     BCKM_OK = 0,
-    BCKM_ERR_ARG = -1,        /* NULL pointer, bad length, out-of-range value */
-    BCKM_ERR_NOMEM = -2,      /* allocation failed or a fixed capacity is full */
-    BCKM_ERR_AUTH = -3,       /* AEAD or signature verification failed */
-    BCKM_ERR_REPLAY = -4,     /* epoch not the one expected (replayed or out of order) */
-    BCKM_ERR_FORMAT = -5,     /* malformed or non-canonical encoding */
-    BCKM_ERR_TRUNCATED = -6,  /* input shorter than its encoding says */
-    BCKM_ERR_UNKNOWN = -7,    /* node, set or BP not known */
-    BCKM_ERR_EXISTS = -8,     /* ID or secret-code hash already used */
-    BCKM_ERR_MISMATCH = -9,   /* fields disagree with the replicated state */
-    BCKM_ERR_PERM = -10,      /* signer not allowed to do this (owner, BP set) */
-    BCKM_ERR_STATE = -11,     /* operation not valid in the current state */
-    BCKM_ERR_CRYPTO = -12,    /* libsodium refused an operation */
-    BCKM_ERR_IO = -13,        /* storage error */
-    BCKM_ERR_CORRUPT = -14    /* stored data fails its integrity check */
+    BCKM_ERR_ARG = -1,       /* NULL pointer, bad length, out-of-range value */
+    BCKM_ERR_NOMEM = -2,     /* allocation failed or a fixed capacity is full */
+    BCKM_ERR_AUTH = -3,      /* AEAD or signature verification failed */
+    BCKM_ERR_REPLAY = -4,    /* epoch not the one expected (replayed or out of order) */
+    BCKM_ERR_FORMAT = -5,    /* malformed or non-canonical encoding */
+    BCKM_ERR_TRUNCATED = -6, /* input shorter than its encoding says */
+    BCKM_ERR_UNKNOWN = -7,   /* node, set or BP not known */
+    BCKM_ERR_EXISTS = -8,    /* ID or secret-code hash already used */
+    BCKM_ERR_MISMATCH = -9,  /* fields disagree with the replicated state */
+    BCKM_ERR_PERM = -10,     /* signer not allowed to do this (owner, BP set) */
+    BCKM_ERR_STATE = -11,    /* operation not valid in the current state */
+    BCKM_ERR_CRYPTO = -12,   /* libsodium refused an operation */
+    BCKM_ERR_IO = -13,       /* storage error */
+    BCKM_ERR_CORRUPT = -14   /* stored data fails its integrity check */
 } bckm_err;
 
 /* A human-readable name for an error code; never NULL. */
@@ -44,10 +44,10 @@ typedef enum {
 const char *bckm_strerror(int err);
 
 /* Sizes of the protocol's keys and fields, in bytes. */
-#define BCKM_KEY_BYTES 32u      /* DEK, KEK, pair seeds, set keys */
-#define BCKM_REFRESH_BYTES 16u  /* refresh key carried by a transaction */
-#define BCKM_CODE_BYTES 32u     /* a node's secret code */
-#define BCKM_HASH_BYTES 32u     /* BLAKE2b-256 digests */
+#define BCKM_KEY_BYTES 32u     /* DEK, KEK, pair seeds, set keys */
+#define BCKM_REFRESH_BYTES 16u /* refresh key carried by a transaction */
+#define BCKM_CODE_BYTES 32u    /* a node's secret code */
+#define BCKM_HASH_BYTES 32u    /* BLAKE2b-256 digests */
 
 /* Identifiers: 0 means "none"; the top byte is the allocating BP. */
 #define BCKM_ID_NONE 0u
@@ -120,16 +120,17 @@ int bckm_init(void) BCKM_MUST_CHECK;
     ensures bckm_be32(p[0], p[1], p[2], p[3]) == v;
  */
 static inline void bckm_put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)((v >> 24) % 256u); p[1] = (uint8_t)((v >> 16) % 256u);
-    p[2] = (uint8_t)((v >> 8) % 256u);  p[3] = (uint8_t)(v % 256u);
+    p[0] = (uint8_t)((v >> 24) % 256u);
+    p[1] = (uint8_t)((v >> 16) % 256u);
+    p[2] = (uint8_t)((v >> 8) % 256u);
+    p[3] = (uint8_t)(v % 256u);
 }
 /*@ requires \valid_read(p + (0 .. 3));
     assigns \nothing;
     ensures \result == bckm_be32(p[0], p[1], p[2], p[3]);
  */
 static inline uint32_t bckm_get_u32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) + ((uint32_t)p[1] << 16) +
-           ((uint32_t)p[2] << 8) + (uint32_t)p[3];
+    return ((uint32_t)p[0] << 24) + ((uint32_t)p[1] << 16) + ((uint32_t)p[2] << 8) + (uint32_t)p[3];
 }
 /*@ requires \valid(p + (0 .. 7));
     assigns p[0 .. 7];
@@ -157,7 +158,8 @@ static inline uint64_t bckm_get_u64(const uint8_t *p) {
     ensures bckm_be16(p[0], p[1]) == v;
  */
 static inline void bckm_put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)((v >> 8) % 256u); p[1] = (uint8_t)(v % 256u);
+    p[0] = (uint8_t)((v >> 8) % 256u);
+    p[1] = (uint8_t)(v % 256u);
 }
 /*@ requires \valid_read(p + (0 .. 1));
     assigns \nothing;

@@ -22,7 +22,8 @@ struct bckm_bp_table {
     uint8_t pk[BCKM_MAX_BPS + 1][BCKM_SIGN_PK_BYTES];
 };
 
-int bckm_state_new(struct bckm_state **out, bckm_policy policy, const struct bckm_bp_table *bps) BCKM_MUST_CHECK;
+int bckm_state_new(struct bckm_state **out, bckm_policy policy,
+                   const struct bckm_bp_table *bps) BCKM_MUST_CHECK;
 void bckm_state_free(struct bckm_state *st);
 int bckm_state_clone(const struct bckm_state *st, struct bckm_state **out) BCKM_MUST_CHECK;
 
@@ -36,9 +37,11 @@ uint64_t bckm_state_seq(const struct bckm_state *st, uint32_t bp);
  * is above the origin's last committed one, and the change passes the
  * registry's rules (bckm_sets_check). Changes nothing.
  */
-int bckm_contract_check(const struct bckm_state *st, const struct bckm_envelope *env) BCKM_MUST_CHECK;
+int bckm_contract_check(const struct bckm_state *st,
+                        const struct bckm_envelope *env) BCKM_MUST_CHECK;
 /* Same as check, for encoded envelope bytes from the wire. */
-int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf, size_t len) BCKM_MUST_CHECK;
+int bckm_contract_check_bytes(const struct bckm_state *st, const uint8_t *buf,
+                              size_t len) BCKM_MUST_CHECK;
 
 /*
  * apply: check, then execute (registry change and Reorder, sequence number,
@@ -52,7 +55,8 @@ int bckm_contract_apply(struct bckm_state *st, const struct bckm_envelope *env,
  * The signature alone: env->bp is a BP of the cluster and env is signed by
  * it. Changes nothing.
  */
-int bckm_contract_verify(const struct bckm_state *st, const struct bckm_envelope *env) BCKM_MUST_CHECK;
+int bckm_contract_verify(const struct bckm_state *st,
+                         const struct bckm_envelope *env) BCKM_MUST_CHECK;
 
 /*
  * apply for an envelope whose signature the caller itself has already

@@ -16,12 +16,14 @@
 struct bckm_credstore; /* opaque */
 
 int bckm_credstore_new(struct bckm_credstore **out) BCKM_MUST_CHECK;
-void bckm_credstore_free(struct bckm_credstore *cs);   /* wipes every PSK */
+void bckm_credstore_free(struct bckm_credstore *cs); /* wipes every PSK */
 /* Provisions serial's PSK. BCKM_ERR_EXISTS when the serial was ever added. */
-int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial, const uint8_t psk[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_credstore_add(struct bckm_credstore *cs, uint32_t serial,
+                       const uint8_t psk[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* Copies the PSK of an unspent serial. BCKM_ERR_UNKNOWN (never added),
  * BCKM_ERR_PERM (spent); out is not written then. */
-int bckm_credstore_get(const struct bckm_credstore *cs, uint32_t serial, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_credstore_get(const struct bckm_credstore *cs, uint32_t serial,
+                       uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* Spends a serial at its first successful enrolment: wipes its PSK.
  * BCKM_ERR_UNKNOWN, BCKM_ERR_PERM (already spent). */
 int bckm_credstore_spend(struct bckm_credstore *cs, uint32_t serial) BCKM_MUST_CHECK;

@@ -20,20 +20,20 @@
 #include "bckm/common.h"
 
 struct bckm_device_key {
-    uint32_t id;                 /* peer node ID or other set ID */
+    uint32_t id; /* peer node ID or other set ID */
     uint8_t key[BCKM_KEY_BYTES];
 };
 
 struct bckm_device {
-    uint32_t node_id;            /* 0 until the first bundle */
+    uint32_t node_id; /* 0 until the first bundle */
     uint32_t set_id;
-    uint64_t epoch;              /* last epoch applied; 0 before joining */
+    uint64_t epoch; /* last epoch applied; 0 before joining */
     uint8_t has_code;
-    uint8_t resync;              /* 1 while catching up after sleep or rejoin */
-    uint8_t bp_id;               /* the serving BP (1..255) */
-    uint8_t bp_pk[32];           /* its Ed25519 key: every accepted message verifies under it */
-    uint8_t bps_root[32];        /* hash of the cluster's BP table (rejoin handshake) */
-    uint8_t challenge[16];       /* the resync challenge a resync answer must carry */
+    uint8_t resync;        /* 1 while catching up after sleep or rejoin */
+    uint8_t bp_id;         /* the serving BP (1..255) */
+    uint8_t bp_pk[32];     /* its Ed25519 key: every accepted message verifies under it */
+    uint8_t bps_root[32];  /* hash of the cluster's BP table (rejoin handshake) */
+    uint8_t challenge[16]; /* the resync challenge a resync answer must carry */
     uint8_t kek[BCKM_KEY_BYTES];
     uint8_t set_kek[BCKM_KEY_BYTES];
     uint8_t seed[BCKM_KEY_BYTES];
@@ -46,13 +46,15 @@ struct bckm_device {
 };
 
 /* Bytes a store with these capacities needs (for static allocation). */
-#define BCKM_DEVICE_BYTES(cap_peers, cap_sets) \
-    (sizeof(struct bckm_device) + ((size_t)(cap_peers) + (size_t)(cap_sets)) * sizeof(struct bckm_device_key))
+#define BCKM_DEVICE_BYTES(cap_peers, cap_sets)                                                     \
+    (sizeof(struct bckm_device) +                                                                  \
+     ((size_t)(cap_peers) + (size_t)(cap_sets)) * sizeof(struct bckm_device_key))
 
 /* Capacities for a network of at most max_nodes nodes and max_bps BPs:
  * peers = s(max_nodes) - 1, sets = s(max_nodes) + 2 * max_bps (the
  * uniformity bounds of the spec). */
-void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers, uint32_t *cap_sets);
+void bckm_device_caps(uint32_t max_nodes, uint32_t max_bps, uint32_t *cap_peers,
+                      uint32_t *cap_sets);
 
 /*
  * Initialises a store in mem (mem_len >= BCKM_DEVICE_BYTES(...), aligned for
@@ -107,8 +109,8 @@ void bckm_device_begin_resync(struct bckm_device *d, const uint8_t challenge[16]
  * 3 message (device -> BP, sender 0, no trailer) sealed under its (new)
  * node KEK, for an adopting BP that did not hold its set's keys. nonce: 24
  * fresh bytes. */
-int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out, size_t cap,
-                       size_t *out_len) BCKM_MUST_CHECK;
+int bckm_device_export(const struct bckm_device *d, const uint8_t nonce[24], uint8_t *out,
+                       size_t cap, size_t *out_len) BCKM_MUST_CHECK;
 
 void bckm_device_wipe(struct bckm_device *d);
 

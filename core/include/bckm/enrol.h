@@ -50,8 +50,9 @@ struct bckm_enrol_bp {
 
 /* Device: makes the hello (ephemeral key from randombytes, or from seed when
  * given, for reproducible simulations). */
-int bckm_enrol_device_hello(struct bckm_enrol_device *st, uint32_t serial, const uint8_t psk[BCKM_KEY_BYTES],
-                            const uint8_t *seed32, uint8_t out[BCKM_ENROL_HELLO_BYTES]) BCKM_MUST_CHECK;
+int bckm_enrol_device_hello(struct bckm_enrol_device *st, uint32_t serial,
+                            const uint8_t psk[BCKM_KEY_BYTES], const uint8_t *seed32,
+                            uint8_t out[BCKM_ENROL_HELLO_BYTES]) BCKM_MUST_CHECK;
 /* BP: answers a hello for a device whose credential is psk; bp_pk is this
  * BP's Ed25519 key (the one it signs envelopes with) and bps_root the hash of
  * the cluster's BP table (bckm_bps_root). */
@@ -66,7 +67,8 @@ int bckm_enrol_device_finish(struct bckm_enrol_device *st,
                              const uint8_t reply[BCKM_ENROL_REPLY_BYTES],
                              uint8_t out[BCKM_ENROL_FINISH_BYTES]) BCKM_MUST_CHECK;
 /* BP: checks the device's tag; on success st->kek is the node KEK. */
-int bckm_enrol_bp_finish(struct bckm_enrol_bp *st, const uint8_t fin[BCKM_ENROL_FINISH_BYTES]) BCKM_MUST_CHECK;
+int bckm_enrol_bp_finish(struct bckm_enrol_bp *st,
+                         const uint8_t fin[BCKM_ENROL_FINISH_BYTES]) BCKM_MUST_CHECK;
 /* Serial named by a hello (the BP looks up the credential by it). */
 uint32_t bckm_enrol_hello_serial(const uint8_t hello[BCKM_ENROL_HELLO_BYTES]);
 

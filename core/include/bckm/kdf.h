@@ -20,13 +20,13 @@ enum {
     BCKM_KDF_SETPAIR_INIT = 5,   /* K_ST  = KDF(D or D_ab; min || max) */
     BCKM_KDF_PAIR_SEED = 6,      /* Q_u   = KDF(D; u) */
     /* 7 is reserved: the code commitment is an Ed25519 key (rejoin.h) */
-    BCKM_KDF_KEK = 8,            /* K_u from the enrolment key agreement */
-    BCKM_KDF_BP_PAIR = 9,        /* D_ab from the two BPs' X25519 agreement */
-    BCKM_KDF_CONFIRM = 10,       /* enrolment key confirmation tags */
-    BCKM_KDF_DRBG = 11,          /* per-call seeds and next keys of the deterministic DRBG */
-    BCKM_KDF_SET_REFRESH = 12,   /* r_X   = KDF16(r;   X || epoch) */
-    BCKM_KDF_PAIR_REFRESH = 13,  /* r_X,T = KDF16(r_X; T) */
-    BCKM_KDF_RESYNC = 14         /* resync request tag under K_u (resync.h) */
+    BCKM_KDF_KEK = 8,           /* K_u from the enrolment key agreement */
+    BCKM_KDF_BP_PAIR = 9,       /* D_ab from the two BPs' X25519 agreement */
+    BCKM_KDF_CONFIRM = 10,      /* enrolment key confirmation tags */
+    BCKM_KDF_DRBG = 11,         /* per-call seeds and next keys of the deterministic DRBG */
+    BCKM_KDF_SET_REFRESH = 12,  /* r_X   = KDF16(r;   X || epoch) */
+    BCKM_KDF_PAIR_REFRESH = 13, /* r_X,T = KDF16(r_X; T) */
+    BCKM_KDF_RESYNC = 14        /* resync request tag under K_u (resync.h) */
 };
 
 #define BCKM_KDF_PREFIX_BYTES 8u
@@ -52,9 +52,8 @@ enum {
     complete behaviors;
     disjoint behaviors;
  */
-int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
-                    const uint8_t *fields, size_t flen,
-                    uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label, const uint8_t *fields,
+                    size_t flen, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
 /* Wrappers, one per key kind; every one may update in place (out == key). */
 /*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
@@ -63,8 +62,8 @@ int bckm_kdf_derive(const uint8_t key[BCKM_KEY_BYTES], uint8_t label,
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
 void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES],
-                         const uint8_t refresh[BCKM_REFRESH_BYTES],
-                         uint32_t set_id, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
+                         const uint8_t refresh[BCKM_REFRESH_BYTES], uint32_t set_id, uint64_t epoch,
+                         uint8_t out[BCKM_KEY_BYTES]);
 /* The pair is unordered: (a, b) and (b, a) give the same key. */
 /*@ requires \valid_read(key + (0 .. BCKM_KEY_BYTES - 1));
     requires \valid_read(refresh + (0 .. BCKM_REFRESH_BYTES - 1));
@@ -72,9 +71,8 @@ void bckm_kdf_set_update(const uint8_t key[BCKM_KEY_BYTES],
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
 void bckm_kdf_setpair_update(const uint8_t key[BCKM_KEY_BYTES],
-                             const uint8_t refresh[BCKM_REFRESH_BYTES],
-                             uint32_t a, uint32_t b, uint64_t epoch,
-                             uint8_t out[BCKM_KEY_BYTES]);
+                             const uint8_t refresh[BCKM_REFRESH_BYTES], uint32_t a, uint32_t b,
+                             uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
 /*
  * Refresh material (spec 4, 5): a change's refresh key r never leaves the
  * BPs; the members of a changed set X get r_X, and every other set T gets
@@ -108,14 +106,15 @@ void bckm_kdf_pair_refresh(const uint8_t r_set[BCKM_REFRESH_BYTES], uint32_t oth
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
 void bckm_kdf_setpair_advance(const uint8_t key[BCKM_KEY_BYTES], uint32_t a, const uint8_t *r_ab,
-                              uint32_t b, const uint8_t *r_ba, uint64_t epoch, uint8_t out[BCKM_KEY_BYTES]);
+                              uint32_t b, const uint8_t *r_ba, uint64_t epoch,
+                              uint8_t out[BCKM_KEY_BYTES]);
 /* `first` is the member who entered the set first; its seed derives the key. */
 /*@ requires \valid_read(seed + (0 .. BCKM_KEY_BYTES - 1));
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
-void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first,
-                        uint32_t second, uint8_t out[BCKM_KEY_BYTES]);
+void bckm_kdf_pair_node(const uint8_t seed[BCKM_KEY_BYTES], uint32_t first, uint32_t second,
+                        uint8_t out[BCKM_KEY_BYTES]);
 /*@ requires \valid_read(domain + (0 .. BCKM_KEY_BYTES - 1));
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
     assigns out[0 .. BCKM_KEY_BYTES - 1];
@@ -126,8 +125,8 @@ void bckm_kdf_set_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t set_id,
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
     assigns out[0 .. BCKM_KEY_BYTES - 1];
  */
-void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a,
-                           uint32_t b, uint8_t out[BCKM_KEY_BYTES]);
+void bckm_kdf_setpair_init(const uint8_t domain[BCKM_KEY_BYTES], uint32_t a, uint32_t b,
+                           uint8_t out[BCKM_KEY_BYTES]);
 /*@ requires \valid_read(domain + (0 .. BCKM_KEY_BYTES - 1));
     requires \valid(out + (0 .. BCKM_KEY_BYTES - 1));
     assigns out[0 .. BCKM_KEY_BYTES - 1];
@@ -144,8 +143,9 @@ void bckm_kdf_pair_seed(const uint8_t domain[BCKM_KEY_BYTES], uint32_t node_id,
     assigns out[0 .. BCKM_KEY_BYTES - 1];
     ensures \result == BCKM_OK;
  */
-int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32], const uint8_t tx[32],
-                         const uint8_t th[32], uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_kdf_session_kek(const uint8_t key[BCKM_KEY_BYTES], const uint8_t rx[32],
+                         const uint8_t tx[32], const uint8_t th[32],
+                         uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
 /* Deterministic random bit generator, for the simulator's reproducible mode
  * only (a key manager in real use draws from the operating system and holds

@@ -27,7 +27,7 @@
 struct bckm_km; /* opaque */
 
 struct bckm_km_config {
-    uint32_t bp_id;                      /* 1..255 */
+    uint32_t bp_id; /* 1..255 */
     bckm_policy policy;
     /* This BP's domain secret (owned) or the cluster's (global): initial set
      * keys, initial pairwise set keys between its own sets, pair seeds. */
@@ -41,15 +41,16 @@ struct bckm_km_config {
 };
 
 int bckm_km_new(struct bckm_km **out, const struct bckm_km_config *cfg) BCKM_MUST_CHECK;
-void bckm_km_free(struct bckm_km *km);   /* wipes every key */
+void bckm_km_free(struct bckm_km *km); /* wipes every key */
 
 /* Owned policy: the secret shared with BP `other`, from the two BPs' static
  * X25519 keys (bckm_km_bp_secret). Initial pairwise set keys between a set
  * of this BP and a set of `other` derive from it. */
-int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other, const uint8_t secret[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_set_peer_secret(struct bckm_km *km, uint32_t other,
+                            const uint8_t secret[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* D_ab = KDF(X25519(sk_a, pk_b); a, b), the same on both sides. */
-int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32], uint32_t them,
-                      uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_bp_secret(const uint8_t my_sk[32], uint32_t me, const uint8_t their_pk[32],
+                      uint32_t them, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 
 /* Step 1. kek is the node KEK agreed at enrolment (bckm_enrol_*). */
 int bckm_km_prepare_join(struct bckm_km *km, const struct bckm_sets *reg,
@@ -83,7 +84,8 @@ uint32_t bckm_km_dropped(const struct bckm_km *km, const uint32_t **nodes);
  * full bundle at the registry's epoch, with keys initialised from the
  * domain secrets. */
 int bckm_km_adopt(struct bckm_km *km, uint32_t node_id) BCKM_MUST_CHECK;
-int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg, struct bckm_msgs *out) BCKM_MUST_CHECK;
+int bckm_km_provision(struct bckm_km *km, const struct bckm_sets *reg,
+                      struct bckm_msgs *out) BCKM_MUST_CHECK;
 /* Large genesis: bckm_km_provision with out == NULL initialises the keys
  * only; bckm_km_bundle_for then hands one node its bundle (with its code
  * while the BP still has it), and bckm_km_forget_codes wipes the codes of
@@ -110,8 +112,9 @@ int bckm_km_adopt_node(struct bckm_km *km, const struct bckm_sets *reg, uint32_t
  * message carries `challenge`, the one the node sent with its request
  * (NULL: all zero, which a device in resync accepts only at its next epoch).
  */
-int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id, uint64_t last_epoch,
-                     const uint8_t challenge[16], struct bckm_msgs *out) BCKM_MUST_CHECK;
+int bckm_km_catch_up(struct bckm_km *km, const struct bckm_sets *reg, uint32_t node_id,
+                     uint64_t last_epoch, const uint8_t challenge[16],
+                     struct bckm_msgs *out) BCKM_MUST_CHECK;
 /*
  * The resync request of a node attached here (bckm/resync.h): looks its KEK
  * up by the node ID the request names and checks the request's tag under it.
@@ -138,11 +141,13 @@ int bckm_km_import_handover(struct bckm_km *km, const struct bckm_sets *reg, uin
 
 /* Queries for tests, resilience analysis and benchmarks. */
 int bckm_km_knows_set(const struct bckm_km *km, uint32_t set_id);
-int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
-int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_set_key(const struct bckm_km *km, uint32_t set_id,
+                    uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_pair_key(const struct bckm_km *km, uint32_t a, uint32_t b,
+                     uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* The pairwise node key of u and v (both in one set this BP owns). */
-int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u, uint32_t v,
-                          uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_km_node_pair_key(const struct bckm_km *km, const struct bckm_sets *reg, uint32_t u,
+                          uint32_t v, uint8_t out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 int bckm_km_has_node(const struct bckm_km *km, uint32_t node_id);
 /* Copies the generator state of a reproducible-mode key manager into out;
  * BCKM_ERR_STATE in real use (drbg_seed NULL), which keeps no generator. */

@@ -37,7 +37,7 @@
 #include "bckm/tx.h"
 
 /* Status byte stored with each transaction: what execution made of it. */
-#define BCKM_LEDGER_TX_EXECUTED 0u   /* applied to the replicated state */
+#define BCKM_LEDGER_TX_EXECUTED 0u /* applied to the replicated state */
 /* Any other value: the contract rejected it at execution (the code is the
  * caller's; e.g. the negated bckm_err). */
 
@@ -45,11 +45,11 @@
 #define BCKM_LEDGER_DEFAULT_MAP_BYTES (1ull << 30)
 
 struct bckm_ledger_config {
-    const uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES];  /* BP b's Ed25519 key is bp_pk[b-1] */
-    uint32_t n_bps;                              /* 1..BCKM_MAX_BPS */
-    uint32_t f;                                  /* certificates need 2f+1 signers; 2f+1 <= n_bps */
-    uint64_t map_bytes;                          /* LMDB only; 0: BCKM_LEDGER_DEFAULT_MAP_BYTES */
-    uint32_t flags;                              /* BCKM_LEDGER_* below; 0 for the defaults */
+    const uint8_t (*bp_pk)[BCKM_SIGN_PK_BYTES]; /* BP b's Ed25519 key is bp_pk[b-1] */
+    uint32_t n_bps;                             /* 1..BCKM_MAX_BPS */
+    uint32_t f;                                 /* certificates need 2f+1 signers; 2f+1 <= n_bps */
+    uint64_t map_bytes;                         /* LMDB only; 0: BCKM_LEDGER_DEFAULT_MAP_BYTES */
+    uint32_t flags;                             /* BCKM_LEDGER_* below; 0 for the defaults */
 };
 
 /* LMDB only: skip the probe of an existing store in a child process (see
@@ -74,14 +74,15 @@ struct bckm_ledger_pos {
 
 struct bckm_ledger_entry {
     struct bckm_ledger_pos pos;
-    uint8_t status;                  /* BCKM_LEDGER_TX_EXECUTED or a rejection code */
-    struct bckm_envelope env;        /* as committed */
+    uint8_t status;           /* BCKM_LEDGER_TX_EXECUTED or a rejection code */
+    struct bckm_envelope env; /* as committed */
 };
 
 typedef struct bckm_ledger bckm_ledger;
 
 /* A new, empty in-memory ledger. cfg is copied. */
-int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **out) BCKM_MUST_CHECK;
+int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg,
+                            bckm_ledger **out) BCKM_MUST_CHECK;
 
 /* Opens (creating the directory and the store when missing) the LMDB ledger
  * in directory dir and verifies it. BCKM_ERR_CORRUPT when the store fails
@@ -119,8 +120,8 @@ int bckm_ledger_tip_hash(const bckm_ledger *l, uint8_t out[BCKM_HASH_BYTES]) BCK
  * hash or a certificate of another height or block, the errors of
  * bckm_cert_verify, BCKM_ERR_IO / BCKM_ERR_NOMEM from storage. Nothing
  * changes unless BCKM_OK is returned. */
-int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len,
-                       const uint8_t *cert, size_t cert_len, const uint8_t *status) BCKM_MUST_CHECK;
+int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
+                       size_t cert_len, const uint8_t *status) BCKM_MUST_CHECK;
 
 /* Copies the encoded block (or certificate) at height into out. *len gets
  * its size, also when BCKM_ERR_NOMEM says cap is too small. BCKM_ERR_ARG
@@ -144,8 +145,8 @@ int bckm_ledger_find_node(bckm_ledger *l, uint32_t node_id, struct bckm_ledger_p
 
 /* Transactions carrying this secret-code hash (rejoin, mobility). */
 int bckm_ledger_find_code(bckm_ledger *l, const uint8_t code_hash[BCKM_HASH_BYTES],
-                          struct bckm_ledger_pos after, struct bckm_ledger_entry *out,
-                          size_t cap, size_t *n) BCKM_MUST_CHECK;
+                          struct bckm_ledger_pos after, struct bckm_ledger_entry *out, size_t cap,
+                          size_t *n) BCKM_MUST_CHECK;
 
 /* All transactions committed after `after` (the refresh keys a sleeping
  * node missed are in them). */

@@ -12,7 +12,7 @@
 struct bckm_map {
     uint64_t *keys; /* 0 = empty slot */
     uint32_t *vals;
-    uint32_t cap;   /* power of two, or 0 */
+    uint32_t cap; /* power of two, or 0 */
     uint32_t len;
 };
 

@@ -48,8 +48,8 @@
 #define BCKM_MSG_PATH_NODE_BYTES 32u
 #define BCKM_MSG_MAX_DEPTH 32u
 #define BCKM_MSG_SIG_BYTES 64u
-#define BCKM_MSG_TRAILER_BYTES(depth) \
-    (BCKM_MSG_TRAILER_FIXED + (size_t)(depth) * BCKM_MSG_PATH_NODE_BYTES + BCKM_MSG_SIG_BYTES)
+#define BCKM_MSG_TRAILER_BYTES(depth)                                                              \
+    (BCKM_MSG_TRAILER_FIXED + (size_t)(depth)*BCKM_MSG_PATH_NODE_BYTES + BCKM_MSG_SIG_BYTES)
 
 enum { BCKM_MSG_UPDATE = 1, BCKM_MSG_BUNDLE = 2, BCKM_MSG_HANDOVER = 3 };
 enum { BCKM_KEK_NODE = 1, BCKM_KEK_SET = 2 };
@@ -57,13 +57,13 @@ enum { BCKM_KEK_NODE = 1, BCKM_KEK_SET = 2 };
 struct bckm_msg_header {
     uint8_t kind;
     uint8_t kek_type;
-    uint8_t sender;                  /* BP ID (kinds 1, 2), 0 (kind 3) */
+    uint8_t sender; /* BP ID (kinds 1, 2), 0 (kind 3) */
     uint32_t recipient;
     uint64_t epoch;
     uint8_t nonce[BCKM_MSG_NONCE_BYTES];
     uint8_t challenge[BCKM_MSG_CHALLENGE_BYTES];
     uint32_t body_len;
-    size_t sealed_len;               /* header + body + tag (decode only) */
+    size_t sealed_len; /* header + body + tag (decode only) */
 };
 
 /* A list inside a decrypted body: n entries of `stride` bytes, IDs first. */
@@ -75,11 +75,11 @@ struct bckm_msg_list {
 struct bckm_update_view {
     uint8_t op;
     uint32_t subject;
-    uint8_t has_set_refresh;         /* 1: the recipient's set changed */
-    const uint8_t *set_refresh;      /* r_S, 16 bytes (all zero when absent) */
+    uint8_t has_set_refresh;                             /* 1: the recipient's set changed */
+    const uint8_t *set_refresh;                          /* r_S, 16 bytes (all zero when absent) */
     struct bckm_msg_list changed, retired, joined, left; /* 4-byte IDs */
-    struct bckm_msg_list newkeys;    /* (ID, key) entries, 36 bytes */
-    struct bckm_msg_list pairs;      /* (X, r_X,S) entries, 20 bytes */
+    struct bckm_msg_list newkeys;                        /* (ID, key) entries, 36 bytes */
+    struct bckm_msg_list pairs;                          /* (X, r_X,S) entries, 20 bytes */
 };
 
 struct bckm_bundle_view {
@@ -94,14 +94,15 @@ struct bckm_bundle_view {
  * 3) or header + body + tag + a trailer whose length matches its own depth
  * byte (kinds 1, 2; the trailer's contents are checked by
  * bckm_rekey_auth_verify). */
-int bckm_msg_header_decode(const uint8_t *buf, size_t len, struct bckm_msg_header *h) BCKM_MUST_CHECK;
+int bckm_msg_header_decode(const uint8_t *buf, size_t len,
+                           struct bckm_msg_header *h) BCKM_MUST_CHECK;
 
 /* Seals body under kek into out (header || ciphertext || tag), without the
  * trailer: a kind 1 or 2 message is complete once bckm_rekey_batch_sign has
  * appended it. */
 int bckm_msg_seal(const struct bckm_msg_header *h, const uint8_t kek[BCKM_KEY_BYTES],
-                  const uint8_t *body, size_t body_len,
-                  uint8_t *out, size_t out_cap, size_t *out_len) BCKM_MUST_CHECK;
+                  const uint8_t *body, size_t body_len, uint8_t *out, size_t out_cap,
+                  size_t *out_len) BCKM_MUST_CHECK;
 
 /* Opens a message in place (the trailer, if any, is not checked here): on
  * success the body is at buf + BCKM_MSG_HEADER_BYTES for h->body_len bytes. */
@@ -109,11 +110,14 @@ int bckm_msg_open(uint8_t *buf, size_t len, const uint8_t kek[BCKM_KEY_BYTES],
                   struct bckm_msg_header *h) BCKM_MUST_CHECK;
 
 /* Body parsers: accept only canonical bodies (exact length, sorted lists). */
-int bckm_msg_parse_update(const uint8_t *body, size_t len, struct bckm_update_view *v) BCKM_MUST_CHECK;
-int bckm_msg_parse_bundle(const uint8_t *body, size_t len, struct bckm_bundle_view *v) BCKM_MUST_CHECK;
+int bckm_msg_parse_update(const uint8_t *body, size_t len,
+                          struct bckm_update_view *v) BCKM_MUST_CHECK;
+int bckm_msg_parse_bundle(const uint8_t *body, size_t len,
+                          struct bckm_bundle_view *v) BCKM_MUST_CHECK;
 
 /* ID of entry i of a list (stride 4 or 36). */
-static inline uint32_t bckm_msg_list_id(const struct bckm_msg_list *l, uint32_t i, uint32_t stride) {
+static inline uint32_t bckm_msg_list_id(const struct bckm_msg_list *l, uint32_t i,
+                                        uint32_t stride) {
     return bckm_get_u32(l->p + (size_t)i * stride);
 }
 

@@ -42,6 +42,7 @@ void bckm_msgs_free(struct bckm_msgs *m);
  * deliver and returns it; BCKM_ERR_NOMEM, BCKM_ERR_ARG.
  */
 int bckm_msgs_route(const struct bckm_msgs *m, const struct bckm_sets *reg,
-                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len), void *ctx);
+                    int (*deliver)(void *ctx, uint32_t node, const uint8_t *msg, size_t len),
+                    void *ctx);
 
 #endif

@@ -22,11 +22,11 @@ struct bckm_move {
  * The arrays are owned by the plan: bckm_plan_init before first use,
  * bckm_plan_free when done; bckm_sets_apply refills them. */
 struct bckm_plan {
-    uint64_t epoch;          /* the key epoch this change opens (1, 2, ...) */
-    uint32_t created_set;    /* set opened by a join, or 0 */
-    uint32_t retired_count;  /* sets removed (emptied or dissolved) */
+    uint64_t epoch;         /* the key epoch this change opens (1, 2, ...) */
+    uint32_t created_set;   /* set opened by a join, or 0 */
+    uint32_t retired_count; /* sets removed (emptied or dissolved) */
     uint32_t *retired;
-    uint32_t changed_count;  /* live sets whose membership changed */
+    uint32_t changed_count; /* live sets whose membership changed */
     uint32_t *changed;
     uint32_t move_count;
     struct bckm_move *moves;

@@ -47,7 +47,7 @@ struct bckm_rejoin_node {
 
 struct bckm_rejoin_bp {
     uint32_t bp_id, node_id;
-    uint8_t transcript[118];  /* the bytes the node must sign */
+    uint8_t transcript[118]; /* the bytes the node must sign */
     uint8_t kek[BCKM_KEY_BYTES];
     int waiting;
 };

@@ -53,8 +53,9 @@ size_t bckm_rekey_batch_work_bytes(uint32_t count, size_t bytes);
  * BCKM_ERR_NOMEM when work is shorter than bckm_rekey_batch_work_bytes or m
  * has no room for the trailers; checked before anything changes.
  */
-int bckm_rekey_batch_sign_in(struct bckm_msgs *m, uint32_t first, uint32_t bp, const uint8_t sk[BCKM_MSG_SIG_BYTES],
-                             uint8_t *work, size_t work_len) BCKM_MUST_CHECK;
+int bckm_rekey_batch_sign_in(struct bckm_msgs *m, uint32_t first, uint32_t bp,
+                             const uint8_t sk[BCKM_MSG_SIG_BYTES], uint8_t *work,
+                             size_t work_len) BCKM_MUST_CHECK;
 
 /*
  * Checks a complete kind 1 or 2 message's trailer: canonical (index <

@@ -29,8 +29,9 @@ uint32_t bckm_resync_request_node(const uint8_t req[BCKM_RESYNC_REQUEST_BYTES]);
 
 /* Checks the tag under kek in constant time; on success writes the fields.
  * BCKM_ERR_AUTH (outputs untouched) when the tag is wrong. */
-int bckm_resync_request_open(const uint8_t kek[BCKM_KEY_BYTES], const uint8_t req[BCKM_RESYNC_REQUEST_BYTES],
-                             uint32_t *node, uint64_t *last_epoch,
+int bckm_resync_request_open(const uint8_t kek[BCKM_KEY_BYTES],
+                             const uint8_t req[BCKM_RESYNC_REQUEST_BYTES], uint32_t *node,
+                             uint64_t *last_epoch,
                              uint8_t challenge[BCKM_RESYNC_CHALLENGE_BYTES]) BCKM_MUST_CHECK;
 
 #endif

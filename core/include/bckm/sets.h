@@ -28,7 +28,9 @@ typedef enum { BCKM_POLICY_OWNED = 1, BCKM_POLICY_GLOBAL = 2 } bckm_policy;
 
 /* Operations: the transaction codes of tx.h. */
 typedef enum {
-    BCKM_OP_JOIN = BCKM_TX_OP_JOIN, BCKM_OP_LEAVE = BCKM_TX_OP_LEAVE, BCKM_OP_EVICT = BCKM_TX_OP_EVICT,
+    BCKM_OP_JOIN = BCKM_TX_OP_JOIN,
+    BCKM_OP_LEAVE = BCKM_TX_OP_LEAVE,
+    BCKM_OP_EVICT = BCKM_TX_OP_EVICT,
     BCKM_OP_REATTACH = BCKM_TX_OP_REATTACH
 } bckm_op;
 
@@ -89,9 +91,8 @@ uint32_t bckm_sets_target(uint32_t n);
         bckm_before(sets, *out, j);
     ensures \result == 0 ==> *out == \old(*out);
  */
-int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
-                        uint32_t owner, uint32_t cap, uint32_t skip,
-                        uint32_t *out);
+int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                        uint32_t cap, uint32_t skip, uint32_t *out);
 
 /*
  * Assignment: the set a node joining at `owner` goes to, when the network
@@ -137,9 +138,9 @@ int bckm_sets_pick_open(const struct bckm_set_info *sets, uint32_t count,
       assigns \nothing;
       ensures \result == BCKM_ERR_NOMEM;
  */
-int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
-                     uint32_t owner, uint32_t n_after, uint32_t next_counter,
-                     uint32_t *out_id, int *out_fresh) BCKM_MUST_CHECK;
+int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                     uint32_t n_after, uint32_t next_counter, uint32_t *out_id,
+                     int *out_fresh) BCKM_MUST_CHECK;
 
 /*@ // The number of sets of owner among sets[0 .. n).
     logic integer bckm_owned{L}(struct bckm_set_info *sets, integer n, integer owner) =
@@ -177,9 +178,8 @@ int bckm_sets_assign(const struct bckm_set_info *sets, uint32_t count,
         bckm_dissolve_before(sets, *victim, j);
     ensures \result == 0 ==> *victim == \old(*victim);
  */
-int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
-                            uint32_t owner, uint32_t n_owner, uint32_t cap,
-                            uint32_t *victim);
+int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count, uint32_t owner,
+                            uint32_t n_owner, uint32_t cap, uint32_t *victim);
 
 /*@ // How many of the first k moves of a plan go to set i.
     logic integer bckm_moved_to{L}(uint32_t *dest, integer k, integer i) =
@@ -247,9 +247,8 @@ int bckm_sets_pick_dissolve(const struct bckm_set_info *sets, uint32_t count,
     ensures \result == 0 ==> \forall integer i; 0 <= i < count ==>
       sets[i].size == \old(sets[i].size);
  */
-int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
-                         uint32_t owner, uint32_t cap, uint32_t victim,
-                         uint32_t *dest, uint32_t m);
+int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count, uint32_t owner, uint32_t cap,
+                         uint32_t victim, uint32_t *dest, uint32_t m);
 
 /*
  * Takes back the first k moves of a plan made by bckm_sets_plan_moves (the
@@ -266,8 +265,8 @@ int bckm_sets_plan_moves(struct bckm_set_info *sets, uint32_t count,
     ensures \forall integer i; 0 <= i < count ==>
       sets[i].size == \old(sets[i].size) - \old(bckm_moved_to(dest, k, i));
  */
-void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count,
-                          const uint32_t *dest, uint32_t m, uint32_t k);
+void bckm_sets_undo_moves(struct bckm_set_info *sets, uint32_t count, const uint32_t *dest,
+                          uint32_t m, uint32_t k);
 
 /* ---- The registry (BP side; allocates) ---------------------------------- */
 
@@ -279,9 +278,9 @@ void bckm_sets_free(struct bckm_sets *s);
 int bckm_sets_clone(const struct bckm_sets *s, struct bckm_sets **out) BCKM_MUST_CHECK;
 
 bckm_policy bckm_sets_policy(const struct bckm_sets *s);
-uint32_t bckm_sets_nodes(const struct bckm_sets *s);     /* current members */
-uint32_t bckm_sets_count(const struct bckm_sets *s);     /* live sets */
-uint64_t bckm_sets_epoch(const struct bckm_sets *s);     /* changes applied */
+uint32_t bckm_sets_nodes(const struct bckm_sets *s); /* current members */
+uint32_t bckm_sets_count(const struct bckm_sets *s); /* live sets */
+uint64_t bckm_sets_epoch(const struct bckm_sets *s); /* changes applied */
 /* The live set table, sorted by ID; valid until the next change. */
 const struct bckm_set_info *bckm_sets_table(const struct bckm_sets *s);
 
@@ -290,16 +289,14 @@ uint32_t bckm_sets_owner_for(const struct bckm_sets *s, uint32_t bp);
 
 /* Members of a set in insertion order (the order that decides which member's
  * seed derives a pairwise node key). NULL and *count = 0 if unknown. */
-const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id,
-                                  uint32_t *count);
+const uint32_t *bckm_sets_members(const struct bckm_sets *s, uint32_t set_id, uint32_t *count);
 
 /* Lookups. attach_bp is the BP serving the node: the one that took its
  * join, or the origin of its last REATTACH. A departed node is remembered
  * (IDs and code hashes are never reused) but is not a member. */
-int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id,
-                   uint32_t *set_id, uint32_t *attach_bp) BCKM_MUST_CHECK;
-int bckm_sets_node_by_code(const struct bckm_sets *s,
-                           const uint8_t code_hash[BCKM_HASH_BYTES],
+int bckm_sets_node(const struct bckm_sets *s, uint32_t node_id, uint32_t *set_id,
+                   uint32_t *attach_bp) BCKM_MUST_CHECK;
+int bckm_sets_node_by_code(const struct bckm_sets *s, const uint8_t code_hash[BCKM_HASH_BYTES],
                            uint32_t *node_id) BCKM_MUST_CHECK;
 int bckm_sets_code_hash(const struct bckm_sets *s, uint32_t node_id,
                         uint8_t out[BCKM_HASH_BYTES]) BCKM_MUST_CHECK;
@@ -328,8 +325,7 @@ int bckm_sets_check(const struct bckm_sets *s, uint32_t bp,
  * Applies a change that bckm_sets_check accepted, then runs Reorder, and
  * describes what happened in *plan. On error nothing changes.
  */
-int bckm_sets_apply(struct bckm_sets *s, uint32_t bp,
-                    const struct bckm_tx *c,
+int bckm_sets_apply(struct bckm_sets *s, uint32_t bp, const struct bckm_tx *c,
                     struct bckm_plan *plan) BCKM_MUST_CHECK;
 
 /* ---- REATTACH: the node moves to another serving BP (spec 10.1) ---------- */

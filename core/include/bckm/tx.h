@@ -21,7 +21,7 @@
 #define BCKM_TX_OP_JOIN 1u
 #define BCKM_TX_OP_LEAVE 2u
 #define BCKM_TX_OP_EVICT 3u
-#define BCKM_TX_OP_REATTACH 4u      /* only inside a version-2 envelope */
+#define BCKM_TX_OP_REATTACH 4u /* only inside a version-2 envelope */
 
 /* op (1) || node ID (4) || set ID (4) || code hash (32) || refresh key (16) */
 #define BCKM_TX_BYTES 57u
@@ -34,11 +34,11 @@
  * The version byte alone gives the length; each op has exactly one version. */
 #define BCKM_ENVELOPE_VERSION 1u
 #define BCKM_ENVELOPE_VERSION_REATTACH 2u
-#define BCKM_SIG_BYTES 64u           /* Ed25519 signature */
-#define BCKM_SIGN_PK_BYTES 32u       /* Ed25519 public key */
-#define BCKM_SIGN_SK_BYTES 64u       /* Ed25519 secret key, libsodium layout (seed || pk) */
-#define BCKM_ENVELOPE_SIGNED_BYTES 70u   /* version 1: the bytes that precede the signature */
-#define BCKM_ENVELOPE_BYTES 134u         /* version 1: 70 + 64 */
+#define BCKM_SIG_BYTES 64u                 /* Ed25519 signature */
+#define BCKM_SIGN_PK_BYTES 32u             /* Ed25519 public key */
+#define BCKM_SIGN_SK_BYTES 64u             /* Ed25519 secret key, libsodium layout (seed || pk) */
+#define BCKM_ENVELOPE_SIGNED_BYTES 70u     /* version 1: the bytes that precede the signature */
+#define BCKM_ENVELOPE_BYTES 134u           /* version 1: 70 + 64 */
 #define BCKM_ENVELOPE_V2_SIGNED_BYTES 134u /* version 2: 70 + consent 64 */
 #define BCKM_ENVELOPE_V2_BYTES 198u        /* version 2: 134 + 64 */
 #define BCKM_ENVELOPE_MAX_BYTES 198u       /* the longest envelope */
@@ -52,23 +52,23 @@
 #define BCKM_ENVELOPE_LABEL_BYTES 16u
 
 struct bckm_tx {
-    uint8_t op;                              /* BCKM_TX_OP_* */
-    uint32_t node_id;                        /* never 0 */
-    uint32_t set_id;                         /* never 0 */
-    uint8_t code_hash[BCKM_HASH_BYTES];      /* BLAKE2b-256 of the node's secret code */
-    uint8_t refresh[BCKM_REFRESH_BYTES];     /* refresh key of this rekeying */
+    uint8_t op;                          /* BCKM_TX_OP_* */
+    uint32_t node_id;                    /* never 0 */
+    uint32_t set_id;                     /* never 0 */
+    uint8_t code_hash[BCKM_HASH_BYTES];  /* BLAKE2b-256 of the node's secret code */
+    uint8_t refresh[BCKM_REFRESH_BYTES]; /* refresh key of this rekeying */
 };
 
 struct bckm_envelope {
-    uint8_t version;                         /* 1, or 2 exactly when tx.op is REATTACH */
-    uint32_t bp;                             /* originating BP, 1..BCKM_MAX_BPS */
-    uint64_t seq;                            /* per-BP sequence number */
+    uint8_t version; /* 1, or 2 exactly when tx.op is REATTACH */
+    uint32_t bp;     /* originating BP, 1..BCKM_MAX_BPS */
+    uint64_t seq;    /* per-BP sequence number */
     struct bckm_tx tx;
-    uint8_t consent[BCKM_SIG_BYTES];         /* version 2: the node's consent
+    uint8_t consent[BCKM_SIG_BYTES]; /* version 2: the node's consent
                                               * (sets.h, bckm_reattach_consent);
                                               * version 1: not encoded, zero
                                               * after a decode */
-    uint8_t sig[BCKM_SIG_BYTES];             /* Ed25519 over label || the bytes before it */
+    uint8_t sig[BCKM_SIG_BYTES];     /* Ed25519 over label || the bytes before it */
 };
 
 /* The fields a decoder accepts, as a predicate on values (no pointer, so
@@ -266,8 +266,7 @@ int bckm_envelope_encode_to(const struct bckm_envelope *env, uint8_t *out, size_
                                        \result == BCKM_ERR_FORMAT;
     ensures \result != BCKM_OK ==> *out == \old(*out);
  */
-int bckm_envelope_decode(const uint8_t *buf, size_t len,
-                         struct bckm_envelope *out) BCKM_MUST_CHECK;
+int bckm_envelope_decode(const uint8_t *buf, size_t len, struct bckm_envelope *out) BCKM_MUST_CHECK;
 
 /* Signs env with the BP's Ed25519 secret key (libsodium 64-byte layout) and
  * stores the signature in env->sig. BCKM_ERR_ARG when a field is out of

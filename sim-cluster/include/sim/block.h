@@ -19,21 +19,23 @@
 #define BCKM_SIM_SIG_BYTES 64u
 #define BCKM_SIM_PK_BYTES 32u
 #define BCKM_SIM_MAX_BPS 64u
-#define BCKM_SIM_TX_MAX BCKM_BLOCK_TX_MAX_BYTES   /* largest tx a body carries */
+#define BCKM_SIM_TX_MAX BCKM_BLOCK_TX_MAX_BYTES /* largest tx a body carries */
 
 typedef struct {
-    struct bckm_block_header h;   /* h.n_txs counts the body's records */
+    struct bckm_block_header h; /* h.n_txs counts the body's records */
     uint32_t body_len;
-    uint8_t *body;                /* n_txs records: u16 length || tx */
+    uint8_t *body; /* n_txs records: u16 length || tx */
 } bckm_sim_block;
 
 /* A fresh header for height, on prev, by replica `proposer` (0-based; the
  * header carries BP ID proposer + 1), at virtual time `time`, on the state
  * state_before (the state after height - 1). No transactions yet. */
-void bckm_sim_block_init(bckm_sim_block *b, uint64_t height, const uint8_t prev[32], uint32_t proposer,
-                         uint64_t time, const uint8_t state_before[32]);
+void bckm_sim_block_init(bckm_sim_block *b, uint64_t height, const uint8_t prev[32],
+                         uint32_t proposer, uint64_t time, const uint8_t state_before[32]);
 /* The replica (0-based) that proposed b. */
-static inline uint32_t bckm_sim_block_proposer(const bckm_sim_block *b) { return b->h.proposer - 1u; }
+static inline uint32_t bckm_sim_block_proposer(const bckm_sim_block *b) {
+    return b->h.proposer - 1u;
+}
 
 /* The block hash (bckm_block_hash) with the root recomputed from the body.
  * BCKM_ERR_MISMATCH when the header's tx_root is not that root, the body's
@@ -47,8 +49,7 @@ void bckm_sim_block_free(bckm_sim_block *b);
 int bckm_sim_block_add_tx(bckm_sim_block *b, const uint8_t *tx, size_t len);
 /* Iterates: *off starts at 0; returns 1 with the next tx, 0 at the end,
  * BCKM_ERR_FORMAT when the body is malformed. */
-int bckm_sim_block_next_tx(const bckm_sim_block *b, uint32_t *off, const uint8_t **tx,
-                           size_t *len);
+int bckm_sim_block_next_tx(const bckm_sim_block *b, uint32_t *off, const uint8_t **tx, size_t *len);
 
 /* The core encoding (header || body) in a new buffer *out of *len bytes. */
 int bckm_sim_block_encode(const bckm_sim_block *b, uint8_t **out, size_t *len);

@@ -43,7 +43,7 @@ typedef struct {
     uint8_t **canon_results;
     bckm_sim_block **canon_block;
     uint64_t checked[BCKM_SIM_MAX_BPS];
-    uint8_t last_digest[BCKM_SIM_MAX_BPS][32];   /* of block checked[bp] */
+    uint8_t last_digest[BCKM_SIM_MAX_BPS][32]; /* of block checked[bp] */
     bckm_u64set submitted, executed_ok, sigs_ok;
     const bckm_u64set *accepted; /* see bckm_sim_checker_accepted(), or NULL */
     bckm_sim_reply *replies;
@@ -58,7 +58,8 @@ int bckm_sim_checker_init(bckm_sim_checker *ck, uint32_t n, const uint8_t (*pk)[
 void bckm_sim_checker_free(bckm_sim_checker *ck);
 /* The key under which a record of accepted signatures holds (pk, m, sig):
  * the first 8 bytes of BLAKE2b-64 of pk || m || sig, big-endian. */
-uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t mlen, const uint8_t sig[64]);
+uint64_t bckm_sim_accepted_key(const uint8_t pk[32], const uint8_t *m, size_t mlen,
+                               const uint8_t sig[64]);
 /* Gives the checker the run's record of signatures that libsodium accepted
  * (keys from bckm_sim_accepted_key; only ever valid signatures in it). The
  * checker still rebuilds every signed statement from its own copy of the
@@ -73,7 +74,6 @@ void bckm_sim_checker_reply(bckm_sim_checker *ck, uint32_t bp, const uint8_t *tx
 /* Checks what changed since the last step; honest[i] says whether BP i's
  * ledger is held to the invariants. Returns 1 once a violation is found
  * (ck->msg says which), 0 otherwise. */
-int bckm_sim_checker_step(bckm_sim_checker *ck, bckm_ledger *const *ledgers,
-                          const uint8_t *honest);
+int bckm_sim_checker_step(bckm_sim_checker *ck, bckm_ledger *const *ledgers, const uint8_t *honest);
 
 #endif

@@ -27,13 +27,13 @@
 struct bckm_fleet_dev {
     uint32_t node_id;
     struct bckm_device *dev;
-    int live;       /* a current member, as its world tracks it */
-    int asleep;     /* radio off: receives nothing */
-    uint32_t bp;    /* the BP serving it (joined at, or moved to) */
+    int live;    /* a current member, as its world tracks it */
+    int asleep;  /* radio off: receives nothing */
+    uint32_t bp; /* the BP serving it (joined at, or moved to) */
 };
 
 struct bckm_fleet {
-    uint32_t p;                              /* BPs 1..p */
+    uint32_t p; /* BPs 1..p */
     bckm_policy policy;
     struct bckm_km *km[BCKM_MAX_BPS + 1];
     /* The BPs' Ed25519 keys (envelopes, rekey batches, rejoin challenges)
@@ -42,26 +42,27 @@ struct bckm_fleet {
     struct bckm_bp_table bps;
     uint8_t sign_sk[BCKM_MAX_BPS + 1][BCKM_SIGN_SK_BYTES];
     uint8_t bps_root[BCKM_HASH_BYTES];
-    struct bckm_fleet_dev *devs;             /* in the order they were added */
+    struct bckm_fleet_dev *devs; /* in the order they were added */
     uint32_t ndevs, cap_devs;
-    struct bckm_map dev_of;                  /* node ID -> index in devs */
-    uint32_t cap_peers, cap_sets;            /* every store's capacity */
+    struct bckm_map dev_of;       /* node ID -> index in devs */
+    uint32_t cap_peers, cap_sets; /* every store's capacity */
     /* Delivery counters: messages handed over (all of a batch), their
      * bytes, and messages a device refused. */
     uint64_t messages, message_bytes, errors;
-    int report;                              /* 1: print each refusal on stderr */
+    int report; /* 1: print each refusal on stderr */
 };
 
 /* Where BP b's Ed25519 key seed comes from: the world's own rule (drawn
  * from rng, or derived from its seed so that its random sequence does not
  * depend on it). */
-typedef void (*bckm_fleet_sign_seed_fn)(void *ctx, uint32_t bp, struct bckm_drbg *rng, uint8_t seed[32]);
+typedef void (*bckm_fleet_sign_seed_fn)(void *ctx, uint32_t bp, struct bckm_drbg *rng,
+                                        uint8_t seed[32]);
 
 struct bckm_fleet_config {
-    uint32_t bps;                 /* 1..BCKM_MAX_BPS */
+    uint32_t bps; /* 1..BCKM_MAX_BPS */
     bckm_policy policy;
-    uint32_t max_nodes;           /* device store capacity bound (>= 1) */
-    struct bckm_drbg *rng;        /* the world's stream */
+    uint32_t max_nodes;    /* device store capacity bound (>= 1) */
+    struct bckm_drbg *rng; /* the world's stream */
     bckm_fleet_sign_seed_fn sign_seed;
     void *sign_ctx;
 };
@@ -73,12 +74,13 @@ struct bckm_fleet_config {
  * X25519 secret (32 bytes each). On error the fleet is freed.
  */
 int bckm_fleet_init(struct bckm_fleet *f, const struct bckm_fleet_config *cfg) BCKM_MUST_CHECK;
-void bckm_fleet_free(struct bckm_fleet *f);   /* wipes every key and store */
+void bckm_fleet_free(struct bckm_fleet *f); /* wipes every key and store */
 
 /* A device store for a node that joins with this KEK, served by the BP its
  * ID names and trusting the fleet's BP table. BCKM_ERR_ARG when the node
  * already has one. */
-int bckm_fleet_add(struct bckm_fleet *f, uint32_t node, const uint8_t kek[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
+int bckm_fleet_add(struct bckm_fleet *f, uint32_t node,
+                   const uint8_t kek[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* The node's entry, or NULL. */
 struct bckm_fleet_dev *bckm_fleet_dev(const struct bckm_fleet *f, uint32_t node);
 struct bckm_device *bckm_fleet_device(const struct bckm_fleet *f, uint32_t node);
@@ -97,7 +99,8 @@ uint32_t bckm_fleet_rand(struct bckm_drbg *rng, uint32_t bound);
  */
 int bckm_fleet_genesis_node(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg,
                             struct bckm_drbg *rng,
-                            int (*apply)(void *ctx, uint32_t bp, const struct bckm_tx *tx, struct bckm_plan *plan),
+                            int (*apply)(void *ctx, uint32_t bp, const struct bckm_tx *tx,
+                                         struct bckm_plan *plan),
                             void *ctx, struct bckm_plan *plan, struct bckm_tx *tx_out,
                             uint8_t kek_out[BCKM_KEY_BYTES]) BCKM_MUST_CHECK;
 /* The usual genesis step: bckm_sets_apply on ctx, a struct bckm_sets *. */
@@ -110,7 +113,8 @@ int bckm_fleet_apply_sets(void *ctx, uint32_t bp, const struct bckm_tx *tx, stru
  * bundle (in device order) and the codes of the others are forgotten, so a
  * large genesis never holds every bundle at once.
  */
-int bckm_fleet_provision(struct bckm_fleet *f, const struct bckm_sets *reg, int per_device) BCKM_MUST_CHECK;
+int bckm_fleet_provision(struct bckm_fleet *f, const struct bckm_sets *reg,
+                         int per_device) BCKM_MUST_CHECK;
 
 /*
  * Delivery of BP bp's batch m (bckm_msgs_route over reg decides who applies
@@ -121,10 +125,10 @@ int bckm_fleet_provision(struct bckm_fleet *f, const struct bckm_sets *reg, int 
  * messages in place. Refusals are counted in f->errors. BCKM_OK, or the
  * routing's error (also counted).
  */
-typedef int (*bckm_fleet_filter_fn)(void *ctx, uint32_t node, struct bckm_fleet_dev *d, const uint8_t *msg,
-                                    size_t len);
-int bckm_fleet_deliver(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg, const struct bckm_msgs *m,
-                       bckm_fleet_filter_fn filter, void *ctx);
+typedef int (*bckm_fleet_filter_fn)(void *ctx, uint32_t node, struct bckm_fleet_dev *d,
+                                    const uint8_t *msg, size_t len);
+int bckm_fleet_deliver(struct bckm_fleet *f, uint32_t bp, const struct bckm_sets *reg,
+                       const struct bckm_msgs *m, bckm_fleet_filter_fn filter, void *ctx);
 /* Copy-then-apply of one message to a device; the device's result. */
 int bckm_fleet_apply(struct bckm_fleet *f, struct bckm_device *d, const uint8_t *msg, size_t len);
 
@@ -137,15 +141,16 @@ int bckm_fleet_apply(struct bckm_fleet *f, struct bckm_device *d, const uint8_t 
  * link).
  */
 struct bckm_fleet_check {
-    uint32_t members;      /* devices checked */
-    uint32_t stale;        /* epoch behind or ahead of the registry's */
-    uint32_t wrong_set;    /* in another set than the registry says */
-    uint32_t wrong_count;  /* not |S| + m keys */
-    uint32_t disagree;     /* links whose two ends derive different keys */
-    uint32_t bad_devices;  /* devices with a stale epoch, a wrong set or count */
+    uint32_t members;     /* devices checked */
+    uint32_t stale;       /* epoch behind or ahead of the registry's */
+    uint32_t wrong_set;   /* in another set than the registry says */
+    uint32_t wrong_count; /* not |S| + m keys */
+    uint32_t disagree;    /* links whose two ends derive different keys */
+    uint32_t bad_devices; /* devices with a stale epoch, a wrong set or count */
 };
 int bckm_fleet_check(const struct bckm_fleet *f, const struct bckm_sets *reg, struct bckm_drbg *rng,
-                     uint32_t pairs, const uint8_t *bps, struct bckm_fleet_check *out) BCKM_MUST_CHECK;
+                     uint32_t pairs, const uint8_t *bps,
+                     struct bckm_fleet_check *out) BCKM_MUST_CHECK;
 
 /* BLAKE2b-256 over every simulated device in order: node, set, epoch, key
  * counts and index, then every key with its ID (a fingerprint of the

@@ -26,19 +26,19 @@ struct bckm_keynet; /* opaque */
 /* Key-layer Byzantine behaviours of a BP (bckm_keynet_params.byz_keys[bp], a
  * mask; spec/cluster.md, "Byzantine BPs at the key layer"). */
 enum {
-    BCKM_KEYNET_BYZ_EVICT = 1,   /* originates leave/evict envelopes for nodes of other BPs */
-    BCKM_KEYNET_BYZ_FORGE = 2,   /* forged rekey messages to other BPs' devices */
-    BCKM_KEYNET_BYZ_REPLAY = 4,  /* replays recorded messages to other BPs' devices, in resync too */
+    BCKM_KEYNET_BYZ_EVICT = 1,  /* originates leave/evict envelopes for nodes of other BPs */
+    BCKM_KEYNET_BYZ_FORGE = 2,  /* forged rekey messages to other BPs' devices */
+    BCKM_KEYNET_BYZ_REPLAY = 4, /* replays recorded messages to other BPs' devices, in resync too */
     BCKM_KEYNET_BYZ_ALL = 7
 };
 
 struct bckm_keynet_params {
-    uint32_t bps;          /* 1..255 */
-    uint32_t nodes;        /* genesis network size */
+    uint32_t bps;   /* 1..255 */
+    uint32_t nodes; /* genesis network size */
     bckm_policy policy;
     uint64_t seed;
-    uint32_t devices;      /* simulated device stores: UINT32_MAX = all */
-    uint32_t max_nodes;    /* device capacity bound (>= nodes + requests) */
+    uint32_t devices;   /* simulated device stores: UINT32_MAX = all */
+    uint32_t max_nodes; /* device capacity bound (>= nodes + requests) */
     /* CPU time to charge a replica for an envelope signature another replica
      * already verified (the result is shared, the cost is not; see
      * bckm_keynet_take_charge_ns). 0: charge nothing. */
@@ -78,14 +78,15 @@ bckm_sim_app bckm_keynet_app(struct bckm_keynet *kn, uint32_t bp);
  * bckm_keynet_request does both.
  */
 int bckm_keynet_prepare(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
-                   struct bckm_envelope *env) BCKM_MUST_CHECK;
+                        struct bckm_envelope *env) BCKM_MUST_CHECK;
 int bckm_keynet_seal(struct bckm_keynet *kn, uint32_t bp, struct bckm_envelope *env,
-                uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
 int bckm_keynet_request(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp, uint8_t op,
-                   uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+                        uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
 /* The envelope was rejected (it will never commit): its BP drops its pending
  * join, or forgets the pending leave, and may retry with a fresh request. */
-void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp, const uint8_t env[BCKM_ENVELOPE_BYTES]);
+void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp,
+                         const uint8_t env[BCKM_ENVELOPE_BYTES]);
 
 /*
  * What BP bp's key manager did since the last call. Its replica's
@@ -98,8 +99,8 @@ void bckm_keynet_abandon(struct bckm_keynet *kn, uint32_t bp, const uint8_t env[
  * returned once everything before it was reported (it then stops).
  * bckm_keynet_committed reports everything and returns that failure.
  */
-int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped, uint8_t env_out[BCKM_ENVELOPE_BYTES],
-                  uint64_t *ns_out) BCKM_MUST_CHECK;
+int bckm_keynet_follow(struct bckm_keynet *kn, uint32_t bp, int *stepped,
+                       uint8_t env_out[BCKM_ENVELOPE_BYTES], uint64_t *ns_out) BCKM_MUST_CHECK;
 int bckm_keynet_committed(struct bckm_keynet *kn, uint32_t bp) BCKM_MUST_CHECK;
 /* The CPU time charged since the last call for verifications a replica
  * did not redo (each replica still verifies every envelope once, as a real
@@ -119,8 +120,8 @@ uint32_t bckm_keynet_pending(const struct bckm_keynet *kn, uint32_t bp, const bc
 uint32_t bckm_keynet_check_devices(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs);
 /* The same over the devices served by the BPs with bps[id] != 0 (bps has 256
  * entries, indexed by BP ID; NULL: every BP). */
-uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app, uint32_t pairs,
-                                 const uint8_t *bps);
+uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app *app,
+                                      uint32_t pairs, const uint8_t *bps);
 
 /*
  * The Byzantine BP bp (BCKM_KEYNET_BYZ_EVICT) builds a leave or evict of a
@@ -131,14 +132,14 @@ uint32_t bckm_keynet_check_devices_of(struct bckm_keynet *kn, const bckm_sim_app
  * BCKM_ERR_UNKNOWN when there is no such member.
  */
 int bckm_keynet_byz_evict(struct bckm_keynet *kn, const bckm_sim_app *view, uint32_t bp,
-                     uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
+                          uint8_t env_out[BCKM_ENVELOPE_BYTES]) BCKM_MUST_CHECK;
 
 /* What the key-layer Byzantine BPs did and what came of it. Any nonzero
  * *_accepted or evicts_executed is a safety violation; first says which. */
 struct bckm_keynet_byz_stats {
     uint64_t forged, forged_refused, forged_accepted;
     uint64_t replayed, replays_refused, replays_accepted;
-    uint64_t resyncs;                      /* honest devices put through a resync */
+    uint64_t resyncs; /* honest devices put through a resync */
     uint64_t evicts, evicts_refused_check, evicts_refused_exec, evicts_executed;
     char first[160];
 };

@@ -20,10 +20,10 @@
 
 /* Rejection codes (sim/app.h): as the key app's, the bckm_err of the
  * refusal negated, so one error space names every refusal. */
-#define BCKM_KV_REJ_FORMAT (-BCKM_ERR_FORMAT)      /* wrong length or key out of range */
-#define BCKM_KV_REJ_TAG (-BCKM_ERR_AUTH)           /* client tag does not verify */
-#define BCKM_KV_REJ_DUPLICATE (-BCKM_ERR_REPLAY)   /* this tx id has already executed */
-#define BCKM_KV_REJ_CONFLICT (-BCKM_ERR_MISMATCH)  /* expected version is not the current one */
+#define BCKM_KV_REJ_FORMAT (-BCKM_ERR_FORMAT)     /* wrong length or key out of range */
+#define BCKM_KV_REJ_TAG (-BCKM_ERR_AUTH)          /* client tag does not verify */
+#define BCKM_KV_REJ_DUPLICATE (-BCKM_ERR_REPLAY)  /* this tx id has already executed */
+#define BCKM_KV_REJ_CONFLICT (-BCKM_ERR_MISMATCH) /* expected version is not the current one */
 
 /* A new store with `keys` keys (1..BCKM_KV_KEYS_MAX) and the 32-byte client
  * key; .self is NULL on failure. */

@@ -24,7 +24,7 @@ typedef struct {
     size_t len, cap, capacity;
     bckm_u64set cache_cur, cache_old;
     size_t cache_cap;
-    uint64_t rechecked_out;      /* txs dropped by the recheck */
+    uint64_t rechecked_out; /* txs dropped by the recheck */
 } bckm_sim_mempool;
 
 uint64_t bckm_sim_tx_hash(const uint8_t *tx, size_t len);

@@ -50,15 +50,15 @@ enum {
     BCKM_BYZ_CENSOR = 3,
     BCKM_BYZ_INVALID = 4,
     BCKM_BYZ_FORGE = 5,
-    BCKM_BYZ_MIXED = 6          /* only in a spec: draw one of 1..5 per BP */
+    BCKM_BYZ_MIXED = 6 /* only in a spec: draw one of 1..5 per BP */
 };
 
 const char *bckm_sim_byz_name(int kind);
 
 typedef struct {
     bckm_sim_ratio loss, dup, reorder, partition, crash;
-    int byz_kind;               /* BCKM_BYZ_*; HONEST when not given */
-    int byz_count;              /* -1: f */
+    int byz_kind;  /* BCKM_BYZ_*; HONEST when not given */
+    int byz_count; /* -1: f */
 } bckm_sim_faults;
 
 /* Parses a fault spec. On error returns BCKM_ERR_FORMAT (or BCKM_ERR_ARG for

@@ -52,11 +52,11 @@ enum {
     BCKM_PBFT_NEWVIEW = 6,
     BCKM_PBFT_FETCH = 7,
     BCKM_PBFT_BLOCKS = 8,
-    BCKM_PBFT_STATUS = 9     /* unsigned heartbeat: the sender's committed height */
+    BCKM_PBFT_STATUS = 9 /* unsigned heartbeat: the sender's committed height */
 };
 
-#define BCKM_PBFT_WINDOW 4u      /* heights c+1 .. c+WINDOW are buffered */
-#define BCKM_PBFT_FETCH_MAX 16u  /* blocks per BLOCKS reply */
+#define BCKM_PBFT_WINDOW 4u     /* heights c+1 .. c+WINDOW are buffered */
+#define BCKM_PBFT_FETCH_MAX 16u /* blocks per BLOCKS reply */
 
 typedef struct {
     uint32_t from;
@@ -83,17 +83,17 @@ struct bckm_pbft_msg {
     uint64_t seq;
     uint8_t digest[32];
     uint8_t sig[BCKM_SIM_SIG_BYTES];
-    uint64_t hint;               /* sender's committed height: a hint, unsigned */
+    uint64_t hint; /* sender's committed height: a hint, unsigned */
     /* PRE-PREPARE */
     bckm_sim_block *block;
     /* VIEW-CHANGE: seq = committed height c, digest = hash of this body */
     uint8_t last_digest[32];
-    struct bckm_cert *last_cert;    /* certificate of block c (NULL when c = 0) */
-    bckm_pbft_prepared *prepared;/* prepared certificate for c+1, or NULL */
+    struct bckm_cert *last_cert;  /* certificate of block c (NULL when c = 0) */
+    bckm_pbft_prepared *prepared; /* prepared certificate for c+1, or NULL */
     /* NEW-VIEW */
     uint32_t nvc;
     bckm_pbft_msg *vcs[BCKM_SIM_MAX_BPS];
-    bckm_pbft_msg *pp;           /* re-proposal, or NULL */
+    bckm_pbft_msg *pp; /* re-proposal, or NULL */
     /* BLOCKS (unsigned: every block carries its certificate) */
     uint32_t nblocks;
     bckm_sim_block *blocks[BCKM_PBFT_FETCH_MAX];
@@ -112,11 +112,11 @@ void bckm_pbft_msg_sign(bckm_pbft_msg *m, const uint8_t sk[64]);
 
 typedef struct {
     uint32_t n, id;
-    uint8_t sk[64];                                /* this replica's Ed25519 key */
+    uint8_t sk[64]; /* this replica's Ed25519 key */
     uint8_t pk[BCKM_SIM_MAX_BPS][BCKM_SIM_PK_BYTES];
-    uint64_t vc_timeout_us;      /* no commit while work is pending -> view change */
-    uint64_t retransmit_us;      /* period of re-sending the current round */
-    uint64_t fetch_delay_us;     /* how long to wait before fetching missing blocks */
+    uint64_t vc_timeout_us;  /* no commit while work is pending -> view change */
+    uint64_t retransmit_us;  /* period of re-sending the current round */
+    uint64_t fetch_delay_us; /* how long to wait before fetching missing blocks */
     uint32_t checkpoint_interval;
     /* Ports. verify: 1 if sig is pk's signature of m. validate: 0 if every
      * tx of the block passes the application's stateless check. */
@@ -130,27 +130,27 @@ typedef struct {
 typedef struct {
     uint64_t view;
     int in_vc;
-    uint64_t vote_view, vote_seq;  /* last PREPARE this replica sent */
+    uint64_t vote_view, vote_seq; /* last PREPARE this replica sent */
     uint8_t vote_digest[32];
-    bckm_pbft_prepared prepared;   /* highest prepared certificate (block owned) */
+    bckm_pbft_prepared prepared; /* highest prepared certificate (block owned) */
     int has_prepared;
 } bckm_pbft_durable;
 
 enum {
-    BCKM_PBFT_ACT_SEND = 1,      /* msg to `to` */
-    BCKM_PBFT_ACT_BROADCAST,     /* msg to every other replica */
-    BCKM_PBFT_ACT_COMMIT,        /* execute block (owned by the host now), cert */
-    BCKM_PBFT_ACT_FETCH_REPLY,   /* send `to` blocks from height seq (host reads its ledger) */
-    BCKM_PBFT_ACT_STABLE         /* checkpoint at seq is stable: keep that snapshot */
+    BCKM_PBFT_ACT_SEND = 1,    /* msg to `to` */
+    BCKM_PBFT_ACT_BROADCAST,   /* msg to every other replica */
+    BCKM_PBFT_ACT_COMMIT,      /* execute block (owned by the host now), cert */
+    BCKM_PBFT_ACT_FETCH_REPLY, /* send `to` blocks from height seq (host reads its ledger) */
+    BCKM_PBFT_ACT_STABLE       /* checkpoint at seq is stable: keep that snapshot */
 };
 
 typedef struct {
     int kind;
     uint32_t to;
     uint64_t seq;
-    bckm_pbft_msg *msg;          /* a reference the host must drop */
-    bckm_sim_block *block;       /* COMMIT: owned by the host */
-    struct bckm_cert *cert;         /* COMMIT: owned by the host */
+    bckm_pbft_msg *msg;     /* a reference the host must drop */
+    bckm_sim_block *block;  /* COMMIT: owned by the host */
+    struct bckm_cert *cert; /* COMMIT: owned by the host */
 } bckm_pbft_action;
 
 typedef struct {
@@ -158,7 +158,7 @@ typedef struct {
     int checked, valid;
     bckm_sim_block *block;
     uint8_t digest[32];
-    bckm_pbft_msg *pp;           /* the primary's signed PRE-PREPARE */
+    bckm_pbft_msg *pp; /* the primary's signed PRE-PREPARE */
     uint8_t phave[BCKM_SIM_MAX_BPS], chave[BCKM_SIM_MAX_BPS];
     uint8_t pdig[BCKM_SIM_MAX_BPS][32], cdig[BCKM_SIM_MAX_BPS][32];
     uint8_t psig[BCKM_SIM_MAX_BPS][BCKM_SIM_SIG_BYTES], csig[BCKM_SIM_MAX_BPS][BCKM_SIM_SIG_BYTES];
@@ -169,17 +169,17 @@ typedef struct {
     bckm_pbft_config cfg;
     uint32_t f, q;
     bckm_pbft_durable d;
-    uint64_t committed;          /* height c */
-    uint64_t executed;           /* the host executed heights up to this (bckm_pbft_executed) */
-    uint8_t state[32];           /* the state the host reported after `executed` */
+    uint64_t committed; /* height c */
+    uint64_t executed;  /* the host executed heights up to this (bckm_pbft_executed) */
+    uint8_t state[32];  /* the state the host reported after `executed` */
     uint8_t last_digest[32];
     struct bckm_cert last_cert;
     bckm_pbft_slot slot[BCKM_PBFT_WINDOW];
     /* view change */
     bckm_pbft_msg *vcs[BCKM_SIM_MAX_BPS]; /* latest valid VIEW-CHANGE per replica */
-    bckm_pbft_msg *nv;           /* NEW-VIEW of the current view (primary re-sends it) */
-    bckm_pbft_msg *nv_pp;        /* its re-proposal, adopted once in the window */
-    uint64_t nv_smax;            /* proposals wait until committed >= this */
+    bckm_pbft_msg *nv;                    /* NEW-VIEW of the current view (primary re-sends it) */
+    bckm_pbft_msg *nv_pp;                 /* its re-proposal, adopted once in the window */
+    uint64_t nv_smax;                     /* proposals wait until committed >= this */
     uint32_t vc_attempts;
     uint64_t vc_start_us, view_start_us, last_progress_us, waiting_since_us;
     int waiting;
@@ -205,8 +205,7 @@ typedef struct {
  * (NULL for a fresh start). Returns a bckm_err. */
 int bckm_pbft_init(bckm_pbft_replica *r, const bckm_pbft_config *cfg, uint64_t committed,
                    const uint8_t last_digest[32], const struct bckm_cert *last_cert,
-                   const uint8_t state[32],
-                   const bckm_pbft_durable *durable, uint64_t now_us);
+                   const uint8_t state[32], const bckm_pbft_durable *durable, uint64_t now_us);
 void bckm_pbft_free(bckm_pbft_replica *r);
 /* A deep copy of the durable state (what a crash keeps). */
 int bckm_pbft_durable_copy(bckm_pbft_durable *dst, const bckm_pbft_durable *src);

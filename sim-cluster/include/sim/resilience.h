@@ -36,17 +36,17 @@ enum { BCKM_RES_PICK_RANDOM = 1, BCKM_RES_PICK_COVER = 2 };
 struct bckm_res_params {
     uint32_t nodes, bps;
     bckm_policy policy;
-    int capture;      /* BCKM_RES_CAPTURE_* */
-    int pick;         /* BCKM_RES_PICK_* */
-    uint32_t count;   /* K */
+    int capture;    /* BCKM_RES_CAPTURE_* */
+    int pick;       /* BCKM_RES_PICK_* */
+    uint32_t count; /* K */
     uint64_t seed;
-    int all_devices;  /* 1: a device store for every node (tests); 0: captured only */
+    int all_devices; /* 1: a device store for every node (tests); 0: captured only */
 };
 
 struct bckm_res_result {
     uint64_t links_total, links_deciphered;
-    uint64_t intra_total, intra_deciphered;   /* links inside one set */
-    uint64_t cross_total, cross_deciphered;   /* links across two sets */
+    uint64_t intra_total, intra_deciphered; /* links inside one set */
+    uint64_t cross_total, cross_deciphered; /* links across two sets */
     double rate;
     double rate_paper;         /* Prop. 1 (node) or Prop. 3 (BP), see below */
     double rate_paper_member;  /* the proposition's value for one captured member */
@@ -84,8 +84,8 @@ int bckm_res_captured_node(const struct bckm_res_world *w, uint32_t node_id);
 int bckm_res_captured_bp(const struct bckm_res_world *w, uint32_t bp);
 
 /* Paper formulas. */
-double bckm_res_prop1(uint32_t n);              /* node capture, one node */
-double bckm_res_prop3(uint32_t n, uint32_t p);  /* BP capture, one BP */
+double bckm_res_prop1(uint32_t n);             /* node capture, one node */
+double bckm_res_prop3(uint32_t n, uint32_t p); /* BP capture, one BP */
 
 /* `bckm-sim resilience` (argv[0] is the command name). Exit codes: 0 done,
  * 1 failure while running, 2 bad flags. */

@@ -24,9 +24,9 @@
 #include "bckm/map.h"
 
 typedef struct {
-    struct bckm_map index;      /* key of a digest -> its slot */
-    uint8_t (*digest)[32];      /* ring of cap slots */
-    uint32_t cap, len, head;    /* head: the oldest slot once full */
+    struct bckm_map index;   /* key of a digest -> its slot */
+    uint8_t (*digest)[32];   /* ring of cap slots */
+    uint32_t cap, len, head; /* head: the oldest slot once full */
 } bckm_sim_sigcache;
 
 /* cap > 0 entries; BCKM_ERR_NOMEM or BCKM_ERR_ARG. */

@@ -11,7 +11,7 @@
 #include "bckm/map.h"
 
 typedef struct {
-    struct bckm_map map;   /* nonzero members, each mapped to 1 */
+    struct bckm_map map; /* nonzero members, each mapped to 1 */
     int has_zero;
 } bckm_u64set;
 
