@@ -400,3 +400,25 @@ int l1_move_to(struct l1world *w, uint32_t node, uint32_t b) {
     sodium_memzero(kek, sizeof kek);
     return e;
 }
+
+int l1_step(struct l1world *w) {
+    uint32_t r = l1_rand(w, 10), node;
+    if (r < 5 || bckm_sets_nodes(w->reg) < 8) return l1_join(w, 1 + l1_rand(w, w->p), &node);
+    uint32_t i = l1_rand(w, w->fleet.ndevs);
+    for (uint32_t k = 0; k < w->fleet.ndevs; k++) {
+        const struct bckm_fleet_dev *d = &w->fleet.devs[(i + k) % w->fleet.ndevs];
+        if (d->live) return l1_leave(w, d->node_id, r < 8 ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
+    }
+    return l1_join(w, 1, &node);
+}
+
+struct bckm_km_config l1_km_config(const struct l1world *w, uint32_t bp) {
+    static const uint8_t any_seed[32];
+    struct bckm_km_config c;
+    memset(&c, 0, sizeof c);
+    c.bp_id = bp;
+    c.policy = w->policy;
+    c.drbg_seed = any_seed;
+    memcpy(c.sign_sk, w->fleet.sign_sk[bp], sizeof c.sign_sk);
+    return c;
+}

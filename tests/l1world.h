@@ -57,6 +57,13 @@ int l1_enrol_join(struct l1world *w, struct bckm_credstore *cs, uint32_t bp, uin
 /* The node consents to be served by bp (its next REATTACH counter) and the
  * REATTACH is committed at every live BP (no messages). */
 int l1_reattach(struct l1world *w, uint32_t node, uint32_t bp);
+/* One seeded change: a join at a random BP (always while the network has
+ * fewer than 8 nodes), else a random current member leaves or is evicted. */
+int l1_step(struct l1world *w);
+/* The configuration BP bp's key manager was made with, less its secrets
+ * (domain, generator seed: what bckm_km_state_open takes from the sealed
+ * state), in reproducible mode. */
+struct bckm_km_config l1_km_config(const struct l1world *w, uint32_t bp);
 /* Delivers the last change's messages (after a commit made with hold = 1). */
 void l1_deliver_all(struct l1world *w);
 uint32_t l1_rand(struct l1world *w, uint32_t bound);

@@ -17,23 +17,12 @@
 
 static const uint8_t storage_key[32] = { 0x51, 0x52, 0x53, 0x54 };
 
-static struct bckm_km_config cfg_of(const struct l1world *w, uint32_t bp) {
-    static const uint8_t any_seed[32];
-    struct bckm_km_config c;
-    memset(&c, 0, sizeof c);
-    c.bp_id = bp;
-    c.policy = w->policy;
-    c.drbg_seed = any_seed; /* reproducible mode; the generator comes from the blob */
-    memcpy(c.sign_sk, w->fleet.sign_sk[bp], sizeof c.sign_sk);
-    return c;
-}
-
 /* Seals BP bp's key manager, frees it, and puts the opened one in its place. */
 static int restart_bp(struct l1world *w, uint32_t bp, uint64_t height) {
     uint8_t *blob = NULL, before[32], after[32];
     size_t len = 0;
     struct bckm_km *km = NULL;
-    struct bckm_km_config c = cfg_of(w, bp);
+    struct bckm_km_config c = l1_km_config(w, bp);
     int e = bckm_km_state_digest(w->fleet.km[bp], before);
     if (e == BCKM_OK) e = bckm_km_state_seal(w->fleet.km[bp], height, storage_key, &blob, &len);
     if (e == BCKM_OK) e = bckm_km_state_open(&c, height, storage_key, blob, len, &km);
@@ -49,20 +38,6 @@ static int restart_bp(struct l1world *w, uint32_t bp, uint64_t height) {
     return BCKM_OK;
 }
 
-/* One seeded change: joins, leaves and evictions at random BPs. */
-static int step(struct l1world *w) {
-    uint32_t r = l1_rand(w, 10), node;
-    if (r < 5 || bckm_sets_nodes(w->reg) < 8) return l1_join(w, 1 + l1_rand(w, w->p), &node);
-    /* A random current member leaves (or is evicted). */
-    uint32_t i = l1_rand(w, w->fleet.ndevs);
-    for (uint32_t k = 0; k < w->fleet.ndevs; k++) {
-        const struct bckm_fleet_dev *d = &w->fleet.devs[(i + k) % w->fleet.ndevs];
-        if (!d->live) continue;
-        return l1_leave(w, d->node_id, r < 8 ? BCKM_OP_LEAVE : BCKM_OP_EVICT);
-    }
-    return l1_join(w, 1, &node);
-}
-
 static void test_restarts_change_nothing(void) {
     for (int policy = 0; policy < 2; policy++) {
         bckm_policy pol = policy ? BCKM_POLICY_GLOBAL : BCKM_POLICY_OWNED;
@@ -73,8 +48,8 @@ static void test_restarts_change_nothing(void) {
         REQUIRE(l1_genesis(&b, 24) == BCKM_OK);
         uint32_t ops = check_small() ? 30 : 80, restarts = 0;
         for (uint32_t op = 1; op <= ops; op++) {
-            REQUIRE(step(&a) == BCKM_OK);
-            REQUIRE(step(&b) == BCKM_OK);
+            REQUIRE(l1_step(&a) == BCKM_OK);
+            REQUIRE(l1_step(&b) == BCKM_OK);
             /* The same messages, byte for byte: the restarted generator goes
              * on exactly where it was. */
             for (uint32_t bp = 1; bp <= 3; bp++) {
@@ -108,7 +83,7 @@ static void test_foreign_and_altered_blobs(void) {
     struct l1world w;
     REQUIRE(l1_init(&w, 3, BCKM_POLICY_OWNED, 128, 7) == BCKM_OK);
     REQUIRE(l1_genesis(&w, 12) == BCKM_OK);
-    for (int i = 0; i < 6; i++) REQUIRE(step(&w) == BCKM_OK);
+    for (int i = 0; i < 6; i++) REQUIRE(l1_step(&w) == BCKM_OK);
     uint8_t *blob = NULL, *again = NULL;
     size_t len = 0, len2 = 0;
     REQUIRE(bckm_km_state_seal(w.fleet.km[2], 9, storage_key, &blob, &len) == BCKM_OK);
@@ -117,7 +92,7 @@ static void test_foreign_and_altered_blobs(void) {
     CHECK_EQ(len, len2);
     CHECK_MEM(blob, again, len);
     bckm_km_state_release(again, len2);
-    struct bckm_km_config c = cfg_of(&w, 2);
+    struct bckm_km_config c = l1_km_config(&w, 2);
     struct bckm_km *km = NULL;
     CHECK_EQ(bckm_km_state_open(&c, 9, storage_key, blob, len, &km), BCKM_OK);
     /* The keys are back: every set key the original holds. */
@@ -135,7 +110,7 @@ static void test_foreign_and_altered_blobs(void) {
     other_key[31] ^= 1;
     CHECK_EQ(bckm_km_state_open(&c, 9, other_key, blob, len, &km), BCKM_ERR_AUTH);
     CHECK_EQ(bckm_km_state_open(&c, 10, storage_key, blob, len, &km), BCKM_ERR_AUTH);
-    struct bckm_km_config c3 = cfg_of(&w, 3);
+    struct bckm_km_config c3 = l1_km_config(&w, 3);
     CHECK_EQ(bckm_km_state_open(&c3, 9, storage_key, blob, len, &km), BCKM_ERR_AUTH);
     CHECK_EQ(bckm_km_state_open(&c, 9, storage_key, blob, 30, &km), BCKM_ERR_AUTH);
     uint32_t refused = 0;

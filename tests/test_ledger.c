@@ -1061,8 +1061,75 @@ static void cleanup(void) {
     CHECK(ch.len == 0);
 }
 
+/* The application state stored with a block (bckm_ledger_append_state):
+ * none before the first, then always the latest with its height, kept by
+ * reopening; a refused append stores no state; a state record naming a
+ * height the store does not hold, or empty, makes the store corrupt. */
+static void application_state(void) {
+    REQUIRE(chain_ready(60));
+    struct bckm_ledger_config cfg = chain_config(&ch.keys);
+    for (int bi = 0; bi < 2; bi++) {
+        bckm_ledger *l = NULL;
+        uint8_t buf[64], st[3] = { 7, 8, 9 };
+        uint64_t sh = 0;
+        size_t len = 0;
+        if (backends[bi].durable) REQUIRE(fresh_dir());
+        REQUIRE(open_backend(&backends[bi], &cfg, &l) == BCKM_OK);
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, sizeof buf, &len), BCKM_ERR_UNKNOWN);
+        CHECK_EQ(bckm_ledger_append_state(l, ch.blk[0], ch.blk_len[0], ch.cert[0], ch.cert_len[0],
+                                          NULL, st, 0),
+                 BCKM_ERR_ARG);
+        CHECK_EQ(bckm_ledger_height(l), 0);
+        REQUIRE(bckm_ledger_append_state(l, ch.blk[0], ch.blk_len[0], ch.cert[0], ch.cert_len[0],
+                                         NULL, st, 3) == BCKM_OK);
+        REQUIRE(chain_append(l, &ch, 2) == BCKM_OK); /* no state: the one of height 1 stays */
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, sizeof buf, &len), BCKM_OK);
+        CHECK_EQ(sh, 1);
+        CHECK_EQ(len, 3);
+        CHECK_MEM(buf, st, 3);
+        st[0] = 70;
+        /* A refused block (height 2 again) stores nothing. */
+        CHECK(bckm_ledger_append_state(l, ch.blk[1], ch.blk_len[1], ch.cert[1], ch.cert_len[1],
+                                       NULL, st, 2) != BCKM_OK);
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, sizeof buf, &len), BCKM_OK);
+        CHECK_EQ(sh, 1);
+        REQUIRE(bckm_ledger_append_state(l, ch.blk[2], ch.blk_len[2], ch.cert[2], ch.cert_len[2],
+                                         NULL, st, 2) == BCKM_OK);
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, 1, &len), BCKM_ERR_NOMEM);
+        CHECK_EQ(len, 2);
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, sizeof buf, &len), BCKM_OK);
+        CHECK_EQ(sh, 3);
+        CHECK_EQ(buf[0], 70);
+        bckm_ledger_close(l);
+        if (!backends[bi].durable) continue;
+        /* Reopened: the same state. */
+        REQUIRE(bckm_ledger_open_lmdb(tmpdir, &cfg, &l) == BCKM_OK);
+        CHECK_EQ(bckm_ledger_get_state(l, &sh, buf, sizeof buf, &len), BCKM_OK);
+        CHECK_EQ(sh, 3);
+        CHECK_EQ(len, 2);
+        bckm_ledger_close(l);
+        /* A record for a height the store does not hold, or with no state. */
+        uint8_t rec[10], orig[64];
+        long ol = raw_get("appstate", "state", 5, orig, sizeof orig);
+        REQUIRE(ol == 10);
+        memcpy(rec, orig, 10);
+        bckm_put_u64(rec, 4);
+        REQUIRE(raw_put("appstate", "state", 5, rec, 10));
+        l = NULL;
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &cfg, &l), BCKM_ERR_CORRUPT);
+        CHECK(l == NULL);
+        REQUIRE(raw_put("appstate", "state", 5, orig, 8));
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &cfg, &l), BCKM_ERR_CORRUPT);
+        REQUIRE(raw_put("appstate", "state", 5, orig, (size_t)ol));
+        CHECK_EQ(bckm_ledger_open_lmdb(tmpdir, &cfg, &l), BCKM_OK);
+        bckm_ledger_close(l);
+        rm_store(tmpdir);
+    }
+}
+
 CHECK_CASES(CASE(empty_ledger), CASE(append_and_read), CASE(append_rejects_bad_input),
             CASE(genesis_needs_zero_parent), CASE(queries_match_blocks), CASE(lmdb_reopen_persists),
             CASE(lmdb_tampered_store_is_corrupt), CASE(lmdb_wrong_keys_is_corrupt),
             CASE(lmdb_open_errors), CASE(lmdb_empty_file_is_new_store), CASE(opaque_ledger),
-            CASE(lmdb_kind_and_format), CASE(lmdb_damaged_pages_never_crash), CASE(cleanup))
+            CASE(lmdb_kind_and_format), CASE(lmdb_damaged_pages_never_crash),
+            CASE(application_state), CASE(cleanup))

@@ -105,14 +105,16 @@ static int write_state(const struct bckm_km *km, struct out *o) {
         put_u64(o, km->drbg.counter);
     }
     uint16_t npeers = 0;
-    for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++) npeers = (uint16_t)(npeers + (km->has_peer[b] != 0));
+    for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++)
+        npeers = (uint16_t)(npeers + (km->has_peer[b] != 0));
     put_u16(o, npeers);
     for (uint32_t b = 1; b <= BCKM_MAX_BPS; b++) {
         if (!km->has_peer[b]) continue;
         put_u32(o, b);
         put(o, km->peer_secret[b], BCKM_KEY_BYTES);
     }
-    const struct bckm_keypool *pools[4] = { &km->node_keks, &km->set_keks, &km->pair_keys, &km->seeds };
+    const struct bckm_keypool *pools[4] = { &km->node_keks, &km->set_keks, &km->pair_keys,
+                                            &km->seeds };
     for (int i = 0; i < 4 && e == BCKM_OK; i++) e = put_pool(o, pools[i]);
     if (e != BCKM_OK) return e;
     uint64_t *ids;
@@ -188,15 +190,16 @@ static void make_ad(uint32_t bp, uint64_t height, uint8_t ad[AD_BYTES]) {
     bckm_put_u64(ad + 18, height);
 }
 
-static int subkeys(const uint8_t storage_key[BCKM_KEY_BYTES], uint8_t nonce_key[32], uint8_t aead_key[32]) {
+static int subkeys(const uint8_t storage_key[BCKM_KEY_BYTES], uint8_t nonce_key[32],
+                   uint8_t aead_key[32]) {
     if (crypto_kdf_derive_from_key(nonce_key, 32, 1, KDF_CTX, storage_key) != 0 ||
         crypto_kdf_derive_from_key(aead_key, 32, 2, KDF_CTX, storage_key) != 0)
         return BCKM_ERR_CRYPTO;
     return BCKM_OK;
 }
 
-int bckm_km_state_seal(const struct bckm_km *km, uint64_t height, const uint8_t storage_key[BCKM_KEY_BYTES],
-                       uint8_t **out, size_t *out_len) {
+int bckm_km_state_seal(const struct bckm_km *km, uint64_t height,
+                       const uint8_t storage_key[BCKM_KEY_BYTES], uint8_t **out, size_t *out_len) {
     uint8_t *pt = NULL, *blob = NULL, ad[AD_BYTES], nk[32], ak[32];
     size_t pt_len = 0;
     if (km == NULL || storage_key == NULL || out == NULL || out_len == NULL) return BCKM_ERR_ARG;
@@ -204,19 +207,21 @@ int bckm_km_state_seal(const struct bckm_km *km, uint64_t height, const uint8_t 
     if (e != BCKM_OK) return e;
     make_ad(km->bp, height, ad);
     e = subkeys(storage_key, nk, ak);
-    if (e == BCKM_OK && (blob = malloc(NONCE_BYTES + pt_len + TAG_BYTES)) == NULL) e = BCKM_ERR_NOMEM;
+    if (e == BCKM_OK && (blob = malloc(NONCE_BYTES + pt_len + TAG_BYTES)) == NULL)
+        e = BCKM_ERR_NOMEM;
     if (e == BCKM_OK) {
         /* Synthetic nonce: a keyed hash of what it seals. */
         crypto_generichash_state st;
         if (crypto_generichash_init(&st, nk, sizeof nk, NONCE_BYTES) != 0 ||
             crypto_generichash_update(&st, ad, sizeof ad) != 0 ||
-            crypto_generichash_update(&st, pt, pt_len) != 0 || crypto_generichash_final(&st, blob, NONCE_BYTES) != 0)
+            crypto_generichash_update(&st, pt, pt_len) != 0 ||
+            crypto_generichash_final(&st, blob, NONCE_BYTES) != 0)
             e = BCKM_ERR_CRYPTO;
     }
     unsigned long long clen = 0;
     if (e == BCKM_OK &&
-        crypto_aead_xchacha20poly1305_ietf_encrypt(blob + NONCE_BYTES, &clen, pt, pt_len, ad, sizeof ad, NULL,
-                                                   blob, ak) != 0)
+        crypto_aead_xchacha20poly1305_ietf_encrypt(blob + NONCE_BYTES, &clen, pt, pt_len, ad,
+                                                   sizeof ad, NULL, blob, ak) != 0)
         e = BCKM_ERR_CRYPTO;
     bckm_wipe(pt, pt_len);
     free(pt);
@@ -368,7 +373,8 @@ static int read_pending(struct in *r, struct bckm_km *km) {
         struct bckm_km_pending *p = &km->pend[i];
         p->node_id = get_u32(r);
         const uint8_t *kek = get(r, BCKM_KEY_BYTES), *code = get(r, BCKM_CODE_BYTES);
-        if (r->bad || p->node_id <= prev || bckm_id_bp(p->node_id) != km->bp) return BCKM_ERR_FORMAT;
+        if (r->bad || p->node_id <= prev || bckm_id_bp(p->node_id) != km->bp)
+            return BCKM_ERR_FORMAT;
         prev = p->node_id;
         memcpy(p->kek, kek, BCKM_KEY_BYTES);
         memcpy(p->code, code, BCKM_CODE_BYTES);
@@ -404,7 +410,8 @@ static int read_state(struct in *r, const struct bckm_km_config *cfg, struct bck
     for (uint32_t i = 0; i < npeers; i++) {
         uint32_t other = get_u32(r);
         const uint8_t *sec = get(r, BCKM_KEY_BYTES);
-        if (r->bad || other <= prev || bckm_km_set_peer_secret(km, other, sec) != BCKM_OK) return BCKM_ERR_FORMAT;
+        if (r->bad || other <= prev || bckm_km_set_peer_secret(km, other, sec) != BCKM_OK)
+            return BCKM_ERR_FORMAT;
         prev = other;
     }
     struct bckm_keypool *pools[4] = { &km->node_keks, &km->set_keks, &km->pair_keys, &km->seeds };
@@ -425,8 +432,9 @@ static int read_state(struct in *r, const struct bckm_km_config *cfg, struct bck
     return r->bad || r->pos != r->len ? BCKM_ERR_FORMAT : BCKM_OK;
 }
 
-int bckm_km_state_open(const struct bckm_km_config *cfg, uint64_t height, const uint8_t storage_key[BCKM_KEY_BYTES],
-                       const uint8_t *blob, size_t len, struct bckm_km **out) {
+int bckm_km_state_open(const struct bckm_km_config *cfg, uint64_t height,
+                       const uint8_t storage_key[BCKM_KEY_BYTES], const uint8_t *blob, size_t len,
+                       struct bckm_km **out) {
     uint8_t ad[AD_BYTES], nk[32], ak[32];
     if (cfg == NULL || storage_key == NULL || blob == NULL || out == NULL) return BCKM_ERR_ARG;
     if (len < NONCE_BYTES + TAG_BYTES) return BCKM_ERR_AUTH;
@@ -436,8 +444,9 @@ int bckm_km_state_open(const struct bckm_km_config *cfg, uint64_t height, const 
     make_ad(cfg->bp_id, height, ad);
     int e = subkeys(storage_key, nk, ak);
     unsigned long long pt_len = 0;
-    if (e == BCKM_OK && crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &pt_len, NULL, blob + NONCE_BYTES,
-                                                                   len - NONCE_BYTES, ad, sizeof ad, blob, ak) != 0)
+    if (e == BCKM_OK &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &pt_len, NULL, blob + NONCE_BYTES,
+                                                   len - NONCE_BYTES, ad, sizeof ad, blob, ak) != 0)
         e = BCKM_ERR_AUTH;
     bckm_wipe(nk, sizeof nk);
     bckm_wipe(ak, sizeof ak);

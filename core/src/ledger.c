@@ -149,8 +149,8 @@ int bckm_ledger_tip_hash(const bckm_ledger *l, uint8_t out[BCKM_HASH_BYTES]) {
     return BCKM_OK;
 }
 
-int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
-                       size_t cert_len, const uint8_t *status) {
+static int append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
+                  size_t cert_len, const uint8_t *status, const uint8_t *state, size_t state_len) {
     static const uint8_t executed[BCKM_BLOCK_MAX_TXS]; /* all BCKM_LEDGER_TX_EXECUTED */
     uint8_t hash[BCKM_HASH_BYTES];
     struct ledger_put p;
@@ -169,12 +169,32 @@ int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, c
     p.n = l->opaque ? 0 : n;
     p.n_txs = n;
     p.status = status != NULL ? status : executed;
+    p.state = state;
+    p.state_len = state_len;
     ret = l->ops->put(l, &p);
     if (ret != BCKM_OK) return ret;
     /* The tip moves only once the backend has the block for good. */
     l->height = p.height;
     memcpy(l->tip_hash, hash, BCKM_HASH_BYTES);
     return BCKM_OK;
+}
+
+int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
+                       size_t cert_len, const uint8_t *status) {
+    return append(l, block, block_len, cert, cert_len, status, NULL, 0);
+}
+
+int bckm_ledger_append_state(bckm_ledger *l, const uint8_t *block, size_t block_len,
+                             const uint8_t *cert, size_t cert_len, const uint8_t *status,
+                             const uint8_t *state, size_t state_len) {
+    if (state == NULL || state_len == 0 || state_len > BCKM_LEDGER_STATE_MAX_BYTES)
+        return BCKM_ERR_ARG;
+    return append(l, block, block_len, cert, cert_len, status, state, state_len);
+}
+
+int bckm_ledger_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len) {
+    if (l == NULL || height == NULL || len == NULL || (cap > 0 && out == NULL)) return BCKM_ERR_ARG;
+    return l->ops->get_state(l, height, out, cap, len);
 }
 
 static int get_common(bckm_ledger *l, int which, uint64_t height, uint8_t *out, size_t cap,

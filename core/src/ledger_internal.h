@@ -30,6 +30,8 @@ struct ledger_put {
     uint32_t n; /* envelopes to index (0: opaque ledger) */
     uint32_t n_txs;
     const uint8_t *status; /* n_txs bytes, never NULL */
+    const uint8_t *state;  /* the application's state after it, or NULL */
+    size_t state_len;
 };
 
 struct ledger_ops {
@@ -41,6 +43,8 @@ struct ledger_ops {
     int (*query)(bckm_ledger *l, enum ledger_query q, const uint8_t *key,
                  struct bckm_ledger_pos after, struct bckm_ledger_entry *out, size_t cap,
                  size_t *n);
+    /* The application state stored with the latest block that had one. */
+    int (*get_state)(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len);
     void (*close)(bckm_ledger *l);
 };
 

@@ -6,6 +6,8 @@
  *   blocks   u64 height -> block encoding
  *   certs    u64 height -> certificate encoding
  *   status   u64 height -> one status byte per transaction
+ *   appstate "state" -> u64 height || the application's state after that
+ *            block (bckm_ledger_append_state; absent until the first one)
  *   txs      position (u64 height || u32 index) -> status || envelope
  *   by_node  u32 node ID -> positions (sorted duplicates, fixed size)
  *   by_code  32-byte code hash -> positions (sorted duplicates, fixed size)
@@ -45,12 +47,13 @@
 #include <unistd.h>
 
 #define FORMAT_KEY "format"
+#define STATE_KEY "state"
 #define FORMAT_ENVELOPES "bckm-ledger-v2"
 #define FORMAT_OPAQUE "bckm-ledger-v2-opaque"
 
 struct lm {
     MDB_env *env;
-    MDB_dbi meta, blocks, certs, status, txs, by_node, by_code;
+    MDB_dbi meta, blocks, certs, status, appstate, txs, by_node, by_code;
 };
 
 static const char *format_value(const bckm_ledger *l) {
@@ -97,6 +100,16 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     if ((rc = mdb_put(txn, s->certs, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
     v = val(p->status, p->n_txs);
     if ((rc = mdb_put(txn, s->status, &k, &v, MDB_NOOVERWRITE)) != MDB_SUCCESS) goto fail;
+    if (p->state != NULL) {
+        /* In the same transaction as the block: the stored state is always
+         * that of a stored block. */
+        MDB_val sk = val(STATE_KEY, sizeof STATE_KEY - 1u), sv;
+        sv.mv_size = 8u + p->state_len;
+        sv.mv_data = NULL;
+        if ((rc = mdb_put(txn, s->appstate, &sk, &sv, MDB_RESERVE)) != MDB_SUCCESS) goto fail;
+        bckm_put_u64(sv.mv_data, p->height);
+        memcpy((uint8_t *)sv.mv_data + 8, p->state, p->state_len);
+    }
     for (uint32_t i = 0; i < p->n; i++) {
         struct bckm_ledger_pos ps = { p->height, i };
         bckm_ledger_pos_encode(ps, pos);
@@ -247,7 +260,34 @@ static void lm_close(bckm_ledger *l) {
     l->impl = NULL;
 }
 
-static const struct ledger_ops lm_ops = { lm_put, lm_get, lm_query, lm_close };
+static int lm_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len) {
+    struct lm *s = l->impl;
+    MDB_txn *txn = NULL;
+    MDB_val k = val(STATE_KEY, sizeof STATE_KEY - 1u), v;
+    int rc, ret = BCKM_OK;
+
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) return map_err(rc);
+    rc = mdb_get(txn, s->appstate, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        ret = BCKM_ERR_UNKNOWN;
+    else if (rc != MDB_SUCCESS)
+        ret = map_err(rc);
+    else if (v.mv_size <= 8)
+        ret = BCKM_ERR_CORRUPT; /* checked at open */
+    else {
+        *height = bckm_get_u64(v.mv_data);
+        *len = v.mv_size - 8;
+        if (*len > cap)
+            ret = BCKM_ERR_NOMEM;
+        else
+            memcpy(out, (const uint8_t *)v.mv_data + 8, *len);
+    }
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+static const struct ledger_ops lm_ops = { lm_put, lm_get, lm_query, lm_get_state, lm_close };
 
 /* Creates the databases when missing and checks the format marker. */
 static int lm_init_dbs(bckm_ledger *l) {
@@ -263,6 +303,7 @@ static int lm_init_dbs(bckm_ledger *l) {
         (rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &s->blocks)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &s->certs)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "status", MDB_CREATE, &s->status)) != MDB_SUCCESS ||
+        (rc = mdb_dbi_open(txn, "appstate", MDB_CREATE, &s->appstate)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "txs", MDB_CREATE, &s->txs)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "by_node", dup, &s->by_node)) != MDB_SUCCESS ||
         (rc = mdb_dbi_open(txn, "by_code", dup, &s->by_code)) != MDB_SUCCESS) {
@@ -422,6 +463,21 @@ static int lm_verify(bckm_ledger *l) {
         ret = BCKM_ERR_CORRUPT;
         goto out;
     }
+    /* At most the one state record, of a stored block. */
+    if ((rc = mdb_stat(txn, s->appstate, &st)) != MDB_SUCCESS) {
+        ret = map_err(rc);
+        goto out;
+    }
+    if (st.ms_entries > 0) {
+        MDB_val sk = val(STATE_KEY, sizeof STATE_KEY - 1u), sv;
+        rc = mdb_get(txn, s->appstate, &sk, &sv);
+        if (st.ms_entries != 1 || rc != MDB_SUCCESS || sv.mv_size <= 8 ||
+            sv.mv_size - 8 > BCKM_LEDGER_STATE_MAX_BYTES || bckm_get_u64(sv.mv_data) == 0 ||
+            bckm_get_u64(sv.mv_data) > l->height) {
+            ret = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc);
+            goto out;
+        }
+    }
     if ((rc = mdb_stat(txn, s->txs, &st)) != MDB_SUCCESS) {
         ret = map_err(rc);
         goto out;
@@ -504,18 +560,18 @@ static int lm_env_open(struct lm *s, const char *dir, uint64_t map_bytes, unsign
  * commit of lm_init_dbs). */
 static int lm_open_dbs_ro(bckm_ledger *l, int *empty) {
     struct lm *s = l->impl;
-    static const char *const names[7] = { "meta", "blocks",  "certs",  "status",
-                                          "txs",  "by_node", "by_code" };
-    MDB_dbi *dbis[7] = { &s->meta, &s->blocks,  &s->certs,  &s->status,
-                         &s->txs,  &s->by_node, &s->by_code };
+    static const char *const names[8] = { "meta",     "blocks", "certs",   "status",
+                                          "appstate", "txs",    "by_node", "by_code" };
+    MDB_dbi *dbis[8] = { &s->meta,     &s->blocks, &s->certs,   &s->status,
+                         &s->appstate, &s->txs,    &s->by_node, &s->by_code };
     MDB_txn *txn = NULL;
     int rc;
 
     *empty = 0;
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS) return map_err(rc);
-    for (int i = 0; i < 7; i++) {
-        unsigned fl = i >= 5 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
+    for (int i = 0; i < 8; i++) {
+        unsigned fl = i >= 6 ? (MDB_DUPSORT | MDB_DUPFIXED) : 0u;
         rc = mdb_dbi_open(txn, names[i], fl, dbis[i]);
         if (rc == MDB_NOTFOUND && i == 0) {
             *empty = 1;
@@ -579,10 +635,15 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
     struct bckm_block_header h;
     MDB_txn *txn = NULL;
     uint8_t hkey[8];
-    MDB_val k, v, cv, sv;
+    MDB_val k, v, cv, sv, stv;
+    MDB_val stk = val(STATE_KEY, sizeof STATE_KEY - 1u);
+    uint64_t state_height = 0;
     int rc, ret = BCKM_OK;
 
     if ((rc = mdb_txn_begin(so->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS) return map_err(rc);
+    /* The state record (verified with the store) goes with its block. */
+    if (mdb_get(txn, so->appstate, &stk, &stv) == MDB_SUCCESS && stv.mv_size > 8)
+        state_height = bckm_get_u64(stv.mv_data);
     for (uint64_t ht = 1; ht <= height && ret == BCKM_OK; ht++) {
         struct ledger_put p;
         bckm_put_u64(hkey, ht);
@@ -613,6 +674,8 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         p.n = from->opaque ? 0 : h.n_txs;
         p.n_txs = h.n_txs;
         p.status = sv.mv_data;
+        p.state = ht == state_height ? (const uint8_t *)stv.mv_data + 8 : NULL;
+        p.state_len = ht == state_height ? stv.mv_size - 8 : 0;
         ret = lm_put(to, &p);
     }
     mdb_txn_abort(txn);

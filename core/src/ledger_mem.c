@@ -41,6 +41,9 @@ struct mem {
     struct bckm_ledger_entry *entries; /* every transaction, commit order */
     size_t n_entries, cap_entries;
     struct table by_node, by_code;
+    uint8_t *state; /* the latest application state, or NULL */
+    size_t state_len;
+    uint64_t state_height;
 };
 
 static size_t key_hash(const uint8_t *key, size_t klen) {
@@ -152,7 +155,7 @@ static void clear_pending(struct mem *m, const struct ledger_put *p, uint32_t up
 #endif
 static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     struct mem *m = l->impl;
-    uint8_t *bcopy = NULL, *ccopy = NULL, *scopy = NULL;
+    uint8_t *bcopy = NULL, *ccopy = NULL, *scopy = NULL, *stcopy = NULL;
     int ret = BCKM_OK;
     uint32_t k = 0;
     void *a;
@@ -168,6 +171,11 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     bcopy = malloc(p->block_len);
     ccopy = malloc(p->cert_len);
     scopy = malloc(p->n_txs ? p->n_txs : 1u);
+    if (p->state != NULL && (stcopy = malloc(p->state_len)) == NULL) {
+        ret = BCKM_ERR_NOMEM;
+        goto fail;
+    }
+    if (stcopy != NULL) memcpy(stcopy, p->state, p->state_len);
     if (bcopy == NULL || ccopy == NULL || scopy == NULL) {
         ret = BCKM_ERR_NOMEM;
         goto fail;
@@ -210,6 +218,13 @@ static int mem_put(bckm_ledger *l, const struct ledger_put *p) {
     m->blobs[m->n_blobs].status = scopy;
     m->blobs[m->n_blobs].n_status = p->n_txs;
     m->n_blobs++;
+    if (stcopy != NULL) {
+        if (m->state != NULL) bckm_wipe(m->state, m->state_len);
+        free(m->state);
+        m->state = stcopy;
+        m->state_len = p->state_len;
+        m->state_height = p->height;
+    }
     for (k = 0; k < p->n; k++) {
         uint8_t key[4];
         struct bckm_ledger_entry *e = &m->entries[m->n_entries];
@@ -235,6 +250,7 @@ fail:
     free(bcopy);
     free(ccopy);
     free(scopy);
+    free(stcopy);
     return ret;
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -303,6 +319,16 @@ static int mem_query(bckm_ledger *l, enum ledger_query qk, const uint8_t *key,
     return BCKM_OK;
 }
 
+static int mem_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len) {
+    struct mem *m = l->impl;
+    if (m->state == NULL) return BCKM_ERR_UNKNOWN;
+    *height = m->state_height;
+    *len = m->state_len;
+    if (m->state_len > cap) return BCKM_ERR_NOMEM;
+    memcpy(out, m->state, m->state_len);
+    return BCKM_OK;
+}
+
 static void mem_close(bckm_ledger *l) {
     struct mem *m = l->impl;
     if (m == NULL) return;
@@ -315,11 +341,13 @@ static void mem_close(bckm_ledger *l) {
     free(m->entries);
     table_free(&m->by_node);
     table_free(&m->by_code);
+    if (m->state != NULL) bckm_wipe(m->state, m->state_len);
+    free(m->state);
     free(m);
     l->impl = NULL;
 }
 
-static const struct ledger_ops mem_ops = { mem_put, mem_get, mem_query, mem_close };
+static const struct ledger_ops mem_ops = { mem_put, mem_get, mem_query, mem_get_state, mem_close };
 
 int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **out) {
     bckm_ledger *l = NULL;

@@ -123,6 +123,23 @@ int bckm_ledger_tip_hash(const bckm_ledger *l, uint8_t out[BCKM_HASH_BYTES]) BCK
 int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, const uint8_t *cert,
                        size_t cert_len, const uint8_t *status) BCKM_MUST_CHECK;
 
+/* Largest application state bckm_ledger_append_state stores. */
+#define BCKM_LEDGER_STATE_MAX_BYTES (64u << 20)
+
+/* bckm_ledger_append, and in the same write (one LMDB transaction) the
+ * application's state after this block (an opaque byte string, 1 ..
+ * BCKM_LEDGER_STATE_MAX_BYTES, e.g. a sealed key manager: bckm/km_store.h)
+ * replaces the stored one. After a crash at any instant the store holds a
+ * block prefix and the state of the latest block appended with one. */
+int bckm_ledger_append_state(bckm_ledger *l, const uint8_t *block, size_t block_len,
+                             const uint8_t *cert, size_t cert_len, const uint8_t *status,
+                             const uint8_t *state, size_t state_len) BCKM_MUST_CHECK;
+/* That state and, in *height, the block it belongs to; *len gets its size
+ * (also with BCKM_ERR_NOMEM when cap is too small). BCKM_ERR_UNKNOWN when
+ * no block was appended with a state. */
+int bckm_ledger_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap,
+                          size_t *len) BCKM_MUST_CHECK;
+
 /* Copies the encoded block (or certificate) at height into out. *len gets
  * its size, also when BCKM_ERR_NOMEM says cap is too small. BCKM_ERR_ARG
  * for a height outside 1..height. */
