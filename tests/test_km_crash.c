@@ -81,8 +81,8 @@ static void child_run(int fd) {
         struct bckm_km *km = NULL;
         uint8_t d1[32], d2[32];
         if (stored_km(l, &w, &km) != BCKM_OK) _exit(5);
-        if (bckm_km_state_digest(km, d1) != BCKM_OK || bckm_km_state_digest(w.fleet.km[BP], d2) != BCKM_OK ||
-            memcmp(d1, d2, 32) != 0)
+        if (bckm_km_state_digest(km, d1) != BCKM_OK ||
+            bckm_km_state_digest(w.fleet.km[BP], d2) != BCKM_OK || memcmp(d1, d2, 32) != 0)
             _exit(6);
         bckm_km_free(w.fleet.km[BP]);
         w.fleet.km[BP] = km;
@@ -92,8 +92,8 @@ static void child_run(int fd) {
         size_t len = 0;
         if (l1_step(&w) != BCKM_OK) _exit(7);
         if (bckm_km_state_seal(w.fleet.km[BP], h, storage_key, &blob, &len) != BCKM_OK) _exit(8);
-        int e = bckm_ledger_append_state(l, ch.blk[h - 1], ch.blk_len[h - 1], ch.cert[h - 1], ch.cert_len[h - 1],
-                                         NULL, blob, len);
+        int e = bckm_ledger_append_state(l, ch.blk[h - 1], ch.blk_len[h - 1], ch.cert[h - 1],
+                                         ch.cert_len[h - 1], NULL, blob, len);
         bckm_km_state_release(blob, len);
         if (e != BCKM_OK) _exit(9);
         uint8_t ack[8];
@@ -163,7 +163,8 @@ static void kill_and_restart(void) {
     uint64_t seen = 0, restored_total = 0;
     const char *s = getenv("BCKM_SEED");
     rng_state = s != NULL ? strtoull(s, NULL, 0) : 0x6b6d7374ull;
-    printf("seed 0x%llx (set BCKM_SEED to choose), %d kills\n", (unsigned long long)rng_state, kills);
+    printf("seed 0x%llx (set BCKM_SEED to choose), %d kills\n", (unsigned long long)rng_state,
+           kills);
     REQUIRE(chain_build(&ch, len) == BCKM_OK);
     strcpy(dir, "/tmp/bckm-km-crash-XXXXXX");
     REQUIRE(mkdtemp(dir) != NULL);
@@ -188,9 +189,11 @@ static void kill_and_restart(void) {
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
         while ((a = read_ack(fds[0])) != 0) acked = a;
         close(fds[0]);
-        if (WIFSIGNALED(st)) signaled++;
+        if (WIFSIGNALED(st))
+            signaled++;
         else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "kill %d: child exited with %d\n", it, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            fprintf(stderr, "kill %d: child exited with %d\n", it,
+                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
             failures++;
         }
         uint64_t h = verify_store(acked > seen ? acked : seen);

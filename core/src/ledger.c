@@ -192,6 +192,12 @@ int bckm_ledger_append_state(bckm_ledger *l, const uint8_t *block, size_t block_
     return append(l, block, block_len, cert, cert_len, status, state, state_len);
 }
 
+int bckm_ledger_put_state(bckm_ledger *l, const uint8_t *state, size_t state_len) {
+    if (l == NULL || state == NULL || state_len == 0 || state_len > BCKM_LEDGER_STATE_MAX_BYTES)
+        return BCKM_ERR_ARG;
+    return l->ops->put_state(l, l->height, state, state_len);
+}
+
 int bckm_ledger_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len) {
     if (l == NULL || height == NULL || len == NULL || (cap > 0 && out == NULL)) return BCKM_ERR_ARG;
     return l->ops->get_state(l, height, out, cap, len);

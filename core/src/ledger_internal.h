@@ -45,6 +45,8 @@ struct ledger_ops {
                  size_t *n);
     /* The application state stored with the latest block that had one. */
     int (*get_state)(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t cap, size_t *len);
+    /* Replaces the state record with (height, state) alone. */
+    int (*put_state)(bckm_ledger *l, uint64_t height, const uint8_t *state, size_t len);
     void (*close)(bckm_ledger *l);
 };
 

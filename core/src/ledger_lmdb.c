@@ -287,7 +287,25 @@ static int lm_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t c
     return ret;
 }
 
-static const struct ledger_ops lm_ops = { lm_put, lm_get, lm_query, lm_get_state, lm_close };
+static int lm_put_state(bckm_ledger *l, uint64_t height, const uint8_t *state, size_t len) {
+    struct lm *s = l->impl;
+    MDB_txn *txn = NULL;
+    MDB_val k = val(STATE_KEY, sizeof STATE_KEY - 1u), v;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != MDB_SUCCESS) return map_err(rc);
+    v.mv_size = 8u + len;
+    v.mv_data = NULL;
+    if ((rc = mdb_put(txn, s->appstate, &k, &v, MDB_RESERVE)) != MDB_SUCCESS) {
+        mdb_txn_abort(txn);
+        return map_err(rc);
+    }
+    bckm_put_u64(v.mv_data, height);
+    memcpy((uint8_t *)v.mv_data + 8, state, len);
+    return map_err(mdb_txn_commit(txn));
+}
+
+static const struct ledger_ops lm_ops = { lm_put,       lm_get,       lm_query,
+                                          lm_get_state, lm_put_state, lm_close };
 
 /* Creates the databases when missing and checks the format marker. */
 static int lm_init_dbs(bckm_ledger *l) {
@@ -472,8 +490,7 @@ static int lm_verify(bckm_ledger *l) {
         MDB_val sk = val(STATE_KEY, sizeof STATE_KEY - 1u), sv;
         rc = mdb_get(txn, s->appstate, &sk, &sv);
         if (st.ms_entries != 1 || rc != MDB_SUCCESS || sv.mv_size <= 8 ||
-            sv.mv_size - 8 > BCKM_LEDGER_STATE_MAX_BYTES || bckm_get_u64(sv.mv_data) == 0 ||
-            bckm_get_u64(sv.mv_data) > l->height) {
+            sv.mv_size - 8 > BCKM_LEDGER_STATE_MAX_BYTES || bckm_get_u64(sv.mv_data) > l->height) {
             ret = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? BCKM_ERR_CORRUPT : map_err(rc);
             goto out;
         }
@@ -638,12 +655,13 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
     MDB_val k, v, cv, sv, stv;
     MDB_val stk = val(STATE_KEY, sizeof STATE_KEY - 1u);
     uint64_t state_height = 0;
+    int has_state = 0;
     int rc, ret = BCKM_OK;
 
     if ((rc = mdb_txn_begin(so->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS) return map_err(rc);
     /* The state record (verified with the store) goes with its block. */
     if (mdb_get(txn, so->appstate, &stk, &stv) == MDB_SUCCESS && stv.mv_size > 8)
-        state_height = bckm_get_u64(stv.mv_data);
+        state_height = bckm_get_u64(stv.mv_data), has_state = 1;
     for (uint64_t ht = 1; ht <= height && ret == BCKM_OK; ht++) {
         struct ledger_put p;
         bckm_put_u64(hkey, ht);
@@ -674,10 +692,13 @@ static int rebuild(bckm_ledger *from, bckm_ledger *to, uint64_t height) {
         p.n = from->opaque ? 0 : h.n_txs;
         p.n_txs = h.n_txs;
         p.status = sv.mv_data;
-        p.state = ht == state_height ? (const uint8_t *)stv.mv_data + 8 : NULL;
+        p.state = has_state && ht == state_height ? (const uint8_t *)stv.mv_data + 8 : NULL;
         p.state_len = ht == state_height ? stv.mv_size - 8 : 0;
         ret = lm_put(to, &p);
     }
+    /* A state saved before the first block has no block to go with. */
+    if (ret == BCKM_OK && has_state && state_height == 0)
+        ret = lm_put_state(to, 0, (const uint8_t *)stv.mv_data + 8, stv.mv_size - 8);
     mdb_txn_abort(txn);
     if (ret == BCKM_OK) ret = map_err(mdb_env_sync(((struct lm *)to->impl)->env, 1));
     return ret;

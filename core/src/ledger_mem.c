@@ -329,6 +329,19 @@ static int mem_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t 
     return BCKM_OK;
 }
 
+static int mem_put_state(bckm_ledger *l, uint64_t height, const uint8_t *state, size_t len) {
+    struct mem *m = l->impl;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL) return BCKM_ERR_NOMEM;
+    memcpy(copy, state, len);
+    if (m->state != NULL) bckm_wipe(m->state, m->state_len);
+    free(m->state);
+    m->state = copy;
+    m->state_len = len;
+    m->state_height = height;
+    return BCKM_OK;
+}
+
 static void mem_close(bckm_ledger *l) {
     struct mem *m = l->impl;
     if (m == NULL) return;
@@ -347,7 +360,8 @@ static void mem_close(bckm_ledger *l) {
     l->impl = NULL;
 }
 
-static const struct ledger_ops mem_ops = { mem_put, mem_get, mem_query, mem_get_state, mem_close };
+static const struct ledger_ops mem_ops = { mem_put,       mem_get,       mem_query,
+                                           mem_get_state, mem_put_state, mem_close };
 
 int bckm_ledger_open_memory(const struct bckm_ledger_config *cfg, bckm_ledger **out) {
     bckm_ledger *l = NULL;

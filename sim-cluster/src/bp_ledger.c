@@ -4,6 +4,8 @@
  * transaction as an envelope and indexes it; the kv test store's is opaque. */
 #include "cluster_internal.h"
 
+#include "bckm/km_store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +55,72 @@ void bp_ledger_close(bp_t *me) {
 
 uint64_t bp_height(const bp_t *me) { return bckm_ledger_height(me->ledger); }
 
-int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert,
-                     const uint8_t *results) {
-    uint8_t *blk = NULL, cbuf[BCKM_CERT_MAX_BYTES];
-    size_t blen = 0, clen = 0;
+void bp_storage_key(const cluster_t *c, uint32_t i, uint8_t key[32]) {
+    /* From the BP's own secret: a key no other BP can derive. */
+    crypto_generichash(key, 32, c->sk[i], 32, (const uint8_t *)"bckm-sim-storage", 16);
+}
+
+int bp_ledger_append(cluster_t *c, uint32_t i, const bckm_sim_block *b,
+                     const struct bckm_cert *cert, const uint8_t *results) {
+    bp_t *me = &c->bp[i];
+    uint8_t *blk = NULL, *st = NULL, cbuf[BCKM_CERT_MAX_BYTES];
+    size_t blen = 0, clen = 0, slen = 0;
     int e = bckm_sim_block_encode(b, &blk, &blen);
     if (e == BCKM_OK) e = bckm_cert_encode(cert, cbuf, sizeof cbuf, &clen);
-    if (e == BCKM_OK) e = bckm_ledger_append(me->ledger, blk, blen, cbuf, clen, results);
+    if (e == BCKM_OK && c->wl->durable_state != NULL) {
+        /* The application-side state after this block, in the same write. */
+        e = c->wl->durable_state(c, i, b->h.height, &st, &slen);
+        if (e == BCKM_OK)
+            e = bckm_ledger_append_state(me->ledger, blk, blen, cbuf, clen, results, st, slen);
+        bckm_km_state_release(st, slen);
+    } else if (e == BCKM_OK) {
+        e = bckm_ledger_append(me->ledger, blk, blen, cbuf, clen, results);
+    }
     free(blk);
     return e;
+}
+
+void bp_ledger_save_state(cluster_t *c, uint32_t i) {
+    bp_t *me = &c->bp[i];
+    if (c->wl->durable_state == NULL || me->ledger == NULL) return;
+    uint8_t *st = NULL;
+    size_t slen = 0;
+    int e = c->wl->durable_state(c, i, bp_height(me), &st, &slen);
+    if (e == BCKM_OK) e = bckm_ledger_put_state(me->ledger, st, slen);
+    bckm_km_state_release(st, slen);
+    if (e == BCKM_ERR_NOMEM)
+        cluster_nomem(c);
+    else if (e != BCKM_OK && c->res->outcome == BCKM_SIM_OK) {
+        c->res->outcome = BCKM_SIM_SAFETY;
+        snprintf(c->res->violation, sizeof c->res->violation,
+                 "BP %u: its key state could not be saved: %s", i, bckm_strerror(e));
+    }
+}
+
+void bp_ledger_restore_state(cluster_t *c, uint32_t i) {
+    bp_t *me = &c->bp[i];
+    uint64_t h = bp_height(me), sh = 0;
+    if (c->wl->restore_state == NULL) return;
+    size_t len = 0;
+    int e = bckm_ledger_get_state(me->ledger, &sh, NULL, 0, &len);
+    /* Nothing saved yet: only before the first block and the first prepare. */
+    if (e == BCKM_ERR_UNKNOWN && h == 0) return;
+    uint8_t *buf = NULL;
+    if (e == BCKM_ERR_NOMEM) {
+        buf = malloc(len);
+        e = buf == NULL ? BCKM_ERR_NOMEM : bckm_ledger_get_state(me->ledger, &sh, buf, len, &len);
+    }
+    if (e == BCKM_OK && sh != h) e = BCKM_ERR_MISMATCH;
+    if (e == BCKM_OK) e = c->wl->restore_state(c, i, h, buf, len);
+    bckm_km_state_release(buf, len);
+    if (e == BCKM_ERR_NOMEM)
+        cluster_nomem(c);
+    else if (e != BCKM_OK && c->res->outcome == BCKM_SIM_OK) {
+        c->res->outcome = BCKM_SIM_SAFETY;
+        snprintf(c->res->violation, sizeof c->res->violation,
+                 "BP %u restart: its stored key state (height %llu of %llu) does not restore: %s",
+                 i, (unsigned long long)sh, (unsigned long long)h, bckm_strerror(e));
+    }
 }
 
 int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert,

@@ -161,8 +161,9 @@ void bp_start(cluster_t *c, uint32_t i, uint64_t now, int restart) {
         bckm_sim_block_free(b);
     }
     memcpy(me->state, state, 32);
-    /* The key manager (which survived the crash) catches up with the
-     * replayed chain. */
+    /* The key manager comes back from the state stored with the ledger's
+     * tip, then catches up with the replayed chain. */
+    if (restart) bp_ledger_restore_state(c, i);
     c->wl->executed(c, i);
     uint64_t cost = restart ? bp_elapsed_us(c) : 0;
     c->cost = saved_cost;

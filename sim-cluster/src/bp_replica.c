@@ -77,7 +77,7 @@ static void execute(cluster_t *c, uint32_t i, bckm_sim_block *b, struct bckm_cer
     int le = bckm_sim_block_digest(b, digest);
     c->cost += COST_BLOCK;
     uint64_t height = b->h.height;
-    if (le == BCKM_OK) le = bp_ledger_append(me, b, cert, results);
+    if (le == BCKM_OK) le = bp_ledger_append(c, i, b, cert, results);
     free(cert);
     if (le != BCKM_OK) {
         bckm_sim_block_free(b);

@@ -180,6 +180,13 @@ typedef struct {
     void (*adversary)(struct cluster *c, uint32_t bp, uint64_t now);
     /* Measured mode: CPU time the app charged but did not spend (memoised). */
     uint64_t (*charged_ns)(struct cluster *c);
+    /* BP bp's durable application-side state after the block at height, to
+     * be stored with that block (the keys workload: its sealed key
+     * manager), and a restart's reload of it from the ledger. */
+    int (*durable_state)(struct cluster *c, uint32_t bp, uint64_t height, uint8_t **out,
+                         size_t *len);
+    int (*restore_state)(struct cluster *c, uint32_t bp, uint64_t height, const uint8_t *blob,
+                         size_t len);
     /* End-of-run checks (after liveness), then freeing what init made. */
     void (*finish)(struct cluster *c);
     void (*fini)(struct cluster *c);
@@ -309,9 +316,18 @@ int bp_ledger_path(const cluster_t *c, uint32_t i, char *out, size_t cap);
 int bp_ledger_open(cluster_t *c, uint32_t i, int fresh, char *err, size_t errcap);
 void bp_ledger_close(bp_t *me);
 uint64_t bp_height(const bp_t *me);
+/* BP i's storage key (what its durable application state is sealed under). */
+void bp_storage_key(const cluster_t *c, uint32_t i, uint8_t key[32]);
+/* A restart: the application-side state stored with the ledger's tip is
+ * loaded back (workload restore_state); a safety violation when it is
+ * missing, of another height or does not open. */
+void bp_ledger_restore_state(cluster_t *c, uint32_t i);
+/* Write-ahead: BP i's application-side state saved now, as the state at its
+ * ledger height (after a prepare, before the prepared change leaves). */
+void bp_ledger_save_state(cluster_t *c, uint32_t i);
 /* Appends block b with its certificate and one result byte per tx. */
-int bp_ledger_append(bp_t *me, const bckm_sim_block *b, const struct bckm_cert *cert,
-                     const uint8_t *results);
+int bp_ledger_append(cluster_t *c, uint32_t i, const bckm_sim_block *b,
+                     const struct bckm_cert *cert, const uint8_t *results);
 /* The block at height h (new, the caller frees it) and, when cert is not
  * NULL, its certificate; the block's digest in digest when not NULL. */
 int bp_ledger_read(const bp_t *me, uint64_t h, bckm_sim_block **b, struct bckm_cert *cert,

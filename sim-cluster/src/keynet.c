@@ -4,6 +4,7 @@
 
 #include "bckm/assert.h"
 #include "bckm/kdf.h"
+#include "bckm/km_store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -641,4 +642,37 @@ void bckm_keynet_stats(const struct bckm_keynet *kn, struct bckm_keynet_stats *s
     st->device_errors = kn->device_errors + kn->fleet.errors;
     st->devices = kn->fleet.ndevs;
     for (uint32_t b = 1; b <= kn->p.bps; b++) st->km_bytes[b] = bckm_km_bytes(kn->fleet.km[b]);
+}
+
+int bckm_keynet_km_seal(const struct bckm_keynet *kn, uint32_t bp, uint64_t height,
+                        const uint8_t key[32], uint8_t **out, size_t *len) {
+    if (kn == NULL || bp == 0 || bp > kn->p.bps || kn->fleet.km[bp] == NULL) return BCKM_ERR_ARG;
+    return bckm_km_state_seal(kn->fleet.km[bp], height, key, out, len);
+}
+
+int bckm_keynet_km_restore(struct bckm_keynet *kn, uint32_t bp, uint64_t height,
+                           const uint8_t key[32], const uint8_t *blob, size_t len) {
+    static const uint8_t any_seed[32];
+    if (kn == NULL || bp == 0 || bp > kn->p.bps || kn->fleet.km[bp] == NULL) return BCKM_ERR_ARG;
+    struct bckm_km_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bp_id = bp;
+    cfg.policy = kn->p.policy;
+    cfg.drbg_seed =
+        any_seed; /* the fleet's key managers are reproducible; the state carries the generator */
+    memcpy(cfg.sign_sk, kn->fleet.sign_sk[bp], sizeof cfg.sign_sk);
+    struct bckm_km *km = NULL;
+    uint8_t d_old[32], d_new[32];
+    int e = bckm_km_state_open(&cfg, height, key, blob, len, &km);
+    bckm_wipe(&cfg, sizeof cfg);
+    if (e == BCKM_OK) e = bckm_km_state_digest(km, d_new);
+    if (e == BCKM_OK) e = bckm_km_state_digest(kn->fleet.km[bp], d_old);
+    if (e == BCKM_OK && memcmp(d_old, d_new, 32) != 0) e = BCKM_ERR_MISMATCH;
+    if (e != BCKM_OK) {
+        bckm_km_free(km);
+        return e;
+    }
+    bckm_km_free(kn->fleet.km[bp]);
+    kn->fleet.km[bp] = km;
+    return BCKM_OK;
 }

@@ -58,6 +58,9 @@ static int keys_make_tx(cluster_t *c, uint32_t bp, uint32_t r) {
     }
     uint64_t prep = cpu_took_us(c, t0, COST_KM_PREPARE);
     c->cost += COST_KM_PREPARE;
+    /* Write-ahead: what the prepare drew (node ID, code, refresh key) is
+     * durable before the change leaves the BP. */
+    bp_ledger_save_state(c, bp);
     if (e != BCKM_OK) return e;
     /* Transaction generation (part of T_e): sequence number and signature. */
     e = bckm_keynet_seal(c->kn, bp + 1, &env, q->tx);
@@ -131,10 +134,29 @@ static void keys_executed(cluster_t *c, uint32_t i) {
     }
 }
 
+static int keys_durable_state(cluster_t *c, uint32_t i, uint64_t height, uint8_t **out,
+                              size_t *len) {
+    uint8_t key[32];
+    bp_storage_key(c, i, key);
+    int e = bckm_keynet_km_seal(c->kn, i + 1, height, key, out, len);
+    bckm_wipe(key, sizeof key);
+    return e;
+}
+
+static int keys_restore_state(cluster_t *c, uint32_t i, uint64_t height, const uint8_t *blob,
+                              size_t len) {
+    uint8_t key[32];
+    bp_storage_key(c, i, key);
+    int e = bckm_keynet_km_restore(c->kn, i + 1, height, key, blob, len);
+    bckm_wipe(key, sizeof key);
+    return e;
+}
+
 static void keys_rejected(cluster_t *c, const uint8_t *tx, size_t len) {
     struct bckm_envelope env;
     if (len != BCKM_ENVELOPE_BYTES || bckm_envelope_decode(tx, len, &env) != BCKM_OK) return;
     bckm_keynet_abandon(c->kn, env.bp, tx);
+    if (env.bp >= 1 && env.bp <= c->n) bp_ledger_save_state(c, env.bp - 1);
 }
 
 /* After the run settled: every honest BP's key manager is up to date and
@@ -178,7 +200,9 @@ static void keys_adversary(cluster_t *c, uint32_t i, uint64_t now) {
     if (!(c->p.byz_keys[i] & BCKM_KEYNET_BYZ_EVICT) || c->byz_env_n[i] >= BYZ_EVICTS ||
         !bckm_sim_rng_chance(&c->keyadv_rng, 1, 8))
         return;
-    if (bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]) != BCKM_OK) return;
+    int e = bckm_keynet_byz_evict(c->kn, &c->bp[i].app, i + 1, c->byz_env[i]);
+    bp_ledger_save_state(c, i);
+    if (e != BCKM_OK) return;
     c->byz_env_n[i]++;
     /* A BP's own request: it may propose it like any other. */
     bckm_sim_checker_submitted(&c->ck, c->byz_env[i], BCKM_ENVELOPE_BYTES);
@@ -202,6 +226,8 @@ const workload_ops workload_keys = {
     .name = "keys",
     .tx_len = BCKM_ENVELOPE_BYTES,
     .envelopes = 1,
+    .durable_state = keys_durable_state,
+    .restore_state = keys_restore_state,
     .init = keys_init,
     .new_app = keys_new_app,
     .make_tx = keys_make_tx,

@@ -134,6 +134,11 @@ int bckm_ledger_append(bckm_ledger *l, const uint8_t *block, size_t block_len, c
 int bckm_ledger_append_state(bckm_ledger *l, const uint8_t *block, size_t block_len,
                              const uint8_t *cert, size_t cert_len, const uint8_t *status,
                              const uint8_t *state, size_t state_len) BCKM_MUST_CHECK;
+/* Replaces the stored application state with `state`, as the state at the
+ * current height (a write-ahead between blocks: a BP saves its key manager
+ * after preparing a change, before the change leaves, so a restart never
+ * hands out a node ID, code or refresh key twice). One LMDB transaction. */
+int bckm_ledger_put_state(bckm_ledger *l, const uint8_t *state, size_t state_len) BCKM_MUST_CHECK;
 /* That state and, in *height, the block it belongs to; *len gets its size
  * (also with BCKM_ERR_NOMEM when cap is too small). BCKM_ERR_UNKNOWN when
  * no block was appended with a state. */

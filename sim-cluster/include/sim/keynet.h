@@ -152,6 +152,17 @@ struct bckm_keynet_stats {
 };
 /* BLAKE2b-256 over every simulated device in order: node, set, epoch, key
  * counts and every key with its ID (a fingerprint of the device layer). */
+/* BP bp's key manager state after the block at height, sealed under key
+ * (bckm/km_store.h), in a new *out of *len bytes (bckm_km_state_release). */
+int bckm_keynet_km_seal(const struct bckm_keynet *kn, uint32_t bp, uint64_t height,
+                        const uint8_t key[32], uint8_t **out, size_t *len) BCKM_MUST_CHECK;
+/* A restart: BP bp's key manager is replaced by the one sealed in blob for
+ * height. BCKM_ERR_MISMATCH when the opened state is not exactly that of
+ * the key manager it replaces (which the simulator keeps across the crash
+ * only for this check), or the errors of bckm_km_state_open; on error
+ * nothing changes. */
+int bckm_keynet_km_restore(struct bckm_keynet *kn, uint32_t bp, uint64_t height,
+                           const uint8_t key[32], const uint8_t *blob, size_t len) BCKM_MUST_CHECK;
 void bckm_keynet_keys_digest(const struct bckm_keynet *kn, uint8_t out[32]);
 void bckm_keynet_stats(const struct bckm_keynet *kn, struct bckm_keynet_stats *st);
 
