@@ -135,7 +135,7 @@ static int write_state(const struct bckm_km *km, struct out *o) {
     }
     free(ids);
     /* The log in epoch order (its slots are epoch mod BCKM_KM_LOG_EPOCHS). */
-    uint64_t epochs[BCKM_KM_LOG_EPOCHS];
+    uint64_t epochs[BCKM_KM_LOG_EPOCHS] = { 0 };
     n = 0;
     for (uint32_t i = 0; i < BCKM_KM_LOG_EPOCHS; i++)
         if (km->log[i].epoch != 0) epochs[n++] = km->log[i].epoch;
@@ -144,7 +144,8 @@ static int write_state(const struct bckm_km *km, struct out *o) {
     for (uint32_t i = 0; i < n; i++) {
         const struct bckm_km_log_entry *l = &km->log[epochs[i] % BCKM_KM_LOG_EPOCHS];
         uint8_t tx[BCKM_TX_BYTES];
-        if ((e = bckm_tx_encode(&l->tx, tx)) != BCKM_OK) return BCKM_ERR_STATE;
+        if (bckm_tx_encode(&l->tx, tx) != BCKM_OK)
+            return BCKM_ERR_STATE; /* logged only once applied */
         put_u64(o, l->epoch);
         put(o, tx, sizeof tx);
         put_u32(o, l->plan.created_set);

@@ -662,7 +662,7 @@ int bckm_keynet_km_restore(struct bckm_keynet *kn, uint32_t bp, uint64_t height,
         any_seed; /* the fleet's key managers are reproducible; the state carries the generator */
     memcpy(cfg.sign_sk, kn->fleet.sign_sk[bp], sizeof cfg.sign_sk);
     struct bckm_km *km = NULL;
-    uint8_t d_old[32], d_new[32];
+    uint8_t d_old[32] = { 0 }, d_new[32] = { 0 };
     int e = bckm_km_state_open(&cfg, height, key, blob, len, &km);
     bckm_wipe(&cfg, sizeof cfg);
     if (e == BCKM_OK) e = bckm_km_state_digest(km, d_new);
