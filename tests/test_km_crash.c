@@ -15,6 +15,7 @@
  * the chain is complete the store is removed and the run starts over.
  */
 #include "check.h"
+#include "kill_support.h"
 #include "l1world.h"
 #include "ledger_chain.h"
 
@@ -35,18 +36,6 @@ static struct chain ch;
 static char dir[64];
 static uint64_t rng_state;
 static const uint8_t storage_key[32] = { 0xA5, 0x17 };
-
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void sleep_us(long us) {
-    struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 /* The reference: a world that applied changes 1..h and never crashed. */
 static int world_at(struct l1world *w, uint64_t h) {
@@ -106,18 +95,6 @@ static void child_run(int fd) {
     _exit(0);
 }
 
-static uint64_t read_ack(int fd) {
-    uint8_t b[8];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t r = read(fd, b + got, sizeof b - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return 0;
-        got += (size_t)r;
-    }
-    return bckm_get_u64(b);
-}
-
 /* The store after a kill, against the reference; its height, or
  * UINT64_MAX when a check failed. */
 static uint64_t verify_store(uint64_t must_have) {
@@ -147,15 +124,6 @@ static uint64_t verify_store(uint64_t must_have) {
     return bad ? UINT64_MAX : h;
 }
 
-static void rm_store(void) {
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
-
 static void kill_and_restart(void) {
     const int kills = check_small() ? 20 : 100;
     const size_t len = check_small() ? 40 : 90;
@@ -180,14 +148,14 @@ static void kill_and_restart(void) {
         }
         close(fds[1]);
         uint64_t acked = 0, a;
-        unsigned wait_acks = (unsigned)(rng_next() % 8u);
-        long delay = (long)(rng_next() % 3000u);
-        for (unsigned i = 0; i < wait_acks && (a = read_ack(fds[0])) != 0; i++) acked = a;
-        sleep_us(delay);
+        unsigned wait_acks = (unsigned)(kill_rng_next(&rng_state) % 8u);
+        long delay = (long)(kill_rng_next(&rng_state) % 3000u);
+        for (unsigned i = 0; i < wait_acks && (a = kill_read_ack(fds[0])) != 0; i++) acked = a;
+        kill_sleep_us(delay);
         kill(pid, SIGKILL);
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        while ((a = read_ack(fds[0])) != 0) acked = a;
+        while ((a = kill_read_ack(fds[0])) != 0) acked = a;
         close(fds[0]);
         if (WIFSIGNALED(st))
             signaled++;
@@ -206,7 +174,7 @@ static void kill_and_restart(void) {
         if (h == ch.len) {
             /* A full chain: start over, so later kills land in writers again. */
             completed++;
-            rm_store();
+            kill_rm_store(dir);
             REQUIRE(mkdir(dir, 0700) == 0);
             seen = 0;
         }
@@ -215,7 +183,7 @@ static void kill_and_restart(void) {
     CHECK(signaled >= kills / 2);
     CHECK(restored_total > 0);
     printf("%d kills hit a running BP, %d chains completed\n", signaled, completed);
-    rm_store();
+    kill_rm_store(dir);
     chain_free(&ch);
 }
 

@@ -14,6 +14,7 @@
  * varies from run to run, which is the point: kills land at new places.
  */
 #include "check.h"
+#include "kill_support.h"
 #include "ledger_chain.h"
 
 #include <errno.h>
@@ -27,18 +28,6 @@
 static struct chain ch;
 static char dir[64];
 static uint64_t rng_state;
-
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void sleep_us(long us) {
-    struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 /* The child: open (verifying), then append until the chain ends. Exit
  * codes other than 0 say what failed; _exit skips the parent's atexit work. */
@@ -54,19 +43,6 @@ static void child_run(int fd) {
     }
     bckm_ledger_close(l);
     _exit(0);
-}
-
-/* Reads one 8-byte ack; 0 at end of stream. */
-static uint64_t read_ack(int fd) {
-    uint8_t b[8];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t r = read(fd, b + got, sizeof b - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return 0;
-        got += (size_t)r;
-    }
-    return bckm_get_u64(b);
 }
 
 /* Opens the store in this process and checks it against the chain. Returns
@@ -124,15 +100,6 @@ static uint64_t verify_store(uint64_t must_have) {
     return bad == 0 ? height : UINT64_MAX;
 }
 
-static void rm_store(void) {
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
-
 static void kill_and_reopen(void) {
     const int kills = check_small() ? 10 : 50;
     const size_t len = check_small() ? 600 : 2000;
@@ -162,14 +129,14 @@ static void kill_and_reopen(void) {
          * so the kill falls anywhere: during the open, between appends, or
          * inside an append and its commit. */
         uint64_t acked = 0, a;
-        unsigned wait_acks = (unsigned)(rng_next() % 6u);
-        long delay = (long)(rng_next() % 4000u);
-        for (unsigned i = 0; i < wait_acks && (a = read_ack(fds[0])) != 0; i++) acked = a;
-        sleep_us(delay);
+        unsigned wait_acks = (unsigned)(kill_rng_next(&rng_state) % 6u);
+        long delay = (long)(kill_rng_next(&rng_state) % 4000u);
+        for (unsigned i = 0; i < wait_acks && (a = kill_read_ack(fds[0])) != 0; i++) acked = a;
+        kill_sleep_us(delay);
         kill(pid, SIGKILL);
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        while ((a = read_ack(fds[0])) != 0) acked = a;
+        while ((a = kill_read_ack(fds[0])) != 0) acked = a;
         close(fds[0]);
         if (WIFSIGNALED(st))
             signaled++;
@@ -194,7 +161,7 @@ static void kill_and_reopen(void) {
     printf(
         "final height %llu, %d kills hit a running writer, %d after a commit but before its ack\n",
         (unsigned long long)seen, signaled, mid_append);
-    rm_store();
+    kill_rm_store(dir);
     chain_free(&ch);
 }
 

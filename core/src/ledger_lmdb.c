@@ -81,6 +81,19 @@ static MDB_val val(const void *p, size_t n) {
     return v;
 }
 
+/* Writes the one state record (height || state) inside txn. */
+static int put_state_record(struct lm *s, MDB_txn *txn, uint64_t height, const uint8_t *state,
+                            size_t len) {
+    MDB_val k = val(STATE_KEY, sizeof STATE_KEY - 1u), v;
+    v.mv_size = 8u + len;
+    v.mv_data = NULL;
+    int rc = mdb_put(txn, s->appstate, &k, &v, MDB_RESERVE);
+    if (rc != MDB_SUCCESS) return rc;
+    bckm_put_u64(v.mv_data, height);
+    memcpy((uint8_t *)v.mv_data + 8, state, len);
+    return MDB_SUCCESS;
+}
+
 static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     struct lm *s = l->impl;
     MDB_txn *txn = NULL;
@@ -103,12 +116,8 @@ static int lm_put(bckm_ledger *l, const struct ledger_put *p) {
     if (p->state != NULL) {
         /* In the same transaction as the block: the stored state is always
          * that of a stored block. */
-        MDB_val sk = val(STATE_KEY, sizeof STATE_KEY - 1u), sv;
-        sv.mv_size = 8u + p->state_len;
-        sv.mv_data = NULL;
-        if ((rc = mdb_put(txn, s->appstate, &sk, &sv, MDB_RESERVE)) != MDB_SUCCESS) goto fail;
-        bckm_put_u64(sv.mv_data, p->height);
-        memcpy((uint8_t *)sv.mv_data + 8, p->state, p->state_len);
+        if ((rc = put_state_record(s, txn, p->height, p->state, p->state_len)) != MDB_SUCCESS)
+            goto fail;
     }
     for (uint32_t i = 0; i < p->n; i++) {
         struct bckm_ledger_pos ps = { p->height, i };
@@ -290,17 +299,12 @@ static int lm_get_state(bckm_ledger *l, uint64_t *height, uint8_t *out, size_t c
 static int lm_put_state(bckm_ledger *l, uint64_t height, const uint8_t *state, size_t len) {
     struct lm *s = l->impl;
     MDB_txn *txn = NULL;
-    MDB_val k = val(STATE_KEY, sizeof STATE_KEY - 1u), v;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != MDB_SUCCESS) return map_err(rc);
-    v.mv_size = 8u + len;
-    v.mv_data = NULL;
-    if ((rc = mdb_put(txn, s->appstate, &k, &v, MDB_RESERVE)) != MDB_SUCCESS) {
+    if ((rc = put_state_record(s, txn, height, state, len)) != MDB_SUCCESS) {
         mdb_txn_abort(txn);
         return map_err(rc);
     }
-    bckm_put_u64(v.mv_data, height);
-    memcpy((uint8_t *)v.mv_data + 8, state, len);
     return map_err(mdb_txn_commit(txn));
 }
 
@@ -397,6 +401,15 @@ static int verify_block_txs(bckm_ledger *l, MDB_txn *txn, MDB_cursor *cn, MDB_cu
     return BCKM_OK;
 }
 
+/* BCKM_OK when database dbi holds exactly want entries, else CORRUPT (or
+ * LMDB's error). */
+static int count_is(MDB_txn *txn, MDB_dbi dbi, uint64_t want) {
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbi, &st);
+    if (rc != MDB_SUCCESS) return map_err(rc);
+    return st.ms_entries == want ? BCKM_OK : BCKM_ERR_CORRUPT;
+}
+
 /* Replays every stored block through the append checks, from height 1,
  * then checks that the certificate and index databases hold nothing else. */
 static int lm_verify(bckm_ledger *l) {
@@ -465,22 +478,8 @@ static int lm_verify(bckm_ledger *l) {
         goto out;
     }
     /* Every expected entry exists; equal counts mean there is nothing more. */
-    if ((rc = mdb_stat(txn, s->certs, &st)) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto out;
-    }
-    if (st.ms_entries != l->height) {
-        ret = BCKM_ERR_CORRUPT;
-        goto out;
-    }
-    if ((rc = mdb_stat(txn, s->status, &st)) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto out;
-    }
-    if (st.ms_entries != l->height) {
-        ret = BCKM_ERR_CORRUPT;
-        goto out;
-    }
+    if ((ret = count_is(txn, s->certs, l->height)) != BCKM_OK) goto out;
+    if ((ret = count_is(txn, s->status, l->height)) != BCKM_OK) goto out;
     /* At most the one state record, of a stored block. */
     if ((rc = mdb_stat(txn, s->appstate, &st)) != MDB_SUCCESS) {
         ret = map_err(rc);
@@ -495,30 +494,9 @@ static int lm_verify(bckm_ledger *l) {
             goto out;
         }
     }
-    if ((rc = mdb_stat(txn, s->txs, &st)) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto out;
-    }
-    if (st.ms_entries != total_txs) {
-        ret = BCKM_ERR_CORRUPT;
-        goto out;
-    }
-    if ((rc = mdb_stat(txn, s->by_node, &st)) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto out;
-    }
-    if (st.ms_entries != total_txs) {
-        ret = BCKM_ERR_CORRUPT;
-        goto out;
-    }
-    if ((rc = mdb_stat(txn, s->by_code, &st)) != MDB_SUCCESS) {
-        ret = map_err(rc);
-        goto out;
-    }
-    if (st.ms_entries != total_txs) {
-        ret = BCKM_ERR_CORRUPT;
-        goto out;
-    }
+    if ((ret = count_is(txn, s->txs, total_txs)) != BCKM_OK) goto out;
+    if ((ret = count_is(txn, s->by_node, total_txs)) != BCKM_OK) goto out;
+    if ((ret = count_is(txn, s->by_code, total_txs)) != BCKM_OK) goto out;
 
 out:
     if (cb != NULL) mdb_cursor_close(cb);
